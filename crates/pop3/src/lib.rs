@@ -1,1 +1,38 @@
-//! placeholder
+//! POP3 server protocol core (RFC 1939, RFC 2449, RFC 3206) as a sans-I/O state machine.
+//!
+//! The crate knows no sockets, no clock and no store. A listener creates one [`Session`] per
+//! connection, hands it the bytes it reads with [`Session::feed`], and drains
+//! [`Session::poll`] until it returns `None`: each [`Event`] is either bytes to write or a
+//! request the server answers (check credentials, stream a message, delete messages).
+//!
+//! ```text
+//!   listener ──feed(bytes)──▶ Session ──poll()──▶ Event::Send / Authenticate / Retrieve / Update / Close
+//!       ▲                                              │
+//!       └──── auth_result() / update_result() ◀────────┘
+//! ```
+//!
+//! Message bodies never pass through the session: for `RETR` and `TOP` the server writes
+//! [`retr_ok_line`] or [`top_ok_line`] and then streams the stored message through an
+//! [`Encoder`], so a large message flows from the store to the socket in bounded memory.
+//!
+//! Module map: [`config`] holds the per-session policy; `command` parses client lines;
+//! `framing` splits input into bounded lines; `response` formats replies; `capa` builds the
+//! capability list; `maildrop` numbers messages and tracks deletion marks; `session` is the
+//! state machine (with `session/authorization.rs` and `session/transaction.rs` holding the
+//! commands of each state); [`encode`] dot-stuffs messages; [`apop`] checks APOP digests.
+
+pub mod apop;
+mod capa;
+mod command;
+pub mod config;
+pub mod encode;
+mod framing;
+mod maildrop;
+pub mod response;
+mod session;
+
+pub use apop::{apop_digest, apop_matches};
+pub use config::{Config, Expire};
+pub use encode::Encoder;
+pub use response::{ResponseCode, retr_ok_line, sys_perm_err, sys_temp_err, top_ok_line};
+pub use session::{AuthOutcome, Credential, Event, MessageInfo, Session, State};

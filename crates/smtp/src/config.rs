@@ -1,0 +1,66 @@
+//! Limits and identity of an SMTP server, read once when a session starts.
+
+/// Limits and identity, set once by the server and shared by all sessions.
+///
+/// Every limit exists so that memory and work per connection stay bounded
+/// whatever the peer sends.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Our host name, used in the 220 greeting, the EHLO/HELO reply and 221/421 replies.
+    pub hostname: String,
+    /// Largest accepted body in octets, counted after dot-unstuffing with CRLF line
+    /// ends. Advertised as `SIZE <n>`; 0 means unlimited and is advertised as a
+    /// plain `SIZE` (RFC 1870 section 4).
+    pub max_message_size: u64,
+    /// Accepted recipients per transaction; one more gets `452 4.5.3`.
+    pub max_recipients: usize,
+    /// Longest command line in octets including its line end (RFC 5321 4.5.3.1.4: 512).
+    pub max_command_line: usize,
+    /// Longest body text line in octets including CRLF, not counting a stuffed dot
+    /// (RFC 5321 4.5.3.1.6: 1000). 0 means unlimited.
+    pub max_text_line: usize,
+    /// Syntax and sequence errors tolerated per connection; the next one gets
+    /// `421 4.7.0` and the connection is closed.
+    pub max_bad_commands: usize,
+    /// Accepted messages per connection; a further MAIL gets `421 4.7.0` and the
+    /// connection is closed, so one client cannot hold a session forever.
+    pub max_messages_per_connection: usize,
+    /// Advertise SMTPUTF8 (RFC 6531) and accept the SMTPUTF8 MAIL parameter.
+    pub smtputf8: bool,
+}
+
+impl Config {
+    /// A configuration with the given host name and the usual defaults:
+    /// 50 MiB messages, 100 recipients, 512-octet command lines, 1000-octet text
+    /// lines, 20 bad commands, 100 messages per connection, SMTPUTF8 on.
+    pub fn new(hostname: impl Into<String>) -> Self {
+        Config {
+            hostname: hostname.into(),
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_command_line: 512,
+            max_text_line: 1000,
+            max_bad_commands: 20,
+            max_messages_per_connection: 100,
+            smtputf8: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::new("mx.example.org");
+        assert_eq!(c.hostname, "mx.example.org");
+        assert_eq!(c.max_message_size, 52_428_800);
+        assert_eq!(c.max_recipients, 100);
+        assert_eq!(c.max_command_line, 512);
+        assert_eq!(c.max_text_line, 1000);
+        assert_eq!(c.max_bad_commands, 20);
+        assert_eq!(c.max_messages_per_connection, 100);
+        assert!(c.smtputf8);
+    }
+}

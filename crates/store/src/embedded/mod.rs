@@ -1,0 +1,204 @@
+//! The embedded backend: one SQLite database in WAL mode in the data
+//! directory, with every write going through one writer thread that commits
+//! concurrent requests together (group commit).
+//!
+//! Durability: `synchronous = FULL` makes each commit fsync the WAL before
+//! it returns, so an acknowledged write survives kill -9 and power loss.
+//! Several SMTP sessions delivering at once share one commit and one fsync.
+
+mod locks;
+mod ops;
+mod pool;
+mod schema;
+mod writer;
+
+use crate::{
+    Account, AccountId, Alias, BodyStream, DomainInfo, Lookup, MaildropLock, MessageId,
+    MessageMeta, NewAccount, Spool, Store, StoreError,
+};
+use async_trait::async_trait;
+use praisani_mailaddr::{Address, Domain};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The default store: SQLite in `data_dir`, no external service.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    spool_dir: PathBuf,
+    writer: writer::Writer,
+    readers: pool::ReadPool,
+    locks: locks::Locks,
+}
+
+/// Name of the database file inside the data directory.
+pub const DB_FILE: &str = "praisani.db";
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        let spool_dir = data_dir.join("spool");
+        std::fs::create_dir_all(&spool_dir)?;
+        let db = data_dir.join(DB_FILE);
+        let conn = schema::open_connection(&db)?;
+        schema::migrate(&conn)?;
+        let writer = writer::Writer::start(conn)?;
+        Ok(EmbeddedStore {
+            inner: Arc::new(Inner {
+                spool_dir,
+                writer,
+                readers: pool::ReadPool::new(db),
+                locks: locks::Locks::default(),
+            }),
+        })
+    }
+
+    /// Checks the database's integrity (used after crash tests).
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        self.inner
+            .readers
+            .run(|c| Ok(c.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))?))
+            .await
+    }
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn domain_add(&self, domain: &Domain) -> Result<(), StoreError> {
+        let d = domain.clone();
+        self.inner.writer.run(move |c| ops::domain_add(c, &d)).await
+    }
+
+    async fn domain_remove(&self, domain: &Domain, force: bool) -> Result<(), StoreError> {
+        let d = domain.clone();
+        self.inner.writer.run(move |c| ops::domain_remove(c, &d, force)).await
+    }
+
+    async fn domain_list(&self) -> Result<Vec<DomainInfo>, StoreError> {
+        self.inner.readers.run(ops::domain_list).await
+    }
+
+    async fn account_add(&self, account: NewAccount) -> Result<AccountId, StoreError> {
+        self.inner.writer.run(move |c| ops::account_add(c, &account)).await
+    }
+
+    async fn account_remove(&self, address: &Address) -> Result<(), StoreError> {
+        let a = address.clone();
+        self.inner.writer.run(move |c| ops::account_remove(c, &a)).await
+    }
+
+    async fn account_get(&self, address: &Address) -> Result<Option<Account>, StoreError> {
+        let a = address.clone();
+        self.inner.readers.run(move |c| ops::account_get(c, &a)).await
+    }
+
+    async fn account_list(&self, domain: Option<&Domain>) -> Result<Vec<Account>, StoreError> {
+        let d = domain.cloned();
+        self.inner.readers.run(move |c| ops::account_list(c, d.as_ref())).await
+    }
+
+    async fn account_set_password(
+        &self,
+        address: &Address,
+        password_hash: &str,
+        apop_secret: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let (a, h, s) = (address.clone(), password_hash.to_string(), apop_secret.map(String::from));
+        self.inner
+            .writer
+            .run(move |c| ops::account_set_password(c, &a, &h, s.as_deref()))
+            .await
+    }
+
+    async fn account_set_quota(
+        &self,
+        address: &Address,
+        quota_bytes: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let a = address.clone();
+        self.inner.writer.run(move |c| ops::account_set_quota(c, &a, quota_bytes)).await
+    }
+
+    async fn alias_add(&self, alias: &Address, targets: &[Address]) -> Result<(), StoreError> {
+        let (a, t) = (alias.clone(), targets.to_vec());
+        self.inner.writer.run(move |c| ops::alias_add(c, &a, &t)).await
+    }
+
+    async fn alias_remove(&self, alias: &Address) -> Result<(), StoreError> {
+        let a = alias.clone();
+        self.inner.writer.run(move |c| ops::alias_remove(c, &a)).await
+    }
+
+    async fn alias_list(&self, domain: Option<&Domain>) -> Result<Vec<Alias>, StoreError> {
+        let d = domain.cloned();
+        self.inner.readers.run(move |c| ops::alias_list(c, d.as_ref())).await
+    }
+
+    async fn lookup(&self, address: &Address) -> Result<Lookup, StoreError> {
+        let a = address.clone();
+        self.inner.readers.run(move |c| ops::lookup(c, &a)).await
+    }
+
+    async fn is_hosted(&self, domain: &Domain) -> Result<bool, StoreError> {
+        let d = domain.clone();
+        self.inner.readers.run(move |c| ops::is_hosted(c, &d)).await
+    }
+
+    fn new_spool(&self) -> Spool {
+        Spool::new(self.inner.spool_dir.clone())
+    }
+
+    async fn deliver(
+        &self,
+        body: Spool,
+        recipients: &[AccountId],
+    ) -> Result<Vec<MessageId>, StoreError> {
+        if recipients.is_empty() {
+            return Ok(Vec::new());
+        }
+        let r = recipients.to_vec();
+        self.inner.writer.run(move |c| ops::deliver(c, body, &r)).await
+    }
+
+    async fn lock_maildrop(&self, account: AccountId) -> Result<Option<MaildropLock>, StoreError> {
+        Ok(self.inner.locks.try_lock(account))
+    }
+
+    async fn list_messages(&self, account: AccountId) -> Result<Vec<MessageMeta>, StoreError> {
+        self.inner.readers.run(move |c| ops::list_messages(c, account)).await
+    }
+
+    async fn open_message(
+        &self,
+        account: AccountId,
+        message: MessageId,
+    ) -> Result<BodyStream, StoreError> {
+        let (body_id, chunks, first) = self
+            .inner
+            .readers
+            .run(move |c| ops::open_message(c, account, message))
+            .await?;
+        Ok(BodyStream::new(Box::new(ops::ChunkSource::new(
+            self.inner.readers.clone(),
+            body_id,
+            chunks,
+            first,
+        ))))
+    }
+
+    async fn delete_messages(
+        &self,
+        account: AccountId,
+        messages: &[MessageId],
+    ) -> Result<(), StoreError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let m = messages.to_vec();
+        self.inner.writer.run(move |c| ops::delete_messages(c, account, &m)).await
+    }
+}

@@ -1,0 +1,458 @@
+//! The SQL behind each store operation. Functions here run either on the
+//! writer thread inside a transaction or on a pooled read connection.
+
+use super::pool::ReadPool;
+use crate::{
+    Account, AccountId, Alias, BodySource, DomainInfo, Lookup, MessageId, MessageMeta,
+    NewAccount, Spool, StoreError,
+};
+use async_trait::async_trait;
+use praisani_mailaddr::{Address, Domain};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Bodies are stored in chunks of this size so they can be streamed.
+const CHUNK: usize = 128 * 1024;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("stored data is invalid: {what}"))
+}
+
+fn domain_id(c: &Connection, d: &Domain) -> Result<Option<i64>, StoreError> {
+    Ok(c.query_row("SELECT id FROM domains WHERE name = ?1", [d.ascii()], |r| r.get(0))
+        .optional()?)
+}
+
+fn require_domain(c: &Connection, d: &Domain) -> Result<i64, StoreError> {
+    domain_id(c, d)?.ok_or_else(|| StoreError::NotFound(format!("domain {d}")))
+}
+
+pub(super) fn domain_add(c: &Connection, d: &Domain) -> Result<(), StoreError> {
+    if domain_id(c, d)?.is_some() {
+        return Err(StoreError::Duplicate(format!("domain {d}")));
+    }
+    c.execute("INSERT INTO domains (name, created) VALUES (?1, ?2)", params![d.ascii(), now()])?;
+    Ok(())
+}
+
+pub(super) fn domain_remove(c: &Connection, d: &Domain, force: bool) -> Result<(), StoreError> {
+    let id = require_domain(c, d)?;
+    let accounts: i64 =
+        c.query_row("SELECT count(*) FROM accounts WHERE domain_id = ?1", [id], |r| r.get(0))?;
+    let aliases: i64 =
+        c.query_row("SELECT count(*) FROM aliases WHERE domain_id = ?1", [id], |r| r.get(0))?;
+    if (accounts > 0 || aliases > 0) && !force {
+        return Err(StoreError::Conflict(format!(
+            "domain {d} still has {accounts} mailbox(es) and {aliases} alias(es); use --force to remove them too"
+        )));
+    }
+    let ids: Vec<i64> = {
+        let mut st = c.prepare("SELECT id FROM accounts WHERE domain_id = ?1")?;
+        st.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?
+    };
+    for account in ids {
+        remove_account_by_id(c, account)?;
+    }
+    c.execute("DELETE FROM aliases WHERE domain_id = ?1", [id])?;
+    c.execute("DELETE FROM domains WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+pub(super) fn domain_list(c: &Connection) -> Result<Vec<DomainInfo>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT d.name,
+                (SELECT count(*) FROM accounts a WHERE a.domain_id = d.id),
+                (SELECT count(*) FROM aliases s WHERE s.domain_id = d.id)
+         FROM domains d ORDER BY d.name",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (name, accounts, aliases) = row?;
+        out.push(DomainInfo {
+            domain: Domain::parse(&name).map_err(|_| corrupt("domain name"))?,
+            accounts: accounts as u64,
+            aliases: aliases as u64,
+        });
+    }
+    Ok(out)
+}
+
+fn alias_id(c: &Connection, a: &Address) -> Result<Option<i64>, StoreError> {
+    Ok(c.query_row(
+        "SELECT s.id FROM aliases s JOIN domains d ON d.id = s.domain_id
+         WHERE d.name = ?1 AND s.local = ?2",
+        params![a.domain().ascii(), a.local()],
+        |r| r.get(0),
+    )
+    .optional()?)
+}
+
+fn account_id(c: &Connection, a: &Address) -> Result<Option<i64>, StoreError> {
+    Ok(c.query_row(
+        "SELECT a.id FROM accounts a JOIN domains d ON d.id = a.domain_id
+         WHERE d.name = ?1 AND a.local = ?2",
+        params![a.domain().ascii(), a.local()],
+        |r| r.get(0),
+    )
+    .optional()?)
+}
+
+pub(super) fn account_add(c: &Connection, n: &NewAccount) -> Result<AccountId, StoreError> {
+    let did = require_domain(c, n.address.domain())?;
+    if account_id(c, &n.address)?.is_some() || alias_id(c, &n.address)?.is_some() {
+        return Err(StoreError::Duplicate(format!("address {}", n.address)));
+    }
+    c.execute(
+        "INSERT INTO accounts (domain_id, local, password_hash, apop_secret, quota_bytes, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            did,
+            n.address.local(),
+            n.password_hash,
+            n.apop_secret,
+            n.quota_bytes.map(|q| q as i64),
+            now()
+        ],
+    )?;
+    Ok(c.last_insert_rowid())
+}
+
+fn remove_account_by_id(c: &Connection, id: AccountId) -> Result<(), StoreError> {
+    let ids: Vec<i64> = {
+        let mut st = c.prepare("SELECT id FROM messages WHERE account_id = ?1")?;
+        st.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?
+    };
+    delete_messages(c, id, &ids)?;
+    c.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+pub(super) fn account_remove(c: &Connection, a: &Address) -> Result<(), StoreError> {
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    remove_account_by_id(c, id)
+}
+
+const ACCOUNT_COLUMNS: &str = "a.id, a.local, d.name, a.password_hash, a.apop_secret,
+     a.quota_bytes, a.used_bytes, a.used_messages";
+
+fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, ())> {
+    let local: String = r.get(1)?;
+    let domain: String = r.get(2)?;
+    let address = Domain::parse(&domain)
+        .ok()
+        .and_then(|d| Address::new(&local, d).ok())
+        .ok_or_else(|| rusqlite::Error::InvalidColumnName(format!("{local}@{domain}")))?;
+    Ok((
+        Account {
+            id: r.get(0)?,
+            address,
+            password_hash: r.get(3)?,
+            apop_secret: r.get(4)?,
+            quota_bytes: r.get::<_, Option<i64>>(5)?.map(|q| q as u64),
+            used_bytes: r.get::<_, i64>(6)? as u64,
+            used_messages: r.get::<_, i64>(7)? as u64,
+        },
+        (),
+    ))
+}
+
+pub(super) fn account_get(c: &Connection, a: &Address) -> Result<Option<Account>, StoreError> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN domains d ON d.id = a.domain_id
+         WHERE d.name = ?1 AND a.local = ?2"
+    );
+    Ok(c.query_row(&sql, params![a.domain().ascii(), a.local()], account_row)
+        .optional()?
+        .map(|(a, ())| a))
+}
+
+pub(super) fn account_list(
+    c: &Connection,
+    d: Option<&Domain>,
+) -> Result<Vec<Account>, StoreError> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN domains d ON d.id = a.domain_id
+         WHERE ?1 IS NULL OR d.name = ?1 ORDER BY d.name, a.local"
+    );
+    let mut st = c.prepare(&sql)?;
+    let rows = st.query_map([d.map(|d| d.ascii())], account_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row?.0);
+    }
+    Ok(out)
+}
+
+pub(super) fn account_set_password(
+    c: &Connection,
+    a: &Address,
+    hash: &str,
+    apop: Option<&str>,
+) -> Result<(), StoreError> {
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    c.execute(
+        "UPDATE accounts SET password_hash = ?1, apop_secret = ?2 WHERE id = ?3",
+        params![hash, apop, id],
+    )?;
+    Ok(())
+}
+
+pub(super) fn account_set_quota(
+    c: &Connection,
+    a: &Address,
+    quota: Option<u64>,
+) -> Result<(), StoreError> {
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    c.execute(
+        "UPDATE accounts SET quota_bytes = ?1 WHERE id = ?2",
+        params![quota.map(|q| q as i64), id],
+    )?;
+    Ok(())
+}
+
+pub(super) fn alias_add(c: &Connection, a: &Address, targets: &[Address]) -> Result<(), StoreError> {
+    let did = require_domain(c, a.domain())?;
+    if account_id(c, a)?.is_some() || alias_id(c, a)?.is_some() {
+        return Err(StoreError::Duplicate(format!("address {a}")));
+    }
+    if targets.is_empty() {
+        return Err(StoreError::Conflict("an alias needs at least one target".into()));
+    }
+    c.execute("INSERT INTO aliases (domain_id, local) VALUES (?1, ?2)", params![did, a.local()])?;
+    let id = c.last_insert_rowid();
+    for (i, t) in targets.iter().enumerate() {
+        c.execute(
+            "INSERT INTO alias_targets (alias_id, seq, target) VALUES (?1, ?2, ?3)",
+            params![id, i as i64, t.canonical()],
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn alias_remove(c: &Connection, a: &Address) -> Result<(), StoreError> {
+    let id = alias_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("alias {a}")))?;
+    c.execute("DELETE FROM alias_targets WHERE alias_id = ?1", [id])?;
+    c.execute("DELETE FROM aliases WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+fn alias_targets(c: &Connection, id: i64) -> Result<Vec<Address>, StoreError> {
+    let mut st = c.prepare_cached("SELECT target FROM alias_targets WHERE alias_id = ?1 ORDER BY seq")?;
+    let rows = st.query_map([id], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for t in rows {
+        out.push(Address::parse(&t?).map_err(|_| corrupt("alias target"))?);
+    }
+    Ok(out)
+}
+
+pub(super) fn alias_list(c: &Connection, d: Option<&Domain>) -> Result<Vec<Alias>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT s.id, s.local, d.name FROM aliases s JOIN domains d ON d.id = s.domain_id
+         WHERE ?1 IS NULL OR d.name = ?1 ORDER BY d.name, s.local",
+    )?;
+    let rows = st.query_map([d.map(|d| d.ascii())], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, local, domain) = row?;
+        let address = Domain::parse(&domain)
+            .ok()
+            .and_then(|d| Address::new(&local, d).ok())
+            .ok_or_else(|| corrupt("alias address"))?;
+        out.push(Alias { address, targets: alias_targets(c, id)? });
+    }
+    Ok(out)
+}
+
+pub(super) fn is_hosted(c: &Connection, d: &Domain) -> Result<bool, StoreError> {
+    Ok(domain_id(c, d)?.is_some())
+}
+
+pub(super) fn lookup(c: &Connection, a: &Address) -> Result<Lookup, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT d.id, a.id, a.quota_bytes, a.used_bytes FROM domains d
+         LEFT JOIN accounts a ON a.domain_id = d.id AND a.local = ?2
+         WHERE d.name = ?1",
+    )?;
+    let row = st
+        .query_row(params![a.domain().ascii(), a.local()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+            ))
+        })
+        .optional()?;
+    match row {
+        None => Ok(Lookup::NotHosted),
+        Some((_, Some(id), quota, used)) => Ok(Lookup::Account {
+            id,
+            quota_bytes: quota.map(|q| q as u64),
+            used_bytes: used.unwrap_or(0) as u64,
+        }),
+        Some((_, None, _, _)) => match alias_id(c, a)? {
+            Some(id) => Ok(Lookup::Alias(alias_targets(c, id)?)),
+            None => Ok(Lookup::UnknownLocal),
+        },
+    }
+}
+
+pub(super) fn deliver(
+    c: &Connection,
+    body: Spool,
+    recipients: &[AccountId],
+) -> Result<Vec<MessageId>, StoreError> {
+    let size = body.len() as i64;
+    c.prepare_cached("INSERT INTO bodies (size, chunks, refs) VALUES (?1, 0, ?2)")?
+        .execute(params![size, recipients.len() as i64])?;
+    let body_id = c.last_insert_rowid();
+    let mut reader = body.into_reader()?;
+    let mut seq = 0i64;
+    {
+        let mut ins = c.prepare_cached(
+            "INSERT INTO body_chunks (body_id, seq, data) VALUES (?1, ?2, ?3)",
+        )?;
+        while let Some(chunk) = reader.next_chunk(CHUNK)? {
+            ins.execute(params![body_id, seq, chunk])?;
+            seq += 1;
+        }
+    }
+    c.prepare_cached("UPDATE bodies SET chunks = ?1 WHERE id = ?2")?.execute(params![seq, body_id])?;
+    let received = now();
+    let mut ids = Vec::with_capacity(recipients.len());
+    let mut ins = c.prepare_cached(
+        "INSERT INTO messages (account_id, body_id, size, received) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut usage = c.prepare_cached(
+        "UPDATE accounts SET used_bytes = used_bytes + ?1, used_messages = used_messages + 1
+         WHERE id = ?2",
+    )?;
+    for &account in recipients {
+        ins.execute(params![account, body_id, size, received])?;
+        ids.push(c.last_insert_rowid());
+        if usage.execute(params![size, account])? != 1 {
+            return Err(StoreError::NotFound(format!("account #{account}")));
+        }
+    }
+    Ok(ids)
+}
+
+pub(super) fn list_messages(c: &Connection, account: AccountId) -> Result<Vec<MessageMeta>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT id, uidl, size, received FROM messages WHERE account_id = ?1 ORDER BY id",
+    )?;
+    let rows = st.query_map([account], |r| {
+        let id: i64 = r.get(0)?;
+        let uidl: Option<String> = r.get(1)?;
+        Ok(MessageMeta {
+            id,
+            // Messages stored here get their id as UIDL; messages migrated
+            // from elsewhere keep the UIDL they had.
+            uidl: uidl.unwrap_or_else(|| format!("p{id}")),
+            size: r.get::<_, i64>(2)? as u64,
+            received: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Finds a message's body; returns (body id, number of chunks, first chunk).
+pub(super) fn open_message(
+    c: &Connection,
+    account: AccountId,
+    message: MessageId,
+) -> Result<(i64, i64, Option<Vec<u8>>), StoreError> {
+    let (body_id, chunks): (i64, i64) = c
+        .prepare_cached(
+            "SELECT b.id, b.chunks FROM messages m JOIN bodies b ON b.id = m.body_id
+             WHERE m.id = ?1 AND m.account_id = ?2",
+        )?
+        .query_row(params![message, account], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("message #{message}")))?;
+    let first = if chunks > 0 { Some(read_chunk(c, body_id, 0)?) } else { None };
+    Ok((body_id, chunks, first))
+}
+
+fn read_chunk(c: &Connection, body_id: i64, seq: i64) -> Result<Vec<u8>, StoreError> {
+    Ok(c.prepare_cached("SELECT data FROM body_chunks WHERE body_id = ?1 AND seq = ?2")?
+        .query_row(params![body_id, seq], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| corrupt("missing body chunk"))?)
+}
+
+pub(super) fn delete_messages(
+    c: &Connection,
+    account: AccountId,
+    messages: &[MessageId],
+) -> Result<(), StoreError> {
+    for &m in messages {
+        let row: Option<(i64, i64)> = c
+            .prepare_cached("SELECT body_id, size FROM messages WHERE id = ?1 AND account_id = ?2")?
+            .query_row(params![m, account], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        // Already gone (removed by another path): deleting is idempotent.
+        let Some((body_id, size)) = row else { continue };
+        c.prepare_cached("DELETE FROM messages WHERE id = ?1")?.execute([m])?;
+        c.prepare_cached(
+            "UPDATE accounts SET used_bytes = max(used_bytes - ?1, 0),
+                                 used_messages = max(used_messages - 1, 0) WHERE id = ?2",
+        )?
+        .execute(params![size, account])?;
+        c.prepare_cached("UPDATE bodies SET refs = refs - 1 WHERE id = ?1")?.execute([body_id])?;
+        let refs: i64 = c
+            .prepare_cached("SELECT refs FROM bodies WHERE id = ?1")?
+            .query_row([body_id], |r| r.get(0))?;
+        if refs <= 0 {
+            c.prepare_cached("DELETE FROM body_chunks WHERE body_id = ?1")?.execute([body_id])?;
+            c.prepare_cached("DELETE FROM bodies WHERE id = ?1")?.execute([body_id])?;
+        }
+    }
+    Ok(())
+}
+
+/// Streams a body's chunks from the read pool, one query per chunk.
+pub(super) struct ChunkSource {
+    pool: ReadPool,
+    body_id: i64,
+    chunks: i64,
+    next: i64,
+    first: Option<Vec<u8>>,
+}
+
+impl ChunkSource {
+    pub(super) fn new(pool: ReadPool, body_id: i64, chunks: i64, first: Option<Vec<u8>>) -> Self {
+        ChunkSource { pool, body_id, chunks, next: 0, first }
+    }
+}
+
+#[async_trait]
+impl BodySource for ChunkSource {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        if self.next >= self.chunks {
+            return Ok(None);
+        }
+        let seq = self.next;
+        self.next += 1;
+        if seq == 0 {
+            if let Some(first) = self.first.take() {
+                return Ok(Some(first));
+            }
+        }
+        let body_id = self.body_id;
+        let chunk = self.pool.run(move |c| read_chunk(c, body_id, seq)).await?;
+        Ok(Some(chunk))
+    }
+}

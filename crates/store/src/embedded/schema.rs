@@ -1,0 +1,95 @@
+//! The database schema and its versioned migrations.
+
+use crate::StoreError;
+use rusqlite::Connection;
+use std::path::Path;
+use std::time::Duration;
+
+/// Opens a connection with the settings every connection needs.
+pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    // The CLI and the server use one database at once; wait instead of failing.
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+/// Each entry upgrades the schema by one version (`PRAGMA user_version`).
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE domains (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created INTEGER NOT NULL
+     );
+     CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        domain_id INTEGER NOT NULL REFERENCES domains(id),
+        local TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        apop_secret TEXT,
+        quota_bytes INTEGER,
+        used_bytes INTEGER NOT NULL DEFAULT 0,
+        used_messages INTEGER NOT NULL DEFAULT 0,
+        created INTEGER NOT NULL,
+        UNIQUE (domain_id, local)
+     );
+     CREATE TABLE aliases (
+        id INTEGER PRIMARY KEY,
+        domain_id INTEGER NOT NULL REFERENCES domains(id),
+        local TEXT NOT NULL,
+        UNIQUE (domain_id, local)
+     );
+     CREATE TABLE alias_targets (
+        alias_id INTEGER NOT NULL REFERENCES aliases(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        PRIMARY KEY (alias_id, seq)
+     );
+     CREATE TABLE bodies (
+        id INTEGER PRIMARY KEY,
+        size INTEGER NOT NULL,
+        chunks INTEGER NOT NULL,
+        refs INTEGER NOT NULL
+     );
+     CREATE TABLE body_chunks (
+        body_id INTEGER NOT NULL REFERENCES bodies(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (body_id, seq)
+     );
+     -- AUTOINCREMENT: an id, and so a UIDL, is never reused.
+     CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        body_id INTEGER NOT NULL REFERENCES bodies(id),
+        uidl TEXT,
+        size INTEGER NOT NULL,
+        received INTEGER NOT NULL
+     );
+     CREATE INDEX messages_by_account ON messages (account_id, id);
+     CREATE INDEX messages_by_body ON messages (body_id);",
+];
+
+/// Brings the schema up to date.
+pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Unavailable(format!(
+            "database schema version {version} is newer than this praisani ({}); upgrade praisani",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        tx.commit()?;
+    }
+    Ok(())
+}

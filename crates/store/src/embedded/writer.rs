@@ -1,0 +1,110 @@
+//! The writer thread: every write runs here, and writes that arrive while a
+//! commit is in progress are committed together in the next transaction.
+//!
+//! Each request runs inside its own SAVEPOINT, so one failing request (a
+//! duplicate account, say) is rolled back alone while its neighbours in the
+//! batch still commit. A request's answer is sent only after the COMMIT —
+//! and with it the fsync — has returned.
+
+use crate::StoreError;
+use rusqlite::Connection;
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// Most requests committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A request: run on the connection, or — given `None` because no
+/// transaction could be opened — answer with an error without running.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> Completion + Send>;
+
+/// A handle to the writer thread.
+pub(super) struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`.
+    pub(super) fn start(conn: Connection) -> Result<Self, StoreError> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || run(conn, rx))?;
+        Ok(Writer { jobs: tx })
+    }
+
+    /// Runs `f` in the next group commit and returns its result once the
+    /// commit is durable.
+    pub(super) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
+        let job: Job = Box::new(move |conn: Option<&Connection>| -> Completion {
+            let Some(conn) = conn else {
+                return Box::new(move |e: Result<(), String>| {
+                    let msg = e.err().unwrap_or_default();
+                    let _ = tx.send(Err(StoreError::Unavailable(msg)));
+                });
+            };
+            if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+                let e = StoreError::from(e);
+                return Box::new(move |_| {
+                    let _ = tx.send(Err(e));
+                });
+            }
+            match f(conn) {
+                Ok(v) => {
+                    let released = conn.execute_batch("RELEASE job").map_err(StoreError::from);
+                    Box::new(move |commit: Result<(), String>| {
+                        let out = match (released, commit) {
+                            (Err(e), _) => Err(e),
+                            (Ok(()), Err(e)) => Err(StoreError::Unavailable(e)),
+                            (Ok(()), Ok(())) => Ok(v),
+                        };
+                        let _ = tx.send(out);
+                    })
+                }
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                    Box::new(move |_| {
+                        let _ = tx.send(Err(e));
+                    })
+                }
+            }
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?
+    }
+}
+
+fn run(conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // Answer the request with the error rather than hang it.
+            let done = first(None);
+            done(Err(e.to_string()));
+            continue;
+        }
+        let mut completions = vec![first(Some(&conn))];
+        while completions.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => completions.push(job(Some(&conn))),
+                Err(_) => break,
+            }
+        }
+        let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        tracing::trace!(batch = completions.len(), "group commit");
+        for done in completions {
+            done(commit.clone());
+        }
+    }
+}

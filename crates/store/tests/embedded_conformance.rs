@@ -1,0 +1,52 @@
+//! Runs the conformance suite against the embedded backend.
+
+use praisani_store::{EmbeddedStore, Store, conformance};
+use std::sync::Arc;
+
+fn fresh() -> (tempfile::TempDir, EmbeddedStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(dir.path()).expect("open");
+    (dir, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domains() {
+    let (_d, s) = fresh();
+    conformance::domains(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_and_aliases() {
+    let (_d, s) = fresh();
+    conformance::accounts_and_aliases(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages() {
+    let (_d, s) = fresh();
+    conformance::messages(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maildrop_lock() {
+    let (_d, s) = fresh();
+    conformance::maildrop_lock(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers() {
+    let (_d, s) = fresh();
+    conformance::concurrent_writers(Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopen_keeps_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let s = EmbeddedStore::open(dir.path()).expect("open");
+        conformance::maildrop_lock(&s).await;
+    }
+    let s = EmbeddedStore::open(dir.path()).expect("reopen");
+    assert_eq!(s.integrity_check().await.expect("check"), "ok");
+    assert_eq!(s.domain_list().await.expect("list").len(), 1);
+}
