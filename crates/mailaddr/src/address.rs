@@ -20,7 +20,9 @@ pub fn is_dot_atom_local(local: &str) -> bool {
         return false;
     }
     local.chars().all(|c| {
-        c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) || (!c.is_ascii() && !c.is_control())
+        c.is_ascii_alphanumeric()
+            || "!#$%&'*+-/=?^_`{|}~.".contains(c)
+            || (!c.is_ascii() && !c.is_control())
     })
 }
 
@@ -29,9 +31,15 @@ impl Address {
     pub fn new(local: &str, domain: Domain) -> Result<Self, AddrError> {
         let norm = normalise_local(local);
         if !is_dot_atom_local(&norm) || norm.len() > 64 {
-            return Err(AddrError::InvalidAddress(format!("{local}@{}", domain.ascii())));
+            return Err(AddrError::InvalidAddress(format!(
+                "{local}@{}",
+                domain.ascii()
+            )));
         }
-        Ok(Address { local: norm, domain })
+        Ok(Address {
+            local: norm,
+            domain,
+        })
     }
 
     /// Parses `local@domain`; the domain may be Unicode or A-labels.

@@ -30,7 +30,9 @@ impl Domain {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
             if !ok {
                 return Err(bad());
             }
@@ -94,7 +96,10 @@ mod tests {
             Domain::parse("Example.TEST").unwrap(),
             Domain::parse("example.test").unwrap()
         );
-        assert_eq!(Domain::parse("Example.TEST").unwrap().ascii(), "example.test");
+        assert_eq!(
+            Domain::parse("Example.TEST").unwrap().ascii(),
+            "example.test"
+        );
     }
 
     #[test]

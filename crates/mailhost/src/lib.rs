@@ -1,1 +1,11 @@
-//! placeholder
+//! The mail host's domain logic, on top of the [`praisani_store::Store`]
+//! trait: password hashing and login checks, resolving recipients through
+//! aliases to mailboxes, and the trace headers added on delivery.
+
+pub mod auth;
+pub mod passwords;
+pub mod recipients;
+pub mod trace;
+
+pub use auth::{Authenticator, LoginError};
+pub use recipients::{Resolution, resolve};

@@ -165,8 +165,8 @@ pub(crate) fn parse(line: &[u8]) -> Result<Command, ParseError> {
         Keyword::Stat => Command::Stat,
         Keyword::Noop => Command::Noop,
         Keyword::Rset => Command::Rset,
-        Keyword::List => Command::List(next().map(number).transpose().ok_or(bad)?),
-        Keyword::Uidl => Command::Uidl(next().map(number).transpose().ok_or(bad)?),
+        Keyword::List => Command::List(optional_number(next()).ok_or(bad)?),
+        Keyword::Uidl => Command::Uidl(optional_number(next()).ok_or(bad)?),
         Keyword::Retr => Command::Retr(next().and_then(number).ok_or(bad)?),
         Keyword::Dele => Command::Dele(next().and_then(number).ok_or(bad)?),
         Keyword::Top => {
@@ -179,6 +179,14 @@ pub(crate) fn parse(line: &[u8]) -> Result<Command, ParseError> {
         return Err(bad);
     }
     Ok(cmd)
+}
+
+/// An optional message number: absent is fine, present must be a number.
+fn optional_number(arg: Option<&[u8]>) -> Option<Option<u64>> {
+    match arg {
+        None => Some(None),
+        Some(arg) => number(arg).map(Some),
+    }
 }
 
 fn text(arg: &[u8]) -> Option<String> {
@@ -255,10 +263,7 @@ mod tests {
             p("USER b\u{f6}b@example.org"),
             Ok(Command::User("b\u{f6}b@example.org".into()))
         );
-        assert_eq!(
-            p("USER"),
-            Err(ParseError::InvalidArgument(Keyword::User))
-        );
+        assert_eq!(p("USER"), Err(ParseError::InvalidArgument(Keyword::User)));
         assert_eq!(
             p("USER a b"),
             Err(ParseError::InvalidArgument(Keyword::User))
@@ -268,10 +273,7 @@ mod tests {
             Ok(Command::Pass(" two  spaces ".into()))
         );
         assert_eq!(p("PASS x\ty"), Ok(Command::Pass("x\ty".into())));
-        assert_eq!(
-            p("PASS"),
-            Err(ParseError::InvalidArgument(Keyword::Pass))
-        );
+        assert_eq!(p("PASS"), Err(ParseError::InvalidArgument(Keyword::Pass)));
         assert_eq!(
             p("APOP mrose C4C9334BAC560ECC979E58001B3E22FB"),
             Ok(Command::Apop {

@@ -15,11 +15,45 @@
 //! [`retr_ok_line`] or [`top_ok_line`] and then streams the stored message through an
 //! [`Encoder`], so a large message flows from the store to the socket in bounded memory.
 //!
+//! A server loop, reduced to its bones:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use praisani_pop3::{AuthOutcome, Config, Encoder, Event, MessageInfo, Session, retr_ok_line};
+//!
+//! let config = Arc::new(Config { allow_plaintext: true, ..Config::default() });
+//! let mut session = Session::new(config, "<1.2@pop.example.org>".to_owned());
+//! let mut wire = Vec::new(); // what a real server writes to the socket
+//! session.feed(b"USER alice\r\nPASS secret\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n");
+//! while let Some(event) = session.poll() {
+//!     match event {
+//!         Event::Send(bytes) => wire.extend_from_slice(&bytes),
+//!         Event::Authenticate { .. } => session.auth_result(AuthOutcome::Ok {
+//!             messages: vec![MessageInfo { id: 7, uid: "a1".into(), size: 9 }],
+//!         }),
+//!         Event::Retrieve { size, top_lines, .. } => {
+//!             wire.extend_from_slice(&retr_ok_line(size));
+//!             let mut encoder = Encoder::new(top_lines);
+//!             encoder.encode(b"Hi: x\r\n\r\n", &mut wire); // chunks read from the store
+//!             encoder.finish(&mut wire);
+//!         }
+//!         Event::Update { delete } => {
+//!             assert_eq!(delete, [7]); // delete durably, then:
+//!             session.update_result(true);
+//!         }
+//!         Event::Close => break,
+//!     }
+//! }
+//! assert!(wire.ends_with(b"signing off (0 messages left)\r\n"));
+//! ```
+//!
 //! Module map: [`config`] holds the per-session policy; `command` parses client lines;
 //! `framing` splits input into bounded lines; `response` formats replies; `capa` builds the
 //! capability list; `maildrop` numbers messages and tracks deletion marks; `session` is the
 //! state machine (with `session/authorization.rs` and `session/transaction.rs` holding the
 //! commands of each state); [`encode`] dot-stuffs messages; [`apop`] checks APOP digests.
+
+#![warn(missing_docs)]
 
 pub mod apop;
 mod capa;
@@ -34,5 +68,6 @@ mod session;
 pub use apop::{apop_digest, apop_matches};
 pub use config::{Config, Expire};
 pub use encode::Encoder;
+pub use maildrop::MessageInfo;
 pub use response::{ResponseCode, retr_ok_line, sys_perm_err, sys_temp_err, top_ok_line};
-pub use session::{AuthOutcome, Credential, Event, MessageInfo, Session, State};
+pub use session::{AuthOutcome, Credential, Event, Session, State};

@@ -1,1 +1,85 @@
-fn main() {}
+//! The praisani binary: configuration, the admin CLI, and the server.
+
+mod admin;
+mod cli;
+mod config;
+mod server;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use config::Config;
+use praisani_store::{EmbeddedStore, Store};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Exit status for configuration and startup errors (nothing was started).
+const EXIT_CONFIG: u8 = 2;
+/// Exit status for a refused admin request or a runtime failure.
+const EXIT_FAILURE: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PRAISANI_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let (config, path) = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("praisani: configuration error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("praisani: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    runtime.block_on(async move {
+        if let Command::CheckConfig = cli.command {
+            match &path {
+                Some(p) => println!("{}: ok", p.display()),
+                None => println!("no configuration file; built-in defaults: ok"),
+            }
+            println!("{config:#?}");
+            return ExitCode::SUCCESS;
+        }
+        let store = match EmbeddedStore::open(&config.data_dir) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                eprintln!(
+                    "praisani: cannot open the store in {}: {e}",
+                    config.data_dir.display()
+                );
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
+        let store: Arc<dyn Store> = store;
+        let result = match cli.command {
+            Command::Serve(args) => return server::serve(config, store, args.demo).await,
+            Command::CheckConfig => Ok(()),
+            Command::Domain(c) => admin::domain_cmd(&*store, c, cli.json).await,
+            Command::User(c) => admin::user_cmd(&*store, c, cli.json).await,
+            Command::Alias(c) => admin::alias_cmd(&*store, c, cli.json).await,
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                if cli.json {
+                    println!("{}", serde_json::json!({"error": e.to_string()}));
+                }
+                eprintln!("praisani: {e:#}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        }
+    })
+}

@@ -143,7 +143,14 @@ mod tests {
     #[test]
     fn invalid_enhanced_is_dropped() {
         for bad in [
-            "2.0", "3.0.0", "2.0.0.0", "2..0", "2.x.0", "2.1234.0", " 2.0.0", "2.0.0\r\n",
+            "2.0",
+            "3.0.0",
+            "2.0.0.0",
+            "2..0",
+            "2.x.0",
+            "2.1234.0",
+            " 2.0.0",
+            "2.0.0\r\n",
         ] {
             assert_eq!(Reply::new(250, bad, "x").enhanced, None, "{bad:?}");
         }

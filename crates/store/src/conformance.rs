@@ -39,17 +39,35 @@ pub async fn domains<S: Store + ?Sized>(store: &S) {
     let dup = store.domain_add(&dom("EXAMPLE.test")).await;
     assert!(matches!(dup, Err(StoreError::Duplicate(_))), "{dup:?}");
     let alabel = dom("ตัวอย่าง.ไทย").ascii().to_string();
-    assert!(matches!(store.domain_add(&dom(&alabel)).await, Err(StoreError::Duplicate(_))));
+    assert!(matches!(
+        store.domain_add(&dom(&alabel)).await,
+        Err(StoreError::Duplicate(_))
+    ));
     assert!(store.is_hosted(&dom(&alabel)).await.unwrap());
     assert!(!store.is_hosted(&dom("other.test")).await.unwrap());
     let list = store.domain_list().await.unwrap();
     assert_eq!(list.len(), 2);
     store.account_add(account("a@example.test")).await.unwrap();
     let refused = store.domain_remove(&dom("example.test"), false).await;
-    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
-    store.domain_remove(&dom("example.test"), true).await.unwrap();
-    assert!(store.account_get(&addr("a@example.test")).await.unwrap().is_none());
-    store.domain_remove(&dom("ตัวอย่าง.ไทย"), false).await.unwrap();
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    store
+        .domain_remove(&dom("example.test"), true)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .account_get(&addr("a@example.test"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .domain_remove(&dom("ตัวอย่าง.ไทย"), false)
+        .await
+        .unwrap();
     assert!(matches!(
         store.domain_remove(&dom("nope.test"), false).await,
         Err(StoreError::NotFound(_))
@@ -58,28 +76,66 @@ pub async fn domains<S: Store + ?Sized>(store: &S) {
 
 /// Accounts and aliases, and what `lookup` says about each kind of address.
 pub async fn accounts_and_aliases<S: Store + ?Sized>(store: &S) {
-    assert!(matches!(store.account_add(account("a@example.test")).await, Err(StoreError::NotFound(_))));
-    store.domain_add(&dom("example.test")).await.unwrap();
-    let id = store.account_add(account("Alice@Example.test")).await.unwrap();
-    assert!(matches!(store.account_add(account("alice@example.test")).await, Err(StoreError::Duplicate(_))));
-    let got = store.account_get(&addr("ALICE@example.test")).await.unwrap().unwrap();
-    assert_eq!(got.id, id);
-    assert_eq!(got.used_bytes, 0);
-    store.account_set_password(&addr("alice@example.test"), "$new", Some("apop")).await.unwrap();
-    let got = store.account_get(&addr("alice@example.test")).await.unwrap().unwrap();
-    assert_eq!(got.password_hash, "$new");
-    assert_eq!(got.apop_secret.as_deref(), Some("apop"));
-    store.account_set_quota(&addr("alice@example.test"), Some(1000)).await.unwrap();
-
-    store.alias_add(&addr("info@example.test"), &[addr("alice@example.test"), addr("x@remote.test")]).await.unwrap();
     assert!(matches!(
-        store.alias_add(&addr("alice@example.test"), &[addr("b@example.test")]).await,
+        store.account_add(account("a@example.test")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.domain_add(&dom("example.test")).await.unwrap();
+    let id = store
+        .account_add(account("Alice@Example.test"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.account_add(account("alice@example.test")).await,
         Err(StoreError::Duplicate(_))
     ));
-    assert!(matches!(store.account_add(account("info@example.test")).await, Err(StoreError::Duplicate(_))));
+    let got = store
+        .account_get(&addr("ALICE@example.test"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.id, id);
+    assert_eq!(got.used_bytes, 0);
+    store
+        .account_set_password(&addr("alice@example.test"), "$new", Some("apop"))
+        .await
+        .unwrap();
+    let got = store
+        .account_get(&addr("alice@example.test"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.password_hash, "$new");
+    assert_eq!(got.apop_secret.as_deref(), Some("apop"));
+    store
+        .account_set_quota(&addr("alice@example.test"), Some(1000))
+        .await
+        .unwrap();
+
+    store
+        .alias_add(
+            &addr("info@example.test"),
+            &[addr("alice@example.test"), addr("x@remote.test")],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .alias_add(&addr("alice@example.test"), &[addr("b@example.test")])
+            .await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert!(matches!(
+        store.account_add(account("info@example.test")).await,
+        Err(StoreError::Duplicate(_))
+    ));
 
     match store.lookup(&addr("alice@EXAMPLE.test")).await.unwrap() {
-        Lookup::Account { id: got, quota_bytes, used_bytes } => {
+        Lookup::Account {
+            id: got,
+            quota_bytes,
+            used_bytes,
+        } => {
             assert_eq!(got, id);
             assert_eq!(quota_bytes, Some(1000));
             assert_eq!(used_bytes, 0);
@@ -90,14 +146,39 @@ pub async fn accounts_and_aliases<S: Store + ?Sized>(store: &S) {
         store.lookup(&addr("info@example.test")).await.unwrap(),
         Lookup::Alias(vec![addr("alice@example.test"), addr("x@remote.test")])
     );
-    assert_eq!(store.lookup(&addr("bob@example.test")).await.unwrap(), Lookup::UnknownLocal);
-    assert_eq!(store.lookup(&addr("bob@remote.test")).await.unwrap(), Lookup::NotHosted);
+    assert_eq!(
+        store.lookup(&addr("bob@example.test")).await.unwrap(),
+        Lookup::UnknownLocal
+    );
+    assert_eq!(
+        store.lookup(&addr("bob@remote.test")).await.unwrap(),
+        Lookup::NotHosted
+    );
     assert_eq!(store.alias_list(None).await.unwrap().len(), 1);
-    store.alias_remove(&addr("info@example.test")).await.unwrap();
-    assert_eq!(store.lookup(&addr("info@example.test")).await.unwrap(), Lookup::UnknownLocal);
-    assert_eq!(store.account_list(Some(&dom("example.test"))).await.unwrap().len(), 1);
-    store.account_remove(&addr("alice@example.test")).await.unwrap();
-    assert!(matches!(store.account_remove(&addr("alice@example.test")).await, Err(StoreError::NotFound(_))));
+    store
+        .alias_remove(&addr("info@example.test"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.lookup(&addr("info@example.test")).await.unwrap(),
+        Lookup::UnknownLocal
+    );
+    assert_eq!(
+        store
+            .account_list(Some(&dom("example.test")))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store
+        .account_remove(&addr("alice@example.test"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.account_remove(&addr("alice@example.test")).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 /// Delivery, listing, streaming, deletion, usage accounting, one body for many.
@@ -105,39 +186,81 @@ pub async fn messages<S: Store + ?Sized>(store: &S) {
     store.domain_add(&dom("example.test")).await.unwrap();
     let a = store.account_add(account("a@example.test")).await.unwrap();
     let b = store.account_add(account("b@example.test")).await.unwrap();
-    let big: Vec<u8> = (0..700_000u32).map(|i| b"abcdefghij\r\n"[(i % 12) as usize]).collect();
+    let big: Vec<u8> = (0..700_000u32)
+        .map(|i| b"abcdefghij\r\n"[(i % 12) as usize])
+        .collect();
     let ids1 = deliver_text(store, b"Subject: one\r\n\r\nbody\r\n", &[a, b]).await;
     let ids2 = deliver_text(store, &big, &[a]).await;
     let ids3 = deliver_text(store, b"", &[a]).await;
     assert_eq!(ids1.len(), 2);
     let list = store.list_messages(a).await.unwrap();
-    assert_eq!(list.iter().map(|m| m.id).collect::<Vec<_>>(), vec![ids1[0], ids2[0], ids3[0]]);
+    assert_eq!(
+        list.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![ids1[0], ids2[0], ids3[0]]
+    );
     assert_eq!(list[1].size, big.len() as u64);
     let uids: std::collections::HashSet<_> = list.iter().map(|m| m.uidl.clone()).collect();
     assert_eq!(uids.len(), 3);
     for m in &list {
-        assert!((1..=70).contains(&m.uidl.len()) && m.uidl.bytes().all(|c| (0x21..=0x7e).contains(&c)));
+        assert!(
+            (1..=70).contains(&m.uidl.len()) && m.uidl.bytes().all(|c| (0x21..=0x7e).contains(&c))
+        );
     }
-    let body = store.open_message(a, ids2[0]).await.unwrap().read_all().await.unwrap();
+    let body = store
+        .open_message(a, ids2[0])
+        .await
+        .unwrap()
+        .read_all()
+        .await
+        .unwrap();
     assert_eq!(body, big);
-    assert!(store.open_message(a, ids3[0]).await.unwrap().read_all().await.unwrap().is_empty());
+    assert!(
+        store
+            .open_message(a, ids3[0])
+            .await
+            .unwrap()
+            .read_all()
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A message is only reachable through its own mailbox.
-    assert!(matches!(store.open_message(b, ids2[0]).await, Err(StoreError::NotFound(_))));
-    let acc = store.account_get(&addr("a@example.test")).await.unwrap().unwrap();
+    assert!(matches!(
+        store.open_message(b, ids2[0]).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let acc = store
+        .account_get(&addr("a@example.test"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(acc.used_messages, 3);
     assert_eq!(acc.used_bytes, 22 + big.len() as u64);
 
     store.delete_messages(a, &[ids1[0], ids2[0]]).await.unwrap();
     // The shared body is still there for b.
-    let still = store.open_message(b, ids1[1]).await.unwrap().read_all().await.unwrap();
+    let still = store
+        .open_message(b, ids1[1])
+        .await
+        .unwrap()
+        .read_all()
+        .await
+        .unwrap();
     assert_eq!(still, b"Subject: one\r\n\r\nbody\r\n");
-    let acc = store.account_get(&addr("a@example.test")).await.unwrap().unwrap();
+    let acc = store
+        .account_get(&addr("a@example.test"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((acc.used_messages, acc.used_bytes), (1, 0));
     // Ids (and so UIDLs) are never reused.
     let ids4 = deliver_text(store, b"x\r\n", &[a]).await;
     assert!(ids4[0] > ids3[0]);
     let list = store.list_messages(a).await.unwrap();
-    assert!(list.iter().all(|m| !uids.contains(&m.uidl) || m.id == ids3[0]));
+    assert!(
+        list.iter()
+            .all(|m| !uids.contains(&m.uidl) || m.id == ids3[0])
+    );
 }
 
 /// Maildrop locks are exclusive and released on drop.
@@ -174,7 +297,13 @@ pub async fn concurrent_writers<S: Store>(store: Arc<S>) {
     assert_eq!(list.len(), 200);
     let mut seen = std::collections::HashSet::new();
     for m in &list {
-        let body = store.open_message(a, m.id).await.unwrap().read_all().await.unwrap();
+        let body = store
+            .open_message(a, m.id)
+            .await
+            .unwrap()
+            .read_all()
+            .await
+            .unwrap();
         assert!(seen.insert(body), "duplicate body");
     }
 }

@@ -9,10 +9,10 @@
 //! No SQL, file path or backend type is visible outside this crate.
 
 mod body;
+pub mod conformance;
 pub mod embedded;
 mod error;
 mod spool;
-pub mod conformance;
 mod types;
 
 pub use body::{BodySource, BodyStream};

@@ -24,7 +24,12 @@ pub struct Spool {
 impl Spool {
     /// A new, empty spool whose overflow file goes to `dir`.
     pub fn new(dir: PathBuf) -> Self {
-        Spool { dir, memory: Vec::new(), file: None, len: 0 }
+        Spool {
+            dir,
+            memory: Vec::new(),
+            file: None,
+            len: 0,
+        }
     }
 
     /// Appends bytes.
@@ -64,7 +69,11 @@ impl Spool {
             }
             None => None,
         };
-        Ok(SpoolReader { memory: self.memory, pos: 0, file })
+        Ok(SpoolReader {
+            memory: self.memory,
+            pos: 0,
+            file,
+        })
     }
 }
 

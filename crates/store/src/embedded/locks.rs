@@ -30,6 +30,9 @@ impl Locks {
         if !held.insert(account) {
             return None;
         }
-        Some(MaildropLock::new(Box::new(Guard { held: self.held.clone(), account })))
+        Some(MaildropLock::new(Box::new(Guard {
+            held: self.held.clone(),
+            account,
+        })))
     }
 }

@@ -75,7 +75,10 @@ impl Store for EmbeddedStore {
 
     async fn domain_remove(&self, domain: &Domain, force: bool) -> Result<(), StoreError> {
         let d = domain.clone();
-        self.inner.writer.run(move |c| ops::domain_remove(c, &d, force)).await
+        self.inner
+            .writer
+            .run(move |c| ops::domain_remove(c, &d, force))
+            .await
     }
 
     async fn domain_list(&self) -> Result<Vec<DomainInfo>, StoreError> {
@@ -83,22 +86,34 @@ impl Store for EmbeddedStore {
     }
 
     async fn account_add(&self, account: NewAccount) -> Result<AccountId, StoreError> {
-        self.inner.writer.run(move |c| ops::account_add(c, &account)).await
+        self.inner
+            .writer
+            .run(move |c| ops::account_add(c, &account))
+            .await
     }
 
     async fn account_remove(&self, address: &Address) -> Result<(), StoreError> {
         let a = address.clone();
-        self.inner.writer.run(move |c| ops::account_remove(c, &a)).await
+        self.inner
+            .writer
+            .run(move |c| ops::account_remove(c, &a))
+            .await
     }
 
     async fn account_get(&self, address: &Address) -> Result<Option<Account>, StoreError> {
         let a = address.clone();
-        self.inner.readers.run(move |c| ops::account_get(c, &a)).await
+        self.inner
+            .readers
+            .run(move |c| ops::account_get(c, &a))
+            .await
     }
 
     async fn account_list(&self, domain: Option<&Domain>) -> Result<Vec<Account>, StoreError> {
         let d = domain.cloned();
-        self.inner.readers.run(move |c| ops::account_list(c, d.as_ref())).await
+        self.inner
+            .readers
+            .run(move |c| ops::account_list(c, d.as_ref()))
+            .await
     }
 
     async fn account_set_password(
@@ -107,7 +122,11 @@ impl Store for EmbeddedStore {
         password_hash: &str,
         apop_secret: Option<&str>,
     ) -> Result<(), StoreError> {
-        let (a, h, s) = (address.clone(), password_hash.to_string(), apop_secret.map(String::from));
+        let (a, h, s) = (
+            address.clone(),
+            password_hash.to_string(),
+            apop_secret.map(String::from),
+        );
         self.inner
             .writer
             .run(move |c| ops::account_set_password(c, &a, &h, s.as_deref()))
@@ -120,22 +139,34 @@ impl Store for EmbeddedStore {
         quota_bytes: Option<u64>,
     ) -> Result<(), StoreError> {
         let a = address.clone();
-        self.inner.writer.run(move |c| ops::account_set_quota(c, &a, quota_bytes)).await
+        self.inner
+            .writer
+            .run(move |c| ops::account_set_quota(c, &a, quota_bytes))
+            .await
     }
 
     async fn alias_add(&self, alias: &Address, targets: &[Address]) -> Result<(), StoreError> {
         let (a, t) = (alias.clone(), targets.to_vec());
-        self.inner.writer.run(move |c| ops::alias_add(c, &a, &t)).await
+        self.inner
+            .writer
+            .run(move |c| ops::alias_add(c, &a, &t))
+            .await
     }
 
     async fn alias_remove(&self, alias: &Address) -> Result<(), StoreError> {
         let a = alias.clone();
-        self.inner.writer.run(move |c| ops::alias_remove(c, &a)).await
+        self.inner
+            .writer
+            .run(move |c| ops::alias_remove(c, &a))
+            .await
     }
 
     async fn alias_list(&self, domain: Option<&Domain>) -> Result<Vec<Alias>, StoreError> {
         let d = domain.cloned();
-        self.inner.readers.run(move |c| ops::alias_list(c, d.as_ref())).await
+        self.inner
+            .readers
+            .run(move |c| ops::alias_list(c, d.as_ref()))
+            .await
     }
 
     async fn lookup(&self, address: &Address) -> Result<Lookup, StoreError> {
@@ -161,7 +192,10 @@ impl Store for EmbeddedStore {
             return Ok(Vec::new());
         }
         let r = recipients.to_vec();
-        self.inner.writer.run(move |c| ops::deliver(c, body, &r)).await
+        self.inner
+            .writer
+            .run(move |c| ops::deliver(c, body, &r))
+            .await
     }
 
     async fn lock_maildrop(&self, account: AccountId) -> Result<Option<MaildropLock>, StoreError> {
@@ -169,7 +203,10 @@ impl Store for EmbeddedStore {
     }
 
     async fn list_messages(&self, account: AccountId) -> Result<Vec<MessageMeta>, StoreError> {
-        self.inner.readers.run(move |c| ops::list_messages(c, account)).await
+        self.inner
+            .readers
+            .run(move |c| ops::list_messages(c, account))
+            .await
     }
 
     async fn open_message(
@@ -199,6 +236,9 @@ impl Store for EmbeddedStore {
             return Ok(());
         }
         let m = messages.to_vec();
-        self.inner.writer.run(move |c| ops::delete_messages(c, account, &m)).await
+        self.inner
+            .writer
+            .run(move |c| ops::delete_messages(c, account, &m))
+            .await
     }
 }

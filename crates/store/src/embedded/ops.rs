@@ -3,8 +3,8 @@
 
 use super::pool::ReadPool;
 use crate::{
-    Account, AccountId, Alias, BodySource, DomainInfo, Lookup, MessageId, MessageMeta,
-    NewAccount, Spool, StoreError,
+    Account, AccountId, Alias, BodySource, DomainInfo, Lookup, MessageId, MessageMeta, NewAccount,
+    Spool, StoreError,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -25,8 +25,12 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 fn domain_id(c: &Connection, d: &Domain) -> Result<Option<i64>, StoreError> {
-    Ok(c.query_row("SELECT id FROM domains WHERE name = ?1", [d.ascii()], |r| r.get(0))
-        .optional()?)
+    Ok(
+        c.query_row("SELECT id FROM domains WHERE name = ?1", [d.ascii()], |r| {
+            r.get(0)
+        })
+        .optional()?,
+    )
 }
 
 fn require_domain(c: &Connection, d: &Domain) -> Result<i64, StoreError> {
@@ -37,16 +41,25 @@ pub(super) fn domain_add(c: &Connection, d: &Domain) -> Result<(), StoreError> {
     if domain_id(c, d)?.is_some() {
         return Err(StoreError::Duplicate(format!("domain {d}")));
     }
-    c.execute("INSERT INTO domains (name, created) VALUES (?1, ?2)", params![d.ascii(), now()])?;
+    c.execute(
+        "INSERT INTO domains (name, created) VALUES (?1, ?2)",
+        params![d.ascii(), now()],
+    )?;
     Ok(())
 }
 
 pub(super) fn domain_remove(c: &Connection, d: &Domain, force: bool) -> Result<(), StoreError> {
     let id = require_domain(c, d)?;
-    let accounts: i64 =
-        c.query_row("SELECT count(*) FROM accounts WHERE domain_id = ?1", [id], |r| r.get(0))?;
-    let aliases: i64 =
-        c.query_row("SELECT count(*) FROM aliases WHERE domain_id = ?1", [id], |r| r.get(0))?;
+    let accounts: i64 = c.query_row(
+        "SELECT count(*) FROM accounts WHERE domain_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    let aliases: i64 = c.query_row(
+        "SELECT count(*) FROM aliases WHERE domain_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
     if (accounts > 0 || aliases > 0) && !force {
         return Err(StoreError::Conflict(format!(
             "domain {d} still has {accounts} mailbox(es) and {aliases} alias(es); use --force to remove them too"
@@ -54,7 +67,8 @@ pub(super) fn domain_remove(c: &Connection, d: &Domain, force: bool) -> Result<(
     }
     let ids: Vec<i64> = {
         let mut st = c.prepare("SELECT id FROM accounts WHERE domain_id = ?1")?;
-        st.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?
+        st.query_map([id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
     };
     for account in ids {
         remove_account_by_id(c, account)?;
@@ -72,7 +86,11 @@ pub(super) fn domain_list(c: &Connection) -> Result<Vec<DomainInfo>, StoreError>
          FROM domains d ORDER BY d.name",
     )?;
     let rows = st.query_map([], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
     })?;
     let mut out = Vec::new();
     for row in rows {
@@ -129,7 +147,8 @@ pub(super) fn account_add(c: &Connection, n: &NewAccount) -> Result<AccountId, S
 fn remove_account_by_id(c: &Connection, id: AccountId) -> Result<(), StoreError> {
     let ids: Vec<i64> = {
         let mut st = c.prepare("SELECT id FROM messages WHERE account_id = ?1")?;
-        st.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?
+        st.query_map([id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
     };
     delete_messages(c, id, &ids)?;
     c.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
@@ -170,15 +189,14 @@ pub(super) fn account_get(c: &Connection, a: &Address) -> Result<Option<Account>
         "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN domains d ON d.id = a.domain_id
          WHERE d.name = ?1 AND a.local = ?2"
     );
-    Ok(c.query_row(&sql, params![a.domain().ascii(), a.local()], account_row)
-        .optional()?
-        .map(|(a, ())| a))
+    Ok(
+        c.query_row(&sql, params![a.domain().ascii(), a.local()], account_row)
+            .optional()?
+            .map(|(a, ())| a),
+    )
 }
 
-pub(super) fn account_list(
-    c: &Connection,
-    d: Option<&Domain>,
-) -> Result<Vec<Account>, StoreError> {
+pub(super) fn account_list(c: &Connection, d: Option<&Domain>) -> Result<Vec<Account>, StoreError> {
     let sql = format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN domains d ON d.id = a.domain_id
          WHERE ?1 IS NULL OR d.name = ?1 ORDER BY d.name, a.local"
@@ -219,15 +237,24 @@ pub(super) fn account_set_quota(
     Ok(())
 }
 
-pub(super) fn alias_add(c: &Connection, a: &Address, targets: &[Address]) -> Result<(), StoreError> {
+pub(super) fn alias_add(
+    c: &Connection,
+    a: &Address,
+    targets: &[Address],
+) -> Result<(), StoreError> {
     let did = require_domain(c, a.domain())?;
     if account_id(c, a)?.is_some() || alias_id(c, a)?.is_some() {
         return Err(StoreError::Duplicate(format!("address {a}")));
     }
     if targets.is_empty() {
-        return Err(StoreError::Conflict("an alias needs at least one target".into()));
+        return Err(StoreError::Conflict(
+            "an alias needs at least one target".into(),
+        ));
     }
-    c.execute("INSERT INTO aliases (domain_id, local) VALUES (?1, ?2)", params![did, a.local()])?;
+    c.execute(
+        "INSERT INTO aliases (domain_id, local) VALUES (?1, ?2)",
+        params![did, a.local()],
+    )?;
     let id = c.last_insert_rowid();
     for (i, t) in targets.iter().enumerate() {
         c.execute(
@@ -246,7 +273,8 @@ pub(super) fn alias_remove(c: &Connection, a: &Address) -> Result<(), StoreError
 }
 
 fn alias_targets(c: &Connection, id: i64) -> Result<Vec<Address>, StoreError> {
-    let mut st = c.prepare_cached("SELECT target FROM alias_targets WHERE alias_id = ?1 ORDER BY seq")?;
+    let mut st =
+        c.prepare_cached("SELECT target FROM alias_targets WHERE alias_id = ?1 ORDER BY seq")?;
     let rows = st.query_map([id], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
     for t in rows {
@@ -261,7 +289,11 @@ pub(super) fn alias_list(c: &Connection, d: Option<&Domain>) -> Result<Vec<Alias
          WHERE ?1 IS NULL OR d.name = ?1 ORDER BY d.name, s.local",
     )?;
     let rows = st.query_map([d.map(|d| d.ascii())], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
     })?;
     let mut out = Vec::new();
     for row in rows {
@@ -270,7 +302,10 @@ pub(super) fn alias_list(c: &Connection, d: Option<&Domain>) -> Result<Vec<Alias
             .ok()
             .and_then(|d| Address::new(&local, d).ok())
             .ok_or_else(|| corrupt("alias address"))?;
-        out.push(Alias { address, targets: alias_targets(c, id)? });
+        out.push(Alias {
+            address,
+            targets: alias_targets(c, id)?,
+        });
     }
     Ok(out)
 }
@@ -321,15 +356,15 @@ pub(super) fn deliver(
     let mut reader = body.into_reader()?;
     let mut seq = 0i64;
     {
-        let mut ins = c.prepare_cached(
-            "INSERT INTO body_chunks (body_id, seq, data) VALUES (?1, ?2, ?3)",
-        )?;
+        let mut ins =
+            c.prepare_cached("INSERT INTO body_chunks (body_id, seq, data) VALUES (?1, ?2, ?3)")?;
         while let Some(chunk) = reader.next_chunk(CHUNK)? {
             ins.execute(params![body_id, seq, chunk])?;
             seq += 1;
         }
     }
-    c.prepare_cached("UPDATE bodies SET chunks = ?1 WHERE id = ?2")?.execute(params![seq, body_id])?;
+    c.prepare_cached("UPDATE bodies SET chunks = ?1 WHERE id = ?2")?
+        .execute(params![seq, body_id])?;
     let received = now();
     let mut ids = Vec::with_capacity(recipients.len());
     let mut ins = c.prepare_cached(
@@ -349,7 +384,10 @@ pub(super) fn deliver(
     Ok(ids)
 }
 
-pub(super) fn list_messages(c: &Connection, account: AccountId) -> Result<Vec<MessageMeta>, StoreError> {
+pub(super) fn list_messages(
+    c: &Connection,
+    account: AccountId,
+) -> Result<Vec<MessageMeta>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT id, uidl, size, received FROM messages WHERE account_id = ?1 ORDER BY id",
     )?;
@@ -382,15 +420,21 @@ pub(super) fn open_message(
         .query_row(params![message, account], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("message #{message}")))?;
-    let first = if chunks > 0 { Some(read_chunk(c, body_id, 0)?) } else { None };
+    let first = if chunks > 0 {
+        Some(read_chunk(c, body_id, 0)?)
+    } else {
+        None
+    };
     Ok((body_id, chunks, first))
 }
 
 fn read_chunk(c: &Connection, body_id: i64, seq: i64) -> Result<Vec<u8>, StoreError> {
-    Ok(c.prepare_cached("SELECT data FROM body_chunks WHERE body_id = ?1 AND seq = ?2")?
-        .query_row(params![body_id, seq], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| corrupt("missing body chunk"))?)
+    Ok(
+        c.prepare_cached("SELECT data FROM body_chunks WHERE body_id = ?1 AND seq = ?2")?
+            .query_row(params![body_id, seq], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| corrupt("missing body chunk"))?,
+    )
 }
 
 pub(super) fn delete_messages(
@@ -405,19 +449,23 @@ pub(super) fn delete_messages(
             .optional()?;
         // Already gone (removed by another path): deleting is idempotent.
         let Some((body_id, size)) = row else { continue };
-        c.prepare_cached("DELETE FROM messages WHERE id = ?1")?.execute([m])?;
+        c.prepare_cached("DELETE FROM messages WHERE id = ?1")?
+            .execute([m])?;
         c.prepare_cached(
             "UPDATE accounts SET used_bytes = max(used_bytes - ?1, 0),
                                  used_messages = max(used_messages - 1, 0) WHERE id = ?2",
         )?
         .execute(params![size, account])?;
-        c.prepare_cached("UPDATE bodies SET refs = refs - 1 WHERE id = ?1")?.execute([body_id])?;
+        c.prepare_cached("UPDATE bodies SET refs = refs - 1 WHERE id = ?1")?
+            .execute([body_id])?;
         let refs: i64 = c
             .prepare_cached("SELECT refs FROM bodies WHERE id = ?1")?
             .query_row([body_id], |r| r.get(0))?;
         if refs <= 0 {
-            c.prepare_cached("DELETE FROM body_chunks WHERE body_id = ?1")?.execute([body_id])?;
-            c.prepare_cached("DELETE FROM bodies WHERE id = ?1")?.execute([body_id])?;
+            c.prepare_cached("DELETE FROM body_chunks WHERE body_id = ?1")?
+                .execute([body_id])?;
+            c.prepare_cached("DELETE FROM bodies WHERE id = ?1")?
+                .execute([body_id])?;
         }
     }
     Ok(())
@@ -434,7 +482,13 @@ pub(super) struct ChunkSource {
 
 impl ChunkSource {
     pub(super) fn new(pool: ReadPool, body_id: i64, chunks: i64, first: Option<Vec<u8>>) -> Self {
-        ChunkSource { pool, body_id, chunks, next: 0, first }
+        ChunkSource {
+            pool,
+            body_id,
+            chunks,
+            next: 0,
+            first,
+        }
     }
 }
 

@@ -19,7 +19,10 @@ const MAX_IDLE: usize = 16;
 
 impl ReadPool {
     pub(super) fn new(path: PathBuf) -> Self {
-        ReadPool { path: Arc::new(path), idle: Arc::new(Mutex::new(Vec::new())) }
+        ReadPool {
+            path: Arc::new(path),
+            idle: Arc::new(Mutex::new(Vec::new())),
+        }
     }
 
     /// Runs `f` on a pooled connection on the blocking thread pool.

@@ -1,0 +1,146 @@
+//! Resolving an envelope recipient to the mailboxes that receive it.
+
+use praisani_mailaddr::Address;
+use praisani_store::{AccountId, Lookup, Store, StoreError};
+use std::collections::HashSet;
+
+/// Aliases may point at aliases; expansion stops at this depth.
+pub const MAX_ALIAS_DEPTH: usize = 8;
+
+/// What a recipient address resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// Local mailboxes, without duplicates. `quota_full` lists those already
+    /// at or over their storage quota.
+    Local {
+        /// The mailboxes.
+        accounts: Vec<AccountId>,
+        /// Addresses outside our domains that an alias forwards to.
+        remote: Vec<Address>,
+        /// Mailboxes already full.
+        quota_full: Vec<AccountId>,
+    },
+    /// A hosted domain without this mailbox or alias.
+    Unknown,
+    /// Not one of our domains.
+    NotHosted,
+}
+
+/// Follows aliases (breadth first, each address once, to
+/// [`MAX_ALIAS_DEPTH`]) and returns the mailboxes an address delivers to.
+pub async fn resolve(store: &dyn Store, address: &Address) -> Result<Resolution, StoreError> {
+    let mut accounts = Vec::new();
+    let mut remote = Vec::new();
+    let mut quota_full = Vec::new();
+    let mut seen: HashSet<Address> = HashSet::new();
+    let mut level = vec![address.clone()];
+    seen.insert(address.clone());
+    for depth in 0..=MAX_ALIAS_DEPTH {
+        let mut next = Vec::new();
+        for a in level {
+            match store.lookup(&a).await? {
+                Lookup::Account {
+                    id,
+                    quota_bytes,
+                    used_bytes,
+                } => {
+                    if !accounts.contains(&id) {
+                        accounts.push(id);
+                        if quota_bytes.is_some_and(|q| used_bytes >= q) {
+                            quota_full.push(id);
+                        }
+                    }
+                }
+                Lookup::Alias(targets) => {
+                    for t in targets {
+                        if seen.insert(t.clone()) {
+                            next.push(t);
+                        }
+                    }
+                }
+                Lookup::UnknownLocal if depth == 0 => return Ok(Resolution::Unknown),
+                Lookup::NotHosted if depth == 0 => return Ok(Resolution::NotHosted),
+                Lookup::NotHosted => remote.push(a),
+                // An alias pointing at a missing local mailbox: skip it, as
+                // the other targets still deserve the mail.
+                Lookup::UnknownLocal => {
+                    tracing::warn!(target = %a, alias = %address, "alias target does not exist")
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        level = next;
+    }
+    Ok(Resolution::Local {
+        accounts,
+        remote,
+        quota_full,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use praisani_mailaddr::Domain;
+    use praisani_store::{EmbeddedStore, NewAccount};
+
+    fn a(s: &str) -> Address {
+        Address::parse(s).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn aliases_expand_with_loops_and_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        store
+            .domain_add(&Domain::parse("example.test").unwrap())
+            .await
+            .unwrap();
+        let new = |s: &str| NewAccount {
+            address: a(s),
+            password_hash: String::new(),
+            apop_secret: None,
+            quota_bytes: None,
+        };
+        let x = store.account_add(new("x@example.test")).await.unwrap();
+        let y = store.account_add(new("y@example.test")).await.unwrap();
+        store
+            .alias_add(
+                &a("team@example.test"),
+                &[a("x@example.test"), a("loop@example.test")],
+            )
+            .await
+            .unwrap();
+        store
+            .alias_add(
+                &a("loop@example.test"),
+                &[
+                    a("team@example.test"),
+                    a("y@example.test"),
+                    a("x@example.test"),
+                    a("z@remote.test"),
+                ],
+            )
+            .await
+            .unwrap();
+        let r = resolve(&store, &a("team@example.test")).await.unwrap();
+        assert_eq!(
+            r,
+            Resolution::Local {
+                accounts: vec![x, y],
+                remote: vec![a("z@remote.test")],
+                quota_full: vec![]
+            }
+        );
+        assert_eq!(
+            resolve(&store, &a("nobody@example.test")).await.unwrap(),
+            Resolution::Unknown
+        );
+        assert_eq!(
+            resolve(&store, &a("x@elsewhere.test")).await.unwrap(),
+            Resolution::NotHosted
+        );
+    }
+}

@@ -1,0 +1,326 @@
+//! The POP3 session state machine (RFC 1939 section 3): AUTHORIZATION, TRANSACTION, UPDATE.
+//!
+//! Input is split into lines by [`LineReader`]; [`Session::poll`] processes one line at a time
+//! and only when the previous command is fully answered, which is what makes RFC 2449
+//! PIPELINING safe: while the server works on an authentication or an update, later commands
+//! wait in the reader, in order. The commands of each state live in `authorization.rs` and
+//! `transaction.rs`.
+
+mod authorization;
+mod transaction;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::command::{self, ParseError};
+use crate::config::{Config, Expire};
+use crate::framing::{Line, LineReader};
+use crate::maildrop::{Maildrop, MessageInfo};
+use crate::response::{self, MultiLine, ResponseCode};
+
+/// The protocol state of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Before a successful login (also while a login attempt is being checked).
+    Authorization,
+    /// Logged in; the maildrop is locked and listed.
+    Transaction,
+    /// QUIT received in TRANSACTION; the server is removing the deleted messages.
+    Update,
+    /// The session is over; the server should close the connection.
+    Closed,
+}
+
+/// Credentials offered by the client, for the server to check.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// USER/PASS: the password exactly as sent (it may contain spaces).
+    Password(String),
+    /// APOP: the digest in lowercase hex. Check it with
+    /// [`apop_matches`](crate::apop_matches) against [`Session::timestamp`].
+    Apop {
+        /// `md5(timestamp + secret)`, 32 lowercase hex digits.
+        digest: String,
+    },
+}
+
+impl fmt::Debug for Credential {
+    // Hand-written so a password never reaches a log through `{:?}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::Password(_) => f.write_str("Password(<redacted>)"),
+            Credential::Apop { digest } => f.debug_struct("Apop").field("digest", digest).finish(),
+        }
+    }
+}
+
+/// Outcome of an authentication attempt, decided by the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// Credentials valid, maildrop locked and listed (in arrival order): TRANSACTION begins.
+    Ok {
+        /// The maildrop; message numbers are positions in this list, starting at 1.
+        messages: Vec<MessageInfo>,
+    },
+    /// Unknown user or wrong credentials; both get the same reply so that users cannot be
+    /// enumerated.
+    Failed,
+    /// The maildrop is locked by another session (`[IN-USE]`).
+    InUse,
+    /// The user logged in too recently (`[LOGIN-DELAY]`).
+    LoginDelay,
+    /// The server could not decide now (`[SYS/TEMP]`), e.g. the store is unreachable.
+    TempFail,
+}
+
+/// What the session asks of the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Bytes to write to the client. The server may buffer them and flush when `poll`
+    /// returns `None`, so a pipelined batch is answered in one write.
+    Send(Vec<u8>),
+    /// Check these credentials and answer with [`Session::auth_result`]; until then the
+    /// session processes no further commands.
+    Authenticate {
+        /// The user name as sent.
+        user: String,
+        /// The password or APOP digest.
+        credential: Credential,
+    },
+    /// RETR (`top_lines: None`) or `TOP n k` (`Some(k)`) of a message the session already
+    /// validated. The server writes the whole response itself, before acting on later
+    /// events: [`retr_ok_line`](crate::retr_ok_line) or [`top_ok_line`](crate::top_ok_line),
+    /// then the content through an [`Encoder`](crate::Encoder), which writes the final
+    /// `.\r\n`; or, when the store fails, [`sys_temp_err`](crate::sys_temp_err).
+    Retrieve {
+        /// Store id of the message.
+        id: u64,
+        /// The size LIST reported, for the `+OK <size> octets` line.
+        size: u64,
+        /// `None` for RETR, `Some(k)` for TOP with `k` body lines.
+        top_lines: Option<u64>,
+    },
+    /// QUIT in TRANSACTION: the session is in UPDATE. Delete these store ids durably
+    /// (possibly none) and answer with [`Session::update_result`].
+    Update {
+        /// Store ids of the messages marked deleted, in message-number order.
+        delete: Vec<u64>,
+    },
+    /// The session is over: flush what was sent and close the connection.
+    Close,
+}
+
+/// What the session waits for before it reads the next command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Awaiting {
+    Nothing,
+    Auth,
+    Update,
+}
+
+/// One POP3 session, from greeting to close.
+#[derive(Debug)]
+pub struct Session {
+    config: Arc<Config>,
+    timestamp: String,
+    state: State,
+    reader: LineReader,
+    events: VecDeque<Event>,
+    awaiting: Awaiting,
+    /// User named by USER, waiting for PASS as the very next command.
+    pending_user: Option<String>,
+    /// User of the attempt being checked, then the logged-in user.
+    user: Option<String>,
+    auth_failures: usize,
+    /// Per-user retention set by the server; shown by CAPA after login.
+    user_expire: Option<Expire>,
+    maildrop: Maildrop,
+    /// Messages left after UPDATE, for the sign-off text.
+    remaining: usize,
+}
+
+impl Session {
+    /// Starts a session; the greeting (`+OK <hostname> POP3 server ready <timestamp>`) is
+    /// the first event.
+    ///
+    /// `timestamp` is the RFC 1939 APOP timestamp, e.g. `<1234.5678@host>`, unique per
+    /// connection; the server keeps deriving it, the session only shows and returns it.
+    pub fn new(config: Arc<Config>, timestamp: String) -> Self {
+        let reader = LineReader::new(config.max_line, config.max_pipelined);
+        let greeting = response::ok(&format!(
+            "{} POP3 server ready {}",
+            config.hostname, timestamp
+        ));
+        Session {
+            reader,
+            timestamp,
+            state: State::Authorization,
+            events: VecDeque::from([Event::Send(greeting)]),
+            awaiting: Awaiting::Nothing,
+            pending_user: None,
+            user: None,
+            auth_failures: 0,
+            user_expire: None,
+            maildrop: Maildrop::new(Vec::new()),
+            remaining: 0,
+            config,
+        }
+    }
+
+    /// The APOP timestamp shown in the greeting.
+    pub fn timestamp(&self) -> &str {
+        &self.timestamp
+    }
+
+    /// The protocol state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The logged-in user (TRANSACTION and later).
+    pub fn user(&self) -> Option<&str> {
+        match self.state {
+            State::Transaction | State::Update => self.user.as_deref(),
+            State::Authorization | State::Closed => None,
+        }
+    }
+
+    /// Octets of client input held unprocessed; bounded by `max_line + max_pipelined`.
+    pub fn buffered(&self) -> usize {
+        self.reader.buffered()
+    }
+
+    /// Whether reading more input is useful now. False while the session waits for the
+    /// server with input already pending, or once closed: the server can stop reading the
+    /// socket (backpressure) instead of feeding input that would only pile up.
+    pub fn wants_input(&self) -> bool {
+        match self.state {
+            State::Closed => false,
+            _ => self.awaiting == Awaiting::Nothing || self.reader.buffered() == 0,
+        }
+    }
+
+    /// Hands client input to the session; call [`poll`](Self::poll) afterwards. Input after
+    /// the session closed is ignored.
+    pub fn feed(&mut self, input: &[u8]) {
+        if self.state != State::Closed {
+            self.reader.push(input);
+        }
+    }
+
+    /// The next thing to do, or `None` when the session needs more input or is waiting for
+    /// [`auth_result`](Self::auth_result) / [`update_result`](Self::update_result).
+    pub fn poll(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Some(event);
+            }
+            if self.state == State::Closed || self.awaiting != Awaiting::Nothing {
+                return None;
+            }
+            match self.reader.next_line() {
+                Some(line) => self.handle(line),
+                None if self.reader.overflowed() => {
+                    // Commands were dropped unread; carrying on would answer later ones
+                    // out of step with what the client sent.
+                    self.send(response::err("Too many pipelined commands, closing"));
+                    self.close();
+                }
+                None => return None,
+            }
+        }
+    }
+
+    /// Answers an [`Event::Authenticate`]. Ignored when no authentication is pending.
+    pub fn auth_result(&mut self, outcome: AuthOutcome) {
+        if self.awaiting != Awaiting::Auth {
+            return;
+        }
+        self.awaiting = Awaiting::Nothing;
+        self.finish_auth(outcome);
+    }
+
+    /// Sets the logged-in user's retention policy, shown by CAPA in TRANSACTION. Call it
+    /// before [`auth_result`](Self::auth_result) with `AuthOutcome::Ok`; without it CAPA
+    /// shows the server-wide policy.
+    pub fn set_expire(&mut self, expire: Expire) {
+        self.user_expire = Some(expire);
+    }
+
+    /// Answers an [`Event::Update`]: `true` when every marked message was removed. Either
+    /// way the session then closes. Ignored when no update is pending.
+    pub fn update_result(&mut self, ok: bool) {
+        if self.awaiting != Awaiting::Update {
+            return;
+        }
+        self.awaiting = Awaiting::Nothing;
+        let reply = if ok {
+            response::ok(&format!(
+                "{} POP3 server signing off ({} left)",
+                self.config.hostname,
+                response::messages(self.remaining)
+            ))
+        } else {
+            response::err_code(ResponseCode::SysTemp, "Some deleted messages not removed")
+        };
+        self.send(reply);
+        self.close();
+    }
+
+    /// The reply for the inactivity timeout (RFC 1939 section 3). The server writes it and
+    /// closes the connection without UPDATE, so nothing marked is deleted.
+    pub fn autologout_reply(&self) -> Vec<u8> {
+        response::err("Autologout; idle for too long")
+    }
+
+    fn send(&mut self, bytes: Vec<u8>) {
+        self.events.push_back(Event::Send(bytes));
+    }
+
+    /// Ends the session: nothing more is read, and held input is dropped.
+    fn close(&mut self) {
+        self.state = State::Closed;
+        self.reader.clear();
+        self.events.push_back(Event::Close);
+    }
+
+    fn handle(&mut self, line: Line) {
+        let parsed = match line {
+            Line::TooLong => Err(None),
+            Line::Complete(bytes) => command::parse(&bytes).map_err(Some),
+        };
+        match self.state {
+            State::Authorization => self.authorization(parsed),
+            State::Transaction => self.transaction(parsed),
+            // `poll` reads no lines in these states.
+            State::Update | State::Closed => {}
+        }
+    }
+
+    /// The reply to a line that is not a valid command; `None` means the line was too long.
+    /// `allowed` says whether a recognised keyword belongs to the current state.
+    fn parse_error(&mut self, error: Option<ParseError>, allowed: fn(command::Keyword) -> bool) {
+        let text = match error {
+            None => "Line too long",
+            Some(ParseError::BadCharacter) => "Invalid character in command",
+            Some(ParseError::Unknown) => "Unknown command",
+            Some(ParseError::InvalidArgument(k)) if allowed(k) => "Invalid argument",
+            Some(ParseError::InvalidArgument(_)) => "Command not valid in this state",
+        };
+        self.send(response::err(text));
+    }
+
+    /// CAPA, valid in AUTHORIZATION and TRANSACTION.
+    fn capa(&mut self) {
+        let user_expire = match self.state {
+            State::Transaction => Some(self.user_expire.unwrap_or(self.config.expire)),
+            _ => None,
+        };
+        let mut reply = MultiLine::ok("Capability list follows");
+        for cap in crate::capa::capabilities(&self.config, user_expire) {
+            reply.line(&cap);
+        }
+        self.send(reply.finish());
+    }
+}

@@ -1,0 +1,320 @@
+//! The admin commands, run against the same store as the server (safe while
+//! it runs: the store serialises writers across processes).
+
+use crate::cli::{AliasCmd, DomainCmd, UserCmd};
+use crate::config::parse_size;
+use anyhow::{Context, Result, bail};
+use praisani_mailaddr::{Address, Domain};
+use praisani_mailhost::passwords;
+use praisani_store::{Account, NewAccount, Store, StoreError};
+use serde_json::json;
+use std::io::BufRead;
+
+/// A failure of an admin command, with the exit status it deserves.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct AdminError {
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+fn fail(message: impl Into<String>) -> anyhow::Error {
+    AdminError {
+        message: message.into(),
+    }
+    .into()
+}
+
+fn store_err(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::Unavailable(_) => anyhow::Error::new(e),
+        other => fail(other.to_string()),
+    }
+}
+
+fn domain(s: &str) -> Result<Domain> {
+    Domain::parse(s).map_err(|_| fail(format!("{s:?} is not a valid domain name")))
+}
+
+fn address(s: &str) -> Result<Address> {
+    Address::parse(s).map_err(|_| fail(format!("{s:?} is not a valid mail address")))
+}
+
+fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        let t = text();
+        if !t.is_empty() {
+            println!("{t}");
+        }
+    }
+}
+
+/// Runs a `domain` subcommand.
+pub async fn domain_cmd(store: &dyn Store, cmd: DomainCmd, json: bool) -> Result<()> {
+    match cmd {
+        DomainCmd::Add { domain: d } => {
+            let d = domain(&d)?;
+            store.domain_add(&d).await.map_err(store_err)?;
+            print(
+                json,
+                json!({"added": d.unicode(), "ascii": d.ascii()}),
+                || format!("domain {} added ({})", d.unicode(), d.ascii()),
+            );
+        }
+        DomainCmd::Remove { domain: d, force } => {
+            let d = domain(&d)?;
+            store.domain_remove(&d, force).await.map_err(store_err)?;
+            print(json, json!({"removed": d.unicode()}), || {
+                format!("domain {d} removed")
+            });
+        }
+        DomainCmd::List => {
+            let list = store.domain_list().await.map_err(store_err)?;
+            let v: Vec<_> = list
+                .iter()
+                .map(|i| json!({"domain": i.domain.unicode(), "ascii": i.domain.ascii(), "accounts": i.accounts, "aliases": i.aliases}))
+                .collect();
+            print(json, json!(v), || {
+                list.iter()
+                    .map(|i| {
+                        let alabel = if i.domain.is_idn() {
+                            format!(" ({})", i.domain.ascii())
+                        } else {
+                            String::new()
+                        };
+                        format!(
+                            "{}{alabel}\t{} mailbox(es)\t{} alias(es)",
+                            i.domain, i.accounts, i.aliases
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+    }
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> Result<(String, bool)> {
+    if !from_stdin {
+        let pw: String = (0..16)
+            .map(|_| {
+                const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+                ALPHABET[rand::random::<usize>() % ALPHABET.len()] as char
+            })
+            .collect();
+        return Ok((pw, true));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+    if pw.is_empty() {
+        bail!(fail("the password read from stdin is empty"));
+    }
+    if pw.chars().any(|c| c.is_control()) {
+        bail!(fail("the password contains control characters"));
+    }
+    Ok((pw, false))
+}
+
+fn account_json(a: &Account) -> serde_json::Value {
+    json!({
+        "address": a.address.to_string(),
+        "ascii": a.address.canonical(),
+        "quota_bytes": a.quota_bytes,
+        "used_bytes": a.used_bytes,
+        "messages": a.used_messages,
+        "apop": a.apop_secret.is_some(),
+    })
+}
+
+fn account_line(a: &Account) -> String {
+    let quota = a
+        .quota_bytes
+        .map(|q| q.to_string())
+        .unwrap_or_else(|| "unlimited".into());
+    format!(
+        "{}\t{} message(s)\t{} / {} octets",
+        a.address, a.used_messages, a.used_bytes, quota
+    )
+}
+
+/// Runs a `user` subcommand.
+pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()> {
+    match cmd {
+        UserCmd::Add {
+            address: a,
+            password_stdin,
+            quota,
+            apop,
+        } => {
+            let a = address(&a)?;
+            let quota_bytes =
+                match quota {
+                    Some(q) => Some(parse_size(&q).ok_or_else(|| {
+                        fail(format!("invalid --quota {q:?} (examples: 500M, 2G)"))
+                    })?),
+                    None => None,
+                };
+            let (pw, generated) = read_password(password_stdin)?;
+            let hash = passwords::hash(&pw).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+            store
+                .account_add(NewAccount {
+                    address: a.clone(),
+                    password_hash: hash,
+                    apop_secret: apop.then(|| pw.clone()),
+                    quota_bytes,
+                })
+                .await
+                .map_err(store_err)?;
+            let shown = generated.then(|| pw.clone());
+            print(
+                json,
+                json!({"added": a.to_string(), "password": shown}),
+                || match &shown {
+                    Some(p) => format!("mailbox {a} added\npassword: {p}"),
+                    None => format!("mailbox {a} added"),
+                },
+            );
+        }
+        UserCmd::Remove { address: a } => {
+            let a = address(&a)?;
+            store.account_remove(&a).await.map_err(store_err)?;
+            print(json, json!({"removed": a.to_string()}), || {
+                format!("mailbox {a} removed")
+            });
+        }
+        UserCmd::List { domain: d } => {
+            let d = d.map(|d| domain(&d)).transpose()?;
+            let list = store.account_list(d.as_ref()).await.map_err(store_err)?;
+            print(
+                json,
+                json!(list.iter().map(account_json).collect::<Vec<_>>()),
+                || list.iter().map(account_line).collect::<Vec<_>>().join("\n"),
+            );
+        }
+        UserCmd::Passwd {
+            address: a,
+            password_stdin,
+            apop,
+            no_apop,
+        } => {
+            let a = address(&a)?;
+            let existing = store
+                .account_get(&a)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| fail(format!("account {a} does not exist")))?;
+            let (pw, generated) = read_password(password_stdin)?;
+            let hash = passwords::hash(&pw).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+            let keep_apop = !no_apop && (apop || existing.apop_secret.is_some());
+            store
+                .account_set_password(&a, &hash, keep_apop.then_some(pw.as_str()))
+                .await
+                .map_err(store_err)?;
+            let shown = generated.then(|| pw.clone());
+            print(
+                json,
+                json!({"changed": a.to_string(), "password": shown, "apop": keep_apop}),
+                || match &shown {
+                    Some(p) => format!("password of {a} changed\npassword: {p}"),
+                    None => format!("password of {a} changed"),
+                },
+            );
+        }
+        UserCmd::Show { address: a } => {
+            let a = address(&a)?;
+            let acc = store
+                .account_get(&a)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| fail(format!("account {a} does not exist")))?;
+            print(json, account_json(&acc), || {
+                let quota = acc
+                    .quota_bytes
+                    .map(|q| q.to_string())
+                    .unwrap_or_else(|| "unlimited".into());
+                format!(
+                    "address:  {}\nascii:    {}\nmessages: {}\nused:     {} octets\nquota:    {quota}\napop:     {}",
+                    acc.address,
+                    acc.address.canonical(),
+                    acc.used_messages,
+                    acc.used_bytes,
+                    if acc.apop_secret.is_some() {
+                        "enabled"
+                    } else {
+                        "disabled"
+                    }
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Runs an `alias` subcommand.
+pub async fn alias_cmd(store: &dyn Store, cmd: AliasCmd, json: bool) -> Result<()> {
+    match cmd {
+        AliasCmd::Add { alias, targets } => {
+            let a = address(&alias)?;
+            let t = targets
+                .iter()
+                .map(|t| address(t))
+                .collect::<Result<Vec<_>>>()?;
+            if t.contains(&a) {
+                bail!(fail("an alias cannot point at itself"));
+            }
+            store.alias_add(&a, &t).await.map_err(store_err)?;
+            print(
+                json,
+                json!({"added": a.to_string(), "targets": t.iter().map(|x| x.to_string()).collect::<Vec<_>>()}),
+                || {
+                    format!(
+                        "alias {a} -> {}",
+                        t.iter()
+                            .map(|x| x.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+            );
+        }
+        AliasCmd::Remove { alias } => {
+            let a = address(&alias)?;
+            store.alias_remove(&a).await.map_err(store_err)?;
+            print(json, json!({"removed": a.to_string()}), || {
+                format!("alias {a} removed")
+            });
+        }
+        AliasCmd::List { domain: d } => {
+            let d = d.map(|d| domain(&d)).transpose()?;
+            let list = store.alias_list(d.as_ref()).await.map_err(store_err)?;
+            let v: Vec<_> = list
+                .iter()
+                .map(|a| json!({"alias": a.address.to_string(), "targets": a.targets.iter().map(|x| x.to_string()).collect::<Vec<_>>()}))
+                .collect();
+            print(json, json!(v), || {
+                list.iter()
+                    .map(|a| {
+                        format!(
+                            "{} -> {}",
+                            a.address,
+                            a.targets
+                                .iter()
+                                .map(|x| x.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! Command-line interface: `serve` and the admin commands.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// praisani — a mail server for hosting providers: SMTP in, POP3 out.
+#[derive(Debug, Parser)]
+#[command(name = "praisani", version, about)]
+pub struct Cli {
+    /// Configuration file (default: ./praisani.toml if present, else built-in defaults).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Check the configuration file and print the effective settings.
+    CheckConfig,
+    /// Manage hosted domains.
+    #[command(subcommand)]
+    Domain(DomainCmd),
+    /// Manage mailboxes.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage aliases.
+    #[command(subcommand)]
+    Alias(AliasCmd),
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Create the demo domain example.test and the account demo@example.test
+    /// (password "demo-pass") if missing, and print how to use them.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// `domain` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DomainCmd {
+    /// Host a domain (Unicode or A-label).
+    Add {
+        /// The domain, e.g. example.com, ตัวอย่าง.ไทย, 例子.中国.
+        domain: String,
+    },
+    /// Stop hosting a domain.
+    Remove {
+        /// The domain.
+        domain: String,
+        /// Also remove its mailboxes (with their mail) and aliases.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List hosted domains.
+    List,
+}
+
+/// `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a mailbox. Without --password-stdin a random password is generated and printed.
+    Add {
+        /// The address, e.g. somchai@example.com.
+        address: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Storage quota, e.g. 500M, 2G (default: unlimited).
+        #[arg(long, value_name = "SIZE")]
+        quota: Option<String>,
+        /// Allow APOP logins; this keeps a copy of the password that the server can read.
+        #[arg(long)]
+        apop: bool,
+    },
+    /// Delete a mailbox and all its mail.
+    Remove {
+        /// The address.
+        address: String,
+    },
+    /// List mailboxes, optionally of one domain.
+    List {
+        /// Only this domain.
+        domain: Option<String>,
+    },
+    /// Change a mailbox's password.
+    Passwd {
+        /// The address.
+        address: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Allow APOP logins (keeps a readable copy of the password).
+        #[arg(long, conflicts_with = "no_apop")]
+        apop: bool,
+        /// Disallow APOP logins and forget the APOP secret.
+        #[arg(long)]
+        no_apop: bool,
+    },
+    /// Show one mailbox.
+    Show {
+        /// The address.
+        address: String,
+    },
+}
+
+/// `alias` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AliasCmd {
+    /// Create an alias delivering to one or more addresses.
+    Add {
+        /// The alias address.
+        alias: String,
+        /// Where its mail goes.
+        #[arg(required = true)]
+        targets: Vec<String>,
+    },
+    /// Remove an alias.
+    Remove {
+        /// The alias address.
+        alias: String,
+    },
+    /// List aliases, optionally of one domain.
+    List {
+        /// Only this domain.
+        domain: Option<String>,
+    },
+}

@@ -1,0 +1,329 @@
+//! The configuration file: one TOML document, read once at start.
+//!
+//! Every key has a built-in default, so an empty file (or none) is a valid
+//! configuration. Unknown keys are errors, so a typo never silently falls
+//! back to a default.
+
+use serde::{Deserialize, Deserializer};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The name this server gives itself in greetings and trace headers.
+    pub hostname: String,
+    /// Where the embedded store and spool files live.
+    pub data_dir: PathBuf,
+    /// Addresses to listen on, per service.
+    pub listen: Listen,
+    /// Protocol and abuse limits.
+    pub limits: Limits,
+    /// POP3 policy.
+    pub pop3: Pop3,
+}
+
+/// Listener addresses; an empty list disables a service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listen {
+    /// SMTP for mail from other servers (MX).
+    pub smtp: Vec<SocketAddr>,
+    /// Message submission with STARTTLS (RFC 6409); arrives with TLS support.
+    pub submission: Vec<SocketAddr>,
+    /// Message submission over implicit TLS (RFC 8314); arrives with TLS support.
+    pub submissions: Vec<SocketAddr>,
+    /// POP3.
+    pub pop3: Vec<SocketAddr>,
+    /// POP3 over implicit TLS; arrives with TLS support.
+    pub pop3s: Vec<SocketAddr>,
+}
+
+/// Limits; each one is explicit so an operator can see and change it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest message accepted, in octets (accepts "50M", "10MiB", …).
+    #[serde(deserialize_with = "size")]
+    pub max_message_size: u64,
+    /// Recipients per message.
+    pub max_recipients: usize,
+    /// Longest SMTP command line, CRLF included (RFC 5321: at least 512).
+    pub max_command_line: usize,
+    /// Longest line of message text, CRLF included (RFC 5321: at least 1000).
+    pub max_text_line: usize,
+    /// Protocol errors tolerated before the server hangs up.
+    pub max_bad_commands: usize,
+    /// Messages accepted on one SMTP connection.
+    pub max_messages_per_connection: usize,
+    /// Simultaneous connections over all listeners.
+    pub max_connections: usize,
+    /// Simultaneous connections from one IP address.
+    pub max_connections_per_ip: usize,
+    /// SMTP: idle time allowed while waiting for a command or for data.
+    #[serde(deserialize_with = "duration")]
+    pub smtp_timeout: Duration,
+    /// POP3: idle time before autologout (RFC 1939: at least 10 minutes).
+    #[serde(deserialize_with = "duration")]
+    pub pop3_idle_timeout: Duration,
+    /// How long a failed login takes, whatever the reason.
+    #[serde(deserialize_with = "duration")]
+    pub auth_failure_delay: Duration,
+    /// Failed logins on one POP3 connection before it is closed.
+    pub max_auth_failures: usize,
+}
+
+/// POP3 policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pop3 {
+    /// Accept USER/PASS and APOP (true until TLS support lands).
+    pub allow_plaintext: bool,
+    /// Seconds advertised as LOGIN-DELAY (0: not advertised).
+    pub login_delay: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            hostname: default_hostname(),
+            data_dir: PathBuf::from("praisani-data"),
+            listen: Listen::default(),
+            limits: Limits::default(),
+            pop3: Pop3::default(),
+        }
+    }
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        let at = |port: u16| vec![SocketAddr::from(([127, 0, 0, 1], port))];
+        Listen {
+            smtp: at(2525),
+            submission: at(2587),
+            submissions: at(2465),
+            pop3: at(2110),
+            pop3s: at(2995),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_command_line: 512,
+            max_text_line: 1000,
+            max_bad_commands: 20,
+            max_messages_per_connection: 100,
+            max_connections: 2000,
+            max_connections_per_ip: 50,
+            smtp_timeout: Duration::from_secs(300),
+            pop3_idle_timeout: Duration::from_secs(600),
+            auth_failure_delay: Duration::from_secs(2),
+            max_auth_failures: 3,
+        }
+    }
+}
+
+impl Default for Pop3 {
+    fn default() -> Self {
+        Pop3 {
+            allow_plaintext: true,
+            login_delay: 0,
+        }
+    }
+}
+
+fn default_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// A configuration that could not be loaded; the message names the key and
+/// the line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Finds and loads the configuration: `explicit`, else `./praisani.toml`
+    /// when present, else the defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), ConfigError> {
+        let path = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from("praisani.toml")).filter(|p| p.exists()),
+        };
+        let Some(path) = path else {
+            return Ok((Config::default(), None));
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        let config = Config::parse(&text)
+            .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+        Ok((config, Some(path)))
+    }
+
+    /// Parses and validates a configuration document.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad =
+            |key: &str, why: &str| Err(ConfigError(format!("invalid value for `{key}`: {why}")));
+        if praisani_mailaddr::Domain::parse(&self.hostname).is_err() && self.hostname != "localhost"
+        {
+            return bad("hostname", "not a valid domain name");
+        }
+        let l = &self.limits;
+        if l.max_command_line < 512 {
+            return bad("limits.max_command_line", "RFC 5321 requires at least 512");
+        }
+        if l.max_text_line < 1000 {
+            return bad("limits.max_text_line", "RFC 5321 requires at least 1000");
+        }
+        if l.max_recipients < 1 {
+            return bad(
+                "limits.max_recipients",
+                "RFC 5321 requires at least 100; must be >= 1",
+            );
+        }
+        if l.max_connections < 1 || l.max_connections_per_ip < 1 {
+            return bad("limits.max_connections", "must be at least 1");
+        }
+        if l.pop3_idle_timeout < Duration::from_secs(1) || l.smtp_timeout < Duration::from_secs(1) {
+            return bad("limits.*_timeout", "must be at least 1s");
+        }
+        if l.max_message_size < 1024 {
+            return bad("limits.max_message_size", "must be at least 1K");
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumOrText {
+    Num(u64),
+    Text(String),
+}
+
+/// Parses "123", "64K", "50M", "1G" (powers of 1024; "MiB"/"MB" alike).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// Parses "30" (seconds), "30s", "5m", "2h", "1d".
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit.trim() {
+        "" | "s" => 1,
+        "ms" => return Some(Duration::from_millis(n)),
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(n.checked_mul(mult)?))
+}
+
+fn size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match NumOrText::deserialize(d)? {
+        NumOrText::Num(n) => Ok(n),
+        NumOrText::Text(t) => parse_size(&t).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "invalid size {t:?} (examples: 1048576, \"64K\", \"50M\")"
+            ))
+        }),
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    match NumOrText::deserialize(d)? {
+        NumOrText::Num(n) => Ok(Duration::from_secs(n)),
+        NumOrText::Text(t) => parse_duration(&t).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "invalid duration {t:?} (examples: 30, \"30s\", \"5m\", \"1h\")"
+            ))
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_document_gives_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.listen.smtp, vec!["127.0.0.1:2525".parse().unwrap()]);
+        assert_eq!(c.listen.pop3, vec!["127.0.0.1:2110".parse().unwrap()]);
+        assert_eq!(c.limits.max_command_line, 512);
+    }
+
+    #[test]
+    fn the_example_file_parses() {
+        let text = include_str!("../../../praisani.example.toml");
+        let c = Config::parse(text).unwrap();
+        assert_eq!(c.limits.max_message_size, 50 * 1024 * 1024);
+        assert_eq!(c.limits.smtp_timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = Config::parse("hostname = \"mx.example.test\"\n\n[limits]\nmax_recipents = 5\n")
+            .unwrap_err();
+        assert!(e.0.contains("max_recipents"), "{e}");
+        assert!(e.0.contains("line 4"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for (doc, key) in [
+            ("[limits]\nmax_message_size = \"lots\"", "max_message_size"),
+            ("[limits]\nsmtp_timeout = \"soon\"", "smtp_timeout"),
+            ("[listen]\nsmtp = [\"localhost\"]", "smtp"),
+            ("[limits]\nmax_command_line = 100", "max_command_line"),
+            ("hostname = \"bad host\"", "hostname"),
+            ("[limits]\nmax_recipients = -1", "max_recipients"),
+        ] {
+            let e = Config::parse(doc).unwrap_err();
+            assert!(e.0.contains(key), "{doc}: {e}");
+        }
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("64K"), Some(65536));
+        assert_eq!(parse_size("50MiB"), Some(50 << 20));
+        assert_eq!(parse_size("7"), Some(7));
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_size("99999999999999999999G"), None);
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1w"), None);
+    }
+}

@@ -1,0 +1,254 @@
+//! The thin tokio layer: listeners, connection limits, shutdown, and the
+//! per-connection drivers that move bytes between sockets and the protocol
+//! engines.
+
+mod limits;
+mod pop3;
+mod smtp;
+
+use crate::config::Config;
+use praisani_mailaddr::{Address, Domain};
+use praisani_mailhost::{Authenticator, passwords};
+use praisani_store::{NewAccount, Store, StoreError};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// What every connection driver needs.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub auth: Authenticator,
+    pub smtp: Arc<praisani_smtp::Config>,
+    pub pop3: Arc<praisani_pop3::Config>,
+    pub limits: limits::ConnLimits,
+    next_id: AtomicU64,
+    started: u64,
+}
+
+impl Shared {
+    /// A fresh session id, unique across restarts (start time + counter).
+    pub fn session_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        format!("{:08X}{:06X}", self.started as u32, n)
+    }
+}
+
+/// The demo account `serve --demo` creates.
+pub const DEMO_ADDRESS: &str = "demo@example.test";
+/// Its password.
+pub const DEMO_PASSWORD: &str = "demo-pass";
+
+#[derive(Clone, Copy, Debug)]
+enum Service {
+    Smtp,
+    Pop3,
+}
+
+/// Binds every listener, then serves until SIGINT or SIGTERM.
+pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCode {
+    if demo {
+        let public: Vec<_> = [&config.listen.smtp, &config.listen.pop3]
+            .into_iter()
+            .flatten()
+            .filter(|a| !a.ip().is_loopback())
+            .collect();
+        if !public.is_empty() {
+            eprintln!(
+                "praisani: --demo only runs on loopback addresses, but the configuration listens on {public:?}"
+            );
+            return ExitCode::from(2);
+        }
+        if let Err(e) = create_demo(&*store).await {
+            eprintln!("praisani: cannot create the demo account: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let mut listeners = Vec::new();
+    for (key, service, addrs) in [
+        ("listen.smtp", Service::Smtp, &config.listen.smtp),
+        ("listen.pop3", Service::Pop3, &config.listen.pop3),
+    ] {
+        for addr in addrs {
+            match TcpListener::bind(addr).await {
+                Ok(l) => listeners.push((service, l)),
+                Err(e) => {
+                    eprintln!("praisani: configuration error: {key}: cannot bind {addr}: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    }
+    for (key, addrs) in [
+        ("listen.submission", &config.listen.submission),
+        ("listen.submissions", &config.listen.submissions),
+        ("listen.pop3s", &config.listen.pop3s),
+    ] {
+        if !addrs.is_empty() {
+            tracing::info!("{key} {addrs:?}: not served yet (needs TLS support)");
+        }
+    }
+
+    let limits = &config.limits;
+    let mut smtp = praisani_smtp::Config::new(config.hostname.clone());
+    smtp.max_message_size = limits.max_message_size;
+    smtp.max_recipients = limits.max_recipients;
+    smtp.max_command_line = limits.max_command_line;
+    smtp.max_text_line = limits.max_text_line;
+    smtp.max_bad_commands = limits.max_bad_commands;
+    smtp.max_messages_per_connection = limits.max_messages_per_connection;
+    let pop3 = praisani_pop3::Config {
+        implementation: format!("praisani {}", env!("CARGO_PKG_VERSION")),
+        hostname: config.hostname.clone(),
+        expire: praisani_pop3::Expire::Never,
+        expire_per_user: false,
+        login_delay: (config.pop3.login_delay > 0).then_some(config.pop3.login_delay),
+        allow_plaintext: config.pop3.allow_plaintext,
+        apop: true,
+        max_auth_failures: limits.max_auth_failures,
+        max_line: 512,
+        ..praisani_pop3::Config::default()
+    };
+    let shared = Arc::new(Shared {
+        auth: Authenticator::new(store.clone(), limits.auth_failure_delay),
+        limits: limits::ConnLimits::new(limits.max_connections, limits.max_connections_per_ip),
+        smtp: Arc::new(smtp),
+        pop3: Arc::new(pop3),
+        store,
+        next_id: AtomicU64::new(0),
+        started: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        config,
+    });
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (service, listener) in listeners {
+        let local = listener.local_addr().ok();
+        tracing::info!(?service, addr = ?local, "listening");
+        tasks.spawn(accept_loop(
+            shared.clone(),
+            service,
+            listener,
+            stop_rx.clone(),
+        ));
+    }
+    if demo {
+        print_demo(&shared.config);
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down: no new connections; waiting up to 10s for open sessions");
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    if tokio::time::timeout(Duration::from_secs(10), shared.limits.drained())
+        .await
+        .is_err()
+    {
+        tracing::warn!("sessions still open after 10s; exiting (nothing unacknowledged is lost)");
+    }
+    ExitCode::SUCCESS
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    service: Service,
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        // Waiting for a global slot before accepting leaves excess clients in
+        // the kernel's backlog instead of costing us memory.
+        let slot = tokio::select! {
+            s = shared.limits.acquire() => s,
+            _ = stop.changed() => return,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let per_ip = shared.limits.per_ip(peer.ip());
+            match service {
+                Service::Smtp => smtp::handle(shared, stream, peer, per_ip).await,
+                Service::Pop3 => pop3::handle(shared, stream, peer, per_ip).await,
+            }
+            drop(slot);
+        });
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn create_demo(store: &dyn Store) -> Result<(), StoreError> {
+    let domain = Domain::parse("example.test").map_err(|e| StoreError::Conflict(e.to_string()))?;
+    match store.domain_add(&domain).await {
+        Ok(()) | Err(StoreError::Duplicate(_)) => {}
+        Err(e) => return Err(e),
+    }
+    let address = Address::parse(DEMO_ADDRESS).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    if store.account_get(&address).await?.is_none() {
+        let hash = passwords::hash(DEMO_PASSWORD).map_err(StoreError::Conflict)?;
+        store
+            .account_add(NewAccount {
+                address,
+                password_hash: hash,
+                apop_secret: Some(DEMO_PASSWORD.into()),
+                quota_bytes: None,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+fn first(addrs: &[SocketAddr]) -> String {
+    addrs
+        .first()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "(off)".into())
+}
+
+fn print_demo(config: &Config) {
+    println!(
+        "\npraisani is running (demo). Press Ctrl-C to stop.\n\n  \
+         account:   {DEMO_ADDRESS}\n  password:  {DEMO_PASSWORD}\n  \
+         SMTP (incoming mail):  {}\n  POP3 (mail programs):  {}\n  data:      {}\n",
+        first(&config.listen.smtp),
+        first(&config.listen.pop3),
+        config.data_dir.display()
+    );
+}

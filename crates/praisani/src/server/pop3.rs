@@ -1,0 +1,248 @@
+//! Drives one POP3 connection: socket bytes in and out of the
+//! `praisani_pop3` engine, logins checked and mailboxes read from the store.
+
+use super::Shared;
+use super::limits::IpSlot;
+use praisani_mailhost::LoginError;
+use praisani_pop3::{AuthOutcome, Credential, Encoder, Event, MessageInfo, Session};
+use praisani_store::{Account, MaildropLock};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::Instrument;
+
+/// Reads from the socket in pieces of this size.
+const READ_BUF: usize = 16 * 1024;
+/// Output is written out once this much is buffered.
+const WRITE_HIGH: usize = 256 * 1024;
+
+/// Serves one connection until QUIT, autologout, error or disconnect.
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    ip: IpSlot,
+) {
+    let id = shared.session_id();
+    let span = tracing::info_span!("pop3", session = %id, peer = %peer);
+    async move {
+        if !ip.allowed {
+            let _ = stream
+                .write_all(b"-ERR [SYS/TEMP] Too many connections from your address\r\n")
+                .await;
+            tracing::info!("refused: too many connections from this address");
+            return;
+        }
+        let timestamp = format!("<{}.{}@{}>", std::process::id(), id, shared.config.hostname);
+        let mut conn = Conn {
+            shared,
+            mailbox: None,
+        };
+        match conn.run(&mut stream, timestamp).await {
+            Ok(()) => tracing::debug!("closed"),
+            Err(e) => tracing::debug!("connection ended: {e}"),
+        }
+        // Dropping the lock here, whatever happened, is what keeps a broken
+        // session from leaving the maildrop locked.
+    }
+    .instrument(span)
+    .await
+}
+
+struct Conn {
+    shared: Arc<Shared>,
+    /// The logged-in account and its maildrop lock.
+    mailbox: Option<(Account, MaildropLock)>,
+}
+
+impl Conn {
+    async fn run(&mut self, stream: &mut TcpStream, timestamp: String) -> std::io::Result<()> {
+        let mut session = Session::new(self.shared.pop3.clone(), timestamp);
+        let mut out: Vec<u8> = Vec::with_capacity(8192);
+        let mut buf = vec![0u8; READ_BUF];
+        let idle = self.shared.config.limits.pop3_idle_timeout;
+        loop {
+            while let Some(event) = session.poll() {
+                match event {
+                    Event::Send(bytes) => out.extend_from_slice(&bytes),
+                    Event::Authenticate { user, credential } => {
+                        let outcome = self.login(&user, credential, session.timestamp()).await;
+                        session.auth_result(outcome);
+                    }
+                    Event::Retrieve {
+                        id,
+                        size,
+                        top_lines,
+                    } => {
+                        self.retrieve(stream, &mut out, id, size, top_lines).await?;
+                    }
+                    Event::Update { delete } => {
+                        let ok = self.update(&delete).await;
+                        session.update_result(ok);
+                    }
+                    Event::Close => {
+                        stream.write_all(&out).await?;
+                        return Ok(());
+                    }
+                }
+                if out.len() >= WRITE_HIGH {
+                    stream.write_all(&out).await?;
+                    out.clear();
+                }
+            }
+            if !out.is_empty() {
+                stream.write_all(&out).await?;
+                out.clear();
+            }
+            let n = match tokio::time::timeout(idle, stream.read(&mut buf)).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    tracing::info!("autologout");
+                    let _ = stream.write_all(&session.autologout_reply()).await;
+                    return Ok(());
+                }
+            };
+            if n == 0 {
+                return Ok(());
+            }
+            session.feed(&buf[..n]);
+        }
+    }
+
+    async fn login(&mut self, user: &str, credential: Credential, timestamp: &str) -> AuthOutcome {
+        let auth = &self.shared.auth;
+        let result = match credential {
+            Credential::Password(pw) => auth.password(user, &pw).await,
+            Credential::Apop { digest } => {
+                auth.apop(user, |secret| {
+                    praisani_pop3::apop_matches(timestamp, secret, &digest)
+                })
+                .await
+            }
+        };
+        let account = match result {
+            Ok(a) => a,
+            Err(LoginError::Failed) => {
+                tracing::info!(user, "login failed");
+                return AuthOutcome::Failed;
+            }
+            Err(LoginError::Temporary(e)) => {
+                tracing::error!("login lookup failed: {e}");
+                return AuthOutcome::TempFail;
+            }
+        };
+        let store = &self.shared.store;
+        let lock = match store.lock_maildrop(account.id).await {
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                tracing::info!(user = %account.address, "maildrop in use");
+                return AuthOutcome::InUse;
+            }
+            Err(e) => {
+                tracing::error!("locking failed: {e}");
+                return AuthOutcome::TempFail;
+            }
+        };
+        let list = match store.list_messages(account.id).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("listing failed: {e}");
+                return AuthOutcome::TempFail;
+            }
+        };
+        tracing::info!(user = %account.address, messages = list.len(), "logged in");
+        let messages = list
+            .into_iter()
+            .map(|m| MessageInfo {
+                id: m.id as u64,
+                uid: m.uidl,
+                size: m.size,
+            })
+            .collect();
+        self.mailbox = Some((account, lock));
+        AuthOutcome::Ok { messages }
+    }
+
+    async fn retrieve(
+        &mut self,
+        stream: &mut TcpStream,
+        out: &mut Vec<u8>,
+        id: u64,
+        size: u64,
+        top: Option<u64>,
+    ) -> std::io::Result<()> {
+        let Some((account, _)) = &self.mailbox else {
+            out.extend_from_slice(&praisani_pop3::sys_temp_err("No mailbox open"));
+            return Ok(());
+        };
+        let mut body = match self.shared.store.open_message(account.id, id as i64).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(message = id, "cannot open message: {e}");
+                out.extend_from_slice(&praisani_pop3::sys_temp_err(
+                    "Cannot read the message now, try again later",
+                ));
+                return Ok(());
+            }
+        };
+        // The first chunk is read before the +OK line, so a store failure can
+        // still be reported as an error instead of a truncated message.
+        let first = match body.next_chunk().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(message = id, "cannot read message: {e}");
+                out.extend_from_slice(&praisani_pop3::sys_temp_err(
+                    "Cannot read the message now, try again later",
+                ));
+                return Ok(());
+            }
+        };
+        match top {
+            None => out.extend_from_slice(&praisani_pop3::retr_ok_line(size)),
+            Some(_) => out.extend_from_slice(&praisani_pop3::top_ok_line()),
+        }
+        let mut encoder = Encoder::new(top);
+        let mut chunk = first;
+        while let Some(c) = chunk {
+            encoder.encode(&c, out);
+            if encoder.is_done() {
+                break;
+            }
+            if out.len() >= WRITE_HIGH {
+                stream.write_all(out).await?;
+                out.clear();
+            }
+            chunk = match body.next_chunk().await {
+                Ok(c) => c,
+                Err(e) => {
+                    // Mid-message the response cannot be turned into an
+                    // error any more; closing the connection tells the client
+                    // the message is incomplete.
+                    tracing::error!(message = id, "read failed mid-message: {e}");
+                    stream.write_all(out).await?;
+                    return Err(std::io::Error::other("store read failed mid-message"));
+                }
+            };
+        }
+        encoder.finish(out);
+        Ok(())
+    }
+
+    async fn update(&mut self, delete: &[u64]) -> bool {
+        let Some((account, _)) = &self.mailbox else {
+            return true;
+        };
+        let ids: Vec<i64> = delete.iter().map(|&i| i as i64).collect();
+        match self.shared.store.delete_messages(account.id, &ids).await {
+            Ok(()) => {
+                tracing::info!(user = %account.address, deleted = ids.len(), "update");
+                true
+            }
+            Err(e) => {
+                tracing::error!("deleting failed: {e}");
+                false
+            }
+        }
+    }
+}

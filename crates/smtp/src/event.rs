@@ -1,0 +1,64 @@
+//! What the session asks of the server: events, and the verdicts that answer them.
+
+use crate::params::MailParams;
+use crate::path::{ForwardPath, ReversePath};
+use crate::reply::Reply;
+
+/// The transaction handed to the server when DATA is accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// The EHLO/HELO argument.
+    pub helo: String,
+    /// The client said EHLO (true) or HELO (false); for the Received "with" clause.
+    pub esmtp: bool,
+    /// The MAIL FROM path.
+    pub mail_from: ReversePath,
+    /// The MAIL FROM parameters.
+    pub params: MailParams,
+    /// The accepted recipients, in order.
+    pub recipients: Vec<ForwardPath>,
+}
+
+/// What the server must do next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Write these bytes to the client. The server may buffer consecutive Send events
+    /// and flush when `poll` returns `None` (RFC 2920 pipelining).
+    Send(Vec<u8>),
+    /// MAIL FROM syntax is OK: the server decides; answer with `Session::mail_verdict`.
+    CheckSender {
+        /// The reverse path.
+        from: ReversePath,
+        /// The understood parameters.
+        params: MailParams,
+    },
+    /// RCPT TO syntax is OK: the server decides; answer with `Session::rcpt_verdict`.
+    CheckRecipient {
+        /// The forward path.
+        to: ForwardPath,
+    },
+    /// DATA was accepted (the 354 follows as a Send event): start a new body.
+    MessageStart(Envelope),
+    /// Body octets after dot-unstuffing and line-end normalisation, in order; at most
+    /// [`CHUNK_SIZE`](crate::data::CHUNK_SIZE) octets each.
+    MessageChunk(Vec<u8>),
+    /// The end of data was reached and the whole body was delivered as chunks: store
+    /// it and answer with `Session::message_verdict` or `Session::message_accepted`.
+    MessageEnd,
+    /// Discard the body (too big, or a line too long). The session reads on to the end
+    /// of data and sends the error reply itself; no MessageEnd follows.
+    MessageAborted,
+    /// Close the connection after writing the pending Send events.
+    Close,
+}
+
+/// The server's answer to CheckSender, CheckRecipient or MessageEnd.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Go on; the session sends the standard positive reply.
+    Accept,
+    /// Refuse with this reply, which should be 4xx or 5xx; any other code is
+    /// replaced by `451 4.3.0` so the client and the session cannot disagree on
+    /// whether the command succeeded.
+    Reject(Reply),
+}

@@ -1,0 +1,398 @@
+//! The SMTP server session: a sans-I/O state machine.
+//!
+//! The server feeds received octets with [`Session::feed`] and drains
+//! [`Session::poll`] until it returns `None`, performing each [`Event`]. Requests that
+//! need a decision (sender, recipient, stored message) stop the session until the
+//! matching verdict method is called; commands pipelined behind them stay buffered.
+//!
+//! Memory stays bounded: a partial command line is kept to at most
+//! `max_command_line` octets, each poll step produces a bounded amount of output, and
+//! the input buffer never holds more than what the server fed since it last drained
+//! `poll` (plus one partial line). A server that keeps feeding while a verdict is
+//! pending makes the buffer grow by what it feeds, so it should stop reading then.
+//!
+//! Per-command handlers live in the submodules, one per command family.
+
+mod data;
+mod hello;
+mod mail;
+mod misc;
+mod rcpt;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::command::{Command, CommandError, parse_command};
+use crate::config::Config;
+use crate::data::DataDecoder;
+use crate::event::{Event, Verdict};
+use crate::params::{MailParams, ParamError};
+use crate::path::{ForwardPath, ReversePath};
+use crate::reply::Reply;
+
+/// One SMTP server connection's protocol state.
+#[derive(Debug)]
+pub struct Session {
+    config: Arc<Config>,
+    /// Events ready for `poll`. A command is only processed when this is empty, so it
+    /// holds the output of one step at most.
+    events: VecDeque<Event>,
+    /// Received octets; `input[start..]` is not yet processed.
+    input: Vec<u8>,
+    start: usize,
+    /// The partial line at the end of `input` was cut at the length limit: drop new
+    /// input up to the next LF, which then ends that (too long) line.
+    discard_to_lf: bool,
+    /// The EHLO/HELO argument, once given.
+    helo: Option<Helo>,
+    /// The open mail transaction, after an accepted MAIL.
+    transaction: Option<Transaction>,
+    /// A request the server has not answered yet.
+    waiting: Option<Waiting>,
+    /// The body decoder while reading DATA.
+    body: Option<Body>,
+    bad_commands: usize,
+    accepted_messages: usize,
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Helo {
+    name: String,
+    esmtp: bool,
+}
+
+#[derive(Debug)]
+struct Transaction {
+    from: ReversePath,
+    params: MailParams,
+    recipients: Vec<ForwardPath>,
+}
+
+#[derive(Debug)]
+enum Waiting {
+    Sender {
+        from: ReversePath,
+        params: MailParams,
+    },
+    Recipient(ForwardPath),
+    Message,
+}
+
+#[derive(Debug)]
+struct Body {
+    decoder: DataDecoder,
+    /// MessageAborted has been emitted.
+    aborted: bool,
+}
+
+impl Session {
+    /// A new session; the 220 greeting is queued, so the first `poll` returns it.
+    pub fn new(config: Arc<Config>) -> Self {
+        let greeting = Reply::new(220, "", format!("{} ESMTP praisani", config.hostname));
+        let mut s = Session {
+            config,
+            events: VecDeque::new(),
+            input: Vec::new(),
+            start: 0,
+            discard_to_lf: false,
+            helo: None,
+            transaction: None,
+            waiting: None,
+            body: None,
+            bad_commands: 0,
+            accepted_messages: 0,
+            closed: false,
+        };
+        s.send(greeting);
+        s
+    }
+
+    /// Append received octets. Nothing is processed until `poll`.
+    pub fn feed(&mut self, input: &[u8]) {
+        if self.closed {
+            return;
+        }
+        if self.start > 0 {
+            self.input.drain(..self.start);
+            self.start = 0;
+        }
+        let mut input = input;
+        if self.discard_to_lf {
+            match input.iter().position(|&b| b == b'\n') {
+                None => return,
+                Some(lf) => {
+                    input = &input[lf..];
+                    self.discard_to_lf = false;
+                }
+            }
+        }
+        self.input.extend_from_slice(input);
+        self.limit_partial_line();
+    }
+
+    /// The next event, or `None` when the session needs more input, waits for a
+    /// verdict, or is closed.
+    pub fn poll(&mut self) -> Option<Event> {
+        loop {
+            if let Some(ev) = self.events.pop_front() {
+                return Some(ev);
+            }
+            if self.closed || self.waiting.is_some() {
+                return None;
+            }
+            let progressed = if self.body.is_some() {
+                self.step_body()
+            } else {
+                self.step_command()
+            };
+            if !progressed {
+                return None;
+            }
+        }
+    }
+
+    /// Answer a CheckSender event. Accept sends `250 2.1.0 Ok` and opens the
+    /// transaction. Ignored when no sender verdict is pending.
+    pub fn mail_verdict(&mut self, v: Verdict) {
+        let Some(Waiting::Sender { from, params }) =
+            self.take_waiting(|w| matches!(w, Waiting::Sender { .. }))
+        else {
+            return;
+        };
+        match v {
+            Verdict::Accept => {
+                self.transaction = Some(Transaction {
+                    from,
+                    params,
+                    recipients: Vec::new(),
+                });
+                self.send(Reply::new(250, "2.1.0", "Ok"));
+            }
+            Verdict::Reject(r) => self.send(rejection(r)),
+        }
+    }
+
+    /// Answer a CheckRecipient event. Accept sends `250 2.1.5 Ok` and adds the
+    /// recipient to the transaction. Ignored when no recipient verdict is pending.
+    pub fn rcpt_verdict(&mut self, v: Verdict) {
+        let Some(Waiting::Recipient(to)) =
+            self.take_waiting(|w| matches!(w, Waiting::Recipient(_)))
+        else {
+            return;
+        };
+        match v {
+            Verdict::Accept => {
+                if let Some(tx) = &mut self.transaction {
+                    tx.recipients.push(to);
+                }
+                self.send(Reply::new(250, "2.1.5", "Ok"));
+            }
+            Verdict::Reject(r) => self.send(rejection(r)),
+        }
+    }
+
+    /// Answer a MessageEnd event. Accept sends `250 2.0.0 Ok: queued`. Either way the
+    /// transaction is over. Ignored when no message verdict is pending.
+    pub fn message_verdict(&mut self, v: Verdict) {
+        if self
+            .take_waiting(|w| matches!(w, Waiting::Message))
+            .is_none()
+        {
+            return;
+        }
+        match v {
+            Verdict::Accept => {
+                self.accepted_messages += 1;
+                self.send(Reply::new(250, "2.0.0", "Ok: queued"));
+            }
+            Verdict::Reject(r) => self.send(rejection(r)),
+        }
+    }
+
+    /// Accept the message of a MessageEnd event, naming its queue id:
+    /// `250 2.0.0 Ok: queued as <id>`. Ignored when no message verdict is pending.
+    pub fn message_accepted(&mut self, queue_id: &str) {
+        if self
+            .take_waiting(|w| matches!(w, Waiting::Message))
+            .is_none()
+        {
+            return;
+        }
+        self.accepted_messages += 1;
+        self.send(Reply::new(
+            250,
+            "2.0.0",
+            format!("Ok: queued as {}", one_line(queue_id)),
+        ));
+    }
+
+    /// The reply to send before closing an idle connection.
+    pub fn timeout_reply(&self) -> Vec<u8> {
+        Reply::new(
+            421,
+            "4.4.2",
+            format!("{} Error: timeout exceeded", self.config.hostname),
+        )
+        .to_bytes()
+    }
+
+    /// The session has decided to close (a Close event is queued or was returned).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// A verdict is pending: `poll` returns `None` until it is given.
+    pub fn is_waiting(&self) -> bool {
+        self.waiting.is_some()
+    }
+
+    /// The session is reading a message body.
+    pub fn in_data(&self) -> bool {
+        self.body.is_some()
+    }
+
+    /// Received octets not yet processed (for tests and memory accounting).
+    pub fn buffered_input(&self) -> usize {
+        self.input.len() - self.start
+    }
+
+    /// Process the next complete command line, if there is one.
+    fn step_command(&mut self) -> bool {
+        let pending = &self.input[self.start..];
+        let Some(lf) = pending.iter().position(|&b| b == b'\n') else {
+            self.limit_partial_line();
+            return false;
+        };
+        let line_start = self.start;
+        self.start += lf + 1;
+        // The limit counts the line end; a bare LF counts as one octet.
+        if lf + 1 > self.config.max_command_line {
+            self.bad_command(Reply::new(500, "5.5.6", "Error: line too long"));
+            return true;
+        }
+        let mut line = &self.input[line_start..line_start + lf];
+        if let Some(stripped) = line.strip_suffix(b"\r") {
+            line = stripped;
+        }
+        match parse_command(line) {
+            Ok(cmd) => self.dispatch(cmd),
+            Err(e) => self.command_error(e),
+        }
+        true
+    }
+
+    fn dispatch(&mut self, cmd: Command) {
+        match cmd {
+            Command::Ehlo(name) => self.ehlo(name),
+            Command::Helo(name) => self.helo(name),
+            Command::Mail { from, params } => self.mail(from, &params),
+            Command::Rcpt { to, params } => self.rcpt(to, &params),
+            Command::Data => self.data(),
+            Command::Rset => self.rset(),
+            Command::Noop => self.noop(),
+            Command::Quit => self.quit(),
+            Command::Help => self.help(),
+            Command::Vrfy(_) => self.vrfy(),
+            Command::Expn(_) => self.expn(),
+            Command::NotImplemented(_) => {
+                self.bad_command(Reply::new(502, "5.5.1", "Error: command not implemented"))
+            }
+            Command::Http => self.http(),
+        }
+    }
+
+    fn command_error(&mut self, e: CommandError) {
+        let reply = match e {
+            CommandError::Unrecognized => Reply::new(500, "5.5.2", "Error: command not recognized"),
+            CommandError::InvalidCharacters => {
+                Reply::new(500, "5.5.2", "Error: invalid characters in command")
+            }
+            CommandError::Syntax(usage) => Reply::new(501, "5.5.4", usage),
+            CommandError::Address(e) => {
+                Reply::new(501, "5.1.3", format!("Bad address syntax: {e}"))
+            }
+            CommandError::BadParameter => Reply::new(501, "5.5.4", "Bad parameter syntax"),
+        };
+        self.bad_command(reply);
+    }
+
+    /// Reply to a parameter error of MAIL or RCPT.
+    fn param_error(&mut self, e: ParamError) {
+        let reply = match e {
+            ParamError::Syntax(text) => Reply::new(501, "5.5.4", text),
+            ParamError::Unsupported(text) => Reply::new(555, "5.5.4", text),
+        };
+        self.bad_command(reply);
+    }
+
+    /// Reply to a syntax or sequence error, counting it; past the limit the client is
+    /// more likely an attacker or a confused program than a mailer, so hang up.
+    fn bad_command(&mut self, reply: Reply) {
+        self.bad_commands += 1;
+        if self.bad_commands > self.config.max_bad_commands {
+            let host = &self.config.hostname;
+            self.send(Reply::new(421, "4.7.0", format!("{host} Too many errors")));
+            self.close();
+        } else {
+            self.send(reply);
+        }
+    }
+
+    /// Queue a reply.
+    fn send(&mut self, reply: Reply) {
+        self.events.push_back(Event::Send(reply.to_bytes()));
+    }
+
+    /// Queue Close and stop processing; buffered input is released.
+    fn close(&mut self) {
+        self.events.push_back(Event::Close);
+        self.closed = true;
+        self.input = Vec::new();
+        self.start = 0;
+        self.transaction = None;
+        self.body = None;
+        self.waiting = None;
+    }
+
+    /// Take the pending request if it is of the expected kind.
+    fn take_waiting(&mut self, expected: impl Fn(&Waiting) -> bool) -> Option<Waiting> {
+        if self.closed || !self.waiting.as_ref().is_some_and(expected) {
+            return None;
+        }
+        self.waiting.take()
+    }
+
+    /// Keep at most `max_command_line + 1` octets of a partial command line (enough
+    /// for it to be recognised as too long when its LF arrives) and drop the rest of
+    /// it as it arrives.
+    fn limit_partial_line(&mut self) {
+        if self.body.is_some() {
+            return; // body octets are consumed by the decoder, not buffered as lines
+        }
+        let pending = &self.input[self.start..];
+        let keep = self.config.max_command_line.saturating_add(1);
+        if pending.len() > keep && !pending.contains(&b'\n') {
+            self.input.truncate(self.start + keep);
+            self.discard_to_lf = true;
+        }
+    }
+}
+
+/// A verdict's rejection reply, or `451 4.3.0` if the server passed a non-error code.
+fn rejection(r: Reply) -> Reply {
+    if r.is_error() {
+        r
+    } else {
+        Reply::new(451, "4.3.0", "Error: local error in processing")
+    }
+}
+
+/// Text that cannot break the reply line it is put in.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}

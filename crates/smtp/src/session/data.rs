@@ -1,0 +1,81 @@
+//! DATA (RFC 5321 4.1.1.4): the command, then the body through the decoder.
+
+use super::{Body, Session, Waiting};
+use crate::data::{CHUNK_SIZE, DataDecoder, DataError};
+use crate::event::{Envelope, Event};
+use crate::reply::Reply;
+
+impl Session {
+    /// Check the sequence, hand the envelope to the server and start the body.
+    pub(super) fn data(&mut self) {
+        let Some(helo) = &self.helo else {
+            return self.bad_command(Reply::new(503, "5.5.1", "Error: send HELO/EHLO first"));
+        };
+        let Some(tx) = &self.transaction else {
+            return self.bad_command(Reply::new(503, "5.5.1", "Error: need MAIL command"));
+        };
+        if tx.recipients.is_empty() {
+            // Not counted as a client error: it follows from our own rejections.
+            return self.send(Reply::new(554, "5.5.1", "Error: no valid recipients"));
+        }
+        let (helo, esmtp) = (helo.name.clone(), helo.esmtp);
+        let Some(tx) = self.transaction.take() else {
+            return;
+        };
+        self.events.push_back(Event::MessageStart(Envelope {
+            helo,
+            esmtp,
+            mail_from: tx.from,
+            params: tx.params,
+            recipients: tx.recipients,
+        }));
+        self.send(Reply::new(354, "", "End data with <CR><LF>.<CR><LF>"));
+        // Everything after the DATA line, even if it arrived in the same read, is body:
+        // the client may pipeline DATA last in a group (RFC 2920 3.1).
+        self.body = Some(Body {
+            decoder: DataDecoder::new(self.config.max_message_size, self.config.max_text_line),
+            aborted: false,
+        });
+    }
+
+    /// Decode buffered body octets into at most one chunk (or abort/end) event.
+    pub(super) fn step_body(&mut self) -> bool {
+        let Some(body) = &mut self.body else {
+            return false;
+        };
+        let pending = &self.input[self.start..];
+        if pending.is_empty() {
+            return false;
+        }
+        let mut chunk = Vec::new();
+        let progress = body.decoder.decode(pending, &mut chunk, CHUNK_SIZE);
+        self.start += progress.consumed;
+        let error = body.decoder.error();
+        if error.is_some() {
+            if !body.aborted {
+                body.aborted = true;
+                self.events.push_back(Event::MessageAborted);
+            }
+        } else if !chunk.is_empty() {
+            self.events.push_back(Event::MessageChunk(chunk));
+        }
+        if progress.finished {
+            self.body = None;
+            match error {
+                None => {
+                    self.events.push_back(Event::MessageEnd);
+                    self.waiting = Some(Waiting::Message);
+                }
+                Some(DataError::TooBig) => self.send(Reply::new(
+                    552,
+                    "5.3.4",
+                    "Message size exceeds fixed maximum message size",
+                )),
+                Some(DataError::LineTooLong) => {
+                    self.send(Reply::new(500, "5.5.6", "Text line too long"))
+                }
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,63 @@
+//! MAIL FROM (RFC 5321 4.1.1.2) with SIZE, BODY and SMTPUTF8.
+
+use super::{Session, Waiting};
+use crate::command::Param;
+use crate::event::Event;
+use crate::params::MailParams;
+use crate::path::ReversePath;
+use crate::reply::Reply;
+
+impl Session {
+    /// Check sequence, limits and parameters, then ask the server about the sender.
+    pub(super) fn mail(&mut self, from: ReversePath, params: &[Param]) {
+        let Some(helo) = &self.helo else {
+            return self.bad_command(Reply::new(503, "5.5.1", "Error: send HELO/EHLO first"));
+        };
+        let esmtp = helo.esmtp;
+        if self.transaction.is_some() {
+            return self.bad_command(Reply::new(503, "5.5.1", "Error: nested MAIL command"));
+        }
+        if self.accepted_messages >= self.config.max_messages_per_connection {
+            let host = &self.config.hostname;
+            self.send(Reply::new(
+                421,
+                "4.7.0",
+                format!("{host} Too many messages, reconnect"),
+            ));
+            return self.close();
+        }
+        let params = match MailParams::from_params(params, esmtp, self.config.smtputf8) {
+            Ok(p) => p,
+            Err(e) => return self.param_error(e),
+        };
+        let max = self.config.max_message_size;
+        if params.size.is_some_and(|s| max != 0 && s > max) {
+            return self.send(Reply::new(
+                552,
+                "5.3.4",
+                "Message size exceeds fixed maximum message size",
+            ));
+        }
+        if let ReversePath::Mailbox(m) = &from
+            && !m.is_ascii()
+            && !params.smtputf8
+        {
+            return self.send(utf8_required(self.config.smtputf8));
+        }
+        self.waiting = Some(Waiting::Sender {
+            from: from.clone(),
+            params: params.clone(),
+        });
+        self.events.push_back(Event::CheckSender { from, params });
+    }
+}
+
+/// RFC 6531 3.5: a UTF-8 address without the SMTPUTF8 parameter.
+pub(super) fn utf8_required(offered: bool) -> Reply {
+    let text = if offered {
+        "Must declare SMTPUTF8 to send a UTF-8 address"
+    } else {
+        "UTF-8 addresses are not supported"
+    };
+    Reply::new(553, "5.6.7", text)
+}
