@@ -393,7 +393,7 @@ fn bad_input_and_duplicates_fail() {
             "invalid domain",
         ),
         (
-            vec!["domain", "add", "-bad-.com"],
+            vec!["domain", "add", "bad-.com"],
             None,
             "invalid domain label",
         ),

@@ -90,10 +90,10 @@ impl Conn {
                     }
                     Event::MessageStart(envelope) => self.start_message(&envelope),
                     Event::MessageChunk(bytes) => {
-                        if let Some(Ok(spool)) = &mut self.spool {
-                            if let Err(e) = spool.write(&bytes) {
-                                self.spool = Some(Err(e));
-                            }
+                        if let Some(Ok(spool)) = &mut self.spool
+                            && let Err(e) = spool.write(&bytes)
+                        {
+                            self.spool = Some(Err(e));
                         }
                     }
                     Event::MessageAborted => self.spool = None,

@@ -459,7 +459,7 @@ impl Drop for Server {
             let _ = c.kill();
             let _ = c.wait();
         }
-        if std::thread::panicking() {
+        if std::thread::panicking() && self.generation > 0 {
             eprintln!("{}", self.log());
         }
     }

@@ -29,6 +29,7 @@ pub struct EmbeddedStore {
 
 struct Inner {
     spool_dir: PathBuf,
+    uid_prefix: Arc<String>,
     writer: writer::Writer,
     readers: pool::ReadPool,
     locks: locks::Locks,
@@ -46,10 +47,12 @@ impl EmbeddedStore {
         let db = data_dir.join(DB_FILE);
         let conn = schema::open_connection(&db)?;
         schema::migrate(&conn)?;
+        let uid_prefix = Arc::new(schema::uid_prefix(&conn)?);
         let writer = writer::Writer::start(conn)?;
         Ok(EmbeddedStore {
             inner: Arc::new(Inner {
                 spool_dir,
+                uid_prefix,
                 writer,
                 readers: pool::ReadPool::new(db),
                 locks: locks::Locks::default(),
@@ -203,9 +206,10 @@ impl Store for EmbeddedStore {
     }
 
     async fn list_messages(&self, account: AccountId) -> Result<Vec<MessageMeta>, StoreError> {
+        let prefix = self.inner.uid_prefix.clone();
         self.inner
             .readers
-            .run(move |c| ops::list_messages(c, account))
+            .run(move |c| ops::list_messages(c, account, &prefix))
             .await
     }
 

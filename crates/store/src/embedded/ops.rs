@@ -387,6 +387,7 @@ pub(super) fn deliver(
 pub(super) fn list_messages(
     c: &Connection,
     account: AccountId,
+    uid_prefix: &str,
 ) -> Result<Vec<MessageMeta>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT id, uidl, size, received FROM messages WHERE account_id = ?1 ORDER BY id",
@@ -396,9 +397,9 @@ pub(super) fn list_messages(
         let uidl: Option<String> = r.get(1)?;
         Ok(MessageMeta {
             id,
-            // Messages stored here get their id as UIDL; messages migrated
-            // from elsewhere keep the UIDL they had.
-            uidl: uidl.unwrap_or_else(|| format!("p{id}")),
+            // Messages stored here get the store's prefix and their id as
+            // UIDL; messages migrated from elsewhere keep the UIDL they had.
+            uidl: uidl.unwrap_or_else(|| format!("{uid_prefix}.{id}")),
             size: r.get::<_, i64>(2)? as u64,
             received: r.get(3)?,
         })
@@ -429,12 +430,10 @@ pub(super) fn open_message(
 }
 
 fn read_chunk(c: &Connection, body_id: i64, seq: i64) -> Result<Vec<u8>, StoreError> {
-    Ok(
-        c.prepare_cached("SELECT data FROM body_chunks WHERE body_id = ?1 AND seq = ?2")?
-            .query_row(params![body_id, seq], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| corrupt("missing body chunk"))?,
-    )
+    c.prepare_cached("SELECT data FROM body_chunks WHERE body_id = ?1 AND seq = ?2")?
+        .query_row(params![body_id, seq], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| corrupt("missing body chunk"))
 }
 
 pub(super) fn delete_messages(
@@ -500,10 +499,8 @@ impl BodySource for ChunkSource {
         }
         let seq = self.next;
         self.next += 1;
-        if seq == 0 {
-            if let Some(first) = self.first.take() {
-                return Ok(Some(first));
-            }
+        if let Some(first) = self.first.take().filter(|_| seq == 0) {
+            return Ok(Some(first));
         }
         let body_id = self.body_id;
         let chunk = self.pool.run(move |c| read_chunk(c, body_id, seq)).await?;

@@ -72,7 +72,8 @@ const MIGRATIONS: &[&str] = &[
         received INTEGER NOT NULL
      );
      CREATE INDEX messages_by_account ON messages (account_id, id);
-     CREATE INDEX messages_by_body ON messages (body_id);",
+     CREATE INDEX messages_by_body ON messages (body_id);
+     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 /// Brings the schema up to date.
@@ -92,4 +93,43 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// The store's UIDL prefix: random, made once when the store is created, so
+/// that a store rebuilt from scratch never hands out a UIDL a client saw
+/// from its predecessor.
+pub(super) fn uid_prefix(conn: &Connection) -> Result<String, StoreError> {
+    use rusqlite::OptionalExtension;
+    let existing: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'uid_prefix'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if let Some(p) = existing {
+        return Ok(p);
+    }
+    let fresh = format!("{:08x}", rand_u32());
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('uid_prefix', ?1)",
+        [&fresh],
+    )?;
+    Ok(
+        conn.query_row("SELECT value FROM meta WHERE key = 'uid_prefix'", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Randomness from the OS without another dependency: std's hasher is seeded
+/// from it.
+fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish() as u32
 }
