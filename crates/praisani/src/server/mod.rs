@@ -26,6 +26,8 @@ pub(crate) struct Shared {
     pub smtp: Arc<praisani_smtp::Config>,
     pub pop3: Arc<praisani_pop3::Config>,
     pub limits: limits::ConnLimits,
+    /// When each account last logged in over POP3, for LOGIN-DELAY.
+    pub login_times: limits::LoginTimes,
     next_id: AtomicU64,
     started: u64,
 }
@@ -116,6 +118,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
     let shared = Arc::new(Shared {
         auth: Authenticator::new(store.clone(), limits.auth_failure_delay),
         limits: limits::ConnLimits::new(limits.max_connections, limits.max_connections_per_ip),
+        login_times: limits::LoginTimes::default(),
         smtp: Arc::new(smtp),
         pop3: Arc::new(pop3),
         store,

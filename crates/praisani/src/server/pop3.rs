@@ -5,7 +5,7 @@ use super::Shared;
 use super::limits::IpSlot;
 use praisani_mailhost::LoginError;
 use praisani_pop3::{AuthOutcome, Credential, Encoder, Event, MessageInfo, Session};
-use praisani_store::{Account, MaildropLock};
+use praisani_store::{Account, MaildropLock, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -132,6 +132,15 @@ impl Conn {
                 return AuthOutcome::TempFail;
             }
         };
+        if let Some(delay) = self.shared.pop3.login_delay
+            && !self
+                .shared
+                .login_times
+                .allow(account.id, std::time::Duration::from_secs(delay.into()))
+        {
+            tracing::info!(user = %account.address, "login refused: LOGIN-DELAY");
+            return AuthOutcome::LoginDelay;
+        }
         let store = &self.shared.store;
         let lock = match store.lock_maildrop(account.id).await {
             Ok(Some(l)) => l,
@@ -178,6 +187,14 @@ impl Conn {
         };
         let mut body = match self.shared.store.open_message(account.id, id as i64).await {
             Ok(b) => b,
+            Err(StoreError::NotFound(_)) => {
+                // Removed underneath the session (the account was deleted by
+                // an administrator): retrying will not help.
+                out.extend_from_slice(&praisani_pop3::sys_perm_err(
+                    "This message no longer exists",
+                ));
+                return Ok(());
+            }
             Err(e) => {
                 tracing::error!(message = id, "cannot open message: {e}");
                 out.extend_from_slice(&praisani_pop3::sys_temp_err(

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# bench/run.sh — praisani beside Postfix + Dovecot, in one run, on this machine.
+#
+# Needs the peers from ../shared/peers (./setup-peers.sh installs and starts them).
+# Starts praisani (release build) on 127.0.0.1:22525 (SMTP) and :22110 (POP3)
+# with u1..u20@example.test (password "pass"), then runs the peers' own load
+# tools against both:
+#   SMTP: smtp-source, 20 sessions, 5000 messages of 4 KiB, one message per connection
+#   POP3: 20 users log in at once and RETR+DELE everything (4 KiB x 250 per user,
+#         and 256 KiB x 10 per user)
+# Env: REPS=3  WHAT="smtp pop3"  PEERS=../shared/peers
+# Results: JSON lines under $PEERS/results (or /tmp/peers-results) and a summary.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PEERS=${PEERS:-$ROOT/../shared/peers}
+REPS=${REPS:-3}
+WHAT=${WHAT:-"smtp pop3"}
+export REPS
+
+cargo build --release --manifest-path "$ROOT/Cargo.toml" -p praisani >&2
+BIN=$ROOT/target/release/praisani
+WORK=$(mktemp -d /tmp/praisani-bench.XXXXXX)
+CONF=$WORK/praisani.toml
+cat > "$CONF" <<TOML
+hostname = "bench.example.test"
+data_dir = "$WORK/data"
+[listen]
+smtp = ["127.0.0.1:22525"]
+pop3 = ["127.0.0.1:22110"]
+submission = []
+submissions = []
+pop3s = []
+[limits]
+max_connections_per_ip = 5000
+max_connections = 5000
+auth_failure_delay = "2s"
+TOML
+"$BIN" --config "$CONF" domain add example.test >/dev/null
+for i in $(seq 1 20); do
+  echo pass | "$BIN" --config "$CONF" user add "u$i@example.test" --password-stdin >/dev/null
+done
+echo pass | "$BIN" --config "$CONF" user add "a@example.test" --password-stdin >/dev/null
+PRAISANI_LOG=warn "$BIN" --config "$CONF" serve >"$WORK/server.log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 100); do
+  (exec 3<>/dev/tcp/127.0.0.1/22525) 2>/dev/null && break
+  sleep 0.1
+done
+"$PEERS/setup-peers.sh" start >/dev/null 2>&1 || true
+
+for w in $WHAT; do
+  case $w in
+    smtp)
+      echo "== SMTP: Postfix (virtual, Maildir) and praisani" >&2
+      SCENARIOS="postfix-virtual custom" TARGET=127.0.0.1:22525 SERVER_PID=$PID \
+        CUSTOM_ARGS="--wait-pop3 127.0.0.1:22110:u1@example.test:pass" \
+        "$PEERS/bench-smtp.sh"
+      # Empty u1's mailbox again so the POP3 runs start clean.
+      "$PEERS/pop3_load.py" --port 22110 --user-list u1@example.test --password pass >/dev/null 2>&1 || true
+      ;;
+    pop3)
+      echo "== POP3: Dovecot" >&2
+      "$PEERS/bench-pop3.sh"
+      echo "== POP3: praisani" >&2
+      SMTP_TARGET=127.0.0.1:22525 POP3_PORT=22110 SERVER_PIDS=$PID "$PEERS/bench-pop3.sh"
+      ;;
+  esac
+done
