@@ -8,4 +8,4 @@ pub mod recipients;
 pub mod trace;
 
 pub use auth::{Authenticator, LoginError};
-pub use recipients::{Resolution, resolve};
+pub use recipients::{Mailbox, Resolution, resolve};

@@ -7,18 +7,33 @@ use std::collections::HashSet;
 /// Aliases may point at aliases; expansion stops at this depth.
 pub const MAX_ALIAS_DEPTH: usize = 8;
 
+/// A mailbox a recipient resolved to, with its storage usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mailbox {
+    /// The account.
+    pub id: AccountId,
+    /// Its quota in octets, if any.
+    pub quota_bytes: Option<u64>,
+    /// Octets in use.
+    pub used_bytes: u64,
+}
+
+impl Mailbox {
+    /// True when the mailbox is at or over its quota.
+    pub fn is_full(&self) -> bool {
+        self.quota_bytes.is_some_and(|q| self.used_bytes >= q)
+    }
+}
+
 /// What a recipient address resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
-    /// Local mailboxes, without duplicates. `quota_full` lists those already
-    /// at or over their storage quota.
+    /// Local mailboxes, without duplicates.
     Local {
         /// The mailboxes.
-        accounts: Vec<AccountId>,
+        mailboxes: Vec<Mailbox>,
         /// Addresses outside our domains that an alias forwards to.
         remote: Vec<Address>,
-        /// Mailboxes already full.
-        quota_full: Vec<AccountId>,
     },
     /// A hosted domain without this mailbox or alias.
     Unknown,
@@ -29,9 +44,8 @@ pub enum Resolution {
 /// Follows aliases (breadth first, each address once, to
 /// [`MAX_ALIAS_DEPTH`]) and returns the mailboxes an address delivers to.
 pub async fn resolve(store: &dyn Store, address: &Address) -> Result<Resolution, StoreError> {
-    let mut accounts = Vec::new();
+    let mut mailboxes: Vec<Mailbox> = Vec::new();
     let mut remote = Vec::new();
-    let mut quota_full = Vec::new();
     let mut seen: HashSet<Address> = HashSet::new();
     let mut level = vec![address.clone()];
     seen.insert(address.clone());
@@ -44,11 +58,12 @@ pub async fn resolve(store: &dyn Store, address: &Address) -> Result<Resolution,
                     quota_bytes,
                     used_bytes,
                 } => {
-                    if !accounts.contains(&id) {
-                        accounts.push(id);
-                        if quota_bytes.is_some_and(|q| used_bytes >= q) {
-                            quota_full.push(id);
-                        }
+                    if !mailboxes.iter().any(|m| m.id == id) {
+                        mailboxes.push(Mailbox {
+                            id,
+                            quota_bytes,
+                            used_bytes,
+                        });
                     }
                 }
                 Lookup::Alias(targets) => {
@@ -73,11 +88,7 @@ pub async fn resolve(store: &dyn Store, address: &Address) -> Result<Resolution,
         }
         level = next;
     }
-    Ok(Resolution::Local {
-        accounts,
-        remote,
-        quota_full,
-    })
+    Ok(Resolution::Local { mailboxes, remote })
 }
 
 #[cfg(test)]
@@ -126,14 +137,15 @@ mod tests {
             .await
             .unwrap();
         let r = resolve(&store, &a("team@example.test")).await.unwrap();
+        let Resolution::Local { mailboxes, remote } = r else {
+            panic!("{r:?}")
+        };
         assert_eq!(
-            r,
-            Resolution::Local {
-                accounts: vec![x, y],
-                remote: vec![a("z@remote.test")],
-                quota_full: vec![]
-            }
+            mailboxes.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![x, y]
         );
+        assert!(mailboxes.iter().all(|m| !m.is_full()));
+        assert_eq!(remote, vec![a("z@remote.test")]);
         assert_eq!(
             resolve(&store, &a("nobody@example.test")).await.unwrap(),
             Resolution::Unknown

@@ -14,7 +14,12 @@ use std::time::Duration;
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// The name this server gives itself in greetings and trace headers.
+    #[serde(deserialize_with = "hostname")]
     pub hostname: String,
+    /// Where postmaster@ mail goes for domains without their own postmaster
+    /// mailbox or alias (default: the domain's first mailbox).
+    #[serde(deserialize_with = "address")]
+    pub postmaster: Option<String>,
     /// Where the embedded store and spool files live.
     pub data_dir: PathBuf,
     /// Addresses to listen on, per service.
@@ -46,27 +51,32 @@ pub struct Listen {
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest message accepted, in octets (accepts "50M", "10MiB", …).
-    #[serde(deserialize_with = "size")]
+    #[serde(deserialize_with = "message_size")]
     pub max_message_size: u64,
-    /// Recipients per message.
+    /// Recipients per message (RFC 5321 asks servers to take at least 100).
+    #[serde(deserialize_with = "at_least::<_, 1>")]
     pub max_recipients: usize,
     /// Longest SMTP command line, CRLF included (RFC 5321: at least 512).
+    #[serde(deserialize_with = "at_least::<_, 512>")]
     pub max_command_line: usize,
     /// Longest line of message text, CRLF included (RFC 5321: at least 1000).
+    #[serde(deserialize_with = "at_least::<_, 1000>")]
     pub max_text_line: usize,
     /// Protocol errors tolerated before the server hangs up.
     pub max_bad_commands: usize,
     /// Messages accepted on one SMTP connection.
     pub max_messages_per_connection: usize,
     /// Simultaneous connections over all listeners.
+    #[serde(deserialize_with = "at_least::<_, 1>")]
     pub max_connections: usize,
     /// Simultaneous connections from one IP address.
+    #[serde(deserialize_with = "at_least::<_, 1>")]
     pub max_connections_per_ip: usize,
     /// SMTP: idle time allowed while waiting for a command or for data.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "timeout")]
     pub smtp_timeout: Duration,
     /// POP3: idle time before autologout (RFC 1939: at least 10 minutes).
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "timeout")]
     pub pop3_idle_timeout: Duration,
     /// How long a failed login takes, whatever the reason.
     #[serde(deserialize_with = "duration")]
@@ -89,6 +99,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             hostname: default_hostname(),
+            postmaster: None,
             data_dir: PathBuf::from("praisani-data"),
             listen: Listen::default(),
             limits: Limits::default(),
@@ -172,41 +183,23 @@ impl Config {
 
     /// Parses and validates a configuration document.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
-        config.validate()?;
-        Ok(config)
+        toml::from_str(text).map_err(|e| ConfigError(e.to_string()))
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
-        let bad =
-            |key: &str, why: &str| Err(ConfigError(format!("invalid value for `{key}`: {why}")));
-        if praisani_mailaddr::Domain::parse(&self.hostname).is_err() && self.hostname != "localhost"
-        {
-            return bad("hostname", "not a valid domain name");
-        }
+    /// Settings that are allowed but bend an RFC, for a warning at start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
         let l = &self.limits;
-        if l.max_command_line < 512 {
-            return bad("limits.max_command_line", "RFC 5321 requires at least 512");
+        if l.max_recipients < 100 {
+            w.push("limits.max_recipients is below the 100 RFC 5321 asks servers to accept".into());
         }
-        if l.max_text_line < 1000 {
-            return bad("limits.max_text_line", "RFC 5321 requires at least 1000");
+        if l.pop3_idle_timeout < Duration::from_secs(600) {
+            w.push("limits.pop3_idle_timeout is below the 10 minutes RFC 1939 requires".into());
         }
-        if l.max_recipients < 1 {
-            return bad(
-                "limits.max_recipients",
-                "RFC 5321 requires at least 100; must be >= 1",
-            );
+        if self.postmaster.is_none() {
+            w.push("postmaster is not set: postmaster@ mail for a domain without its own postmaster goes to the domain's first mailbox".into());
         }
-        if l.max_connections < 1 || l.max_connections_per_ip < 1 {
-            return bad("limits.max_connections", "must be at least 1");
-        }
-        if l.pop3_idle_timeout < Duration::from_secs(1) || l.smtp_timeout < Duration::from_secs(1) {
-            return bad("limits.*_timeout", "must be at least 1s");
-        }
-        if l.max_message_size < 1024 {
-            return bad("limits.max_message_size", "must be at least 1K");
-        }
-        Ok(())
+        w
     }
 }
 
@@ -250,18 +243,25 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs(n.checked_mul(mult)?))
 }
 
-fn size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    match NumOrText::deserialize(d)? {
-        NumOrText::Num(n) => Ok(n),
+// The checks below run while deserializing, so a refused value is reported
+// with its key and line like any other TOML error.
+
+fn message_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = match NumOrText::deserialize(d)? {
+        NumOrText::Num(n) => n,
         NumOrText::Text(t) => parse_size(&t).ok_or_else(|| {
             serde::de::Error::custom(format!(
                 "invalid size {t:?} (examples: 1048576, \"64K\", \"50M\")"
             ))
-        }),
+        })?,
+    };
+    if n < 1024 {
+        return Err(serde::de::Error::custom("must be at least 1K"));
     }
+    Ok(n)
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+fn parse_duration_value<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     match NumOrText::deserialize(d)? {
         NumOrText::Num(n) => Ok(Duration::from_secs(n)),
         NumOrText::Text(t) => parse_duration(&t).ok_or_else(|| {
@@ -270,6 +270,43 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
             ))
         }),
     }
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    parse_duration_value(d)
+}
+
+fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let t = parse_duration_value(d)?;
+    if t < Duration::from_secs(1) {
+        return Err(serde::de::Error::custom("must be at least 1s"));
+    }
+    Ok(t)
+}
+
+fn at_least<'de, D: Deserializer<'de>, const MIN: usize>(d: D) -> Result<usize, D::Error> {
+    let n = usize::deserialize(d)?;
+    if n < MIN {
+        return Err(serde::de::Error::custom(format!("must be at least {MIN}")));
+    }
+    Ok(n)
+}
+
+fn hostname<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let h = String::deserialize(d)?;
+    if h != "localhost" && praisani_mailaddr::Domain::parse(&h).is_err() {
+        return Err(serde::de::Error::custom(format!(
+            "{h:?} is not a valid host name"
+        )));
+    }
+    Ok(h)
+}
+
+fn address<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let a = String::deserialize(d)?;
+    praisani_mailaddr::Address::parse(&a)
+        .map_err(|_| serde::de::Error::custom(format!("{a:?} is not a valid mail address")))?;
+    Ok(Some(a))
 }
 
 #[cfg(test)]
@@ -309,9 +346,17 @@ mod tests {
             ("[limits]\nmax_command_line = 100", "max_command_line"),
             ("hostname = \"bad host\"", "hostname"),
             ("[limits]\nmax_recipients = -1", "max_recipients"),
+            (
+                "[limits]\nmax_connections_per_ip = 0",
+                "max_connections_per_ip",
+            ),
+            ("[limits]\npop3_idle_timeout = 0", "pop3_idle_timeout"),
+            ("[limits]\nmax_message_size = 10", "max_message_size"),
+            ("postmaster = \"nobody\"", "postmaster"),
         ] {
             let e = Config::parse(doc).unwrap_err();
             assert!(e.0.contains(key), "{doc}: {e}");
+            assert!(e.0.contains("line "), "{doc}: {e}");
         }
     }
 

@@ -33,6 +33,22 @@ fn assert_json(text: &str) {
     );
 }
 
+/// Does a config error message name line `n` ("line 4", "line: 4", "4:")?
+fn names_line(err: &str, n: usize) -> bool {
+    let e = err.to_ascii_lowercase();
+    e.contains(&format!("line {n}"))
+        || e.contains(&format!("line: {n}"))
+        || e.contains(&format!("line {n},"))
+}
+
+/// 1-based number of the first line of `text` that contains `key`.
+fn line_of(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(key))
+        .map(|i| i + 1)
+        .unwrap_or(0)
+}
+
 #[track_caller]
 fn assert_fails(out: &CmdOutput, code: i32, what: &str) {
     assert_eq!(
@@ -584,13 +600,8 @@ fn config_unknown_key_exits_2() {
             out.describe()
         );
         assert!(
-            out.err().contains("line"),
-            "stderr does not name the line: {}",
-            out.describe()
-        );
-        assert!(
-            out.err().contains('4'),
-            "stderr does not give line 4: {}",
+            names_line(&out.err(), 4),
+            "stderr does not name line 4: {}",
             out.describe()
         );
     }
@@ -624,7 +635,10 @@ fn config_bad_values_exit_2() {
         let mut c = Command::new(BIN);
         c.arg("--config").arg(&cfg).arg("check-config");
         let out = run_cmd(&mut c, None, Duration::from_secs(20));
-        if out.code() != Some(2) || !out.err().contains(key) || !out.err().contains("line") {
+        if out.code() != Some(2)
+            || !out.err().contains(key)
+            || !names_line(&out.err(), line_of(text, key))
+        {
             problems.push(format!(
                 "{text:?}: expected exit 2 naming {key} and the line: {}",
                 out.describe()
@@ -744,4 +758,46 @@ fn serve_demo_prints_account_and_stops_on_sigterm() {
     s.start();
     let st = s.stop_term();
     assert!(st.success(), "exit status after second SIGTERM: {st}");
+}
+
+/// Values that parse but are out of range (checked after parsing) must also
+/// name their own key and the line, like the example config promises
+/// ("Unknown keys and bad values are refused with the key and line named").
+#[test]
+fn config_out_of_range_values_name_key_and_line() {
+    let s = offline();
+    let cfg = s.path("range.toml");
+    let cases = [
+        ("[limits]\nmax_command_line = 100\n", "max_command_line"),
+        ("[limits]\nmax_text_line = 10\n", "max_text_line"),
+        (
+            "[limits]\nmax_connections_per_ip = 0\n",
+            "max_connections_per_ip",
+        ),
+        ("[limits]\nsmtp_timeout = \"10ms\"\n", "smtp_timeout"),
+        ("[limits]\npop3_idle_timeout = 0\n", "pop3_idle_timeout"),
+        ("[limits]\nmax_message_size = 10\n", "max_message_size"),
+        ("hostname = \"not a host name\"\n", "hostname"),
+    ];
+    let mut problems = Vec::new();
+    for (text, key) in cases {
+        write_file(&cfg, text.as_bytes());
+        let mut c = Command::new(BIN);
+        c.arg("--config").arg(&cfg).arg("check-config");
+        let out = run_cmd(&mut c, None, Duration::from_secs(20));
+        if out.code() != Some(2) {
+            problems.push(format!("{text:?}: expected exit 2: {}", out.describe()));
+        } else if !out.err().contains(key) {
+            problems.push(format!(
+                "{text:?}: stderr does not name `{key}`: {}",
+                out.err().trim()
+            ));
+        } else if !names_line(&out.err(), line_of(text, key)) {
+            problems.push(format!(
+                "{text:?}: stderr does not name the line: {}",
+                out.err().trim()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -26,6 +26,8 @@ pub(crate) struct Shared {
     pub smtp: Arc<praisani_smtp::Config>,
     pub pop3: Arc<praisani_pop3::Config>,
     pub limits: limits::ConnLimits,
+    /// The configured postmaster address, if any.
+    pub postmaster: Option<Address>,
     /// When each account last logged in over POP3, for LOGIN-DELAY.
     pub login_times: limits::LoginTimes,
     next_id: AtomicU64,
@@ -95,6 +97,9 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         }
     }
 
+    for w in config.warnings() {
+        tracing::warn!("{w}");
+    }
     let limits = &config.limits;
     let mut smtp = praisani_smtp::Config::new(config.hostname.clone());
     smtp.max_message_size = limits.max_message_size;
@@ -119,6 +124,10 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         auth: Authenticator::new(store.clone(), limits.auth_failure_delay),
         limits: limits::ConnLimits::new(limits.max_connections, limits.max_connections_per_ip),
         login_times: limits::LoginTimes::default(),
+        postmaster: config
+            .postmaster
+            .as_deref()
+            .and_then(|a| Address::parse(a).ok()),
         smtp: Arc::new(smtp),
         pop3: Arc::new(pop3),
         store,

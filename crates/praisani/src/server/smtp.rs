@@ -4,7 +4,7 @@
 use super::Shared;
 use super::limits::IpSlot;
 use praisani_mailaddr::{Address, Domain};
-use praisani_mailhost::{Resolution, resolve, trace};
+use praisani_mailhost::{Mailbox, Resolution, resolve, trace};
 use praisani_smtp::{DomainPart, Event, ForwardPath, Reply, ReversePath, Session, Verdict};
 use praisani_store::{AccountId, Spool};
 use std::collections::HashMap;
@@ -41,6 +41,7 @@ pub(crate) async fn handle(
             id,
             rcpts: HashMap::new(),
             spool: None,
+            declared_size: None,
             current: Default::default(),
             messages: 0,
         };
@@ -61,6 +62,8 @@ struct Conn {
     rcpts: HashMap<String, Vec<AccountId>>,
     /// The body being received, with the error that spoiled it, if any.
     spool: Option<Result<Spool, std::io::Error>>,
+    /// The SIZE= the client declared for the current transaction.
+    declared_size: Option<u64>,
     /// The queue id and mailboxes of the message being received.
     current: (String, Vec<AccountId>),
     messages: u64,
@@ -83,7 +86,10 @@ impl Conn {
             while let Some(event) = session.poll() {
                 match event {
                     Event::Send(bytes) => out.extend_from_slice(&bytes),
-                    Event::CheckSender { .. } => session.mail_verdict(Verdict::Accept),
+                    Event::CheckSender { params, .. } => {
+                        self.declared_size = params.size;
+                        session.mail_verdict(Verdict::Accept)
+                    }
                     Event::CheckRecipient { to } => {
                         let v = self.check_recipient(&to).await;
                         session.rcpt_verdict(v);
@@ -135,22 +141,7 @@ impl Conn {
     async fn check_recipient(&mut self, to: &ForwardPath) -> Verdict {
         let store = &*self.shared.store;
         let address = match to {
-            ForwardPath::Postmaster => {
-                // RFC 5321 4.5.1: <postmaster> must work; it is the
-                // postmaster of the server's own name.
-                match Domain::parse(&self.shared.config.hostname)
-                    .and_then(|d| Address::new("postmaster", d))
-                {
-                    Ok(a) => a,
-                    Err(_) => {
-                        return Verdict::Reject(Reply::new(
-                            550,
-                            "5.1.1",
-                            "No postmaster mailbox here",
-                        ));
-                    }
-                }
-            }
+            ForwardPath::Postmaster => return self.accept_postmaster(to, None).await,
             ForwardPath::Mailbox {
                 source_route: true, ..
             } => {
@@ -185,11 +176,11 @@ impl Conn {
             }
         };
         match resolve(store, &address).await {
-            Ok(Resolution::Local {
-                accounts,
-                remote,
-                quota_full,
-            }) => {
+            Ok(Resolution::Unknown) if address.local() == "postmaster" => {
+                self.accept_postmaster(to, Some(address.domain().clone()))
+                    .await
+            }
+            Ok(Resolution::Local { mailboxes, remote }) => {
                 if !remote.is_empty() {
                     return Verdict::Reject(Reply::new(
                         451,
@@ -197,17 +188,14 @@ impl Conn {
                         "Forwarding to other servers is not available yet; try again later",
                     ));
                 }
-                if !quota_full.is_empty() {
-                    return Verdict::Reject(Reply::new(
-                        452,
-                        "4.2.2",
-                        "Mailbox full, try again later",
-                    ));
-                }
-                if accounts.is_empty() {
+                if mailboxes.is_empty() {
                     return Verdict::Reject(Reply::new(550, "5.1.1", "No such user here"));
                 }
-                self.rcpts.insert(forward_key(to), accounts);
+                if let Some(v) = self.check_quota(&mailboxes) {
+                    return v;
+                }
+                let ids = mailboxes.iter().map(|m| m.id).collect();
+                self.rcpts.insert(forward_key(to), ids);
                 Verdict::Accept
             }
             Ok(Resolution::Unknown) => {
@@ -218,6 +206,82 @@ impl Conn {
             }
             Err(e) => temp_fail(&e),
         }
+    }
+
+    /// RFC 5321 4.5.1: postmaster must be accepted for every hosted domain
+    /// and without a domain. Mail goes to the domain's own postmaster
+    /// mailbox or alias when there is one (handled by the caller), else to
+    /// the configured `postmaster`, else to the domain's first mailbox.
+    async fn accept_postmaster(&mut self, to: &ForwardPath, domain: Option<Domain>) -> Verdict {
+        let store = &*self.shared.store;
+        let refuse = || {
+            tracing::warn!("postmaster mail refused: set `postmaster` in the configuration");
+            Verdict::Reject(Reply::new(550, "5.1.1", "No postmaster mailbox here"))
+        };
+        if let Some(target) = &self.shared.postmaster {
+            return match resolve(store, target).await {
+                Ok(Resolution::Local { mailboxes, .. }) if !mailboxes.is_empty() => {
+                    self.rcpts
+                        .insert(forward_key(to), mailboxes.iter().map(|m| m.id).collect());
+                    Verdict::Accept
+                }
+                Ok(_) => refuse(),
+                Err(e) => temp_fail(&e),
+            };
+        }
+        let domain = match domain {
+            Some(d) => d,
+            None => match store.domain_list().await {
+                Ok(list) => {
+                    let own = Domain::parse(&self.shared.config.hostname).ok();
+                    match list
+                        .iter()
+                        .find(|i| Some(&i.domain) == own.as_ref())
+                        .or(list.first())
+                    {
+                        Some(i) => i.domain.clone(),
+                        None => return refuse(),
+                    }
+                }
+                Err(e) => return temp_fail(&e),
+            },
+        };
+        match store.account_list(Some(&domain)).await {
+            Ok(list) => match list.iter().min_by_key(|a| a.id) {
+                Some(first) => {
+                    self.rcpts.insert(forward_key(to), vec![first.id]);
+                    Verdict::Accept
+                }
+                None => refuse(),
+            },
+            Err(e) => temp_fail(&e),
+        }
+    }
+
+    /// Quota at RCPT time: a full mailbox defers the message (the sender
+    /// retries, RFC 5321 452 4.2.2); against the SIZE= the client declared
+    /// (RFC 1870), a message that can never fit is refused for good, one
+    /// that does not fit now is deferred.
+    fn check_quota(&self, mailboxes: &[Mailbox]) -> Option<Verdict> {
+        let size = self.declared_size.unwrap_or(0);
+        for m in mailboxes {
+            let Some(quota) = m.quota_bytes else { continue };
+            if size > quota {
+                return Some(Verdict::Reject(Reply::new(
+                    552,
+                    "5.2.2",
+                    "Message is larger than the mailbox quota",
+                )));
+            }
+            if m.is_full() || m.used_bytes + size > quota {
+                return Some(Verdict::Reject(Reply::new(
+                    452,
+                    "4.2.2",
+                    "Mailbox full, try again later",
+                )));
+            }
+        }
+        None
     }
 
     fn start_message(&mut self, env: &praisani_smtp::Envelope) {

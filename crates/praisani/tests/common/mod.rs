@@ -58,10 +58,16 @@ pub fn have_tool(tool: &str, test: &str) -> bool {
     if ok {
         return true;
     }
+    let name = std::thread::current()
+        .name()
+        .map(str::to_string)
+        .unwrap_or_else(|| test.to_string());
     if tools_required() {
-        panic!("{tool} is not installed but PRAISANI_REQUIRE_TOOLS=1 ({test})");
+        panic!("{tool} is not installed but PRAISANI_REQUIRE_TOOLS=1 ({name})");
     }
-    eprintln!("SKIPPED: {tool} not installed ({test})");
+    // Straight to the process's stderr: libtest captures eprintln! output of
+    // passing tests, and a skip must stay visible.
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {tool} not installed ({name})");
     false
 }
 
