@@ -9,7 +9,10 @@
 #   POP3: 20 users log in at once and RETR+DELE everything (4 KiB x 250 per user,
 #         and 256 KiB x 10 per user)
 # Env: REPS=3  WHAT="smtp pop3"  PEERS=../shared/peers
-# Results: JSON lines under $PEERS/results (or /tmp/peers-results) and a summary.
+# Results: the peers' JSON lines under $PEERS/results (or /tmp/peers-results) with
+# their summary, then praisani's JSON lines on stdout and its summary on stderr.
+# praisani runs go through bench/praisani_runs.py, which calls the same tools but
+# measures the server's CPU over all its threads (the tools only see one thread).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/peers}
@@ -52,18 +55,14 @@ done
 for w in $WHAT; do
   case $w in
     smtp)
-      echo "== SMTP: Postfix (virtual, Maildir) and praisani" >&2
-      SCENARIOS="postfix-virtual custom" TARGET=127.0.0.1:22525 SERVER_PID=$PID \
-        CUSTOM_ARGS="--wait-pop3 127.0.0.1:22110:u1@example.test:pass" \
-        "$PEERS/bench-smtp.sh"
-      # Empty u1's mailbox again so the POP3 runs start clean.
-      "$PEERS/pop3_load.py" --port 22110 --user-list u1@example.test --password pass >/dev/null 2>&1 || true
+      echo "== SMTP: Postfix (virtual(8) to Maildir)" >&2
+      SCENARIOS="postfix-virtual" "$PEERS/bench-smtp.sh"
       ;;
     pop3)
       echo "== POP3: Dovecot" >&2
       "$PEERS/bench-pop3.sh"
-      echo "== POP3: praisani" >&2
-      SMTP_TARGET=127.0.0.1:22525 POP3_PORT=22110 SERVER_PIDS=$PID "$PEERS/bench-pop3.sh"
       ;;
   esac
 done
+echo "== praisani ($WHAT)" >&2
+"$ROOT/bench/praisani_runs.py" --peers "$PEERS" --pid "$PID" --reps "$REPS" --what "$WHAT"

@@ -4,6 +4,7 @@
 //! delay, whether the user exists or not, so logins cannot enumerate
 //! mailboxes.
 
+use crate::auth_cache::AuthCache;
 use crate::passwords;
 use praisani_mailaddr::Address;
 use praisani_store::{Account, Store, StoreError};
@@ -26,14 +27,17 @@ pub enum LoginError {
 pub struct Authenticator {
     store: Arc<dyn Store>,
     failure_delay: Duration,
+    cache: Arc<AuthCache>,
 }
 
 impl Authenticator {
-    /// `failure_delay`: how long a failed login takes at least.
-    pub fn new(store: Arc<dyn Store>, failure_delay: Duration) -> Self {
+    /// `failure_delay`: how long a failed login takes at least;
+    /// `cache_ttl`: how long a verified password is remembered (zero: never).
+    pub fn new(store: Arc<dyn Store>, failure_delay: Duration, cache_ttl: Duration) -> Self {
         Authenticator {
             store,
             failure_delay,
+            cache: Arc::new(AuthCache::new(cache_ttl)),
         }
     }
 
@@ -58,6 +62,11 @@ impl Authenticator {
     pub async fn password(&self, user: &str, password: &str) -> Result<Account, LoginError> {
         let started = Instant::now();
         let account = self.find(user).await?;
+        if let Some(a) = &account
+            && self.cache.hit(a.id, &a.password_hash, password)
+        {
+            return Ok(a.clone());
+        }
         let hash = account
             .as_ref()
             .map(|a| a.password_hash.clone())
@@ -68,7 +77,10 @@ impl Authenticator {
             .await
             .unwrap_or(false);
         match account {
-            Some(a) if ok => Ok(a),
+            Some(a) if ok => {
+                self.cache.insert(a.id, &a.password_hash, password);
+                Ok(a)
+            }
             _ => Err(self.fail(started).await),
         }
     }

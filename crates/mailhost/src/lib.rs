@@ -3,6 +3,7 @@
 //! aliases to mailboxes, and the trace headers added on delivery.
 
 pub mod auth;
+mod auth_cache;
 pub mod passwords;
 pub mod recipients;
 pub mod trace;

@@ -81,6 +81,10 @@ pub struct Limits {
     /// How long a failed login takes, whatever the reason.
     #[serde(deserialize_with = "duration")]
     pub auth_failure_delay: Duration,
+    /// How long a verified password is remembered, so mail programs that
+    /// log in every few minutes skip the argon2 cost (0: never).
+    #[serde(deserialize_with = "duration")]
+    pub auth_cache_ttl: Duration,
     /// Failed logins on one POP3 connection before it is closed.
     pub max_auth_failures: usize,
 }
@@ -135,6 +139,7 @@ impl Default for Limits {
             smtp_timeout: Duration::from_secs(300),
             pop3_idle_timeout: Duration::from_secs(600),
             auth_failure_delay: Duration::from_secs(2),
+            auth_cache_ttl: Duration::from_secs(600),
             max_auth_failures: 3,
         }
     }

@@ -121,7 +121,11 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         ..praisani_pop3::Config::default()
     };
     let shared = Arc::new(Shared {
-        auth: Authenticator::new(store.clone(), limits.auth_failure_delay),
+        auth: Authenticator::new(
+            store.clone(),
+            limits.auth_failure_delay,
+            limits.auth_cache_ttl,
+        ),
         limits: limits::ConnLimits::new(limits.max_connections, limits.max_connections_per_ip),
         login_times: limits::LoginTimes::default(),
         postmaster: config
