@@ -93,8 +93,9 @@ pub struct Limits {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Pop3 {
-    /// Accept USER/PASS and APOP (true until TLS support lands).
-    pub allow_plaintext: bool,
+    /// USER/PASS and APOP without TLS: `true`, `false` or `"loopback"`.
+    #[serde(deserialize_with = "plaintext_policy")]
+    pub allow_plaintext: Plaintext,
     /// Seconds advertised as LOGIN-DELAY (0: not advertised).
     pub login_delay: u32,
 }
@@ -148,7 +149,7 @@ impl Default for Limits {
 impl Default for Pop3 {
     fn default() -> Self {
         Pop3 {
-            allow_plaintext: true,
+            allow_plaintext: Plaintext::Loopback,
             login_delay: 0,
         }
     }
@@ -160,6 +161,28 @@ fn default_hostname() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into())
+}
+
+/// When USER/PASS and APOP may be used without TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plaintext {
+    /// Always (`true`): only behind a TLS proxy or on a trusted network.
+    Always,
+    /// Only for clients connecting from a loopback address (the default).
+    Loopback,
+    /// Never (`false`); logins then need TLS, which arrives with the TLS issue.
+    Never,
+}
+
+impl Plaintext {
+    /// Whether a client from `ip` may send a password in the clear.
+    pub fn allows(self, ip: std::net::IpAddr) -> bool {
+        match self {
+            Plaintext::Always => true,
+            Plaintext::Loopback => ip.is_loopback(),
+            Plaintext::Never => false,
+        }
+    }
 }
 
 /// A configuration that could not be loaded; the message names the key and
@@ -297,6 +320,24 @@ fn at_least<'de, D: Deserializer<'de>, const MIN: usize>(d: D) -> Result<usize, 
     Ok(n)
 }
 
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum BoolOrText {
+    Bool(bool),
+    Text(String),
+}
+
+fn plaintext_policy<'de, D: Deserializer<'de>>(d: D) -> Result<Plaintext, D::Error> {
+    match BoolOrText::deserialize(d)? {
+        BoolOrText::Bool(true) => Ok(Plaintext::Always),
+        BoolOrText::Bool(false) => Ok(Plaintext::Never),
+        BoolOrText::Text(t) if t == "loopback" => Ok(Plaintext::Loopback),
+        BoolOrText::Text(t) => Err(serde::de::Error::custom(format!(
+            "invalid value {t:?}: use true, false or \"loopback\""
+        ))),
+    }
+}
+
 fn hostname<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let h = String::deserialize(d)?;
     if h != "localhost" && praisani_mailaddr::Domain::parse(&h).is_err() {
@@ -363,6 +404,28 @@ mod tests {
             assert!(e.0.contains(key), "{doc}: {e}");
             assert!(e.0.contains("line "), "{doc}: {e}");
         }
+    }
+
+    #[test]
+    fn plaintext_policy() {
+        let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let lo6: std::net::IpAddr = "::1".parse().unwrap();
+        let public: std::net::IpAddr = "203.0.113.9".parse().unwrap();
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.pop3.allow_plaintext, Plaintext::Loopback);
+        assert!(Plaintext::Loopback.allows(lo) && Plaintext::Loopback.allows(lo6));
+        assert!(!Plaintext::Loopback.allows(public));
+        assert!(Plaintext::Always.allows(public));
+        assert!(!Plaintext::Never.allows(lo));
+        let t = Config::parse("[pop3]\nallow_plaintext = true").unwrap();
+        assert_eq!(t.pop3.allow_plaintext, Plaintext::Always);
+        let f = Config::parse("[pop3]\nallow_plaintext = false").unwrap();
+        assert_eq!(f.pop3.allow_plaintext, Plaintext::Never);
+        let e = Config::parse("[pop3]\nallow_plaintext = \"yes\"").unwrap_err();
+        assert!(
+            e.0.contains("allow_plaintext") && e.0.contains("line 2"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -50,3 +50,18 @@ async fn reopen_keeps_everything() {
     assert_eq!(s.integrity_check().await.expect("check"), "ok");
     assert_eq!(s.domain_list().await.expect("list").len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deliveries_share_commits() {
+    let (_d, s) = fresh();
+    let s = Arc::new(s);
+    let before = s.commit_count();
+    conformance::concurrent_writers(s.clone()).await;
+    // 2 setup writes + 200 deliveries + 1 refused duplicate.
+    let commits = s.commit_count() - before;
+    assert!(
+        commits < 203,
+        "no group commit: {commits} commits for 203 writes"
+    );
+    eprintln!("group commit: 203 writes in {commits} commits");
+}

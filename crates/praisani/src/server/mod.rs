@@ -25,6 +25,9 @@ pub(crate) struct Shared {
     pub auth: Authenticator,
     pub smtp: Arc<praisani_smtp::Config>,
     pub pop3: Arc<praisani_pop3::Config>,
+    /// The same POP3 policy for clients that may not send passwords in the
+    /// clear.
+    pub pop3_no_plaintext: Arc<praisani_pop3::Config>,
     pub limits: limits::ConnLimits,
     /// The configured postmaster address, if any.
     pub postmaster: Option<Address>,
@@ -114,7 +117,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         expire: praisani_pop3::Expire::Never,
         expire_per_user: false,
         login_delay: (config.pop3.login_delay > 0).then_some(config.pop3.login_delay),
-        allow_plaintext: config.pop3.allow_plaintext,
+        allow_plaintext: true,
         apop: true,
         max_auth_failures: limits.max_auth_failures,
         max_line: 512,
@@ -133,6 +136,10 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             .as_deref()
             .and_then(|a| Address::parse(a).ok()),
         smtp: Arc::new(smtp),
+        pop3_no_plaintext: Arc::new(praisani_pop3::Config {
+            allow_plaintext: false,
+            ..pop3.clone()
+        }),
         pop3: Arc::new(pop3),
         store,
         next_id: AtomicU64::new(0),

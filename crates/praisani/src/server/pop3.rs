@@ -39,7 +39,7 @@ pub(crate) async fn handle(
             shared,
             mailbox: None,
         };
-        match conn.run(&mut stream, timestamp).await {
+        match conn.run(&mut stream, peer, timestamp).await {
             Ok(()) => tracing::debug!("closed"),
             Err(e) => tracing::debug!("connection ended: {e}"),
         }
@@ -57,8 +57,18 @@ struct Conn {
 }
 
 impl Conn {
-    async fn run(&mut self, stream: &mut TcpStream, timestamp: String) -> std::io::Result<()> {
-        let mut session = Session::new(self.shared.pop3.clone(), timestamp);
+    async fn run(
+        &mut self,
+        stream: &mut TcpStream,
+        peer: SocketAddr,
+        timestamp: String,
+    ) -> std::io::Result<()> {
+        let policy = if self.shared.config.pop3.allow_plaintext.allows(peer.ip()) {
+            self.shared.pop3.clone()
+        } else {
+            self.shared.pop3_no_plaintext.clone()
+        };
+        let mut session = Session::new(policy, timestamp);
         let mut out: Vec<u8> = Vec::with_capacity(8192);
         let mut buf = vec![0u8; READ_BUF];
         let idle = self.shared.config.limits.pop3_idle_timeout;

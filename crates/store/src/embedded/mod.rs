@@ -60,6 +60,12 @@ impl EmbeddedStore {
         })
     }
 
+    /// Write transactions committed since the store was opened; fewer than
+    /// the writes made means concurrent writes shared commits.
+    pub fn commit_count(&self) -> u64 {
+        self.inner.writer.commits()
+    }
+
     /// Checks the database's integrity (used after crash tests).
     pub async fn integrity_check(&self) -> Result<String, StoreError> {
         self.inner

@@ -8,7 +8,8 @@
 
 use crate::StoreError;
 use rusqlite::Connection;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use tokio::sync::oneshot;
 
 /// Most requests committed in one transaction.
@@ -22,16 +23,24 @@ type Job = Box<dyn FnOnce(Option<&Connection>) -> Completion + Send>;
 /// A handle to the writer thread.
 pub(super) struct Writer {
     jobs: mpsc::Sender<Job>,
+    commits: Arc<AtomicU64>,
 }
 
 impl Writer {
     /// Starts the writer thread on `conn`.
     pub(super) fn start(conn: Connection) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel::<Job>();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counter = commits.clone();
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(conn, rx))?;
-        Ok(Writer { jobs: tx })
+            .spawn(move || run(conn, rx, &counter))?;
+        Ok(Writer { jobs: tx, commits })
+    }
+
+    /// Transactions committed so far.
+    pub(super) fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// Runs `f` in the next group commit and returns its result once the
@@ -83,7 +92,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Job>) {
+fn run(conn: Connection, rx: mpsc::Receiver<Job>, commits: &AtomicU64) {
     while let Ok(first) = rx.recv() {
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             // Answer the request with the error rather than hang it.
@@ -99,6 +108,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>) {
             }
         }
         let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        commits.fetch_add(1, Ordering::Relaxed);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
