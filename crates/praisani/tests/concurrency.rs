@@ -301,3 +301,80 @@ fn per_ip_connection_limit() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// 100+ POP3 sessions logged in at the same moment, each on its own
+/// mailbox, all retrieving and deleting at once: every message comes out
+/// exactly once, in its own mailbox, and every deletion is committed.
+#[test]
+fn hundred_simultaneous_pop3_sessions() {
+    const N: usize = 110;
+    let s = Server::start_with(ServerOpts {
+        limits: "max_connections_per_ip = 500\n".into(),
+        ..ServerOpts::default()
+    });
+    let addr = |i: usize| format!("p{i}@example.test");
+    let pw = |i: usize| format!("pw-{i}");
+    for i in 0..N {
+        s.add_user(&addr(i), &pw(i), &[]);
+    }
+    for i in 0..N {
+        let mut c = s.smtp();
+        c.ehlo("client.test");
+        for k in 0..2 {
+            let subject = format!("p{i}-{k}");
+            let msg = simple_message("a@remote.test", &addr(i), &subject, "body\r\nEND");
+            c.send_mail("a@remote.test", &[&addr(i)], &msg)
+                .unwrap_or_else(|e| panic!("delivery to {}: {e}\n{}", addr(i), s.log()));
+        }
+        c.quit();
+    }
+
+    let port = s.pop3_port;
+    let logged_in = Arc::new(Barrier::new(N));
+    let threads: Vec<_> = (0..N)
+        .map(|i| {
+            let logged_in = logged_in.clone();
+            let (user, pass) = (addr(i), pw(i));
+            std::thread::spawn(move || -> Result<Vec<String>, String> {
+                let mut p = Pop3::connect(port);
+                let login = p.try_login(&user, &pass);
+                // Everyone waits here, so all N sessions are open at once.
+                logged_in.wait();
+                login?;
+                let mut tokens = Vec::new();
+                for (num, size) in p.list() {
+                    let m = p.retr(num);
+                    if m.len() as u64 != size {
+                        return Err(format!("{user}: LIST {size} but RETR {} octets", m.len()));
+                    }
+                    tokens.push(subject_token(&m));
+                    p.ok(&format!("DELE {num}"));
+                }
+                let bye = p.quit();
+                if !bye.starts_with("+OK") {
+                    return Err(format!("{user}: QUIT: {bye}"));
+                }
+                Ok(tokens)
+            })
+        })
+        .collect();
+    let mut errors = Vec::new();
+    for (i, t) in threads.into_iter().enumerate() {
+        match t.join().expect("POP3 thread panicked") {
+            Ok(mut tokens) => {
+                tokens.sort();
+                let want = vec![format!("p{i}-0"), format!("p{i}-1")];
+                if tokens != want {
+                    errors.push(format!("{}: got {tokens:?}, want {want:?}", addr(i)));
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    assert!(errors.is_empty(), "{}\n{}", errors.join("\n"), s.log());
+    for i in [0, N / 2, N - 1] {
+        let mut p = s.pop3_login(&addr(i), &pw(i));
+        assert_eq!(p.stat(), (0, 0), "{} not emptied", addr(i));
+        p.quit();
+    }
+}
