@@ -9,6 +9,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 use config::Config;
 use praisani_store::{EmbeddedStore, Store};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let (config, path) = match Config::load(cli.config.as_deref()) {
