@@ -8,7 +8,14 @@ use praisani_pop3::{AuthOutcome, Config, Event, MessageInfo, Session};
 use std::sync::Arc;
 
 fuzz_target!(|data: &[u8]| {
-    let config = Arc::new(Config { allow_plaintext: true, apop: true, ..Config::default() });
+    let config = Arc::new(Config {
+        allow_plaintext: data.first().is_some_and(|b| b % 2 == 0),
+        apop: true,
+        stls: true,
+        sasl_mechanisms_tls: vec!["PLAIN".into(), "SCRAM-SHA-256".into()],
+        sasl_mechanisms_plain: vec!["SCRAM-SHA-256".into()],
+        ..Config::default()
+    });
     let mut s = Session::new(config.clone(), "<1.2@fuzz>".into());
     let mut i = 0;
     while i < data.len() {
@@ -28,10 +35,25 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
                 Event::Update { .. } => s.update_result(data.len() % 3 != 0),
-                Event::Retrieve { .. } | Event::Send(_) | Event::Close => {}
+                Event::StartTls => s.tls_established(),
+                Event::Auth { mechanism, .. } => {
+                    if mechanism.len() % 2 == 0 {
+                        s.auth_challenge("");
+                    } else {
+                        s.auth_result(AuthOutcome::Failed);
+                    }
+                }
+                Event::AuthResponse(line) => {
+                    if line.len() % 3 == 0 {
+                        s.auth_result(AuthOutcome::Ok { messages: Vec::new() });
+                    } else {
+                        s.auth_challenge("eA==");
+                    }
+                }
+                Event::Retrieve { .. } | Event::Send(_) | Event::Close | Event::AuthCancelled => {}
             }
         }
-        assert!(s.buffered() <= config.max_line + config.max_pipelined + 64);
+        assert!(s.buffered() <= s.buffer_limit());
         i = end;
     }
 });

@@ -21,6 +21,10 @@ fuzz_target!(|data: &[u8]| {
     let mut config = Config::new("fuzz.example");
     config.max_message_size = 4096;
     config.max_recipients = 3;
+    config.starttls = true;
+    config.auth_mechanisms_tls = vec!["PLAIN".into(), "LOGIN".into()];
+    config.auth_mechanisms_plain = vec!["SCRAM-SHA-256".into()];
+    config.require_auth = data.first().is_some_and(|b| b % 2 == 0);
     let config = Arc::new(config);
     let mut s = Session::new(config.clone());
     let mut i = 0;
@@ -39,10 +43,19 @@ fuzz_target!(|data: &[u8]| {
                 Event::CheckRecipient { .. } => s.rcpt_verdict(verdict()),
                 Event::MessageChunk(c) => assert!(c.len() <= praisani_smtp::CHUNK_SIZE),
                 Event::MessageEnd => s.message_verdict(verdict()),
-                Event::MessageStart(_) | Event::MessageAborted | Event::Close => {}
+                Event::StartTls => s.tls_established(),
+                Event::Auth { .. } => s.auth_challenge(""),
+                Event::AuthResponse(line) => {
+                    if line.len() % 2 == 0 {
+                        s.auth_succeeded("user@example.test");
+                    } else {
+                        s.auth_failed(Reply::new(535, "5.7.8", "no"));
+                    }
+                }
+                Event::MessageStart(_) | Event::MessageAborted | Event::Close | Event::AuthCancelled => {}
             }
         }
-        assert!(s.buffered_input() <= config.max_command_line + 1 + 64);
+        assert!(s.buffered_input() <= praisani_smtp::AUTH_LINE_MAX + config.max_command_line + 64);
         i = end;
     }
 });

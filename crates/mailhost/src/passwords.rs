@@ -3,7 +3,18 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use praisani_store::Secrets;
 use std::sync::OnceLock;
+
+/// Every stored secret derived from a new password: the argon2id hash, the
+/// APOP secret when the account opted in, and SCRAM-SHA-256 credentials.
+pub fn secrets(password: &str, apop: bool) -> Result<Secrets, String> {
+    Ok(Secrets {
+        password_hash: hash(password)?,
+        apop_secret: apop.then(|| password.to_string()),
+        scram: Some(praisani_sasl::ScramCredentials::generate(password).to_storage()),
+    })
+}
 
 /// Hashes a password with argon2id and a random salt.
 pub fn hash(password: &str) -> Result<String, String> {

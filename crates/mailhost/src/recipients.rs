@@ -113,6 +113,7 @@ mod tests {
             address: a(s),
             password_hash: String::new(),
             apop_secret: None,
+            scram: None,
             quota_bytes: None,
         };
         let x = store.account_add(new("x@example.test")).await.unwrap();

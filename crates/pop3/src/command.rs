@@ -5,7 +5,8 @@
 //! session can say "not valid in this state" rather than "invalid argument" for, say,
 //! `RETR x` sent before login.
 
-/// The command keywords this server knows (RFC 1939 and RFC 2449 CAPA).
+/// The command keywords this server knows (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS and
+/// RFC 5034 AUTH).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Keyword {
     User,
@@ -21,6 +22,8 @@ pub(crate) enum Keyword {
     Rset,
     Top,
     Uidl,
+    Stls,
+    Auth,
 }
 
 impl Keyword {
@@ -47,6 +50,8 @@ impl Keyword {
             b"RSET" => Keyword::Rset,
             b"TOP" => Keyword::Top,
             b"UIDL" => Keyword::Uidl,
+            b"STLS" => Keyword::Stls,
+            b"AUTH" => Keyword::Auth,
             _ => return None,
         })
     }
@@ -55,13 +60,22 @@ impl Keyword {
     pub(crate) fn valid_in_authorization(self) -> bool {
         matches!(
             self,
-            Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Quit | Keyword::Capa
+            Keyword::User
+                | Keyword::Pass
+                | Keyword::Apop
+                | Keyword::Quit
+                | Keyword::Capa
+                | Keyword::Stls
+                | Keyword::Auth
         )
     }
 
     /// Whether the keyword belongs to the TRANSACTION state.
     pub(crate) fn valid_in_transaction(self) -> bool {
-        !matches!(self, Keyword::User | Keyword::Pass | Keyword::Apop)
+        !matches!(
+            self,
+            Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Stls | Keyword::Auth
+        )
     }
 }
 
@@ -73,7 +87,10 @@ impl Keyword {
 pub(crate) enum Command {
     User(String),
     Pass(String),
-    Apop { name: String, digest: String },
+    Apop {
+        name: String,
+        digest: String,
+    },
     Quit,
     Capa,
     Stat,
@@ -82,8 +99,18 @@ pub(crate) enum Command {
     Dele(u64),
     Noop,
     Rset,
-    Top { msg: u64, lines: u64 },
+    Top {
+        msg: u64,
+        lines: u64,
+    },
     Uidl(Option<u64>),
+    Stls,
+    /// `AUTH mechanism [initial-response]`: the mechanism upper-cased, the initial
+    /// response as sent (`=` for an empty one).
+    Auth {
+        mechanism: String,
+        initial_response: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for Command {
@@ -111,6 +138,19 @@ impl std::fmt::Debug for Command {
                 .field("lines", lines)
                 .finish(),
             Command::Uidl(n) => f.debug_tuple("Uidl").field(n).finish(),
+            Command::Stls => f.write_str("Stls"),
+            // The initial response may hold a password (PLAIN).
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => f
+                .debug_struct("Auth")
+                .field("mechanism", mechanism)
+                .field(
+                    "initial_response",
+                    &initial_response.as_ref().map(|_| "<redacted>"),
+                )
+                .finish(),
         }
     }
 }
@@ -174,6 +214,23 @@ pub(crate) fn parse(line: &[u8]) -> Result<Command, ParseError> {
             let lines = next().and_then(number).ok_or(bad)?;
             Command::Top { msg, lines }
         }
+        Keyword::Stls => Command::Stls,
+        // RFC 5034 section 4 defines AUTH only with a mechanism: a bare AUTH (an RFC 1734
+        // draft habit, answered by some servers with a list) is a syntax error here, and
+        // CAPA's SASL line is the way to learn the mechanisms.
+        Keyword::Auth => {
+            let mechanism = next().filter(|m| mechanism_name(m)).ok_or(bad)?;
+            let mechanism = String::from_utf8_lossy(mechanism).to_ascii_uppercase();
+            let initial_response = match next() {
+                None => None,
+                Some(r) if initial_response(r) => Some(String::from_utf8_lossy(r).into_owned()),
+                Some(_) => return Err(bad),
+            };
+            Command::Auth {
+                mechanism,
+                initial_response,
+            }
+        }
     };
     if next().is_some() {
         return Err(bad);
@@ -187,6 +244,23 @@ fn optional_number(arg: Option<&[u8]>) -> Option<Option<u64>> {
         None => Some(None),
         Some(arg) => number(arg).map(Some),
     }
+}
+
+/// A SASL mechanism name (RFC 4422 section 3.1): 1 to 20 of `A-Z 0-9 - _`, accepted in
+/// either case.
+fn mechanism_name(arg: &[u8]) -> bool {
+    (1..=20).contains(&arg.len())
+        && arg
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// An initial response as RFC 5034 section 4 allows it: base64 (RFC 4648 section 4) or a
+/// single `=` for an empty response. Only the alphabet is checked; decoding is the SASL
+/// mechanism's job.
+fn initial_response(arg: &[u8]) -> bool {
+    arg.iter()
+        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
 fn text(arg: &[u8]) -> Option<String> {
@@ -289,6 +363,40 @@ mod tests {
             p("APOP mrose c4c9334bac560ecc979e58001b3e22fg"),
             Err(ParseError::InvalidArgument(Keyword::Apop))
         );
+    }
+
+    #[test]
+    fn stls_and_auth() {
+        assert_eq!(p("stls"), Ok(Command::Stls));
+        assert_eq!(p("STLS x"), Err(ParseError::InvalidArgument(Keyword::Stls)));
+        let auth = |m: &str, r: Option<&str>| {
+            Ok(Command::Auth {
+                mechanism: m.into(),
+                initial_response: r.map(Into::into),
+            })
+        };
+        assert_eq!(p("AUTH plain"), auth("PLAIN", None));
+        assert_eq!(
+            p("auth PLAIN AGFsaWNlAHNlY3JldA=="),
+            auth("PLAIN", Some("AGFsaWNlAHNlY3JldA=="))
+        );
+        assert_eq!(p("AUTH PLAIN ="), auth("PLAIN", Some("=")));
+        assert_eq!(p("AUTH scram-sha-256"), auth("SCRAM-SHA-256", None));
+        assert_eq!(p("AUTH X_Y-1"), auth("X_Y-1", None));
+        let bad = Err(ParseError::InvalidArgument(Keyword::Auth));
+        assert_eq!(p("AUTH"), bad);
+        assert_eq!(p("AUTH PLAIN a b"), bad);
+        assert_eq!(p("AUTH PL.AIN"), bad);
+        assert_eq!(p("AUTH ABCDEFGHIJKLMNOPQRSTU"), bad); // 21 characters
+        assert_eq!(p("AUTH PLAIN a*b"), bad);
+        assert_eq!(parse(b"AUTH PL\xc3\xa9"), bad);
+    }
+
+    #[test]
+    fn initial_response_is_not_in_debug_output() {
+        let dbg = format!("{:?}", p("AUTH PLAIN AGFsaWNlAHNlY3JldA==").unwrap());
+        assert!(!dbg.contains("AGFsaWNl"), "{dbg}");
+        assert!(dbg.contains("PLAIN"), "{dbg}");
     }
 
     #[test]

@@ -1,9 +1,15 @@
 //! Splitting client input into command lines, in bounded memory.
 //!
-//! Two limits keep memory bounded whatever the peer sends: a line longer than `max_line`
+//! Two limits keep memory bounded whatever the peer sends: a line longer than `long_line`
 //! is dropped octet by octet as it arrives (only the fact that it was too long is kept), and
 //! complete lines waiting to be processed may take at most `max_pipelined` octets in total.
 //! Past that the reader stops accepting input and remembers that it overflowed.
+//!
+//! `long_line` is `max_line` unless SASL is configured: then AUTH commands and SASL
+//! responses may be longer than ordinary commands. The reader cannot tell which a line will
+//! be (that depends on the state when the line is processed, not when it arrives), so it
+//! keeps lines up to `long_line` and marks those over `max_line` as [`Line::Long`]; the
+//! session refuses a long line unless it is allowed to be long.
 
 use std::collections::VecDeque;
 
@@ -16,14 +22,27 @@ const LINE_OVERHEAD: usize = 32;
 pub(crate) enum Line {
     /// A line without its CRLF (or bare LF).
     Complete(Vec<u8>),
-    /// A line longer than `max_line`; its content was discarded.
+    /// A line longer than `max_line` but within `long_line`, without its line ending.
+    Long(Vec<u8>),
+    /// A line longer than `long_line`; its content was discarded.
     TooLong,
+}
+
+impl Line {
+    /// Octets charged against the pipelining budget.
+    fn cost(&self) -> usize {
+        LINE_OVERHEAD
+            + match self {
+                Line::Complete(bytes) | Line::Long(bytes) => bytes.len(),
+                Line::TooLong => 0,
+            }
+    }
 }
 
 /// Incremental line splitter.
 #[derive(Debug)]
 pub(crate) struct LineReader {
-    /// The start of a line whose LF has not arrived yet; never reaches `max_line` octets.
+    /// The start of a line whose LF has not arrived yet; never reaches `long_line` octets.
     partial: Vec<u8>,
     /// Inside an overlong line: drop everything up to the next LF.
     discarding: bool,
@@ -31,21 +50,37 @@ pub(crate) struct LineReader {
     /// Octets charged for `queue` (payload plus `LINE_OVERHEAD` each).
     queued: usize,
     max_line: usize,
+    long_line: usize,
     max_pipelined: usize,
     overflowed: bool,
 }
 
 impl LineReader {
-    pub(crate) fn new(max_line: usize, max_pipelined: usize) -> Self {
+    /// `long_line` below `max_line` is raised to it. When long lines are kept the
+    /// pipelining budget is raised to hold at least one, so that a long line sent alone
+    /// is never taken for a flood.
+    pub(crate) fn new(max_line: usize, long_line: usize, max_pipelined: usize) -> Self {
+        let long_line = long_line.max(max_line);
+        let max_pipelined = if long_line > max_line {
+            max_pipelined.max(long_line + LINE_OVERHEAD)
+        } else {
+            max_pipelined
+        };
         LineReader {
             partial: Vec::new(),
             discarding: false,
             queue: VecDeque::new(),
             queued: 0,
             max_line,
+            long_line,
             max_pipelined,
             overflowed: false,
         }
+    }
+
+    /// The most octets [`buffered`](Self::buffered) can report.
+    pub(crate) fn limit(&self) -> usize {
+        self.long_line + self.max_pipelined
     }
 
     /// Takes client input. After an overflow further input is ignored.
@@ -70,7 +105,7 @@ impl LineReader {
             }
             // `max_line` counts the whole line including its LF, so the content before the
             // LF must stay below it.
-            if self.partial.len() + segment.len() >= self.max_line {
+            if self.partial.len() + segment.len() >= self.long_line {
                 self.partial = Vec::new();
                 if has_lf {
                     self.enqueue(Line::TooLong);
@@ -87,20 +122,21 @@ impl LineReader {
             line.extend_from_slice(&self.partial);
             line.extend_from_slice(segment);
             self.partial.clear();
+            let long = line.len() >= self.max_line;
             // CRLF is the standard ending; a bare LF is tolerated for sloppy clients.
             if line.last() == Some(&b'\r') {
                 line.pop();
             }
-            self.enqueue(Line::Complete(line));
+            self.enqueue(if long {
+                Line::Long(line)
+            } else {
+                Line::Complete(line)
+            });
         }
     }
 
     fn enqueue(&mut self, line: Line) {
-        let cost = LINE_OVERHEAD
-            + match &line {
-                Line::Complete(bytes) => bytes.len(),
-                Line::TooLong => 0,
-            };
+        let cost = line.cost();
         if self.queued + self.partial.len() + cost > self.max_pipelined {
             self.overflow();
             return;
@@ -118,11 +154,7 @@ impl LineReader {
     /// The next line to process, in arrival order.
     pub(crate) fn next_line(&mut self) -> Option<Line> {
         let line = self.queue.pop_front()?;
-        self.queued -= LINE_OVERHEAD
-            + match &line {
-                Line::Complete(bytes) => bytes.len(),
-                Line::TooLong => 0,
-            };
+        self.queued -= line.cost();
         Some(line)
     }
 
@@ -159,7 +191,7 @@ mod tests {
 
     #[test]
     fn splits_crlf_and_bare_lf_across_chunks() {
-        let mut r = LineReader::new(512, 4096);
+        let mut r = LineReader::new(512, 512, 4096);
         r.push(b"STA");
         r.push(b"T\r");
         r.push(b"\nNOOP\nLIST 1\r\n\r\n");
@@ -172,7 +204,7 @@ mod tests {
 
     #[test]
     fn line_length_limit_counts_crlf() {
-        let mut r = LineReader::new(10, 4096);
+        let mut r = LineReader::new(10, 10, 4096);
         r.push(b"12345678\r\n"); // exactly 10 octets: accepted
         r.push(b"123456789\r\n"); // 11 octets: too long
         r.push(b"123456789\n"); // 10 octets with bare LF: accepted
@@ -185,7 +217,7 @@ mod tests {
 
     #[test]
     fn overlong_line_is_not_buffered() {
-        let mut r = LineReader::new(16, 4096);
+        let mut r = LineReader::new(16, 16, 4096);
         for _ in 0..10_000 {
             r.push(&[b'x'; 100]);
             assert!(r.buffered() < 16);
@@ -196,7 +228,7 @@ mod tests {
 
     #[test]
     fn overflow_stops_input() {
-        let mut r = LineReader::new(512, 200);
+        let mut r = LineReader::new(512, 512, 200);
         for _ in 0..100 {
             r.push(b"NOOP\r\n");
         }
@@ -206,5 +238,31 @@ mod tests {
         assert!(n > 0 && n < 100, "{n}");
         r.push(b"NOOP\r\n");
         assert!(r.next_line().is_none());
+    }
+
+    #[test]
+    fn long_lines_are_kept_and_marked() {
+        let mut r = LineReader::new(10, 20, 16);
+        r.push(b"12345678\r\n"); // 10 octets: ordinary
+        assert_eq!(lines(&mut r), vec![c("12345678")]);
+        r.push(b"123456789\r\n"); // 11 octets: long
+        assert_eq!(lines(&mut r), vec![Line::Long(b"123456789".to_vec())]);
+        // 19 octets: long, and more than `max_pipelined`, yet no overflow: the budget
+        // holds at least one long line.
+        r.push(b"123456789012345678\n");
+        assert!(!r.overflowed());
+        assert_eq!(
+            lines(&mut r),
+            vec![Line::Long(b"123456789012345678".to_vec())]
+        );
+        r.push(b"12345678901234567890\n"); // 21 octets: too long even for a long line
+        assert_eq!(lines(&mut r), vec![Line::TooLong]);
+        for _ in 0..100 {
+            r.push(&[b'x'; 100]);
+            assert!(r.buffered() < 20);
+        }
+        r.push(b"\n");
+        assert_eq!(lines(&mut r), vec![Line::TooLong]);
+        assert_eq!(r.limit(), 20 + 20 + LINE_OVERHEAD);
     }
 }

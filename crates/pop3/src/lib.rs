@@ -1,4 +1,5 @@
-//! POP3 server protocol core (RFC 1939, RFC 2449, RFC 3206) as a sans-I/O state machine.
+//! POP3 server protocol core (RFC 1939, RFC 2449, RFC 3206, STLS from RFC 2595, AUTH from
+//! RFC 5034) as a sans-I/O state machine.
 //!
 //! The crate knows no sockets, no clock and no store. A listener creates one [`Session`] per
 //! connection, hands it the bytes it reads with [`Session::feed`], and drains
@@ -7,9 +8,14 @@
 //!
 //! ```text
 //!   listener ──feed(bytes)──▶ Session ──poll()──▶ Event::Send / Authenticate / Retrieve / Update / Close
-//!       ▲                                              │
+//!       ▲                                              │      / StartTls / Auth / AuthResponse / AuthCancelled
 //!       └──── auth_result() / update_result() ◀────────┘
+//!             tls_established() / auth_challenge()
 //! ```
+//!
+//! TLS and SASL stay outside too: on [`Event::StartTls`] the server runs the handshake and
+//! calls [`Session::tls_established`]; on [`Event::Auth`] it runs the SASL mechanism and
+//! answers each step with [`Session::auth_challenge`] or [`Session::auth_result`].
 //!
 //! Message bodies never pass through the session: for `RETR` and `TOP` the server writes
 //! [`retr_ok_line`] or [`top_ok_line`] and then streams the stored message through an
@@ -42,6 +48,8 @@
 //!             session.update_result(true);
 //!         }
 //!         Event::Close => break,
+//!         // STLS and AUTH are off in this config (see `Config::stls`, `sasl_mechanisms_*`).
+//!         Event::StartTls | Event::Auth { .. } | Event::AuthResponse(_) | Event::AuthCancelled => {}
 //!     }
 //! }
 //! assert!(wire.ends_with(b"signing off (0 messages left)\r\n"));
@@ -51,7 +59,8 @@
 //! `framing` splits input into bounded lines; `response` formats replies; `capa` builds the
 //! capability list; `maildrop` numbers messages and tracks deletion marks; `session` is the
 //! state machine (with `session/authorization.rs` and `session/transaction.rs` holding the
-//! commands of each state); [`encode`] dot-stuffs messages; [`apop`] checks APOP digests.
+//! commands of each state, `session/stls.rs` the TLS upgrade and `session/sasl.rs` the AUTH
+//! exchange); [`encode`] dot-stuffs messages; [`apop`] checks APOP digests.
 
 #![warn(missing_docs)]
 
@@ -66,7 +75,7 @@ pub mod response;
 mod session;
 
 pub use apop::{apop_digest, apop_matches};
-pub use config::{Config, Expire};
+pub use config::{Config, Expire, MAX_SASL_LINE};
 pub use encode::Encoder;
 pub use maildrop::MessageInfo;
 pub use response::{ResponseCode, retr_ok_line, sys_perm_err, sys_temp_err, top_ok_line};

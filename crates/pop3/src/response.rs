@@ -65,6 +65,15 @@ pub(crate) fn err_code(code: ResponseCode, text: &str) -> Vec<u8> {
     status(b"-ERR", Some(code), text)
 }
 
+/// `+ challenge\r\n`: a SASL server challenge (RFC 5034 section 4); `+ \r\n` when empty.
+pub(crate) fn continuation(challenge: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(challenge.len() + 4);
+    out.extend_from_slice(b"+ ");
+    push_text(&mut out, challenge);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 fn status(indicator: &[u8], code: Option<ResponseCode>, text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(indicator.len() + text.len() + 16);
     out.extend_from_slice(indicator);
@@ -159,6 +168,9 @@ mod tests {
         assert_eq!(top_ok_line(), b"+OK top of message follows\r\n");
         assert_eq!(sys_temp_err("later"), b"-ERR [SYS/TEMP] later\r\n");
         assert_eq!(sys_perm_err("gone"), b"-ERR [SYS/PERM] gone\r\n");
+        assert_eq!(continuation("dGVzdA=="), b"+ dGVzdA==\r\n");
+        assert_eq!(continuation(""), b"+ \r\n");
+        assert_eq!(continuation("a\r\nb"), b"+ a  b\r\n");
     }
 
     #[test]

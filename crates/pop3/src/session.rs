@@ -4,9 +4,12 @@
 //! and only when the previous command is fully answered, which is what makes RFC 2449
 //! PIPELINING safe: while the server works on an authentication or an update, later commands
 //! wait in the reader, in order. The commands of each state live in `authorization.rs` and
-//! `transaction.rs`.
+//! `transaction.rs`; the STLS upgrade in `stls.rs` and the SASL exchange of AUTH in
+//! `sasl.rs`.
 
 mod authorization;
+mod sasl;
+mod stls;
 mod transaction;
 
 use std::collections::VecDeque;
@@ -75,7 +78,9 @@ pub enum AuthOutcome {
 }
 
 /// What the session asks of the server.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` output hides SASL responses, which can carry passwords.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Event {
     /// Bytes to write to the client. The server may buffer them and flush when `poll`
     /// returns `None`, so a pipelined batch is answered in one write.
@@ -109,14 +114,83 @@ pub enum Event {
     },
     /// The session is over: flush what was sent and close the connection.
     Close,
+    /// STLS accepted (RFC 2595 section 4): flush what was sent (it ends with
+    /// `+OK Begin TLS negotiation`), run the TLS handshake on the connection, then call
+    /// [`Session::tls_established`]. Input fed before that call is discarded, and so was
+    /// anything received after the STLS line (plaintext injected ahead of the handshake).
+    /// If the handshake fails, drop the connection.
+    StartTls,
+    /// `AUTH` (RFC 5034): start this SASL mechanism. It is one the session offers in the
+    /// current TLS state. Answer with [`Session::auth_challenge`] to send a challenge, or
+    /// with [`Session::auth_result`] to finish; until then the session reads no command.
+    Auth {
+        /// The mechanism name, upper-cased.
+        mechanism: String,
+        /// The initial response exactly as sent: base64, or `"="` for an empty response
+        /// (RFC 5034 section 4); `None` when the client sent none.
+        initial_response: Option<String>,
+    },
+    /// The client's base64 answer to the last [`Session::auth_challenge`], as sent. Answer
+    /// as for [`Event::Auth`]. The session does not decode it: a response that is not
+    /// base64 is the mechanism's failure (`AuthOutcome::Failed`).
+    AuthResponse(String),
+    /// The client cancelled the SASL exchange with `*` (the session already answered
+    /// `-ERR`), or its response line was too long. Drop the mechanism's state; the session
+    /// is back in AUTHORIZATION, waiting for USER, APOP or AUTH.
+    AuthCancelled,
+}
+
+impl fmt::Debug for Event {
+    // Hand-written so a SASL response (PLAIN carries the password) never reaches a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Send(bytes) => f.debug_tuple("Send").field(bytes).finish(),
+            Event::Authenticate { user, credential } => f
+                .debug_struct("Authenticate")
+                .field("user", user)
+                .field("credential", credential)
+                .finish(),
+            Event::Retrieve {
+                id,
+                size,
+                top_lines,
+            } => f
+                .debug_struct("Retrieve")
+                .field("id", id)
+                .field("size", size)
+                .field("top_lines", top_lines)
+                .finish(),
+            Event::Update { delete } => f.debug_struct("Update").field("delete", delete).finish(),
+            Event::Close => f.write_str("Close"),
+            Event::StartTls => f.write_str("StartTls"),
+            Event::Auth {
+                mechanism,
+                initial_response,
+            } => f
+                .debug_struct("Auth")
+                .field("mechanism", mechanism)
+                .field(
+                    "initial_response",
+                    &initial_response.as_ref().map(|_| "<redacted>"),
+                )
+                .finish(),
+            Event::AuthResponse(_) => f.write_str("AuthResponse(<redacted>)"),
+            Event::AuthCancelled => f.write_str("AuthCancelled"),
+        }
+    }
 }
 
 /// What the session waits for before it reads the next command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Awaiting {
     Nothing,
+    /// The verdict on USER/PASS or APOP credentials.
     Auth,
+    /// The server's next SASL step: a challenge or a verdict.
+    Sasl,
     Update,
+    /// The TLS handshake after STLS; input is discarded meanwhile.
+    Tls,
 }
 
 /// One POP3 session, from greeting to close.
@@ -138,6 +212,12 @@ pub struct Session {
     maildrop: Maildrop,
     /// Messages left after UPDATE, for the sign-off text.
     remaining: usize,
+    /// The connection is under TLS (implicit, or after STLS).
+    tls_active: bool,
+    /// A SASL challenge was sent: the next line is the client's response, not a command.
+    sasl_client_turn: bool,
+    /// USER was accepted or an APOP, PASS or AUTH attempt made: STLS is no longer allowed.
+    login_started: bool,
 }
 
 impl Session {
@@ -146,8 +226,17 @@ impl Session {
     ///
     /// `timestamp` is the RFC 1939 APOP timestamp, e.g. `<1234.5678@host>`, unique per
     /// connection; the server keeps deriving it, the session only shows and returns it.
+    ///
+    /// The connection is taken as not under TLS; see [`with_tls`](Self::with_tls).
     pub fn new(config: Arc<Config>, timestamp: String) -> Self {
-        let reader = LineReader::new(config.max_line, config.max_pipelined);
+        Self::with_tls(config, timestamp, false)
+    }
+
+    /// Like [`new`](Self::new), saying whether the connection is already under TLS (e.g.
+    /// POP3S on port 995): then STLS is not offered, USER/PASS is allowed whatever
+    /// `allow_plaintext` says, and the TLS list of SASL mechanisms applies.
+    pub fn with_tls(config: Arc<Config>, timestamp: String, tls_active: bool) -> Self {
+        let reader = Self::reader(&config);
         let greeting = response::ok(&format!(
             "{} POP3 server ready {}",
             config.hostname, timestamp
@@ -164,8 +253,15 @@ impl Session {
             user_expire: None,
             maildrop: Maildrop::new(Vec::new()),
             remaining: 0,
+            tls_active,
+            sasl_client_turn: false,
+            login_started: false,
             config,
         }
+    }
+
+    fn reader(config: &Config) -> LineReader {
+        LineReader::new(config.max_line, config.long_line(), config.max_pipelined)
     }
 
     /// The APOP timestamp shown in the greeting.
@@ -186,31 +282,48 @@ impl Session {
         }
     }
 
-    /// Octets of client input held unprocessed; bounded by `max_line + max_pipelined`.
+    /// Whether the connection is under TLS: given to [`with_tls`](Self::with_tls), or set by
+    /// [`tls_established`](Self::tls_established).
+    pub fn tls_active(&self) -> bool {
+        self.tls_active
+    }
+
+    /// Octets of client input held unprocessed; at most [`buffer_limit`](Self::buffer_limit).
     pub fn buffered(&self) -> usize {
         self.reader.buffered()
     }
 
+    /// The most input the session ever holds: `max_line + max_pipelined`; when SASL
+    /// raises the line limit to [`MAX_SASL_LINE`](crate::config::MAX_SASL_LINE), that limit
+    /// plus a pipelining budget of at least one such line.
+    pub fn buffer_limit(&self) -> usize {
+        self.reader.limit()
+    }
+
     /// Whether reading more input is useful now. False while the session waits for the
-    /// server with input already pending, or once closed: the server can stop reading the
-    /// socket (backpressure) instead of feeding input that would only pile up.
+    /// server with input already pending, while a TLS handshake is due, or once closed: the
+    /// server can stop reading the socket (backpressure) instead of feeding input that
+    /// would only pile up.
     pub fn wants_input(&self) -> bool {
-        match self.state {
-            State::Closed => false,
-            _ => self.awaiting == Awaiting::Nothing || self.reader.buffered() == 0,
+        match (self.state, self.awaiting) {
+            (State::Closed, _) | (_, Awaiting::Tls) => false,
+            (_, Awaiting::Nothing) => true,
+            _ => self.reader.buffered() == 0,
         }
     }
 
     /// Hands client input to the session; call [`poll`](Self::poll) afterwards. Input after
-    /// the session closed is ignored.
+    /// the session closed, or between STLS and [`tls_established`](Self::tls_established),
+    /// is ignored.
     pub fn feed(&mut self, input: &[u8]) {
-        if self.state != State::Closed {
+        if self.state != State::Closed && self.awaiting != Awaiting::Tls {
             self.reader.push(input);
         }
     }
 
     /// The next thing to do, or `None` when the session needs more input or is waiting for
-    /// [`auth_result`](Self::auth_result) / [`update_result`](Self::update_result).
+    /// [`auth_result`](Self::auth_result) / [`auth_challenge`](Self::auth_challenge) /
+    /// [`update_result`](Self::update_result) / [`tls_established`](Self::tls_established).
     pub fn poll(&mut self) -> Option<Event> {
         loop {
             if let Some(event) = self.events.pop_front() {
@@ -232,9 +345,13 @@ impl Session {
         }
     }
 
-    /// Answers an [`Event::Authenticate`]. Ignored when no authentication is pending.
+    /// Answers an [`Event::Authenticate`], or ends a SASL exchange after an [`Event::Auth`]
+    /// or [`Event::AuthResponse`]. `Ok` sends `+OK` and enters TRANSACTION; `Failed` sends
+    /// `-ERR [AUTH] Authentication failed` and counts toward `max_auth_failures`. Ignored
+    /// when no authentication is waiting for the server (including while a SASL challenge
+    /// waits for the client's response).
     pub fn auth_result(&mut self, outcome: AuthOutcome) {
-        if self.awaiting != Awaiting::Auth {
+        if !matches!(self.awaiting, Awaiting::Auth | Awaiting::Sasl) {
             return;
         }
         self.awaiting = Awaiting::Nothing;
@@ -286,9 +403,20 @@ impl Session {
     }
 
     fn handle(&mut self, line: Line) {
+        if self.sasl_client_turn {
+            return self.sasl_response(line);
+        }
         let parsed = match line {
             Line::TooLong => Err(None),
             Line::Complete(bytes) => command::parse(&bytes).map_err(Some),
+            // Only AUTH may exceed `max_line` (RFC 5034 section 4), and only where it can
+            // start an exchange; anything else that long is refused unread.
+            Line::Long(bytes) => match command::parse(&bytes) {
+                Ok(auth @ command::Command::Auth { .. }) if self.state == State::Authorization => {
+                    Ok(auth)
+                }
+                _ => Err(None),
+            },
         };
         match self.state {
             State::Authorization => self.authorization(parsed),
@@ -318,7 +446,7 @@ impl Session {
             _ => None,
         };
         let mut reply = MultiLine::ok("Capability list follows");
-        for cap in crate::capa::capabilities(&self.config, user_expire) {
+        for cap in crate::capa::capabilities(&self.config, self.tls_active, user_expire) {
             reply.line(&cap);
         }
         self.send(reply.finish());

@@ -275,14 +275,6 @@ fn quit_in_authorization_closes_without_update() {
     assert_eq!(s.poll(), None);
 }
 
-fn capa_lines(text: &str) -> Vec<&str> {
-    let lines: Vec<&str> = text.split("\r\n").collect();
-    assert_eq!(lines[0], "+OK Capability list follows");
-    assert_eq!(lines[lines.len() - 2], ".");
-    assert_eq!(lines[lines.len() - 1], "");
-    lines[1..lines.len() - 2].to_vec()
-}
-
 #[test]
 fn capa_before_and_after_login() {
     let mut s = session_with(Config {

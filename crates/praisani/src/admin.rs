@@ -162,12 +162,14 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
                     None => None,
                 };
             let (pw, generated) = read_password(password_stdin)?;
-            let hash = passwords::hash(&pw).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+            let secrets =
+                passwords::secrets(&pw, apop).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
             store
                 .account_add(NewAccount {
                     address: a.clone(),
-                    password_hash: hash,
-                    apop_secret: apop.then(|| pw.clone()),
+                    password_hash: secrets.password_hash,
+                    apop_secret: secrets.apop_secret,
+                    scram: secrets.scram,
                     quota_bytes,
                 })
                 .await
@@ -211,10 +213,11 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
                 .map_err(store_err)?
                 .ok_or_else(|| fail(format!("account {a} does not exist")))?;
             let (pw, generated) = read_password(password_stdin)?;
-            let hash = passwords::hash(&pw).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
             let keep_apop = !no_apop && (apop || existing.apop_secret.is_some());
+            let secrets =
+                passwords::secrets(&pw, keep_apop).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
             store
-                .account_set_password(&a, &hash, keep_apop.then_some(pw.as_str()))
+                .account_set_password(&a, &secrets)
                 .await
                 .map_err(store_err)?;
             let shown = generated.then(|| pw.clone());

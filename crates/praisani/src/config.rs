@@ -28,6 +28,104 @@ pub struct Config {
     pub limits: Limits,
     /// POP3 policy.
     pub pop3: Pop3,
+    /// TLS certificate.
+    #[serde(deserialize_with = "tls_section")]
+    pub tls: TlsFiles,
+    /// Networks allowed to relay without authenticating (CIDR list, empty
+    /// by default): a web server or another host of yours.
+    #[serde(deserialize_with = "cidr_list")]
+    pub trusted_networks: Vec<Cidr>,
+    /// SMTP settings for the MX listener.
+    pub smtp: SmtpSettings,
+    /// Submission policy.
+    pub submission: Submission,
+}
+
+/// `[smtp]`: the MX listener.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    /// Offer AUTH on the MX listener too (some old clients send to port 25).
+    pub auth_on_mx: bool,
+}
+
+/// `[submission]`: what authenticated users may send.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Submission {
+    /// `"owned"` (default): the envelope sender must be the user's address
+    /// or an alias of theirs; `"any"`: no check.
+    pub sender_policy: SenderPolicy,
+}
+
+/// Which envelope senders an authenticated user may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SenderPolicy {
+    /// Their own address or an alias that delivers to them.
+    #[default]
+    Owned,
+    /// Anything.
+    Any,
+}
+
+/// An IP network, `192.0.2.0/24` or `2001:db8::/32` (a bare address is /32 or /128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses CIDR notation.
+    pub fn parse(s: &str) -> Option<Cidr> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.trim().parse::<u8>().ok().filter(|&p| p <= max)?,
+            None => max,
+        };
+        Some(Cidr { addr, prefix })
+    }
+
+    /// True when `ip` is inside the network (IPv4-mapped IPv6 counts as IPv4).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(i) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(i)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(i) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `[tls]`: the certificate and key, PEM files. Both or neither; with
+/// neither a self-signed certificate is made in `data_dir/tls/`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: Option<PathBuf>,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
 }
 
 /// Listener addresses; an empty list disables a service.
@@ -85,6 +183,15 @@ pub struct Limits {
     /// log in every few minutes skip the argon2 cost (0: never).
     #[serde(deserialize_with = "duration")]
     pub auth_cache_ttl: Duration,
+    /// Failed logins (per client address, or per account) before a lockout.
+    #[serde(deserialize_with = "at_least::<_, 1>")]
+    pub auth_lockout_after: usize,
+    /// How long a lockout lasts; the real user gets in again after it.
+    #[serde(deserialize_with = "timeout")]
+    pub auth_lockout: Duration,
+    /// Time allowed for a TLS handshake.
+    #[serde(deserialize_with = "timeout")]
+    pub tls_handshake_timeout: Duration,
     /// Failed logins on one POP3 connection before it is closed.
     pub max_auth_failures: usize,
 }
@@ -109,6 +216,10 @@ impl Default for Config {
             listen: Listen::default(),
             limits: Limits::default(),
             pop3: Pop3::default(),
+            tls: TlsFiles::default(),
+            trusted_networks: Vec::new(),
+            smtp: SmtpSettings::default(),
+            submission: Submission::default(),
         }
     }
 }
@@ -141,6 +252,9 @@ impl Default for Limits {
             pop3_idle_timeout: Duration::from_secs(600),
             auth_failure_delay: Duration::from_secs(2),
             auth_cache_ttl: Duration::from_secs(600),
+            tls_handshake_timeout: Duration::from_secs(30),
+            auth_lockout_after: 10,
+            auth_lockout: Duration::from_secs(300),
             max_auth_failures: 3,
         }
     }
@@ -212,6 +326,22 @@ impl Config {
     /// Parses and validates a configuration document.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         toml::from_str(text).map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// True when `ip` is in `trusted_networks`.
+    pub fn is_trusted(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_networks.iter().any(|n| n.contains(ip))
+    }
+
+    /// The configured certificate, if any.
+    pub fn tls_source(&self) -> Option<crate::tls::TlsSource> {
+        match (&self.tls.cert, &self.tls.key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsSource {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
     }
 
     /// Settings that are allowed but bend an RFC, for a warning at start.
@@ -338,6 +468,27 @@ fn plaintext_policy<'de, D: Deserializer<'de>>(d: D) -> Result<Plaintext, D::Err
     }
 }
 
+fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cidr>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| {
+            Cidr::parse(s).ok_or_else(|| {
+                serde::de::Error::custom(format!("{s:?} is not a network (e.g. \"192.0.2.0/24\")"))
+            })
+        })
+        .collect()
+}
+
+fn tls_section<'de, D: Deserializer<'de>>(d: D) -> Result<TlsFiles, D::Error> {
+    let t = TlsFiles::deserialize(d)?;
+    if t.cert.is_some() != t.key.is_some() {
+        return Err(serde::de::Error::custom(
+            "set both `cert` and `key`, or neither",
+        ));
+    }
+    Ok(t)
+}
+
 fn hostname<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let h = String::deserialize(d)?;
     if h != "localhost" && praisani_mailaddr::Domain::parse(&h).is_err() {
@@ -425,6 +576,35 @@ mod tests {
         assert!(
             e.0.contains("allow_plaintext") && e.0.contains("line 2"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn trusted_networks() {
+        let c = Config::parse(
+            "trusted_networks = [\"192.0.2.0/24\", \"2001:db8::/32\", \"198.51.100.7\"]",
+        )
+        .unwrap();
+        assert!(c.is_trusted("192.0.2.200".parse().unwrap()));
+        assert!(!c.is_trusted("192.0.3.1".parse().unwrap()));
+        assert!(c.is_trusted("2001:db8:1::5".parse().unwrap()));
+        assert!(c.is_trusted("198.51.100.7".parse().unwrap()));
+        assert!(!c.is_trusted("198.51.100.8".parse().unwrap()));
+        assert!(c.is_trusted("::ffff:192.0.2.9".parse().unwrap()));
+        assert!(
+            !Config::parse("")
+                .unwrap()
+                .is_trusted("127.0.0.1".parse().unwrap())
+        );
+        let e = Config::parse("trusted_networks = [\"10.0.0.0/33\"]").unwrap_err();
+        assert!(
+            e.0.contains("trusted_networks") && e.0.contains("line 1"),
+            "{e}"
+        );
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
         );
     }
 

@@ -4,6 +4,7 @@ mod admin;
 mod cli;
 mod config;
 mod server;
+mod tls;
 
 use clap::Parser;
 use cli::{Cli, Command};

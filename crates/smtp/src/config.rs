@@ -27,12 +27,31 @@ pub struct Config {
     pub max_messages_per_connection: usize,
     /// Advertise SMTPUTF8 (RFC 6531) and accept the SMTPUTF8 MAIL parameter.
     pub smtputf8: bool,
+    /// Offer STARTTLS (RFC 3207) while the session is not under TLS. The server must
+    /// then be able to run a TLS handshake when it sees `Event::StartTls`.
+    pub starttls: bool,
+    /// SASL mechanisms offered with `AUTH` (RFC 4954) when the session is under TLS
+    /// (after STARTTLS, or on an implicit-TLS listener). Empty: no AUTH under TLS.
+    pub auth_mechanisms_tls: Vec<String>,
+    /// SASL mechanisms offered when the session is not under TLS. Usually empty or
+    /// limited to mechanisms that do not reveal the password (RFC 4954 section 4
+    /// asks that plaintext password mechanisms be refusable without TLS). A
+    /// mechanism listed only in `auth_mechanisms_tls` is answered with
+    /// `538 5.7.11` on a plaintext session.
+    pub auth_mechanisms_plain: Vec<String>,
+    /// Submission (RFC 6409 section 4.3): MAIL before a successful AUTH is refused
+    /// with `530 5.7.0 Authentication required` (RFC 4954 section 6).
+    pub require_auth: bool,
+    /// MAIL on a session that is not under TLS is refused with
+    /// `530 5.7.0 Must issue a STARTTLS command first` (RFC 3207 section 4).
+    pub require_tls_for_mail: bool,
 }
 
 impl Config {
     /// A configuration with the given host name and the usual defaults:
     /// 50 MiB messages, 100 recipients, 512-octet command lines, 1000-octet text
-    /// lines, 20 bad commands, 100 messages per connection, SMTPUTF8 on.
+    /// lines, 20 bad commands, 100 messages per connection, SMTPUTF8 on; no
+    /// STARTTLS, no AUTH, neither authentication nor TLS required.
     pub fn new(hostname: impl Into<String>) -> Self {
         Config {
             hostname: hostname.into(),
@@ -43,6 +62,11 @@ impl Config {
             max_bad_commands: 20,
             max_messages_per_connection: 100,
             smtputf8: true,
+            starttls: false,
+            auth_mechanisms_tls: Vec::new(),
+            auth_mechanisms_plain: Vec::new(),
+            require_auth: false,
+            require_tls_for_mail: false,
         }
     }
 }
@@ -62,5 +86,10 @@ mod tests {
         assert_eq!(c.max_bad_commands, 20);
         assert_eq!(c.max_messages_per_connection, 100);
         assert!(c.smtputf8);
+        assert!(!c.starttls);
+        assert!(c.auth_mechanisms_tls.is_empty());
+        assert!(c.auth_mechanisms_plain.is_empty());
+        assert!(!c.require_auth);
+        assert!(!c.require_tls_for_mail);
     }
 }

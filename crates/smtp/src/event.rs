@@ -17,6 +17,25 @@ pub struct Envelope {
     pub params: MailParams,
     /// The accepted recipients, in order.
     pub recipients: Vec<ForwardPath>,
+    /// The identity given to `Session::auth_succeeded`, if the client authenticated
+    /// (for submission policy and the Received "with" keyword, RFC 3848).
+    pub authenticated: Option<String>,
+    /// The session was under TLS (STARTTLS or implicit TLS).
+    pub tls: bool,
+}
+
+impl Envelope {
+    /// The Received header's "with" protocol keyword (RFC 3848): ESMTP, ESMTPS,
+    /// ESMTPA or ESMTPSA after EHLO, SMTP after HELO.
+    pub fn with_protocol(&self) -> &'static str {
+        match (self.esmtp, self.tls, self.authenticated.is_some()) {
+            (false, _, _) => "SMTP",
+            (true, false, false) => "ESMTP",
+            (true, true, false) => "ESMTPS",
+            (true, false, true) => "ESMTPA",
+            (true, true, true) => "ESMTPSA",
+        }
+    }
 }
 
 /// What the server must do next.
@@ -50,6 +69,29 @@ pub enum Event {
     MessageAborted,
     /// Close the connection after writing the pending Send events.
     Close,
+    /// STARTTLS was accepted (the `220 2.0.0` reply is the Send event just before):
+    /// write the pending Send events, run the TLS handshake as server and call
+    /// `Session::tls_established`; if the handshake fails, drop the connection.
+    /// Until then the session discards all input, so no plaintext command can be
+    /// smuggled into the TLS session (CVE-2011-0411); the server must also throw
+    /// away anything it read past the STARTTLS line and not yet fed.
+    StartTls,
+    /// An AUTH command (RFC 4954) for an offered mechanism: start that SASL
+    /// mechanism and answer with `Session::auth_challenge`, `auth_succeeded` or
+    /// `auth_failed`.
+    Auth {
+        /// The mechanism name, upper-cased.
+        mechanism: String,
+        /// The initial response as sent (base64, or `=` for an empty response).
+        initial_response: Option<String>,
+    },
+    /// The client's answer to a 334 challenge, as sent (base64, not decoded). Answer
+    /// as for `Auth`.
+    AuthResponse(String),
+    /// The exchange ended without the server's answer: the client cancelled with
+    /// `*` (the session replies 501) or sent an over-long line (500). Discard the
+    /// mechanism's state; no answer is expected.
+    AuthCancelled,
 }
 
 /// The server's answer to CheckSender, CheckRecipient or MessageEnd.

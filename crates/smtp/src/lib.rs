@@ -6,7 +6,9 @@
 //! verdicts. Every protocol rule can therefore be tested and fuzzed without a network.
 //!
 //! Standards: RFC 5321 (SMTP), RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 2920
-//! (PIPELINING), RFC 2034/3463 (enhanced status codes), RFC 6531 (SMTPUTF8).
+//! (PIPELINING), RFC 2034/3463 (enhanced status codes), RFC 6531 (SMTPUTF8),
+//! RFC 3207 (STARTTLS), RFC 4954 (AUTH framing; the SASL mechanisms run in the
+//! server), RFC 6409 (submission: authentication required before MAIL).
 //!
 //! The parsers are our own rather than a general-purpose crate's: relay policy needs
 //! to see source routes, quoted local parts and `<Postmaster>` exactly as sent, and
@@ -36,4 +38,4 @@ pub use path::{
     parse_reverse_path,
 };
 pub use reply::Reply;
-pub use session::Session;
+pub use session::{AUTH_LINE_MAX, Session};

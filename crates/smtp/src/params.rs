@@ -1,5 +1,5 @@
 //! The meaning of MAIL and RCPT parameters: SIZE (RFC 1870), BODY (RFC 6152),
-//! SMTPUTF8 (RFC 6531).
+//! SMTPUTF8 (RFC 6531), and MAIL's AUTH parameter (RFC 4954 section 5).
 
 use crate::command::Param;
 
@@ -50,7 +50,7 @@ impl MailParams {
         smtputf8_enabled: bool,
     ) -> Result<Self, ParamError> {
         let mut out = MailParams::default();
-        let (mut seen_size, mut seen_body) = (false, false);
+        let (mut seen_size, mut seen_body, mut seen_auth) = (false, false, false);
         for p in params {
             if !esmtp {
                 return Err(unsupported(p));
@@ -86,6 +86,16 @@ impl MailParams {
                     }
                     out.smtputf8 = true;
                 }
+                // RFC 4954 section 5: the identity that submitted the message, as
+                // xtext, or "<>". It is only a claim by the client; we check the
+                // syntax and otherwise ignore it (the session's own AUTH state is
+                // what the server trusts).
+                "AUTH" => {
+                    let v = once(&mut seen_auth, value)?;
+                    if !is_xtext(v) {
+                        return Err(ParamError::Syntax("Bad AUTH parameter"));
+                    }
+                }
                 _ => return Err(unsupported(p)),
             }
         }
@@ -109,6 +119,27 @@ fn once<'a>(seen: &mut bool, value: Option<&'a str>) -> Result<&'a str, ParamErr
         return Err(ParamError::Syntax("Duplicate parameter"));
     }
     value.ok_or(ParamError::Syntax("Parameter needs a value"))
+}
+
+/// `xtext` (RFC 3461 section 4): printable ASCII except `+` and `=`, with `+XX`
+/// hex escapes. `<>` is valid xtext too. Lower-case hex is tolerated.
+fn is_xtext(v: &str) -> bool {
+    let b = v.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => {
+                let hex = |j: usize| b.get(j).is_some_and(u8::is_ascii_hexdigit);
+                if !(hex(i + 1) && hex(i + 2)) {
+                    return false;
+                }
+                i += 3;
+            }
+            b'!'..=b'~' if b[i] != b'=' => i += 1,
+            _ => return false,
+        }
+    }
+    !b.is_empty()
 }
 
 fn unsupported(p: &Param) -> ParamError {
@@ -163,6 +194,17 @@ mod tests {
     }
 
     #[test]
+    fn auth_parameter_is_accepted_and_ignored() {
+        for v in ["<>", "e+3Dmc2@example.com", "user@example.org", "a+2b+2Bc"] {
+            assert_eq!(
+                MailParams::from_params(&[p("AUTH", Some(v))], true, false),
+                Ok(MailParams::default()),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
     fn huge_size_saturates() {
         let got = MailParams::from_params(&[p("SIZE", Some("99999999999999999999"))], true, true);
         assert_eq!(got.map(|m| m.size), Ok(Some(u64::MAX)));
@@ -191,6 +233,12 @@ mod tests {
         assert!(syntax(&[p("SIZE", Some("1")), p("SIZE", Some("2"))]));
         assert!(syntax(&[p("BODY", Some("7BIT")), p("BODY", Some("7BIT"))]));
         assert!(syntax(&[p("SMTPUTF8", None), p("SMTPUTF8", None)]));
+        assert!(syntax(&[p("AUTH", None)]));
+        assert!(syntax(&[p("AUTH", Some("a+2"))]));
+        assert!(syntax(&[p("AUTH", Some("a+zz@b"))]));
+        assert!(syntax(&[p("AUTH", Some("ü@b"))]));
+        assert!(syntax(&[p("AUTH", Some("<>")), p("AUTH", Some("<>"))]));
+        assert!(unsupported(&[p("AUTH", Some("<>"))], false, true));
         assert!(unsupported(&[p("BODY", Some("BINARYMIME"))], true, true));
         assert!(unsupported(&[p("RET", Some("FULL"))], true, true));
         assert!(unsupported(&[p("SMTPUTF8", None)], true, false));

@@ -11,8 +11,13 @@
 //! `poll` (plus one partial line). A server that keeps feeding while a verdict is
 //! pending makes the buffer grow by what it feeds, so it should stop reading then.
 //!
+//! AUTH lines (the command and the lines of the exchange) may be up to
+//! [`AUTH_LINE_MAX`] octets when AUTH is offered (RFC 4954 section 4); during a
+//! STARTTLS handshake nothing is buffered at all.
+//!
 //! Per-command handlers live in the submodules, one per command family.
 
+mod auth;
 mod data;
 mod hello;
 mod mail;
@@ -20,6 +25,9 @@ mod misc;
 mod rcpt;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_submission;
+mod tls;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -31,6 +39,11 @@ use crate::event::{Event, Verdict};
 use crate::params::{MailParams, ParamError};
 use crate::path::{ForwardPath, ReversePath};
 use crate::reply::Reply;
+
+/// Longest AUTH command or authentication exchange line in octets including the
+/// line end: RFC 4954 section 4 names 12288 as sufficient for deployed mechanisms.
+/// It applies only where AUTH is offered; other commands keep `max_command_line`.
+pub const AUTH_LINE_MAX: usize = 12288;
 
 /// One SMTP server connection's protocol state.
 #[derive(Debug)]
@@ -56,6 +69,14 @@ pub struct Session {
     bad_commands: usize,
     accepted_messages: usize,
     closed: bool,
+    /// The connection is under TLS (implicit TLS, or STARTTLS completed).
+    tls_active: bool,
+    /// The identity of a successful AUTH.
+    authenticated: Option<String>,
+    /// An AUTH exchange is in progress: every client line is a response to the
+    /// mechanism (or `*`), not a command. `waiting` is `Some(Waiting::Auth)` while
+    /// the server runs the mechanism, `None` while we wait for the client's line.
+    auth_exchange: bool,
 }
 
 #[derive(Debug)]
@@ -79,6 +100,10 @@ enum Waiting {
     },
     Recipient(ForwardPath),
     Message,
+    /// An AUTH command or response was handed to the server.
+    Auth,
+    /// STARTTLS was accepted: input is discarded until `tls_established`.
+    Tls,
 }
 
 #[derive(Debug)]
@@ -89,8 +114,16 @@ struct Body {
 }
 
 impl Session {
-    /// A new session; the 220 greeting is queued, so the first `poll` returns it.
+    /// A new session on a plaintext connection; the 220 greeting is queued, so the
+    /// first `poll` returns it.
     pub fn new(config: Arc<Config>) -> Self {
+        Self::with_tls(config, false)
+    }
+
+    /// A new session; `tls_active` is true on an implicit-TLS listener (RFC 8314,
+    /// port 465) where the handshake happened before the greeting. Such a session
+    /// offers no STARTTLS and offers `auth_mechanisms_tls`.
+    pub fn with_tls(config: Arc<Config>, tls_active: bool) -> Self {
         let greeting = Reply::new(220, "", format!("{} ESMTP praisani", config.hostname));
         let mut s = Session {
             config,
@@ -105,14 +138,20 @@ impl Session {
             bad_commands: 0,
             accepted_messages: 0,
             closed: false,
+            tls_active,
+            authenticated: None,
+            auth_exchange: false,
         };
         s.send(greeting);
         s
     }
 
     /// Append received octets. Nothing is processed until `poll`.
+    /// While a STARTTLS handshake is pending (after `Event::StartTls`, before
+    /// `tls_established`) the octets are discarded: they were sent in plaintext and
+    /// must not be taken as commands of the TLS session.
     pub fn feed(&mut self, input: &[u8]) {
-        if self.closed {
+        if self.closed || matches!(self.waiting, Some(Waiting::Tls)) {
             return;
         }
         if self.start > 0 {
@@ -244,7 +283,18 @@ impl Session {
         self.closed
     }
 
-    /// A verdict is pending: `poll` returns `None` until it is given.
+    /// The connection is under TLS.
+    pub fn tls_active(&self) -> bool {
+        self.tls_active
+    }
+
+    /// The identity given to `auth_succeeded`, once the client has authenticated.
+    pub fn authenticated(&self) -> Option<&str> {
+        self.authenticated.as_deref()
+    }
+
+    /// A verdict is pending (including an AUTH step or a STARTTLS handshake):
+    /// `poll` returns `None` until it is given.
     pub fn is_waiting(&self) -> bool {
         self.waiting.is_some()
     }
@@ -269,13 +319,25 @@ impl Session {
         let line_start = self.start;
         self.start += lf + 1;
         // The limit counts the line end; a bare LF counts as one octet.
-        if lf + 1 > self.config.max_command_line {
-            self.bad_command(Reply::new(500, "5.5.6", "Error: line too long"));
+        let (limit, auth_line) = self.line_limit(&self.input[line_start..]);
+        if lf + 1 > limit {
+            if self.auth_exchange {
+                self.auth_line_too_long();
+            } else if auth_line {
+                self.bad_command(auth_too_long());
+            } else {
+                self.bad_command(Reply::new(500, "5.5.6", "Error: line too long"));
+            }
             return true;
         }
         let mut line = &self.input[line_start..line_start + lf];
         if let Some(stripped) = line.strip_suffix(b"\r") {
             line = stripped;
+        }
+        if self.auth_exchange {
+            let line = line.to_vec();
+            self.auth_line(&line);
+            return true;
         }
         match parse_command(line) {
             Ok(cmd) => self.dispatch(cmd),
@@ -295,6 +357,11 @@ impl Session {
             Command::Noop => self.noop(),
             Command::Quit => self.quit(),
             Command::Help => self.help(),
+            Command::StartTls => self.starttls(),
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(mechanism, initial_response),
             Command::Vrfy(_) => self.vrfy(),
             Command::Expn(_) => self.expn(),
             Command::NotImplemented(_) => {
@@ -355,6 +422,7 @@ impl Session {
         self.transaction = None;
         self.body = None;
         self.waiting = None;
+        self.auth_exchange = false;
     }
 
     /// Take the pending request if it is of the expected kind.
@@ -365,15 +433,32 @@ impl Session {
         self.waiting.take()
     }
 
-    /// Keep at most `max_command_line + 1` octets of a partial command line (enough
-    /// for it to be recognised as too long when its LF arrives) and drop the rest of
-    /// it as it arrives.
+    /// The length limit for a line starting with `line` (which may be partial, or
+    /// run on past the line end) and whether it is an AUTH command line. The
+    /// longer AUTH limit applies only where AUTH exists at all, and only to the AUTH
+    /// command and the exchange lines.
+    fn line_limit(&self, line: &[u8]) -> (usize, bool) {
+        let base = self.config.max_command_line;
+        let auth_line = self.auth_available()
+            && line
+                .get(..5)
+                .is_some_and(|verb| verb.eq_ignore_ascii_case(b"AUTH "));
+        if self.auth_exchange || auth_line {
+            (base.max(AUTH_LINE_MAX), auth_line)
+        } else {
+            (base, false)
+        }
+    }
+
+    /// Keep at most `limit + 1` octets of a partial command line (enough for it to
+    /// be recognised as too long when its LF arrives) and drop the rest of it as it
+    /// arrives.
     fn limit_partial_line(&mut self) {
         if self.body.is_some() {
             return; // body octets are consumed by the decoder, not buffered as lines
         }
         let pending = &self.input[self.start..];
-        let keep = self.config.max_command_line.saturating_add(1);
+        let keep = self.line_limit(pending).0.saturating_add(1);
         if pending.len() > keep && !pending.contains(&b'\n') {
             self.input.truncate(self.start + keep);
             self.discard_to_lf = true;
@@ -388,6 +473,11 @@ fn rejection(r: Reply) -> Reply {
     } else {
         Reply::new(451, "4.3.0", "Error: local error in processing")
     }
+}
+
+/// RFC 4954 section 4: an AUTH line longer than our authentication buffer.
+fn auth_too_long() -> Reply {
+    Reply::new(500, "5.5.6", "Authentication Exchange line is too long")
 }
 
 /// Text that cannot break the reply line it is put in.

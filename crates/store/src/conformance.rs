@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use crate::{Lookup, NewAccount, Store, StoreError};
+use crate::{Lookup, NewAccount, Secrets, Store, StoreError};
 use praisani_mailaddr::{Address, Domain};
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ fn account(s: &str) -> NewAccount {
         address: addr(s),
         password_hash: "$argon2id$test".into(),
         apop_secret: None,
+        scram: None,
         quota_bytes: None,
     }
 }
@@ -96,8 +97,13 @@ pub async fn accounts_and_aliases<S: Store + ?Sized>(store: &S) {
         .unwrap();
     assert_eq!(got.id, id);
     assert_eq!(got.used_bytes, 0);
+    let secrets = Secrets {
+        password_hash: "$new".into(),
+        apop_secret: Some("apop".into()),
+        scram: Some("SCRAM-SHA-256$4096:c2FsdA==$a2V5:a2V5".into()),
+    };
     store
-        .account_set_password(&addr("alice@example.test"), "$new", Some("apop"))
+        .account_set_password(&addr("alice@example.test"), &secrets)
         .await
         .unwrap();
     let got = store
@@ -107,6 +113,7 @@ pub async fn accounts_and_aliases<S: Store + ?Sized>(store: &S) {
         .unwrap();
     assert_eq!(got.password_hash, "$new");
     assert_eq!(got.apop_secret.as_deref(), Some("apop"));
+    assert_eq!(got.scram, secrets.scram);
     store
         .account_set_quota(&addr("alice@example.test"), Some(1000))
         .await

@@ -46,12 +46,11 @@ pub trait Store: Send + Sync + 'static {
     async fn account_get(&self, address: &Address) -> Result<Option<Account>, StoreError>;
     /// Accounts, optionally of one domain, sorted by address.
     async fn account_list(&self, domain: Option<&Domain>) -> Result<Vec<Account>, StoreError>;
-    /// Replaces the password hash and the optional APOP secret.
+    /// Replaces every secret derived from the password.
     async fn account_set_password(
         &self,
         address: &Address,
-        password_hash: &str,
-        apop_secret: Option<&str>,
+        secrets: &Secrets,
     ) -> Result<(), StoreError>;
     /// Sets (or clears with `None`) the storage quota in octets.
     async fn account_set_quota(

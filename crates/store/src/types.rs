@@ -18,6 +18,17 @@ pub struct DomainInfo {
     pub aliases: u64,
 }
 
+/// New login secrets for an account, all derived from one password.
+#[derive(Clone, Debug)]
+pub struct Secrets {
+    /// PHC string of the argon2id hash.
+    pub password_hash: String,
+    /// The APOP secret, for accounts that opted in.
+    pub apop_secret: Option<String>,
+    /// SCRAM-SHA-256 credentials in RFC 5803 form.
+    pub scram: Option<String>,
+}
+
 /// What is needed to create an account.
 #[derive(Clone, Debug)]
 pub struct NewAccount {
@@ -27,6 +38,8 @@ pub struct NewAccount {
     pub password_hash: String,
     /// The shared secret APOP needs, only for accounts that opted in.
     pub apop_secret: Option<String>,
+    /// SCRAM-SHA-256 credentials in RFC 5803 form.
+    pub scram: Option<String>,
     /// Storage quota in octets, `None` for unlimited.
     pub quota_bytes: Option<u64>,
 }
@@ -42,6 +55,8 @@ pub struct Account {
     pub password_hash: String,
     /// The APOP secret, if APOP is enabled for the account.
     pub apop_secret: Option<String>,
+    /// SCRAM-SHA-256 credentials in RFC 5803 form, if derived.
+    pub scram: Option<String>,
     /// Storage quota in octets, `None` for unlimited.
     pub quota_bytes: Option<u64>,
     /// Octets used by stored messages.

@@ -1,5 +1,10 @@
-//! Commands of the AUTHORIZATION state: USER, PASS, APOP, QUIT, CAPA; and the handling of
-//! the server's authentication verdict.
+//! Commands of the AUTHORIZATION state: USER, PASS, APOP, QUIT, CAPA (STLS and AUTH are in
+//! `stls.rs` and `sasl.rs`); and the handling of the server's authentication verdict.
+//!
+//! USER/PASS is refused with `-ERR [AUTH] Plaintext authentication disallowed on non-secure
+//! connection` when the connection is not under TLS and `allow_plaintext` is off: RFC 3206
+//! `[AUTH]` tells the client that retrying the same way is pointless (it should use STLS or
+//! SASL) without implying a wrong password.
 
 use super::{Awaiting, Session, State};
 use crate::command::{Command, Keyword, ParseError};
@@ -21,15 +26,16 @@ impl Session {
         };
         match command {
             Command::User(name) => {
-                if !self.config.allow_plaintext {
+                if !self.config.plaintext_allowed(self.tls_active) {
                     return self.send(response::err_code(ResponseCode::Auth, PLAINTEXT_DISALLOWED));
                 }
                 // Always +OK: saying whether the user exists would let anyone list accounts.
+                self.login_started = true;
                 self.pending_user = Some(name);
                 self.send(response::ok(""));
             }
             Command::Pass(password) => {
-                if !self.config.allow_plaintext {
+                if !self.config.plaintext_allowed(self.tls_active) {
                     return self.send(response::err_code(ResponseCode::Auth, PLAINTEXT_DISALLOWED));
                 }
                 let Some(user) = pending_user else {
@@ -51,6 +57,11 @@ impl Session {
                 self.close();
             }
             Command::Capa => self.capa(),
+            Command::Stls => self.stls(),
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(mechanism, initial_response),
             Command::Stat
             | Command::List(_)
             | Command::Retr(_)
@@ -63,6 +74,7 @@ impl Session {
     }
 
     fn authenticate(&mut self, user: String, credential: Credential) {
+        self.login_started = true;
         self.awaiting = Awaiting::Auth;
         self.user = Some(user.clone());
         self.events
@@ -95,7 +107,7 @@ impl Session {
                 "Temporary server failure, try again later",
             ),
         };
-        // Back to square one: the next attempt starts with USER or APOP.
+        // Back to square one: the next attempt starts with USER, APOP or AUTH.
         self.user = None;
         self.user_expire = None;
         self.send(reply);

@@ -58,9 +58,11 @@ impl Session {
                 self.events.push_back(Event::Update { delete });
             }
             Command::Capa => self.capa(),
-            Command::User(_) | Command::Pass(_) | Command::Apop { .. } => {
-                self.send(response::err("Command not valid in this state"))
-            }
+            Command::User(_)
+            | Command::Pass(_)
+            | Command::Apop { .. }
+            | Command::Stls
+            | Command::Auth { .. } => self.send(response::err("Command not valid in this state")),
         }
     }
 

@@ -140,3 +140,47 @@ impl XorShift {
         self.next() % n
     }
 }
+
+/// STLS offered, plaintext logins refused without TLS, PLAIN only under TLS.
+pub fn tls_config() -> Config {
+    Config {
+        hostname: "pop.example.org".into(),
+        allow_plaintext: false,
+        apop: false,
+        stls: true,
+        sasl_mechanisms_tls: vec!["PLAIN".into(), "SCRAM-SHA-256".into()],
+        sasl_mechanisms_plain: vec!["SCRAM-SHA-256".into()],
+        ..Config::default()
+    }
+}
+
+/// A session with `config`, under TLS or not, whose greeting has been consumed.
+pub fn session_tls(config: Config, tls: bool) -> Session {
+    let mut s = Session::with_tls(Arc::new(config), TS.to_owned(), tls);
+    let greeting = s.poll();
+    assert!(matches!(greeting, Some(Event::Send(_))), "{greeting:?}");
+    s
+}
+
+/// The capability lines of a CAPA reply.
+pub fn capa_lines(text: &str) -> Vec<&str> {
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert_eq!(lines[0], "+OK Capability list follows");
+    assert_eq!(lines[lines.len() - 2], ".");
+    assert_eq!(lines[lines.len() - 1], "");
+    lines[1..lines.len() - 2].to_vec()
+}
+
+/// Runs STLS and completes the handshake.
+pub fn starttls(s: &mut Session) {
+    let events = run(s, "STLS\r\n");
+    assert_eq!(
+        events,
+        vec![
+            Event::Send(b"+OK Begin TLS negotiation\r\n".to_vec()),
+            Event::StartTls
+        ]
+    );
+    s.tls_established();
+    assert!(s.tls_active());
+}

@@ -3,10 +3,14 @@
 //! engines.
 
 mod limits;
+mod login;
 mod pop3;
 mod smtp;
+mod stream;
+mod throttle;
 
 use crate::config::Config;
+use crate::tls::Tls;
 use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::{Authenticator, passwords};
 use praisani_store::{NewAccount, Store, StoreError};
@@ -15,6 +19,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use stream::MailStream;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -29,6 +34,12 @@ pub(crate) struct Shared {
     /// clear.
     pub pop3_no_plaintext: Arc<praisani_pop3::Config>,
     pub limits: limits::ConnLimits,
+    /// The TLS settings, reloaded on SIGHUP.
+    pub tls: Arc<Tls>,
+    /// Failed-login records for brute-force throttling.
+    pub throttle: throttle::Throttle,
+    /// Makes SCRAM answer for unknown users like for real ones.
+    pub scram_secret: [u8; 32],
     /// The configured postmaster address, if any.
     pub postmaster: Option<Address>,
     /// When each account last logged in over POP3, for LOGIN-DELAY.
@@ -50,10 +61,26 @@ pub const DEMO_ADDRESS: &str = "demo@example.test";
 /// Its password.
 pub const DEMO_PASSWORD: &str = "demo-pass";
 
-#[derive(Clone, Copy, Debug)]
-enum Service {
+/// What a listener serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Service {
+    /// SMTP from other servers (MX), STARTTLS offered.
     Smtp,
+    /// Submission with STARTTLS and AUTH (RFC 6409, port 587).
+    Submission,
+    /// Submission over implicit TLS (RFC 8314, port 465).
+    Submissions,
+    /// POP3, STLS offered.
     Pop3,
+    /// POP3 over implicit TLS (port 995).
+    Pop3s,
+}
+
+impl Service {
+    /// Implicit TLS: the handshake comes before the protocol.
+    fn implicit_tls(self) -> bool {
+        matches!(self, Service::Submissions | Service::Pop3s)
+    }
 }
 
 /// Binds every listener, then serves until SIGINT or SIGTERM.
@@ -75,10 +102,36 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             return ExitCode::from(1);
         }
     }
+    let tls = match Tls::load(config.tls_source(), &config.data_dir, &config.hostname) {
+        Ok(t) => Arc::new(t),
+        Err(e) => {
+            eprintln!("praisani: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing::info!(fingerprint = %tls.fingerprint(), "TLS certificate (SHA-256)");
+    let scram_secret = match server_secret(&config.data_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("praisani: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut listeners = Vec::new();
     for (key, service, addrs) in [
         ("listen.smtp", Service::Smtp, &config.listen.smtp),
+        (
+            "listen.submission",
+            Service::Submission,
+            &config.listen.submission,
+        ),
+        (
+            "listen.submissions",
+            Service::Submissions,
+            &config.listen.submissions,
+        ),
         ("listen.pop3", Service::Pop3, &config.listen.pop3),
+        ("listen.pop3s", Service::Pop3s, &config.listen.pop3s),
     ] {
         for addr in addrs {
             match TcpListener::bind(addr).await {
@@ -90,16 +143,6 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             }
         }
     }
-    for (key, addrs) in [
-        ("listen.submission", &config.listen.submission),
-        ("listen.submissions", &config.listen.submissions),
-        ("listen.pop3s", &config.listen.pop3s),
-    ] {
-        if !addrs.is_empty() {
-            tracing::info!("{key} {addrs:?}: not served yet (needs TLS support)");
-        }
-    }
-
     for w in config.warnings() {
         tracing::warn!("{w}");
     }
@@ -131,6 +174,15 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         ),
         limits: limits::ConnLimits::new(limits.max_connections, limits.max_connections_per_ip),
         login_times: limits::LoginTimes::default(),
+        tls: tls.clone(),
+        throttle: throttle::Throttle::new(throttle::ThrottlePolicy {
+            lockout_after: u32::try_from(limits.auth_lockout_after).unwrap_or(u32::MAX),
+            lockout: limits.auth_lockout,
+            window: limits.auth_lockout.max(Duration::from_secs(900)),
+            step: Duration::from_secs(1),
+            max_delay: Duration::from_secs(10),
+        }),
+        scram_secret,
         postmaster: config
             .postmaster
             .as_deref()
@@ -165,6 +217,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
     if demo {
         print_demo(&shared.config);
     }
+    tokio::spawn(reload_on_hup(tls));
     wait_for_signal().await;
     tracing::info!("shutting down: no new connections; waiting up to 10s for open sessions");
     let _ = stop_tx.send(true);
@@ -206,13 +259,68 @@ async fn accept_loop(
         let shared = shared.clone();
         tokio::spawn(async move {
             let per_ip = shared.limits.per_ip(peer.ip());
+            let mut stream = MailStream::Plain(stream);
+            if service.implicit_tls() && per_ip.allowed {
+                let acceptor = shared.tls.acceptor();
+                let timeout = shared.config.limits.tls_handshake_timeout;
+                match tokio::time::timeout(timeout, stream.start_tls(&acceptor)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, ?service, "TLS handshake failed: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, ?service, "TLS handshake timed out");
+                        return;
+                    }
+                }
+            }
             match service {
-                Service::Smtp => smtp::handle(shared, stream, peer, per_ip).await,
-                Service::Pop3 => pop3::handle(shared, stream, peer, per_ip).await,
+                Service::Smtp | Service::Submission | Service::Submissions => {
+                    smtp::handle(shared, stream, peer, per_ip, service).await
+                }
+                Service::Pop3 | Service::Pop3s => {
+                    pop3::handle(shared, stream, peer, per_ip, service).await
+                }
             }
             drop(slot);
         });
     }
+}
+
+/// A random secret kept in `data_dir/server-secret`, made on first start.
+fn server_secret(data_dir: &std::path::Path) -> Result<[u8; 32], String> {
+    let path = data_dir.join("server-secret");
+    if let Ok(bytes) = std::fs::read(&path)
+        && let Ok(secret) = <[u8; 32]>::try_from(bytes.as_slice())
+    {
+        return Ok(secret);
+    }
+    let secret: [u8; 32] = rand::random();
+    crate::tls::write_private(&path, &secret)?;
+    Ok(secret)
+}
+
+/// Re-reads the TLS certificate and key on SIGHUP; open connections keep
+/// the settings they started with.
+async fn reload_on_hup(tls: Arc<Tls>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match tls.reload() {
+                Ok(fp) => tracing::info!(fingerprint = %fp, "SIGHUP: TLS certificate reloaded"),
+                Err(e) => {
+                    tracing::error!("SIGHUP: TLS reload failed, keeping the old certificate: {e}")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
 }
 
 async fn wait_for_signal() {
@@ -245,12 +353,13 @@ async fn create_demo(store: &dyn Store) -> Result<(), StoreError> {
     }
     let address = Address::parse(DEMO_ADDRESS).map_err(|e| StoreError::Conflict(e.to_string()))?;
     if store.account_get(&address).await?.is_none() {
-        let hash = passwords::hash(DEMO_PASSWORD).map_err(StoreError::Conflict)?;
+        let secrets = passwords::secrets(DEMO_PASSWORD, true).map_err(StoreError::Conflict)?;
         store
             .account_add(NewAccount {
                 address,
-                password_hash: hash,
-                apop_secret: Some(DEMO_PASSWORD.into()),
+                password_hash: secrets.password_hash,
+                apop_secret: secrets.apop_secret,
+                scram: secrets.scram,
                 quota_bytes: None,
             })
             .await?;

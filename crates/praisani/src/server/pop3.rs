@@ -1,15 +1,15 @@
 //! Drives one POP3 connection: socket bytes in and out of the
 //! `praisani_pop3` engine, logins checked and mailboxes read from the store.
 
-use super::Shared;
 use super::limits::IpSlot;
-use praisani_mailhost::LoginError;
+use super::login::{self, AuthStep, LoginFail, SaslLogin};
+use super::stream::MailStream;
+use super::{Service, Shared};
 use praisani_pop3::{AuthOutcome, Credential, Encoder, Event, MessageInfo, Session};
 use praisani_store::{Account, MaildropLock, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tracing::Instrument;
 
 /// Reads from the socket in pieces of this size.
@@ -20,9 +20,10 @@ const WRITE_HIGH: usize = 256 * 1024;
 /// Serves one connection until QUIT, autologout, error or disconnect.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
-    mut stream: TcpStream,
+    mut stream: MailStream,
     peer: SocketAddr,
     ip: IpSlot,
+    service: Service,
 ) {
     let id = shared.session_id();
     let span = tracing::info_span!("pop3", session = %id, peer = %peer);
@@ -35,14 +36,18 @@ pub(crate) async fn handle(
             return;
         }
         let timestamp = format!("<{}.{}@{}>", std::process::id(), id, shared.config.hostname);
+        tracing::debug!(?service, tls = stream.is_tls(), "connected");
         let mut conn = Conn {
             shared,
+            peer,
             mailbox: None,
+            sasl: None,
         };
-        match conn.run(&mut stream, peer, timestamp).await {
+        match conn.run(&mut stream, timestamp).await {
             Ok(()) => tracing::debug!("closed"),
             Err(e) => tracing::debug!("connection ended: {e}"),
         }
+        let _ = stream.shutdown().await;
         // Dropping the lock here, whatever happened, is what keeps a broken
         // session from leaving the maildrop locked.
     }
@@ -52,23 +57,46 @@ pub(crate) async fn handle(
 
 struct Conn {
     shared: Arc<Shared>,
+    peer: SocketAddr,
     /// The logged-in account and its maildrop lock.
     mailbox: Option<(Account, MaildropLock)>,
+    /// The AUTH exchange in progress.
+    sasl: Option<SaslLogin>,
+}
+
+/// Writes and flushes pending output (a TLS stream buffers until flushed).
+async fn write_out(stream: &mut MailStream, out: &mut Vec<u8>) -> std::io::Result<()> {
+    if !out.is_empty() {
+        stream.write_all(out).await?;
+        stream.flush().await?;
+        out.clear();
+    }
+    Ok(())
+}
+
+/// How a failed login is reported (RFC 2449/3206 response codes).
+fn fail_outcome(why: LoginFail) -> AuthOutcome {
+    match why {
+        LoginFail::BadCredentials | LoginFail::Malformed => AuthOutcome::Failed,
+        LoginFail::Locked => AuthOutcome::LoginDelay,
+        LoginFail::Temporary => AuthOutcome::TempFail,
+    }
 }
 
 impl Conn {
-    async fn run(
-        &mut self,
-        stream: &mut TcpStream,
-        peer: SocketAddr,
-        timestamp: String,
-    ) -> std::io::Result<()> {
-        let policy = if self.shared.config.pop3.allow_plaintext.allows(peer.ip()) {
+    async fn run(&mut self, stream: &mut MailStream, timestamp: String) -> std::io::Result<()> {
+        let policy = if self
+            .shared
+            .config
+            .pop3
+            .allow_plaintext
+            .allows(self.peer.ip())
+        {
             self.shared.pop3.clone()
         } else {
             self.shared.pop3_no_plaintext.clone()
         };
-        let mut session = Session::new(policy, timestamp);
+        let mut session = Session::with_tls(policy, timestamp, stream.is_tls());
         let mut out: Vec<u8> = Vec::with_capacity(8192);
         let mut buf = vec![0u8; READ_BUF];
         let idle = self.shared.config.limits.pop3_idle_timeout;
@@ -91,25 +119,63 @@ impl Conn {
                         let ok = self.update(&delete).await;
                         session.update_result(ok);
                     }
+                    Event::StartTls => {
+                        write_out(stream, &mut out).await?;
+                        let acceptor = self.shared.tls.acceptor();
+                        let limit = self.shared.config.limits.tls_handshake_timeout;
+                        match tokio::time::timeout(limit, stream.start_tls(&acceptor)).await {
+                            Ok(Ok(())) => {
+                                tracing::debug!(tls = ?stream.tls_description(), "STLS done");
+                                session.tls_established();
+                            }
+                            Ok(Err(e)) => {
+                                tracing::info!("STLS handshake failed: {e}");
+                                return Ok(());
+                            }
+                            Err(_) => {
+                                tracing::info!("STLS handshake timed out");
+                                return Ok(());
+                            }
+                        }
+                    }
+                    Event::Auth {
+                        mechanism,
+                        initial_response,
+                    } => {
+                        let (sasl, step) = SaslLogin::start(
+                            self.shared.clone(),
+                            self.peer.ip(),
+                            &mechanism,
+                            initial_response.as_deref(),
+                        )
+                        .await;
+                        self.sasl = sasl;
+                        self.auth_step(&mut session, step).await;
+                    }
+                    Event::AuthResponse(line) => {
+                        let step = match &mut self.sasl {
+                            Some(s) => s.respond(&line).await,
+                            None => AuthStep::Failed(LoginFail::Malformed),
+                        };
+                        self.auth_step(&mut session, step).await;
+                    }
+                    Event::AuthCancelled => self.sasl = None,
                     Event::Close => {
-                        stream.write_all(&out).await?;
+                        write_out(stream, &mut out).await?;
                         return Ok(());
                     }
                 }
                 if out.len() >= WRITE_HIGH {
-                    stream.write_all(&out).await?;
-                    out.clear();
+                    write_out(stream, &mut out).await?;
                 }
             }
-            if !out.is_empty() {
-                stream.write_all(&out).await?;
-                out.clear();
-            }
+            write_out(stream, &mut out).await?;
             let n = match tokio::time::timeout(idle, stream.read(&mut buf)).await {
                 Ok(r) => r?,
                 Err(_) => {
                     tracing::info!("autologout");
-                    let _ = stream.write_all(&session.autologout_reply()).await;
+                    out.extend_from_slice(&session.autologout_reply());
+                    let _ = write_out(stream, &mut out).await;
                     return Ok(());
                 }
             };
@@ -120,28 +186,41 @@ impl Conn {
         }
     }
 
+    async fn auth_step(&mut self, session: &mut Session, step: AuthStep) {
+        match step {
+            AuthStep::Challenge(b64) => session.auth_challenge(&b64),
+            AuthStep::Success(account) => {
+                self.sasl = None;
+                session.set_user(account.address.to_string());
+                let outcome = self.open_maildrop(account).await;
+                session.auth_result(outcome);
+            }
+            AuthStep::Failed(why) => {
+                self.sasl = None;
+                session.auth_result(fail_outcome(why));
+            }
+        }
+    }
+
     async fn login(&mut self, user: &str, credential: Credential, timestamp: &str) -> AuthOutcome {
-        let auth = &self.shared.auth;
+        let ip = self.peer.ip();
         let result = match credential {
-            Credential::Password(pw) => auth.password(user, &pw).await,
+            Credential::Password(pw) => login::check_password(&self.shared, ip, user, &pw).await,
             Credential::Apop { digest } => {
-                auth.apop(user, |secret| {
-                    praisani_pop3::apop_matches(timestamp, secret, &digest)
-                })
-                .await
+                login::check_apop(&self.shared, ip, user, timestamp, &digest).await
             }
         };
-        let account = match result {
-            Ok(a) => a,
-            Err(LoginError::Failed) => {
-                tracing::info!(user, "login failed");
-                return AuthOutcome::Failed;
+        match result {
+            Ok(account) => self.open_maildrop(account).await,
+            Err(why) => {
+                tracing::info!(user, ?why, "login failed");
+                fail_outcome(why)
             }
-            Err(LoginError::Temporary(e)) => {
-                tracing::error!("login lookup failed: {e}");
-                return AuthOutcome::TempFail;
-            }
-        };
+        }
+    }
+
+    /// After a successful login: LOGIN-DELAY, the maildrop lock, the list.
+    async fn open_maildrop(&mut self, account: Account) -> AuthOutcome {
         if let Some(delay) = self.shared.pop3.login_delay
             && !self
                 .shared
@@ -185,7 +264,7 @@ impl Conn {
 
     async fn retrieve(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut MailStream,
         out: &mut Vec<u8>,
         id: u64,
         size: u64,
@@ -237,8 +316,7 @@ impl Conn {
                 break;
             }
             if out.len() >= WRITE_HIGH {
-                stream.write_all(out).await?;
-                out.clear();
+                write_out(stream, out).await?;
             }
             chunk = match body.next_chunk().await {
                 Ok(c) => c,
@@ -247,7 +325,7 @@ impl Conn {
                     // error any more; closing the connection tells the client
                     // the message is incomplete.
                     tracing::error!(message = id, "read failed mid-message: {e}");
-                    stream.write_all(out).await?;
+                    write_out(stream, out).await?;
                     return Err(std::io::Error::other("store read failed mid-message"));
                 }
             };

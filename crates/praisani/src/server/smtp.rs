@@ -1,17 +1,19 @@
 //! Drives one SMTP connection: socket bytes in and out of the
 //! `praisani_smtp` engine, its questions answered from the store.
 
-use super::Shared;
 use super::limits::IpSlot;
+use super::login::{AuthStep, LoginFail, SaslLogin};
+use super::stream::MailStream;
+use super::{Service, Shared};
+use crate::config::SenderPolicy;
 use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::{Mailbox, Resolution, resolve, trace};
 use praisani_smtp::{DomainPart, Event, ForwardPath, Reply, ReversePath, Session, Verdict};
-use praisani_store::{AccountId, Spool};
+use praisani_store::{Account, AccountId, Spool};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tracing::Instrument;
 
 /// Reads from the socket in pieces of this size.
@@ -20,9 +22,10 @@ const READ_BUF: usize = 64 * 1024;
 /// Serves one connection until QUIT, timeout, error or disconnect.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
-    mut stream: TcpStream,
+    mut stream: MailStream,
     peer: SocketAddr,
     ip: IpSlot,
+    service: Service,
 ) {
     let id = shared.session_id();
     let span = tracing::info_span!("smtp", session = %id, peer = %peer);
@@ -34,21 +37,26 @@ pub(crate) async fn handle(
             tracing::info!("refused: too many connections from this address");
             return;
         }
-        tracing::debug!("connected");
+        tracing::debug!(?service, tls = stream.is_tls(), "connected");
         let mut conn = Conn {
+            trusted: shared.config.is_trusted(peer.ip()),
             shared,
             peer,
             id,
+            service,
             rcpts: HashMap::new(),
             spool: None,
             declared_size: None,
             current: Default::default(),
             messages: 0,
+            account: None,
+            sasl: None,
         };
         match conn.run(&mut stream).await {
             Ok(()) => tracing::debug!("closed"),
             Err(e) => tracing::debug!("connection ended: {e}"),
         }
+        let _ = stream.shutdown().await;
     }
     .instrument(span)
     .await
@@ -58,6 +66,9 @@ struct Conn {
     shared: Arc<Shared>,
     peer: SocketAddr,
     id: String,
+    service: Service,
+    /// The client is in `trusted_networks`: it may relay without AUTH.
+    trusted: bool,
     /// Mailboxes behind each accepted recipient, by the recipient's text.
     rcpts: HashMap<String, Vec<AccountId>>,
     /// The body being received, with the error that spoiled it, if any.
@@ -67,6 +78,10 @@ struct Conn {
     /// The queue id and mailboxes of the message being received.
     current: (String, Vec<AccountId>),
     messages: u64,
+    /// The account that authenticated with AUTH.
+    account: Option<Account>,
+    /// The AUTH exchange in progress.
+    sasl: Option<SaslLogin>,
 }
 
 fn forward_key(to: &ForwardPath) -> String {
@@ -76,9 +91,33 @@ fn forward_key(to: &ForwardPath) -> String {
     }
 }
 
+/// The engine settings for one connection: what this listener offers, and
+/// which mechanisms may be used before TLS from this client.
+fn engine_config(shared: &Shared, service: Service, peer: SocketAddr) -> praisani_smtp::Config {
+    let mut c = (*shared.smtp).clone();
+    let submission = matches!(service, Service::Submission | Service::Submissions);
+    c.starttls = matches!(service, Service::Smtp | Service::Submission);
+    if submission || shared.config.smtp.auth_on_mx {
+        let all: Vec<String> = ["PLAIN", "LOGIN", "SCRAM-SHA-256"]
+            .map(String::from)
+            .to_vec();
+        c.auth_mechanisms_tls = all.clone();
+        // Mechanisms that send the password itself wait for TLS, except
+        // from loopback when the configuration allows it.
+        c.auth_mechanisms_plain = if shared.config.pop3.allow_plaintext.allows(peer.ip()) {
+            all
+        } else {
+            vec!["SCRAM-SHA-256".into()]
+        };
+    }
+    c.require_auth = submission;
+    c
+}
+
 impl Conn {
-    async fn run(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
-        let mut session = Session::new(self.shared.smtp.clone());
+    async fn run(&mut self, stream: &mut MailStream) -> std::io::Result<()> {
+        let config = Arc::new(engine_config(&self.shared, self.service, self.peer));
+        let mut session = Session::with_tls(config, stream.is_tls());
         let mut out: Vec<u8> = Vec::with_capacity(4096);
         let mut buf = vec![0u8; READ_BUF];
         let timeout = self.shared.config.limits.smtp_timeout;
@@ -86,9 +125,10 @@ impl Conn {
             while let Some(event) = session.poll() {
                 match event {
                     Event::Send(bytes) => out.extend_from_slice(&bytes),
-                    Event::CheckSender { params, .. } => {
+                    Event::CheckSender { from, params } => {
                         self.declared_size = params.size;
-                        session.mail_verdict(Verdict::Accept)
+                        let v = self.check_sender(&from).await;
+                        session.mail_verdict(v)
                     }
                     Event::CheckRecipient { to } => {
                         let v = self.check_recipient(&to).await;
@@ -110,16 +150,54 @@ impl Conn {
                             Err(reply) => session.message_verdict(Verdict::Reject(reply)),
                         }
                     }
+                    Event::StartTls => {
+                        write_out(stream, &mut out).await?;
+                        let acceptor = self.shared.tls.acceptor();
+                        let limit = self.shared.config.limits.tls_handshake_timeout;
+                        match tokio::time::timeout(limit, stream.start_tls(&acceptor)).await {
+                            Ok(Ok(())) => {
+                                tracing::debug!(tls = ?stream.tls_description(), "STARTTLS done");
+                                session.tls_established();
+                            }
+                            Ok(Err(e)) => {
+                                tracing::info!("STARTTLS handshake failed: {e}");
+                                return Ok(());
+                            }
+                            Err(_) => {
+                                tracing::info!("STARTTLS handshake timed out");
+                                return Ok(());
+                            }
+                        }
+                    }
+                    Event::Auth {
+                        mechanism,
+                        initial_response,
+                    } => {
+                        let (login, step) = SaslLogin::start(
+                            self.shared.clone(),
+                            self.peer.ip(),
+                            &mechanism,
+                            initial_response.as_deref(),
+                        )
+                        .await;
+                        self.sasl = login;
+                        self.auth_step(&mut session, step);
+                    }
+                    Event::AuthResponse(line) => {
+                        let step = match &mut self.sasl {
+                            Some(login) => login.respond(&line).await,
+                            None => AuthStep::Failed(LoginFail::Malformed),
+                        };
+                        self.auth_step(&mut session, step);
+                    }
+                    Event::AuthCancelled => self.sasl = None,
                     Event::Close => {
-                        stream.write_all(&out).await?;
+                        write_out(stream, &mut out).await?;
                         return Ok(());
                     }
                 }
             }
-            if !out.is_empty() {
-                stream.write_all(&out).await?;
-                out.clear();
-            }
+            write_out(stream, &mut out).await?;
             if session.is_closed() {
                 return Ok(());
             }
@@ -127,7 +205,8 @@ impl Conn {
                 Ok(r) => r?,
                 Err(_) => {
                     tracing::info!("timeout");
-                    let _ = stream.write_all(&session.timeout_reply()).await;
+                    out.extend_from_slice(&session.timeout_reply());
+                    let _ = write_out(stream, &mut out).await;
                     return Ok(());
                 }
             };
@@ -135,6 +214,73 @@ impl Conn {
                 return Ok(());
             }
             session.feed(&buf[..n]);
+        }
+    }
+
+    fn auth_step(&mut self, session: &mut Session, step: AuthStep) {
+        match step {
+            AuthStep::Challenge(b64) => session.auth_challenge(&b64),
+            AuthStep::Success(account) => {
+                self.sasl = None;
+                tracing::info!(user = %account.address, "authenticated");
+                session.auth_succeeded(&account.address.to_string());
+                self.account = Some(account);
+            }
+            AuthStep::Failed(why) => {
+                self.sasl = None;
+                tracing::info!(?why, "authentication failed");
+                session.auth_failed(match why {
+                    LoginFail::BadCredentials => {
+                        Reply::new(535, "5.7.8", "Authentication credentials invalid")
+                    }
+                    LoginFail::Malformed => Reply::new(501, "5.5.2", "Cannot decode response"),
+                    LoginFail::Locked => {
+                        Reply::new(454, "4.7.0", "Too many failed logins, try again later")
+                    }
+                    LoginFail::Temporary => {
+                        Reply::new(454, "4.7.0", "Temporary authentication failure")
+                    }
+                });
+            }
+        }
+    }
+
+    /// RFC 6409 section 6.1: an authenticated user sends as their own
+    /// address or an alias that delivers to them.
+    async fn check_sender(&mut self, from: &ReversePath) -> Verdict {
+        let Some(account) = &self.account else {
+            return Verdict::Accept;
+        };
+        if self.shared.config.submission.sender_policy == SenderPolicy::Any {
+            return Verdict::Accept;
+        }
+        let ReversePath::Mailbox(m) = from else {
+            return Verdict::Accept;
+        };
+        let not_owned = || {
+            Verdict::Reject(Reply::new(
+                553,
+                "5.7.1",
+                "Sender address is not one of yours",
+            ))
+        };
+        let DomainPart::Name(name) = &m.domain else {
+            return not_owned();
+        };
+        let Ok(address) = Domain::parse(name).and_then(|d| Address::new(&m.local, d)) else {
+            return not_owned();
+        };
+        if address == account.address {
+            return Verdict::Accept;
+        }
+        match resolve(&*self.shared.store, &address).await {
+            Ok(Resolution::Local { mailboxes, .. })
+                if mailboxes.iter().any(|mb| mb.id == account.id) =>
+            {
+                Verdict::Accept
+            }
+            Ok(_) => not_owned(),
+            Err(e) => temp_fail(&e),
         }
     }
 
@@ -159,9 +305,7 @@ impl Conn {
                 };
                 match store.is_hosted(&domain).await {
                     Ok(true) => {}
-                    Ok(false) => {
-                        return Verdict::Reject(Reply::new(550, "5.7.1", "Relay access denied"));
-                    }
+                    Ok(false) => return self.remote_recipient(),
                     Err(e) => return temp_fail(&e),
                 }
                 if mailbox.quoted {
@@ -205,6 +349,22 @@ impl Conn {
                 Verdict::Reject(Reply::new(550, "5.7.1", "Relay access denied"))
             }
             Err(e) => temp_fail(&e),
+        }
+    }
+
+    /// A recipient outside our domains: relaying is for authenticated users
+    /// and trusted networks only. Their mail will go to the outbound queue,
+    /// which is not there yet: say so with a temporary failure rather than
+    /// accept and drop.
+    fn remote_recipient(&self) -> Verdict {
+        if self.account.is_some() || self.trusted {
+            Verdict::Reject(Reply::new(
+                451,
+                "4.4.0",
+                "Delivery to other servers is not available yet; try again later",
+            ))
+        } else {
+            Verdict::Reject(Reply::new(550, "5.7.1", "Relay access denied"))
         }
     }
 
@@ -291,10 +451,11 @@ impl Conn {
             ReversePath::Mailbox(m) => m.to_string(),
         };
         let single = (env.recipients.len() == 1).then(|| forward_key(&env.recipients[0]));
-        let protocol = match (env.esmtp, env.params.smtputf8) {
-            (_, true) => "UTF8SMTP",
-            (true, false) => "ESMTP",
-            (false, false) => "SMTP",
+        // RFC 3848 keywords (ESMTPSA…), and their RFC 6531 UTF8SMTP forms.
+        let protocol = if env.params.smtputf8 {
+            format!("UTF8{}", env.with_protocol().trim_start_matches('E'))
+        } else {
+            env.with_protocol().to_string()
         };
         self.messages += 1;
         let queue_id = format!("{}.{}", self.id, self.messages);
@@ -302,7 +463,7 @@ impl Conn {
             helo: &env.helo,
             peer: self.peer.ip(),
             hostname: &self.shared.config.hostname,
-            protocol,
+            protocol: &protocol,
             id: &queue_id,
             for_rcpt: single.as_deref().map(|s| s.trim_matches(['<', '>'])),
             return_path: &return_path,
@@ -355,6 +516,16 @@ impl Conn {
             }
         }
     }
+}
+
+/// Writes and flushes pending output (a TLS stream buffers until flushed).
+async fn write_out(stream: &mut MailStream, out: &mut Vec<u8>) -> std::io::Result<()> {
+    if !out.is_empty() {
+        stream.write_all(out).await?;
+        stream.flush().await?;
+        out.clear();
+    }
+    Ok(())
 }
 
 fn dedup(mut v: Vec<AccountId>) -> Vec<AccountId> {

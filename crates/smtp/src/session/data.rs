@@ -28,6 +28,8 @@ impl Session {
             mail_from: tx.from,
             params: tx.params,
             recipients: tx.recipients,
+            authenticated: self.authenticated.clone(),
+            tls: self.tls_active,
         }));
         self.send(Reply::new(354, "", "End data with <CR><LF>.<CR><LF>"));
         // Everything after the DATA line, even if it arrived in the same read, is body:

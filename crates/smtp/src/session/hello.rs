@@ -22,6 +22,14 @@ impl Session {
         if c.smtputf8 {
             lines.push("SMTPUTF8".to_owned());
         }
+        // RFC 3207 4.2: never offered again once under TLS.
+        if c.starttls && !self.tls_active {
+            lines.push("STARTTLS".to_owned());
+        }
+        let mechanisms = self.offered_mechanisms();
+        if !mechanisms.is_empty() {
+            lines.push(format!("AUTH {}", mechanisms.join(" ")));
+        }
         self.transaction = None;
         self.helo = Some(Helo { name, esmtp: true });
         // No enhanced code: the EHLO reply is where the client learns whether we
@@ -29,7 +37,8 @@ impl Session {
         self.send(Reply::multiline(250, "", lines));
     }
 
-    /// HELO: plain SMTP, no extensions (MAIL parameters are refused afterwards).
+    /// HELO: plain SMTP, no extensions (MAIL parameters are refused afterwards, and
+    /// so are STARTTLS and AUTH).
     pub(super) fn helo(&mut self, name: String) {
         self.transaction = None;
         self.helo = Some(Helo { name, esmtp: false });

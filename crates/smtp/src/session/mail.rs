@@ -1,4 +1,5 @@
-//! MAIL FROM (RFC 5321 4.1.1.2) with SIZE, BODY and SMTPUTF8.
+//! MAIL FROM (RFC 5321 4.1.1.2) with SIZE, BODY, SMTPUTF8 and AUTH, and the
+//! submission rules (RFC 6409, RFC 4954 section 6, RFC 3207 section 4).
 
 use super::{Session, Waiting};
 use crate::command::Param;
@@ -16,6 +17,19 @@ impl Session {
         let esmtp = helo.esmtp;
         if self.transaction.is_some() {
             return self.bad_command(Reply::new(503, "5.5.1", "Error: nested MAIL command"));
+        }
+        // Policy before parameters: a client that must first STARTTLS or AUTH learns
+        // that, not some detail of its MAIL line. RCPT and DATA then get 503 (no
+        // transaction). Counted as errors so a client cannot loop here forever.
+        if self.config.require_tls_for_mail && !self.tls_active {
+            return self.bad_command(Reply::new(
+                530,
+                "5.7.0",
+                "Must issue a STARTTLS command first",
+            ));
+        }
+        if self.config.require_auth && self.authenticated.is_none() {
+            return self.bad_command(Reply::new(530, "5.7.0", "Authentication required"));
         }
         if self.accepted_messages >= self.config.max_messages_per_connection {
             let host = &self.config.hostname;

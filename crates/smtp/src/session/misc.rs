@@ -4,7 +4,7 @@ use super::Session;
 use crate::reply::Reply;
 
 impl Session {
-    /// RSET: abort the transaction, keep the EHLO state.
+    /// RSET: abort the transaction, keep the EHLO state (and any authentication).
     pub(super) fn rset(&mut self) {
         self.transaction = None;
         self.send(Reply::new(250, "2.0.0", "Ok"));

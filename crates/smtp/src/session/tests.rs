@@ -11,10 +11,10 @@ use crate::path::{DomainPart, ForwardPath, Mailbox, ReversePath};
 use crate::reply::Reply;
 use crate::test_rng::XorShift;
 
-const HOST: &str = "mx.example.org";
+pub(super) const HOST: &str = "mx.example.org";
 
 /// A session whose greeting has been checked and drained.
-fn session_with(config: Config) -> Session {
+pub(super) fn session_with(config: Config) -> Session {
     let mut s = Session::new(Arc::new(config));
     assert_eq!(
         s.poll(),
@@ -26,12 +26,12 @@ fn session_with(config: Config) -> Session {
     s
 }
 
-fn session() -> Session {
+pub(super) fn session() -> Session {
     session_with(Config::new(HOST))
 }
 
 /// A session after `EHLO client.example`.
-fn ehlo_session(config: Config) -> Session {
+pub(super) fn ehlo_session(config: Config) -> Session {
     let mut s = session_with(config);
     let out = run(&mut s, "EHLO client.example\r\n");
     assert!(out[0].starts_with("250-mx.example.org\r\n"), "{out:?}");
@@ -39,7 +39,7 @@ fn ehlo_session(config: Config) -> Session {
 }
 
 /// Events rendered compactly: replies as their text, other events as tags.
-fn render(ev: Event) -> String {
+pub(super) fn render(ev: Event) -> String {
     match ev {
         Event::Send(b) => String::from_utf8(b).expect("replies are UTF-8"),
         Event::CheckSender { from, .. } => format!("?sender {}", path_text(&from)),
@@ -58,10 +58,20 @@ fn render(ev: Event) -> String {
         Event::MessageEnd => "end".into(),
         Event::MessageAborted => "aborted".into(),
         Event::Close => "close".into(),
+        Event::StartTls => "starttls".into(),
+        Event::Auth {
+            mechanism,
+            initial_response,
+        } => match initial_response {
+            Some(ir) => format!("?auth {mechanism} {ir}"),
+            None => format!("?auth {mechanism}"),
+        },
+        Event::AuthResponse(r) => format!("?auth-response {r}"),
+        Event::AuthCancelled => "auth-cancelled".into(),
     }
 }
 
-fn path_text(p: &ReversePath) -> String {
+pub(super) fn path_text(p: &ReversePath) -> String {
     match p {
         ReversePath::Null => "<>".into(),
         ReversePath::Mailbox(m) => m.to_string(),
@@ -69,7 +79,7 @@ fn path_text(p: &ReversePath) -> String {
 }
 
 /// Drain all events.
-fn drain(s: &mut Session) -> Vec<String> {
+pub(super) fn drain(s: &mut Session) -> Vec<String> {
     let mut out = Vec::new();
     while let Some(ev) = s.poll() {
         out.push(render(ev));
@@ -78,20 +88,20 @@ fn drain(s: &mut Session) -> Vec<String> {
 }
 
 /// Feed `input` and drain all events.
-fn run(s: &mut Session, input: &str) -> Vec<String> {
+pub(super) fn run(s: &mut Session, input: &str) -> Vec<String> {
     s.feed(input.as_bytes());
     drain(s)
 }
 
 /// Feed one command and return its single reply.
-fn reply(s: &mut Session, input: &str) -> String {
+pub(super) fn reply(s: &mut Session, input: &str) -> String {
     let out = run(s, input);
     assert_eq!(out.len(), 1, "{input:?} -> {out:?}");
     out.into_iter().next().unwrap_or_default()
 }
 
 /// MAIL FROM and accept it.
-fn mail_ok(s: &mut Session, from: &str) {
+pub(super) fn mail_ok(s: &mut Session, from: &str) {
     let out = run(s, &format!("MAIL FROM:{from}\r\n"));
     assert_eq!(out.len(), 1, "{out:?}");
     assert!(out[0].starts_with("?sender"), "{out:?}");
@@ -100,7 +110,7 @@ fn mail_ok(s: &mut Session, from: &str) {
 }
 
 /// RCPT TO and accept it.
-fn rcpt_ok(s: &mut Session, to: &str) {
+pub(super) fn rcpt_ok(s: &mut Session, to: &str) {
     let out = run(s, &format!("RCPT TO:{to}\r\n"));
     assert_eq!(out.len(), 1, "{out:?}");
     assert!(out[0].starts_with("?rcpt"), "{out:?}");
@@ -109,7 +119,7 @@ fn rcpt_ok(s: &mut Session, to: &str) {
 }
 
 /// A session in an open transaction with one accepted recipient.
-fn rcpt_session(config: Config) -> Session {
+pub(super) fn rcpt_session(config: Config) -> Session {
     let mut s = ehlo_session(config);
     mail_ok(&mut s, "<a@b.example>");
     rcpt_ok(&mut s, "<c@d.example>");
@@ -117,7 +127,7 @@ fn rcpt_session(config: Config) -> Session {
 }
 
 /// A session reading a body.
-fn data_session(config: Config) -> Session {
+pub(super) fn data_session(config: Config) -> Session {
     let mut s = rcpt_session(config);
     assert_eq!(
         run(&mut s, "DATA\r\n"),
@@ -127,7 +137,7 @@ fn data_session(config: Config) -> Session {
     s
 }
 
-fn mailbox(local: &str, domain: &str) -> Mailbox {
+pub(super) fn mailbox(local: &str, domain: &str) -> Mailbox {
     Mailbox {
         local: local.into(),
         quoted: false,
@@ -228,12 +238,16 @@ fn stateless_commands(s: &mut Session) {
         "502 5.5.1 EXPN not available\r\n"
     );
     assert!(reply(s, "HELP\r\n").starts_with("214 2.0.0 "));
-    for cmd in ["STARTTLS\r\n", "AUTH PLAIN\r\n", "BDAT 1 LAST\r\n"] {
+    for cmd in ["STARTTLS\r\n", "BDAT 1 LAST\r\n"] {
         assert_eq!(
             reply(s, cmd),
             "502 5.5.1 Error: command not implemented\r\n"
         );
     }
+    assert_eq!(
+        reply(s, "AUTH PLAIN\r\n"),
+        "502 5.5.1 AUTH not supported\r\n"
+    );
     assert_eq!(
         reply(s, "FOO\r\n"),
         "500 5.5.2 Error: command not recognized\r\n"
@@ -324,6 +338,8 @@ fn after_rcpt() {
                 },
                 ForwardPath::Postmaster
             ],
+            authenticated: None,
+            tls: false,
         }))
     );
     assert_eq!(drain(&mut s), ["354 End data with <CR><LF>.<CR><LF>\r\n"]);
@@ -1016,7 +1032,7 @@ fn random_input_never_panics_and_stays_bounded() {
     }
 }
 
-fn random_verdict(rng: &mut XorShift) -> Verdict {
+pub(super) fn random_verdict(rng: &mut XorShift) -> Verdict {
     if rng.below(3) == 0 {
         Verdict::Reject(Reply::new(550, "5.7.1", "no"))
     } else {

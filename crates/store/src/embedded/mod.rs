@@ -14,7 +14,7 @@ mod writer;
 
 use crate::{
     Account, AccountId, Alias, BodyStream, DomainInfo, Lookup, MaildropLock, MessageId,
-    MessageMeta, NewAccount, Spool, Store, StoreError,
+    MessageMeta, NewAccount, Secrets, Spool, Store, StoreError,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -128,17 +128,12 @@ impl Store for EmbeddedStore {
     async fn account_set_password(
         &self,
         address: &Address,
-        password_hash: &str,
-        apop_secret: Option<&str>,
+        secrets: &Secrets,
     ) -> Result<(), StoreError> {
-        let (a, h, s) = (
-            address.clone(),
-            password_hash.to_string(),
-            apop_secret.map(String::from),
-        );
+        let (a, s) = (address.clone(), secrets.clone());
         self.inner
             .writer
-            .run(move |c| ops::account_set_password(c, &a, &h, s.as_deref()))
+            .run(move |c| ops::account_set_password(c, &a, &s))
             .await
     }
 

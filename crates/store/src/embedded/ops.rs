@@ -4,7 +4,7 @@
 use super::pool::ReadPool;
 use crate::{
     Account, AccountId, Alias, BodySource, DomainInfo, Lookup, MessageId, MessageMeta, NewAccount,
-    Spool, StoreError,
+    Secrets, Spool, StoreError,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -130,15 +130,17 @@ pub(super) fn account_add(c: &Connection, n: &NewAccount) -> Result<AccountId, S
         return Err(StoreError::Duplicate(format!("address {}", n.address)));
     }
     c.execute(
-        "INSERT INTO accounts (domain_id, local, password_hash, apop_secret, quota_bytes, created)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO accounts
+            (domain_id, local, password_hash, apop_secret, quota_bytes, created, scram)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             did,
             n.address.local(),
             n.password_hash,
             n.apop_secret,
             n.quota_bytes.map(|q| q as i64),
-            now()
+            now(),
+            n.scram
         ],
     )?;
     Ok(c.last_insert_rowid())
@@ -161,7 +163,7 @@ pub(super) fn account_remove(c: &Connection, a: &Address) -> Result<(), StoreErr
 }
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.local, d.name, a.password_hash, a.apop_secret,
-     a.quota_bytes, a.used_bytes, a.used_messages";
+     a.quota_bytes, a.used_bytes, a.used_messages, a.scram";
 
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, ())> {
     let local: String = r.get(1)?;
@@ -179,6 +181,7 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, ())> {
             quota_bytes: r.get::<_, Option<i64>>(5)?.map(|q| q as u64),
             used_bytes: r.get::<_, i64>(6)? as u64,
             used_messages: r.get::<_, i64>(7)? as u64,
+            scram: r.get(8)?,
         },
         (),
     ))
@@ -213,13 +216,17 @@ pub(super) fn account_list(c: &Connection, d: Option<&Domain>) -> Result<Vec<Acc
 pub(super) fn account_set_password(
     c: &Connection,
     a: &Address,
-    hash: &str,
-    apop: Option<&str>,
+    secrets: &Secrets,
 ) -> Result<(), StoreError> {
     let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
     c.execute(
-        "UPDATE accounts SET password_hash = ?1, apop_secret = ?2 WHERE id = ?3",
-        params![hash, apop, id],
+        "UPDATE accounts SET password_hash = ?1, apop_secret = ?2, scram = ?3 WHERE id = ?4",
+        params![
+            secrets.password_hash,
+            secrets.apop_secret,
+            secrets.scram,
+            id
+        ],
     )?;
     Ok(())
 }

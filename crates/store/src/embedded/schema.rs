@@ -74,6 +74,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX messages_by_account ON messages (account_id, id);
      CREATE INDEX messages_by_body ON messages (body_id);
      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 2: SCRAM-SHA-256 credentials (RFC 5803 form), derived when the
+    // password is set, so SCRAM works without keeping the password.
+    "ALTER TABLE accounts ADD COLUMN scram TEXT;",
 ];
 
 /// Brings the schema up to date.

@@ -1,0 +1,267 @@
+//! Running a SASL exchange (AUTH in SMTP and POP3) and the POP3 USER/PASS
+//! and APOP logins against the accounts, with brute-force throttling.
+//!
+//! The protocol engines frame the exchange; `praisani_sasl` implements the
+//! mechanisms; this module answers the mechanisms' questions: is this
+//! password right (argon2, through the authenticator and its cache), what
+//! are this user's SCRAM credentials.
+
+use super::Shared;
+use super::throttle::Gate;
+use praisani_mailaddr::Address;
+use praisani_mailhost::LoginError;
+use praisani_sasl::{
+    Failure, Mechanism, ScramCredentials, ServerExchange, Step, b64_decode, b64_encode,
+};
+use praisani_store::Account;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Why a login did not succeed, as the protocols report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoginFail {
+    /// Wrong user or password (indistinguishable on purpose).
+    BadCredentials,
+    /// The client's data could not be decoded.
+    Malformed,
+    /// Too many failures: locked out for a while.
+    Locked,
+    /// The store could not answer; try again later.
+    Temporary,
+}
+
+/// The next thing to tell the client.
+pub(crate) enum AuthStep {
+    /// Send this base64 challenge and wait for a line.
+    Challenge(String),
+    /// Logged in.
+    Success(Account),
+    /// Finished without success.
+    Failed(LoginFail),
+}
+
+/// One SASL exchange in progress.
+pub(crate) struct SaslLogin {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+    exchange: ServerExchange,
+    started: Instant,
+    /// The account the exchange is about, once known.
+    account: Option<Account>,
+    /// The user name the client gave, for throttling.
+    user: String,
+    /// SCRAM succeeded; its final message was sent and an empty line is due.
+    verified: Option<Account>,
+}
+
+impl SaslLogin {
+    /// Starts an AUTH exchange; `None` with a failure when the mechanism is
+    /// unknown or the initial response cannot be decoded.
+    pub(crate) async fn start(
+        shared: Arc<Shared>,
+        ip: IpAddr,
+        mechanism: &str,
+        initial: Option<&str>,
+    ) -> (Option<SaslLogin>, AuthStep) {
+        let Some(mech) = Mechanism::from_name(mechanism) else {
+            return (None, AuthStep::Failed(LoginFail::Malformed));
+        };
+        let initial = match initial {
+            None => None,
+            Some("=") => Some(Vec::new()),
+            Some(text) => match b64_decode(text) {
+                Ok(v) => Some(v),
+                Err(_) => return (None, AuthStep::Failed(LoginFail::Malformed)),
+            },
+        };
+        let mut login = SaslLogin {
+            exchange: ServerExchange::new(mech).with_fake_credential_secret(shared.scram_secret),
+            shared,
+            ip,
+            started: Instant::now(),
+            account: None,
+            user: String::new(),
+            verified: None,
+        };
+        let step = login.exchange.start(initial.as_deref());
+        let out = login.drive(step).await;
+        let done = !matches!(out, AuthStep::Challenge(_));
+        (if done { None } else { Some(login) }, out)
+    }
+
+    /// The client's answer to the last challenge (the line as sent).
+    pub(crate) async fn respond(&mut self, line: &str) -> AuthStep {
+        let Ok(data) = b64_decode(line) else {
+            return AuthStep::Failed(LoginFail::Malformed);
+        };
+        if let Some(account) = self.verified.take() {
+            // RFC 4954 / 5034: after the server's final SCRAM message the
+            // client answers with an empty line.
+            return if data.is_empty() {
+                AuthStep::Success(account)
+            } else {
+                AuthStep::Failed(LoginFail::Malformed)
+            };
+        }
+        let step = self.exchange.step(&data);
+        self.drive(step).await
+    }
+
+    async fn drive(&mut self, mut step: Step) -> AuthStep {
+        loop {
+            step = match step {
+                Step::Challenge(bytes) => return AuthStep::Challenge(b64_encode(&bytes)),
+                Step::VerifyPassword {
+                    authcid,
+                    authzid,
+                    password,
+                } => {
+                    self.user = authcid.clone();
+                    if authzid.as_ref().is_some_and(|z| z != &authcid) {
+                        return self.fail(LoginFail::BadCredentials).await;
+                    }
+                    match check_password(&self.shared, self.ip, &authcid, &password).await {
+                        Ok(account) => {
+                            self.account = Some(account);
+                            self.exchange.password_checked(true)
+                        }
+                        Err(LoginFail::BadCredentials) => self.exchange.password_checked(false),
+                        Err(other) => return AuthStep::Failed(other),
+                    }
+                }
+                Step::NeedScramCredentials { authcid } => {
+                    self.user = authcid.clone();
+                    if let Gate::Locked = self.shared.throttle.gate(self.ip, &authcid) {
+                        return AuthStep::Failed(LoginFail::Locked);
+                    }
+                    let account = match Address::parse(&authcid) {
+                        Ok(a) => match self.shared.store.account_get(&a).await {
+                            Ok(acc) => acc,
+                            Err(_) => return AuthStep::Failed(LoginFail::Temporary),
+                        },
+                        Err(_) => None,
+                    };
+                    let creds = account
+                        .as_ref()
+                        .and_then(|a| a.scram.as_deref())
+                        .and_then(|s| ScramCredentials::from_storage(s).ok());
+                    // An account without SCRAM credentials (set before they
+                    // existed) fails like a wrong password.
+                    self.account = account.filter(|_| creds.is_some());
+                    self.exchange.scram_credentials(creds)
+                }
+                Step::Success {
+                    authcid,
+                    authzid,
+                    final_data,
+                } => {
+                    if authzid.as_ref().is_some_and(|z| z != &authcid) {
+                        return self.fail(LoginFail::BadCredentials).await;
+                    }
+                    let Some(account) = self.account.take() else {
+                        return self.fail(LoginFail::BadCredentials).await;
+                    };
+                    self.shared.throttle.succeeded(self.ip, &authcid);
+                    match final_data {
+                        Some(data) => {
+                            self.verified = Some(account);
+                            return AuthStep::Challenge(b64_encode(&data));
+                        }
+                        None => return AuthStep::Success(account),
+                    }
+                }
+                Step::Failure(Failure::BadCredentials) => {
+                    return self.fail(LoginFail::BadCredentials).await;
+                }
+                Step::Failure(_) => return AuthStep::Failed(LoginFail::Malformed),
+            };
+        }
+    }
+
+    /// A failed exchange: counted, and padded to the failure delay (the
+    /// password path pads inside the authenticator already).
+    async fn fail(&mut self, why: LoginFail) -> AuthStep {
+        self.shared.throttle.failed(self.ip, &self.user);
+        pad(&self.shared, self.started).await;
+        AuthStep::Failed(why)
+    }
+}
+
+async fn pad(shared: &Shared, started: Instant) {
+    if let Some(rest) = shared
+        .config
+        .limits
+        .auth_failure_delay
+        .checked_sub(started.elapsed())
+    {
+        tokio::time::sleep(rest).await;
+    }
+}
+
+/// Checks a user name and password with throttling: a locked-out address
+/// or account is refused without checking, earlier failures add delay.
+pub(crate) async fn check_password(
+    shared: &Shared,
+    ip: IpAddr,
+    user: &str,
+    password: &str,
+) -> Result<Account, LoginFail> {
+    let started = Instant::now();
+    match shared.throttle.gate(ip, user) {
+        Gate::Locked => {
+            pad(shared, started).await;
+            return Err(LoginFail::Locked);
+        }
+        Gate::Proceed(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
+        Gate::Proceed(_) => {}
+    }
+    match shared.auth.password(user, password).await {
+        Ok(a) => {
+            shared.throttle.succeeded(ip, user);
+            Ok(a)
+        }
+        Err(LoginError::Failed) => {
+            shared.throttle.failed(ip, user);
+            Err(LoginFail::BadCredentials)
+        }
+        Err(LoginError::Temporary(e)) => {
+            tracing::error!("login lookup failed: {e}");
+            Err(LoginFail::Temporary)
+        }
+    }
+}
+
+/// Checks an APOP digest with the same throttling.
+pub(crate) async fn check_apop(
+    shared: &Shared,
+    ip: IpAddr,
+    user: &str,
+    timestamp: &str,
+    digest: &str,
+) -> Result<Account, LoginFail> {
+    let started = Instant::now();
+    match shared.throttle.gate(ip, user) {
+        Gate::Locked => {
+            pad(shared, started).await;
+            return Err(LoginFail::Locked);
+        }
+        Gate::Proceed(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
+        Gate::Proceed(_) => {}
+    }
+    let check = |secret: &str| praisani_pop3::apop_matches(timestamp, secret, digest);
+    match shared.auth.apop(user, check).await {
+        Ok(a) => {
+            shared.throttle.succeeded(ip, user);
+            Ok(a)
+        }
+        Err(LoginError::Failed) => {
+            shared.throttle.failed(ip, user);
+            Err(LoginFail::BadCredentials)
+        }
+        Err(LoginError::Temporary(e)) => {
+            tracing::error!("login lookup failed: {e}");
+            Err(LoginFail::Temporary)
+        }
+    }
+}
