@@ -6,6 +6,7 @@ pub mod auth;
 mod auth_cache;
 pub mod passwords;
 pub mod recipients;
+pub mod submission;
 pub mod trace;
 
 pub use auth::{Authenticator, LoginError};

@@ -120,11 +120,16 @@ fn ensure_self_signed(data_dir: &Path, hostname: &str) -> Result<TlsSource, Stri
         return Ok(source);
     }
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let names = vec![hostname.to_string()];
-    let cert = rcgen::generate_simple_self_signed(names)
-        .map_err(|e| format!("making a self-signed certificate: {e}"))?;
-    write_private(&source.key, cert.signing_key.serialize_pem().as_bytes())?;
-    std::fs::write(&source.cert, cert.cert.pem())
+    let made = |e: rcgen::Error| format!("making a self-signed certificate: {e}");
+    let mut params = rcgen::CertificateParams::new(vec![hostname.to_string()]).map_err(made)?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, hostname);
+    let key = rcgen::KeyPair::generate().map_err(made)?;
+    let cert = params.self_signed(&key).map_err(made)?;
+    write_private(&source.key, key.serialize_pem().as_bytes())?;
+    std::fs::write(&source.cert, cert.pem())
         .map_err(|e| format!("{}: {e}", source.cert.display()))?;
     tracing::warn!(
         cert = %source.cert.display(),

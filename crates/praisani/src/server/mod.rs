@@ -56,6 +56,9 @@ impl Shared {
     }
 }
 
+/// SASL mechanisms offered, in order of preference.
+pub(crate) const MECHANISMS: [&str; 3] = ["SCRAM-SHA-256", "PLAIN", "LOGIN"];
+
 /// The demo account `serve --demo` creates.
 pub const DEMO_ADDRESS: &str = "demo@example.test";
 /// Its password.
@@ -164,6 +167,9 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         apop: true,
         max_auth_failures: limits.max_auth_failures,
         max_line: 512,
+        stls: true,
+        sasl_mechanisms_tls: MECHANISMS.map(String::from).to_vec(),
+        sasl_mechanisms_plain: MECHANISMS.map(String::from).to_vec(),
         ..praisani_pop3::Config::default()
     };
     let shared = Arc::new(Shared {
@@ -190,6 +196,8 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         smtp: Arc::new(smtp),
         pop3_no_plaintext: Arc::new(praisani_pop3::Config {
             allow_plaintext: false,
+            // Mechanisms that send the password itself wait for TLS.
+            sasl_mechanisms_plain: vec!["SCRAM-SHA-256".into()],
             ..pop3.clone()
         }),
         pop3: Arc::new(pop3),

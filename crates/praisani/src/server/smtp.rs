@@ -7,6 +7,7 @@ use super::stream::MailStream;
 use super::{Service, Shared};
 use crate::config::SenderPolicy;
 use praisani_mailaddr::{Address, Domain};
+use praisani_mailhost::submission::{HeaderCapture, header_facts, missing_headers};
 use praisani_mailhost::{Mailbox, Resolution, resolve, trace};
 use praisani_smtp::{DomainPart, Event, ForwardPath, Reply, ReversePath, Session, Verdict};
 use praisani_store::{Account, AccountId, Spool};
@@ -51,6 +52,8 @@ pub(crate) async fn handle(
             messages: 0,
             account: None,
             sasl: None,
+            capture: None,
+            from_refused: false,
         };
         match conn.run(&mut stream).await {
             Ok(()) => tracing::debug!("closed"),
@@ -82,6 +85,17 @@ struct Conn {
     account: Option<Account>,
     /// The AUTH exchange in progress.
     sasl: Option<SaslLogin>,
+    /// The header section of a submitted message, held back until complete.
+    capture: Option<HeaderCapture>,
+    /// The submitted message's From: is not the user's.
+    from_refused: bool,
+}
+
+/// A capture that lets everything through.
+fn capture_done() -> HeaderCapture {
+    let mut c = HeaderCapture::default();
+    let _ = c.push(b"\r\n");
+    c
 }
 
 fn forward_key(to: &ForwardPath) -> String {
@@ -135,15 +149,15 @@ impl Conn {
                         session.rcpt_verdict(v);
                     }
                     Event::MessageStart(envelope) => self.start_message(&envelope),
-                    Event::MessageChunk(bytes) => {
-                        if let Some(Ok(spool)) = &mut self.spool
-                            && let Err(e) = spool.write(&bytes)
-                        {
-                            self.spool = Some(Err(e));
-                        }
+                    Event::MessageChunk(bytes) => self.body_bytes(&bytes).await,
+                    Event::MessageAborted => {
+                        self.spool = None;
+                        self.capture = None;
                     }
-                    Event::MessageAborted => self.spool = None,
                     Event::MessageEnd => {
+                        if self.capture.as_ref().is_some_and(|c| !c.is_complete()) {
+                            self.header_complete(&[]).await;
+                        }
                         let v = self.finish_message().await;
                         match v {
                             Ok(queue_id) => session.message_accepted(&queue_id),
@@ -478,10 +492,90 @@ impl Conn {
         self.current = (queue_id, dedup(rcpts));
         let written = spool.write(headers.as_bytes()).map(|_| spool);
         self.spool = Some(written);
+        // Our users' messages: hold the header back for the submission
+        // checks and fixes (RFC 6409 section 8).
+        self.capture = self.account.is_some().then(HeaderCapture::default);
+        self.from_refused = false;
+    }
+
+    fn spool_write(&mut self, bytes: &[u8]) {
+        if let Some(Ok(spool)) = &mut self.spool
+            && let Err(e) = spool.write(bytes)
+        {
+            self.spool = Some(Err(e));
+        }
+    }
+
+    async fn body_bytes(&mut self, bytes: &[u8]) {
+        match &mut self.capture {
+            None => self.spool_write(bytes),
+            Some(c) if c.is_complete() => self.spool_write(bytes),
+            Some(c) => {
+                if let Some(rest) = c.push(bytes) {
+                    self.header_complete(rest).await;
+                }
+            }
+        }
+    }
+
+    /// The submitted message's header is complete: check its From:,
+    /// add a missing Message-ID or Date, and write it out with `rest`.
+    async fn header_complete(&mut self, rest: &[u8]) {
+        let Some(capture) = self.capture.take() else {
+            return;
+        };
+        let facts = header_facts(capture.header());
+        if !self.header_from_is_owned(&facts.from).await {
+            self.from_refused = true;
+        }
+        let added = missing_headers(&facts, &self.current.0, &self.shared.config.hostname);
+        self.spool_write(added.as_bytes());
+        self.spool_write(capture.header());
+        self.spool_write(rest);
+        // Later chunks go straight to the spool.
+        self.capture = Some(capture_done());
+    }
+
+    /// RFC 6409 section 6.1 for the From: header: every address must be
+    /// the user's own or an alias of theirs (unless the policy is "any").
+    async fn header_from_is_owned(&self, from: &[String]) -> bool {
+        let Some(account) = &self.account else {
+            return true;
+        };
+        if self.shared.config.submission.sender_policy == SenderPolicy::Any {
+            return true;
+        }
+        if from.is_empty() {
+            return false;
+        }
+        for text in from {
+            let Ok(address) = Address::parse(text) else {
+                return false;
+            };
+            if address == account.address {
+                continue;
+            }
+            match resolve(&*self.shared.store, &address).await {
+                Ok(Resolution::Local { mailboxes, .. })
+                    if mailboxes.iter().any(|m| m.id == account.id) => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     async fn finish_message(&mut self) -> Result<String, Reply> {
+        self.capture = None;
         let (queue_id, rcpts) = std::mem::take(&mut self.current);
+        if std::mem::take(&mut self.from_refused) {
+            self.spool = None;
+            tracing::info!(id = %queue_id, "refused: From: header not owned by the user");
+            return Err(Reply::new(
+                553,
+                "5.7.1",
+                "From: header address is not one of yours",
+            ));
+        }
         let spool = match self.spool.take() {
             Some(Ok(s)) => s,
             Some(Err(e)) => {
