@@ -173,6 +173,10 @@ pub struct Limits {
     /// SMTP: idle time allowed while waiting for a command or for data.
     #[serde(deserialize_with = "timeout")]
     pub smtp_timeout: Duration,
+    /// The longest any one connection may last, however busy: bounds
+    /// clients that trickle bytes to dodge the idle timeouts.
+    #[serde(deserialize_with = "timeout")]
+    pub session_max: Duration,
     /// POP3: idle time before autologout (RFC 1939: at least 10 minutes).
     #[serde(deserialize_with = "timeout")]
     pub pop3_idle_timeout: Duration,
@@ -250,6 +254,7 @@ impl Default for Limits {
             max_connections_per_ip: 50,
             smtp_timeout: Duration::from_secs(300),
             pop3_idle_timeout: Duration::from_secs(600),
+            session_max: Duration::from_secs(3600),
             auth_failure_delay: Duration::from_secs(2),
             auth_cache_ttl: Duration::from_secs(600),
             tls_handshake_timeout: Duration::from_secs(30),

@@ -241,3 +241,37 @@ fn pop3_max_auth_failures_closes() {
     let mut p = s.pop3_login(DEMO_USER, DEMO_PASS);
     p.quit();
 }
+
+/// A client that keeps the connection busy with NOOPs (a slow-loris that
+/// never lets the idle timeout fire) is still cut off at `session_max`.
+#[test]
+fn smtp_session_max_bounds_busy_clients() {
+    let s = Server::start_with(ServerOpts {
+        demo: true,
+        limits: "session_max = \"2s\"\nsmtp_timeout = \"5m\"".into(),
+    });
+    let mut c = s.smtp();
+    c.ehlo("client.test");
+    let t0 = Instant::now();
+    let mut closed_by_server = false;
+    while t0.elapsed() < Duration::from_secs(10) {
+        match c.cmd("NOOP") {
+            Ok(r) if r.code == 250 => std::thread::sleep(Duration::from_millis(300)),
+            Ok(r) => {
+                assert_eq!(r.code, 421, "unexpected reply {r}");
+                closed_by_server = true;
+                break;
+            }
+            Err(_) => {
+                closed_by_server = true;
+                break;
+            }
+        }
+    }
+    assert!(closed_by_server, "busy session outlived session_max = 2s");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1500),
+        "closed too early: {:?}",
+        t0.elapsed()
+    );
+}

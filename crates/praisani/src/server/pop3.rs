@@ -100,6 +100,7 @@ impl Conn {
         let mut out: Vec<u8> = Vec::with_capacity(8192);
         let mut buf = vec![0u8; READ_BUF];
         let idle = self.shared.config.limits.pop3_idle_timeout;
+        let deadline = tokio::time::Instant::now() + self.shared.config.limits.session_max;
         loop {
             while let Some(event) = session.poll() {
                 match event {
@@ -170,7 +171,8 @@ impl Conn {
                 }
             }
             write_out(stream, &mut out).await?;
-            let n = match tokio::time::timeout(idle, stream.read(&mut buf)).await {
+            let wait = idle.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+            let n = match tokio::time::timeout(wait, stream.read(&mut buf)).await {
                 Ok(r) => r?,
                 Err(_) => {
                     tracing::info!("autologout");

@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::Instrument;
 
 /// Reads from the socket in pieces of this size.
-const READ_BUF: usize = 64 * 1024;
+const READ_BUF: usize = 16 * 1024;
 
 /// Serves one connection until QUIT, timeout, error or disconnect.
 pub(crate) async fn handle(
@@ -135,6 +135,9 @@ impl Conn {
         let mut out: Vec<u8> = Vec::with_capacity(4096);
         let mut buf = vec![0u8; READ_BUF];
         let timeout = self.shared.config.limits.smtp_timeout;
+        // A client that trickles bytes never hits the idle timeout; the
+        // session limit bounds how long any one connection can be held.
+        let deadline = tokio::time::Instant::now() + self.shared.config.limits.session_max;
         loop {
             while let Some(event) = session.poll() {
                 match event {
@@ -215,7 +218,8 @@ impl Conn {
             if session.is_closed() {
                 return Ok(());
             }
-            let n = match tokio::time::timeout(timeout, stream.read(&mut buf)).await {
+            let wait = timeout.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+            let n = match tokio::time::timeout(wait, stream.read(&mut buf)).await {
                 Ok(r) => r?,
                 Err(_) => {
                     tracing::info!("timeout");
