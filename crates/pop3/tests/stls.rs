@@ -236,7 +236,8 @@ fn capa_in_every_combination() {
                         assert_eq!(policy_caps(&mut s), expected(true), "{label} after STLS");
                     }
                     // After login: no USER, STLS or SASL whatever the policy.
-                    let mut s = session_tls(config, tls);
+                    // (APOP needs TLS when plaintext logins are not allowed.)
+                    let mut s = session_tls(config, tls || !allow_plaintext);
                     run(&mut s, "APOP alice c4c9334bac560ecc979e58001b3e22fb\r\n");
                     s.auth_result(AuthOutcome::Ok {
                         messages: messages(),

@@ -47,6 +47,11 @@ impl Session {
                 if !self.config.apop {
                     return self.send(response::err_code(ResponseCode::Auth, "APOP not available"));
                 }
+                // An APOP digest seen on the wire can be cracked offline: it
+                // waits for TLS like the cleartext logins.
+                if !self.config.plaintext_allowed(self.tls_active) {
+                    return self.send(response::err_code(ResponseCode::Auth, PLAINTEXT_DISALLOWED));
+                }
                 self.authenticate(name, Credential::Apop { digest });
             }
             Command::Quit => {

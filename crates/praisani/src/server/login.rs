@@ -53,6 +53,8 @@ pub(crate) struct SaslLogin {
     user: String,
     /// SCRAM succeeded; its final message was sent and an empty line is due.
     verified: Option<Account>,
+    /// The failure was already counted and padded (by the password check).
+    counted: bool,
 }
 
 impl SaslLogin {
@@ -83,6 +85,7 @@ impl SaslLogin {
             account: None,
             user: String::new(),
             verified: None,
+            counted: false,
         };
         let step = login.exchange.start(initial.as_deref());
         let out = login.drive(step).await;
@@ -126,7 +129,10 @@ impl SaslLogin {
                             self.account = Some(account);
                             self.exchange.password_checked(true)
                         }
-                        Err(LoginFail::BadCredentials) => self.exchange.password_checked(false),
+                        Err(LoginFail::BadCredentials) => {
+                            self.counted = true;
+                            self.exchange.password_checked(false)
+                        }
                         Err(other) => return AuthStep::Failed(other),
                     }
                 }
@@ -182,8 +188,10 @@ impl SaslLogin {
     /// A failed exchange: counted, and padded to the failure delay (the
     /// password path pads inside the authenticator already).
     async fn fail(&mut self, why: LoginFail) -> AuthStep {
-        self.shared.throttle.failed(self.ip, &self.user);
-        pad(&self.shared, self.started).await;
+        if !std::mem::take(&mut self.counted) {
+            self.shared.throttle.failed(self.ip, &self.user);
+            pad(&self.shared, self.started).await;
+        }
         AuthStep::Failed(why)
     }
 }

@@ -175,6 +175,171 @@ pub fn python(script: &str, args: &[&str], timeout: Duration) -> CmdOutput {
     run_cmd(&mut c, None, timeout)
 }
 
+/// Is the python3 module `module` importable? Like `have_tool`: panics when
+/// PRAISANI_REQUIRE_TOOLS=1, else prints a SKIPPED line and returns false.
+pub fn have_python_module(module: &str, install_hint: &str, test: &str) -> bool {
+    let ok = Command::new("python3")
+        .arg("-c")
+        .arg(format!("import {module}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if ok {
+        return true;
+    }
+    let name = std::thread::current()
+        .name()
+        .map(str::to_string)
+        .unwrap_or_else(|| test.to_string());
+    if tools_required() {
+        panic!(
+            "python3 module {module} is not installed ({install_hint}) but PRAISANI_REQUIRE_TOOLS=1 ({name})"
+        );
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: python3 module {module} not installed, {install_hint} ({name})"
+    );
+    false
+}
+
+/// Python helpers prepended by `python_tls`: a line reader over a socket
+/// that can be upgraded to TLS in place, SMTP/POP3 reply readers, and an
+/// unverified TLS context (the server's certificate is self-signed).
+pub const PY_HELPERS: &str = r#"
+import base64, socket, ssl, sys, time
+
+def tls_ctx(max12=False):
+    c = ssl._create_unverified_context()
+    c.minimum_version = ssl.TLSVersion.TLSv1_2
+    if max12:
+        c.maximum_version = ssl.TLSVersion.TLSv1_2
+    return c
+
+def b64(b):
+    if isinstance(b, str):
+        b = b.encode()
+    return base64.b64encode(b).decode()
+
+class Conn:
+    def __init__(self, port, implicit_tls=False, timeout=30, source=None):
+        # `source`: another loopback address (127.0.0.2, ...) to come from.
+        s = socket.create_connection(('127.0.0.1', port), timeout=timeout,
+                                     source_address=(source, 0) if source else None)
+        if implicit_tls:
+            s = tls_ctx().wrap_socket(s, server_hostname='mx.example.test')
+        self.s = s
+        self.buf = b''
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.s.sendall(data)
+    def line(self):
+        while b'\r\n' not in self.buf:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError('connection closed; pending %r' % self.buf)
+            self.buf += d
+        l, self.buf = self.buf.split(b'\r\n', 1)
+        return l.decode('utf-8', 'replace')
+    def reply(self):
+        lines = []
+        while True:
+            l = self.line()
+            lines.append(l)
+            if len(l) < 4 or l[3] != '-':
+                return int(l[:3]), lines
+    def cmd(self, c):
+        self.send(c + '\r\n')
+        return self.reply()
+    def expect(self, c, code):
+        r = self.cmd(c)
+        assert r[0] == code, (c, r)
+        return r
+    def pcmd(self, c):
+        self.send(c + '\r\n')
+        return self.line()
+    def pok(self, c):
+        r = self.pcmd(c)
+        assert r.startswith('+OK'), (c, r)
+        return r
+    def multiline(self):
+        out = []
+        while True:
+            l = self.line()
+            if l == '.':
+                return out
+            out.append(l[1:] if l.startswith('.') else l)
+    def upgrade(self, ctx=None):
+        # Anything the server sent after the STARTTLS/STLS reply, before the
+        # handshake, is a protocol error (it would be plaintext).
+        assert self.buf == b'', 'plaintext data after the TLS go-ahead: %r' % self.buf
+        self.s = (ctx or tls_ctx()).wrap_socket(self.s, server_hostname='mx.example.test')
+    def quiet(self, secs=0.5):
+        # True when the server sends nothing unsolicited for `secs`.
+        if self.buf:
+            return False
+        self.s.settimeout(secs)
+        try:
+            d = self.s.recv(65536)
+        except (socket.timeout, TimeoutError):
+            return True
+        finally:
+            self.s.settimeout(30)
+        self.buf += d
+        return False
+    def fingerprint(self):
+        import hashlib
+        return hashlib.sha256(self.s.getpeercert(binary_form=True)).hexdigest().upper()
+    def close(self):
+        try:
+            self.s.close()
+        except Exception:
+            pass
+"#;
+
+/// Runs a python3 script with `PY_HELPERS` prepended.
+pub fn python_tls(script: &str, args: &[&str], timeout: Duration) -> CmdOutput {
+    python(&format!("{PY_HELPERS}\n{script}"), args, timeout)
+}
+
+/// Asserts a python script printed `OK` as its last line and exited 0.
+#[track_caller]
+pub fn assert_py_ok(out: &CmdOutput, what: &str) {
+    assert!(
+        out.status.success() && out.out().lines().last() == Some("OK"),
+        "{what}: {}",
+        out.describe()
+    );
+}
+
+/// Standard base64 (for SASL lines in raw sessions).
+pub fn b64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The SASL PLAIN initial response for `user` / `pass`.
+pub fn plain_b64(user: &str, pass: &str) -> String {
+    b64(format!("\0{user}\0{pass}").as_bytes())
+}
+
 // ---------------------------------------------------------------------------
 // The server
 // ---------------------------------------------------------------------------
@@ -185,8 +350,15 @@ pub struct Server {
     pub config_path: PathBuf,
     pub smtp_port: u16,
     pub pop3_port: u16,
+    /// Submission (STARTTLS + AUTH), 0 unless `ExtraConfig::tls_listeners`.
+    pub submission_port: u16,
+    /// Submission over implicit TLS, 0 unless `ExtraConfig::tls_listeners`.
+    pub submissions_port: u16,
+    /// POP3 over implicit TLS, 0 unless `ExtraConfig::tls_listeners`.
+    pub pop3s_port: u16,
     /// Extra lines appended to the `[limits]` table.
     limits_extra: String,
+    extra: ExtraConfig,
     demo: bool,
     child: Option<Child>,
     /// How many times the server was started (for log file names).
@@ -209,9 +381,49 @@ impl Default for ServerOpts {
     }
 }
 
+/// Configuration beyond `ServerOpts` (kept separate so the existing
+/// `ServerOpts { .. }` literals stay valid).
+#[derive(Clone, Debug)]
+pub struct ExtraConfig {
+    /// Also listen for submission, submissions and pop3s on free ports.
+    pub tls_listeners: bool,
+    /// Top-level `key = value` lines (e.g. `trusted_networks = [...]`).
+    pub top: String,
+    /// Whole tables appended at the end (`[tls]`, `[smtp]`, `[submission]`).
+    pub tables: String,
+    /// The TOML value of `[pop3] allow_plaintext` (`true`, `false`, `"loopback"`).
+    pub pop3_allow_plaintext: String,
+}
+
+impl Default for ExtraConfig {
+    fn default() -> Self {
+        ExtraConfig {
+            tls_listeners: false,
+            top: String::new(),
+            tables: String::new(),
+            pop3_allow_plaintext: "true".into(),
+        }
+    }
+}
+
+impl ExtraConfig {
+    /// TLS listeners on, nothing else changed.
+    pub fn tls() -> ExtraConfig {
+        ExtraConfig {
+            tls_listeners: true,
+            ..ExtraConfig::default()
+        }
+    }
+}
+
 impl Server {
     /// A server with its own temporary directory and ports, not yet started.
     pub fn new(opts: ServerOpts) -> Server {
+        Server::new_extra(opts, ExtraConfig::default())
+    }
+
+    /// Like `new`, with extra configuration.
+    pub fn new_extra(opts: ServerOpts, extra: ExtraConfig) -> Server {
         let dir = tempfile::Builder::new()
             .prefix("praisani-it-")
             .tempdir()
@@ -223,7 +435,11 @@ impl Server {
             config_path,
             smtp_port: 0,
             pop3_port: 0,
+            submission_port: 0,
+            submissions_port: 0,
+            pop3s_port: 0,
             limits_extra: opts.limits,
+            extra,
             demo: opts.demo,
             child: None,
             generation: 0,
@@ -244,38 +460,75 @@ impl Server {
         s
     }
 
+    /// Created with extra configuration and started.
+    pub fn start_extra(opts: ServerOpts, extra: ExtraConfig) -> Server {
+        let mut s = Server::new_extra(opts, extra);
+        s.start();
+        s
+    }
+
     fn new_ports(&mut self) {
-        self.smtp_port = free_port();
-        loop {
-            self.pop3_port = free_port();
-            if self.pop3_port != self.smtp_port {
-                break;
+        if self.extra.tls_listeners {
+            // Hold all five at once so they differ.
+            let ls: Vec<TcpListener> = (0..5)
+                .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+                .collect();
+            let p: Vec<u16> = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
+            drop(ls);
+            self.smtp_port = p[0];
+            self.pop3_port = p[1];
+            self.submission_port = p[2];
+            self.submissions_port = p[3];
+            self.pop3s_port = p[4];
+        } else {
+            self.smtp_port = free_port();
+            loop {
+                self.pop3_port = free_port();
+                if self.pop3_port != self.smtp_port {
+                    break;
+                }
             }
         }
         self.write_config();
+    }
+
+    fn listen_line(port: u16) -> String {
+        if port == 0 {
+            "[]".into()
+        } else {
+            format!("[\"127.0.0.1:{port}\"]")
+        }
     }
 
     pub fn config_text(&self) -> String {
         format!(
             r#"hostname = "mx.example.test"
 data_dir = "{data}"
+{top}
 [listen]
 smtp = ["127.0.0.1:{smtp}"]
-submission = []
-submissions = []
+submission = {submission}
+submissions = {submissions}
 pop3 = ["127.0.0.1:{pop3}"]
-pop3s = []
+pop3s = {pop3s}
 [limits]
 auth_failure_delay = "100ms"
 {extra}
 [pop3]
-allow_plaintext = true
+allow_plaintext = {plaintext}
 login_delay = 0
+{tables}
 "#,
             data = self.data_dir.display(),
+            top = self.extra.top,
             smtp = self.smtp_port,
             pop3 = self.pop3_port,
+            submission = Self::listen_line(self.submission_port),
+            submissions = Self::listen_line(self.submissions_port),
+            pop3s = Self::listen_line(self.pop3s_port),
             extra = self.limits_extra,
+            plaintext = self.extra.pop3_allow_plaintext,
+            tables = self.extra.tables,
         )
     }
 
@@ -330,7 +583,12 @@ login_delay = 0
                 .stdout(std::fs::File::create(&o).unwrap())
                 .stderr(std::fs::File::create(&e).unwrap());
             let mut child = cmd.spawn().expect("spawn praisani serve");
-            match wait_ready(&mut child, self.smtp_port, self.pop3_port) {
+            match wait_ready(
+                &mut child,
+                self.smtp_port,
+                self.pop3_port,
+                self.submission_port,
+            ) {
                 Ok(()) => {
                     self.child = Some(child);
                     return;
@@ -423,6 +681,46 @@ login_delay = 0
         Pop3::connect(self.pop3_port)
     }
 
+    /// A plaintext connection to the submission listener (greeting read).
+    pub fn submission(&self) -> Smtp {
+        assert_ne!(self.submission_port, 0, "submission listener not enabled");
+        Smtp::connect(self.submission_port)
+    }
+
+    /// The file holding the server's stderr (log) of the current run.
+    pub fn stderr_path(&self) -> PathBuf {
+        self.log_paths().1
+    }
+
+    /// The server's whole stderr (log) of the current run.
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(self.log_paths().1).unwrap_or_default()
+    }
+
+    /// Waits until the log of the current run contains `needle` `n` times.
+    pub fn wait_log_count(&self, needle: &str, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.stderr_text().matches(needle).count() >= n {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, …) to the running server.
+    pub fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(st.success(), "kill -{sig} failed");
+    }
+
     /// Logs in to POP3, retrying while the maildrop is still locked
     /// (`[IN-USE]`) by a session that is closing.
     pub fn pop3_login(&self, user: &str, pass: &str) -> Pop3 {
@@ -476,9 +774,15 @@ fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-fn wait_ready(child: &mut Child, smtp: u16, pop3: u16) -> Result<(), String> {
+fn wait_ready(child: &mut Child, smtp: u16, pop3: u16, submission: u16) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(20);
-    for (port, want) in [(smtp, "220 "), (pop3, "+OK")] {
+    // All listeners are bound before any is served, so these cover the
+    // implicit-TLS ones too.
+    let mut ports = vec![(smtp, "220 "), (pop3, "+OK")];
+    if submission != 0 {
+        ports.push((submission, "220 "));
+    }
+    for (port, want) in ports {
         loop {
             if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
                 return Err(format!("server exited early with {st}"));

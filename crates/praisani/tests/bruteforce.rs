@@ -1,0 +1,248 @@
+//! Brute-force protection: failed logins are slow, a few of them lock the
+//! client address and the account for a while (even the right password is
+//! refused then), the lock ends by itself, and an unknown user cannot be
+//! told from a wrong password.
+//!
+//! The per-IP and per-account records are told apart by connecting from
+//! other loopback addresses (127.0.0.2, …), which Linux routes to lo.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(60);
+
+/// Lockout after 3 failures, for 2 s; failures take at least 100 ms.
+fn lockout_server() -> Server {
+    let s = Server::start_extra(
+        ServerOpts {
+            demo: true,
+            limits: "auth_lockout_after = 3\nauth_lockout = \"2s\"\n".into(),
+        },
+        ExtraConfig::tls(),
+    );
+    s.add_user("alice@example.test", "alice-pass", &[]);
+    s
+}
+
+#[test]
+fn smtp_auth_lockout_refuses_the_right_password_until_it_expires() {
+    require_tool!("python3");
+    let s = lockout_server();
+    let script = r#"
+sub = int(sys.argv[1])
+def auth(user, pw, source=None, mech='PLAIN'):
+    c = Conn(sub, source=source); c.reply(); c.expect('EHLO client.test', 250)
+    t = time.monotonic()
+    if mech == 'PLAIN':
+        r = c.cmd('AUTH PLAIN ' + b64('\0' + user + '\0' + pw))
+    else:
+        # SCRAM: the lock is checked as soon as the user name is known.
+        r = c.cmd('AUTH SCRAM-SHA-256 ' + b64('n,,n=' + user + ',r=abcdefghijklmnop'))
+    dt = time.monotonic() - t
+    ok = None
+    if r[0] == 235:
+        r2 = c.cmd('MAIL FROM:<' + user + '>'); ok = r2[0]
+    c.close()
+    return r[0], r[1][0], dt, ok
+# Three wrong passwords (auth_lockout_after = 3): 535 5.7.8 each, each
+# slower than the last (100 ms floor, +1 s per earlier failure).
+times = []
+for i in range(3):
+    code, line, dt = auth('demo@example.test', 'wrong-%d' % i)[:3]
+    assert code == 535 and '5.7.8' in line, ('failure %d of 3 (earlier: %r)' % (i + 1, times), code, line)
+    times.append(dt)
+locked_at = time.monotonic()
+assert times[0] >= 0.1, ('first failure faster than auth_failure_delay', times)
+assert times[1] >= 1.0 and times[2] >= 2.0, ('failures do not slow down', times)
+assert times[0] < 0.9 and times[1] < 1.9 and times[2] < 2.9, ('more delay than 1 s per earlier failure', times)
+# Locked: the right password gets 454 4.7.0, from this address for any
+# account, and for this account from any address.
+for user, pw, source, mech in [('demo@example.test', 'demo-pass', None, 'PLAIN'),
+                               ('demo@example.test', 'demo-pass', None, 'SCRAM'),
+                               ('alice@example.test', 'alice-pass', None, 'PLAIN'),
+                               ('demo@example.test', 'demo-pass', '127.0.0.2', 'PLAIN'),
+                               ('DEMO@example.test', 'demo-pass', '127.0.0.3', 'PLAIN')]:
+    code, line, dt, _ = auth(user, pw, source, mech)
+    assert code == 454 and '4.7.0' in line, ('locked', user, source, mech, code, line)
+# Another account from another address is not affected.
+code, line, dt, mail = auth('alice@example.test', 'alice-pass', '127.0.0.4')
+assert code == 235 and mail == 250, ('alice from 127.0.0.4', code, line, mail)
+assert time.monotonic() - locked_at < 2.0, 'checks took longer than the lockout; raise auth_lockout'
+# After the lockout the right password works (and clears the records) ...
+time.sleep(max(0, locked_at + 2.3 - time.monotonic()))
+code, line, dt, mail = auth('demo@example.test', 'demo-pass')
+assert code == 235 and mail == 250, ('after the lockout', code, line)
+# ... so the next wrong password is back to the floor delay, not +3 s.
+code, line, dt, _ = auth('demo@example.test', 'wrong-again')
+assert code == 535, (code, line)
+assert 0.1 <= dt < 1.0, ('records not cleared by the successful login', dt)
+print('OK')
+"#;
+    let out = python_tls(script, &[&s.submission_port.to_string()], T);
+    assert_py_ok(&out, "SMTP lockout");
+}
+
+#[test]
+fn pop3_lockout_is_login_delay_even_for_the_right_password() {
+    require_tool!("python3");
+    let s = lockout_server();
+    let script = r#"
+pop3 = int(sys.argv[1])
+def login(user, pw, source=None, how='USER'):
+    c = Conn(pop3, source=source); c.line()
+    t = time.monotonic()
+    if how == 'USER':
+        r = c.pcmd('USER ' + user)
+        assert r.startswith('+OK'), r
+        r = c.pcmd('PASS ' + pw)
+    else:
+        r = c.pcmd('AUTH PLAIN ' + b64('\0' + user + '\0' + pw))
+    dt = time.monotonic() - t
+    if r.startswith('+OK'):
+        c.pok('STAT')
+        c.pok('QUIT')
+    c.close()
+    return r, dt
+times = []
+for i in range(3):
+    r, dt = login('demo@example.test', 'wrong-%d' % i)
+    assert r.startswith('-ERR') and '[LOGIN-DELAY]' not in r, (i, r)
+    times.append(dt)
+locked_at = time.monotonic()
+assert times[0] >= 0.1 and times[1] >= 1.0 and times[2] >= 2.0, ('failure delays', times)
+for user, pw, source, how in [('demo@example.test', 'demo-pass', None, 'USER'),
+                              ('demo@example.test', 'demo-pass', None, 'AUTH'),
+                              ('alice@example.test', 'alice-pass', None, 'USER'),
+                              ('demo@example.test', 'demo-pass', '127.0.0.2', 'USER')]:
+    r, dt = login(user, pw, source, how)
+    assert r.startswith('-ERR [LOGIN-DELAY]'), ('locked', user, source, how, r)
+r, dt = login('alice@example.test', 'alice-pass', '127.0.0.4')
+assert r.startswith('+OK'), ('alice from 127.0.0.4', r)
+assert time.monotonic() - locked_at < 2.0, 'checks took longer than the lockout'
+time.sleep(max(0, locked_at + 2.3 - time.monotonic()))
+r, dt = login('demo@example.test', 'demo-pass')
+assert r.startswith('+OK'), ('after the lockout', r)
+r, dt = login('demo@example.test', 'wrong-again')
+assert r.startswith('-ERR') and 0.1 <= dt < 1.0, ('records not cleared', r, dt)
+print('OK')
+"#;
+    let out = python_tls(script, &[&s.pop3_port.to_string()], T);
+    assert_py_ok(&out, "POP3 lockout");
+}
+
+#[test]
+fn unknown_user_and_wrong_password_get_identical_replies() {
+    require_tool!("python3");
+    let s = Server::start_extra(ServerOpts::default(), ExtraConfig::tls());
+    s.add_user("alice@example.test", "alice-pass", &[]);
+    s.add_user("bob@example.test", "bob-pass", &[]);
+    // Every attempt from its own address and about its own account, so no
+    // earlier failure adds delay and the timings compare.
+    let script = r#"
+sub, pop3 = int(sys.argv[1]), int(sys.argv[2])
+def smtp_plain(user, pw, source):
+    c = Conn(sub, source=source); c.reply(); c.expect('EHLO client.test', 250)
+    t = time.monotonic()
+    r = c.cmd('AUTH PLAIN ' + b64('\0' + user + '\0' + pw))
+    dt = time.monotonic() - t
+    after = c.cmd('MAIL FROM:<' + user + '>')
+    c.close()
+    return r, dt, after[0]
+def smtp_login(user, pw, source):
+    c = Conn(sub, source=source); c.reply(); c.expect('EHLO client.test', 250)
+    seq = [c.cmd('AUTH LOGIN'), c.cmd(b64(user))]
+    t = time.monotonic()
+    seq.append(c.cmd(b64(pw)))
+    dt = time.monotonic() - t
+    c.close()
+    return seq, dt
+def pop(user, pw, source):
+    c = Conn(pop3, source=source); c.line()
+    u = c.pcmd('USER ' + user)
+    t = time.monotonic()
+    p = c.pcmd('PASS ' + pw)
+    dt = time.monotonic() - t
+    st = c.pcmd('STAT')
+    c.close()
+    return u, p, dt, st
+a = smtp_plain('demo@example.test', 'wrong', '127.0.0.11')
+b = smtp_plain('nobody@example.test', 'wrong', '127.0.0.12')
+c_ = smtp_plain('nobody@remote.test', 'wrong', '127.0.0.13')
+assert a[0] == b[0] == c_[0], ('SMTP PLAIN replies differ', a[0], b[0], c_[0])
+assert a[0][0] == 535, a
+assert a[2] == b[2] == 530, (a, b)
+for r in (a, b, c_):
+    assert 0.1 <= r[1] < 1.0, ('failure timing', a[1], b[1], c_[1])
+a = smtp_login('alice@example.test', 'wrong', '127.0.0.14')
+b = smtp_login('nobody2@example.test', 'wrong', '127.0.0.15')
+assert a[0] == b[0], ('SMTP LOGIN exchanges differ', a[0], b[0])
+assert a[0][2][0] == 535, a
+assert 0.1 <= a[1] < 1.0 and 0.1 <= b[1] < 1.0, (a[1], b[1])
+a = pop('bob@example.test', 'wrong', '127.0.0.16')
+b = pop('nobody3@example.test', 'wrong', '127.0.0.17')
+assert a[0] == b[0] and a[0].startswith('+OK'), ('USER replies differ', a[0], b[0])
+assert a[1] == b[1] and a[1].startswith('-ERR'), ('PASS replies differ', a[1], b[1])
+assert a[3].startswith('-ERR') and b[3].startswith('-ERR'), (a[3], b[3])
+assert 0.1 <= a[2] < 1.0 and 0.1 <= b[2] < 1.0, (a[2], b[2])
+print('OK')
+"#;
+    let out = python_tls(
+        script,
+        &[&s.submission_port.to_string(), &s.pop3_port.to_string()],
+        T,
+    );
+    assert_py_ok(&out, "unknown user vs wrong password");
+}
+
+/// One failed AUTH is one failure: the next attempt from the same address
+/// waits 1 s more, as after one failed USER/PASS (not 2 s).
+#[test]
+fn a_failed_sasl_exchange_counts_once() {
+    require_tool!("python3");
+    let s = Server::start_extra(ServerOpts::default(), ExtraConfig::tls());
+    let script = r#"
+sub, pop3 = int(sys.argv[1]), int(sys.argv[2])
+def smtp(user, source, mech):
+    c = Conn(sub, source=source); c.reply(); c.expect('EHLO client.test', 250)
+    t = time.monotonic()
+    if mech == 'PLAIN':
+        r = c.cmd('AUTH PLAIN ' + b64('\0' + user + '\0wrong'))
+    else:
+        c.expect('AUTH LOGIN', 334); c.expect(b64(user), 334); r = c.cmd(b64('wrong'))
+    dt = time.monotonic() - t
+    c.close()
+    assert r[0] == 535, r
+    return dt
+def pop(user, source, how):
+    c = Conn(pop3, source=source); c.line()
+    t = time.monotonic()
+    if how == 'USER':
+        c.pok('USER ' + user); r = c.pcmd('PASS wrong')
+    else:
+        r = c.pcmd('AUTH PLAIN ' + b64('\0' + user + '\0wrong'))
+    dt = time.monotonic() - t
+    c.close()
+    assert r.startswith('-ERR'), r
+    return dt
+results = {}
+# Two failures per case, for two different unknown accounts from one fresh
+# address each: the second waits for exactly one earlier failure.
+for name, f, arg, src in [('SMTP AUTH PLAIN', smtp, 'PLAIN', '127.0.0.41'),
+                          ('SMTP AUTH LOGIN', smtp, 'LOGIN', '127.0.0.42'),
+                          ('POP3 USER/PASS', pop, 'USER', '127.0.0.43'),
+                          ('POP3 AUTH PLAIN', pop, 'AUTH', '127.0.0.44')]:
+    f('x1-' + src + '@example.test', src, arg)
+    results[name] = round(f('x2-' + src + '@example.test', src, arg), 2)
+bad = {k: v for k, v in results.items() if not (1.0 <= v < 1.9)}
+assert not bad, ('second failure should take 1 s + floor', results)
+print('OK')
+"#;
+    let out = python_tls(
+        script,
+        &[&s.submission_port.to_string(), &s.pop3_port.to_string()],
+        T,
+    );
+    assert_py_ok(&out, "failure counting");
+}
