@@ -356,6 +356,9 @@ impl Config {
         if l.max_recipients < 100 {
             w.push("limits.max_recipients is below the 100 RFC 5321 asks servers to accept".into());
         }
+        if l.smtp_timeout < Duration::from_secs(300) {
+            w.push("limits.smtp_timeout is below the 5 minutes RFC 5321 (4.5.3.2.7) asks servers to wait".into());
+        }
         if l.pop3_idle_timeout < Duration::from_secs(600) {
             w.push("limits.pop3_idle_timeout is below the 10 minutes RFC 1939 requires".into());
         }
