@@ -34,6 +34,33 @@ pub enum Command {
     /// Manage aliases.
     #[command(subcommand)]
     Alias(AliasCmd),
+    /// Inspect and steer the outbound queue.
+    #[command(subcommand)]
+    Queue(QueueCmd),
+}
+
+/// `queue` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum QueueCmd {
+    /// List queued messages with each recipient's state.
+    List,
+    /// Show one queued message: envelope, recipients, last errors, next attempts.
+    Show {
+        /// The queue id.
+        id: i64,
+    },
+    /// Try a message's pending recipients again now.
+    Retry {
+        /// The queue id.
+        id: i64,
+    },
+    /// Remove a message from the queue (its pending recipients are dropped without a bounce).
+    Delete {
+        /// The queue id.
+        id: i64,
+    },
+    /// Try every pending recipient again now.
+    Flush,
 }
 
 /// `serve` options.

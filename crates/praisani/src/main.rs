@@ -73,6 +73,7 @@ fn main() -> ExitCode {
             Command::Domain(c) => admin::domain_cmd(&*store, c, cli.json).await,
             Command::User(c) => admin::user_cmd(&*store, c, cli.json).await,
             Command::Alias(c) => admin::alias_cmd(&*store, c, cli.json).await,
+            Command::Queue(c) => admin::queue_cmd(&*store, c, cli.json).await,
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

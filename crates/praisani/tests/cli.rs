@@ -801,3 +801,46 @@ fn config_out_of_range_values_name_key_and_line() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The queue commands on an empty queue, and their errors.
+#[test]
+fn queue_commands() {
+    let s = offline();
+    let out = s.cli(&["queue", "list"]);
+    out.assert_ok("queue list");
+    assert!(
+        out.out().contains("the queue is empty"),
+        "{}",
+        out.describe()
+    );
+    let out = s.cli(&["--json", "queue", "list"]);
+    out.assert_ok("queue list --json");
+    assert_eq!(out.out().trim(), "[]");
+    assert_fails(
+        &s.cli(&["queue", "show", "42"]),
+        1,
+        "queue show of a missing id",
+    );
+    assert_fails(
+        &s.cli(&["queue", "delete", "42"]),
+        1,
+        "queue delete of a missing id",
+    );
+    assert_fails(
+        &s.cli(&["queue", "retry", "42"]),
+        1,
+        "queue retry of a missing id",
+    );
+    assert_fails(
+        &s.cli(&["queue", "show", "abc"]),
+        2,
+        "queue show with a bad id",
+    );
+    let out = s.cli(&["--json", "queue", "flush"]);
+    out.assert_ok("queue flush");
+    assert!(
+        out.out().contains("\"rescheduled\":0"),
+        "{}",
+        out.describe()
+    );
+}

@@ -5,7 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use crate::{Lookup, NewAccount, Secrets, Store, StoreError};
+use crate::{
+    Accepted, AttemptResult, Lookup, NewAccount, Outbound, OutboundRcpt, RcptState, Secrets, Store,
+    StoreError,
+};
 use praisani_mailaddr::{Address, Domain};
 use std::sync::Arc;
 
@@ -313,4 +316,168 @@ pub async fn concurrent_writers<S: Store>(store: Arc<S>) {
             .unwrap();
         assert!(seen.insert(body), "duplicate body");
     }
+}
+
+fn outbound(rcpts: &[&str]) -> Outbound {
+    Outbound {
+        sender: "a@example.test".into(),
+        recipients: rcpts
+            .iter()
+            .map(|r| OutboundRcpt {
+                address: r.to_string(),
+                domain: r
+                    .rsplit_once('@')
+                    .map(|(_, d)| d.to_string())
+                    .unwrap_or_default(),
+                orcpt: Some(format!("rfc822;{r}")),
+                notify: None,
+            })
+            .collect(),
+        envid: Some("env-1".into()),
+        ret: Some("HDRS".into()),
+        smtputf8: false,
+        eight_bit: true,
+    }
+}
+
+/// The outbound queue: one commit with local delivery, leases, results,
+/// rescheduling, deletion, and the shared body's life.
+pub async fn queue<S: Store + ?Sized>(store: &S) {
+    store.domain_add(&dom("example.test")).await.unwrap();
+    let a = store.account_add(account("a@example.test")).await.unwrap();
+    let text = b"Subject: out\r\n\r\nto the world\r\n";
+    let mut spool = store.new_spool();
+    spool.write(text).unwrap();
+    let acc = store
+        .accept(
+            spool,
+            &[a],
+            Some(outbound(&["x@remote.test", "y@other.test"])),
+        )
+        .await
+        .unwrap();
+    assert_eq!(acc.messages.len(), 1);
+    let qid = acc.queued.expect("queued");
+    let nothing = store.accept(store.new_spool(), &[], None).await.unwrap();
+    assert_eq!(
+        nothing,
+        Accepted {
+            messages: vec![],
+            queued: None
+        }
+    );
+
+    let entry = store.queue_get(qid).await.unwrap().unwrap();
+    assert_eq!(entry.sender, "a@example.test");
+    assert_eq!(entry.envid.as_deref(), Some("env-1"));
+    assert_eq!(entry.size, text.len() as u64);
+    assert!(entry.eight_bit && !entry.smtputf8);
+    assert_eq!(entry.recipients.len(), 2);
+    assert!(
+        entry
+            .recipients
+            .iter()
+            .all(|r| r.state == RcptState::Pending && r.attempts == 0)
+    );
+    assert_eq!(entry.recipients[1].rcpt.domain, "other.test");
+    assert_eq!(
+        entry.recipients[0].rcpt.orcpt.as_deref(),
+        Some("rfc822;x@remote.test")
+    );
+
+    // The local copy goes; the queued one keeps the body.
+    store.delete_messages(a, &acc.messages).await.unwrap();
+    let body = store
+        .open_queued(qid)
+        .await
+        .unwrap()
+        .read_all()
+        .await
+        .unwrap();
+    assert_eq!(body, text);
+
+    // Due now: both taken and leased; a second worker gets nothing.
+    let now = entry.created + 1;
+    let due = store.queue_take_due(now, 60, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].recipients.len(), 2);
+    assert!(store.queue_take_due(now, 60, 10).await.unwrap().is_empty());
+    // A lapsed lease (the worker died) makes them due again.
+    let again = store.queue_take_due(now + 61, 60, 10).await.unwrap();
+    assert_eq!(again[0].recipients.len(), 2);
+
+    let (x, y) = (due[0].recipients[0].id, due[0].recipients[1].id);
+    store
+        .queue_record(&[
+            (x, AttemptResult::Delivered),
+            (
+                y,
+                AttemptResult::Retry {
+                    next_attempt: now + 300,
+                    error: "451 4.3.0 later".into(),
+                },
+            ),
+        ])
+        .await
+        .unwrap();
+    let entry = store.queue_get(qid).await.unwrap().unwrap();
+    assert_eq!(entry.recipients[0].state, RcptState::Delivered);
+    assert_eq!(entry.recipients[1].state, RcptState::Pending);
+    assert_eq!(entry.recipients[1].attempts, 1);
+    assert_eq!(entry.recipients[1].next_attempt, now + 300);
+    assert_eq!(
+        entry.recipients[1].last_error.as_deref(),
+        Some("451 4.3.0 later")
+    );
+    // Delivered recipients are never taken again; the retry waits its turn.
+    assert!(
+        store
+            .queue_take_due(now + 200, 60, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.queue_retry_now(Some(qid), now + 200).await.unwrap(),
+        1
+    );
+    let due = store.queue_take_due(now + 200, 60, 10).await.unwrap();
+    assert_eq!(
+        due[0].recipients.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![y]
+    );
+    store
+        .queue_record(&[(
+            y,
+            AttemptResult::Failed {
+                error: "550 5.1.1 no".into(),
+            },
+        )])
+        .await
+        .unwrap();
+    let entry = store.queue_get(qid).await.unwrap().unwrap();
+    assert_eq!(entry.recipients[1].state, RcptState::Failed);
+    assert_eq!(store.queue_retry_now(None, now + 999).await.unwrap(), 0);
+    assert!(matches!(
+        store
+            .queue_record(&[(999_999, AttemptResult::Delivered)])
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    assert_eq!(store.queue_list().await.unwrap().len(), 1);
+    store.queue_delete(qid).await.unwrap();
+    assert!(store.queue_get(qid).await.unwrap().is_none());
+    assert!(matches!(
+        store.open_queued(qid).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.queue_delete(qid).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.queue_retry_now(Some(qid), now).await,
+        Err(StoreError::NotFound(_))
+    ));
 }

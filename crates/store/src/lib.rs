@@ -85,6 +85,45 @@ pub trait Store: Send + Sync + 'static {
         recipients: &[AccountId],
     ) -> Result<Vec<MessageId>, StoreError>;
 
+    /// Stores one copy of the body, a message for each local mailbox and,
+    /// when there are remote recipients, an outbound queue entry — all in
+    /// one durable commit, so an acknowledged message is never half-stored.
+    async fn accept(
+        &self,
+        body: Spool,
+        local: &[AccountId],
+        outbound: Option<Outbound>,
+    ) -> Result<Accepted, StoreError>;
+
+    // ---- outbound queue ----
+    /// Takes up to `limit` recipients whose next attempt is due at `now`,
+    /// grouped by queued message, and leases them for `lease_secs` so no
+    /// other worker takes them meanwhile. A lease that lapses (the worker
+    /// died) makes them due again.
+    async fn queue_take_due(
+        &self,
+        now: i64,
+        lease_secs: i64,
+        limit: usize,
+    ) -> Result<Vec<QueueEntry>, StoreError>;
+    /// Records the results of an attempt, durably. A queue entry whose
+    /// recipients are all final stays listed until `queue_delete`.
+    async fn queue_record(
+        &self,
+        results: &[(QueueRcptId, AttemptResult)],
+    ) -> Result<(), StoreError>;
+    /// Every queued message, oldest first.
+    async fn queue_list(&self) -> Result<Vec<QueueEntry>, StoreError>;
+    /// One queued message.
+    async fn queue_get(&self, id: QueueId) -> Result<Option<QueueEntry>, StoreError>;
+    /// Makes a queued message's pending recipients due now (all with `None`);
+    /// returns how many recipients were rescheduled.
+    async fn queue_retry_now(&self, id: Option<QueueId>, now: i64) -> Result<u64, StoreError>;
+    /// Removes a queued message and its body reference.
+    async fn queue_delete(&self, id: QueueId) -> Result<(), StoreError>;
+    /// Streams a queued message's content.
+    async fn open_queued(&self, id: QueueId) -> Result<BodyStream, StoreError>;
+
     // ---- maildrop ----
     /// Takes the exclusive maildrop lock of an account; `None` if another
     /// session holds it. The lock is released when the returned value drops,

@@ -108,6 +108,149 @@ pub struct MessageMeta {
     pub received: i64,
 }
 
+/// Identifies a message in the outbound queue.
+pub type QueueId = i64;
+/// Identifies one recipient of a queued message.
+pub type QueueRcptId = i64;
+
+/// A message for other servers, as accepted: the envelope the outbound
+/// queue needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outbound {
+    /// The envelope sender, empty for the null sender.
+    pub sender: String,
+    /// The recipients, each with its RFC 3461 parameters.
+    pub recipients: Vec<OutboundRcpt>,
+    /// RFC 3461 ENVID.
+    pub envid: Option<String>,
+    /// RFC 3461 RET (FULL or HDRS).
+    pub ret: Option<String>,
+    /// The message needs SMTPUTF8.
+    pub smtputf8: bool,
+    /// The message has 8-bit content.
+    pub eight_bit: bool,
+}
+
+/// One outbound recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboundRcpt {
+    /// The address (A-label domain).
+    pub address: String,
+    /// Its domain, lower-case A-labels: what routing looks up.
+    pub domain: String,
+    /// RFC 3461 ORCPT as given.
+    pub orcpt: Option<String>,
+    /// RFC 3461 NOTIFY as given.
+    pub notify: Option<String>,
+}
+
+/// Where a queued recipient stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RcptState {
+    /// Still to be delivered (possibly after a temporary failure).
+    Pending,
+    /// Accepted by the remote server.
+    Delivered,
+    /// Given up: permanent failure or too old.
+    Failed,
+}
+
+impl RcptState {
+    fn as_str(self) -> &'static str {
+        match self {
+            RcptState::Pending => "pending",
+            RcptState::Delivered => "delivered",
+            RcptState::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn db(self) -> &'static str {
+        self.as_str()
+    }
+
+    pub(crate) fn from_db(s: &str) -> RcptState {
+        match s {
+            "delivered" => RcptState::Delivered,
+            "failed" => RcptState::Failed,
+            _ => RcptState::Pending,
+        }
+    }
+}
+
+impl std::fmt::Display for RcptState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One recipient of a queued message, with its delivery state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedRcpt {
+    /// Its id.
+    pub id: QueueRcptId,
+    /// The address and its parameters.
+    pub rcpt: OutboundRcpt,
+    /// Where it stands.
+    pub state: RcptState,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// When the next attempt is due (Unix seconds).
+    pub next_attempt: i64,
+    /// The last error, as the remote server or the network gave it.
+    pub last_error: Option<String>,
+}
+
+/// A queued message with its recipients.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueEntry {
+    /// Its id.
+    pub id: QueueId,
+    /// The envelope sender, empty for the null sender.
+    pub sender: String,
+    /// RFC 3461 ENVID.
+    pub envid: Option<String>,
+    /// RFC 3461 RET.
+    pub ret: Option<String>,
+    /// The message needs SMTPUTF8.
+    pub smtputf8: bool,
+    /// The message has 8-bit content.
+    pub eight_bit: bool,
+    /// When it was accepted (Unix seconds).
+    pub created: i64,
+    /// Its size in octets.
+    pub size: u64,
+    /// The recipients.
+    pub recipients: Vec<QueuedRcpt>,
+}
+
+/// What happened to one recipient on a delivery attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// The remote server accepted it.
+    Delivered,
+    /// A temporary failure: try again at `next_attempt` (Unix seconds).
+    Retry {
+        /// When to try again.
+        next_attempt: i64,
+        /// What went wrong.
+        error: String,
+    },
+    /// A permanent failure: give up.
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// What `accept` stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// The mailbox message ids, in the order of the local recipients.
+    pub messages: Vec<MessageId>,
+    /// The queue entry for the remote recipients, if any.
+    pub queued: Option<QueueId>,
+}
+
 /// Holds a maildrop lock until dropped.
 pub struct MaildropLock {
     _guard: Box<dyn Send + Sync>,

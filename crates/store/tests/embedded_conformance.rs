@@ -65,3 +65,41 @@ async fn concurrent_deliveries_share_commits() {
     );
     eprintln!("group commit: 203 writes in {commits} commits");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue() {
+    let (_d, s) = fresh();
+    conformance::queue(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_survives_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let qid = {
+        let s = EmbeddedStore::open(dir.path()).expect("open");
+        let mut spool = s.new_spool();
+        spool.write(b"x\r\n").expect("spool");
+        let out = praisani_store::Outbound {
+            sender: String::new(),
+            recipients: vec![praisani_store::OutboundRcpt {
+                address: "x@remote.test".into(),
+                domain: "remote.test".into(),
+                orcpt: None,
+                notify: None,
+            }],
+            envid: None,
+            ret: None,
+            smtputf8: false,
+            eight_bit: false,
+        };
+        s.accept(spool, &[], Some(out))
+            .await
+            .expect("accept")
+            .queued
+            .expect("queued")
+    };
+    let s = EmbeddedStore::open(dir.path()).expect("reopen");
+    let e = s.queue_get(qid).await.expect("get").expect("still queued");
+    assert_eq!(e.sender, "");
+    assert_eq!(e.recipients[0].rcpt.address, "x@remote.test");
+}

@@ -13,8 +13,9 @@ mod schema;
 mod writer;
 
 use crate::{
-    Account, AccountId, Alias, BodyStream, DomainInfo, Lookup, MaildropLock, MessageId,
-    MessageMeta, NewAccount, Secrets, Spool, Store, StoreError,
+    Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, Lookup,
+    MaildropLock, MessageId, MessageMeta, NewAccount, Outbound, QueueEntry, QueueId, QueueRcptId,
+    Secrets, Spool, Store, StoreError,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -200,6 +201,79 @@ impl Store for EmbeddedStore {
             .writer
             .run(move |c| ops::deliver(c, body, &r))
             .await
+    }
+
+    async fn accept(
+        &self,
+        body: Spool,
+        local: &[AccountId],
+        outbound: Option<Outbound>,
+    ) -> Result<Accepted, StoreError> {
+        let l = local.to_vec();
+        self.inner
+            .writer
+            .run(move |c| ops::accept(c, body, &l, outbound.as_ref()))
+            .await
+    }
+
+    async fn queue_take_due(
+        &self,
+        now: i64,
+        lease_secs: i64,
+        limit: usize,
+    ) -> Result<Vec<QueueEntry>, StoreError> {
+        // A write: the lease must be durable before anyone acts on it.
+        self.inner
+            .writer
+            .run(move |c| ops::queue_take_due(c, now, lease_secs, limit))
+            .await
+    }
+
+    async fn queue_record(
+        &self,
+        results: &[(QueueRcptId, AttemptResult)],
+    ) -> Result<(), StoreError> {
+        let r = results.to_vec();
+        self.inner
+            .writer
+            .run(move |c| ops::queue_record(c, &r))
+            .await
+    }
+
+    async fn queue_list(&self) -> Result<Vec<QueueEntry>, StoreError> {
+        self.inner.readers.run(ops::queue_list).await
+    }
+
+    async fn queue_get(&self, id: QueueId) -> Result<Option<QueueEntry>, StoreError> {
+        self.inner.readers.run(move |c| ops::queue_get(c, id)).await
+    }
+
+    async fn queue_retry_now(&self, id: Option<QueueId>, now: i64) -> Result<u64, StoreError> {
+        self.inner
+            .writer
+            .run(move |c| ops::queue_retry_now(c, id, now))
+            .await
+    }
+
+    async fn queue_delete(&self, id: QueueId) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .run(move |c| ops::queue_delete(c, id))
+            .await
+    }
+
+    async fn open_queued(&self, id: QueueId) -> Result<BodyStream, StoreError> {
+        let (body_id, chunks, first) = self
+            .inner
+            .readers
+            .run(move |c| ops::open_queued(c, id))
+            .await?;
+        Ok(BodyStream::new(Box::new(ops::ChunkSource::new(
+            self.inner.readers.clone(),
+            body_id,
+            chunks,
+            first,
+        ))))
     }
 
     async fn lock_maildrop(&self, account: AccountId) -> Result<Option<MaildropLock>, StoreError> {

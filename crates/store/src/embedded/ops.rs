@@ -3,8 +3,9 @@
 
 use super::pool::ReadPool;
 use crate::{
-    Account, AccountId, Alias, BodySource, DomainInfo, Lookup, MessageId, MessageMeta, NewAccount,
-    Secrets, Spool, StoreError,
+    Accepted, Account, AccountId, Alias, AttemptResult, BodySource, DomainInfo, Lookup, MessageId,
+    MessageMeta, NewAccount, Outbound, OutboundRcpt, QueueEntry, QueueId, QueueRcptId, QueuedRcpt,
+    RcptState, Secrets, Spool, StoreError,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -356,9 +357,14 @@ pub(super) fn deliver(
     body: Spool,
     recipients: &[AccountId],
 ) -> Result<Vec<MessageId>, StoreError> {
+    accept(c, body, recipients, None).map(|a| a.messages)
+}
+
+/// Stores the body with `refs` references; returns (body id, size).
+fn store_body(c: &Connection, body: Spool, refs: usize) -> Result<(i64, i64), StoreError> {
     let size = body.len() as i64;
     c.prepare_cached("INSERT INTO bodies (size, chunks, refs) VALUES (?1, 0, ?2)")?
-        .execute(params![size, recipients.len() as i64])?;
+        .execute(params![size, refs as i64])?;
     let body_id = c.last_insert_rowid();
     let mut reader = body.into_reader()?;
     let mut seq = 0i64;
@@ -372,6 +378,23 @@ pub(super) fn deliver(
     }
     c.prepare_cached("UPDATE bodies SET chunks = ?1 WHERE id = ?2")?
         .execute(params![seq, body_id])?;
+    Ok((body_id, size))
+}
+
+pub(super) fn accept(
+    c: &Connection,
+    body: Spool,
+    recipients: &[AccountId],
+    outbound: Option<&Outbound>,
+) -> Result<Accepted, StoreError> {
+    let refs = recipients.len() + usize::from(outbound.is_some());
+    if refs == 0 {
+        return Ok(Accepted {
+            messages: Vec::new(),
+            queued: None,
+        });
+    }
+    let (body_id, size) = store_body(c, body, refs)?;
     let received = now();
     let mut ids = Vec::with_capacity(recipients.len());
     let mut ins = c.prepare_cached(
@@ -388,7 +411,238 @@ pub(super) fn deliver(
             return Err(StoreError::NotFound(format!("account #{account}")));
         }
     }
-    Ok(ids)
+    let queued = match outbound {
+        Some(o) => Some(enqueue(c, body_id, o, received)?),
+        None => None,
+    };
+    Ok(Accepted {
+        messages: ids,
+        queued,
+    })
+}
+
+fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<QueueId, StoreError> {
+    c.prepare_cached(
+        "INSERT INTO queue (body_id, sender, envid, ret, smtputf8, eight_bit, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        body_id,
+        o.sender,
+        o.envid,
+        o.ret,
+        o.smtputf8,
+        o.eight_bit,
+        now
+    ])?;
+    let id = c.last_insert_rowid();
+    let mut ins = c.prepare_cached(
+        "INSERT INTO queue_rcpts (queue_id, rcpt, domain, orcpt, notify, state, next_attempt, updated)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+    )?;
+    for r in &o.recipients {
+        ins.execute(params![id, r.address, r.domain, r.orcpt, r.notify, now])?;
+    }
+    Ok(id)
+}
+
+fn queue_header(c: &Connection, id: QueueId) -> Result<Option<QueueEntry>, StoreError> {
+    Ok(c.prepare_cached(
+        "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created, b.size
+         FROM queue q JOIN bodies b ON b.id = q.body_id WHERE q.id = ?1",
+    )?
+    .query_row([id], |r| {
+        Ok(QueueEntry {
+            id: r.get(0)?,
+            sender: r.get(1)?,
+            envid: r.get(2)?,
+            ret: r.get(3)?,
+            smtputf8: r.get(4)?,
+            eight_bit: r.get(5)?,
+            created: r.get(6)?,
+            size: r.get::<_, i64>(7)? as u64,
+            recipients: Vec::new(),
+        })
+    })
+    .optional()?)
+}
+
+fn queue_rcpt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedRcpt> {
+    Ok(QueuedRcpt {
+        id: r.get(0)?,
+        rcpt: OutboundRcpt {
+            address: r.get(1)?,
+            domain: r.get(2)?,
+            orcpt: r.get(3)?,
+            notify: r.get(4)?,
+        },
+        state: RcptState::from_db(&r.get::<_, String>(5)?),
+        attempts: r.get::<_, i64>(6)? as u32,
+        next_attempt: r.get(7)?,
+        last_error: r.get(8)?,
+    })
+}
+
+const RCPT_COLUMNS: &str =
+    "id, rcpt, domain, orcpt, notify, state, attempts, next_attempt, last_error";
+
+pub(super) fn queue_get(c: &Connection, id: QueueId) -> Result<Option<QueueEntry>, StoreError> {
+    let Some(mut entry) = queue_header(c, id)? else {
+        return Ok(None);
+    };
+    let sql = format!("SELECT {RCPT_COLUMNS} FROM queue_rcpts WHERE queue_id = ?1 ORDER BY id");
+    let mut st = c.prepare_cached(&sql)?;
+    entry.recipients = st
+        .query_map([id], queue_rcpt_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(entry))
+}
+
+pub(super) fn queue_list(c: &Connection) -> Result<Vec<QueueEntry>, StoreError> {
+    let ids: Vec<i64> = {
+        let mut st = c.prepare("SELECT id FROM queue ORDER BY id")?;
+        st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(e) = queue_get(c, id)? {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn queue_take_due(
+    c: &Connection,
+    now: i64,
+    lease_secs: i64,
+    limit: usize,
+) -> Result<Vec<QueueEntry>, StoreError> {
+    let sql = format!(
+        "SELECT {RCPT_COLUMNS}, queue_id FROM queue_rcpts
+         WHERE state = 'pending' AND next_attempt <= ?1 AND lease_until <= ?1
+         ORDER BY next_attempt, id LIMIT ?2"
+    );
+    let rows: Vec<(QueuedRcpt, QueueId)> = {
+        let mut st = c.prepare_cached(&sql)?;
+        st.query_map(params![now, limit as i64], |r| {
+            Ok((queue_rcpt_row(r)?, r.get(9)?))
+        })?
+        .collect::<Result<_, _>>()?
+    };
+    let mut lease = c.prepare_cached("UPDATE queue_rcpts SET lease_until = ?1 WHERE id = ?2")?;
+    let mut out: Vec<QueueEntry> = Vec::new();
+    for (rcpt, qid) in rows {
+        lease.execute(params![now + lease_secs, rcpt.id])?;
+        if let Some(e) = out.iter_mut().find(|e| e.id == qid) {
+            e.recipients.push(rcpt);
+            continue;
+        }
+        if let Some(mut e) = queue_header(c, qid)? {
+            e.recipients.push(rcpt);
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn queue_record(
+    c: &Connection,
+    results: &[(QueueRcptId, AttemptResult)],
+) -> Result<(), StoreError> {
+    let t = now();
+    for (id, result) in results {
+        let (state, next, error) = match result {
+            AttemptResult::Delivered => (RcptState::Delivered, None, None),
+            AttemptResult::Retry {
+                next_attempt,
+                error,
+            } => (
+                RcptState::Pending,
+                Some(*next_attempt),
+                Some(error.as_str()),
+            ),
+            AttemptResult::Failed { error } => (RcptState::Failed, None, Some(error.as_str())),
+        };
+        let n = c
+            .prepare_cached(
+                "UPDATE queue_rcpts SET state = ?1, attempts = attempts + 1,
+                    next_attempt = COALESCE(?2, next_attempt), last_error = ?3,
+                    lease_until = 0, updated = ?4
+                 WHERE id = ?5",
+            )?
+            .execute(params![state.db(), next, error, t, id])?;
+        if n != 1 {
+            return Err(StoreError::NotFound(format!("queued recipient #{id}")));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn queue_retry_now(
+    c: &Connection,
+    id: Option<QueueId>,
+    now: i64,
+) -> Result<u64, StoreError> {
+    if let Some(id) = id
+        && queue_header(c, id)?.is_none()
+    {
+        return Err(StoreError::NotFound(format!("queued message {id}")));
+    }
+    let n = c.execute(
+        "UPDATE queue_rcpts SET next_attempt = ?1, lease_until = 0
+         WHERE state = 'pending' AND (?2 IS NULL OR queue_id = ?2)",
+        params![now, id],
+    )?;
+    Ok(n as u64)
+}
+
+pub(super) fn queue_delete(c: &Connection, id: QueueId) -> Result<(), StoreError> {
+    let body_id: i64 = c
+        .query_row("SELECT body_id FROM queue WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))?;
+    c.execute("DELETE FROM queue_rcpts WHERE queue_id = ?1", [id])?;
+    c.execute("DELETE FROM queue WHERE id = ?1", [id])?;
+    release_body(c, body_id)
+}
+
+/// Finds a queued message's body; returns (body id, number of chunks, first chunk).
+pub(super) fn open_queued(
+    c: &Connection,
+    id: QueueId,
+) -> Result<(i64, i64, Option<Vec<u8>>), StoreError> {
+    let (body_id, chunks): (i64, i64) = c
+        .prepare_cached(
+            "SELECT b.id, b.chunks FROM queue q JOIN bodies b ON b.id = q.body_id WHERE q.id = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))?;
+    let first = if chunks > 0 {
+        Some(read_chunk(c, body_id, 0)?)
+    } else {
+        None
+    };
+    Ok((body_id, chunks, first))
+}
+
+/// Drops one reference to a body, deleting it with the last one.
+fn release_body(c: &Connection, body_id: i64) -> Result<(), StoreError> {
+    c.prepare_cached("UPDATE bodies SET refs = refs - 1 WHERE id = ?1")?
+        .execute([body_id])?;
+    let refs: i64 = c
+        .prepare_cached("SELECT refs FROM bodies WHERE id = ?1")?
+        .query_row([body_id], |r| r.get(0))?;
+    if refs <= 0 {
+        c.prepare_cached("DELETE FROM body_chunks WHERE body_id = ?1")?
+            .execute([body_id])?;
+        c.prepare_cached("DELETE FROM bodies WHERE id = ?1")?
+            .execute([body_id])?;
+    }
+    Ok(())
 }
 
 pub(super) fn list_messages(
@@ -462,17 +716,7 @@ pub(super) fn delete_messages(
                                  used_messages = max(used_messages - 1, 0) WHERE id = ?2",
         )?
         .execute(params![size, account])?;
-        c.prepare_cached("UPDATE bodies SET refs = refs - 1 WHERE id = ?1")?
-            .execute([body_id])?;
-        let refs: i64 = c
-            .prepare_cached("SELECT refs FROM bodies WHERE id = ?1")?
-            .query_row([body_id], |r| r.get(0))?;
-        if refs <= 0 {
-            c.prepare_cached("DELETE FROM body_chunks WHERE body_id = ?1")?
-                .execute([body_id])?;
-            c.prepare_cached("DELETE FROM bodies WHERE id = ?1")?
-                .execute([body_id])?;
-        }
+        release_body(c, body_id)?;
     }
     Ok(())
 }

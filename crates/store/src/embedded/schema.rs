@@ -77,6 +77,34 @@ const MIGRATIONS: &[&str] = &[
     // 2: SCRAM-SHA-256 credentials (RFC 5803 form), derived when the
     // password is set, so SCRAM works without keeping the password.
     "ALTER TABLE accounts ADD COLUMN scram TEXT;",
+    // 3: the outbound queue. A queued message holds a reference to its
+    // body like a mailbox message does; each recipient has its own state.
+    "CREATE TABLE queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        body_id INTEGER NOT NULL REFERENCES bodies(id),
+        sender TEXT NOT NULL,
+        envid TEXT,
+        ret TEXT,
+        smtputf8 INTEGER NOT NULL DEFAULT 0,
+        eight_bit INTEGER NOT NULL DEFAULT 0,
+        created INTEGER NOT NULL
+     );
+     CREATE TABLE queue_rcpts (
+        id INTEGER PRIMARY KEY,
+        queue_id INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+        rcpt TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        orcpt TEXT,
+        notify TEXT,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        last_error TEXT,
+        lease_until INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL
+     );
+     CREATE INDEX queue_rcpts_due ON queue_rcpts (state, next_attempt);
+     CREATE INDEX queue_rcpts_by_queue ON queue_rcpts (queue_id);",
 ];
 
 /// Brings the schema up to date.
