@@ -1,0 +1,9 @@
+//! Outbound delivery: the pieces that send our users' mail on to other
+//! servers and report back when it cannot be delivered.
+//!
+//! - [`client`]: the SMTP client protocol engine, sans-I/O, like the server
+//!   engines: feed it the server's bytes, it says what to write next.
+//! - [`dsn`]: RFC 3464 delivery status notifications (bounces).
+
+pub mod client;
+pub mod dsn;
