@@ -215,29 +215,7 @@ pub(crate) async fn check_password(
     user: &str,
     password: &str,
 ) -> Result<Account, LoginFail> {
-    let started = Instant::now();
-    match shared.throttle.gate(ip, user) {
-        Gate::Locked => {
-            pad(shared, started).await;
-            return Err(LoginFail::Locked);
-        }
-        Gate::Proceed(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
-        Gate::Proceed(_) => {}
-    }
-    match shared.auth.password(user, password).await {
-        Ok(a) => {
-            shared.throttle.succeeded(ip, user);
-            Ok(a)
-        }
-        Err(LoginError::Failed) => {
-            shared.throttle.failed(ip, user);
-            Err(LoginFail::BadCredentials)
-        }
-        Err(LoginError::Temporary(e)) => {
-            tracing::error!("login lookup failed: {e}");
-            Err(LoginFail::Temporary)
-        }
-    }
+    throttled(shared, ip, user, shared.auth.password(user, password)).await
 }
 
 /// Checks an APOP digest with the same throttling.
@@ -248,6 +226,17 @@ pub(crate) async fn check_apop(
     timestamp: &str,
     digest: &str,
 ) -> Result<Account, LoginFail> {
+    let check = |secret: &str| praisani_pop3::apop_matches(timestamp, secret, digest);
+    throttled(shared, ip, user, shared.auth.apop(user, check)).await
+}
+
+/// Runs a credential check behind the throttle and records its outcome.
+async fn throttled(
+    shared: &Shared,
+    ip: IpAddr,
+    user: &str,
+    check: impl std::future::Future<Output = Result<Account, LoginError>>,
+) -> Result<Account, LoginFail> {
     let started = Instant::now();
     match shared.throttle.gate(ip, user) {
         Gate::Locked => {
@@ -257,8 +246,7 @@ pub(crate) async fn check_apop(
         Gate::Proceed(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
         Gate::Proceed(_) => {}
     }
-    let check = |secret: &str| praisani_pop3::apop_matches(timestamp, secret, digest);
-    match shared.auth.apop(user, check).await {
+    match check.await {
         Ok(a) => {
             shared.throttle.succeeded(ip, user);
             Ok(a)

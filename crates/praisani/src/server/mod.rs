@@ -268,20 +268,13 @@ async fn accept_loop(
         tokio::spawn(async move {
             let per_ip = shared.limits.per_ip(peer.ip());
             let mut stream = MailStream::Plain(stream);
-            if service.implicit_tls() && per_ip.allowed {
-                let acceptor = shared.tls.acceptor();
-                let timeout = shared.config.limits.tls_handshake_timeout;
-                match tokio::time::timeout(timeout, stream.start_tls(&acceptor)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, ?service, "TLS handshake failed: {e}");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, ?service, "TLS handshake timed out");
-                        return;
-                    }
-                }
+            if service.implicit_tls()
+                && per_ip.allowed
+                && !stream
+                    .upgrade(&shared, &format!("{service:?} from {peer}"))
+                    .await
+            {
+                return;
             }
             match service {
                 Service::Smtp | Service::Submission | Service::Submissions => {

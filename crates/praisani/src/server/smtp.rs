@@ -169,22 +169,10 @@ impl Conn {
                     }
                     Event::StartTls => {
                         write_out(stream, &mut out).await?;
-                        let acceptor = self.shared.tls.acceptor();
-                        let limit = self.shared.config.limits.tls_handshake_timeout;
-                        match tokio::time::timeout(limit, stream.start_tls(&acceptor)).await {
-                            Ok(Ok(())) => {
-                                tracing::debug!(tls = ?stream.tls_description(), "STARTTLS done");
-                                session.tls_established();
-                            }
-                            Ok(Err(e)) => {
-                                tracing::info!("STARTTLS handshake failed: {e}");
-                                return Ok(());
-                            }
-                            Err(_) => {
-                                tracing::info!("STARTTLS handshake timed out");
-                                return Ok(());
-                            }
+                        if !stream.upgrade(&self.shared, "STARTTLS").await {
+                            return Ok(());
                         }
+                        session.tls_established();
                     }
                     Event::Auth {
                         mechanism,

@@ -42,6 +42,28 @@ impl MailStream {
         }
     }
 
+    /// STARTTLS/STLS: the handshake with the current certificate, within
+    /// the configured time. False when it failed and the connection must
+    /// be dropped (the reason is logged).
+    pub(crate) async fn upgrade(&mut self, shared: &super::Shared, command: &str) -> bool {
+        let acceptor = shared.tls.acceptor();
+        let limit = shared.config.limits.tls_handshake_timeout;
+        match tokio::time::timeout(limit, self.start_tls(&acceptor)).await {
+            Ok(Ok(())) => {
+                tracing::debug!(tls = ?self.tls_description(), "{command} done");
+                true
+            }
+            Ok(Err(e)) => {
+                tracing::info!("{command} handshake failed: {e}");
+                false
+            }
+            Err(_) => {
+                tracing::info!("{command} handshake timed out");
+                false
+            }
+        }
+    }
+
     /// Describes the negotiated TLS, for the Received header and the log.
     pub(crate) fn tls_description(&self) -> Option<String> {
         let MailStream::Tls(t) = self else {
