@@ -13,7 +13,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::Instrument;
 
 /// Reads from the socket in pieces of this size.
-const READ_BUF: usize = 16 * 1024;
+/// Reads start with a small buffer, so idle connections cost little, and
+/// grow to [`READ_BUF_MAX`] while a client keeps filling it.
+const READ_BUF: usize = 2 * 1024;
+/// The largest read buffer.
+const READ_BUF_MAX: usize = 16 * 1024;
 /// Output is written out once this much is buffered.
 const WRITE_HIGH: usize = 256 * 1024;
 
@@ -97,7 +101,7 @@ impl Conn {
             self.shared.pop3_no_plaintext.clone()
         };
         let mut session = Session::with_tls(policy, timestamp, stream.is_tls());
-        let mut out: Vec<u8> = Vec::with_capacity(8192);
+        let mut out: Vec<u8> = Vec::new();
         let mut buf = vec![0u8; READ_BUF];
         let idle = self.shared.config.limits.pop3_idle_timeout;
         let deadline = tokio::time::Instant::now() + self.shared.config.limits.session_max;
@@ -173,6 +177,9 @@ impl Conn {
                 return Ok(());
             }
             session.feed(&buf[..n]);
+            if n == buf.len() && buf.len() < READ_BUF_MAX {
+                buf.resize(buf.len() * 2, 0);
+            }
         }
     }
 

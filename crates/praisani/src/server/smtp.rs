@@ -18,7 +18,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::Instrument;
 
 /// Reads from the socket in pieces of this size.
-const READ_BUF: usize = 16 * 1024;
+/// Reads start with a small buffer, so idle connections cost little, and
+/// grow to [`READ_BUF_MAX`] while a client keeps filling it.
+const READ_BUF: usize = 2 * 1024;
+/// The largest read buffer.
+const READ_BUF_MAX: usize = 64 * 1024;
 
 /// Serves one connection until QUIT, timeout, error or disconnect.
 pub(crate) async fn handle(
@@ -132,7 +136,7 @@ impl Conn {
     async fn run(&mut self, stream: &mut MailStream) -> std::io::Result<()> {
         let config = Arc::new(engine_config(&self.shared, self.service, self.peer));
         let mut session = Session::with_tls(config, stream.is_tls());
-        let mut out: Vec<u8> = Vec::with_capacity(4096);
+        let mut out: Vec<u8> = Vec::new();
         let mut buf = vec![0u8; READ_BUF];
         let timeout = self.shared.config.limits.smtp_timeout;
         // A client that trickles bytes never hits the idle timeout; the
@@ -220,6 +224,9 @@ impl Conn {
                 return Ok(());
             }
             session.feed(&buf[..n]);
+            if n == buf.len() && buf.len() < READ_BUF_MAX {
+                buf.resize(buf.len() * 2, 0);
+            }
         }
     }
 
