@@ -39,6 +39,56 @@ pub struct Config {
     pub smtp: SmtpSettings,
     /// Submission policy.
     pub submission: Submission,
+    /// Outbound delivery.
+    pub delivery: Delivery,
+}
+
+/// `[delivery]`: sending our users' mail to other servers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Delivery {
+    /// DNS servers for MX lookups ("address:port"); empty: the system's.
+    pub nameservers: Vec<std::net::SocketAddr>,
+    /// The port MX hosts are contacted on (25; tests use others).
+    pub smtp_port: u16,
+    /// Send everything through this server ("host:port").
+    pub smarthost: Option<String>,
+    /// User name for the smarthost's AUTH.
+    pub smarthost_user: Option<String>,
+    /// Password for the smarthost's AUTH.
+    pub smarthost_password: Option<String>,
+    /// Per-domain next hops that bypass MX: { "example.org" = "host:port" }.
+    pub routes: std::collections::HashMap<String, String>,
+    /// Waits after each temporary failure, in order; the last repeats.
+    #[serde(deserialize_with = "durations")]
+    pub retry: Vec<Duration>,
+    /// A message still undelivered this long after it was accepted bounces.
+    #[serde(deserialize_with = "timeout")]
+    pub max_age: Duration,
+    /// Time allowed to connect, and for each reply of a remote server.
+    #[serde(deserialize_with = "timeout")]
+    pub timeout: Duration,
+    /// Simultaneous outbound connections.
+    #[serde(deserialize_with = "at_least::<_, 1>")]
+    pub max_connections: usize,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        let m = |n: u64| Duration::from_secs(n * 60);
+        Delivery {
+            nameservers: Vec::new(),
+            smtp_port: 25,
+            smarthost: None,
+            smarthost_user: None,
+            smarthost_password: None,
+            routes: Default::default(),
+            retry: vec![m(1), m(5), m(15), m(30), m(60), m(120), m(240)],
+            max_age: Duration::from_secs(5 * 86400),
+            timeout: Duration::from_secs(300),
+            max_connections: 20,
+        }
+    }
 }
 
 /// `[smtp]`: the MX listener.
@@ -224,6 +274,7 @@ impl Default for Config {
             trusted_networks: Vec::new(),
             smtp: SmtpSettings::default(),
             submission: Submission::default(),
+            delivery: Delivery::default(),
         }
     }
 }
@@ -448,6 +499,22 @@ fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         return Err(serde::de::Error::custom("must be at least 1s"));
     }
     Ok(t)
+}
+
+fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    let list = Vec::<String>::deserialize(d)?;
+    if list.is_empty() {
+        return Err(serde::de::Error::custom("give at least one wait"));
+    }
+    list.iter()
+        .map(|t| {
+            parse_duration(t).filter(|d| !d.is_zero()).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "invalid duration {t:?} (examples: \"1m\", \"4h\")"
+                ))
+            })
+        })
+        .collect()
 }
 
 fn at_least<'de, D: Deserializer<'de>, const MIN: usize>(d: D) -> Result<usize, D::Error> {

@@ -573,8 +573,7 @@ fn auth_not_offered_on_mx_unless_auth_on_mx() {
     );
     c.expect("MAIL FROM:<demo@example.test>", 250);
     let r = c.cmd("RCPT TO:<someone@remote.test>").unwrap();
-    assert_eq!(r.code, 451, "authenticated relay on the MX: {r}");
-    assert!(r.text().contains("4.4.0"), "{r}");
+    assert_eq!(r.code, 250, "authenticated relay on the MX: {r}");
     c.quit();
 }
 

@@ -4,6 +4,7 @@
 
 mod limits;
 mod login;
+mod outbound;
 mod pop3;
 mod smtp;
 mod stream;
@@ -38,6 +39,8 @@ pub(crate) struct Shared {
     pub tls: Arc<Tls>,
     /// Failed-login records for brute-force throttling.
     pub throttle: throttle::Throttle,
+    /// Wakes the outbound queue runner when a message is queued.
+    pub queue_wake: tokio::sync::Notify,
     /// Makes SCRAM answer for unknown users like for real ones.
     pub scram_secret: [u8; 32],
     /// The configured postmaster address, if any.
@@ -189,6 +192,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             max_delay: Duration::from_secs(10),
         }),
         scram_secret,
+        queue_wake: tokio::sync::Notify::new(),
         postmaster: config
             .postmaster
             .as_deref()
@@ -226,6 +230,14 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         print_demo(&shared.config);
     }
     tokio::spawn(reload_on_hup(tls));
+    let runner = match outbound::Runner::new(shared.clone()) {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            eprintln!("praisani: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tasks.spawn(runner.run(stop_rx.clone()));
     wait_for_signal().await;
     tracing::info!("shutting down: no new connections; waiting up to 10s for open sessions");
     let _ = stop_tx.send(true);

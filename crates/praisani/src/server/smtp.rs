@@ -10,7 +10,7 @@ use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::submission::{HeaderCapture, header_facts, missing_headers};
 use praisani_mailhost::{Mailbox, Resolution, resolve, trace};
 use praisani_smtp::{DomainPart, Event, ForwardPath, Reply, ReversePath, Session, Verdict};
-use praisani_store::{Account, AccountId, Spool};
+use praisani_store::{Account, AccountId, Outbound, OutboundRcpt, Spool};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,6 +53,8 @@ pub(crate) async fn handle(
             spool: None,
             declared_size: None,
             current: Default::default(),
+            outbound: None,
+            remote: HashMap::new(),
             messages: 0,
             account: None,
             sasl: None,
@@ -84,6 +86,10 @@ struct Conn {
     declared_size: Option<u64>,
     /// The queue id and mailboxes of the message being received.
     current: (String, Vec<AccountId>),
+    /// The outbound part of the message being received.
+    outbound: Option<Outbound>,
+    /// Remote recipients accepted for relay, by the recipient's text.
+    remote: HashMap<String, OutboundRcpt>,
     messages: u64,
     /// The account that authenticated with AUTH.
     account: Option<Account>,
@@ -318,7 +324,7 @@ impl Conn {
                 };
                 match store.is_hosted(&domain).await {
                     Ok(true) => {}
-                    Ok(false) => return self.remote_recipient(),
+                    Ok(false) => return self.remote_recipient(to, mailbox, &domain),
                     Err(e) => return temp_fail(&e),
                 }
                 if mailbox.quoted {
@@ -369,16 +375,34 @@ impl Conn {
     /// and trusted networks only. Their mail will go to the outbound queue,
     /// which is not there yet: say so with a temporary failure rather than
     /// accept and drop.
-    fn remote_recipient(&self) -> Verdict {
-        if self.account.is_some() || self.trusted {
-            Verdict::Reject(Reply::new(
-                451,
-                "4.4.0",
-                "Delivery to other servers is not available yet; try again later",
-            ))
-        } else {
-            Verdict::Reject(Reply::new(550, "5.7.1", "Relay access denied"))
+    fn remote_recipient(
+        &mut self,
+        to: &ForwardPath,
+        mailbox: &praisani_smtp::Mailbox,
+        domain: &Domain,
+    ) -> Verdict {
+        if self.account.is_none() && !self.trusted {
+            return Verdict::Reject(Reply::new(550, "5.7.1", "Relay access denied"));
         }
+        if mailbox.quoted {
+            // Quoted local parts are where relay tricks hide; real users
+            // do not need them.
+            return Verdict::Reject(Reply::new(
+                550,
+                "5.1.3",
+                "Quoted local parts are not relayed",
+            ));
+        }
+        self.remote.insert(
+            forward_key(to),
+            OutboundRcpt {
+                address: format!("{}@{}", mailbox.local, domain.ascii()),
+                domain: domain.ascii().to_string(),
+                orcpt: None,
+                notify: None,
+            },
+        );
+        Verdict::Accept
     }
 
     /// RFC 5321 4.5.1: postmaster must be accepted for every hosted domain
@@ -489,6 +513,22 @@ impl Conn {
             .copied()
             .collect();
         self.current = (queue_id, dedup(rcpts));
+        let remote: Vec<OutboundRcpt> = env
+            .recipients
+            .iter()
+            .filter_map(|r| self.remote.get(&forward_key(r)).cloned())
+            .collect();
+        self.outbound = (!remote.is_empty()).then(|| Outbound {
+            sender: match &env.mail_from {
+                ReversePath::Null => String::new(),
+                ReversePath::Mailbox(m) => m.to_string(),
+            },
+            recipients: remote,
+            envid: None,
+            ret: None,
+            smtputf8: env.params.smtputf8,
+            eight_bit: env.params.body == praisani_smtp::Body::EightBitMime,
+        });
         let written = spool.write(headers.as_bytes()).map(|_| spool);
         self.spool = Some(written);
         // Our users' messages: hold the header back for the submission
@@ -594,9 +634,13 @@ impl Conn {
             }
         };
         let size = spool.len();
-        match self.shared.store.deliver(spool, &rcpts).await {
-            Ok(_) => {
-                tracing::info!(id = %queue_id, size, recipients = rcpts.len(), "delivered");
+        let outbound = self.outbound.take();
+        match self.shared.store.accept(spool, &rcpts, outbound).await {
+            Ok(accepted) => {
+                tracing::info!(id = %queue_id, size, local = rcpts.len(), queued = ?accepted.queued, "accepted");
+                if accepted.queued.is_some() {
+                    self.shared.queue_wake.notify_one();
+                }
                 Ok(queue_id)
             }
             Err(e) => {

@@ -1,0 +1,736 @@
+//! The outbound queue runner: takes due recipients from the store, finds
+//! the servers that take mail for their domains, sends with the
+//! `praisani_delivery` client engine, records every recipient's result
+//! durably, schedules retries, and bounces what cannot be delivered.
+//!
+//! A recipient is only ever marked delivered after the remote server
+//! accepted it, and results are recorded before the next attempt is
+//! taken, so a crash repeats at most the attempt that was in flight.
+
+use super::Shared;
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use praisani_delivery::client::{
+    Client, ClientConfig, Credentials, DotStuffer, Envelope, Event, Recipient, RecipientResult,
+};
+use praisani_delivery::dsn::{self, Action, DsnRequest, Language, RecipientStatus, Return};
+use praisani_delivery::route::{RouteError, Router, RouterConfig, StaticRoute, Target, TlsMode};
+use praisani_mailaddr::Address;
+use praisani_mailhost::{Resolution, resolve};
+use praisani_store::{AttemptResult, Outbound, OutboundRcpt, QueueEntry, QueuedRcpt, Store};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsConnector;
+
+/// How long recipients taken for an attempt stay leased.
+const LEASE_SECS: i64 = 1800;
+/// The queue is looked at least this often.
+const TICK: Duration = Duration::from_secs(5);
+/// Returned messages larger than this come back as headers only.
+const MAX_ATTACH: usize = 256 * 1024;
+
+/// The queue runner's state.
+pub(crate) struct Runner {
+    shared: Arc<Shared>,
+    router: Router,
+    tls: TlsConnector,
+    slots: Arc<Semaphore>,
+}
+
+fn now() -> i64 {
+    Utc::now().timestamp()
+}
+
+fn static_route(
+    s: &str,
+    user: Option<&String>,
+    pass: Option<&String>,
+) -> Result<StaticRoute, String> {
+    let mut r = StaticRoute::parse(s)?;
+    if r.port == 465 {
+        r.tls = TlsMode::Implicit;
+    }
+    if let (Some(u), Some(p)) = (user, pass) {
+        r.auth = Some((u.clone(), p.clone()));
+    }
+    Ok(r)
+}
+
+impl Runner {
+    /// Builds the runner from `[delivery]`.
+    pub(crate) fn new(shared: Arc<Shared>) -> Result<Self, String> {
+        let d = &shared.config.delivery;
+        let mut routes = std::collections::HashMap::new();
+        for (domain, target) in &d.routes {
+            let r = static_route(target, None, None)
+                .map_err(|e| format!("delivery.routes.{domain}: {e}"))?;
+            routes.insert(domain.clone(), r);
+        }
+        let smarthost = match &d.smarthost {
+            Some(s) => Some(
+                static_route(s, d.smarthost_user.as_ref(), d.smarthost_password.as_ref())
+                    .map_err(|e| format!("delivery.smarthost: {e}"))?,
+            ),
+            None => None,
+        };
+        let router = Router::new(RouterConfig {
+            nameservers: d.nameservers.clone(),
+            static_routes: routes,
+            smarthost,
+            timeout: Duration::from_secs(20),
+            smtp_port: d.smtp_port,
+        })
+        .map_err(|e| format!("delivery: {e}"))?;
+        Ok(Runner {
+            router,
+            tls: opportunistic_tls(),
+            slots: Arc::new(Semaphore::new(d.max_connections)),
+            shared,
+        })
+    }
+
+    /// Runs until `stop` turns true.
+    pub(crate) async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        loop {
+            match self
+                .shared
+                .store
+                .queue_take_due(now(), LEASE_SECS, 100)
+                .await
+            {
+                Ok(entries) => {
+                    for entry in entries {
+                        let Ok(slot) = self.slots.clone().acquire_owned().await else {
+                            return;
+                        };
+                        let me = self.clone();
+                        tokio::spawn(async move {
+                            me.attempt(entry).await;
+                            drop(slot);
+                        });
+                    }
+                }
+                Err(e) => tracing::error!("queue: cannot read due messages: {e}"),
+            }
+            tokio::select! {
+                _ = self.shared.queue_wake.notified() => {}
+                _ = tokio::time::sleep(TICK) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// One attempt for the taken recipients of one message.
+    async fn attempt(&self, entry: QueueEntry) {
+        let mut by_domain: BTreeMap<String, Vec<QueuedRcpt>> = BTreeMap::new();
+        for r in &entry.recipients {
+            by_domain
+                .entry(r.rcpt.domain.clone())
+                .or_default()
+                .push(r.clone());
+        }
+        let mut results = Vec::new();
+        for (domain, rcpts) in by_domain {
+            let outcome = self.deliver_domain(&entry, &domain, &rcpts).await;
+            results.extend(outcome);
+        }
+        let records: Vec<_> = results
+            .iter()
+            .map(|(r, res, _)| (r.id, res.clone()))
+            .collect();
+        if let Err(e) = self.shared.store.queue_record(&records).await {
+            tracing::error!(queue = entry.id, "cannot record delivery results: {e}");
+            return;
+        }
+        for (r, res, mta) in &results {
+            match res {
+                AttemptResult::Delivered => {
+                    tracing::info!(queue = entry.id, to = %r.rcpt.address, via = ?mta, "delivered")
+                }
+                AttemptResult::Retry { error, .. } => {
+                    tracing::info!(queue = entry.id, to = %r.rcpt.address, "deferred: {error}")
+                }
+                AttemptResult::Failed { error } => {
+                    tracing::info!(queue = entry.id, to = %r.rcpt.address, "failed: {error}")
+                }
+            }
+        }
+        let failed: Vec<_> = results
+            .iter()
+            .filter(|(_, res, _)| matches!(res, AttemptResult::Failed { .. }))
+            .collect();
+        if !failed.is_empty() {
+            self.bounce(&entry, &failed).await;
+        }
+        match self.shared.store.queue_get(entry.id).await {
+            Ok(Some(e))
+                if e.recipients
+                    .iter()
+                    .all(|r| r.state != praisani_store::RcptState::Pending) =>
+            {
+                if let Err(e) = self.shared.store.queue_delete(entry.id).await {
+                    tracing::error!(queue = entry.id, "cannot remove finished message: {e}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(queue = entry.id, "queue lookup failed: {e}"),
+        }
+    }
+
+    /// What a temporary failure means for one recipient: retry later, or
+    /// give up when the message is too old.
+    fn retry_or_fail(&self, entry: &QueueEntry, r: &QueuedRcpt, error: String) -> AttemptResult {
+        let d = &self.shared.config.delivery;
+        let age = now() - entry.created;
+        if age >= d.max_age.as_secs() as i64 {
+            return AttemptResult::Failed {
+                error: format!("gave up after {} days; last error: {error}", age / 86400),
+            };
+        }
+        let i = (r.attempts as usize).min(d.retry.len().saturating_sub(1));
+        let wait = d.retry.get(i).copied().unwrap_or(Duration::from_secs(3600));
+        AttemptResult::Retry {
+            next_attempt: now() + wait.as_secs() as i64,
+            error,
+        }
+    }
+
+    async fn deliver_domain(
+        &self,
+        entry: &QueueEntry,
+        domain: &str,
+        rcpts: &[QueuedRcpt],
+    ) -> Vec<(QueuedRcpt, AttemptResult, Option<String>)> {
+        let all = |res: &dyn Fn(&QueuedRcpt) -> AttemptResult| {
+            rcpts
+                .iter()
+                .map(|r| (r.clone(), res(r), None))
+                .collect::<Vec<_>>()
+        };
+        let route = match self.router.route(domain).await {
+            Ok(r) => r,
+            Err(e @ RouteError::Temporary(_)) => {
+                let msg = format!("{} {domain}: {e}", e.enhanced_status());
+                return all(&|r| self.retry_or_fail(entry, r, msg.clone()));
+            }
+            Err(e) => {
+                let msg = format!("{} {domain}: {e}", e.enhanced_status());
+                return all(&|_| AttemptResult::Failed { error: msg.clone() });
+            }
+        };
+        let mut last_error = format!("4.4.1 no server for {domain} could be reached");
+        for target in route.hosts.iter() {
+            for addr in &target.addrs {
+                match self.session(entry, rcpts, target, *addr).await {
+                    Ok(results) => {
+                        let mta = Some(target.host.clone());
+                        return rcpts
+                            .iter()
+                            .zip(results)
+                            .map(|(r, res)| {
+                                let res = match res {
+                                    RecipientResult::Delivered { .. } => AttemptResult::Delivered,
+                                    RecipientResult::PermFailed { reply } => {
+                                        AttemptResult::Failed {
+                                            error: format!("{} said: {reply}", target.host),
+                                        }
+                                    }
+                                    RecipientResult::TempFailed { reply } => self.retry_or_fail(
+                                        entry,
+                                        r,
+                                        format!("{} said: {reply}", target.host),
+                                    ),
+                                };
+                                (r.clone(), res, mta.clone())
+                            })
+                            .collect();
+                    }
+                    Err(Fail::Permanent(e)) => {
+                        return all(&|_| AttemptResult::Failed { error: e.clone() });
+                    }
+                    Err(Fail::Next(e)) => {
+                        tracing::debug!(queue = entry.id, %addr, "trying the next server: {e}");
+                        last_error = e;
+                    }
+                }
+            }
+        }
+        all(&|r| self.retry_or_fail(entry, r, last_error.clone()))
+    }
+
+    /// One SMTP session with one server for one message.
+    async fn session(
+        &self,
+        entry: &QueueEntry,
+        rcpts: &[QueuedRcpt],
+        target: &Target,
+        addr: SocketAddr,
+    ) -> Result<Vec<RecipientResult>, Fail> {
+        let timeout = self.shared.config.delivery.timeout;
+        let tcp = match tokio::time::timeout(
+            timeout.min(Duration::from_secs(30)),
+            TcpStream::connect(addr),
+        )
+        .await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(Fail::Next(format!("4.4.1 {addr}: {e}"))),
+            Err(_) => return Err(Fail::Next(format!("4.4.1 {addr}: connection timed out"))),
+        };
+        let mut config = ClientConfig::new(self.shared.config.hostname.clone());
+        config.starttls = target.tls.starttls_policy();
+        config.auth = target.auth.as_ref().map(|(u, p)| Credentials {
+            user: u.clone(),
+            password: p.clone(),
+        });
+        let config = Arc::new(config);
+        let (mut stream, mut client) = match target.tls {
+            TlsMode::Implicit => {
+                let tls = self
+                    .handshake(tcp, &target.host)
+                    .await
+                    .map_err(Fail::Next)?;
+                (OutStream::Tls(Box::new(tls)), Client::new_tls(config))
+            }
+            TlsMode::Starttls => (OutStream::Plain(tcp), Client::new(config)),
+        };
+        let envelope = Envelope {
+            from: entry.sender.clone(),
+            recipients: rcpts
+                .iter()
+                .map(|r| Recipient {
+                    address: r.rcpt.address.clone(),
+                    notify: r.rcpt.notify.clone(),
+                    orcpt: r.rcpt.orcpt.clone(),
+                })
+                .collect(),
+            size: Some(entry.size),
+            eight_bit: entry.eight_bit,
+            smtputf8: entry.smtputf8,
+            ret: entry.ret.clone(),
+            envid: entry.envid.clone(),
+        };
+        let mut envelope = Some(envelope);
+        let mut outcome = None;
+        let mut buf = vec![0u8; 8192];
+        loop {
+            while let Some(ev) = client.poll() {
+                match ev {
+                    Event::Send(bytes) => write(&mut stream, &bytes).await?,
+                    Event::StartTls => {
+                        let OutStream::Plain(tcp) = stream else {
+                            return Err(Fail::Next("TLS requested twice".into()));
+                        };
+                        let tls = self
+                            .handshake(tcp, &target.host)
+                            .await
+                            .map_err(Fail::Next)?;
+                        stream = OutStream::Tls(Box::new(tls));
+                        client.tls_established();
+                    }
+                    Event::ReadyForMessage => match envelope.take() {
+                        Some(env) => client.start_message(env),
+                        None => client.quit(),
+                    },
+                    Event::SendBody => {
+                        self.send_body(&mut stream, entry.id).await?;
+                        client.body_sent();
+                    }
+                    Event::MessageDone(done) => outcome = Some(done.recipients),
+                    Event::Closed(failure) => {
+                        return match (outcome, failure) {
+                            (Some(results), _) => Ok(results),
+                            (None, Some(f)) if f.permanent => Err(Fail::Permanent(format!(
+                                "{addr} at {}: {}",
+                                f.stage, f.reply
+                            ))),
+                            (None, Some(f)) => {
+                                Err(Fail::Next(format!("{addr} at {}: {}", f.stage, f.reply)))
+                            }
+                            (None, None) => {
+                                Err(Fail::Next(format!("{addr}: closed before the message")))
+                            }
+                        };
+                    }
+                }
+            }
+            let n = match tokio::time::timeout(timeout, stream.read(&mut buf)).await {
+                Ok(Ok(n)) => n,
+                Ok(Err(_)) | Err(_) => 0,
+            };
+            if n == 0 {
+                client.connection_lost();
+            } else {
+                client.feed(&buf[..n]);
+            }
+        }
+    }
+
+    async fn send_body(&self, stream: &mut OutStream, id: i64) -> Result<(), Fail> {
+        let mut body = self
+            .shared
+            .store
+            .open_queued(id)
+            .await
+            .map_err(|e| Fail::Next(format!("4.3.0 reading the queued message: {e}")))?;
+        let mut stuffer = DotStuffer::new();
+        let mut out = Vec::new();
+        while let Some(chunk) = body
+            .next_chunk()
+            .await
+            .map_err(|e| Fail::Next(format!("4.3.0 reading the queued message: {e}")))?
+        {
+            stuffer.encode(&chunk, &mut out);
+            write(stream, &out).await?;
+            out.clear();
+        }
+        stuffer.finish(&mut out);
+        write(stream, &out).await
+    }
+
+    async fn handshake(
+        &self,
+        tcp: TcpStream,
+        host: &str,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+        let name = rustls::pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| format!("4.7.5 {host}: {e}"))?;
+        let timeout = Duration::from_secs(30);
+        match tokio::time::timeout(timeout, self.tls.connect(name, tcp)).await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(format!("4.7.5 TLS with {host} failed: {e}")),
+            Err(_) => Err(format!("4.7.5 TLS with {host} timed out")),
+        }
+    }
+
+    /// Sends a delivery status notification for `failed` to the sender:
+    /// never to the null sender, never for a message that is itself
+    /// automatic (RFC 3834), so bounces cannot loop.
+    async fn bounce(
+        &self,
+        entry: &QueueEntry,
+        failed: &[&(QueuedRcpt, AttemptResult, Option<String>)],
+    ) {
+        if entry.sender.is_empty() {
+            return;
+        }
+        let store = &*self.shared.store;
+        let original = match read_prefix(store, entry.id, MAX_ATTACH + 1).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(
+                    queue = entry.id,
+                    "cannot read the message to bounce it: {e}"
+                );
+                return;
+            }
+        };
+        if dsn::is_automatic(&original) {
+            tracing::info!(queue = entry.id, "no bounce for an automatic message");
+            return;
+        }
+        let last = Utc::now().fixed_offset();
+        let statuses: Vec<RecipientStatus> = failed
+            .iter()
+            .map(|(r, res, mta)| {
+                let error = match res {
+                    AttemptResult::Failed { error } => error.clone(),
+                    _ => String::new(),
+                };
+                let mut s =
+                    RecipientStatus::new(&r.rcpt.address, Action::Failed, &status_of(&error));
+                s.original_recipient = r.rcpt.orcpt.clone();
+                s.remote_mta = mta.as_ref().map(|m| format!("dns;{m}"));
+                s.diagnostic = Some(error);
+                s.last_attempt = Some(last);
+                s
+            })
+            .collect();
+        let hostname = &self.shared.config.hostname;
+        let message_id = format!("dsn.{}.{}@{hostname}", entry.id, now());
+        let arrival: DateTime<FixedOffset> = Utc
+            .timestamp_opt(entry.created, 0)
+            .single()
+            .unwrap_or_else(Utc::now)
+            .fixed_offset();
+        let ret = if entry
+            .ret
+            .as_deref()
+            .is_some_and(|r| r.eq_ignore_ascii_case("HDRS"))
+        {
+            Return::Headers
+        } else {
+            Return::Full
+        };
+        let from = format!("MAILER-DAEMON@{hostname}");
+        let report = dsn::build(&DsnRequest {
+            reporting_mta: hostname,
+            dsn_from: &from,
+            to: &entry.sender,
+            envelope_id: entry.envid.as_deref(),
+            arrival,
+            recipients: &statuses,
+            original: &original,
+            ret,
+            smtputf8: entry.smtputf8,
+            language: Language::En,
+            message_id: &message_id,
+            max_attach: MAX_ATTACH,
+        });
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(queue = entry.id, "cannot build the bounce: {e}");
+                return;
+            }
+        };
+        if let Err(e) = self.send_report(entry, &report).await {
+            tracing::error!(queue = entry.id, "cannot send the bounce: {e}");
+        } else {
+            tracing::info!(queue = entry.id, to = %entry.sender, "bounce sent");
+        }
+    }
+
+    /// A bounce goes to the sender's mailbox when it is ours, else out
+    /// with the null sender (so it can never bounce back).
+    async fn send_report(&self, entry: &QueueEntry, report: &[u8]) -> Result<(), String> {
+        let store = &*self.shared.store;
+        let mut spool = store.new_spool();
+        spool
+            .write(b"Return-Path: <>\r\n")
+            .map_err(|e| e.to_string())?;
+        spool.write(report).map_err(|e| e.to_string())?;
+        let local = match Address::parse(&entry.sender) {
+            Ok(a) => match resolve(store, &a).await.map_err(|e| e.to_string())? {
+                Resolution::Local { mailboxes, .. } => {
+                    Some(mailboxes.iter().map(|m| m.id).collect::<Vec<_>>())
+                }
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        match local {
+            Some(ids) if !ids.is_empty() => {
+                store
+                    .accept(spool, &ids, None)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            _ => {
+                let domain = entry
+                    .sender
+                    .rsplit_once('@')
+                    .map(|(_, d)| d.to_ascii_lowercase())
+                    .unwrap_or_default();
+                let out = Outbound {
+                    sender: String::new(),
+                    recipients: vec![OutboundRcpt {
+                        address: entry.sender.clone(),
+                        domain,
+                        orcpt: None,
+                        notify: None,
+                    }],
+                    envid: None,
+                    ret: None,
+                    smtputf8: entry.smtputf8,
+                    eight_bit: !dsn::is_seven_bit(report),
+                };
+                store
+                    .accept(spool, &[], Some(out))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.shared.queue_wake.notify_one();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The enhanced status code at the start of an error text, else 5.0.0.
+fn status_of(error: &str) -> String {
+    error
+        .split(|c: char| c.is_whitespace())
+        .find(|w| {
+            let parts: Vec<_> = w.split('.').collect();
+            parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+                && (w.starts_with('5') || w.starts_with('4'))
+        })
+        // A temporary code that ended in a bounce (the message grew too
+        // old) is reported as the permanent failure it became.
+        .map(|w| match w.strip_prefix('4') {
+            Some(rest) => format!("5{rest}"),
+            None => w.to_string(),
+        })
+        .unwrap_or_else(|| "5.0.0".into())
+}
+
+async fn read_prefix(
+    store: &dyn Store,
+    id: i64,
+    max: usize,
+) -> Result<Vec<u8>, praisani_store::StoreError> {
+    let mut body = store.open_queued(id).await?;
+    let mut out = Vec::new();
+    while out.len() < max {
+        match body.next_chunk().await? {
+            Some(c) => out.extend_from_slice(&c),
+            None => break,
+        }
+    }
+    out.truncate(max);
+    Ok(out)
+}
+
+/// Why a session gave no per-recipient results.
+enum Fail {
+    /// Try the next server (connection, TLS, 4xx before the message).
+    Next(String),
+    /// Do not try again (5xx before the message, e.g. 554 greeting).
+    Permanent(String),
+}
+
+async fn write(stream: &mut OutStream, bytes: &[u8]) -> Result<(), Fail> {
+    stream
+        .write_all(bytes)
+        .await
+        .map_err(|e| Fail::Next(format!("4.4.2 write failed: {e}")))?;
+    stream
+        .flush()
+        .await
+        .map_err(|e| Fail::Next(format!("4.4.2 write failed: {e}")))
+}
+
+/// An outbound connection, plain or TLS.
+enum OutStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for OutStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            OutStream::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            OutStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for OutStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            OutStream::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            OutStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            OutStream::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
+            OutStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            OutStream::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            OutStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// TLS for outbound SMTP is opportunistic (RFC 3207 section 4.1: MX
+/// servers are rarely verifiable by name); it protects against passive
+/// eavesdropping. MTA-STS and DANE, which make it verifiable, come later.
+fn opportunistic_tls() -> TlsConnector {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+                .with_no_client_auth()
+        });
+    match config {
+        Ok(c) => TlsConnector::from(Arc::new(c)),
+        // The defaults are always valid for the provider; keep going
+        // without TLS verification options rather than abort.
+        Err(_) => TlsConnector::from(Arc::new(
+            rustls::ClientConfig::builder()
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCert(Arc::new(
+                    rustls::crypto::aws_lc_rs::default_provider(),
+                ))))
+                .with_no_client_auth(),
+        )),
+    }
+}
+
+/// Accepts any certificate, but still checks the handshake signatures.
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

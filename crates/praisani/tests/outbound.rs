@@ -1,0 +1,149 @@
+//! Outbound delivery end to end: a second praisani plays the remote server
+//! (reached through a static route), and the first one delivers to it,
+//! retries what fails temporarily and bounces what fails for good.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+/// The remote side: hosts remote.test with one mailbox.
+fn remote() -> Server {
+    let b = Server::start_default();
+    b.add_domain("remote.test");
+    b.add_user("r@remote.test", "rpw", &[]);
+    b
+}
+
+/// The sending side, routing remote.test to `b` and down.test to a port
+/// nobody listens on.
+fn sender(b: &Server, closed_port: u16) -> Server {
+    Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tls_listeners: true,
+            tables: format!(
+                "[delivery]\nretry = [\"1h\"]\nroutes = {{ \"remote.test\" = \"127.0.0.1:{}\", \"down.test\" = \"127.0.0.1:{closed_port}\" }}\n",
+                b.smtp_port
+            ),
+            ..ExtraConfig::default()
+        },
+    )
+}
+
+/// Submits one message as demo@example.test (AUTH PLAIN on loopback).
+fn submit(a: &Server, from: &str, to: &str, subject: &str) {
+    let mut c = a.submission();
+    c.ehlo("client.test");
+    c.expect(
+        &format!("AUTH PLAIN {}", plain_b64(DEMO_USER, DEMO_PASS)),
+        235,
+    );
+    let msg = simple_message(DEMO_USER, to, subject, "hello out there");
+    c.send_mail(from, &[to], &msg)
+        .unwrap_or_else(|e| panic!("submission to {to}: {e}\n{}", a.log()));
+    c.quit();
+}
+
+fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn queue_json(a: &Server) -> String {
+    let out = a.cli(&["--json", "queue", "list"]);
+    out.assert_ok("queue list");
+    out.out()
+}
+
+#[test]
+fn delivers_to_the_remote_server() {
+    let b = remote();
+    let a = sender(&b, free_port());
+    submit(&a, DEMO_USER, "r@remote.test", "outbound-1");
+    let msgs = wait_for("the message at the remote server", 20, || {
+        let m = b.fetch_all("r@remote.test", "rpw");
+        (!m.is_empty()).then_some(m)
+    });
+    assert_eq!(msgs.len(), 1, "delivered more than once");
+    let text = String::from_utf8_lossy(&msgs[0]);
+    assert!(text.contains("Subject: outbound-1"), "{text}");
+    assert!(text.contains("Return-Path: <demo@example.test>"), "{text}");
+    // Two Received headers: the sender's (ESMTPSA) and the remote's.
+    assert_eq!(text.matches("Received: ").count(), 2, "{text}");
+    wait_for("the queue to empty", 10, || {
+        (queue_json(&a).trim() == "[]").then_some(())
+    });
+}
+
+#[test]
+fn permanent_failure_bounces_to_the_sender() {
+    let b = remote();
+    let a = sender(&b, free_port());
+    submit(&a, DEMO_USER, "nobody@remote.test", "doomed");
+    let bounce = wait_for("the bounce in the sender's mailbox", 20, || {
+        a.fetch_all(DEMO_USER, DEMO_PASS)
+            .into_iter()
+            .find(|m| contains(m, b"multipart/report"))
+    });
+    let text = String::from_utf8_lossy(&bounce);
+    assert!(text.contains("Return-Path: <>"), "{text}");
+    assert!(text.contains("report-type=delivery-status"), "{text}");
+    assert!(
+        text.contains("Final-Recipient: rfc822;nobody@remote.test"),
+        "{text}"
+    );
+    assert!(text.contains("Action: failed"), "{text}");
+    assert!(text.contains("Status: 5.1.1"), "{text}");
+    assert!(
+        text.contains("Subject: doomed"),
+        "the returned message is missing: {text}"
+    );
+    wait_for("the queue to empty", 10, || {
+        (queue_json(&a).trim() == "[]").then_some(())
+    });
+    assert!(b.fetch_all("r@remote.test", "rpw").is_empty());
+}
+
+#[test]
+fn temporary_failure_stays_queued_without_a_bounce() {
+    let b = remote();
+    let a = sender(&b, free_port());
+    submit(&a, DEMO_USER, "x@down.test", "later");
+    let listed = wait_for("a recorded attempt", 20, || {
+        let q = queue_json(&a);
+        q.contains("\"attempts\":1").then_some(q)
+    });
+    assert!(listed.contains("\"state\":\"pending\""), "{listed}");
+    assert!(listed.contains("x@down.test"), "{listed}");
+    assert!(listed.contains("last_error"), "{listed}");
+    let shown = a.cli(&["queue", "list"]);
+    assert!(shown.out().contains("last error:"), "{}", shown.describe());
+    // No bounce for a temporary failure.
+    assert!(a.fetch_all(DEMO_USER, DEMO_PASS).is_empty());
+}
+
+#[test]
+fn the_null_sender_is_never_bounced_to() {
+    let b = remote();
+    let a = sender(&b, free_port());
+    submit(&a, "", "nobody@remote.test", "null sender");
+    wait_for("the failed message to leave the queue", 20, || {
+        (queue_json(&a).trim() == "[]").then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        a.fetch_all(DEMO_USER, DEMO_PASS).is_empty(),
+        "a bounce went somewhere"
+    );
+    assert!(b.fetch_all("r@remote.test", "rpw").is_empty());
+}
