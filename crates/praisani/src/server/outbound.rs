@@ -136,15 +136,17 @@ impl Runner {
         let mut results = Vec::new();
         for (domain, rcpts) in by_domain {
             let outcome = self.deliver_domain(&entry, &domain, &rcpts).await;
+            // Recorded at once, domain by domain: a crash after a remote
+            // server said 250 repeats as little as possible.
+            let records: Vec<_> = outcome
+                .iter()
+                .map(|(r, res, _)| (r.id, res.clone()))
+                .collect();
+            if let Err(e) = self.shared.store.queue_record(&records).await {
+                tracing::error!(queue = entry.id, "cannot record delivery results: {e}");
+                return;
+            }
             results.extend(outcome);
-        }
-        let records: Vec<_> = results
-            .iter()
-            .map(|(r, res, _)| (r.id, res.clone()))
-            .collect();
-        if let Err(e) = self.shared.store.queue_record(&records).await {
-            tracing::error!(queue = entry.id, "cannot record delivery results: {e}");
-            return;
         }
         for (r, res, mta) in &results {
             match res {
