@@ -147,3 +147,63 @@ fn the_null_sender_is_never_bounced_to() {
     );
     assert!(b.fetch_all("r@remote.test", "rpw").is_empty());
 }
+
+/// Messages queued (after a failed attempt, so with leases taken and
+/// results recorded) survive kill -9; after a restart with the route fixed
+/// every one is delivered exactly once and the queue empties.
+#[test]
+fn queued_mail_survives_kill_9() {
+    let b = remote();
+    let closed = free_port();
+    let mut a = sender(&b, closed);
+    // remote.test first leads nowhere: route it to the closed port.
+    let broken = a.config_text().replace(
+        &format!("127.0.0.1:{}\"", b.smtp_port),
+        &format!("127.0.0.1:{closed}\""),
+    );
+    std::fs::write(&a.config_path, broken).expect("write config");
+    a.stop_term();
+    a.start();
+    for i in 0..5 {
+        submit(&a, DEMO_USER, "r@remote.test", &format!("survivor-{i}"));
+    }
+    wait_for("the first failed attempts", 20, || {
+        (queue_json(&a).matches("\"attempts\":1").count() == 5).then_some(())
+    });
+    a.kill9();
+    // Fix the route and start again on the same data.
+    let fixed = a.config_text().replace(
+        &format!("\"remote.test\" = \"127.0.0.1:{closed}\""),
+        &format!("\"remote.test\" = \"127.0.0.1:{}\"", b.smtp_port),
+    );
+    assert!(
+        fixed.contains(&format!("127.0.0.1:{}", b.smtp_port)),
+        "{fixed}"
+    );
+    std::fs::write(&a.config_path, fixed).expect("write config");
+    a.start();
+    assert_eq!(
+        queue_json(&a).matches("survivor").count(),
+        0,
+        "queue json has no subjects"
+    );
+    assert_eq!(queue_json(&a).matches("r@remote.test").count(), 5);
+    a.cli(&["queue", "flush"]).assert_ok("queue flush");
+    wait_for("all five at the remote server", 30, || {
+        (b.fetch_all("r@remote.test", "rpw").len() >= 5).then_some(())
+    });
+    // A moment more, so a duplicate in flight would have arrived too.
+    std::thread::sleep(Duration::from_millis(500));
+    let msgs = b.fetch_all("r@remote.test", "rpw");
+    for i in 0..5 {
+        let subject = format!("Subject: survivor-{i}\r\n");
+        let n = msgs
+            .iter()
+            .filter(|m| contains(m, subject.as_bytes()))
+            .count();
+        assert_eq!(n, 1, "survivor-{i} delivered {n} times");
+    }
+    wait_for("the queue to empty", 10, || {
+        (queue_json(&a).trim() == "[]").then_some(())
+    });
+}

@@ -405,6 +405,10 @@ pub async fn queue<S: Store + ?Sized>(store: &S) {
     // A lapsed lease (the worker died) makes them due again.
     let again = store.queue_take_due(now + 61, 60, 10).await.unwrap();
     assert_eq!(again[0].recipients.len(), 2);
+    // So does releasing the leases (a single node restarting).
+    assert_eq!(store.queue_release_leases().await.unwrap(), 2);
+    let released = store.queue_take_due(now + 61, 60, 10).await.unwrap();
+    assert_eq!(released[0].recipients.len(), 2);
 
     let (x, y) = (due[0].recipients[0].id, due[0].recipients[1].id);
     store

@@ -119,6 +119,9 @@ pub trait Store: Send + Sync + 'static {
     /// Makes a queued message's pending recipients due now (all with `None`);
     /// returns how many recipients were rescheduled.
     async fn queue_retry_now(&self, id: Option<QueueId>, now: i64) -> Result<u64, StoreError>;
+    /// Releases every lease, for a single node starting up: whatever the
+    /// previous run had taken is due again at its scheduled time.
+    async fn queue_release_leases(&self) -> Result<u64, StoreError>;
     /// Removes a queued message and its body reference.
     async fn queue_delete(&self, id: QueueId) -> Result<(), StoreError>;
     /// Streams a queued message's content.

@@ -95,6 +95,13 @@ impl Runner {
 
     /// Runs until `stop` turns true.
     pub(crate) async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        // This process is the only runner of the embedded queue: what a
+        // previous run (perhaps killed) had leased is ours again.
+        match self.shared.store.queue_release_leases().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(recipients = n, "queue: released leases of the previous run"),
+            Err(e) => tracing::error!("queue: cannot release leases: {e}"),
+        }
         loop {
             match self
                 .shared

@@ -255,6 +255,18 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn queue_release_leases(&self) -> Result<u64, StoreError> {
+        self.inner
+            .writer
+            .run(|c| {
+                Ok(c.execute(
+                    "UPDATE queue_rcpts SET lease_until = 0 WHERE lease_until > 0",
+                    [],
+                )? as u64)
+            })
+            .await
+    }
+
     async fn queue_delete(&self, id: QueueId) -> Result<(), StoreError> {
         self.inner
             .writer
