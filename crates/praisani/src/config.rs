@@ -62,6 +62,10 @@ pub struct Delivery {
     /// Waits after each temporary failure, in order; the last repeats.
     #[serde(deserialize_with = "durations")]
     pub retry: Vec<Duration>,
+    /// A recipient still undelivered this long after acceptance gets one
+    /// delay notice to the sender (RFC 3464 "delayed").
+    #[serde(deserialize_with = "timeout")]
+    pub delay_notice: Duration,
     /// A message still undelivered this long after it was accepted bounces.
     #[serde(deserialize_with = "timeout")]
     pub max_age: Duration,
@@ -85,6 +89,7 @@ impl Default for Delivery {
             routes: Default::default(),
             retry: vec![m(1), m(5), m(15), m(30), m(60), m(120), m(240)],
             max_age: Duration::from_secs(5 * 86400),
+            delay_notice: Duration::from_secs(4 * 3600),
             timeout: Duration::from_secs(300),
             max_connections: 20,
         }

@@ -207,3 +207,151 @@ fn queued_mail_survives_kill_9() {
         (queue_json(&a).trim() == "[]").then_some(())
     });
 }
+
+/// A recipient still undelivered after `delay_notice` gets exactly one
+/// "delayed" notice; the message stays queued.
+#[test]
+fn one_delay_notice_for_a_long_temporary_failure() {
+    let b = remote();
+    let closed = free_port();
+    let a = Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tls_listeners: true,
+            tables: format!(
+                "[delivery]\nretry = [\"1s\"]\ndelay_notice = \"1s\"\nroutes = {{ \"remote.test\" = \"127.0.0.1:{closed}\" }}\n"
+            ),
+            ..ExtraConfig::default()
+        },
+    );
+    let _ = &b;
+    submit(&a, DEMO_USER, "r@remote.test", "slow going");
+    let notice = wait_for("the delay notice", 20, || {
+        a.fetch_all(DEMO_USER, DEMO_PASS)
+            .into_iter()
+            .find(|m| contains(m, b"Action: delayed"))
+    });
+    let text = String::from_utf8_lossy(&notice);
+    assert!(
+        text.contains("Final-Recipient: rfc822;r@remote.test"),
+        "{text}"
+    );
+    assert!(text.contains("Will-Retry-Until: "), "{text}");
+    assert!(text.contains("Status: 4."), "{text}");
+    // More attempts follow (every second), but no second notice.
+    std::thread::sleep(Duration::from_secs(3));
+    let notices = a
+        .fetch_all(DEMO_USER, DEMO_PASS)
+        .iter()
+        .filter(|m| contains(m, b"Action: delayed"))
+        .count();
+    assert_eq!(notices, 1);
+    assert!(queue_json(&a).contains("\"state\":\"pending\""));
+}
+
+/// Submits with DSN parameters on MAIL and RCPT (RFC 3461).
+fn submit_dsn(a: &Server, mail_params: &str, to: &str, rcpt_params: &str, subject: &str) {
+    let mut c = a.submission();
+    let ehlo = c.ehlo("client.test");
+    assert!(
+        ehlo.lines.iter().any(|l| l.ends_with("DSN")),
+        "no DSN in EHLO: {ehlo}"
+    );
+    c.expect(
+        &format!("AUTH PLAIN {}", plain_b64(DEMO_USER, DEMO_PASS)),
+        235,
+    );
+    c.expect(&format!("MAIL FROM:<{DEMO_USER}> {mail_params}"), 250);
+    c.expect(&format!("RCPT TO:<{to}> {rcpt_params}"), 250);
+    c.expect("DATA", 354);
+    let msg = simple_message(DEMO_USER, to, subject, "with dsn");
+    let mut data = dot_stuff(&msg);
+    data.extend_from_slice(b".\r\n");
+    c.send_raw(&data).unwrap();
+    assert_eq!(c.reply().unwrap().code, 250);
+    c.quit();
+}
+
+#[test]
+fn dsn_parameters_are_honoured() {
+    let b = remote();
+    let a = sender(&b, free_port());
+    // NOTIFY=NEVER: a failure is not reported.
+    submit_dsn(
+        &a,
+        "",
+        "nobody@remote.test",
+        "NOTIFY=NEVER",
+        "quiet failure",
+    );
+    // NOTIFY=SUCCESS: a success is reported.
+    submit_dsn(
+        &a,
+        "ENVID=env+2B1",
+        "r@remote.test",
+        "NOTIFY=SUCCESS ORCPT=rfc822;R@remote.test",
+        "tell me",
+    );
+    // RET=HDRS, ORCPT kept: the failure report returns headers only.
+    submit_dsn(
+        &a,
+        "RET=HDRS",
+        "ghost@remote.test",
+        "NOTIFY=FAILURE ORCPT=rfc822;Ghost@remote.test",
+        "headers only",
+    );
+    let reports = wait_for("two reports", 20, || {
+        let m: Vec<_> = a
+            .fetch_all(DEMO_USER, DEMO_PASS)
+            .into_iter()
+            .filter(|m| contains(m, b"multipart/report"))
+            .collect();
+        (m.len() >= 2).then_some(m)
+    });
+    wait_for("the queue to empty", 10, || {
+        (queue_json(&a).trim() == "[]").then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let all = a.fetch_all(DEMO_USER, DEMO_PASS);
+    assert_eq!(
+        all.iter()
+            .filter(|m| contains(m, b"multipart/report"))
+            .count(),
+        2,
+        "NOTIFY=NEVER was reported"
+    );
+    let text: Vec<String> = reports
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    let success = text
+        .iter()
+        .find(|t| t.contains("Action: delivered"))
+        .expect("success report");
+    assert!(
+        success.contains("Original-Envelope-Id: env+1")
+            || success.contains("Original-Envelope-Id: env+2B1"),
+        "{success}"
+    );
+    assert!(
+        success.contains("Original-Recipient: rfc822;R@remote.test"),
+        "{success}"
+    );
+    let failure = text
+        .iter()
+        .find(|t| t.contains("Action: failed"))
+        .expect("failure report");
+    assert!(
+        failure.contains("Original-Recipient: rfc822;Ghost@remote.test"),
+        "{failure}"
+    );
+    assert!(
+        failure.contains("rfc822-headers"),
+        "RET=HDRS not honoured: {failure}"
+    );
+    assert!(
+        !failure.contains("with dsn"),
+        "body returned despite RET=HDRS: {failure}"
+    );
+    assert!(!text.iter().any(|t| t.contains("nobody@remote.test")));
+}

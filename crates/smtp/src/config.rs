@@ -27,6 +27,11 @@ pub struct Config {
     pub max_messages_per_connection: usize,
     /// Advertise SMTPUTF8 (RFC 6531) and accept the SMTPUTF8 MAIL parameter.
     pub smtputf8: bool,
+    /// Advertise DSN (RFC 3461) and accept its parameters: RET and ENVID on MAIL,
+    /// NOTIFY and ORCPT on RCPT. When false they are unknown parameters (555).
+    /// MAIL and RCPT command lines may then be 100 and 500 octets longer than
+    /// `max_command_line` (RFC 3461 section 4).
+    pub dsn: bool,
     /// Offer STARTTLS (RFC 3207) while the session is not under TLS. The server must
     /// then be able to run a TLS handshake when it sees `Event::StartTls`.
     pub starttls: bool,
@@ -50,7 +55,7 @@ pub struct Config {
 impl Config {
     /// A configuration with the given host name and the usual defaults:
     /// 50 MiB messages, 100 recipients, 512-octet command lines, 1000-octet text
-    /// lines, 20 bad commands, 100 messages per connection, SMTPUTF8 on; no
+    /// lines, 20 bad commands, 100 messages per connection, SMTPUTF8 on; no DSN, no
     /// STARTTLS, no AUTH, neither authentication nor TLS required.
     pub fn new(hostname: impl Into<String>) -> Self {
         Config {
@@ -62,6 +67,7 @@ impl Config {
             max_bad_commands: 20,
             max_messages_per_connection: 100,
             smtputf8: true,
+            dsn: false,
             starttls: false,
             auth_mechanisms_tls: Vec::new(),
             auth_mechanisms_plain: Vec::new(),
@@ -86,6 +92,7 @@ mod tests {
         assert_eq!(c.max_bad_commands, 20);
         assert_eq!(c.max_messages_per_connection, 100);
         assert!(c.smtputf8);
+        assert!(!c.dsn);
         assert!(!c.starttls);
         assert!(c.auth_mechanisms_tls.is_empty());
         assert!(c.auth_mechanisms_plain.is_empty());

@@ -1,6 +1,6 @@
 //! What the session asks of the server: events, and the verdicts that answer them.
 
-use crate::params::MailParams;
+use crate::params::{MailParams, RcptParams};
 use crate::path::{ForwardPath, ReversePath};
 use crate::reply::Reply;
 
@@ -17,6 +17,9 @@ pub struct Envelope {
     pub params: MailParams,
     /// The accepted recipients, in order.
     pub recipients: Vec<ForwardPath>,
+    /// The RCPT parameters (DSN's NOTIFY and ORCPT) of each accepted recipient,
+    /// parallel to `recipients`: same length, same order. All empty when DSN is off.
+    pub recipient_params: Vec<RcptParams>,
     /// The identity given to `Session::auth_succeeded`, if the client authenticated
     /// (for submission policy and the Received "with" keyword, RFC 3848).
     pub authenticated: Option<String>,

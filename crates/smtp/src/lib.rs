@@ -7,7 +7,7 @@
 //!
 //! Standards: RFC 5321 (SMTP), RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 2920
 //! (PIPELINING), RFC 2034/3463 (enhanced status codes), RFC 6531 (SMTPUTF8),
-//! RFC 3207 (STARTTLS), RFC 4954 (AUTH framing; the SASL mechanisms run in the
+//! RFC 3461 (DSN parameters; RFC 6533 `utf-8` ORCPT), RFC 3207 (STARTTLS), RFC 4954 (AUTH framing; the SASL mechanisms run in the
 //! server), RFC 6409 (submission: authentication required before MAIL).
 //!
 //! The parsers are our own rather than a general-purpose crate's: relay policy needs
@@ -32,7 +32,7 @@ pub use command::{Command, CommandError, Param, parse_command};
 pub use config::Config;
 pub use data::{CHUNK_SIZE, DataDecoder, DataError, Progress};
 pub use event::{Envelope, Event, Verdict};
-pub use params::{Body, MailParams, ParamError, RcptParams};
+pub use params::{Body, ENVID_MAX, MailParams, Notify, ORCPT_MAX, ParamError, RcptParams, Ret};
 pub use path::{
     DomainPart, ForwardPath, Mailbox, PathError, ReversePath, parse_forward_path, parse_mailbox,
     parse_reverse_path,

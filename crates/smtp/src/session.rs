@@ -26,6 +26,8 @@ mod rcpt;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_dsn;
+#[cfg(test)]
 mod tests_submission;
 mod tls;
 
@@ -36,7 +38,7 @@ use crate::command::{Command, CommandError, parse_command};
 use crate::config::Config;
 use crate::data::DataDecoder;
 use crate::event::{Event, Verdict};
-use crate::params::{MailParams, ParamError};
+use crate::params::{MailParams, ParamError, RcptParams};
 use crate::path::{ForwardPath, ReversePath};
 use crate::reply::Reply;
 
@@ -90,6 +92,8 @@ struct Transaction {
     from: ReversePath,
     params: MailParams,
     recipients: Vec<ForwardPath>,
+    /// The RCPT parameters of each accepted recipient, parallel to `recipients`.
+    recipient_params: Vec<RcptParams>,
 }
 
 #[derive(Debug)]
@@ -98,7 +102,7 @@ enum Waiting {
         from: ReversePath,
         params: MailParams,
     },
-    Recipient(ForwardPath),
+    Recipient(ForwardPath, RcptParams),
     Message,
     /// An AUTH command or response was handed to the server.
     Auth,
@@ -207,6 +211,7 @@ impl Session {
                     from,
                     params,
                     recipients: Vec::new(),
+                    recipient_params: Vec::new(),
                 });
                 self.send(Reply::new(250, "2.1.0", "Ok"));
             }
@@ -217,8 +222,8 @@ impl Session {
     /// Answer a CheckRecipient event. Accept sends `250 2.1.5 Ok` and adds the
     /// recipient to the transaction. Ignored when no recipient verdict is pending.
     pub fn rcpt_verdict(&mut self, v: Verdict) {
-        let Some(Waiting::Recipient(to)) =
-            self.take_waiting(|w| matches!(w, Waiting::Recipient(_)))
+        let Some(Waiting::Recipient(to, params)) =
+            self.take_waiting(|w| matches!(w, Waiting::Recipient(..)))
         else {
             return;
         };
@@ -226,6 +231,7 @@ impl Session {
             Verdict::Accept => {
                 if let Some(tx) = &mut self.transaction {
                     tx.recipients.push(to);
+                    tx.recipient_params.push(params);
                 }
                 self.send(Reply::new(250, "2.1.5", "Ok"));
             }
@@ -297,6 +303,16 @@ impl Session {
     /// `poll` returns `None` until it is given.
     pub fn is_waiting(&self) -> bool {
         self.waiting.is_some()
+    }
+
+    /// The RCPT parameters (NOTIFY, ORCPT) of the recipient of a CheckRecipient
+    /// event, while its verdict is pending; `None` otherwise. Once accepted they
+    /// are carried in [`Envelope::recipient_params`](crate::Envelope).
+    pub fn pending_rcpt_params(&self) -> Option<&RcptParams> {
+        match &self.waiting {
+            Some(Waiting::Recipient(_, params)) => Some(params),
+            _ => None,
+        }
     }
 
     /// The session is reading a message body.
@@ -438,7 +454,18 @@ impl Session {
     /// longer AUTH limit applies only where AUTH exists at all, and only to the AUTH
     /// command and the exchange lines.
     fn line_limit(&self, line: &[u8]) -> (usize, bool) {
-        let base = self.config.max_command_line;
+        let mut base = self.config.max_command_line;
+        // RFC 3461 section 4: DSN parameters lengthen MAIL by up to 100 and RCPT
+        // by up to 500 characters.
+        if self.config.dsn && !self.auth_exchange {
+            let verb = line.get(..5);
+            let is = |v: &[u8]| verb.is_some_and(|verb| verb.eq_ignore_ascii_case(v));
+            if is(b"MAIL ") {
+                base = base.saturating_add(100);
+            } else if is(b"RCPT ") {
+                base = base.saturating_add(500);
+            }
+        }
         let auth_line = self.auth_available()
             && line
                 .get(..5)

@@ -433,6 +433,9 @@ pub async fn queue<S: Store + ?Sized>(store: &S) {
         entry.recipients[1].last_error.as_deref(),
         Some("451 4.3.0 later")
     );
+    assert!(!entry.recipients[1].delay_notified);
+    store.queue_mark_delay_notified(&[y]).await.unwrap();
+    assert!(store.queue_get(qid).await.unwrap().unwrap().recipients[1].delay_notified);
     // Delivered recipients are never taken again; the retry waits its turn.
     assert!(
         store

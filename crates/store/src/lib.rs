@@ -119,6 +119,8 @@ pub trait Store: Send + Sync + 'static {
     /// Makes a queued message's pending recipients due now (all with `None`);
     /// returns how many recipients were rescheduled.
     async fn queue_retry_now(&self, id: Option<QueueId>, now: i64) -> Result<u64, StoreError>;
+    /// Records that a delay notice went out for these recipients.
+    async fn queue_mark_delay_notified(&self, ids: &[QueueRcptId]) -> Result<(), StoreError>;
     /// Releases every lease, for a single node starting up: whatever the
     /// previous run had taken is due again at its scheduled time.
     async fn queue_release_leases(&self) -> Result<u64, StoreError>;

@@ -198,6 +198,8 @@ pub struct QueuedRcpt {
     pub next_attempt: i64,
     /// The last error, as the remote server or the network gave it.
     pub last_error: Option<String>,
+    /// A delay notice was sent for it.
+    pub delay_notified: bool,
 }
 
 /// A queued message with its recipients.

@@ -168,12 +168,46 @@ impl Runner {
                 }
             }
         }
-        let failed: Vec<_> = results
-            .iter()
-            .filter(|(_, res, _)| matches!(res, AttemptResult::Failed { .. }))
-            .collect();
-        if !failed.is_empty() {
-            self.bounce(&entry, &failed).await;
+        let delay_after = self.shared.config.delivery.delay_notice.as_secs() as i64;
+        let mut notices = Vec::new();
+        let mut delayed = Vec::new();
+        for (r, res, mta) in &results {
+            let notify = r.rcpt.notify.as_deref();
+            let notice = |action, status: String, diagnostic: Option<String>| Notice {
+                rcpt: r.clone(),
+                action,
+                status,
+                diagnostic,
+                mta: mta.clone(),
+            };
+            match res {
+                AttemptResult::Failed { error } if wants(notify, "FAILURE") => {
+                    notices.push(notice(
+                        Action::Failed,
+                        status_of(error),
+                        Some(error.clone()),
+                    ));
+                }
+                AttemptResult::Delivered if wants(notify, "SUCCESS") => {
+                    notices.push(notice(Action::Delivered, "2.0.0".into(), None));
+                }
+                AttemptResult::Retry { error, .. }
+                    if !r.delay_notified
+                        && now() - entry.created >= delay_after
+                        && wants(notify, "DELAY") =>
+                {
+                    let status = status_of(error).replacen('5', "4", 1);
+                    notices.push(notice(Action::Delayed, status, Some(error.clone())));
+                    delayed.push(r.id);
+                }
+                _ => {}
+            }
+        }
+        self.notify(&entry, &notices).await;
+        if !delayed.is_empty()
+            && let Err(e) = self.shared.store.queue_mark_delay_notified(&delayed).await
+        {
+            tracing::error!(queue = entry.id, "cannot record the delay notice: {e}");
         }
         match self.shared.store.queue_get(entry.id).await {
             Ok(Some(e))
@@ -419,12 +453,8 @@ impl Runner {
     /// Sends a delivery status notification for `failed` to the sender:
     /// never to the null sender, never for a message that is itself
     /// automatic (RFC 3834), so bounces cannot loop.
-    async fn bounce(
-        &self,
-        entry: &QueueEntry,
-        failed: &[&(QueuedRcpt, AttemptResult, Option<String>)],
-    ) {
-        if entry.sender.is_empty() {
+    async fn notify(&self, entry: &QueueEntry, notices: &[Notice]) {
+        if entry.sender.is_empty() || notices.is_empty() {
             return;
         }
         let store = &*self.shared.store;
@@ -443,19 +473,24 @@ impl Runner {
             return;
         }
         let last = Utc::now().fixed_offset();
-        let statuses: Vec<RecipientStatus> = failed
+        let retry_until = Utc
+            .timestamp_opt(
+                entry.created + self.shared.config.delivery.max_age.as_secs() as i64,
+                0,
+            )
+            .single()
+            .map(|t| t.fixed_offset());
+        let statuses: Vec<RecipientStatus> = notices
             .iter()
-            .map(|(r, res, mta)| {
-                let error = match res {
-                    AttemptResult::Failed { error } => error.clone(),
-                    _ => String::new(),
-                };
-                let mut s =
-                    RecipientStatus::new(&r.rcpt.address, Action::Failed, &status_of(&error));
-                s.original_recipient = r.rcpt.orcpt.clone();
-                s.remote_mta = mta.as_ref().map(|m| format!("dns;{m}"));
-                s.diagnostic = Some(error);
+            .map(|n| {
+                let mut s = RecipientStatus::new(&n.rcpt.rcpt.address, n.action, &n.status);
+                s.original_recipient = n.rcpt.rcpt.orcpt.clone();
+                s.remote_mta = n.mta.as_ref().map(|m| format!("dns;{m}"));
+                s.diagnostic = n.diagnostic.clone();
                 s.last_attempt = Some(last);
+                if n.action == Action::Delayed {
+                    s.will_retry_until = retry_until;
+                }
                 s
             })
             .collect();
@@ -556,6 +591,26 @@ impl Runner {
             }
         }
         Ok(())
+    }
+}
+
+/// One recipient's line in a delivery status notification.
+struct Notice {
+    rcpt: QueuedRcpt,
+    action: Action,
+    status: String,
+    diagnostic: Option<String>,
+    mta: Option<String>,
+}
+
+/// RFC 3461 NOTIFY: whether the sender asked to hear about `what`
+/// (SUCCESS, FAILURE, DELAY). Without NOTIFY, failures and delays are
+/// reported (the RFC leaves the default to the server; this is the
+/// common choice).
+fn wants(notify: Option<&str>, what: &str) -> bool {
+    match notify {
+        None => what != "SUCCESS",
+        Some(n) => n.split(',').any(|w| w.trim().eq_ignore_ascii_case(what)),
     }
 }
 

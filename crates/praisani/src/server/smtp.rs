@@ -54,6 +54,7 @@ pub(crate) async fn handle(
             declared_size: None,
             current: Default::default(),
             outbound: None,
+            rcpt_params: None,
             remote: HashMap::new(),
             messages: 0,
             account: None,
@@ -88,6 +89,8 @@ struct Conn {
     current: (String, Vec<AccountId>),
     /// The outbound part of the message being received.
     outbound: Option<Outbound>,
+    /// The DSN parameters of the RCPT being checked.
+    rcpt_params: Option<praisani_smtp::RcptParams>,
     /// Remote recipients accepted for relay, by the recipient's text.
     remote: HashMap<String, OutboundRcpt>,
     messages: u64,
@@ -135,6 +138,8 @@ fn engine_config(shared: &Shared, service: Service, peer: SocketAddr) -> praisan
         };
     }
     c.require_auth = submission;
+    // RFC 3461 DSN parameters are honoured for mail our users send out.
+    c.dsn = submission;
     c
 }
 
@@ -158,6 +163,7 @@ impl Conn {
                         session.mail_verdict(v)
                     }
                     Event::CheckRecipient { to } => {
+                        self.rcpt_params = session.pending_rcpt_params().cloned();
                         let v = self.check_recipient(&to).await;
                         session.rcpt_verdict(v);
                     }
@@ -398,8 +404,12 @@ impl Conn {
             OutboundRcpt {
                 address: format!("{}@{}", mailbox.local, domain.ascii()),
                 domain: domain.ascii().to_string(),
-                orcpt: None,
-                notify: None,
+                orcpt: self.rcpt_params.as_ref().and_then(|p| p.orcpt.clone()),
+                notify: self
+                    .rcpt_params
+                    .as_ref()
+                    .and_then(|p| p.notify)
+                    .map(notify_text),
             },
         );
         Verdict::Accept
@@ -524,8 +534,11 @@ impl Conn {
                 ReversePath::Mailbox(m) => m.to_string(),
             },
             recipients: remote,
-            envid: None,
-            ret: None,
+            envid: env.params.envid.clone(),
+            ret: env.params.ret.map(|r| match r {
+                praisani_smtp::Ret::Full => "FULL".to_string(),
+                praisani_smtp::Ret::Headers => "HDRS".to_string(),
+            }),
             smtputf8: env.params.smtputf8,
             eight_bit: env.params.body == praisani_smtp::Body::EightBitMime,
         });
@@ -653,6 +666,24 @@ impl Conn {
             }
         }
     }
+}
+
+/// RFC 3461 NOTIFY as stored with a queued recipient.
+fn notify_text(n: praisani_smtp::Notify) -> String {
+    if n.never {
+        return "NEVER".into();
+    }
+    let mut parts = Vec::new();
+    if n.success {
+        parts.push("SUCCESS");
+    }
+    if n.failure {
+        parts.push("FAILURE");
+    }
+    if n.delay {
+        parts.push("DELAY");
+    }
+    parts.join(",")
 }
 
 /// Writes and flushes pending output (a TLS stream buffers until flushed).

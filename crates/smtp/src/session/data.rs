@@ -28,6 +28,7 @@ impl Session {
             mail_from: tx.from,
             params: tx.params,
             recipients: tx.recipients,
+            recipient_params: tx.recipient_params,
             authenticated: self.authenticated.clone(),
             tls: self.tls_active,
         }));

@@ -22,6 +22,9 @@ impl Session {
         if c.smtputf8 {
             lines.push("SMTPUTF8".to_owned());
         }
+        if c.dsn {
+            lines.push("DSN".to_owned());
+        }
         // RFC 3207 4.2: never offered again once under TLS.
         if c.starttls && !self.tls_active {
             lines.push("STARTTLS".to_owned());

@@ -1,4 +1,4 @@
-//! MAIL FROM (RFC 5321 4.1.1.2) with SIZE, BODY, SMTPUTF8 and AUTH, and the
+//! MAIL FROM (RFC 5321 4.1.1.2) with SIZE, BODY, SMTPUTF8, AUTH, RET and ENVID, and the
 //! submission rules (RFC 6409, RFC 4954 section 6, RFC 3207 section 4).
 
 use super::{Session, Waiting};
@@ -40,7 +40,12 @@ impl Session {
             ));
             return self.close();
         }
-        let params = match MailParams::from_params(params, esmtp, self.config.smtputf8) {
+        let params = match MailParams::from_params_with_dsn(
+            params,
+            esmtp,
+            self.config.smtputf8,
+            self.config.dsn,
+        ) {
             Ok(p) => p,
             Err(e) => return self.param_error(e),
         };

@@ -6,7 +6,7 @@ use super::Session;
 use crate::config::Config;
 use crate::data::CHUNK_SIZE;
 use crate::event::{Envelope, Event, Verdict};
-use crate::params::{Body, MailParams};
+use crate::params::{Body, MailParams, RcptParams};
 use crate::path::{DomainPart, ForwardPath, Mailbox, ReversePath};
 use crate::reply::Reply;
 use crate::test_rng::XorShift;
@@ -338,6 +338,7 @@ fn after_rcpt() {
                 },
                 ForwardPath::Postmaster
             ],
+            recipient_params: vec![RcptParams::default(), RcptParams::default()],
             authenticated: None,
             tls: false,
         }))
@@ -399,7 +400,9 @@ fn pipelined_batch_with_verdicts() {
             params: MailParams {
                 size: None,
                 body: Body::EightBitMime,
-                smtputf8: false
+                smtputf8: false,
+                ret: None,
+                envid: None,
             }
         })
     );

@@ -255,6 +255,21 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn queue_mark_delay_notified(&self, ids: &[QueueRcptId]) -> Result<(), StoreError> {
+        let ids = ids.to_vec();
+        self.inner
+            .writer
+            .run(move |c| {
+                let mut st =
+                    c.prepare_cached("UPDATE queue_rcpts SET delay_notified = 1 WHERE id = ?1")?;
+                for id in ids {
+                    st.execute([id])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
     async fn queue_release_leases(&self) -> Result<u64, StoreError> {
         self.inner
             .writer

@@ -480,11 +480,12 @@ fn queue_rcpt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedRcpt> {
         attempts: r.get::<_, i64>(6)? as u32,
         next_attempt: r.get(7)?,
         last_error: r.get(8)?,
+        delay_notified: r.get(9)?,
     })
 }
 
 const RCPT_COLUMNS: &str =
-    "id, rcpt, domain, orcpt, notify, state, attempts, next_attempt, last_error";
+    "id, rcpt, domain, orcpt, notify, state, attempts, next_attempt, last_error, delay_notified";
 
 pub(super) fn queue_get(c: &Connection, id: QueueId) -> Result<Option<QueueEntry>, StoreError> {
     let Some(mut entry) = queue_header(c, id)? else {
@@ -526,7 +527,7 @@ pub(super) fn queue_take_due(
     let rows: Vec<(QueuedRcpt, QueueId)> = {
         let mut st = c.prepare_cached(&sql)?;
         st.query_map(params![now, limit as i64], |r| {
-            Ok((queue_rcpt_row(r)?, r.get(9)?))
+            Ok((queue_rcpt_row(r)?, r.get(10)?))
         })?
         .collect::<Result<_, _>>()?
     };

@@ -105,6 +105,8 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX queue_rcpts_due ON queue_rcpts (state, next_attempt);
      CREATE INDEX queue_rcpts_by_queue ON queue_rcpts (queue_id);",
+    // 4: a delay notice (RFC 3464 action "delayed") goes out once.
+    "ALTER TABLE queue_rcpts ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Brings the schema up to date.
