@@ -8,5 +8,6 @@
 //!   RFC 7505 null MX), per-domain static routes and the smarthost.
 
 pub mod client;
+pub mod dkim;
 pub mod dsn;
 pub mod route;

@@ -1,9 +1,10 @@
 //! The admin commands, run against the same store as the server (safe while
 //! it runs: the store serialises writers across processes).
 
-use crate::cli::{AliasCmd, DomainCmd, QueueCmd, UserCmd};
-use crate::config::parse_size;
+use crate::cli::{AliasCmd, DkimAlgorithm, DkimCmd, DomainCmd, QueueCmd, UserCmd};
+use crate::config::{Config, parse_size};
 use anyhow::{Context, Result, bail};
+use praisani_delivery::dkim::{self, Algorithm, KeyStore};
 use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::passwords;
 use praisani_store::{Account, NewAccount, QueueEntry, RcptState, Store, StoreError};
@@ -433,5 +434,249 @@ pub async fn queue_cmd(store: &dyn Store, cmd: QueueCmd, json: bool) -> Result<(
             });
         }
     }
+    Ok(())
+}
+
+/// A hosted domain named on the command line, or a clear refusal.
+async fn hosted_domain(store: &dyn Store, s: &str) -> Result<Domain> {
+    let d = domain(s)?;
+    if !store.is_hosted(&d).await.map_err(store_err)? {
+        bail!(fail(format!(
+            "{} is not a hosted domain (add it first: praisani domain add {})",
+            d.unicode(),
+            d.unicode()
+        )));
+    }
+    Ok(d)
+}
+
+/// `"…" "…"`: a TXT value as zone-file character-strings of at most 255 octets.
+fn zone_txt(value: &str) -> String {
+    dkim::txt_strings(value)
+        .iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs a `dkim` subcommand.
+pub async fn dkim_cmd(store: &dyn Store, config: &Config, cmd: DkimCmd, json: bool) -> Result<()> {
+    match cmd {
+        DkimCmd::Generate {
+            domain: d,
+            algorithm,
+            selector,
+        } => {
+            let d = hosted_domain(store, &d).await?;
+            let alg = match algorithm {
+                DkimAlgorithm::Ed25519 => Algorithm::Ed25519Sha256,
+                DkimAlgorithm::Rsa => Algorithm::RsaSha256,
+            };
+            let keys = KeyStore::new(&config.data_dir);
+            let signer = keys
+                .create(d.ascii(), alg, selector.as_deref())
+                .map_err(|e| fail(e.to_string()))?;
+            let name = signer.dns_name().map_err(|e| fail(e.to_string()))?;
+            let value = signer.key.dns_txt();
+            let file = keys
+                .dir()
+                .join(format!("{}.{}.key", d.ascii(), signer.selector));
+            print(
+                json,
+                json!({
+                    "domain": d.unicode(),
+                    "ascii": d.ascii(),
+                    "selector": signer.selector,
+                    "algorithm": alg.as_str(),
+                    "file": file.display().to_string(),
+                    "record": {"name": name, "type": "TXT", "value": value},
+                }),
+                || {
+                    let idn = if d.is_idn() {
+                        format!("; {} is {}\n", d.unicode(), d.ascii())
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "DKIM key ({alg}) for {} with selector {} written to {}\n\
+                         Publish this DNS record; mail is signed with the newest key of each type:\n\
+                         {idn}{name}. IN TXT {}",
+                        d.unicode(),
+                        signer.selector,
+                        file.display(),
+                        zone_txt(&value)
+                    )
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One DNS record for `praisani dns`.
+struct Record {
+    /// Owner name, A-labels, no trailing dot.
+    name: String,
+    rtype: &'static str,
+    /// The data in zone-file form (TXT: the quoted strings).
+    zone: String,
+    /// The data for JSON: TXT unquoted and whole, host names without the trailing dot.
+    value: String,
+    /// A comment line printed before the record.
+    comment: Option<String>,
+}
+
+impl Record {
+    fn new(name: String, rtype: &'static str, zone: String, value: String) -> Self {
+        Record {
+            name,
+            rtype,
+            zone,
+            value,
+            comment: None,
+        }
+    }
+
+    fn txt(name: String, value: String) -> Self {
+        Record::new(name, "TXT", zone_txt(&value), value)
+    }
+
+    fn note(mut self, comment: impl Into<String>) -> Self {
+        self.comment = Some(comment.into());
+        self
+    }
+}
+
+/// Runs `dns DOMAIN`: every record a hosted domain needs, pointing at this
+/// server's `hostname`.
+pub async fn dns_cmd(store: &dyn Store, config: &Config, d: &str, json: bool) -> Result<()> {
+    let d = hosted_domain(store, d).await?;
+    let dom = d.ascii();
+    let host = Domain::parse(&config.hostname)
+        .map(|h| h.ascii().to_string())
+        .unwrap_or_else(|_| config.hostname.to_ascii_lowercase());
+    let mut warnings = Vec::new();
+    if !host.contains('.') || host == "localhost" || host.ends_with(".localhost") {
+        warnings.push(format!(
+            "the server's hostname {host:?} is not a public DNS name: set `hostname` in the configuration first"
+        ));
+    }
+
+    let mut records = vec![
+        Record::new(dom.to_string(), "MX", format!("10 {host}."), format!("10 {host}")).note(
+            format!("Mail for {dom} comes to this server; {host} needs A/AAAA records with its public addresses."),
+        ),
+    ];
+    let spf_note = match &config.delivery.smarthost {
+        None => "SPF: mail from this domain leaves only through its MX hosts.".to_string(),
+        Some(smarthost) => format!(
+            "SPF: mail leaves through the smarthost {smarthost}: add what its operator asks for (e.g. include:...) before -all."
+        ),
+    };
+    let spf = Record::txt(dom.to_string(), "v=spf1 mx -all".into()).note(spf_note);
+    records.push(spf);
+
+    let keys = KeyStore::new(&config.data_dir)
+        .keys(dom)
+        .map_err(|e| fail(e.to_string()))?;
+    let mut dkim_comment = Some(format!(
+        "DKIM: the public key of each signing key ({} key(s) in {}).",
+        keys.len(),
+        KeyStore::new(&config.data_dir).dir().display()
+    ));
+    for k in &keys {
+        let name = k.dns_name().map_err(|e| fail(e.to_string()))?;
+        let mut r = Record::txt(name, k.key.dns_txt());
+        if let Some(c) = dkim_comment.take() {
+            r = r.note(c);
+        }
+        records.push(r);
+    }
+    let no_dkim = keys.is_empty().then(|| {
+        format!(
+            "; DKIM: no key yet; make one with: praisani dkim generate {dom} (then run praisani dns {dom} again)"
+        )
+    });
+
+    records.push(
+        Record::txt(
+            format!("_dmarc.{dom}"),
+            format!("v=DMARC1; p=quarantine; rua=mailto:postmaster@{dom}"),
+        )
+        .note("DMARC: if unsure, start with p=none and read the reports before tightening to quarantine."),
+    );
+
+    let srv = |service: &str, port: u16| {
+        Record::new(
+            format!("{service}._tcp.{dom}"),
+            "SRV",
+            format!("0 1 {port} {host}."),
+            format!("0 1 {port} {host}"),
+        )
+    };
+    records.push(
+        srv("_submission", 587)
+            .note("Service records for mail programs (RFC 6186, RFC 8314): submission and POP3."),
+    );
+    records.push(srv("_submissions", 465));
+    records.push(srv("_pop3", 110));
+    records.push(srv("_pop3s", 995));
+    let none = |service: &str| {
+        Record::new(
+            format!("{service}._tcp.{dom}"),
+            "SRV",
+            "0 0 0 .".into(),
+            "0 0 0 .".into(),
+        )
+    };
+    records.push(none("_imap").note("IMAP is not offered (RFC 6186 §4: target \".\")."));
+    records.push(none("_imaps"));
+    for name in ["autoconfig", "autodiscover"] {
+        let mut r = Record::new(
+            format!("{name}.{dom}"),
+            "CNAME",
+            format!("{host}."),
+            host.clone(),
+        );
+        if name == "autoconfig" {
+            r = r.note("Names mail programs try when setting up an account.");
+        }
+        records.push(r);
+    }
+
+    for w in &warnings {
+        eprintln!("praisani: warning: {w}");
+    }
+    print(
+        json,
+        json!(
+            records
+                .iter()
+                .map(|r| json!({"name": r.name, "type": r.rtype, "value": r.value}))
+                .collect::<Vec<_>>()
+        ),
+        || {
+            let mut out = vec![format!("; DNS records for {dom}")];
+            if d.is_idn() {
+                out.push(format!("; {dom} is the A-label of {}", d.unicode()));
+            }
+            for w in &warnings {
+                out.push(format!("; WARNING: {w}"));
+            }
+            let dmarc = format!("_dmarc.{dom}");
+            for r in &records {
+                if r.name == dmarc
+                    && let Some(n) = &no_dkim
+                {
+                    out.push(n.clone());
+                }
+                if let Some(c) = &r.comment {
+                    out.push(format!("; {c}"));
+                }
+                out.push(format!("{}. IN {} {}", r.name, r.rtype, r.zone));
+            }
+            out.join("\n")
+        },
+    );
     Ok(())
 }

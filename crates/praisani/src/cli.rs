@@ -37,6 +37,40 @@ pub enum Command {
     /// Inspect and steer the outbound queue.
     #[command(subcommand)]
     Queue(QueueCmd),
+    /// Manage the DKIM signing keys of hosted domains.
+    #[command(subcommand)]
+    Dkim(DkimCmd),
+    /// Print the DNS records a hosted domain needs (MX, SPF, DKIM, DMARC, SRV…), as zone-file lines.
+    Dns {
+        /// The domain (Unicode or A-label).
+        domain: String,
+    },
+}
+
+/// `dkim` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DkimCmd {
+    /// Make a signing key for a hosted domain and print the DNS record to publish.
+    Generate {
+        /// The domain (Unicode or A-label).
+        domain: String,
+        /// Key type. Ed25519 is not yet verified by every large receiver: keep an RSA key too
+        /// (the server signs with the newest key of each type).
+        #[arg(long, value_enum, default_value_t = DkimAlgorithm::Rsa)]
+        algorithm: DkimAlgorithm,
+        /// The selector: one DNS label (default: praisani<YYYYMM>).
+        #[arg(long)]
+        selector: Option<String>,
+    },
+}
+
+/// The key types of `dkim generate --algorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DkimAlgorithm {
+    /// ed25519-sha256 (RFC 8463).
+    Ed25519,
+    /// rsa-sha256, 2048-bit key.
+    Rsa,
 }
 
 /// `queue` subcommands.

@@ -74,6 +74,8 @@ fn main() -> ExitCode {
             Command::User(c) => admin::user_cmd(&*store, c, cli.json).await,
             Command::Alias(c) => admin::alias_cmd(&*store, c, cli.json).await,
             Command::Queue(c) => admin::queue_cmd(&*store, c, cli.json).await,
+            Command::Dkim(c) => admin::dkim_cmd(&*store, &config, c, cli.json).await,
+            Command::Dns { domain } => admin::dns_cmd(&*store, &config, &domain, cli.json).await,
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

@@ -355,3 +355,69 @@ fn dsn_parameters_are_honoured() {
     );
     assert!(!text.iter().any(|t| t.contains("nobody@remote.test")));
 }
+
+/// Mail from a domain with DKIM keys leaves signed (RSA and Ed25519), and
+/// an independent verifier (dkimpy) accepts both signatures as received by
+/// the remote server.
+#[test]
+fn outbound_mail_is_dkim_signed() {
+    if !have_tool("python3", "outbound_mail_is_dkim_signed") {
+        return;
+    }
+    let probe = python("import dkim, nacl", &[], Duration::from_secs(20));
+    if probe.code() != Some(0) {
+        assert!(
+            std::env::var("PRAISANI_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "dkimpy/pynacl missing but PRAISANI_REQUIRE_TOOLS=1"
+        );
+        eprintln!("SKIPPED: dkimpy not installed (outbound_mail_is_dkim_signed)");
+        return;
+    }
+    let b = remote();
+    let a = sender(&b, free_port());
+    let mut records = Vec::new();
+    for alg in ["rsa", "ed25519"] {
+        let out = a.cli(&[
+            "--json",
+            "dkim",
+            "generate",
+            "example.test",
+            "--algorithm",
+            alg,
+            "--selector",
+            alg,
+        ]);
+        out.assert_ok("dkim generate");
+        records.push(out.out());
+    }
+    submit(&a, DEMO_USER, "r@remote.test", "signed");
+    let msg = wait_for("the signed message", 20, || {
+        b.fetch_all("r@remote.test", "rpw").into_iter().next()
+    });
+    assert_eq!(
+        String::from_utf8_lossy(&msg)
+            .matches("DKIM-Signature:")
+            .count(),
+        2
+    );
+    let path = b.path("signed.eml");
+    std::fs::write(&path, &msg).expect("write message");
+    let script = r#"
+import dkim, json, sys
+msg = open(sys.argv[1], 'rb').read()
+txt = {}
+for line in sys.argv[2:]:
+    r = json.loads(line)['record']
+    txt[(r['name'].rstrip('.') + '.').encode()] = r['value'].encode()
+def dns(name, timeout=5):
+    return txt.get(name if name.endswith(b'.') else name + b'.')
+d = dkim.DKIM(msg)
+ok = [d.verify(idx=i, dnsfunc=dns) for i in range(2)]
+print(ok)
+assert all(ok), ok
+"#;
+    let mut args = vec![path.to_str().unwrap()];
+    args.extend(records.iter().map(|s| s.trim()));
+    let out = python(script, &args, Duration::from_secs(30));
+    assert_eq!(out.code(), Some(0), "dkimpy: {}", out.describe());
+}

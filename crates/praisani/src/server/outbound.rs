@@ -12,6 +12,7 @@ use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use praisani_delivery::client::{
     Client, ClientConfig, Credentials, DotStuffer, Envelope, Event, Recipient, RecipientResult,
 };
+use praisani_delivery::dkim::KeyStore;
 use praisani_delivery::dsn::{self, Action, DsnRequest, Language, RecipientStatus, Return};
 use praisani_delivery::route::{RouteError, Router, RouterConfig, StaticRoute, Target, TlsMode};
 use praisani_mailaddr::Address;
@@ -30,6 +31,9 @@ use tokio_rustls::TlsConnector;
 const LEASE_SECS: i64 = 1800;
 /// The queue is looked at least this often.
 const TICK: Duration = Duration::from_secs(5);
+/// Messages larger than this are sent unsigned (signing reads the whole
+/// message into memory).
+const MAX_SIGNED: u64 = 32 * 1024 * 1024;
 /// Returned messages larger than this come back as headers only.
 const MAX_ATTACH: usize = 256 * 1024;
 
@@ -380,7 +384,7 @@ impl Runner {
                         None => client.quit(),
                     },
                     Event::SendBody => {
-                        self.send_body(&mut stream, entry.id).await?;
+                        self.send_body(&mut stream, entry).await?;
                         client.body_sent();
                     }
                     Event::MessageDone(done) => outcome = Some(done.recipients),
@@ -413,7 +417,58 @@ impl Runner {
         }
     }
 
-    async fn send_body(&self, stream: &mut OutStream, id: i64) -> Result<(), Fail> {
+    /// DKIM-Signature headers for a message from one of our domains: one
+    /// per key type the sender's domain has (RFC 8463 recommends RSA and
+    /// Ed25519 side by side). Empty when the domain has no key.
+    async fn dkim_headers(&self, entry: &QueueEntry) -> String {
+        let Some((_, domain)) = entry.sender.rsplit_once('@') else {
+            return String::new();
+        };
+        let keys = KeyStore::new(&self.shared.config.data_dir);
+        let signers = match keys.signers_for(domain) {
+            Ok(s) if !s.is_empty() => s,
+            Ok(_) => return String::new(),
+            Err(e) => {
+                tracing::error!(queue = entry.id, "DKIM keys of {domain}: {e}");
+                return String::new();
+            }
+        };
+        if entry.size > MAX_SIGNED {
+            tracing::warn!(
+                queue = entry.id,
+                size = entry.size,
+                "too large to DKIM-sign"
+            );
+            return String::new();
+        }
+        let message = match self.shared.store.open_queued(entry.id).await {
+            Ok(b) => match b.read_all().await {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!(queue = entry.id, "reading for DKIM: {e}");
+                    return String::new();
+                }
+            },
+            Err(e) => {
+                tracing::error!(queue = entry.id, "reading for DKIM: {e}");
+                return String::new();
+            }
+        };
+        let mut out = String::new();
+        for s in signers {
+            match s.sign(&message, now()) {
+                Ok(h) => out.push_str(&h),
+                Err(e) => {
+                    tracing::error!(queue = entry.id, selector = %s.selector, "DKIM signing failed: {e}")
+                }
+            }
+        }
+        out
+    }
+
+    async fn send_body(&self, stream: &mut OutStream, entry: &QueueEntry) -> Result<(), Fail> {
+        let id = entry.id;
+        let signature = self.dkim_headers(entry).await;
         let mut body = self
             .shared
             .store
@@ -422,6 +477,7 @@ impl Runner {
             .map_err(|e| Fail::Next(format!("4.3.0 reading the queued message: {e}")))?;
         let mut stuffer = DotStuffer::new();
         let mut out = Vec::new();
+        stuffer.encode(signature.as_bytes(), &mut out);
         while let Some(chunk) = body
             .next_chunk()
             .await
