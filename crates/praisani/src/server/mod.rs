@@ -388,12 +388,21 @@ fn first(addrs: &[SocketAddr]) -> String {
 }
 
 fn print_demo(config: &Config) {
+    let l = &config.listen;
     println!(
         "\npraisani is running (demo). Press Ctrl-C to stop.\n\n  \
-         account:   {DEMO_ADDRESS}\n  password:  {DEMO_PASSWORD}\n  \
-         SMTP (incoming mail):  {}\n  POP3 (mail programs):  {}\n  data:      {}\n",
-        first(&config.listen.smtp),
-        first(&config.listen.pop3),
+         account:   {DEMO_ADDRESS}\n  password:  {DEMO_PASSWORD}\n\n  \
+         SMTP, mail from other servers:      {}\n  \
+         submission, STARTTLS + AUTH:        {}\n  \
+         submission, TLS + AUTH:             {}\n  \
+         POP3, STLS:                         {}\n  \
+         POP3, TLS:                          {}\n\n  \
+         data:      {} (the TLS certificate is self-signed)\n",
+        first(&l.smtp),
+        first(&l.submission),
+        first(&l.submissions),
+        first(&l.pop3),
+        first(&l.pop3s),
         config.data_dir.display()
     );
 }
