@@ -1,16 +1,14 @@
 //! Routing against a real (tiny) DNS server on 127.0.0.1.
 
-mod dns;
-
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use dns::{TestDns, Zone};
 use hickory_resolver::proto::rr::RecordType;
 use praisani_delivery::route::{
     MAX_MX_HOSTS, Route, RouteError, Router, RouterConfig, StaticRoute, TlsMode,
 };
+use praisani_testdns::{TestDns, Zone};
 
 const PORT: u16 = 2525;
 

@@ -421,3 +421,49 @@ assert all(ok), ok
     let out = python(script, &args, Duration::from_secs(30));
     assert_eq!(out.code(), Some(0), "dkimpy: {}", out.describe());
 }
+
+/// Routing through DNS: a local DNS server answers MX remote.test →
+/// mx.remote.test → 127.0.0.1 (the remote praisani), and null MX for
+/// nullmx.test (RFC 7505), which bounces at once with 5.1.10.
+#[test]
+fn mx_routing_through_a_dns_server_and_null_mx() {
+    use praisani_testdns::{TestDns, Zone};
+    let b = remote();
+    let dns = TestDns::start(
+        Zone::new()
+            .mx("remote.test", 10, "mx.remote.test")
+            .a("mx.remote.test", "127.0.0.1")
+            .mx("nullmx.test", 0, "."),
+    );
+    let a = Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tls_listeners: true,
+            tables: format!(
+                "[delivery]\nnameservers = [\"{}\"]\nsmtp_port = {}\n",
+                dns.addr, b.smtp_port
+            ),
+            ..ExtraConfig::default()
+        },
+    );
+    submit(&a, DEMO_USER, "r@remote.test", "via mx");
+    let msgs = wait_for("the message routed by MX", 20, || {
+        let m = b.fetch_all("r@remote.test", "rpw");
+        (!m.is_empty()).then_some(m)
+    });
+    assert!(contains(&msgs[0], b"Subject: via mx"));
+    submit(&a, DEMO_USER, "x@nullmx.test", "null mx");
+    let bounce = wait_for("the null MX bounce", 20, || {
+        a.fetch_all(DEMO_USER, DEMO_PASS)
+            .into_iter()
+            .find(|m| contains(m, b"multipart/report"))
+    });
+    let text = String::from_utf8_lossy(&bounce);
+    assert!(text.contains("Status: 5.1.10"), "{text}");
+    assert!(
+        text.contains("Final-Recipient: rfc822;x@nullmx.test"),
+        "{text}"
+    );
+    let asked = dns.queries();
+    assert!(asked.iter().any(|(n, _)| n == "remote.test"), "{asked:?}");
+}
