@@ -75,6 +75,9 @@ pub struct Delivery {
     /// Simultaneous outbound connections.
     #[serde(deserialize_with = "at_least::<_, 1>")]
     pub max_connections: usize,
+    /// Simultaneous outbound connections to one destination domain.
+    #[serde(deserialize_with = "at_least::<_, 1>")]
+    pub max_connections_per_domain: usize,
 }
 
 impl Default for Delivery {
@@ -92,6 +95,7 @@ impl Default for Delivery {
             delay_notice: Duration::from_secs(4 * 3600),
             timeout: Duration::from_secs(300),
             max_connections: 20,
+            max_connections_per_domain: 5,
         }
     }
 }

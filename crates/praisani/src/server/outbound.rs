@@ -43,6 +43,9 @@ pub(crate) struct Runner {
     router: Router,
     tls: TlsConnector,
     slots: Arc<Semaphore>,
+    /// Connections per destination domain, so one slow or busy receiver
+    /// neither takes every slot nor gets flooded.
+    per_domain: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
 }
 
 fn now() -> i64 {
@@ -93,6 +96,7 @@ impl Runner {
             router,
             tls: opportunistic_tls(),
             slots: Arc::new(Semaphore::new(d.max_connections)),
+            per_domain: Default::default(),
             shared,
         })
     }
@@ -252,6 +256,14 @@ impl Runner {
         domain: &str,
         rcpts: &[QueuedRcpt],
     ) -> Vec<(QueuedRcpt, AttemptResult, Option<String>)> {
+        let limit = {
+            let mut map = self.per_domain.lock().unwrap_or_else(|p| p.into_inner());
+            let per = self.shared.config.delivery.max_connections_per_domain;
+            map.entry(domain.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(per)))
+                .clone()
+        };
+        let _slot = limit.acquire_owned().await;
         let all = |res: &dyn Fn(&QueuedRcpt) -> AttemptResult| {
             rcpts
                 .iter()
