@@ -8,11 +8,12 @@
 //! taken, so a crash repeats at most the attempt that was in flight.
 
 use super::Shared;
+use super::stream::OutStream;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use praisani_delivery::client::{
     Client, ClientConfig, Credentials, DotStuffer, Envelope, Event, Recipient, RecipientResult,
 };
-use praisani_delivery::dkim::KeyStore;
+use praisani_delivery::dkim::{KeyStore, Signer};
 use praisani_delivery::dsn::{self, Action, DsnRequest, Language, RecipientStatus, Return};
 use praisani_delivery::route::{RouteError, Router, RouterConfig, StaticRoute, Target, TlsMode};
 use praisani_mailaddr::Address;
@@ -22,7 +23,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsConnector;
@@ -31,6 +32,8 @@ use tokio_rustls::TlsConnector;
 const LEASE_SECS: i64 = 1800;
 /// The queue is looked at least this often.
 const TICK: Duration = Duration::from_secs(5);
+/// How long DKIM keys read from the key store are reused.
+const KEY_CACHE: Duration = Duration::from_secs(60);
 /// Messages larger than this are sent unsigned (signing reads the whole
 /// message into memory).
 const MAX_SIGNED: u64 = 32 * 1024 * 1024;
@@ -46,6 +49,9 @@ pub(crate) struct Runner {
     /// Connections per destination domain, so one slow or busy receiver
     /// neither takes every slot nor gets flooded.
     per_domain: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
+    /// DKIM signers per sender domain, with when they were read.
+    dkim_keys:
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Vec<Signer>)>>,
 }
 
 fn now() -> i64 {
@@ -97,6 +103,7 @@ impl Runner {
             tls: opportunistic_tls(),
             slots: Arc::new(Semaphore::new(d.max_connections)),
             per_domain: Default::default(),
+            dkim_keys: Default::default(),
             shared,
         })
     }
@@ -381,7 +388,7 @@ impl Runner {
                 match ev {
                     Event::Send(bytes) => write(&mut stream, &bytes).await?,
                     Event::StartTls => {
-                        let OutStream::Plain(tcp) = stream else {
+                        let Some(tcp) = stream.take_plain() else {
                             return Err(Fail::Next("TLS requested twice".into()));
                         };
                         let tls = self
@@ -431,39 +438,33 @@ impl Runner {
 
     /// DKIM-Signature headers for a message from one of our domains: one
     /// per key type the sender's domain has (RFC 8463 recommends RSA and
-    /// Ed25519 side by side). Empty when the domain has no key.
-    async fn dkim_headers(&self, entry: &QueueEntry) -> String {
-        let Some((_, domain)) = entry.sender.rsplit_once('@') else {
-            return String::new();
-        };
-        let keys = KeyStore::new(&self.shared.config.data_dir);
-        let signers = match keys.signers_for(domain) {
-            Ok(s) if !s.is_empty() => s,
-            Ok(_) => return String::new(),
-            Err(e) => {
-                tracing::error!(queue = entry.id, "DKIM keys of {domain}: {e}");
-                return String::new();
-            }
-        };
+    /// Ed25519 side by side), with the message they were computed over, so
+    /// it is not read twice. `None` when the domain has no key.
+    async fn dkim_sign(&self, entry: &QueueEntry) -> Option<(String, Vec<u8>)> {
+        let (_, domain) = entry.sender.rsplit_once('@')?;
+        let signers = self.signers(domain, entry.id);
+        if signers.is_empty() {
+            return None;
+        }
         if entry.size > MAX_SIGNED {
             tracing::warn!(
                 queue = entry.id,
                 size = entry.size,
                 "too large to DKIM-sign"
             );
-            return String::new();
+            return None;
         }
         let message = match self.shared.store.open_queued(entry.id).await {
             Ok(b) => match b.read_all().await {
                 Ok(m) => m,
                 Err(e) => {
                     tracing::error!(queue = entry.id, "reading for DKIM: {e}");
-                    return String::new();
+                    return None;
                 }
             },
             Err(e) => {
                 tracing::error!(queue = entry.id, "reading for DKIM: {e}");
-                return String::new();
+                return None;
             }
         };
         let mut out = String::new();
@@ -475,21 +476,50 @@ impl Runner {
                 }
             }
         }
-        out
+        Some((out, message))
+    }
+
+    /// The domain's signing keys, read from the key store at most once a
+    /// minute (so a new `dkim generate` takes effect within a minute)
+    /// rather than for every message.
+    fn signers(&self, domain: &str, queue: i64) -> Vec<Signer> {
+        let now = std::time::Instant::now();
+        let mut cache = self.dkim_keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, signers)) = cache.get(domain)
+            && now.duration_since(*at) < KEY_CACHE
+        {
+            return signers.clone();
+        }
+        let signers = match KeyStore::new(&self.shared.config.data_dir).signers_for(domain) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(queue, "DKIM keys of {domain}: {e}");
+                Vec::new()
+            }
+        };
+        cache.insert(domain.to_string(), (now, signers.clone()));
+        signers
     }
 
     async fn send_body(&self, stream: &mut OutStream, entry: &QueueEntry) -> Result<(), Fail> {
-        let id = entry.id;
-        let signature = self.dkim_headers(entry).await;
+        let mut stuffer = DotStuffer::new();
+        let mut out = Vec::new();
+        if let Some((signature, message)) = self.dkim_sign(entry).await {
+            stuffer.encode(signature.as_bytes(), &mut out);
+            for chunk in message.chunks(64 * 1024) {
+                stuffer.encode(chunk, &mut out);
+                write(stream, &out).await?;
+                out.clear();
+            }
+            stuffer.finish(&mut out);
+            return write(stream, &out).await;
+        }
         let mut body = self
             .shared
             .store
-            .open_queued(id)
+            .open_queued(entry.id)
             .await
             .map_err(|e| Fail::Next(format!("4.3.0 reading the queued message: {e}")))?;
-        let mut stuffer = DotStuffer::new();
-        let mut out = Vec::new();
-        stuffer.encode(signature.as_bytes(), &mut out);
         while let Some(chunk) = body
             .next_chunk()
             .await
@@ -737,58 +767,6 @@ async fn write(stream: &mut OutStream, bytes: &[u8]) -> Result<(), Fail> {
         .flush()
         .await
         .map_err(|e| Fail::Next(format!("4.4.2 write failed: {e}")))
-}
-
-/// An outbound connection, plain or TLS.
-enum OutStream {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for OutStream {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            OutStream::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
-            OutStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for OutStream {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            OutStream::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
-            OutStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            OutStream::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
-            OutStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            OutStream::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
-            OutStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
 }
 
 /// TLS for outbound SMTP is opportunistic (RFC 3207 section 4.1: MX

@@ -68,16 +68,6 @@ struct Conn {
     sasl: Option<SaslLogin>,
 }
 
-/// Writes and flushes pending output (a TLS stream buffers until flushed).
-async fn write_out(stream: &mut MailStream, out: &mut Vec<u8>) -> std::io::Result<()> {
-    if !out.is_empty() {
-        stream.write_all(out).await?;
-        stream.flush().await?;
-        out.clear();
-    }
-    Ok(())
-}
-
 /// How a failed login is reported (RFC 2449/3206 response codes).
 fn fail_outcome(why: LoginFail) -> AuthOutcome {
     match why {
@@ -125,7 +115,7 @@ impl Conn {
                         session.update_result(ok);
                     }
                     Event::StartTls => {
-                        write_out(stream, &mut out).await?;
+                        stream.send(&mut out).await?;
                         if !stream.upgrade(&self.shared, "STLS").await {
                             return Ok(());
                         }
@@ -154,22 +144,22 @@ impl Conn {
                     }
                     Event::AuthCancelled => self.sasl = None,
                     Event::Close => {
-                        write_out(stream, &mut out).await?;
+                        stream.send(&mut out).await?;
                         return Ok(());
                     }
                 }
                 if out.len() >= WRITE_HIGH {
-                    write_out(stream, &mut out).await?;
+                    stream.send(&mut out).await?;
                 }
             }
-            write_out(stream, &mut out).await?;
+            stream.send(&mut out).await?;
             let wait = idle.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
             let n = match tokio::time::timeout(wait, stream.read(&mut buf)).await {
                 Ok(r) => r?,
                 Err(_) => {
                     tracing::info!("autologout");
                     out.extend_from_slice(&session.autologout_reply());
-                    let _ = write_out(stream, &mut out).await;
+                    let _ = stream.send(&mut out).await;
                     return Ok(());
                 }
             };
@@ -313,7 +303,7 @@ impl Conn {
                 break;
             }
             if out.len() >= WRITE_HIGH {
-                write_out(stream, out).await?;
+                stream.send(out).await?;
             }
             chunk = match body.next_chunk().await {
                 Ok(c) => c,
@@ -322,7 +312,7 @@ impl Conn {
                     // error any more; closing the connection tells the client
                     // the message is incomplete.
                     tracing::error!(message = id, "read failed mid-message: {e}");
-                    write_out(stream, out).await?;
+                    stream.send(out).await?;
                     return Err(std::io::Error::other("store read failed mid-message"));
                 }
             };

@@ -184,7 +184,7 @@ impl Conn {
                         }
                     }
                     Event::StartTls => {
-                        write_out(stream, &mut out).await?;
+                        stream.send(&mut out).await?;
                         if !stream.upgrade(&self.shared, "STARTTLS").await {
                             return Ok(());
                         }
@@ -213,12 +213,12 @@ impl Conn {
                     }
                     Event::AuthCancelled => self.sasl = None,
                     Event::Close => {
-                        write_out(stream, &mut out).await?;
+                        stream.send(&mut out).await?;
                         return Ok(());
                     }
                 }
             }
-            write_out(stream, &mut out).await?;
+            stream.send(&mut out).await?;
             if session.is_closed() {
                 return Ok(());
             }
@@ -228,7 +228,7 @@ impl Conn {
                 Err(_) => {
                     tracing::info!("timeout");
                     out.extend_from_slice(&session.timeout_reply());
-                    let _ = write_out(stream, &mut out).await;
+                    let _ = stream.send(&mut out).await;
                     return Ok(());
                 }
             };
@@ -618,6 +618,10 @@ impl Conn {
 
     async fn finish_message(&mut self) -> Result<String, Reply> {
         self.capture = None;
+        // The transaction is over: its recipients' lookups are not needed
+        // again, and a long connection should not pile them up.
+        self.rcpts.clear();
+        self.remote.clear();
         let (queue_id, rcpts) = std::mem::take(&mut self.current);
         if std::mem::take(&mut self.from_refused) {
             self.spool = None;
@@ -684,16 +688,6 @@ fn notify_text(n: praisani_smtp::Notify) -> String {
         parts.push("DELAY");
     }
     parts.join(",")
-}
-
-/// Writes and flushes pending output (a TLS stream buffers until flushed).
-async fn write_out(stream: &mut MailStream, out: &mut Vec<u8>) -> std::io::Result<()> {
-    if !out.is_empty() {
-        stream.write_all(out).await?;
-        stream.flush().await?;
-        out.clear();
-    }
-    Ok(())
 }
 
 fn dedup(mut v: Vec<AccountId>) -> Vec<AccountId> {

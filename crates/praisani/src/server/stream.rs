@@ -1,45 +1,70 @@
 //! A connection that starts in plain text and may switch to TLS (STARTTLS,
-//! STLS) or start in TLS (ports 465 and 995).
+//! STLS) or start in TLS (ports 465 and 995) — for the server's clients
+//! ([`MailStream`]) and for our own outbound connections ([`OutStream`]).
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
-/// A client connection, plain or TLS.
-pub(crate) enum MailStream {
+/// A TCP connection, plain or TLS (`T` is the server or client TLS stream).
+pub(crate) enum Stream<T> {
     /// Plain TCP.
     Plain(TcpStream),
     /// TLS over TCP.
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<T>),
     /// Transient state while a handshake owns the socket.
     Switching,
 }
 
-impl MailStream {
+/// A connection from a client to one of our listeners.
+pub(crate) type MailStream = Stream<tokio_rustls::server::TlsStream<TcpStream>>;
+/// A connection we opened to another server.
+pub(crate) type OutStream = Stream<tokio_rustls::client::TlsStream<TcpStream>>;
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Stream<T> {
     /// True once TLS is in place.
     pub(crate) fn is_tls(&self) -> bool {
-        matches!(self, MailStream::Tls(_))
+        matches!(self, Stream::Tls(_))
     }
 
+    /// The plain TCP stream, for a TLS handshake; `None` (and the stream
+    /// left as it was) when TLS is already in place.
+    pub(crate) fn take_plain(&mut self) -> Option<TcpStream> {
+        match std::mem::replace(self, Stream::Switching) {
+            Stream::Plain(tcp) => Some(tcp),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+
+    /// Writes and flushes pending output, then clears it (a TLS stream
+    /// holds data back until flushed).
+    pub(crate) async fn send(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        if !out.is_empty() {
+            self.write_all(out).await?;
+            self.flush().await?;
+            out.clear();
+        }
+        Ok(())
+    }
+}
+
+impl MailStream {
     /// Performs the server side of a TLS handshake on a plain stream. Any
     /// bytes the client sent before the handshake and that were read from
     /// the socket are gone already: the protocol engines discard them.
     pub(crate) async fn start_tls(&mut self, acceptor: &TlsAcceptor) -> io::Result<()> {
-        match std::mem::replace(self, MailStream::Switching) {
-            MailStream::Plain(tcp) => {
-                let tls = acceptor.accept(tcp).await?;
-                *self = MailStream::Tls(Box::new(tls));
-                Ok(())
-            }
-            other => {
-                *self = other;
-                Err(io::Error::other("TLS is already active"))
-            }
-        }
+        let tcp = self
+            .take_plain()
+            .ok_or_else(|| io::Error::other("TLS is already active"))?;
+        let tls = acceptor.accept(tcp).await?;
+        *self = Stream::Tls(Box::new(tls));
+        Ok(())
     }
 
     /// STARTTLS/STLS: the handshake with the current certificate, within
@@ -86,46 +111,46 @@ fn switching() -> io::Error {
     io::Error::other("stream used during a TLS handshake")
 }
 
-impl AsyncRead for MailStream {
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Stream<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            MailStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            MailStream::Switching => Poll::Ready(Err(switching())),
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Switching => Poll::Ready(Err(switching())),
         }
     }
 }
 
-impl AsyncWrite for MailStream {
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            MailStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            MailStream::Switching => Poll::Ready(Err(switching())),
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Switching => Poll::Ready(Err(switching())),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            MailStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            MailStream::Switching => Poll::Ready(Err(switching())),
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Switching => Poll::Ready(Err(switching())),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            MailStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            MailStream::Switching => Poll::Ready(Err(switching())),
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Switching => Poll::Ready(Err(switching())),
         }
     }
 }

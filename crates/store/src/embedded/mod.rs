@@ -61,6 +61,16 @@ impl EmbeddedStore {
         })
     }
 
+    /// Streams a body found by `ops::open_*`: (body id, chunks, first chunk).
+    fn body_stream(&self, (body_id, chunks, first): (i64, i64, Option<Vec<u8>>)) -> BodyStream {
+        BodyStream::new(Box::new(ops::ChunkSource::new(
+            self.inner.readers.clone(),
+            body_id,
+            chunks,
+            first,
+        )))
+    }
+
     /// Write transactions committed since the store was opened; fewer than
     /// the writes made means concurrent writes shared commits.
     pub fn commit_count(&self) -> u64 {
@@ -290,17 +300,12 @@ impl Store for EmbeddedStore {
     }
 
     async fn open_queued(&self, id: QueueId) -> Result<BodyStream, StoreError> {
-        let (body_id, chunks, first) = self
+        let head = self
             .inner
             .readers
             .run(move |c| ops::open_queued(c, id))
             .await?;
-        Ok(BodyStream::new(Box::new(ops::ChunkSource::new(
-            self.inner.readers.clone(),
-            body_id,
-            chunks,
-            first,
-        ))))
+        Ok(self.body_stream(head))
     }
 
     async fn lock_maildrop(&self, account: AccountId) -> Result<Option<MaildropLock>, StoreError> {
@@ -320,17 +325,12 @@ impl Store for EmbeddedStore {
         account: AccountId,
         message: MessageId,
     ) -> Result<BodyStream, StoreError> {
-        let (body_id, chunks, first) = self
+        let head = self
             .inner
             .readers
             .run(move |c| ops::open_message(c, account, message))
             .await?;
-        Ok(BodyStream::new(Box::new(ops::ChunkSource::new(
-            self.inner.readers.clone(),
-            body_id,
-            chunks,
-            first,
-        ))))
+        Ok(self.body_stream(head))
     }
 
     async fn delete_messages(

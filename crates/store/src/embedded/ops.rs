@@ -622,12 +622,7 @@ pub(super) fn open_queued(
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))?;
-    let first = if chunks > 0 {
-        Some(read_chunk(c, body_id, 0)?)
-    } else {
-        None
-    };
-    Ok((body_id, chunks, first))
+    body_head(c, body_id, chunks)
 }
 
 /// Drops one reference to a body, deleting it with the last one.
@@ -683,6 +678,16 @@ pub(super) fn open_message(
         .query_row(params![message, account], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("message #{message}")))?;
+    body_head(c, body_id, chunks)
+}
+
+/// A body's id, chunk count and first chunk (read at once: one query for
+/// a small message, and an error shows before any response is sent).
+fn body_head(
+    c: &Connection,
+    body_id: i64,
+    chunks: i64,
+) -> Result<(i64, i64, Option<Vec<u8>>), StoreError> {
     let first = if chunks > 0 {
         Some(read_chunk(c, body_id, 0)?)
     } else {
