@@ -732,6 +732,17 @@ impl Client {
         }
     }
 
+    /// A refused AUTH is our configuration's fault (wrong credentials for
+    /// a smarthost), not the message's: it is always temporary, so mail
+    /// waits in the queue until the operator fixes it instead of bouncing
+    /// (as Postfix's `smtp_sasl_auth_soft_bounce`).
+    fn auth_refused(&mut self, reply: &Reply) {
+        match Outcome::of(reply) {
+            Some(Outcome::Temp | Outcome::Perm) => self.fail(false, "AUTH", reply.text(), true),
+            _ => self.unexpected("AUTH", reply),
+        }
+    }
+
     fn unexpected(&mut self, stage: &'static str, reply: &Reply) {
         let msg = format!("protocol error: unexpected reply {}", reply.text());
         self.fail(false, stage, msg, false);
@@ -800,7 +811,7 @@ impl Client {
             },
             Expect::AuthDone => match Outcome::of(&reply) {
                 Some(Outcome::Ok) => self.become_ready(),
-                _ => self.refused("AUTH", &reply),
+                _ => self.auth_refused(&reply),
             },
             Expect::AuthLoginUser | Expect::AuthLoginPassword => match reply.code {
                 334 => {
@@ -814,7 +825,7 @@ impl Client {
                     };
                     self.send_command(format!("{}\r\n", base64::encode(secret.as_bytes())), next);
                 }
-                _ => self.refused("AUTH", &reply),
+                _ => self.auth_refused(&reply),
             },
             Expect::Mail => self.on_mail(&reply),
             Expect::Rcpt(i) => self.on_rcpt(i, &reply),

@@ -78,6 +78,10 @@ pub struct Delivery {
     /// Simultaneous outbound connections to one destination domain.
     #[serde(deserialize_with = "at_least::<_, 1>")]
     pub max_connections_per_domain: usize,
+    /// Messages sent over one connection before it is closed: mail due
+    /// for the same domain shares connections.
+    #[serde(deserialize_with = "at_least::<_, 1>")]
+    pub messages_per_connection: usize,
 }
 
 impl Default for Delivery {
@@ -96,6 +100,7 @@ impl Default for Delivery {
             timeout: Duration::from_secs(300),
             max_connections: 20,
             max_connections_per_domain: 5,
+            messages_per_connection: 100,
         }
     }
 }

@@ -467,3 +467,302 @@ fn mx_routing_through_a_dns_server_and_null_mx() {
     let asked = dns.queries();
     assert!(asked.iter().any(|(n, _)| n == "remote.test"), "{asked:?}");
 }
+
+/// Postfix's smtp-sink on a free loopback port: a real SMTP server with
+/// neither STARTTLS nor SMTPUTF8, which keeps each message it receives in
+/// a file and counts sessions and messages (`-c`).
+struct SmtpSink {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+    extra: Vec<String>,
+}
+
+impl SmtpSink {
+    /// Not started yet: its port refuses connections until `start`.
+    fn new(extra: &[&str]) -> SmtpSink {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("mail")).unwrap();
+        // smtp-sink drops to `nobody` when run as root.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.path().join("mail"),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap();
+        SmtpSink {
+            port: free_port(),
+            dir,
+            child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn start(&mut self) {
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout.starts_with(b"0"))
+            .unwrap_or(false);
+        let mut c = std::process::Command::new("smtp-sink");
+        if root {
+            c.args(["-u", "nobody"]);
+        }
+        c.arg("-c")
+            .args(&self.extra)
+            .arg("-d")
+            .arg(self.dir.path().join("mail/%H%M%S."))
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("50")
+            .stdout(std::fs::File::create(self.dir.path().join("counters")).unwrap())
+            .stderr(std::process::Stdio::null());
+        self.child = Some(c.spawn().expect("smtp-sink"));
+        wait_for("smtp-sink to listen", 10, || {
+            std::net::TcpStream::connect(("127.0.0.1", self.port))
+                .ok()
+                .map(|_| ())
+        });
+    }
+
+    /// The messages received so far.
+    fn messages(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(self.dir.path().join("mail")).unwrap() {
+            out.push(
+                String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned(),
+            );
+        }
+        out
+    }
+
+    /// (sessions, messages) once `messages` arrived and the sessions
+    /// ended (sessions are counted at their end).
+    fn settled_counters(&self, messages: u32) -> (u32, u32) {
+        wait_for("the sink's counters", 20, || {
+            let (s, m) = self.counters();
+            (m >= messages && s >= 2).then_some(())
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        // Not counting the readiness probe of `start`.
+        let (s, m) = self.counters();
+        (s - 1, m)
+    }
+
+    /// (sessions, messages) from the last `-c` counter line.
+    fn counters(&self) -> (u32, u32) {
+        let text = std::fs::read_to_string(self.dir.path().join("counters")).unwrap_or_default();
+        let field = |name: &str| {
+            text.rsplit(name)
+                .next()
+                .filter(|_| text.contains(name))
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("sess="), field("mesg="))
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A sender routing sink.test to the sink, with extra `[delivery]` lines.
+fn sender_to_sink(sink: &SmtpSink, delivery: &str) -> Server {
+    Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tls_listeners: true,
+            tables: format!(
+                "[delivery]\nretry = [\"1h\"]\nroutes = {{ \"sink.test\" = \"127.0.0.1:{}\" }}\n{delivery}\n",
+                sink.port
+            ),
+            ..ExtraConfig::default()
+        },
+    )
+}
+
+fn attempts_recorded(a: &Server, n: usize) {
+    wait_for("recorded attempts", 30, || {
+        (queue_json(a).matches("\"attempts\":1").count() == n).then_some(())
+    });
+}
+
+#[test]
+fn queued_mail_for_one_domain_shares_a_connection_to_a_server_without_starttls() {
+    require_tool!("smtp-sink");
+    let mut sink = SmtpSink::new(&[]);
+    let a = sender_to_sink(&sink, "");
+    for i in 0..4 {
+        submit(
+            &a,
+            DEMO_USER,
+            &format!("u{i}@sink.test"),
+            &format!("batch-{i}"),
+        );
+    }
+    // The sink is down: all four wait for their retry.
+    attempts_recorded(&a, 4);
+    sink.start();
+    a.cli(&["queue", "flush"]).assert_ok("queue flush");
+    let got = wait_for("four messages at the sink", 30, || {
+        let m = sink.messages();
+        (m.len() >= 4).then_some(m)
+    });
+    assert_eq!(got.len(), 4, "{got:?}");
+    for i in 0..4 {
+        let m = got
+            .iter()
+            .find(|m| m.contains(&format!("Subject: batch-{i}")))
+            .unwrap_or_else(|| panic!("batch-{i} missing: {got:?}"));
+        assert!(m.contains("X-Mail-Args: <demo@example.test>"), "{m}");
+        assert!(m.contains(&format!("X-Rcpt-Args: <u{i}@sink.test>")), "{m}");
+    }
+    wait_for("the queue to empty", 10, || {
+        (queue_json(&a).trim() == "[]").then_some(())
+    });
+    assert_eq!(
+        sink.settled_counters(4),
+        (1, 4),
+        "four messages over one session expected\n{}",
+        a.log()
+    );
+}
+
+#[test]
+fn messages_per_connection_and_connections_per_domain_are_limits() {
+    require_tool!("smtp-sink");
+    // The sink waits a second before answering DATA.
+    let mut sink = SmtpSink::new(&["-w", "1"]);
+    let a = sender_to_sink(
+        &sink,
+        "messages_per_connection = 1\nmax_connections_per_domain = 1",
+    );
+    for i in 0..3 {
+        submit(
+            &a,
+            DEMO_USER,
+            &format!("u{i}@sink.test"),
+            &format!("limit-{i}"),
+        );
+    }
+    attempts_recorded(&a, 3);
+    sink.start();
+    let t0 = Instant::now();
+    a.cli(&["queue", "flush"]).assert_ok("queue flush");
+    wait_for("three messages at the sink", 30, || {
+        (sink.messages().len() == 3).then_some(())
+    });
+    // One connection at a time, one message each: at least three
+    // one-second waits one after another.
+    let took = t0.elapsed();
+    assert!(took >= Duration::from_millis(2900), "took {took:?}");
+    assert_eq!(sink.settled_counters(3), (3, 3), "{}", a.log());
+}
+
+#[test]
+fn smtputf8_mail_to_a_server_without_smtputf8_bounces() {
+    require_tool!("smtp-sink");
+    let mut sink = SmtpSink::new(&[]);
+    sink.start();
+    let a = sender_to_sink(&sink, "");
+    let script = r#"
+import smtplib, sys
+port, user, pw, to = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+s = smtplib.SMTP("127.0.0.1", port)
+s.ehlo("client.test")
+s.login(user, pw)
+msg = ("From: " + user + "\r\nTo: " + to + "\r\nSubject: สวัสดี utf8\r\n\r\nข้อความ\r\n").encode()
+s.sendmail(user, [to], msg, mail_options=["SMTPUTF8"])
+s.quit()
+print("OK")
+"#;
+    let port = a.submission_port.to_string();
+    let out = python(
+        script,
+        &[&port, DEMO_USER, DEMO_PASS, "ผู้รับ@sink.test"],
+        Duration::from_secs(20),
+    );
+    assert_py_ok(&out, "SMTPUTF8 submission");
+    let bounce = wait_for("the bounce in the sender's mailbox", 30, || {
+        a.fetch_all(DEMO_USER, DEMO_PASS)
+            .into_iter()
+            .find(|m| contains(m, b"multipart/report"))
+    });
+    let text = String::from_utf8_lossy(&bounce);
+    // RFC 6533: a message that used SMTPUTF8 gets a global report.
+    assert!(text.contains("message/global-delivery-status"), "{text}");
+    assert!(text.contains("Action: failed"), "{text}");
+    assert!(text.contains("Status: 5.6.7"), "{text}");
+    assert!(text.contains("ผู้รับ@sink.test"), "{text}");
+    assert!(sink.messages().is_empty(), "sent without SMTPUTF8");
+}
+
+/// The smarthost: a second praisani taking authenticated submission from
+/// relay@isp.test for any sender, and hosting final.test.
+fn smarthost() -> Server {
+    let b = Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tls_listeners: true,
+            tables: "[submission]\nsender_policy = \"any\"\n".into(),
+            ..ExtraConfig::default()
+        },
+    );
+    b.add_domain("isp.test");
+    b.add_user("relay@isp.test", "relay-pw", &[]);
+    b.add_domain("final.test");
+    b.add_user("f@final.test", "fpw", &[]);
+    b
+}
+
+fn sender_via_smarthost(b: &Server, password: &str) -> Server {
+    Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tls_listeners: true,
+            tables: format!(
+                "[delivery]\nretry = [\"1h\"]\nsmarthost = \"127.0.0.1:{}\"\nsmarthost_user = \"relay@isp.test\"\nsmarthost_password = \"{password}\"\n",
+                b.submission_port
+            ),
+            ..ExtraConfig::default()
+        },
+    )
+}
+
+#[test]
+fn smarthost_with_starttls_and_auth() {
+    let b = smarthost();
+    let a = sender_via_smarthost(&b, "relay-pw");
+    submit(&a, DEMO_USER, "f@final.test", "via-smarthost");
+    let msgs = wait_for("the message at the final mailbox", 30, || {
+        let m = b.fetch_all("f@final.test", "fpw");
+        (!m.is_empty()).then_some(m)
+    });
+    assert_eq!(msgs.len(), 1);
+    let text = String::from_utf8_lossy(&msgs[0]);
+    assert!(text.contains("Subject: via-smarthost"), "{text}");
+    // The smarthost saw TLS and AUTH: its Received header says ESMTPSA.
+    assert!(text.contains("with ESMTPSA"), "{text}");
+    wait_for("the queue to empty", 10, || {
+        (queue_json(&a).trim() == "[]").then_some(())
+    });
+
+    // Wrong credentials are the operator's to fix: the mail waits, with
+    // the smarthost's answer as its last error, and nothing bounces.
+    let a2 = sender_via_smarthost(&b, "wrong");
+    submit(&a2, DEMO_USER, "f@final.test", "bad-credentials");
+    let q = wait_for("a recorded attempt", 30, || {
+        let q = queue_json(&a2);
+        q.contains("\"attempts\":1").then_some(q)
+    });
+    assert!(q.contains("\"state\":\"pending\""), "{q}");
+    assert!(q.contains("535"), "{q}");
+    assert!(a2.fetch_all(DEMO_USER, DEMO_PASS).is_empty(), "bounced");
+    assert_eq!(b.fetch_all("f@final.test", "fpw").len(), 1);
+}

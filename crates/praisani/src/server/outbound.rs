@@ -19,9 +19,10 @@ use praisani_delivery::route::{RouteError, Router, RouterConfig, StaticRoute, Ta
 use praisani_mailaddr::Address;
 use praisani_mailhost::{Resolution, resolve};
 use praisani_store::{AttemptResult, Outbound, OutboundRcpt, QueueEntry, QueuedRcpt, Store};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -117,6 +118,7 @@ impl Runner {
             Ok(n) => tracing::info!(recipients = n, "queue: released leases of the previous run"),
             Err(e) => tracing::error!("queue: cannot release leases: {e}"),
         }
+        let per_connection = self.shared.config.delivery.messages_per_connection;
         loop {
             match self
                 .shared
@@ -125,13 +127,13 @@ impl Runner {
                 .await
             {
                 Ok(entries) => {
-                    for entry in entries {
+                    for (domain, batch) in plan(entries, per_connection) {
                         let Ok(slot) = self.slots.clone().acquire_owned().await else {
                             return;
                         };
                         let me = self.clone();
                         tokio::spawn(async move {
-                            me.attempt(entry).await;
+                            me.deliver_batch(&domain, batch).await;
                             drop(slot);
                         });
                     }
@@ -146,30 +148,40 @@ impl Runner {
         }
     }
 
-    /// One attempt for the taken recipients of one message.
-    async fn attempt(&self, entry: QueueEntry) {
-        let mut by_domain: BTreeMap<String, Vec<QueuedRcpt>> = BTreeMap::new();
-        for r in &entry.recipients {
-            by_domain
-                .entry(r.rcpt.domain.clone())
-                .or_default()
-                .push(r.clone());
+    /// Records the results of one job at once (a crash after a remote
+    /// server said 250 repeats as little as possible); when it was the
+    /// message's last job, finishes the message.
+    async fn job_done(&self, job: Job, outcome: Vec<Outcome>) {
+        let records: Vec<_> = outcome
+            .iter()
+            .map(|(r, res, _)| (r.id, res.clone()))
+            .collect();
+        if let Err(e) = self.shared.store.queue_record(&records).await {
+            // Left leased: the lease lapses and the recipients are tried again.
+            tracing::error!(queue = job.entry.id, "cannot record delivery results: {e}");
+            return;
         }
-        let mut results = Vec::new();
-        for (domain, rcpts) in by_domain {
-            let outcome = self.deliver_domain(&entry, &domain, &rcpts).await;
-            // Recorded at once, domain by domain: a crash after a remote
-            // server said 250 repeats as little as possible.
-            let records: Vec<_> = outcome
-                .iter()
-                .map(|(r, res, _)| (r.id, res.clone()))
-                .collect();
-            if let Err(e) = self.shared.store.queue_record(&records).await {
-                tracing::error!(queue = entry.id, "cannot record delivery results: {e}");
-                return;
-            }
+        let finished = {
+            let mut results = job
+                .progress
+                .results
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             results.extend(outcome);
+            if job.progress.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                Some(std::mem::take(&mut *results))
+            } else {
+                None
+            }
+        };
+        if let Some(results) = finished {
+            self.finish(&job.entry, results).await;
         }
+    }
+
+    /// After every destination of a message was tried: logs, notifies the
+    /// sender as NOTIFY asks, and drops the message once nothing is pending.
+    async fn finish(&self, entry: &QueueEntry, results: Vec<Outcome>) {
         for (r, res, mta) in &results {
             match res {
                 AttemptResult::Delivered => {
@@ -218,7 +230,7 @@ impl Runner {
                 _ => {}
             }
         }
-        self.notify(&entry, &notices).await;
+        self.notify(entry, &notices).await;
         if !delayed.is_empty()
             && let Err(e) = self.shared.store.queue_mark_delay_notified(&delayed).await
         {
@@ -257,12 +269,32 @@ impl Runner {
         }
     }
 
-    async fn deliver_domain(
-        &self,
-        entry: &QueueEntry,
-        domain: &str,
-        rcpts: &[QueuedRcpt],
-    ) -> Vec<(QueuedRcpt, AttemptResult, Option<String>)> {
+    /// Every job of the batch gets this temporary (retry) or permanent error.
+    async fn give_up(&self, jobs: impl IntoIterator<Item = Job>, error: &str, permanent: bool) {
+        for job in jobs {
+            let outcome = job
+                .rcpts
+                .iter()
+                .map(|r| {
+                    let res = if permanent {
+                        AttemptResult::Failed {
+                            error: error.to_string(),
+                        }
+                    } else {
+                        self.retry_or_fail(&job.entry, r, error.to_string())
+                    };
+                    (r.clone(), res, None)
+                })
+                .collect();
+            self.job_done(job, outcome).await;
+        }
+    }
+
+    /// Delivers a batch of messages for one domain over as few connections
+    /// as the destination allows: the first server that answers takes them
+    /// one after another; what a broken connection left over goes on to
+    /// the next server.
+    async fn deliver_batch(&self, domain: &str, jobs: Vec<Job>) {
         let limit = {
             let mut map = self.per_domain.lock().unwrap_or_else(|p| p.into_inner());
             let per = self.shared.config.delivery.max_connections_per_domain;
@@ -271,71 +303,54 @@ impl Runner {
                 .clone()
         };
         let _slot = limit.acquire_owned().await;
-        let all = |res: &dyn Fn(&QueuedRcpt) -> AttemptResult| {
-            rcpts
-                .iter()
-                .map(|r| (r.clone(), res(r), None))
-                .collect::<Vec<_>>()
-        };
         let route = match self.router.route(domain).await {
             Ok(r) => r,
-            Err(e @ RouteError::Temporary(_)) => {
-                let msg = format!("{} {domain}: {e}", e.enhanced_status());
-                return all(&|r| self.retry_or_fail(entry, r, msg.clone()));
-            }
             Err(e) => {
                 let msg = format!("{} {domain}: {e}", e.enhanced_status());
-                return all(&|_| AttemptResult::Failed { error: msg.clone() });
+                let permanent = !matches!(e, RouteError::Temporary(_));
+                return self.give_up(jobs, &msg, permanent).await;
             }
         };
+        let mut pending: VecDeque<Job> = jobs.into();
         let mut last_error = format!("4.4.1 no server for {domain} could be reached");
         for target in route.hosts.iter() {
             for addr in &target.addrs {
-                match self.session(entry, rcpts, target, *addr).await {
-                    Ok(results) => {
-                        let mta = Some(target.host.clone());
-                        return rcpts
-                            .iter()
-                            .zip(results)
-                            .map(|(r, res)| {
-                                let res = match res {
-                                    RecipientResult::Delivered { .. } => AttemptResult::Delivered,
-                                    RecipientResult::PermFailed { reply } => {
-                                        AttemptResult::Failed {
-                                            error: format!("{} said: {reply}", target.host),
-                                        }
-                                    }
-                                    RecipientResult::TempFailed { reply } => self.retry_or_fail(
-                                        entry,
-                                        r,
-                                        format!("{} said: {reply}", target.host),
-                                    ),
-                                };
-                                (r.clone(), res, mta.clone())
-                            })
-                            .collect();
-                    }
-                    Err(Fail::Permanent(e)) => {
-                        return all(&|_| AttemptResult::Failed { error: e.clone() });
-                    }
+                if pending.is_empty() {
+                    return;
+                }
+                let mut current = None;
+                let result = self
+                    .session(&mut pending, &mut current, target, *addr)
+                    .await;
+                // A message in flight when the connection ended has no
+                // result yet: it goes first to the next server.
+                if let Some(job) = current {
+                    pending.push_front(job);
+                }
+                match result {
+                    Ok(()) => {}
+                    Err(Fail::Permanent(e)) => return self.give_up(pending, &e, true).await,
                     Err(Fail::Next(e)) => {
-                        tracing::debug!(queue = entry.id, %addr, "trying the next server: {e}");
+                        tracing::debug!(%domain, %addr, "trying the next server: {e}");
                         last_error = e;
                     }
                 }
             }
         }
-        all(&|r| self.retry_or_fail(entry, r, last_error.clone()))
+        self.give_up(pending, &last_error, false).await;
     }
 
-    /// One SMTP session with one server for one message.
+    /// One SMTP session with one server, sending the batch's messages one
+    /// after another until none is left or the connection ends. Each
+    /// message's results are recorded as soon as the server gave them;
+    /// `current` holds the message in flight.
     async fn session(
         &self,
-        entry: &QueueEntry,
-        rcpts: &[QueuedRcpt],
+        pending: &mut VecDeque<Job>,
+        current: &mut Option<Job>,
         target: &Target,
         addr: SocketAddr,
-    ) -> Result<Vec<RecipientResult>, Fail> {
+    ) -> Result<(), Fail> {
         let timeout = self.shared.config.delivery.timeout;
         let tcp = match tokio::time::timeout(
             timeout.min(Duration::from_secs(30)),
@@ -364,24 +379,6 @@ impl Runner {
             }
             TlsMode::Starttls => (OutStream::Plain(tcp), Client::new(config)),
         };
-        let envelope = Envelope {
-            from: entry.sender.clone(),
-            recipients: rcpts
-                .iter()
-                .map(|r| Recipient {
-                    address: r.rcpt.address.clone(),
-                    notify: r.rcpt.notify.clone(),
-                    orcpt: r.rcpt.orcpt.clone(),
-                })
-                .collect(),
-            size: Some(entry.size),
-            eight_bit: entry.eight_bit,
-            smtputf8: entry.smtputf8,
-            ret: entry.ret.clone(),
-            envid: entry.envid.clone(),
-        };
-        let mut envelope = Some(envelope);
-        let mut outcome = None;
         let mut buf = vec![0u8; 8192];
         loop {
             while let Some(ev) = client.poll() {
@@ -398,28 +395,37 @@ impl Runner {
                         stream = OutStream::Tls(Box::new(tls));
                         client.tls_established();
                     }
-                    Event::ReadyForMessage => match envelope.take() {
-                        Some(env) => client.start_message(env),
+                    Event::ReadyForMessage => match pending.pop_front() {
+                        Some(job) => {
+                            client.start_message(envelope_of(&job));
+                            *current = Some(job);
+                        }
                         None => client.quit(),
                     },
                     Event::SendBody => {
-                        self.send_body(&mut stream, entry).await?;
+                        let Some(job) = current.as_ref() else {
+                            return Err(Fail::Next("body asked for without a message".into()));
+                        };
+                        self.send_body(&mut stream, &job.entry).await?;
                         client.body_sent();
                     }
-                    Event::MessageDone(done) => outcome = Some(done.recipients),
+                    Event::MessageDone(done) => {
+                        if let Some(job) = current.take() {
+                            let outcome = self.outcome(&job, done.recipients, &target.host);
+                            self.job_done(job, outcome).await;
+                        }
+                    }
                     Event::Closed(failure) => {
-                        return match (outcome, failure) {
-                            (Some(results), _) => Ok(results),
-                            (None, Some(f)) if f.permanent => Err(Fail::Permanent(format!(
+                        return match failure {
+                            None if pending.is_empty() && current.is_none() => Ok(()),
+                            Some(f) if f.permanent => Err(Fail::Permanent(format!(
                                 "{addr} at {}: {}",
                                 f.stage, f.reply
                             ))),
-                            (None, Some(f)) => {
+                            Some(f) => {
                                 Err(Fail::Next(format!("{addr} at {}: {}", f.stage, f.reply)))
                             }
-                            (None, None) => {
-                                Err(Fail::Next(format!("{addr}: closed before the message")))
-                            }
+                            None => Err(Fail::Next(format!("{addr}: closed before the message"))),
                         };
                     }
                 }
@@ -434,6 +440,27 @@ impl Runner {
                 client.feed(&buf[..n]);
             }
         }
+    }
+
+    /// A server's answers for one message, as queue results.
+    fn outcome(&self, job: &Job, results: Vec<RecipientResult>, host: &str) -> Vec<Outcome> {
+        let mta = Some(host.to_string());
+        job.rcpts
+            .iter()
+            .zip(results)
+            .map(|(r, res)| {
+                let res = match res {
+                    RecipientResult::Delivered { .. } => AttemptResult::Delivered,
+                    RecipientResult::PermFailed { reply } => AttemptResult::Failed {
+                        error: format!("{host} said: {reply}"),
+                    },
+                    RecipientResult::TempFailed { reply } => {
+                        self.retry_or_fail(&job.entry, r, format!("{host} said: {reply}"))
+                    }
+                };
+                (r.clone(), res, mta.clone())
+            })
+            .collect()
     }
 
     /// DKIM-Signature headers for a message from one of our domains: one
@@ -689,6 +716,87 @@ impl Runner {
             }
         }
         Ok(())
+    }
+}
+
+/// One recipient's result, with the server that gave it.
+type Outcome = (QueuedRcpt, AttemptResult, Option<String>);
+
+/// One destination domain's share of one queued message.
+struct Job {
+    entry: Arc<QueueEntry>,
+    rcpts: Vec<QueuedRcpt>,
+    progress: Arc<Progress>,
+}
+
+/// A message's results, gathered until its last job is done.
+struct Progress {
+    remaining: AtomicUsize,
+    results: std::sync::Mutex<Vec<Outcome>>,
+}
+
+/// Splits taken messages into jobs per destination domain, and those into
+/// batches of at most `per_connection` messages, each batch for one
+/// connection.
+fn plan(entries: Vec<QueueEntry>, per_connection: usize) -> Vec<(String, Vec<Job>)> {
+    let mut by_domain: BTreeMap<String, Vec<Job>> = BTreeMap::new();
+    for entry in entries {
+        let mut rcpts_by_domain: BTreeMap<String, Vec<QueuedRcpt>> = BTreeMap::new();
+        for r in &entry.recipients {
+            rcpts_by_domain
+                .entry(r.rcpt.domain.clone())
+                .or_default()
+                .push(r.clone());
+        }
+        let progress = Arc::new(Progress {
+            remaining: AtomicUsize::new(rcpts_by_domain.len()),
+            results: Default::default(),
+        });
+        let entry = Arc::new(entry);
+        for (domain, rcpts) in rcpts_by_domain {
+            by_domain.entry(domain).or_default().push(Job {
+                entry: entry.clone(),
+                rcpts,
+                progress: progress.clone(),
+            });
+        }
+    }
+    let mut batches = Vec::new();
+    for (domain, jobs) in by_domain {
+        let mut batch = Vec::new();
+        for job in jobs {
+            batch.push(job);
+            if batch.len() == per_connection.max(1) {
+                batches.push((domain.clone(), std::mem::take(&mut batch)));
+            }
+        }
+        if !batch.is_empty() {
+            batches.push((domain, batch));
+        }
+    }
+    batches
+}
+
+/// The envelope of one job: its message's sender and parameters, the
+/// job's recipients.
+fn envelope_of(job: &Job) -> Envelope {
+    let entry = &job.entry;
+    Envelope {
+        from: entry.sender.clone(),
+        recipients: job
+            .rcpts
+            .iter()
+            .map(|r| Recipient {
+                address: r.rcpt.address.clone(),
+                notify: r.rcpt.notify.clone(),
+                orcpt: r.rcpt.orcpt.clone(),
+            })
+            .collect(),
+        size: Some(entry.size),
+        eight_bit: entry.eight_bit,
+        smtputf8: entry.smtputf8,
+        ret: entry.ret.clone(),
+        envid: entry.envid.clone(),
     }
 }
 
