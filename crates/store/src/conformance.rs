@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use crate::{
-    Accepted, AttemptResult, Lookup, NewAccount, Outbound, OutboundRcpt, RcptState, Secrets, Store,
-    StoreError,
+    Accepted, AttemptResult, Fit, Keep, Lookup, NewAccount, Outbound, OutboundRcpt, RcptState,
+    Retention, Secrets, Store, StoreError,
 };
 use praisani_mailaddr::{Address, Domain};
 use std::sync::Arc;
@@ -118,7 +118,7 @@ pub async fn accounts_and_aliases<S: Store + ?Sized>(store: &S) {
     assert_eq!(got.apop_secret.as_deref(), Some("apop"));
     assert_eq!(got.scram, secrets.scram);
     store
-        .account_set_quota(&addr("alice@example.test"), Some(1000))
+        .account_set_quota(&addr("alice@example.test"), Some(1000), None)
         .await
         .unwrap();
 
@@ -141,14 +141,10 @@ pub async fn accounts_and_aliases<S: Store + ?Sized>(store: &S) {
     ));
 
     match store.lookup(&addr("alice@EXAMPLE.test")).await.unwrap() {
-        Lookup::Account {
-            id: got,
-            quota_bytes,
-            used_bytes,
-        } => {
+        Lookup::Account { id: got, usage } => {
             assert_eq!(got, id);
-            assert_eq!(quota_bytes, Some(1000));
-            assert_eq!(used_bytes, 0);
+            assert_eq!(usage.quota_bytes, Some(1000));
+            assert_eq!(usage.used_bytes, 0);
         }
         other => panic!("expected account, got {other:?}"),
     }
@@ -353,17 +349,23 @@ pub async fn queue<S: Store + ?Sized>(store: &S) {
             spool,
             &[a],
             Some(outbound(&["x@remote.test", "y@other.test"])),
+            true,
         )
         .await
         .unwrap();
     assert_eq!(acc.messages.len(), 1);
     let qid = acc.queued.expect("queued");
-    let nothing = store.accept(store.new_spool(), &[], None).await.unwrap();
+    let nothing = store
+        .accept(store.new_spool(), &[], None, true)
+        .await
+        .unwrap();
     assert_eq!(
         nothing,
         Accepted {
             messages: vec![],
-            queued: None
+            queued: None,
+            refused: vec![],
+            usage: vec![],
         }
     );
 
@@ -487,4 +489,328 @@ pub async fn queue<S: Store + ?Sized>(store: &S) {
         store.queue_retry_now(Some(qid), now).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+async fn accept_text<S: Store + ?Sized>(store: &S, text: &[u8], to: &[i64]) -> Accepted {
+    let mut spool = store.new_spool();
+    spool.write(text).unwrap();
+    store.accept(spool, to, None, true).await.unwrap()
+}
+
+async fn usage_of<S: Store + ?Sized>(store: &S, a: &str) -> (u64, u64) {
+    let acc = store.account_get(&addr(a)).await.unwrap().unwrap();
+    (acc.used_bytes, acc.used_messages)
+}
+
+/// Quotas: octets, message count and the domain's total are checked in
+/// the commit; a message that can never fit is told apart from a full
+/// mailbox; usage stays exact through delivery and deletion; checks can
+/// be bypassed for notices.
+pub async fn quotas<S: Store + ?Sized>(store: &S) {
+    store.domain_add(&dom("example.test")).await.unwrap();
+    let a = store.account_add(account("a@example.test")).await.unwrap();
+    let b = store.account_add(account("b@example.test")).await.unwrap();
+    store
+        .account_set_quota(&addr("a@example.test"), Some(100), None)
+        .await
+        .unwrap();
+    let m60 = [b'x'; 60];
+    let first = accept_text(store, &m60, &[a, b]).await;
+    assert_eq!(first.messages.len(), 2);
+    assert!(first.refused.is_empty());
+    assert_eq!(first.usage.len(), 2);
+    assert_eq!(first.usage[0].1.used_bytes, 60);
+    assert_eq!(first.usage[0].1.quota_bytes, Some(100));
+    // a is at 60 of 100: another 60 does not fit now; b has no quota.
+    let second = accept_text(store, &m60, &[a, b]).await;
+    assert_eq!(second.messages.len(), 1);
+    assert_eq!(second.refused.len(), 1);
+    assert_eq!(second.refused[0].account, a);
+    assert_eq!(second.refused[0].fit, Fit::Full);
+    // Larger than the quota itself: never.
+    let big = accept_text(store, &[b'y'; 101], &[a]).await;
+    assert!(big.messages.is_empty() && big.queued.is_none());
+    assert_eq!(big.refused[0].fit, Fit::TooBig);
+    assert_eq!(usage_of(store, "a@example.test").await, (60, 1));
+    assert_eq!(usage_of(store, "b@example.test").await, (120, 2));
+    // Without the check (a notice about the mailbox itself) it goes in.
+    let mut spool = store.new_spool();
+    spool.write(&m60).unwrap();
+    let forced = store.accept(spool, &[a], None, false).await.unwrap();
+    assert_eq!(forced.messages.len(), 1);
+    assert_eq!(usage_of(store, "a@example.test").await, (120, 2));
+    let info = store.domain_list().await.unwrap();
+    assert_eq!(info[0].used_bytes, 240);
+    // Deleting gives the space back, to the account and the domain.
+    let ids: Vec<_> = store
+        .list_messages(a)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    store.delete_messages(a, &ids).await.unwrap();
+    assert_eq!(usage_of(store, "a@example.test").await, (0, 0));
+    assert_eq!(store.domain_list().await.unwrap()[0].used_bytes, 120);
+
+    // Message count.
+    store
+        .account_set_quota(&addr("a@example.test"), None, Some(2))
+        .await
+        .unwrap();
+    assert_eq!(accept_text(store, b"1", &[a]).await.messages.len(), 1);
+    assert_eq!(accept_text(store, b"2", &[a]).await.messages.len(), 1);
+    assert_eq!(
+        accept_text(store, b"3", &[a]).await.refused[0].fit,
+        Fit::Full
+    );
+    let acc = store
+        .account_get(&addr("a@example.test"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(acc.quota_messages, Some(2));
+    assert_eq!(acc.quota_bytes, None);
+    store
+        .account_set_quota(&addr("a@example.test"), None, None)
+        .await
+        .unwrap();
+
+    // The domain's total: b holds 120, a 2; 200 for the domain.
+    store
+        .domain_set_quota(&dom("example.test"), Some(200))
+        .await
+        .unwrap();
+    assert_eq!(store.domain_list().await.unwrap()[0].quota_bytes, Some(200));
+    match store.lookup(&addr("a@example.test")).await.unwrap() {
+        Lookup::Account { usage, .. } => {
+            assert_eq!(usage.domain_quota_bytes, Some(200));
+            assert_eq!(usage.domain_used_bytes, 122);
+        }
+        other => panic!("expected account, got {other:?}"),
+    }
+    // 60 fits once; the second copy in the same message would overrun.
+    let both = accept_text(store, &m60, &[a, b]).await;
+    assert_eq!(both.messages.len(), 1);
+    assert_eq!(both.refused.len(), 1);
+    assert_eq!(both.refused[0].fit, Fit::Full);
+    assert_eq!(
+        accept_text(store, &[b'z'; 201], &[b]).await.refused[0].fit,
+        Fit::TooBig
+    );
+    assert_eq!(store.domain_list().await.unwrap()[0].used_bytes, 182);
+}
+
+/// Concurrent deliveries never overfill a mailbox.
+pub async fn quota_under_concurrency<S: Store>(store: Arc<S>) {
+    store.domain_add(&dom("example.test")).await.unwrap();
+    let a = store.account_add(account("a@example.test")).await.unwrap();
+    store
+        .account_set_quota(&addr("a@example.test"), Some(100), None)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..30u32 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let text = format!("{i:010}");
+            accept_text(&*s, text.as_bytes(), &[a]).await.messages.len()
+        }));
+    }
+    let mut landed = 0;
+    for t in tasks {
+        landed += t.await.unwrap();
+    }
+    assert_eq!(landed, 10, "exactly ten 10-octet messages fit in 100");
+    assert_eq!(usage_of(&*store, "a@example.test").await, (100, 10));
+    assert_eq!(store.list_messages(a).await.unwrap().len(), 10);
+}
+
+/// Quota notices: delivered once per threshold crossing, whatever the
+/// quota, and re-armed when usage falls back.
+pub async fn quota_notices<S: Store + ?Sized>(store: &S) {
+    store.domain_add(&dom("example.test")).await.unwrap();
+    let a = store.account_add(account("a@example.test")).await.unwrap();
+    store
+        .account_set_quota(&addr("a@example.test"), Some(10), None)
+        .await
+        .unwrap();
+    let notice = |text: &str| {
+        let mut s = store.new_spool();
+        s.write(text.as_bytes()).unwrap();
+        Some(s)
+    };
+    assert!(store.quota_notice(a, 80, notice("warn 80")).await.unwrap());
+    // Delivered although the 7 octets leave a 10-octet mailbox... full.
+    assert!(!store.quota_notice(a, 80, notice("again")).await.unwrap());
+    assert!(store.quota_notice(a, 95, notice("warn 95")).await.unwrap());
+    let acc = store
+        .account_get(&addr("a@example.test"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(acc.warned, 95);
+    assert_eq!(acc.used_messages, 2);
+    // Usage fell to the 80 band: 95 is re-armed, 80 stays announced.
+    assert!(!store.quota_notice(a, 80, notice("no")).await.unwrap());
+    assert!(
+        store
+            .quota_notice(a, 95, notice("warn 95 again"))
+            .await
+            .unwrap()
+    );
+    // Below every threshold: all re-armed.
+    assert!(!store.quota_notice(a, 0, None).await.unwrap());
+    assert!(
+        store
+            .quota_notice(a, 80, notice("warn 80 again"))
+            .await
+            .unwrap()
+    );
+    let bodies: Vec<Vec<u8>> = {
+        let mut out = Vec::new();
+        for m in store.list_messages(a).await.unwrap() {
+            out.push(
+                store
+                    .open_message(a, m.id)
+                    .await
+                    .unwrap()
+                    .read_all()
+                    .await
+                    .unwrap(),
+            );
+        }
+        out
+    };
+    assert_eq!(
+        bodies,
+        vec![
+            b"warn 80".to_vec(),
+            b"warn 95".to_vec(),
+            b"warn 95 again".to_vec(),
+            b"warn 80 again".to_vec()
+        ]
+    );
+}
+
+/// Retention: after first retrieval, by age, inherited from the domain or
+/// the server default, overridden per account, and never under a session
+/// holding the maildrop.
+pub async fn retention<S: Store + ?Sized>(store: &S) {
+    const DAY: i64 = 86_400;
+    store.domain_add(&dom("example.test")).await.unwrap();
+    let a = store.account_add(account("a@example.test")).await.unwrap();
+    let b = store.account_add(account("b@example.test")).await.unwrap();
+    let ids_a = deliver_text(store, b"one", &[a]).await;
+    let ids_a2 = deliver_text(store, b"two", &[a]).await;
+    deliver_text(store, b"three", &[b]).await;
+    let t0 = store.list_messages(a).await.unwrap()[0].received;
+
+    // Nothing set anywhere: nothing expires.
+    let r = store
+        .expire(t0 + 1000 * DAY, Retention::default())
+        .await
+        .unwrap();
+    assert_eq!((r.accounts, r.messages), (0, 0));
+
+    // Retrieved at t0+1d, and again later: the first time counts.
+    store.mark_retrieved(a, &ids_a, t0 + DAY).await.unwrap();
+    store.mark_retrieved(a, &ids_a, t0 + 5 * DAY).await.unwrap();
+    store
+        .domain_set_retention(
+            &dom("example.test"),
+            Retention {
+                after_retrieval: Keep::Days(7),
+                max_age: Keep::Inherit,
+            },
+        )
+        .await
+        .unwrap();
+    let d = store.domain_list().await.unwrap();
+    assert_eq!(d[0].retention.after_retrieval, Keep::Days(7));
+    let r = store
+        .expire(t0 + 7 * DAY, Retention::default())
+        .await
+        .unwrap();
+    assert_eq!(r.messages, 0, "one second early");
+    // A session holds the mailbox: skipped, nothing renumbered under it.
+    let lock = store.lock_maildrop(a).await.unwrap().expect("lock");
+    let r = store
+        .expire(t0 + 8 * DAY + 1, Retention::default())
+        .await
+        .unwrap();
+    assert_eq!((r.messages, r.locked), (0, 1));
+    drop(lock);
+    let r = store
+        .expire(t0 + 8 * DAY + 1, Retention::default())
+        .await
+        .unwrap();
+    assert_eq!((r.messages, r.bytes, r.locked), (1, 3, 0));
+    let left: Vec<_> = store
+        .list_messages(a)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(left, ids_a2, "the unretrieved message stays");
+    assert_eq!(usage_of(store, "a@example.test").await, (3, 1));
+
+    // By age, from the server default; b keeps forever by its own setting.
+    store
+        .account_set_retention(
+            &addr("b@example.test"),
+            Retention {
+                after_retrieval: Keep::Inherit,
+                max_age: Keep::Forever,
+            },
+        )
+        .await
+        .unwrap();
+    let b_acc = store
+        .account_get(&addr("b@example.test"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b_acc.retention.max_age, Keep::Forever);
+    assert_eq!(b_acc.domain_retention.after_retrieval, Keep::Days(7));
+    let default = Retention {
+        after_retrieval: Keep::Inherit,
+        max_age: Keep::Days(30),
+    };
+    let r = store.expire(t0 + 31 * DAY, default).await.unwrap();
+    assert_eq!(r.messages, 1);
+    assert!(store.list_messages(a).await.unwrap().is_empty());
+    assert_eq!(store.list_messages(b).await.unwrap().len(), 1);
+
+    // EXPIRE 0: a retrieved message goes at the next sweep.
+    store
+        .account_set_retention(
+            &addr("a@example.test"),
+            Retention {
+                after_retrieval: Keep::Days(0),
+                max_age: Keep::Inherit,
+            },
+        )
+        .await
+        .unwrap();
+    let ids = deliver_text(store, b"four", &[a]).await;
+    let now = store.list_messages(a).await.unwrap()[0].received;
+    store.mark_retrieved(a, &ids, now).await.unwrap();
+    let r = store.expire(now, Retention::default()).await.unwrap();
+    assert_eq!(r.messages, 1);
+}
+
+/// Maildrop locks are visible to every handle on the store and cleared in
+/// bulk at server start.
+pub async fn maildrop_locks_released<S: Store + ?Sized>(store: &S) {
+    store.domain_add(&dom("example.test")).await.unwrap();
+    let a = store.account_add(account("a@example.test")).await.unwrap();
+    let held = store.lock_maildrop(a).await.unwrap().expect("lock");
+    assert!(store.lock_maildrop(a).await.unwrap().is_none());
+    // A crashed process's lock: forget the guard without releasing.
+    std::mem::forget(held);
+    assert!(store.lock_maildrop(a).await.unwrap().is_none());
+    assert_eq!(store.release_maildrop_locks().await.unwrap(), 1);
+    assert!(store.lock_maildrop(a).await.unwrap().is_some());
 }

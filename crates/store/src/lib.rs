@@ -12,12 +12,14 @@ mod body;
 pub mod conformance;
 pub mod embedded;
 mod error;
+mod policy;
 mod spool;
 mod types;
 
 pub use body::{BodySource, BodyStream};
 pub use embedded::EmbeddedStore;
 pub use error::StoreError;
+pub use policy::{ExpireReport, Fit, Keep, QuotaRefusal, Retention, Usage};
 pub use spool::Spool;
 pub use types::*;
 
@@ -52,11 +54,40 @@ pub trait Store: Send + Sync + 'static {
         address: &Address,
         secrets: &Secrets,
     ) -> Result<(), StoreError>;
-    /// Sets (or clears with `None`) the storage quota in octets.
+    /// Sets (or clears with `None`) the storage quota in octets and the
+    /// message-count limit.
     async fn account_set_quota(
         &self,
         address: &Address,
         quota_bytes: Option<u64>,
+        quota_messages: Option<u64>,
+    ) -> Result<(), StoreError>;
+    /// Sets the language of the account's notices and the address its
+    /// quota warnings also go to.
+    async fn account_set_notices(
+        &self,
+        address: &Address,
+        lang: &str,
+        warn_to: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// Sets the account's own retention settings.
+    async fn account_set_retention(
+        &self,
+        address: &Address,
+        retention: Retention,
+    ) -> Result<(), StoreError>;
+    /// Sets (or clears) the storage limit of all the domain's mailboxes
+    /// together.
+    async fn domain_set_quota(
+        &self,
+        domain: &Domain,
+        quota_bytes: Option<u64>,
+    ) -> Result<(), StoreError>;
+    /// Sets the retention its mailboxes inherit.
+    async fn domain_set_retention(
+        &self,
+        domain: &Domain,
+        retention: Retention,
     ) -> Result<(), StoreError>;
 
     // ---- aliases ----
@@ -78,7 +109,7 @@ pub trait Store: Send + Sync + 'static {
     fn new_spool(&self) -> Spool;
     /// Stores one copy of the body and a message referring to it in each
     /// mailbox, durably, then returns the new message ids in the order of
-    /// `recipients`.
+    /// `recipients`. Quotas are not checked (see `accept`).
     async fn deliver(
         &self,
         body: Spool,
@@ -88,12 +119,32 @@ pub trait Store: Send + Sync + 'static {
     /// Stores one copy of the body, a message for each local mailbox and,
     /// when there are remote recipients, an outbound queue entry — all in
     /// one durable commit, so an acknowledged message is never half-stored.
+    ///
+    /// With `check_quota`, each mailbox's quota (and its domain's) is
+    /// checked in that same commit, so concurrent deliveries cannot
+    /// overfill it: a mailbox the message does not fit is left out and
+    /// listed in [`Accepted::refused`]. Without, quotas are not checked
+    /// (notices to the user about their own mailbox, bounces).
     async fn accept(
         &self,
         body: Spool,
         local: &[AccountId],
         outbound: Option<Outbound>,
+        check_quota: bool,
     ) -> Result<Accepted, StoreError>;
+
+    /// Records that the quota warning threshold reached is `level`
+    /// (percent, 0 for none) and, when `level` is above the one announced
+    /// last, delivers `notice` to the mailbox whatever its quota — in one
+    /// commit, so a warning is given once per crossing even with
+    /// concurrent deliveries. A lower `level` re-arms the higher
+    /// thresholds. Returns true when the notice was delivered.
+    async fn quota_notice(
+        &self,
+        account: AccountId,
+        level: u8,
+        notice: Option<Spool>,
+    ) -> Result<bool, StoreError>;
 
     // ---- outbound queue ----
     /// Takes up to `limit` recipients whose next attempt is due at `now`,
@@ -148,4 +199,21 @@ pub trait Store: Send + Sync + 'static {
         account: AccountId,
         messages: &[MessageId],
     ) -> Result<(), StoreError>;
+    /// Notes that a client retrieved these messages at `at` (Unix
+    /// seconds); a message keeps its first retrieval time.
+    async fn mark_retrieved(
+        &self,
+        account: AccountId,
+        messages: &[MessageId],
+        at: i64,
+    ) -> Result<(), StoreError>;
+    /// Clears every maildrop lock: for a server starting up, when no
+    /// session can be open.
+    async fn release_maildrop_locks(&self) -> Result<u64, StoreError>;
+
+    // ---- retention ----
+    /// Deletes, as of `now`, the messages each mailbox's retention (its
+    /// own, else its domain's, else `default`) says have expired. A
+    /// mailbox a POP3 session holds is skipped, never renumbered under it.
+    async fn expire(&self, now: i64, default: Retention) -> Result<ExpireReport, StoreError>;
 }

@@ -1,5 +1,6 @@
 //! Plain data types exchanged with a [`crate::Store`].
 
+use crate::policy::{QuotaRefusal, Retention, Usage};
 use praisani_mailaddr::{Address, Domain};
 
 /// Identifies an account within a store.
@@ -16,6 +17,12 @@ pub struct DomainInfo {
     pub accounts: u64,
     /// Number of aliases.
     pub aliases: u64,
+    /// Storage limit for all its mailboxes together.
+    pub quota_bytes: Option<u64>,
+    /// Octets stored in all its mailboxes.
+    pub used_bytes: u64,
+    /// Retention for its mailboxes (each may override).
+    pub retention: Retention,
 }
 
 /// New login secrets for an account, all derived from one password.
@@ -63,6 +70,18 @@ pub struct Account {
     pub used_bytes: u64,
     /// Number of stored messages.
     pub used_messages: u64,
+    /// Message-count limit, `None` for unlimited.
+    pub quota_messages: Option<u64>,
+    /// Language of the notices it gets (`en`, `th`, `zh`).
+    pub lang: String,
+    /// Where quota warnings also go.
+    pub warn_to: Option<String>,
+    /// The highest quota warning threshold (percent) announced.
+    pub warned: u8,
+    /// Its own retention settings.
+    pub retention: Retention,
+    /// Its domain's retention settings (what `Keep::Inherit` falls back to).
+    pub domain_retention: Retention,
 }
 
 /// An alias and the addresses it expands to.
@@ -81,10 +100,8 @@ pub enum Lookup {
     Account {
         /// Its id.
         id: AccountId,
-        /// Its quota, for the RCPT-time check.
-        quota_bytes: Option<u64>,
-        /// Its usage.
-        used_bytes: u64,
+        /// Its quota and usage, for the RCPT-time check.
+        usage: Usage,
     },
     /// An alias with its targets (which may themselves be aliases).
     Alias(Vec<Address>),
@@ -251,6 +268,11 @@ pub struct Accepted {
     pub messages: Vec<MessageId>,
     /// The queue entry for the remote recipients, if any.
     pub queued: Option<QueueId>,
+    /// Local recipients whose quota refused the message: nothing was
+    /// stored for them (their entries in `messages` are missing).
+    pub refused: Vec<QuotaRefusal>,
+    /// Quota state of each mailbox that got the message, after it.
+    pub usage: Vec<(AccountId, Usage)>,
 }
 
 /// Holds a maildrop lock until dropped.

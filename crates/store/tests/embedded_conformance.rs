@@ -92,7 +92,7 @@ async fn queue_survives_reopen() {
             smtputf8: false,
             eight_bit: false,
         };
-        s.accept(spool, &[], Some(out))
+        s.accept(spool, &[], Some(out), true)
             .await
             .expect("accept")
             .queued
@@ -102,4 +102,57 @@ async fn queue_survives_reopen() {
     let e = s.queue_get(qid).await.expect("get").expect("still queued");
     assert_eq!(e.sender, "");
     assert_eq!(e.recipients[0].rcpt.address, "x@remote.test");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas() {
+    let (_d, s) = fresh();
+    conformance::quotas(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_under_concurrency() {
+    let (_d, s) = fresh();
+    conformance::quota_under_concurrency(Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_notices() {
+    let (_d, s) = fresh();
+    conformance::quota_notices(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention() {
+    let (_d, s) = fresh();
+    conformance::retention(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maildrop_locks_released() {
+    let (_d, s) = fresh();
+    conformance::maildrop_locks_released(&s).await;
+}
+
+/// Another process (the `expire` command) sees a session's maildrop lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maildrop_lock_is_seen_by_a_second_handle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s1 = EmbeddedStore::open(dir.path()).expect("open");
+    let s2 = EmbeddedStore::open(dir.path()).expect("open twice");
+    conformance::maildrop_lock(&s1).await;
+    let a = s1.account_list(None).await.unwrap()[0].id;
+    let held = s1.lock_maildrop(a).await.unwrap().expect("lock");
+    assert!(s2.lock_maildrop(a).await.unwrap().is_none());
+    drop(held);
+    // The release is queued on s1's writer; wait for it to land.
+    let mut free = None;
+    for _ in 0..100 {
+        free = s2.lock_maildrop(a).await.unwrap();
+        if free.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(free.is_some());
 }

@@ -1,38 +1,67 @@
-//! In-process maildrop locks. They live in memory, so a crashed process
-//! cannot leave one behind.
+//! Maildrop locks, kept as rows of the database so that every process on
+//! the data directory sees them: the retention sweep of `praisani expire`
+//! (another process) must skip a mailbox a POP3 session has open, or the
+//! session's message numbers would point at deleted mail.
+//!
+//! A process that dies leaves its rows behind; the server clears them when
+//! it starts ([`crate::Store::release_maildrop_locks`]), as it is then the
+//! only process that takes locks.
 
-use crate::{AccountId, MaildropLock};
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use super::writer::{Sender, Writer};
+use crate::{AccountId, MaildropLock, StoreError};
+use rusqlite::{Connection, params};
 
-/// The set of locked maildrops.
-#[derive(Default)]
-pub(super) struct Locks {
-    held: Arc<Mutex<HashSet<AccountId>>>,
+/// Takes the lock of `account` in the caller's transaction: `true` when it
+/// was free.
+pub(super) fn take(c: &Connection, account: AccountId, now: i64) -> Result<bool, StoreError> {
+    let n = c
+        .prepare_cached(
+            "INSERT INTO maildrop_locks (account_id, since) VALUES (?1, ?2)
+             ON CONFLICT (account_id) DO NOTHING",
+        )?
+        .execute(params![account, now])?;
+    Ok(n == 1)
 }
 
+/// True when a session holds the lock of `account`.
+pub(super) fn held(c: &Connection, account: AccountId) -> Result<bool, StoreError> {
+    Ok(
+        c.prepare_cached("SELECT 1 FROM maildrop_locks WHERE account_id = ?1")?
+            .exists([account])?,
+    )
+}
+
+/// Releases the lock when dropped, through the writer without waiting.
 struct Guard {
-    held: Arc<Mutex<HashSet<AccountId>>>,
+    writer: Sender,
     account: AccountId,
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        held.remove(&self.account);
+        let account = self.account;
+        self.writer.fire(
+            move |c| {
+                c.prepare_cached("DELETE FROM maildrop_locks WHERE account_id = ?1")?
+                    .execute([account])?;
+                Ok(())
+            },
+            |e| tracing::error!("cannot release a maildrop lock: {e}"),
+        );
     }
 }
 
-impl Locks {
-    /// Takes the lock, or `None` when it is held.
-    pub(super) fn try_lock(&self, account: AccountId) -> Option<MaildropLock> {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        if !held.insert(account) {
-            return None;
-        }
-        Some(MaildropLock::new(Box::new(Guard {
-            held: self.held.clone(),
-            account,
-        })))
+/// Takes the lock of `account`, or `None` when it is held.
+pub(super) async fn lock(
+    writer: &Writer,
+    account: AccountId,
+    now: i64,
+) -> Result<Option<MaildropLock>, StoreError> {
+    if !writer.run(move |c| take(c, account, now)).await? {
+        return Ok(None);
     }
+    Ok(Some(MaildropLock::new(Box::new(Guard {
+        writer: writer.sender(),
+        account,
+    }))))
 }

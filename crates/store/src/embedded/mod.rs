@@ -13,9 +13,9 @@ mod schema;
 mod writer;
 
 use crate::{
-    Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, Lookup,
-    MaildropLock, MessageId, MessageMeta, NewAccount, Outbound, QueueEntry, QueueId, QueueRcptId,
-    Secrets, Spool, Store, StoreError,
+    Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, ExpireReport,
+    Lookup, MaildropLock, MessageId, MessageMeta, NewAccount, Outbound, QueueEntry, QueueId,
+    QueueRcptId, Retention, Secrets, Spool, Store, StoreError,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -33,7 +33,6 @@ struct Inner {
     uid_prefix: Arc<String>,
     writer: writer::Writer,
     readers: pool::ReadPool,
-    locks: locks::Locks,
 }
 
 /// Name of the database file inside the data directory.
@@ -56,7 +55,6 @@ impl EmbeddedStore {
                 uid_prefix,
                 writer,
                 readers: pool::ReadPool::new(db),
-                locks: locks::Locks::default(),
             }),
         })
     }
@@ -152,11 +150,65 @@ impl Store for EmbeddedStore {
         &self,
         address: &Address,
         quota_bytes: Option<u64>,
+        quota_messages: Option<u64>,
     ) -> Result<(), StoreError> {
         let a = address.clone();
         self.inner
             .writer
-            .run(move |c| ops::account_set_quota(c, &a, quota_bytes))
+            .run(move |c| ops::account_set_quota(c, &a, quota_bytes, quota_messages))
+            .await
+    }
+
+    async fn account_set_notices(
+        &self,
+        address: &Address,
+        lang: &str,
+        warn_to: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let (a, l, w) = (
+            address.clone(),
+            lang.to_string(),
+            warn_to.map(str::to_string),
+        );
+        self.inner
+            .writer
+            .run(move |c| ops::account_set_notices(c, &a, &l, w.as_deref()))
+            .await
+    }
+
+    async fn account_set_retention(
+        &self,
+        address: &Address,
+        retention: Retention,
+    ) -> Result<(), StoreError> {
+        let a = address.clone();
+        self.inner
+            .writer
+            .run(move |c| ops::account_set_retention(c, &a, retention))
+            .await
+    }
+
+    async fn domain_set_quota(
+        &self,
+        domain: &Domain,
+        quota_bytes: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let d = domain.clone();
+        self.inner
+            .writer
+            .run(move |c| ops::domain_set_quota(c, &d, quota_bytes))
+            .await
+    }
+
+    async fn domain_set_retention(
+        &self,
+        domain: &Domain,
+        retention: Retention,
+    ) -> Result<(), StoreError> {
+        let d = domain.clone();
+        self.inner
+            .writer
+            .run(move |c| ops::domain_set_retention(c, &d, retention))
             .await
     }
 
@@ -218,11 +270,24 @@ impl Store for EmbeddedStore {
         body: Spool,
         local: &[AccountId],
         outbound: Option<Outbound>,
+        check_quota: bool,
     ) -> Result<Accepted, StoreError> {
         let l = local.to_vec();
         self.inner
             .writer
-            .run(move |c| ops::accept(c, body, &l, outbound.as_ref()))
+            .run(move |c| ops::accept(c, body, &l, outbound.as_ref(), check_quota))
+            .await
+    }
+
+    async fn quota_notice(
+        &self,
+        account: AccountId,
+        level: u8,
+        notice: Option<Spool>,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .writer
+            .run(move |c| ops::quota_notice(c, account, level, notice))
             .await
     }
 
@@ -309,7 +374,57 @@ impl Store for EmbeddedStore {
     }
 
     async fn lock_maildrop(&self, account: AccountId) -> Result<Option<MaildropLock>, StoreError> {
-        Ok(self.inner.locks.try_lock(account))
+        locks::lock(&self.inner.writer, account, ops::now()).await
+    }
+
+    async fn release_maildrop_locks(&self) -> Result<u64, StoreError> {
+        self.inner
+            .writer
+            .run(|c| Ok(c.execute("DELETE FROM maildrop_locks", [])? as u64))
+            .await
+    }
+
+    async fn mark_retrieved(
+        &self,
+        account: AccountId,
+        messages: &[MessageId],
+        at: i64,
+    ) -> Result<(), StoreError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let m = messages.to_vec();
+        self.inner
+            .writer
+            .run(move |c| ops::mark_retrieved(c, account, &m, at))
+            .await
+    }
+
+    async fn expire(&self, now: i64, default: Retention) -> Result<ExpireReport, StoreError> {
+        let accounts = self.inner.readers.run(ops::retention_list).await?;
+        let mut report = ExpireReport::default();
+        // One commit per mailbox: a sweep of a large store never holds the
+        // writer (and deliveries) for long.
+        for (account, own) in accounts {
+            let r = own.or(default);
+            if r.after_retrieval.seconds().is_none() && r.max_age.seconds().is_none() {
+                continue;
+            }
+            report.accounts += 1;
+            match self
+                .inner
+                .writer
+                .run(move |c| ops::expire_account(c, account, r, now))
+                .await?
+            {
+                ops::Expired::Locked => report.locked += 1,
+                ops::Expired::Deleted(m, b) => {
+                    report.messages += m;
+                    report.bytes += b;
+                }
+            }
+        }
+        Ok(report)
     }
 
     async fn list_messages(&self, account: AccountId) -> Result<Vec<MessageMeta>, StoreError> {

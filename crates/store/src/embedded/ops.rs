@@ -1,11 +1,12 @@
 //! The SQL behind each store operation. Functions here run either on the
 //! writer thread inside a transaction or on a pooled read connection.
 
+use super::locks;
 use super::pool::ReadPool;
 use crate::{
-    Accepted, Account, AccountId, Alias, AttemptResult, BodySource, DomainInfo, Lookup, MessageId,
-    MessageMeta, NewAccount, Outbound, OutboundRcpt, QueueEntry, QueueId, QueueRcptId, QueuedRcpt,
-    RcptState, Secrets, Spool, StoreError,
+    Accepted, Account, AccountId, Alias, AttemptResult, BodySource, DomainInfo, Fit, Keep, Lookup,
+    MessageId, MessageMeta, NewAccount, Outbound, OutboundRcpt, QueueEntry, QueueId, QueueRcptId,
+    QueuedRcpt, QuotaRefusal, RcptState, Retention, Secrets, Spool, StoreError, Usage,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -14,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// Bodies are stored in chunks of this size so they can be streamed.
 const CHUNK: usize = 128 * 1024;
 
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -83,7 +84,8 @@ pub(super) fn domain_list(c: &Connection) -> Result<Vec<DomainInfo>, StoreError>
     let mut st = c.prepare(
         "SELECT d.name,
                 (SELECT count(*) FROM accounts a WHERE a.domain_id = d.id),
-                (SELECT count(*) FROM aliases s WHERE s.domain_id = d.id)
+                (SELECT count(*) FROM aliases s WHERE s.domain_id = d.id),
+                d.quota_bytes, d.used_bytes, d.keep_after_retrieval, d.keep_max_age
          FROM domains d ORDER BY d.name",
     )?;
     let rows = st.query_map([], |r| {
@@ -91,15 +93,21 @@ pub(super) fn domain_list(c: &Connection) -> Result<Vec<DomainInfo>, StoreError>
             r.get::<_, String>(0)?,
             r.get::<_, i64>(1)?,
             r.get::<_, i64>(2)?,
+            r.get::<_, Option<i64>>(3)?,
+            r.get::<_, i64>(4)?,
+            retention(r.get(5)?, r.get(6)?),
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (name, accounts, aliases) = row?;
+        let (name, accounts, aliases, quota, used, retention) = row?;
         out.push(DomainInfo {
             domain: Domain::parse(&name).map_err(|_| corrupt("domain name"))?,
             accounts: accounts as u64,
             aliases: aliases as u64,
+            quota_bytes: quota.map(|q| q as u64),
+            used_bytes: used.max(0) as u64,
+            retention,
         });
     }
     Ok(out)
@@ -164,7 +172,17 @@ pub(super) fn account_remove(c: &Connection, a: &Address) -> Result<(), StoreErr
 }
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.local, d.name, a.password_hash, a.apop_secret,
-     a.quota_bytes, a.used_bytes, a.used_messages, a.scram";
+     a.quota_bytes, a.used_bytes, a.used_messages, a.scram, a.quota_messages, a.lang,
+     a.warn_to, a.quota_warned, a.keep_after_retrieval, a.keep_max_age,
+     d.keep_after_retrieval, d.keep_max_age";
+
+/// Retention settings from their two stored columns.
+fn retention(after: Option<i64>, max_age: Option<i64>) -> Retention {
+    Retention {
+        after_retrieval: Keep::from_db(after),
+        max_age: Keep::from_db(max_age),
+    }
+}
 
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, ())> {
     let local: String = r.get(1)?;
@@ -183,6 +201,12 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, ())> {
             used_bytes: r.get::<_, i64>(6)? as u64,
             used_messages: r.get::<_, i64>(7)? as u64,
             scram: r.get(8)?,
+            quota_messages: r.get::<_, Option<i64>>(9)?.map(|q| q as u64),
+            lang: r.get(10)?,
+            warn_to: r.get(11)?,
+            warned: r.get::<_, i64>(12)?.clamp(0, 255) as u8,
+            retention: retention(r.get(13)?, r.get(14)?),
+            domain_retention: retention(r.get(15)?, r.get(16)?),
         },
         (),
     ))
@@ -236,13 +260,94 @@ pub(super) fn account_set_quota(
     c: &Connection,
     a: &Address,
     quota: Option<u64>,
+    messages: Option<u64>,
 ) -> Result<(), StoreError> {
     let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
     c.execute(
-        "UPDATE accounts SET quota_bytes = ?1 WHERE id = ?2",
+        "UPDATE accounts SET quota_bytes = ?1, quota_messages = ?2 WHERE id = ?3",
+        params![quota.map(|q| q as i64), messages.map(|q| q as i64), id],
+    )?;
+    Ok(())
+}
+
+pub(super) fn account_set_notices(
+    c: &Connection,
+    a: &Address,
+    lang: &str,
+    warn_to: Option<&str>,
+) -> Result<(), StoreError> {
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    c.execute(
+        "UPDATE accounts SET lang = ?1, warn_to = ?2 WHERE id = ?3",
+        params![lang, warn_to, id],
+    )?;
+    Ok(())
+}
+
+pub(super) fn account_set_retention(
+    c: &Connection,
+    a: &Address,
+    r: Retention,
+) -> Result<(), StoreError> {
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    c.execute(
+        "UPDATE accounts SET keep_after_retrieval = ?1, keep_max_age = ?2 WHERE id = ?3",
+        params![r.after_retrieval.to_db(), r.max_age.to_db(), id],
+    )?;
+    Ok(())
+}
+
+pub(super) fn domain_set_quota(
+    c: &Connection,
+    d: &Domain,
+    quota: Option<u64>,
+) -> Result<(), StoreError> {
+    let id = require_domain(c, d)?;
+    c.execute(
+        "UPDATE domains SET quota_bytes = ?1 WHERE id = ?2",
         params![quota.map(|q| q as i64), id],
     )?;
     Ok(())
+}
+
+pub(super) fn domain_set_retention(
+    c: &Connection,
+    d: &Domain,
+    r: Retention,
+) -> Result<(), StoreError> {
+    let id = require_domain(c, d)?;
+    c.execute(
+        "UPDATE domains SET keep_after_retrieval = ?1, keep_max_age = ?2 WHERE id = ?3",
+        params![r.after_retrieval.to_db(), r.max_age.to_db(), id],
+    )?;
+    Ok(())
+}
+
+/// The quota state of one account.
+fn usage(c: &Connection, account: AccountId) -> Result<Option<Usage>, StoreError> {
+    Ok(c.prepare_cached(
+        "SELECT a.used_bytes, a.used_messages, a.quota_bytes, a.quota_messages,
+                    d.used_bytes, d.quota_bytes, a.quota_warned
+             FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE a.id = ?1",
+    )?
+    .query_row([account], usage_row)
+    .optional()?)
+}
+
+fn usage_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Usage> {
+    let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
+    let opt = |i: usize| -> rusqlite::Result<Option<u64>> {
+        Ok(r.get::<_, Option<i64>>(i)?.map(|q| q.max(0) as u64))
+    };
+    Ok(Usage {
+        used_bytes: n(0)?,
+        used_messages: n(1)?,
+        quota_bytes: opt(2)?,
+        quota_messages: opt(3)?,
+        domain_used_bytes: n(4)?,
+        domain_quota_bytes: opt(5)?,
+        warned: n(6)?.min(255) as u8,
+    })
 }
 
 pub(super) fn alias_add(
@@ -324,28 +429,22 @@ pub(super) fn is_hosted(c: &Connection, d: &Domain) -> Result<bool, StoreError> 
 
 pub(super) fn lookup(c: &Connection, a: &Address) -> Result<Lookup, StoreError> {
     let mut st = c.prepare_cached(
-        "SELECT d.id, a.id, a.quota_bytes, a.used_bytes FROM domains d
+        "SELECT d.id, a.id FROM domains d
          LEFT JOIN accounts a ON a.domain_id = d.id AND a.local = ?2
          WHERE d.name = ?1",
     )?;
     let row = st
         .query_row(params![a.domain().ascii(), a.local()], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Option<i64>>(1)?,
-                r.get::<_, Option<i64>>(2)?,
-                r.get::<_, Option<i64>>(3)?,
-            ))
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))
         })
         .optional()?;
     match row {
         None => Ok(Lookup::NotHosted),
-        Some((_, Some(id), quota, used)) => Ok(Lookup::Account {
+        Some((_, Some(id))) => Ok(Lookup::Account {
             id,
-            quota_bytes: quota.map(|q| q as u64),
-            used_bytes: used.unwrap_or(0) as u64,
+            usage: usage(c, id)?.ok_or_else(|| corrupt("account without domain"))?,
         }),
-        Some((_, None, _, _)) => match alias_id(c, a)? {
+        Some((_, None)) => match alias_id(c, a)? {
             Some(id) => Ok(Lookup::Alias(alias_targets(c, id)?)),
             None => Ok(Lookup::UnknownLocal),
         },
@@ -357,7 +456,7 @@ pub(super) fn deliver(
     body: Spool,
     recipients: &[AccountId],
 ) -> Result<Vec<MessageId>, StoreError> {
-    accept(c, body, recipients, None).map(|a| a.messages)
+    accept(c, body, recipients, None, false).map(|a| a.messages)
 }
 
 /// Stores the body with `refs` references; returns (body id, size).
@@ -386,30 +485,43 @@ pub(super) fn accept(
     body: Spool,
     recipients: &[AccountId],
     outbound: Option<&Outbound>,
+    check_quota: bool,
 ) -> Result<Accepted, StoreError> {
-    let refs = recipients.len() + usize::from(outbound.is_some());
-    if refs == 0 {
+    if recipients.is_empty() && outbound.is_none() {
         return Ok(Accepted {
             messages: Vec::new(),
             queued: None,
+            refused: Vec::new(),
+            usage: Vec::new(),
         });
     }
-    let (body_id, size) = store_body(c, body, refs)?;
+    let (body_id, size) = store_body(c, body, 0)?;
     let received = now();
     let mut ids = Vec::with_capacity(recipients.len());
-    let mut ins = c.prepare_cached(
-        "INSERT INTO messages (account_id, body_id, size, received) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    let mut usage = c.prepare_cached(
-        "UPDATE accounts SET used_bytes = used_bytes + ?1, used_messages = used_messages + 1
-         WHERE id = ?2",
-    )?;
+    let mut after = Vec::with_capacity(recipients.len());
+    let mut refused = Vec::new();
     for &account in recipients {
-        ins.execute(params![account, body_id, size, received])?;
-        ids.push(c.last_insert_rowid());
-        if usage.execute(params![size, account])? != 1 {
-            return Err(StoreError::NotFound(format!("account #{account}")));
+        // Checked here, inside the commit and after the copies already
+        // added (a domain's total counts each), so neither concurrent
+        // deliveries nor several recipients of one domain overrun a quota.
+        let u = usage(c, account)?
+            .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
+        match u.fit(size as u64) {
+            fit @ (Fit::Full | Fit::TooBig) if check_quota => {
+                refused.push(QuotaRefusal { account, fit });
+            }
+            _ => {
+                ids.push(add_message(c, account, body_id, size, received)?);
+                after.push((account, usage(c, account)?.unwrap_or_default()));
+            }
         }
+    }
+    let refs = ids.len() + usize::from(outbound.is_some());
+    if refs == 0 {
+        release_body(c, body_id)?;
+    } else {
+        c.prepare_cached("UPDATE bodies SET refs = ?1 WHERE id = ?2")?
+            .execute(params![refs as i64, body_id])?;
     }
     let queued = match outbound {
         Some(o) => Some(enqueue(c, body_id, o, received)?),
@@ -418,7 +530,154 @@ pub(super) fn accept(
     Ok(Accepted {
         messages: ids,
         queued,
+        refused,
+        usage: after,
     })
+}
+
+/// Adds a message referring to a stored body to a mailbox and counts it
+/// in the mailbox's and its domain's usage.
+fn add_message(
+    c: &Connection,
+    account: AccountId,
+    body_id: i64,
+    size: i64,
+    received: i64,
+) -> Result<MessageId, StoreError> {
+    c.prepare_cached(
+        "INSERT INTO messages (account_id, body_id, size, received) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![account, body_id, size, received])?;
+    let id = c.last_insert_rowid();
+    count_usage(c, account, size, 1)?;
+    Ok(id)
+}
+
+/// Adds (or with negative numbers, removes) octets and messages to an
+/// account's usage and its domain's.
+fn count_usage(
+    c: &Connection,
+    account: AccountId,
+    bytes: i64,
+    messages: i64,
+) -> Result<(), StoreError> {
+    let n = c
+        .prepare_cached(
+            "UPDATE accounts SET used_bytes = max(used_bytes + ?1, 0),
+                                 used_messages = max(used_messages + ?2, 0)
+             WHERE id = ?3",
+        )?
+        .execute(params![bytes, messages, account])?;
+    if n != 1 {
+        return Err(StoreError::NotFound(format!("account #{account}")));
+    }
+    c.prepare_cached(
+        "UPDATE domains SET used_bytes = max(used_bytes + ?1, 0)
+         WHERE id = (SELECT domain_id FROM accounts WHERE id = ?2)",
+    )?
+    .execute(params![bytes, account])?;
+    Ok(())
+}
+
+pub(super) fn quota_notice(
+    c: &Connection,
+    account: AccountId,
+    level: u8,
+    notice: Option<Spool>,
+) -> Result<bool, StoreError> {
+    let warned: i64 = c
+        .prepare_cached("SELECT quota_warned FROM accounts WHERE id = ?1")?
+        .query_row([account], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
+    let level = i64::from(level);
+    if level == warned {
+        return Ok(false);
+    }
+    c.prepare_cached("UPDATE accounts SET quota_warned = ?1 WHERE id = ?2")?
+        .execute(params![level, account])?;
+    match notice {
+        Some(body) if level > warned => {
+            let (body_id, size) = store_body(c, body, 1)?;
+            add_message(c, account, body_id, size, now())?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+pub(super) fn mark_retrieved(
+    c: &Connection,
+    account: AccountId,
+    messages: &[MessageId],
+    at: i64,
+) -> Result<(), StoreError> {
+    let mut st = c.prepare_cached(
+        "UPDATE messages SET retrieved = ?1
+         WHERE id = ?2 AND account_id = ?3 AND retrieved IS NULL",
+    )?;
+    for &m in messages {
+        st.execute(params![at, m, account])?;
+    }
+    Ok(())
+}
+
+/// Accounts with their effective retention apart from the server default:
+/// (id, own-else-domain settings).
+pub(super) fn retention_list(c: &Connection) -> Result<Vec<(AccountId, Retention)>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT a.id, a.keep_after_retrieval, a.keep_max_age,
+                d.keep_after_retrieval, d.keep_max_age
+         FROM accounts a JOIN domains d ON d.id = a.domain_id ORDER BY a.id",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            retention(r.get(1)?, r.get(2)?).or(retention(r.get(3)?, r.get(4)?)),
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Outcome of expiring one mailbox.
+pub(super) enum Expired {
+    /// A session holds the mailbox.
+    Locked,
+    /// Messages and octets deleted.
+    Deleted(u64, u64),
+}
+
+/// Deletes what `r` says has expired from one mailbox as of `now`, unless
+/// a session holds it.
+pub(super) fn expire_account(
+    c: &Connection,
+    account: AccountId,
+    r: Retention,
+    now: i64,
+) -> Result<Expired, StoreError> {
+    if locks::held(c, account)? {
+        return Ok(Expired::Locked);
+    }
+    let after = r.after_retrieval.seconds().map(|s| now - s);
+    let max_age = r.max_age.seconds().map(|s| now - s);
+    if after.is_none() && max_age.is_none() {
+        return Ok(Expired::Deleted(0, 0));
+    }
+    let victims: Vec<(i64, i64)> = {
+        let mut st = c.prepare_cached(
+            "SELECT id, size FROM messages WHERE account_id = ?1 AND
+                ((?2 IS NOT NULL AND retrieved IS NOT NULL AND retrieved <= ?2)
+                 OR (?3 IS NOT NULL AND received <= ?3))",
+        )?;
+        st.query_map(params![account, after, max_age], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?
+    };
+    let ids: Vec<i64> = victims.iter().map(|v| v.0).collect();
+    delete_messages(c, account, &ids)?;
+    let bytes = victims.iter().map(|v| v.1.max(0) as u64).sum();
+    Ok(Expired::Deleted(ids.len() as u64, bytes))
 }
 
 fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<QueueId, StoreError> {
@@ -717,11 +976,7 @@ pub(super) fn delete_messages(
         let Some((body_id, size)) = row else { continue };
         c.prepare_cached("DELETE FROM messages WHERE id = ?1")?
             .execute([m])?;
-        c.prepare_cached(
-            "UPDATE accounts SET used_bytes = max(used_bytes - ?1, 0),
-                                 used_messages = max(used_messages - 1, 0) WHERE id = ?2",
-        )?
-        .execute(params![size, account])?;
+        count_usage(c, account, -size, -1)?;
         release_body(c, body_id)?;
     }
     Ok(())

@@ -107,6 +107,28 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX queue_rcpts_by_queue ON queue_rcpts (queue_id);",
     // 4: a delay notice (RFC 3464 action "delayed") goes out once.
     "ALTER TABLE queue_rcpts ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;",
+    // 5: quotas (message count, per domain), quota warnings, the account's
+    // language and warning address, retention policies, the first
+    // retrieval of each message, and maildrop locks that other processes
+    // (the `expire` command) can see. Retention columns: NULL inherits,
+    // -1 keeps forever, n days.
+    "ALTER TABLE accounts ADD COLUMN quota_messages INTEGER;
+     ALTER TABLE accounts ADD COLUMN quota_warned INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE accounts ADD COLUMN lang TEXT NOT NULL DEFAULT 'en';
+     ALTER TABLE accounts ADD COLUMN warn_to TEXT;
+     ALTER TABLE accounts ADD COLUMN keep_after_retrieval INTEGER;
+     ALTER TABLE accounts ADD COLUMN keep_max_age INTEGER;
+     ALTER TABLE domains ADD COLUMN quota_bytes INTEGER;
+     ALTER TABLE domains ADD COLUMN used_bytes INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE domains ADD COLUMN keep_after_retrieval INTEGER;
+     ALTER TABLE domains ADD COLUMN keep_max_age INTEGER;
+     UPDATE domains SET used_bytes =
+        (SELECT coalesce(sum(a.used_bytes), 0) FROM accounts a WHERE a.domain_id = domains.id);
+     ALTER TABLE messages ADD COLUMN retrieved INTEGER;
+     CREATE TABLE maildrop_locks (
+        account_id INTEGER PRIMARY KEY,
+        since INTEGER NOT NULL
+     );",
 ];
 
 /// Brings the schema up to date.

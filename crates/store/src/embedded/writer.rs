@@ -51,17 +51,61 @@ impl Writer {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
-        let job: Job = Box::new(move |conn: Option<&Connection>| -> Completion {
+        self.jobs
+            .send(job(f, move |r| {
+                let _ = tx.send(r);
+            }))
+            .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?
+    }
+
+    /// A handle that queues writes without waiting for them (for `Drop`).
+    pub(super) fn sender(&self) -> Sender {
+        Sender(self.jobs.clone())
+    }
+}
+
+/// Queues writes whose result nobody waits for.
+#[derive(Clone)]
+pub(super) struct Sender(mpsc::Sender<Job>);
+
+impl Sender {
+    /// Queues `f` for the next group commit; a failure is only logged by
+    /// the caller's `on_error`.
+    pub(super) fn fire<F>(&self, f: F, on_error: fn(StoreError))
+    where
+        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+    {
+        let _ = self.0.send(job(f, move |r| {
+            if let Err(e) = r {
+                on_error(e)
+            }
+        }));
+    }
+}
+
+/// Wraps `f` in a savepoint of the group commit; `reply` gets its result
+/// once the commit is durable (or failed).
+fn job<T, F, R>(f: F, reply: R) -> Job
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    R: FnOnce(Result<T, StoreError>) + Send + 'static,
+{
+    let tx = reply;
+    {
+        Box::new(move |conn: Option<&Connection>| -> Completion {
             let Some(conn) = conn else {
                 return Box::new(move |e: Result<(), String>| {
                     let msg = e.err().unwrap_or_default();
-                    let _ = tx.send(Err(StoreError::Unavailable(msg)));
+                    tx(Err(StoreError::Unavailable(msg)));
                 });
             };
             if let Err(e) = conn.execute_batch("SAVEPOINT job") {
                 let e = StoreError::from(e);
                 return Box::new(move |_| {
-                    let _ = tx.send(Err(e));
+                    tx(Err(e));
                 });
             }
             match f(conn) {
@@ -73,22 +117,17 @@ impl Writer {
                             (Ok(()), Err(e)) => Err(StoreError::Unavailable(e)),
                             (Ok(()), Ok(())) => Ok(v),
                         };
-                        let _ = tx.send(out);
+                        tx(out);
                     })
                 }
                 Err(e) => {
                     let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
                     Box::new(move |_| {
-                        let _ = tx.send(Err(e));
+                        tx(Err(e));
                     })
                 }
             }
-        });
-        self.jobs
-            .send(job)
-            .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?;
-        rx.await
-            .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?
+        })
     }
 }
 
