@@ -39,7 +39,7 @@
 //! [`is_automatic`] is the other half of bounce handling: it tells the queue
 //! when a message must never cause a report, to prevent mail loops.
 
-mod mime;
+pub(crate) mod mime;
 #[cfg(test)]
 mod tests;
 mod text;

@@ -10,4 +10,5 @@
 pub mod client;
 pub mod dkim;
 pub mod dsn;
+pub mod notice;
 pub mod route;

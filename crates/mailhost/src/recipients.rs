@@ -1,7 +1,7 @@
 //! Resolving an envelope recipient to the mailboxes that receive it.
 
 use praisani_mailaddr::Address;
-use praisani_store::{AccountId, Lookup, Store, StoreError};
+use praisani_store::{AccountId, Lookup, Store, StoreError, Usage};
 use std::collections::HashSet;
 
 /// Aliases may point at aliases; expansion stops at this depth.
@@ -12,17 +12,8 @@ pub const MAX_ALIAS_DEPTH: usize = 8;
 pub struct Mailbox {
     /// The account.
     pub id: AccountId,
-    /// Its quota in octets, if any.
-    pub quota_bytes: Option<u64>,
-    /// Octets in use.
-    pub used_bytes: u64,
-}
-
-impl Mailbox {
-    /// True when the mailbox is at or over its quota.
-    pub fn is_full(&self) -> bool {
-        self.quota_bytes.is_some_and(|q| self.used_bytes >= q)
-    }
+    /// Its quotas and usage when it was looked up.
+    pub usage: Usage,
 }
 
 /// What a recipient address resolves to.
@@ -53,17 +44,9 @@ pub async fn resolve(store: &dyn Store, address: &Address) -> Result<Resolution,
         let mut next = Vec::new();
         for a in level {
             match store.lookup(&a).await? {
-                Lookup::Account {
-                    id,
-                    quota_bytes,
-                    used_bytes,
-                } => {
+                Lookup::Account { id, usage } => {
                     if !mailboxes.iter().any(|m| m.id == id) {
-                        mailboxes.push(Mailbox {
-                            id,
-                            quota_bytes,
-                            used_bytes,
-                        });
+                        mailboxes.push(Mailbox { id, usage });
                     }
                 }
                 Lookup::Alias(targets) => {
@@ -145,7 +128,7 @@ mod tests {
             mailboxes.iter().map(|m| m.id).collect::<Vec<_>>(),
             vec![x, y]
         );
-        assert!(mailboxes.iter().all(|m| !m.is_full()));
+        assert!(mailboxes.iter().all(|m| m.usage.quota_bytes.is_none()));
         assert_eq!(remote, vec![a("z@remote.test")]);
         assert_eq!(
             resolve(&store, &a("nobody@example.test")).await.unwrap(),

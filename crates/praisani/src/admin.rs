@@ -1,13 +1,15 @@
 //! The admin commands, run against the same store as the server (safe while
 //! it runs: the store serialises writers across processes).
 
-use crate::cli::{AliasCmd, DkimAlgorithm, DkimCmd, DomainCmd, QueueCmd, UserCmd};
-use crate::config::{Config, parse_size};
+use crate::cli::{AliasCmd, DkimAlgorithm, DkimCmd, DomainCmd, KeepArgs, Lang, QueueCmd, UserCmd};
+use crate::config::{Config, parse_keep, parse_size};
 use anyhow::{Context, Result, bail};
 use praisani_delivery::dkim::{self, Algorithm, KeyStore};
 use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::passwords;
-use praisani_store::{Account, NewAccount, QueueEntry, RcptState, Store, StoreError};
+use praisani_store::{
+    Account, Keep, NewAccount, QueueEntry, RcptState, Retention, Store, StoreError, Usage,
+};
 use serde_json::json;
 use std::io::BufRead;
 
@@ -71,11 +73,36 @@ pub async fn domain_cmd(store: &dyn Store, cmd: DomainCmd, json: bool) -> Result
                 format!("domain {d} removed")
             });
         }
+        DomainCmd::Quota { domain: d, size } => {
+            let d = domain(&d)?;
+            let q = quota_size(&size)?;
+            store.domain_set_quota(&d, q).await.map_err(store_err)?;
+            print(
+                json,
+                json!({"domain": d.unicode(), "quota_bytes": q}),
+                || format!("quota of {d}: {}", size_text(q)),
+            );
+        }
+        DomainCmd::Retention { domain: d, keep } => {
+            let d = domain(&d)?;
+            let current = store
+                .domain_list()
+                .await
+                .map_err(store_err)?
+                .into_iter()
+                .find(|i| i.domain == d)
+                .ok_or_else(|| fail(format!("domain {d} is not hosted")))?;
+            let r = keep_args(&keep, current.retention)?;
+            store.domain_set_retention(&d, r).await.map_err(store_err)?;
+            print(json, retention_json(r), || {
+                format!("retention of {d}: {}", retention_text(r))
+            });
+        }
         DomainCmd::List => {
             let list = store.domain_list().await.map_err(store_err)?;
             let v: Vec<_> = list
                 .iter()
-                .map(|i| json!({"domain": i.domain.unicode(), "ascii": i.domain.ascii(), "accounts": i.accounts, "aliases": i.aliases}))
+                .map(|i| json!({"domain": i.domain.unicode(), "ascii": i.domain.ascii(), "accounts": i.accounts, "aliases": i.aliases, "used_bytes": i.used_bytes, "quota_bytes": i.quota_bytes, "retention": retention_json(i.retention)}))
                 .collect();
             print(json, json!(v), || {
                 list.iter()
@@ -86,8 +113,12 @@ pub async fn domain_cmd(store: &dyn Store, cmd: DomainCmd, json: bool) -> Result
                             String::new()
                         };
                         format!(
-                            "{}{alabel}\t{} mailbox(es)\t{} alias(es)",
-                            i.domain, i.accounts, i.aliases
+                            "{}{alabel}\t{} mailbox(es)\t{} alias(es)\t{} / {}",
+                            i.domain,
+                            i.accounts,
+                            i.aliases,
+                            i.used_bytes,
+                            size_text(i.quota_bytes)
                         )
                     })
                     .collect::<Vec<_>>()
@@ -128,21 +159,144 @@ fn account_json(a: &Account) -> serde_json::Value {
         "address": a.address.to_string(),
         "ascii": a.address.canonical(),
         "quota_bytes": a.quota_bytes,
+        "quota_messages": a.quota_messages,
         "used_bytes": a.used_bytes,
         "messages": a.used_messages,
+        "percent": account_usage(a).percent(),
+        "lang": a.lang,
+        "warn_to": a.warn_to,
+        "retention": retention_json(a.retention),
+        "domain_retention": retention_json(a.domain_retention),
         "apop": a.apop_secret.is_some(),
     })
 }
 
+/// The account's usage in the terms quota arithmetic needs (the domain's
+/// share is not shown per account).
+fn account_usage(a: &Account) -> Usage {
+    Usage {
+        used_bytes: a.used_bytes,
+        used_messages: a.used_messages,
+        quota_bytes: a.quota_bytes,
+        quota_messages: a.quota_messages,
+        ..Usage::default()
+    }
+}
+
 fn account_line(a: &Account) -> String {
-    let quota = a
-        .quota_bytes
-        .map(|q| q.to_string())
-        .unwrap_or_else(|| "unlimited".into());
+    let count = match a.quota_messages {
+        Some(q) => format!("{} / {q} message(s)", a.used_messages),
+        None => format!("{} message(s)", a.used_messages),
+    };
+    let pct = match (a.quota_bytes, a.quota_messages) {
+        (None, None) => String::new(),
+        _ => format!(" ({}%)", account_usage(a).percent()),
+    };
     format!(
-        "{}\t{} message(s)\t{} / {} octets",
-        a.address, a.used_messages, a.used_bytes, quota
+        "{}\t{count}\t{} / {} octets{pct}",
+        a.address,
+        a.used_bytes,
+        size_text(a.quota_bytes)
     )
+}
+
+fn size_text(q: Option<u64>) -> String {
+    q.map(|q| q.to_string())
+        .unwrap_or_else(|| "unlimited".into())
+}
+
+/// A quota size: "500M", "2G", … or "unlimited"/"none".
+fn quota_size(s: &str) -> Result<Option<u64>> {
+    match s.to_ascii_lowercase().as_str() {
+        "unlimited" | "none" => Ok(None),
+        _ => parse_size(s).map(Some).ok_or_else(|| {
+            fail(format!(
+                "invalid size {s:?} (examples: 500M, 2G, unlimited)"
+            ))
+        }),
+    }
+}
+
+fn keep_arg(flag: &str, v: &Option<String>, current: Keep) -> Result<Keep> {
+    match v {
+        None => Ok(current),
+        Some(t) => parse_keep(t).map_err(|e| fail(format!("--{flag}: {e}"))),
+    }
+}
+
+/// The retention `keep` asks for, starting from `current`.
+fn keep_args(keep: &KeepArgs, current: Retention) -> Result<Retention> {
+    if keep.after_retrieval.is_none() && keep.max_age.is_none() {
+        bail!(fail("give --after-retrieval and/or --max-age"));
+    }
+    Ok(Retention {
+        after_retrieval: keep_arg(
+            "after-retrieval",
+            &keep.after_retrieval,
+            current.after_retrieval,
+        )?,
+        max_age: keep_arg("max-age", &keep.max_age, current.max_age)?,
+    })
+}
+
+fn keep_json(k: Keep) -> serde_json::Value {
+    match k {
+        Keep::Inherit => json!("inherit"),
+        Keep::Forever => json!("never"),
+        Keep::Days(d) => json!(d),
+    }
+}
+
+fn retention_json(r: Retention) -> serde_json::Value {
+    json!({"after_retrieval_days": keep_json(r.after_retrieval), "max_age_days": keep_json(r.max_age)})
+}
+
+fn retention_text(r: Retention) -> String {
+    format!(
+        "delete {} after retrieval, {} after arrival",
+        r.after_retrieval, r.max_age
+    )
+}
+
+/// A point in time for `expire --as-of`: RFC 3339 or a date (midnight UTC).
+fn parse_as_of(s: &str) -> Result<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp());
+    }
+    bail!(fail(format!(
+        "invalid --as-of {s:?} (examples: 2027-01-31, 2027-01-31T12:00:00Z)"
+    )))
+}
+
+/// Runs `expire`.
+pub async fn expire_cmd(
+    store: &dyn Store,
+    config: &Config,
+    as_of: Option<String>,
+    json: bool,
+) -> Result<()> {
+    let now = match as_of {
+        Some(s) => parse_as_of(&s)?,
+        None => unix_now(),
+    };
+    let r = store
+        .expire(now, config.retention.default_policy())
+        .await
+        .map_err(store_err)?;
+    print(
+        json,
+        json!({"as_of": now, "mailboxes": r.accounts, "deleted": r.messages, "bytes": r.bytes, "skipped_in_use": r.locked}),
+        || {
+            format!(
+                "{} message(s) deleted ({} octets) from {} mailbox(es) with a retention policy; {} skipped (open in a POP3 session, swept next time)",
+                r.messages, r.bytes, r.accounts, r.locked
+            )
+        },
+    );
+    Ok(())
 }
 
 /// Runs a `user` subcommand.
@@ -152,6 +306,8 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
             address: a,
             password_stdin,
             quota,
+            messages,
+            lang,
             apop,
         } => {
             let a = address(&a)?;
@@ -175,6 +331,18 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
                 })
                 .await
                 .map_err(store_err)?;
+            if messages.is_some() {
+                store
+                    .account_set_quota(&a, quota_bytes, messages)
+                    .await
+                    .map_err(store_err)?;
+            }
+            if !matches!(lang, Lang::En) {
+                store
+                    .account_set_notices(&a, lang.code(), None)
+                    .await
+                    .map_err(store_err)?;
+            }
             let shown = generated.then(|| pw.clone());
             print(
                 json,
@@ -184,6 +352,74 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
                     None => format!("mailbox {a} added"),
                 },
             );
+        }
+        UserCmd::Quota {
+            address: a,
+            size,
+            messages,
+        } => {
+            let a = address(&a)?;
+            let q = quota_size(&size)?;
+            store
+                .account_set_quota(&a, q, messages)
+                .await
+                .map_err(store_err)?;
+            print(
+                json,
+                json!({"address": a.to_string(), "quota_bytes": q, "quota_messages": messages}),
+                || match messages {
+                    Some(m) => format!("quota of {a}: {} octets, {m} messages", size_text(q)),
+                    None => format!("quota of {a}: {} octets", size_text(q)),
+                },
+            );
+        }
+        UserCmd::Set {
+            address: a,
+            lang,
+            warn_to,
+        } => {
+            let a = address(&a)?;
+            let acc = store
+                .account_get(&a)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| fail(format!("account {a} does not exist")))?;
+            let lang = lang.map(|l| l.code().to_string()).unwrap_or(acc.lang);
+            let warn_to = match warn_to.as_deref() {
+                None => acc.warn_to,
+                Some("none") | Some("") => None,
+                Some(w) => Some(address(w)?.to_string()),
+            };
+            store
+                .account_set_notices(&a, &lang, warn_to.as_deref())
+                .await
+                .map_err(store_err)?;
+            print(
+                json,
+                json!({"address": a.to_string(), "lang": lang, "warn_to": warn_to}),
+                || {
+                    format!(
+                        "{a}: notices in {lang}, warnings also to {}",
+                        warn_to.as_deref().unwrap_or("nobody else")
+                    )
+                },
+            );
+        }
+        UserCmd::Retention { address: a, keep } => {
+            let a = address(&a)?;
+            let acc = store
+                .account_get(&a)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| fail(format!("account {a} does not exist")))?;
+            let r = keep_args(&keep, acc.retention)?;
+            store
+                .account_set_retention(&a, r)
+                .await
+                .map_err(store_err)?;
+            print(json, retention_json(r), || {
+                format!("retention of {a}: {}", retention_text(r))
+            });
         }
         UserCmd::Remove { address: a } => {
             let a = address(&a)?;
@@ -239,16 +475,22 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
                 .map_err(store_err)?
                 .ok_or_else(|| fail(format!("account {a} does not exist")))?;
             print(json, account_json(&acc), || {
-                let quota = acc
-                    .quota_bytes
-                    .map(|q| q.to_string())
+                let quota = size_text(acc.quota_bytes);
+                let max = acc
+                    .quota_messages
+                    .map(|m| m.to_string())
                     .unwrap_or_else(|| "unlimited".into());
                 format!(
-                    "address:  {}\nascii:    {}\nmessages: {}\nused:     {} octets\nquota:    {quota}\napop:     {}",
+                    "address:  {}\nascii:    {}\nmessages: {} (limit {max})\nused:     {} octets ({}%)\nquota:    {quota}\nlanguage: {}\nwarn to:  {}\nkeep:     {} (own); domain: {}\napop:     {}",
                     acc.address,
                     acc.address.canonical(),
                     acc.used_messages,
                     acc.used_bytes,
+                    account_usage(&acc).percent(),
+                    acc.lang,
+                    acc.warn_to.as_deref().unwrap_or("-"),
+                    retention_text(acc.retention),
+                    retention_text(acc.domain_retention),
                     if acc.apop_secret.is_some() {
                         "enabled"
                     } else {

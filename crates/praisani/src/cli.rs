@@ -40,6 +40,13 @@ pub enum Command {
     /// Manage the DKIM signing keys of hosted domains.
     #[command(subcommand)]
     Dkim(DkimCmd),
+    /// Delete what the retention policies say has expired (the server does this every
+    /// `retention.sweep_interval`); mailboxes open in a POP3 session are skipped.
+    Expire {
+        /// Sweep as if it were this time: RFC 3339 or YYYY-MM-DD (default: now).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+    },
     /// Print the DNS records a hosted domain needs (MX, SPF, DKIM, DMARC, SRV…), as zone-file lines.
     Dns {
         /// The domain (Unicode or A-label).
@@ -124,6 +131,54 @@ pub enum DomainCmd {
     },
     /// List hosted domains.
     List,
+    /// Limit the storage of all the domain's mailboxes together.
+    Quota {
+        /// The domain.
+        domain: String,
+        /// e.g. 10G, or "unlimited".
+        size: String,
+    },
+    /// Set the retention the domain's mailboxes inherit.
+    Retention {
+        /// The domain.
+        domain: String,
+        #[command(flatten)]
+        keep: KeepArgs,
+    },
+}
+
+/// Retention settings: a number of days, "never", or "inherit".
+#[derive(Debug, clap::Args)]
+pub struct KeepArgs {
+    /// Delete messages this many days after a mail program first downloaded them (POP3
+    /// EXPIRE; 0: at the end of that session); "never"; "inherit" the level above.
+    #[arg(long, value_name = "DAYS")]
+    pub after_retrieval: Option<String>,
+    /// Delete messages this many days after they arrived, read or not; "never"; "inherit".
+    #[arg(long, value_name = "DAYS")]
+    pub max_age: Option<String>,
+}
+
+/// The languages of notices to users.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Thai.
+    Th,
+    /// Simplified Chinese.
+    Zh,
+}
+
+impl Lang {
+    /// The stored code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Th => "th",
+            Lang::Zh => "zh",
+        }
+    }
 }
 
 /// `user` subcommands.
@@ -139,9 +194,43 @@ pub enum UserCmd {
         /// Storage quota, e.g. 500M, 2G (default: unlimited).
         #[arg(long, value_name = "SIZE")]
         quota: Option<String>,
+        /// Most messages the mailbox may hold (default: unlimited).
+        #[arg(long, value_name = "N")]
+        messages: Option<u64>,
+        /// Language of the notices the user gets (quota warnings, bounces).
+        #[arg(long, value_enum, default_value_t = Lang::En)]
+        lang: Lang,
         /// Allow APOP logins; this keeps a copy of the password that the server can read.
         #[arg(long)]
         apop: bool,
+    },
+    /// Set a mailbox's quota: storage and, optionally, a message count.
+    Quota {
+        /// The address.
+        address: String,
+        /// e.g. 500M, 2G, or "unlimited".
+        size: String,
+        /// Most messages the mailbox may hold.
+        #[arg(long, value_name = "N")]
+        messages: Option<u64>,
+    },
+    /// Set the language of a mailbox's notices and where its quota warnings also go.
+    Set {
+        /// The address.
+        address: String,
+        /// Language of the notices.
+        #[arg(long, value_enum)]
+        lang: Option<Lang>,
+        /// Also send quota warnings to this address ("none" to stop).
+        #[arg(long, value_name = "ADDRESS")]
+        warn_to: Option<String>,
+    },
+    /// Set a mailbox's own retention (overrides its domain's and the server's).
+    Retention {
+        /// The address.
+        address: String,
+        #[command(flatten)]
+        keep: KeepArgs,
     },
     /// Delete a mailbox and all its mail.
     Remove {

@@ -41,6 +41,110 @@ pub struct Config {
     pub submission: Submission,
     /// Outbound delivery.
     pub delivery: Delivery,
+    /// Quota warnings.
+    pub quota: QuotaSettings,
+    /// Retention: the server-wide default and the sweeper.
+    pub retention: RetentionSettings,
+}
+
+/// `[quota]`: when users are warned that their mailbox fills up.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaSettings {
+    /// Thresholds in percent of the quota; crossing one delivers a warning.
+    #[serde(deserialize_with = "percentages")]
+    pub warn: Vec<u8>,
+}
+
+impl Default for QuotaSettings {
+    fn default() -> Self {
+        QuotaSettings { warn: vec![80, 95] }
+    }
+}
+
+/// `[retention]`: the default for accounts and domains without their own
+/// policy, and how often it is enforced.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Days after a client first retrieved a message until it is deleted
+    /// (POP3 EXPIRE); 0 deletes retrieved messages at QUIT; "never".
+    #[serde(deserialize_with = "keep")]
+    pub after_retrieval: praisani_store::Keep,
+    /// Days after arrival until a message is deleted, read or not; "never".
+    #[serde(deserialize_with = "keep")]
+    pub max_age: praisani_store::Keep,
+    /// How often the sweeper deletes what has expired.
+    #[serde(deserialize_with = "timeout")]
+    pub sweep_interval: Duration,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            after_retrieval: praisani_store::Keep::Forever,
+            max_age: praisani_store::Keep::Forever,
+            sweep_interval: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl RetentionSettings {
+    /// The server-wide default as a store retention.
+    pub fn default_policy(&self) -> praisani_store::Retention {
+        praisani_store::Retention {
+            after_retrieval: self.after_retrieval,
+            max_age: self.max_age,
+        }
+    }
+}
+
+fn percentages<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    let v = Vec::<i64>::deserialize(d)?;
+    v.into_iter()
+        .map(|p| {
+            u8::try_from(p)
+                .ok()
+                .filter(|p| (1..=100).contains(p))
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!("{p} is not a percentage from 1 to 100"))
+                })
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DaysOrText {
+    Days(i64),
+    Text(String),
+}
+
+/// A retention period: a number of days, or "never".
+pub fn parse_keep(text: &str) -> Result<praisani_store::Keep, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "never" | "forever" => Ok(praisani_store::Keep::Forever),
+        "inherit" => Ok(praisani_store::Keep::Inherit),
+        t => t
+            .trim_end_matches('d')
+            .parse::<u32>()
+            .map(praisani_store::Keep::Days)
+            .map_err(|_| format!("invalid period {text:?} (a number of days, or \"never\")")),
+    }
+}
+
+fn keep<'de, D: Deserializer<'de>>(d: D) -> Result<praisani_store::Keep, D::Error> {
+    match DaysOrText::deserialize(d)? {
+        DaysOrText::Days(n) => u32::try_from(n)
+            .map(praisani_store::Keep::Days)
+            .map_err(|_| serde::de::Error::custom(format!("{n} is not a number of days"))),
+        DaysOrText::Text(t) => match parse_keep(&t) {
+            Ok(praisani_store::Keep::Inherit) | Err(_) => Err(serde::de::Error::custom(format!(
+                "invalid period {t:?} (a number of days, or \"never\")"
+            ))),
+            Ok(k) => Ok(k),
+        },
+    }
 }
 
 /// `[delivery]`: sending our users' mail to other servers.
@@ -289,6 +393,8 @@ impl Default for Config {
             smtp: SmtpSettings::default(),
             submission: Submission::default(),
             delivery: Delivery::default(),
+            quota: QuotaSettings::default(),
+            retention: RetentionSettings::default(),
         }
     }
 }

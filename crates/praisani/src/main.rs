@@ -76,6 +76,7 @@ fn main() -> ExitCode {
             Command::Queue(c) => admin::queue_cmd(&*store, c, cli.json).await,
             Command::Dkim(c) => admin::dkim_cmd(&*store, &config, c, cli.json).await,
             Command::Dns { domain } => admin::dns_cmd(&*store, &config, &domain, cli.json).await,
+            Command::Expire { as_of } => admin::expire_cmd(&*store, &config, as_of, cli.json).await,
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

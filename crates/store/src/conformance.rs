@@ -564,11 +564,9 @@ pub async fn quotas<S: Store + ?Sized>(store: &S) {
         accept_text(store, b"3", &[a]).await.refused[0].fit,
         Fit::Full
     );
-    let acc = store
-        .account_get(&addr("a@example.test"))
-        .await
-        .unwrap()
-        .unwrap();
+    let acc = store.account_by_id(a).await.unwrap().unwrap();
+    assert_eq!(acc.address, addr("a@example.test"));
+    assert!(store.account_by_id(a + 1000).await.unwrap().is_none());
     assert_eq!(acc.quota_messages, Some(2));
     assert_eq!(acc.quota_bytes, None);
     store
@@ -627,12 +625,12 @@ pub async fn quota_under_concurrency<S: Store>(store: Arc<S>) {
 }
 
 /// Quota notices: delivered once per threshold crossing, whatever the
-/// quota, and re-armed when usage falls back.
+/// quota; deleting mail re-arms the thresholds above what is left.
 pub async fn quota_notices<S: Store + ?Sized>(store: &S) {
     store.domain_add(&dom("example.test")).await.unwrap();
     let a = store.account_add(account("a@example.test")).await.unwrap();
     store
-        .account_set_quota(&addr("a@example.test"), Some(10), None)
+        .account_set_quota(&addr("a@example.test"), Some(100), None)
         .await
         .unwrap();
     let notice = |text: &str| {
@@ -640,33 +638,43 @@ pub async fn quota_notices<S: Store + ?Sized>(store: &S) {
         s.write(text.as_bytes()).unwrap();
         Some(s)
     };
-    assert!(store.quota_notice(a, 80, notice("warn 80")).await.unwrap());
-    // Delivered although the 7 octets leave a 10-octet mailbox... full.
-    assert!(!store.quota_notice(a, 80, notice("again")).await.unwrap());
-    assert!(store.quota_notice(a, 95, notice("warn 95")).await.unwrap());
-    let acc = store
-        .account_get(&addr("a@example.test"))
-        .await
-        .unwrap()
-        .unwrap();
+    let filler = deliver_text(store, &[b'x'; 85], &[a]).await;
+    assert!(
+        store
+            .quota_notice(a, 80, 85, notice("warn 80"))
+            .await
+            .unwrap()
+    );
+    // Concurrent deliveries seeing the same crossing: announced once.
+    assert!(
+        !store
+            .quota_notice(a, 80, 86, notice("again"))
+            .await
+            .unwrap()
+    );
+    // Delivered past the quota: 85 + 7 + 7 octets in a 100-octet mailbox.
+    assert!(
+        store
+            .quota_notice(a, 95, 99, notice("warn 95"))
+            .await
+            .unwrap()
+    );
+    let acc = store.account_by_id(a).await.unwrap().unwrap();
     assert_eq!(acc.warned, 95);
-    assert_eq!(acc.used_messages, 2);
-    // Usage fell to the 80 band: 95 is re-armed, 80 stays announced.
-    assert!(!store.quota_notice(a, 80, notice("no")).await.unwrap());
+    assert_eq!(acc.used_messages, 3);
+    assert_eq!(acc.used_bytes, 99);
+    // Deleting the filler leaves 14 octets: everything re-arms.
+    store.delete_messages(a, &filler).await.unwrap();
+    assert_eq!(store.account_by_id(a).await.unwrap().unwrap().warned, 14);
     assert!(
         store
-            .quota_notice(a, 95, notice("warn 95 again"))
+            .quota_notice(a, 80, 90, notice("warn 80 again"))
             .await
             .unwrap()
     );
-    // Below every threshold: all re-armed.
-    assert!(!store.quota_notice(a, 0, None).await.unwrap());
-    assert!(
-        store
-            .quota_notice(a, 80, notice("warn 80 again"))
-            .await
-            .unwrap()
-    );
+    // A raised quota lowers the level without a notice.
+    assert!(!store.quota_notice(a, 0, 40, None).await.unwrap());
+    assert_eq!(store.account_by_id(a).await.unwrap().unwrap().warned, 40);
     let bodies: Vec<Vec<u8>> = {
         let mut out = Vec::new();
         for m in store.list_messages(a).await.unwrap() {
@@ -687,7 +695,6 @@ pub async fn quota_notices<S: Store + ?Sized>(store: &S) {
         vec![
             b"warn 80".to_vec(),
             b"warn 95".to_vec(),
-            b"warn 95 again".to_vec(),
             b"warn 80 again".to_vec()
         ]
     );

@@ -46,6 +46,8 @@ pub trait Store: Send + Sync + 'static {
     async fn account_remove(&self, address: &Address) -> Result<(), StoreError>;
     /// Looks an account up by address.
     async fn account_get(&self, address: &Address) -> Result<Option<Account>, StoreError>;
+    /// Looks an account up by id.
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
     /// Accounts, optionally of one domain, sorted by address.
     async fn account_list(&self, domain: Option<&Domain>) -> Result<Vec<Account>, StoreError>;
     /// Replaces every secret derived from the password.
@@ -133,16 +135,20 @@ pub trait Store: Send + Sync + 'static {
         check_quota: bool,
     ) -> Result<Accepted, StoreError>;
 
-    /// Records that the quota warning threshold reached is `level`
-    /// (percent, 0 for none) and, when `level` is above the one announced
-    /// last, delivers `notice` to the mailbox whatever its quota — in one
-    /// commit, so a warning is given once per crossing even with
-    /// concurrent deliveries. A lower `level` re-arms the higher
-    /// thresholds. Returns true when the notice was delivered.
+    /// Quota warnings, once per threshold crossing. The account remembers
+    /// the level announced last; deleting mail lowers it to the usage
+    /// (percent) left, which re-arms the thresholds above. Here, with the
+    /// threshold `level` reached and the usage `percent` after a delivery:
+    /// when `level` is above the remembered level, `notice` is delivered
+    /// whatever the quota and `level` remembered — in one commit, so
+    /// concurrent deliveries announce a crossing once; otherwise the
+    /// remembered level only falls to `percent` if that is lower (a raised
+    /// quota). Returns true when the notice was delivered.
     async fn quota_notice(
         &self,
         account: AccountId,
         level: u8,
+        percent: u64,
         notice: Option<Spool>,
     ) -> Result<bool, StoreError>;
 

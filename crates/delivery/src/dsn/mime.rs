@@ -31,7 +31,7 @@ pub(super) fn base64(data: &[u8]) -> String {
 }
 
 /// A base64 body: lines of 76 characters, each ending in CRLF (RFC 2045 §6.8).
-pub(super) fn push_base64_body(out: &mut Vec<u8>, data: &[u8]) {
+pub(crate) fn push_base64_body(out: &mut Vec<u8>, data: &[u8]) {
     let encoded = base64(data);
     for line in encoded.as_bytes().chunks(76) {
         out.extend_from_slice(line);
@@ -42,7 +42,7 @@ pub(super) fn push_base64_body(out: &mut Vec<u8>, data: &[u8]) {
 /// `text` as RFC 2047 `B` encoded words in UTF-8, each short enough that a
 /// line holding one stays under 76 characters, split only between
 /// characters (RFC 2047 §5: an encoded word holds whole characters).
-pub(super) fn encoded_words(text: &str) -> Vec<String> {
+pub(crate) fn encoded_words(text: &str) -> Vec<String> {
     // 39 octets → 52 base64 characters → 64-character encoded word.
     const CHUNK: usize = 39;
     let mut words = Vec::new();
@@ -67,7 +67,7 @@ pub(super) fn encoded_words(text: &str) -> Vec<String> {
 /// octets without a space is split by force at a character boundary; the
 /// fold then adds a space when the field is unfolded, which only happens to
 /// values no real peer sends.
-pub(super) fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
+pub(crate) fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
     let mut line_len = name.len() + 1;
     out.extend_from_slice(name.as_bytes());
     out.push(b':');

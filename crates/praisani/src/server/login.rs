@@ -36,7 +36,7 @@ pub(crate) enum AuthStep {
     /// Send this base64 challenge and wait for a line.
     Challenge(String),
     /// Logged in.
-    Success(Account),
+    Success(Box<Account>),
     /// Finished without success.
     Failed(LoginFail),
 }
@@ -102,7 +102,7 @@ impl SaslLogin {
             // RFC 4954 / 5034: after the server's final SCRAM message the
             // client answers with an empty line.
             return if data.is_empty() {
-                AuthStep::Success(account)
+                AuthStep::Success(Box::new(account))
             } else {
                 AuthStep::Failed(LoginFail::Malformed)
             };
@@ -174,7 +174,7 @@ impl SaslLogin {
                             self.verified = Some(account);
                             return AuthStep::Challenge(b64_encode(&data));
                         }
-                        None => return AuthStep::Success(account),
+                        None => return AuthStep::Success(Box::new(account)),
                     }
                 }
                 Step::Failure(Failure::BadCredentials) => {

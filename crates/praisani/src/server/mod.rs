@@ -6,6 +6,7 @@ mod limits;
 mod login;
 mod outbound;
 mod pop3;
+mod reports;
 mod smtp;
 mod stream;
 mod throttle;
@@ -163,8 +164,10 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
     let pop3 = praisani_pop3::Config {
         implementation: format!("praisani {}", env!("CARGO_PKG_VERSION")),
         hostname: config.hostname.clone(),
-        expire: praisani_pop3::Expire::Never,
-        expire_per_user: false,
+        // Accounts and domains may have their own retention: before login
+        // CAPA shows the server default with USER, after login the user's.
+        expire: pop3_expire(config.retention.after_retrieval),
+        expire_per_user: true,
         login_delay: (config.pop3.login_delay > 0).then_some(config.pop3.login_delay),
         allow_plaintext: true,
         apop: true,
@@ -214,6 +217,15 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         config,
     });
 
+    // No session is open yet: maildrop locks left by a killed run go.
+    match shared.store.release_maildrop_locks().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(locks = n, "released maildrop locks of the previous run"),
+        Err(e) => {
+            eprintln!("praisani: cannot open the store: {e}");
+            return ExitCode::from(1);
+        }
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for (service, listener) in listeners {
@@ -238,6 +250,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         }
     };
     tasks.spawn(runner.run(stop_rx.clone()));
+    tasks.spawn(sweep(shared.clone(), stop_rx.clone()));
     wait_for_signal().await;
     tracing::info!("shutting down: no new connections; waiting up to 10s for open sessions");
     let _ = stop_tx.send(true);
@@ -249,6 +262,31 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         tracing::warn!("sessions still open after 10s; exiting (nothing unacknowledged is lost)");
     }
     ExitCode::SUCCESS
+}
+
+/// Enforces retention every `retention.sweep_interval`, first one minute
+/// after start.
+async fn sweep(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let mut wait = Duration::from_secs(60).min(shared.config.retention.sweep_interval);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        wait = shared.config.retention.sweep_interval;
+        let now = chrono::Utc::now().timestamp();
+        let default = shared.config.retention.default_policy();
+        match shared.store.expire(now, default).await {
+            Ok(r) if r.messages > 0 || r.locked > 0 => tracing::info!(
+                messages = r.messages,
+                bytes = r.bytes,
+                skipped_in_use = r.locked,
+                "retention: expired messages deleted"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!("retention sweep failed: {e}"),
+        }
+    }
 }
 
 async fn accept_loop(
@@ -405,4 +443,14 @@ fn print_demo(config: &Config) {
         first(&l.pop3s),
         config.data_dir.display()
     );
+}
+
+/// A retention period as POP3 advertises it (RFC 2449 EXPIRE).
+pub(crate) fn pop3_expire(keep: praisani_store::Keep) -> praisani_pop3::Expire {
+    match keep {
+        praisani_store::Keep::Days(d) => praisani_pop3::Expire::Days(d),
+        praisani_store::Keep::Forever | praisani_store::Keep::Inherit => {
+            praisani_pop3::Expire::Never
+        }
+    }
 }

@@ -8,17 +8,16 @@
 //! taken, so a crash repeats at most the attempt that was in flight.
 
 use super::Shared;
+use super::reports;
 use super::stream::OutStream;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use praisani_delivery::client::{
     Client, ClientConfig, Credentials, DotStuffer, Envelope, Event, Recipient, RecipientResult,
 };
 use praisani_delivery::dkim::{KeyStore, Signer};
-use praisani_delivery::dsn::{self, Action, DsnRequest, Language, RecipientStatus, Return};
+use praisani_delivery::dsn::{self, Action, DsnRequest, RecipientStatus, Return};
 use praisani_delivery::route::{RouteError, Router, RouterConfig, StaticRoute, Target, TlsMode};
-use praisani_mailaddr::Address;
-use praisani_mailhost::{Resolution, resolve};
-use praisani_store::{AttemptResult, Outbound, OutboundRcpt, QueueEntry, QueuedRcpt, Store};
+use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt, Store};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -646,7 +645,7 @@ impl Runner {
             original: &original,
             ret,
             smtputf8: entry.smtputf8,
-            language: Language::En,
+            language: reports::language_of(&self.shared, &entry.sender).await,
             message_id: &message_id,
             max_attach: MAX_ATTACH,
         });
@@ -657,65 +656,13 @@ impl Runner {
                 return;
             }
         };
-        if let Err(e) = self.send_report(entry, &report).await {
+        if let Err(e) =
+            reports::deliver_report(&self.shared, &entry.sender, entry.smtputf8, &report).await
+        {
             tracing::error!(queue = entry.id, "cannot send the bounce: {e}");
         } else {
             tracing::info!(queue = entry.id, to = %entry.sender, "bounce sent");
         }
-    }
-
-    /// A bounce goes to the sender's mailbox when it is ours, else out
-    /// with the null sender (so it can never bounce back).
-    async fn send_report(&self, entry: &QueueEntry, report: &[u8]) -> Result<(), String> {
-        let store = &*self.shared.store;
-        let mut spool = store.new_spool();
-        spool
-            .write(b"Return-Path: <>\r\n")
-            .map_err(|e| e.to_string())?;
-        spool.write(report).map_err(|e| e.to_string())?;
-        let local = match Address::parse(&entry.sender) {
-            Ok(a) => match resolve(store, &a).await.map_err(|e| e.to_string())? {
-                Resolution::Local { mailboxes, .. } => {
-                    Some(mailboxes.iter().map(|m| m.id).collect::<Vec<_>>())
-                }
-                _ => None,
-            },
-            Err(_) => None,
-        };
-        match local {
-            Some(ids) if !ids.is_empty() => {
-                store
-                    .accept(spool, &ids, None)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            _ => {
-                let domain = entry
-                    .sender
-                    .rsplit_once('@')
-                    .map(|(_, d)| d.to_ascii_lowercase())
-                    .unwrap_or_default();
-                let out = Outbound {
-                    sender: String::new(),
-                    recipients: vec![OutboundRcpt {
-                        address: entry.sender.clone(),
-                        domain,
-                        orcpt: None,
-                        notify: None,
-                    }],
-                    envid: None,
-                    ret: None,
-                    smtputf8: entry.smtputf8,
-                    eight_bit: !dsn::is_seven_bit(report),
-                };
-                store
-                    .accept(spool, &[], Some(out))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                self.shared.queue_wake.notify_one();
-            }
-        }
-        Ok(())
     }
 }
 

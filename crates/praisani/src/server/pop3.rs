@@ -46,11 +46,14 @@ pub(crate) async fn handle(
             peer,
             mailbox: None,
             sasl: None,
+            expire: None,
+            retrieved: Vec::new(),
         };
         match conn.run(&mut stream, timestamp).await {
             Ok(()) => tracing::debug!("closed"),
             Err(e) => tracing::debug!("connection ended: {e}"),
         }
+        conn.note_retrievals().await;
         let _ = stream.shutdown().await;
         // Dropping the lock here, whatever happened, is what keeps a broken
         // session from leaving the maildrop locked.
@@ -66,6 +69,10 @@ struct Conn {
     mailbox: Option<(Account, MaildropLock)>,
     /// The AUTH exchange in progress.
     sasl: Option<SaslLogin>,
+    /// The logged-in user's retention after retrieval, for CAPA and QUIT.
+    expire: Option<praisani_pop3::Expire>,
+    /// Messages this session sent with RETR: their retention clock starts.
+    retrieved: Vec<i64>,
 }
 
 /// How a failed login is reported (RFC 2449/3206 response codes).
@@ -101,6 +108,9 @@ impl Conn {
                     Event::Send(bytes) => out.extend_from_slice(&bytes),
                     Event::Authenticate { user, credential } => {
                         let outcome = self.login(&user, credential, session.timestamp()).await;
+                        if let Some(e) = self.expire {
+                            session.set_expire(e);
+                        }
                         session.auth_result(outcome);
                     }
                     Event::Retrieve {
@@ -109,6 +119,9 @@ impl Conn {
                         top_lines,
                     } => {
                         self.retrieve(stream, &mut out, id, size, top_lines).await?;
+                        if top_lines.is_none() {
+                            self.retrieved.push(id as i64);
+                        }
                     }
                     Event::Update { delete } => {
                         let ok = self.update(&delete).await;
@@ -179,7 +192,10 @@ impl Conn {
             AuthStep::Success(account) => {
                 self.sasl = None;
                 session.set_user(account.address.to_string());
-                let outcome = self.open_maildrop(account).await;
+                let outcome = self.open_maildrop(*account).await;
+                if let Some(e) = self.expire {
+                    session.set_expire(e);
+                }
                 session.auth_result(outcome);
             }
             AuthStep::Failed(why) => {
@@ -245,6 +261,11 @@ impl Conn {
                 size: m.size,
             })
             .collect();
+        let own = account.retention.or(account.domain_retention);
+        let keep = own
+            .after_retrieval
+            .or(self.shared.config.retention.after_retrieval);
+        self.expire = Some(super::pop3_expire(keep));
         self.mailbox = Some((account, lock));
         AuthOutcome::Ok { messages }
     }
@@ -321,11 +342,39 @@ impl Conn {
         Ok(())
     }
 
+    /// Records when this session's retrieved messages were first
+    /// retrieved (also when it ended without QUIT: the client has them).
+    async fn note_retrievals(&mut self) {
+        let Some((account, _)) = &self.mailbox else {
+            return;
+        };
+        if self.retrieved.is_empty() {
+            return;
+        }
+        let now = chrono::Utc::now().timestamp();
+        if let Err(e) = self
+            .shared
+            .store
+            .mark_retrieved(account.id, &self.retrieved, now)
+            .await
+        {
+            tracing::error!("cannot record retrievals: {e}");
+        }
+    }
+
     async fn update(&mut self, delete: &[u64]) -> bool {
         let Some((account, _)) = &self.mailbox else {
             return true;
         };
-        let ids: Vec<i64> = delete.iter().map(|&i| i as i64).collect();
+        let mut ids: Vec<i64> = delete.iter().map(|&i| i as i64).collect();
+        // EXPIRE 0: what this session retrieved goes now (RFC 2449).
+        if self.expire == Some(praisani_pop3::Expire::Days(0)) {
+            for r in &self.retrieved {
+                if !ids.contains(r) {
+                    ids.push(*r);
+                }
+            }
+        }
         match self.shared.store.delete_messages(account.id, &ids).await {
             Ok(()) => {
                 tracing::info!(user = %account.address, deleted = ids.len(), "update");

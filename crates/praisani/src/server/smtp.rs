@@ -4,13 +4,13 @@
 use super::limits::IpSlot;
 use super::login::{AuthStep, LoginFail, SaslLogin};
 use super::stream::MailStream;
-use super::{Service, Shared};
+use super::{Service, Shared, reports};
 use crate::config::SenderPolicy;
 use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::submission::{HeaderCapture, header_facts, missing_headers};
 use praisani_mailhost::{Mailbox, Resolution, resolve, trace};
 use praisani_smtp::{DomainPart, Event, ForwardPath, Reply, ReversePath, Session, Verdict};
-use praisani_store::{Account, AccountId, Outbound, OutboundRcpt, Spool};
+use praisani_store::{Account, AccountId, Fit, Outbound, OutboundRcpt, Spool};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,6 +53,7 @@ pub(crate) async fn handle(
             spool: None,
             declared_size: None,
             current: Default::default(),
+            bounce: None,
             outbound: None,
             rcpt_params: None,
             remote: HashMap::new(),
@@ -87,6 +88,9 @@ struct Conn {
     declared_size: Option<u64>,
     /// The queue id and mailboxes of the message being received.
     current: (String, Vec<AccountId>),
+    /// Which recipient (as given) each mailbox of the current message is
+    /// for, and the envelope, should a full mailbox need a bounce.
+    bounce: Option<BounceInfo>,
     /// The outbound part of the message being received.
     outbound: Option<Outbound>,
     /// The DSN parameters of the RCPT being checked.
@@ -249,7 +253,7 @@ impl Conn {
                 self.sasl = None;
                 tracing::info!(user = %account.address, "authenticated");
                 session.auth_succeeded(&account.address.to_string());
-                self.account = Some(account);
+                self.account = Some(*account);
             }
             AuthStep::Failed(why) => {
                 self.sasl = None;
@@ -470,22 +474,14 @@ impl Conn {
     /// (RFC 1870), a message that can never fit is refused for good, one
     /// that does not fit now is deferred.
     fn check_quota(&self, mailboxes: &[Mailbox]) -> Option<Verdict> {
-        let size = self.declared_size.unwrap_or(0);
+        // Without SIZE=, any message needs at least an octet: a mailbox
+        // exactly at its quota is full.
+        let size = self.declared_size.unwrap_or(1).max(1);
         for m in mailboxes {
-            let Some(quota) = m.quota_bytes else { continue };
-            if size > quota {
-                return Some(Verdict::Reject(Reply::new(
-                    552,
-                    "5.2.2",
-                    "Message is larger than the mailbox quota",
-                )));
-            }
-            if m.is_full() || m.used_bytes + size > quota {
-                return Some(Verdict::Reject(Reply::new(
-                    452,
-                    "4.2.2",
-                    "Mailbox full, try again later",
-                )));
+            match m.usage.fit(size) {
+                Fit::Fits => {}
+                Fit::TooBig => return Some(Verdict::Reject(too_big())),
+                Fit::Full => return Some(Verdict::Reject(full())),
             }
         }
         None
@@ -523,6 +519,24 @@ impl Conn {
             .copied()
             .collect();
         self.current = (queue_id, dedup(rcpts));
+        self.bounce = Some(BounceInfo {
+            owners: env
+                .recipients
+                .iter()
+                .flat_map(|r| {
+                    let text = forward_key(r).trim_matches(['<', '>']).to_string();
+                    self.rcpts
+                        .get(&forward_key(r))
+                        .into_iter()
+                        .flatten()
+                        .map(move |id| (*id, text.clone()))
+                })
+                .collect(),
+            sender: return_path.clone(),
+            smtputf8: env.params.smtputf8,
+            envid: env.params.envid.clone(),
+            headers_only: env.params.ret == Some(praisani_smtp::Ret::Headers),
+        });
         let remote: Vec<OutboundRcpt> = env
             .recipients
             .iter()
@@ -652,11 +666,62 @@ impl Conn {
         };
         let size = spool.len();
         let outbound = self.outbound.take();
-        match self.shared.store.accept(spool, &rcpts, outbound).await {
+        let bounce = self.bounce.take();
+        match self
+            .shared
+            .store
+            .accept(spool, &rcpts, outbound, true)
+            .await
+        {
+            Ok(accepted) if accepted.messages.is_empty() && accepted.queued.is_none() => {
+                // Every mailbox refused it for its quota: nothing stored.
+                let never = accepted.refused.iter().all(|r| r.fit == Fit::TooBig);
+                tracing::info!(id = %queue_id, size, "refused: mailbox full");
+                Err(if never { too_big() } else { full() })
+            }
             Ok(accepted) => {
-                tracing::info!(id = %queue_id, size, local = rcpts.len(), queued = ?accepted.queued, "accepted");
+                tracing::info!(id = %queue_id, size, local = accepted.messages.len(), refused = accepted.refused.len(), queued = ?accepted.queued, "accepted");
                 if accepted.queued.is_some() {
                     self.shared.queue_wake.notify_one();
+                }
+                if !accepted.refused.is_empty()
+                    && let (Some(info), Some((&first, &id))) = (
+                        bounce,
+                        accepted
+                            .usage
+                            .first()
+                            .map(|u| &u.0)
+                            .zip(accepted.messages.first()),
+                    )
+                {
+                    let recipients = accepted
+                        .refused
+                        .iter()
+                        .flat_map(|r| info.owners.iter().filter(move |o| o.0 == r.account))
+                        .map(|o| o.1.clone())
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect();
+                    tokio::spawn(reports::quota_bounce(
+                        self.shared.clone(),
+                        reports::QuotaBounce {
+                            sender: info.sender,
+                            recipients,
+                            smtputf8: info.smtputf8,
+                            envid: info.envid,
+                            headers_only: info.headers_only,
+                            arrival: chrono::Utc::now(),
+                            copy: (first, id),
+                        },
+                    ));
+                }
+                let warn = &self.shared.config.quota.warn;
+                if accepted
+                    .usage
+                    .iter()
+                    .any(|(_, u)| reports::warning_due(u.level(warn), u))
+                {
+                    tokio::spawn(reports::quota_warnings(self.shared.clone(), accepted.usage));
                 }
                 Ok(queue_id)
             }
@@ -694,6 +759,25 @@ fn dedup(mut v: Vec<AccountId>) -> Vec<AccountId> {
     let mut seen = std::collections::HashSet::new();
     v.retain(|x| seen.insert(*x));
     v
+}
+
+/// What a full mailbox gets: the sender keeps the message and retries.
+fn full() -> Reply {
+    Reply::new(452, "4.2.2", "Mailbox full, try again later")
+}
+
+/// What a message larger than the quota itself gets: it can never fit.
+fn too_big() -> Reply {
+    Reply::new(552, "5.2.2", "Message is larger than the mailbox quota")
+}
+
+/// The envelope of the message being received, for a bounce to its sender.
+struct BounceInfo {
+    owners: Vec<(AccountId, String)>,
+    sender: String,
+    smtputf8: bool,
+    envid: Option<String>,
+    headers_only: bool,
 }
 
 fn temp_fail(e: &praisani_store::StoreError) -> Verdict {

@@ -146,6 +146,13 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        self.inner
+            .readers
+            .run(move |c| ops::account_by_id(c, id))
+            .await
+    }
+
     async fn account_set_quota(
         &self,
         address: &Address,
@@ -283,11 +290,12 @@ impl Store for EmbeddedStore {
         &self,
         account: AccountId,
         level: u8,
+        percent: u64,
         notice: Option<Spool>,
     ) -> Result<bool, StoreError> {
         self.inner
             .writer
-            .run(move |c| ops::quota_notice(c, account, level, notice))
+            .run(move |c| ops::quota_notice(c, account, level, percent, notice))
             .await
     }
 

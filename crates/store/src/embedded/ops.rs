@@ -224,6 +224,16 @@ pub(super) fn account_get(c: &Connection, a: &Address) -> Result<Option<Account>
     )
 }
 
+pub(super) fn account_by_id(c: &Connection, id: AccountId) -> Result<Option<Account>, StoreError> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN domains d ON d.id = a.domain_id
+         WHERE a.id = ?1"
+    );
+    Ok(c.query_row(&sql, [id], account_row)
+        .optional()?
+        .map(|(a, ())| a))
+}
+
 pub(super) fn account_list(c: &Connection, d: Option<&Domain>) -> Result<Vec<Account>, StoreError> {
     let sql = format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN domains d ON d.id = a.domain_id
@@ -583,6 +593,7 @@ pub(super) fn quota_notice(
     c: &Connection,
     account: AccountId,
     level: u8,
+    percent: u64,
     notice: Option<Spool>,
 ) -> Result<bool, StoreError> {
     let warned: i64 = c
@@ -590,19 +601,23 @@ pub(super) fn quota_notice(
         .query_row([account], |r| r.get(0))
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
+    let floor = warned.min(percent.min(255) as i64);
     let level = i64::from(level);
-    if level == warned {
-        return Ok(false);
+    let (new, deliver) = match notice {
+        Some(body) if level > floor => (level, Some(body)),
+        _ => (floor, None),
+    };
+    if new != warned {
+        c.prepare_cached("UPDATE accounts SET quota_warned = ?1 WHERE id = ?2")?
+            .execute(params![new, account])?;
     }
-    c.prepare_cached("UPDATE accounts SET quota_warned = ?1 WHERE id = ?2")?
-        .execute(params![level, account])?;
-    match notice {
-        Some(body) if level > warned => {
+    match deliver {
+        Some(body) => {
             let (body_id, size) = store_body(c, body, 1)?;
             add_message(c, account, body_id, size, now())?;
             Ok(true)
         }
-        _ => Ok(false),
+        None => Ok(false),
     }
 }
 
@@ -978,6 +993,13 @@ pub(super) fn delete_messages(
             .execute([m])?;
         count_usage(c, account, -size, -1)?;
         release_body(c, body_id)?;
+    }
+    // Less mail: the warning thresholds above what is left re-arm.
+    if !messages.is_empty()
+        && let Some(u) = usage(c, account)?
+    {
+        c.prepare_cached("UPDATE accounts SET quota_warned = min(quota_warned, ?1) WHERE id = ?2")?
+            .execute(params![u.percent().min(255) as i64, account])?;
     }
     Ok(())
 }
