@@ -9,11 +9,16 @@ use crate::autoconfig::{self, Settings};
 use crate::http::{self, Progress, Request, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, timeout, timeout_at};
 
 /// Octets read from the socket at a time.
 const READ_CHUNK: usize = 4096;
+/// After a refusal, how long and how much of the client's further input
+/// is read and discarded before closing.
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+/// See [`LINGER_TIME`].
+const LINGER_BYTES: usize = 1 << 20;
 
 /// Serves one connection until the client closes it, a limit is reached
 /// or a request asks to close.
@@ -75,7 +80,9 @@ pub(crate) async fn handle(
             Progress::Done { request, consumed } => (request, consumed),
             Progress::Refused(r) => {
                 tracing::info!(?service, %peer, status = r.status, "http request refused");
-                send(&mut stream, &r, false, false, io_timeout).await;
+                if send(&mut stream, &r, false, false, io_timeout).await {
+                    linger(&mut stream).await;
+                }
                 return;
             }
             Progress::NeedMore { .. } => return,
@@ -103,6 +110,23 @@ async fn send(
 ) -> bool {
     let mut out = r.encode(&http::http_date(), head_only, keep_alive);
     matches!(timeout(limit, stream.send(&mut out)).await, Ok(Ok(())))
+}
+
+/// Closes after a refusal without destroying it: the client may still be
+/// sending (a body too large to read, say), and closing a socket with
+/// unread input makes the kernel send a reset that can discard our answer
+/// before the client reads it. So stop writing, then drain for a moment.
+async fn linger(stream: &mut MailStream) {
+    let _ = timeout(LINGER_TIME, stream.shutdown()).await;
+    let end = Instant::now() + LINGER_TIME;
+    let mut sink = vec![0u8; READ_CHUNK];
+    let mut drained = 0;
+    while drained < LINGER_BYTES {
+        match timeout_at(end, stream.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => drained += n,
+            _ => break,
+        }
+    }
 }
 
 /// The answer to one parsed request.
