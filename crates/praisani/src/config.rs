@@ -589,7 +589,9 @@ fn size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 
 fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
     match u16::deserialize(d)? {
-        0 => Err(serde::de::Error::custom("must be a port number from 1 to 65535")),
+        0 => Err(serde::de::Error::custom(
+            "must be a port number from 1 to 65535",
+        )),
         p => Ok(p),
     }
 }

@@ -118,7 +118,10 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Progress {
                 (Some(n), _) => content_length = Some(n),
             }
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            return refuse(411, "send the body with Content-Length (no Transfer-Encoding)");
+            return refuse(
+                411,
+                "send the body with Content-Length (no Transfer-Encoding)",
+            );
         } else if name.eq_ignore_ascii_case("connection") {
             if let Ok(v) = value {
                 connection.push_str(&v.to_ascii_lowercase());
@@ -160,7 +163,10 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Progress {
 
     let body_len = content_length.unwrap_or(0);
     if body_len > limits.max_body {
-        return refuse(413, &format!("the body may be at most {} octets", limits.max_body));
+        return refuse(
+            413,
+            &format!("the body may be at most {} octets", limits.max_body),
+        );
     }
     let Some(total) = head_len.checked_add(body_len) else {
         return refuse(413, "body too large");
@@ -397,7 +403,8 @@ mod tests {
 
     #[test]
     fn expect_continue_only_once_head_is_complete() {
-        let head = b"POST /a HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+        let head =
+            b"POST /a HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
         assert!(need_more(head));
         let mut more = head.to_vec();
         more.push(b'a');
@@ -410,10 +417,22 @@ mod tests {
 
     #[test]
     fn keep_alive_rules() {
-        assert!(!done(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").0.keep_alive);
+        assert!(
+            !done(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .0
+                .keep_alive
+        );
         assert!(!done(b"GET / HTTP/1.0\r\n\r\n").0.keep_alive);
-        assert!(done(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").0.keep_alive);
-        assert!(!done(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: TE, close\r\n\r\n").0.keep_alive);
+        assert!(
+            done(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+                .0
+                .keep_alive
+        );
+        assert!(
+            !done(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: TE, close\r\n\r\n")
+                .0
+                .keep_alive
+        );
     }
 
     #[test]
@@ -426,7 +445,10 @@ mod tests {
         );
         assert_eq!(done(b"GET / HTTP/1.0\r\n\r\n").0.host, None);
         assert_eq!(
-            done(b"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n").0.host.as_deref(),
+            done(b"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n")
+                .0
+                .host
+                .as_deref(),
             Some("[::1]")
         );
         let (r, _) = done(b"GET http://Autoconfig.Example.com:80/mail/config-v1.1.xml?x=1 HTTP/1.1\r\nHost: other\r\n\r\n");
@@ -475,7 +497,13 @@ mod tests {
             refused(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n"),
             413
         );
-        done(&[&b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"[..], &[b'a'; 100]].concat());
+        done(
+            &[
+                &b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"[..],
+                &[b'a'; 100],
+            ]
+            .concat(),
+        );
         // An unfinished head longer than the limit.
         let mut long = b"GET / HTTP/1.1\r\nX: ".to_vec();
         long.resize(1025, b'a');
@@ -485,25 +513,37 @@ mod tests {
             max_header: 27,
             max_body: 0,
         };
-        assert_eq!(refused_with(b"GET / HTTP/1.1\r\nHost: xy\r\n\r\n", &small), 431);
+        assert_eq!(
+            refused_with(b"GET / HTTP/1.1\r\nHost: xy\r\n\r\n", &small),
+            431
+        );
         match parse(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &small) {
             Progress::Done { .. } => {}
             other => panic!("{other:?}"),
         }
-        let many: String = (0..=MAX_HEADER_FIELDS).map(|i| format!("X{i}: y\r\n")).collect();
+        let many: String = (0..=MAX_HEADER_FIELDS)
+            .map(|i| format!("X{i}: y\r\n"))
+            .collect();
         let big = Limits {
             max_header: 1 << 20,
             max_body: 0,
         };
         assert_eq!(
-            refused_with(format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(), &big),
+            refused_with(
+                format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(),
+                &big
+            ),
             431
         );
     }
 
     #[test]
     fn garbage_is_refused() {
-        assert_eq!(refused(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), 400, "TLS on the plain port");
+        assert_eq!(
+            refused(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"),
+            400,
+            "TLS on the plain port"
+        );
         assert_eq!(refused(b"GET / HTTP/2.0\r\n\r\n"), 505);
         assert_eq!(refused(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"), 400);
         assert_eq!(refused(b"G\0T / HTTP/1.1\r\n\r\n"), 400);
@@ -512,8 +552,10 @@ mod tests {
 
     #[test]
     fn response_encoding() {
-        let r = Response::new(200, "text/xml", b"<a/>".to_vec()).header("X-Test", "a\r\nInjected: 1");
-        let wire = String::from_utf8(r.encode("Mon, 01 Jan 2024 00:00:00 GMT", false, true)).unwrap();
+        let r =
+            Response::new(200, "text/xml", b"<a/>".to_vec()).header("X-Test", "a\r\nInjected: 1");
+        let wire =
+            String::from_utf8(r.encode("Mon, 01 Jan 2024 00:00:00 GMT", false, true)).unwrap();
         assert_eq!(
             wire,
             "HTTP/1.1 200 OK\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nServer: praisani\r\n\
@@ -521,7 +563,10 @@ mod tests {
              Connection: keep-alive\r\n\r\n<a/>"
         );
         let head = String::from_utf8(r.clone().closing().encode("D", true, true)).unwrap();
-        assert!(head.ends_with("Content-Length: 4\r\nConnection: close\r\n\r\n"), "{head}");
+        assert!(
+            head.ends_with("Content-Length: 4\r\nConnection: close\r\n\r\n"),
+            "{head}"
+        );
         let t = Response::text(404, "no such domain");
         assert_eq!(t.body, b"404 Not Found: no such domain\n");
         assert_eq!(http_date().len(), 29);

@@ -201,21 +201,30 @@ fn expected_autodiscover(a: &Advertised, login: &str) -> Value {
 
 /// Checks a parsed profile field by field; returns its two UUIDs.
 #[track_caller]
-fn check_mobileconfig(doc: &Value, a: &Advertised, ascii_domain: &str, address: &str) -> [String; 2] {
+fn check_mobileconfig(
+    doc: &Value,
+    a: &Advertised,
+    ascii_domain: &str,
+    address: &str,
+) -> [String; 2] {
     let unicode = unicode_of(ascii_domain);
     let top = doc.as_object().expect("a dict");
-    let payloads = doc["PayloadContent"].as_array().expect("PayloadContent array");
+    let payloads = doc["PayloadContent"]
+        .as_array()
+        .expect("PayloadContent array");
     assert_eq!(payloads.len(), 1, "{doc}");
     let p = &payloads[0];
     let uuid = |v: &Value| -> String {
         let s = v.as_str().expect("uuid string").to_string();
         assert_eq!(s.len(), 36, "{s}");
         assert!(
-            s.chars().enumerate().all(|(i, c)| if [8, 13, 18, 23].contains(&i) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }),
+            s.chars()
+                .enumerate()
+                .all(|(i, c)| if [8, 13, 18, 23].contains(&i) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }),
             "{s}"
         );
         s
@@ -331,11 +340,15 @@ fn every_document_for_thai_chinese_and_english_addresses() {
             ] {
                 specs.push(json!({"base": base, "path": path, "email": address, "parse": "thunderbird", "address": address}));
             }
-            specs.push(json!({"base": base, "path": "/autodiscover/autodiscover.xml", "method": "POST",
-                "body": autodiscover_body(address), "parse": "autodiscover", "address": address}));
+            specs.push(
+                json!({"base": base, "path": "/autodiscover/autodiscover.xml", "method": "POST",
+                "body": autodiscover_body(address), "parse": "autodiscover", "address": address}),
+            );
             // Outlook's spelling of the path.
-            specs.push(json!({"base": base, "path": "/Autodiscover/Autodiscover.xml", "method": "POST",
-                "body": autodiscover_body(address), "parse": "autodiscover", "address": address}));
+            specs.push(
+                json!({"base": base, "path": "/Autodiscover/Autodiscover.xml", "method": "POST",
+                "body": autodiscover_body(address), "parse": "autodiscover", "address": address}),
+            );
             specs.push(json!({"base": base, "path": "/apple/mobileconfig", "email": address, "parse": "mobileconfig", "address": address}));
         }
     }
@@ -345,16 +358,26 @@ fn every_document_for_thai_chinese_and_english_addresses() {
         let address = spec["address"].as_str().unwrap().to_string();
         let domain = cases.iter().find(|(a, _)| *a == address).unwrap().1;
         assert_eq!(answer["status"], 200, "{spec}: {answer}");
-        let ct = answer["headers"]["content-type"].as_str().unwrap_or_default();
+        let ct = answer["headers"]["content-type"]
+            .as_str()
+            .unwrap_or_default();
         assert_eq!(answer["headers"]["cache-control"], "no-store", "{answer}");
         match spec["parse"].as_str().unwrap() {
             "thunderbird" => {
                 assert_eq!(ct, "text/xml; charset=utf-8");
-                assert_eq!(answer["doc"], expected_thunderbird(&adv, domain, &address), "{spec}");
+                assert_eq!(
+                    answer["doc"],
+                    expected_thunderbird(&adv, domain, &address),
+                    "{spec}"
+                );
             }
             "autodiscover" => {
                 assert_eq!(ct, "text/xml; charset=utf-8");
-                assert_eq!(answer["doc"], expected_autodiscover(&adv, &address), "{spec}");
+                assert_eq!(
+                    answer["doc"],
+                    expected_autodiscover(&adv, &address),
+                    "{spec}"
+                );
             }
             _ => {
                 assert_eq!(ct, "application/x-apple-aspen-config");
@@ -365,7 +388,10 @@ fn every_document_for_thai_chinese_and_english_addresses() {
                 let ids = check_mobileconfig(&answer["doc"], &adv, domain, &address);
                 // The same mailbox, however spelled and fetched, gets the same
                 // UUIDs (so a second download replaces the profile).
-                let key = address.to_lowercase().replace("xn--72c1a1bt4awk9o.xn--o3cw4h", THAI).replace("xn--fsqu00a.xn--fiqs8s", CHINESE);
+                let key = address
+                    .to_lowercase()
+                    .replace("xn--72c1a1bt4awk9o.xn--o3cw4h", THAI)
+                    .replace("xn--fsqu00a.xn--fiqs8s", CHINESE);
                 let prev = uuids.entry(key).or_insert_with(|| ids.clone());
                 assert_eq!(prev, &ids, "{address}");
             }
@@ -432,7 +458,9 @@ fn answers_do_not_tell_which_mailboxes_exist() {
                     d.as_object_mut().unwrap().remove(key);
                     d["PayloadContent"][0].as_object_mut().unwrap().remove(key);
                 }
-                d.to_string().replace("somchai", "X").replace("nobody1", "X")
+                d.to_string()
+                    .replace("somchai", "X")
+                    .replace("nobody1", "X")
             };
             assert_eq!(strip(doc), strip(&u["doc"]));
         } else {
@@ -520,7 +548,9 @@ fn unknown_domains_and_malformed_requests_get_clear_4xx() {
         let r = raw(p, request);
         let ok = r.starts_with("HTTP/1.1 ") && status_of(&r) == *status && r.contains(needle);
         if !ok {
-            problems.push(format!("{what}: expected {status} with {needle:?}, got {r:?}"));
+            problems.push(format!(
+                "{what}: expected {status} with {needle:?}, got {r:?}"
+            ));
         }
         if *status == 405 && !r.contains("\r\nAllow: ") {
             problems.push(format!("{what}: 405 without Allow: {r:?}"));
@@ -529,7 +559,10 @@ fn unknown_domains_and_malformed_requests_get_clear_4xx() {
     assert!(problems.is_empty(), "{}\n{}", problems.join("\n"), s.log());
 
     // Header fields over max_header_size: 431, whether or not the head ends.
-    let big = format!("GET {tb} HTTP/1.1\r\nHost: example.com\r\nX-Pad: {}\r\n\r\n", "a".repeat(3000));
+    let big = format!(
+        "GET {tb} HTTP/1.1\r\nHost: example.com\r\nX-Pad: {}\r\n\r\n",
+        "a".repeat(3000)
+    );
     assert_eq!(status_of(&raw(p, big.as_bytes())), 431);
     assert_eq!(status_of(&raw(p, &big.as_bytes()[..2500])), 431);
 
@@ -537,10 +570,24 @@ fn unknown_domains_and_malformed_requests_get_clear_4xx() {
     // with Expect: 100-continue learns it before sending the body.
     if have_tool("curl", "oversized body") {
         let file = s.path("big.xml");
-        write_file(&file, autodiscover_body(&format!("{}@example.com", "a".repeat(60))).repeat(10).as_bytes());
+        write_file(
+            &file,
+            autodiscover_body(&format!("{}@example.com", "a".repeat(60)))
+                .repeat(10)
+                .as_bytes(),
+        );
         let out = run_cmd(
             std::process::Command::new("curl")
-                .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: text/xml", "--data-binary"])
+                .args([
+                    "-sS",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "-H",
+                    "Content-Type: text/xml",
+                    "--data-binary",
+                ])
                 .arg(format!("@{}", file.display()))
                 .arg(format!("http://127.0.0.1:{p}{ad}")),
             None,
@@ -554,24 +601,47 @@ fn unknown_domains_and_malformed_requests_get_clear_4xx() {
         let t = Instant::now();
         let out = run_cmd(
             std::process::Command::new("curl")
-                .args(["-sS", "-w", "\n%{http_code}", "-H", "Expect: 100-continue", "-H", "Content-Type: text/xml", "--data-binary"])
+                .args([
+                    "-sS",
+                    "-w",
+                    "\n%{http_code}",
+                    "-H",
+                    "Expect: 100-continue",
+                    "-H",
+                    "Content-Type: text/xml",
+                    "--data-binary",
+                ])
                 .arg(format!("@{}", small.display()))
                 .arg(format!("http://127.0.0.1:{p}{ad}")),
             None,
             Duration::from_secs(20),
         );
         assert!(out.out().ends_with("\n200"), "{}", out.describe());
-        assert!(t.elapsed() < Duration::from_millis(900), "waited for 100 Continue: {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_millis(900),
+            "waited for 100 Continue: {:?}",
+            t.elapsed()
+        );
         // HEAD: the header fields of GET, no body.
         let out = run_cmd(
             std::process::Command::new("curl")
                 .args(["-sS", "-I"])
-                .arg(format!("http://127.0.0.1:{p}{tb}?emailaddress=a%40example.com")),
+                .arg(format!(
+                    "http://127.0.0.1:{p}{tb}?emailaddress=a%40example.com"
+                )),
             None,
             Duration::from_secs(20),
         );
-        assert!(out.out().starts_with("HTTP/1.1 200 OK\r\n"), "{}", out.describe());
-        assert!(out.out().contains("Content-Type: text/xml"), "{}", out.describe());
+        assert!(
+            out.out().starts_with("HTTP/1.1 200 OK\r\n"),
+            "{}",
+            out.describe()
+        );
+        assert!(
+            out.out().contains("Content-Type: text/xml"),
+            "{}",
+            out.describe()
+        );
         assert!(out.out().ends_with("\r\n\r\n"), "{}", out.describe());
     }
 
@@ -622,7 +692,11 @@ print('OK')
 "#;
     let out = python_tls(
         script,
-        &[&s.https_port.to_string(), &s.pop3s_port.to_string(), &s.submissions_port.to_string()],
+        &[
+            &s.https_port.to_string(),
+            &s.pop3s_port.to_string(),
+            &s.submissions_port.to_string(),
+        ],
         Duration::from_secs(30),
     );
     assert_py_ok(&out, "same certificate on https, pop3s and submissions");
@@ -725,7 +799,10 @@ fn an_account_is_set_up_from_address_and_password_alone() {
         submissions: s.submissions_port,
         submission: s.submission_port,
     };
-    write_file(&s.config_path, format!("{}\n{}", s.config_text(), adv.table()).as_bytes());
+    write_file(
+        &s.config_path,
+        format!("{}\n{}", s.config_text(), adv.table()).as_bytes(),
+    );
     s.start();
     s.add_domain(THAI);
     s.add_domain(CHINESE);
@@ -740,7 +817,11 @@ fn an_account_is_set_up_from_address_and_password_alone() {
     for (address, password) in &accounts {
         for document in ["thunderbird", "autodiscover", "mobileconfig"] {
             let t = token(document);
-            let out = python(SETUP_PY, &[&base, document, address, password, &t], Duration::from_secs(60));
+            let out = python(
+                SETUP_PY,
+                &[&base, document, address, password, &t],
+                Duration::from_secs(60),
+            );
             assert!(
                 out.status.success() && out.out().lines().last() == Some("OK"),
                 "{document} for {address}: {}\n{}",
@@ -771,19 +852,26 @@ fn demo_opens_and_prints_an_http_port() {
     let out = s.stdout_text();
     let http = format!("127.0.0.1:{}", s.http_port);
     assert!(
-        out.lines().any(|l| l.contains("HTTP, mail program set-up") && l.trim_end().ends_with(&http)),
+        out.lines()
+            .any(|l| l.contains("HTTP, mail program set-up") && l.trim_end().ends_with(&http)),
         "{out}"
     );
     assert!(
         out.lines().any(|l| l.contains("HTTPS, mail program set-up")
-            && l.trim_end().ends_with(&format!("127.0.0.1:{}", s.https_port))),
+            && l.trim_end()
+                .ends_with(&format!("127.0.0.1:{}", s.https_port))),
         "{out}"
     );
     let url = format!("http://{http}/mail/config-v1.1.xml?emailaddress=demo%40example.test");
     assert!(out.contains(&url), "{out}");
     let r = raw(s.http_port, &get(&url[url.find("/mail").unwrap()..], "x"));
     assert_eq!(status_of(&r), 200, "{r}");
-    assert_eq!(r.matches(&format!("<username>{DEMO_USER}</username>")).count(), 4, "{r}");
+    assert_eq!(
+        r.matches(&format!("<username>{DEMO_USER}</username>"))
+            .count(),
+        4,
+        "{r}"
+    );
 }
 
 #[test]
@@ -815,7 +903,10 @@ fn dns_prints_the_autoconfig_names_and_service_records() {
         format!("autodiscover.{THAI_ASCII}. IN CNAME {client}."),
         format!("_autodiscover._tcp.{THAI_ASCII}. IN SRV 0 1 8443 {client}."),
     ] {
-        assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
     }
     let v: Value = serde_json::from_str(s.cli(&["--json", "dns", THAI]).out().trim()).unwrap();
     let find = |name: String, rtype: &str| -> Vec<String> {
@@ -831,7 +922,10 @@ fn dns_prints_the_autoconfig_names_and_service_records() {
         [format!("0 1 8443 {client}")]
     );
     assert_eq!(find(format!("autoconfig.{THAI_ASCII}"), "CNAME"), [client]);
-    assert_eq!(find(format!("autodiscover.{THAI_ASCII}"), "CNAME"), [client]);
+    assert_eq!(
+        find(format!("autodiscover.{THAI_ASCII}"), "CNAME"),
+        [client]
+    );
     assert_eq!(
         find(format!("_pop3s._tcp.{THAI_ASCII}"), "SRV"),
         [format!("0 1 1995 {client}")]

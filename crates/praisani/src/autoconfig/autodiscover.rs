@@ -120,7 +120,11 @@ fn check_root(roots: usize, local_name: &str) -> Result<(), &'static str> {
 /// The answer for `login` (the address from the request, as sent).
 pub fn response(login: &str, s: &Settings) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-    line(&mut out, 0, &format!("<Autodiscover xmlns=\"{RESPONSE_NAMESPACE}\">"));
+    line(
+        &mut out,
+        0,
+        &format!("<Autodiscover xmlns=\"{RESPONSE_NAMESPACE}\">"),
+    );
     line(
         &mut out,
         1,
@@ -189,7 +193,10 @@ mod tests {
 
     #[test]
     fn reads_the_address() {
-        assert_eq!(parse_request(request("a@example.com").as_bytes()).unwrap(), "a@example.com");
+        assert_eq!(
+            parse_request(request("a@example.com").as_bytes()).unwrap(),
+            "a@example.com"
+        );
         assert_eq!(
             parse_request(request("o&apos;brien&amp;co@&#x0E15;ัวอย่าง.ไทย").as_bytes()).unwrap(),
             "o'brien&co@ตัวอย่าง.ไทย"
@@ -202,17 +209,36 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_answer() {
         assert!(refused("").contains("no <Autodiscover>"));
-        assert!(refused("<Autodiscover>").contains("unclosed") || refused("<Autodiscover>").contains("well-formed"));
+        assert!(
+            refused("<Autodiscover>").contains("unclosed")
+                || refused("<Autodiscover>").contains("well-formed")
+        );
         assert!(refused("<Other/>").contains("root"));
         assert!(refused("<Autodiscover/>").contains("EMailAddress"));
-        assert!(refused("<Autodiscover><Request></Request></Autodiscover>").contains("EMailAddress"));
-        assert!(refused("<Autodiscover><Request><EMailAddress> </EMailAddress></Request></Autodiscover>").contains("EMailAddress"));
+        assert!(
+            refused("<Autodiscover><Request></Request></Autodiscover>").contains("EMailAddress")
+        );
+        assert!(
+            refused(
+                "<Autodiscover><Request><EMailAddress> </EMailAddress></Request></Autodiscover>"
+            )
+            .contains("EMailAddress")
+        );
         assert!(refused("<Autodiscover><Request></Autodiscover>").contains("well-formed"));
         assert!(refused("<!DOCTYPE x [<!ENTITY e \"boom\">]><Autodiscover/>").contains("DOCTYPE"));
-        assert!(refused("<Autodiscover><Request><EMailAddress>&e;</EMailAddress></Request></Autodiscover>").contains("entity"));
+        assert!(
+            refused(
+                "<Autodiscover><Request><EMailAddress>&e;</EMailAddress></Request></Autodiscover>"
+            )
+            .contains("entity")
+        );
         assert!(refused("<Autodiscover/><Autodiscover/>").contains("root"));
         assert!(refused("<Autodiscover/>junk").contains("outside"));
-        let deep = format!("<Autodiscover>{}{}</Autodiscover>", "<a>".repeat(40), "</a>".repeat(40));
+        let deep = format!(
+            "<Autodiscover>{}{}</Autodiscover>",
+            "<a>".repeat(40),
+            "</a>".repeat(40)
+        );
         assert!(refused(&deep).contains("deeply"));
         let sync = request("a@example.com").replace(
             OUTLOOK_RESPONSE_SCHEMA,
@@ -234,7 +260,11 @@ mod tests {
         let doc = response("a<b@example.com", &s);
         assert!(doc.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\">\n"));
         assert_eq!(doc.matches("<Protocol>").count(), 4);
-        assert_eq!(doc.matches("<LoginName>a&lt;b@example.com</LoginName>").count(), 4);
+        assert_eq!(
+            doc.matches("<LoginName>a&lt;b@example.com</LoginName>")
+                .count(),
+            4
+        );
         let ports: Vec<&str> = doc
             .lines()
             .filter_map(|l| l.trim().strip_prefix("<Port>")?.strip_suffix("</Port>"))
@@ -242,7 +272,11 @@ mod tests {
         assert_eq!(ports, ["995", "110", "465", "587"]);
         let enc: Vec<&str> = doc
             .lines()
-            .filter_map(|l| l.trim().strip_prefix("<Encryption>")?.strip_suffix("</Encryption>"))
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix("<Encryption>")?
+                    .strip_suffix("</Encryption>")
+            })
             .collect();
         assert_eq!(enc, ["SSL", "TLS", "SSL", "TLS"]);
         assert_eq!(doc.matches("<SSL>on</SSL>").count(), 2);

@@ -119,9 +119,24 @@ pub fn profile(domain: &Domain, address: &str, s: &Settings) -> String {
     );
     string(&mut out, d, "OutgoingMailServerUsername", address);
     boolean(&mut out, d, "OutgoingPasswordSameAsIncomingPassword", true);
-    string(&mut out, d, "PayloadDescription", &format!("Mail account {address}"));
-    string(&mut out, d, "PayloadDisplayName", &format!("Mail: {address}"));
-    string(&mut out, d, "PayloadIdentifier", &format!("{identifier}.mail"));
+    string(
+        &mut out,
+        d,
+        "PayloadDescription",
+        &format!("Mail account {address}"),
+    );
+    string(
+        &mut out,
+        d,
+        "PayloadDisplayName",
+        &format!("Mail: {address}"),
+    );
+    string(
+        &mut out,
+        d,
+        "PayloadIdentifier",
+        &format!("{identifier}.mail"),
+    );
     string(&mut out, d, "PayloadType", "com.apple.mail.managed");
     string(&mut out, d, "PayloadUUID", &payload_uuid);
     integer(&mut out, d, "PayloadVersion", 1);
@@ -133,7 +148,12 @@ pub fn profile(domain: &Domain, address: &str, s: &Settings) -> String {
         "PayloadDescription",
         &format!("Sets up {address} in Mail (POP)."),
     );
-    string(&mut out, 1, "PayloadDisplayName", &format!("Mail: {address}"));
+    string(
+        &mut out,
+        1,
+        "PayloadDisplayName",
+        &format!("Mail: {address}"),
+    );
     string(&mut out, 1, "PayloadIdentifier", &identifier);
     string(&mut out, 1, "PayloadOrganization", &name);
     boolean(&mut out, 1, "PayloadRemovalDisallowed", false);
@@ -184,7 +204,11 @@ mod tests {
         let a = uuid(&["h", "a@b.c", "profile"]);
         assert_eq!(a, uuid(&["h", "a@b.c", "profile"]));
         assert_ne!(a, uuid(&["h", "a@b.c", "mail"]));
-        assert_ne!(uuid(&["h", "ab", "c"]), uuid(&["h", "a", "bc"]), "parts are delimited");
+        assert_ne!(
+            uuid(&["h", "ab", "c"]),
+            uuid(&["h", "a", "bc"]),
+            "parts are delimited"
+        );
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "8", "version 8: {a}");
         assert!("89AB".contains(&a[19..20]), "RFC variant: {a}");

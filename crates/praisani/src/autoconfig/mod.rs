@@ -332,36 +332,79 @@ mod tests {
     #[test]
     fn refusals() {
         let tb = "/mail/config-v1.1.xml";
-        assert_eq!(status(route(&req("GET", tb, None, ""))), 400, "no domain at all");
+        assert_eq!(
+            status(route(&req("GET", tb, None, ""))),
+            400,
+            "no domain at all"
+        );
         assert_eq!(status(route(&req("GET", tb, Some("[::1]"), ""))), 400);
         assert_eq!(
-            status(route(&req("GET", &format!("{tb}?emailaddress=nobody"), None, ""))),
+            status(route(&req(
+                "GET",
+                &format!("{tb}?emailaddress=nobody"),
+                None,
+                ""
+            ))),
             400
         );
         assert_eq!(
-            status(route(&req("GET", &format!("{tb}?emailaddress=%FF%40x.com"), None, ""))),
+            status(route(&req(
+                "GET",
+                &format!("{tb}?emailaddress=%FF%40x.com"),
+                None,
+                ""
+            ))),
             400,
             "not UTF-8"
         );
         assert_eq!(
-            status(route(&req("GET", &format!("{tb}?emailaddress="), Some("example.com"), ""))),
+            status(route(&req(
+                "GET",
+                &format!("{tb}?emailaddress="),
+                Some("example.com"),
+                ""
+            ))),
             400,
             "empty address"
         );
-        assert_eq!(status(route(&req("POST", tb, Some("example.com"), ""))), 405);
-        assert_eq!(status(route(&req("GET", "/", Some("example.com"), ""))), 404);
-        assert_eq!(status(route(&req("GET", "/%ff", Some("example.com"), ""))), 400);
         assert_eq!(
-            status(route(&req("GET", MOBILECONFIG_PATH, Some("example.com"), ""))),
+            status(route(&req("POST", tb, Some("example.com"), ""))),
+            405
+        );
+        assert_eq!(
+            status(route(&req("GET", "/", Some("example.com"), ""))),
+            404
+        );
+        assert_eq!(
+            status(route(&req("GET", "/%ff", Some("example.com"), ""))),
+            400
+        );
+        assert_eq!(
+            status(route(&req(
+                "GET",
+                MOBILECONFIG_PATH,
+                Some("example.com"),
+                ""
+            ))),
             400,
             "the profile needs an address"
         );
-        let r = route(&req("GET", "/Autodiscover/Autodiscover.xml", Some("example.com"), ""))
-            .unwrap_err();
+        let r = route(&req(
+            "GET",
+            "/Autodiscover/Autodiscover.xml",
+            Some("example.com"),
+            "",
+        ))
+        .unwrap_err();
         assert_eq!(r.status, 405);
         assert!(r.headers.contains(&("Allow", "POST".into())));
         assert_eq!(
-            status(route(&req("POST", AUTODISCOVER_PATH, Some("example.com"), "<nope"))),
+            status(route(&req(
+                "POST",
+                AUTODISCOVER_PATH,
+                Some("example.com"),
+                "<nope"
+            ))),
             400
         );
     }
@@ -403,7 +446,10 @@ mod tests {
                 .unwrap()
         };
         let r = render(&look(Document::Thunderbird, None), &s);
-        assert_eq!((r.status, ct(&r).as_str()), (200, "text/xml; charset=utf-8"));
+        assert_eq!(
+            (r.status, ct(&r).as_str()),
+            (200, "text/xml; charset=utf-8")
+        );
         let r = render(&look(Document::Mobileconfig, Some("a@example.com")), &s);
         assert_eq!(ct(&r), "application/x-apple-aspen-config");
         assert!(r.headers.contains(&(

@@ -100,7 +100,17 @@ mod tests {
         let (t, d) = address("用户@xn--fsqu00a.xn--fiqs8s").unwrap();
         assert_eq!(t, "用户@xn--fsqu00a.xn--fiqs8s");
         assert_eq!(d, Domain::parse("例子.中国").unwrap());
-        for bad in ["", "  ", "no-at", "a@", "@b.c", "a b@c.d", "a@b.c.", "<a@b.c>", "a\r\n@b.c"] {
+        for bad in [
+            "",
+            "  ",
+            "no-at",
+            "a@",
+            "@b.c",
+            "a b@c.d",
+            "a@b.c.",
+            "<a@b.c>",
+            "a\r\n@b.c",
+        ] {
             assert_eq!(address(bad).unwrap_err().status, 400, "{bad:?}");
         }
     }
@@ -115,7 +125,10 @@ mod tests {
             d("autoconfig.ตัวอย่าง.ไทย").unwrap(),
             "xn--72c1a1bt4awk9o.xn--o3cw4h"
         );
-        assert_eq!(d("autoconfig.xn--fsqu00a.xn--fiqs8s").unwrap(), "xn--fsqu00a.xn--fiqs8s");
+        assert_eq!(
+            d("autoconfig.xn--fsqu00a.xn--fiqs8s").unwrap(),
+            "xn--fsqu00a.xn--fiqs8s"
+        );
         for bad in ["127.0.0.1", "[::1]", "bad host", "example.com."] {
             assert_eq!(host_domain(Some(bad)).unwrap_err().status, 400, "{bad}");
         }

@@ -37,7 +37,10 @@ pub fn document(domain: &Domain, address: Option<&str>, s: &Settings) -> String 
     line(
         &mut out,
         1,
-        &format!("<emailProvider id=\"{}\">", super::xml::escape(domain.ascii())),
+        &format!(
+            "<emailProvider id=\"{}\">",
+            super::xml::escape(domain.ascii())
+        ),
     );
     element(&mut out, 2, "domain", domain.ascii());
     if domain.is_idn() {
@@ -113,6 +116,9 @@ mod tests {
         assert_eq!(doc, expected);
         let plain = document(&Domain::parse("example.com").unwrap(), None, &s);
         assert_eq!(plain.matches("<domain>").count(), 1, "no Unicode twin");
-        assert_eq!(plain.matches("<username>%EMAILADDRESS%</username>").count(), 4);
+        assert_eq!(
+            plain.matches("<username>%EMAILADDRESS%</username>").count(),
+            4
+        );
     }
 }
