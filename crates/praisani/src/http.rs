@@ -281,7 +281,11 @@ impl Response {
     /// the body out (HEAD) but keeps its Content-Length.
     pub fn encode(&self, date: &str, head_only: bool, keep_alive: bool) -> Vec<u8> {
         let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
-        let _ = write!(head, "Date: {date}\r\nServer: praisani\r\n");
+        // nosniff: a browser must not read an error text or a profile as HTML.
+        let _ = write!(
+            head,
+            "Date: {date}\r\nServer: praisani\r\nX-Content-Type-Options: nosniff\r\n"
+        );
         for (name, value) in &self.headers {
             // Values come from us, but a CR or LF would split the response.
             let value: String = value.chars().filter(|c| !c.is_control()).collect();
@@ -559,6 +563,7 @@ mod tests {
         assert_eq!(
             wire,
             "HTTP/1.1 200 OK\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nServer: praisani\r\n\
+             X-Content-Type-Options: nosniff\r\n\
              Content-Type: text/xml\r\nX-Test: aInjected: 1\r\nContent-Length: 4\r\n\
              Connection: keep-alive\r\n\r\n<a/>"
         );

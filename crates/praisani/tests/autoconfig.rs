@@ -362,6 +362,10 @@ fn every_document_for_thai_chinese_and_english_addresses() {
             .as_str()
             .unwrap_or_default();
         assert_eq!(answer["headers"]["cache-control"], "no-store", "{answer}");
+        assert_eq!(
+            answer["headers"]["x-content-type-options"], "nosniff",
+            "{answer}"
+        );
         match spec["parse"].as_str().unwrap() {
             "thunderbird" => {
                 assert_eq!(ct, "text/xml; charset=utf-8");

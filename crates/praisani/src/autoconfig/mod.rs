@@ -250,7 +250,6 @@ pub fn render(lookup: &Lookup, settings: &Settings) -> Response {
     };
     // Answers depend on the query or body; nothing is worth caching.
     r.header("Cache-Control", "no-store")
-        .header("X-Content-Type-Options", "nosniff")
 }
 
 #[cfg(test)]
