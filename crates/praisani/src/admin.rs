@@ -848,21 +848,25 @@ pub async fn dns_cmd(store: &dyn Store, config: &Config, d: &str, json: bool) ->
         .note("DMARC: if unsure, start with p=none and read the reports before tightening to quarantine."),
     );
 
+    // What mail programs are told: `[autoconfig]` host and ports, the same
+    // as in the auto-configuration documents.
+    let client = config.client_host();
+    let ac = &config.autoconfig;
     let srv = |service: &str, port: u16| {
         Record::new(
             format!("{service}._tcp.{dom}"),
             "SRV",
-            format!("0 1 {port} {host}."),
-            format!("0 1 {port} {host}"),
+            format!("0 1 {port} {client}."),
+            format!("0 1 {port} {client}"),
         )
     };
     records.push(
-        srv("_submission", 587)
+        srv("_submission", ac.submission_port)
             .note("Service records for mail programs (RFC 6186, RFC 8314): submission and POP3."),
     );
-    records.push(srv("_submissions", 465));
-    records.push(srv("_pop3", 110));
-    records.push(srv("_pop3s", 995));
+    records.push(srv("_submissions", ac.submissions_port));
+    records.push(srv("_pop3", ac.pop3_port));
+    records.push(srv("_pop3s", ac.pop3s_port));
     let none = |service: &str| {
         Record::new(
             format!("{service}._tcp.{dom}"),
@@ -877,14 +881,21 @@ pub async fn dns_cmd(store: &dyn Store, config: &Config, d: &str, json: bool) ->
         let mut r = Record::new(
             format!("{name}.{dom}"),
             "CNAME",
-            format!("{host}."),
-            host.clone(),
+            format!("{client}."),
+            client.clone(),
         );
         if name == "autoconfig" {
-            r = r.note("Names mail programs try when setting up an account.");
+            r = r.note(
+                "Names mail programs ask for their settings (Thunderbird autoconfig, Outlook Autodiscover): \
+                 this server's listen.http / listen.https; for HTTPS the certificate must cover them, \
+                 else Outlook uses the SRV record below.",
+            );
         }
         records.push(r);
     }
+    records.push(srv("_autodiscover", ac.https_port).note(
+        "Outlook's Autodiscover over HTTPS at this server's own name (one certificate for every domain).",
+    ));
 
     for w in &warnings {
         eprintln!("praisani: warning: {w}");

@@ -45,6 +45,10 @@ pub struct Config {
     pub quota: QuotaSettings,
     /// Retention: the server-wide default and the sweeper.
     pub retention: RetentionSettings,
+    /// What mail programs are told by the auto-configuration documents.
+    pub autoconfig: Autoconfig,
+    /// The HTTP(S) listeners' limits.
+    pub http: Http,
 }
 
 /// `[quota]`: when users are warned that their mailbox fills up.
@@ -144,6 +148,90 @@ fn keep<'de, D: Deserializer<'de>>(d: D) -> Result<praisani_store::Keep, D::Erro
             ))),
             Ok(k) => Ok(k),
         },
+    }
+}
+
+/// `[autoconfig]`: the server name and ports that the auto-configuration
+/// documents (Thunderbird autoconfig, Microsoft Autodiscover, Apple
+/// .mobileconfig) and `praisani dns` give to mail programs. The ports are
+/// those clients connect to, which differ from the `listen` ports when a
+/// firewall maps 995 to 2995 and so on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Autoconfig {
+    /// The server name clients connect to (default: `hostname`); it must
+    /// match the TLS certificate.
+    #[serde(deserialize_with = "optional_hostname")]
+    pub host: Option<String>,
+    /// POP3 over implicit TLS.
+    #[serde(deserialize_with = "port")]
+    pub pop3s_port: u16,
+    /// POP3 with STLS.
+    #[serde(deserialize_with = "port")]
+    pub pop3_port: u16,
+    /// Submission over implicit TLS (RFC 8314).
+    #[serde(deserialize_with = "port")]
+    pub submissions_port: u16,
+    /// Submission with STARTTLS (RFC 6409).
+    #[serde(deserialize_with = "port")]
+    pub submission_port: u16,
+    /// HTTPS, for the `_autodiscover._tcp` SRV record.
+    #[serde(deserialize_with = "port")]
+    pub https_port: u16,
+}
+
+impl Default for Autoconfig {
+    fn default() -> Self {
+        Autoconfig {
+            host: None,
+            pop3s_port: 995,
+            pop3_port: 110,
+            submissions_port: 465,
+            submission_port: 587,
+            https_port: 443,
+        }
+    }
+}
+
+impl Config {
+    /// The server name given to mail programs: `autoconfig.host`, else
+    /// `hostname`, in A-labels.
+    pub fn client_host(&self) -> String {
+        let h = self.autoconfig.host.as_deref().unwrap_or(&self.hostname);
+        praisani_mailaddr::Domain::parse(h)
+            .map(|d| d.ascii().to_string())
+            .unwrap_or_else(|_| h.to_ascii_lowercase())
+    }
+}
+
+/// `[http]`: limits of the HTTP and HTTPS listeners (connections count
+/// against `limits.max_connections` and `max_connections_per_ip`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    /// Request line and header fields, in octets.
+    #[serde(deserialize_with = "size")]
+    pub max_header_size: u64,
+    /// Request body (an Autodiscover POST is a few hundred octets).
+    #[serde(deserialize_with = "size")]
+    pub max_body_size: u64,
+    /// Time allowed to receive one whole request, and to wait idle for the
+    /// next one on a kept-alive connection.
+    #[serde(deserialize_with = "timeout")]
+    pub timeout: Duration,
+    /// Requests served on one connection before it is closed.
+    #[serde(deserialize_with = "at_least::<_, 1>")]
+    pub max_requests_per_connection: usize,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            max_header_size: 8 * 1024,
+            max_body_size: 16 * 1024,
+            timeout: Duration::from_secs(10),
+            max_requests_per_connection: 100,
+        }
     }
 }
 
@@ -310,6 +398,10 @@ pub struct Listen {
     pub pop3: Vec<SocketAddr>,
     /// POP3 over implicit TLS; arrives with TLS support.
     pub pop3s: Vec<SocketAddr>,
+    /// HTTP, for mail program auto-configuration.
+    pub http: Vec<SocketAddr>,
+    /// HTTPS (the `[tls]` certificate), for auto-configuration.
+    pub https: Vec<SocketAddr>,
 }
 
 /// Limits; each one is explicit so an operator can see and change it.
@@ -395,6 +487,8 @@ impl Default for Config {
             delivery: Delivery::default(),
             quota: QuotaSettings::default(),
             retention: RetentionSettings::default(),
+            autoconfig: Autoconfig::default(),
+            http: Http::default(),
         }
     }
 }
@@ -408,6 +502,8 @@ impl Default for Listen {
             submissions: at(2465),
             pop3: at(2110),
             pop3s: at(2995),
+            http: at(2080),
+            https: at(2443),
         }
     }
 }
@@ -598,6 +694,23 @@ fn message_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     Ok(n)
 }
 
+fn size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    message_size(d)
+}
+
+fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    match u16::deserialize(d)? {
+        0 => Err(serde::de::Error::custom(
+            "must be a port number from 1 to 65535",
+        )),
+        p => Ok(p),
+    }
+}
+
+fn optional_hostname<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    hostname(d).map(Some)
+}
+
 fn parse_duration_value<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     match NumOrText::deserialize(d)? {
         NumOrText::Num(n) => Ok(Duration::from_secs(n)),
@@ -745,11 +858,42 @@ mod tests {
             ("[limits]\npop3_idle_timeout = 0", "pop3_idle_timeout"),
             ("[limits]\nmax_message_size = 10", "max_message_size"),
             ("postmaster = \"nobody\"", "postmaster"),
+            ("[autoconfig]\npop3s_port = 0", "pop3s_port"),
+            ("[autoconfig]\nhost = \"not a host\"", "host"),
+            ("[http]\nmax_body_size = 10", "max_body_size"),
+            ("[http]\ntimeout = 0", "timeout"),
+            ("[listen]\nhttp = [\"nowhere\"]", "http"),
         ] {
             let e = Config::parse(doc).unwrap_err();
             assert!(e.0.contains(key), "{doc}: {e}");
             assert!(e.0.contains("line "), "{doc}: {e}");
         }
+    }
+
+    #[test]
+    fn autoconfig_and_http_sections() {
+        let c = Config::parse("hostname = \"mx.example.test\"").unwrap();
+        assert_eq!(c.client_host(), "mx.example.test");
+        assert_eq!(
+            (
+                c.autoconfig.pop3s_port,
+                c.autoconfig.pop3_port,
+                c.autoconfig.submissions_port,
+                c.autoconfig.submission_port,
+                c.autoconfig.https_port
+            ),
+            (995, 110, 465, 587, 443)
+        );
+        assert_eq!(c.listen.http, vec!["127.0.0.1:2080".parse().unwrap()]);
+        assert_eq!(c.listen.https, vec!["127.0.0.1:2443".parse().unwrap()]);
+        assert_eq!(c.http.max_header_size, 8192);
+        let c = Config::parse(
+            "hostname = \"mx.example.test\"\n[autoconfig]\nhost = \"เมล.ตัวอย่าง.ไทย\"\npop3s_port = 10995\n[http]\nmax_body_size = \"4K\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.client_host(), "xn--y3ci3f.xn--72c1a1bt4awk9o.xn--o3cw4h");
+        assert_eq!(c.autoconfig.pop3s_port, 10995);
+        assert_eq!(c.http.max_body_size, 4096);
     }
 
     #[test]

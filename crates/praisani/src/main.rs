@@ -1,8 +1,10 @@
 //! The praisani binary: configuration, the admin CLI, and the server.
 
 mod admin;
+mod autoconfig;
 mod cli;
 mod config;
+mod http;
 mod server;
 mod tls;
 

@@ -224,6 +224,7 @@ fn dns_prints_every_record() {
     has("_imaps._tcp.example.com. IN SRV 0 0 0 .");
     has("autoconfig.example.com. IN CNAME mx.example.test.");
     has("autodiscover.example.com. IN CNAME mx.example.test.");
+    has("_autodiscover._tcp.example.com. IN SRV 0 1 443 mx.example.test.");
     let dkim_line = text
         .lines()
         .find(|l| l.starts_with("k1._domainkey.example.com. IN TXT "))
@@ -280,7 +281,11 @@ fn dns_prints_every_record() {
         find("autodiscover.example.com", "CNAME"),
         ["mx.example.test"]
     );
-    assert_eq!(list.len(), 12, "{v}");
+    assert_eq!(
+        find("_autodiscover._tcp.example.com", "SRV"),
+        ["0 1 443 mx.example.test"]
+    );
+    assert_eq!(list.len(), 13, "{v}");
 }
 
 #[test]

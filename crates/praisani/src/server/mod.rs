@@ -2,6 +2,7 @@
 //! per-connection drivers that move bytes between sockets and the protocol
 //! engines.
 
+mod http;
 mod limits;
 mod login;
 mod outbound;
@@ -81,19 +82,24 @@ pub(crate) enum Service {
     Pop3,
     /// POP3 over implicit TLS (port 995).
     Pop3s,
+    /// Mail program auto-configuration over HTTP.
+    Http,
+    /// Mail program auto-configuration over HTTPS.
+    Https,
 }
 
 impl Service {
     /// Implicit TLS: the handshake comes before the protocol.
     fn implicit_tls(self) -> bool {
-        matches!(self, Service::Submissions | Service::Pop3s)
+        matches!(self, Service::Submissions | Service::Pop3s | Service::Https)
     }
 }
 
 /// Binds every listener, then serves until SIGINT or SIGTERM.
 pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCode {
     if demo {
-        let public: Vec<_> = [&config.listen.smtp, &config.listen.pop3]
+        let l = &config.listen;
+        let public: Vec<_> = [&l.smtp, &l.pop3, &l.http, &l.https]
             .into_iter()
             .flatten()
             .filter(|a| !a.ip().is_loopback())
@@ -139,6 +145,8 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         ),
         ("listen.pop3", Service::Pop3, &config.listen.pop3),
         ("listen.pop3s", Service::Pop3s, &config.listen.pop3s),
+        ("listen.http", Service::Http, &config.listen.http),
+        ("listen.https", Service::Https, &config.listen.https),
     ] {
         for addr in addrs {
             match TcpListener::bind(addr).await {
@@ -333,6 +341,9 @@ async fn accept_loop(
                 Service::Pop3 | Service::Pop3s => {
                     pop3::handle(shared, stream, peer, per_ip, service).await
                 }
+                Service::Http | Service::Https => {
+                    http::handle(shared, stream, peer, per_ip, service).await
+                }
             }
             drop(slot);
         });
@@ -434,15 +445,26 @@ fn print_demo(config: &Config) {
          submission, STARTTLS + AUTH:        {}\n  \
          submission, TLS + AUTH:             {}\n  \
          POP3, STLS:                         {}\n  \
-         POP3, TLS:                          {}\n\n  \
+         POP3, TLS:                          {}\n  \
+         HTTP, mail program set-up:          {}\n  \
+         HTTPS, mail program set-up:         {}\n\n  \
          data:      {} (the TLS certificate is self-signed)\n",
         first(&l.smtp),
         first(&l.submission),
         first(&l.submissions),
         first(&l.pop3),
         first(&l.pop3s),
+        first(&l.http),
+        first(&l.https),
         config.data_dir.display()
     );
+    if let Some(a) = l.http.first() {
+        println!(
+            "  Thunderbird set-up document for the demo account:\n    \
+             http://{a}/mail/config-v1.1.xml?emailaddress={}\n",
+            DEMO_ADDRESS.replace('@', "%40")
+        );
+    }
 }
 
 /// A retention period as POP3 advertises it (RFC 2449 EXPIRE).

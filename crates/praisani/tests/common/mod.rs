@@ -356,6 +356,10 @@ pub struct Server {
     pub submissions_port: u16,
     /// POP3 over implicit TLS, 0 unless `ExtraConfig::tls_listeners`.
     pub pop3s_port: u16,
+    /// Auto-configuration over HTTP, 0 unless `ExtraConfig::http_listeners`.
+    pub http_port: u16,
+    /// Auto-configuration over HTTPS, 0 unless `ExtraConfig::http_listeners`.
+    pub https_port: u16,
     /// Extra lines appended to the `[limits]` table.
     limits_extra: String,
     extra: ExtraConfig,
@@ -393,6 +397,8 @@ pub struct ExtraConfig {
     pub tables: String,
     /// The TOML value of `[pop3] allow_plaintext` (`true`, `false`, `"loopback"`).
     pub pop3_allow_plaintext: String,
+    /// Also listen for HTTP and HTTPS (auto-configuration) on free ports.
+    pub http_listeners: bool,
 }
 
 impl Default for ExtraConfig {
@@ -402,6 +408,7 @@ impl Default for ExtraConfig {
             top: String::new(),
             tables: String::new(),
             pop3_allow_plaintext: "true".into(),
+            http_listeners: false,
         }
     }
 }
@@ -438,6 +445,8 @@ impl Server {
             submission_port: 0,
             submissions_port: 0,
             pop3s_port: 0,
+            http_port: 0,
+            https_port: 0,
             limits_extra: opts.limits,
             extra,
             demo: opts.demo,
@@ -489,6 +498,26 @@ impl Server {
                 }
             }
         }
+        if self.extra.http_listeners {
+            let taken = [
+                self.smtp_port,
+                self.pop3_port,
+                self.submission_port,
+                self.submissions_port,
+                self.pop3s_port,
+            ];
+            loop {
+                let ls: Vec<TcpListener> = (0..2)
+                    .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+                    .collect();
+                let p: Vec<u16> = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
+                if !p.iter().any(|x| taken.contains(x)) {
+                    self.http_port = p[0];
+                    self.https_port = p[1];
+                    break;
+                }
+            }
+        }
         self.write_config();
     }
 
@@ -511,6 +540,8 @@ submission = {submission}
 submissions = {submissions}
 pop3 = ["127.0.0.1:{pop3}"]
 pop3s = {pop3s}
+http = {http}
+https = {https}
 [limits]
 auth_failure_delay = "100ms"
 {extra}
@@ -526,6 +557,8 @@ login_delay = 0
             submission = Self::listen_line(self.submission_port),
             submissions = Self::listen_line(self.submissions_port),
             pop3s = Self::listen_line(self.pop3s_port),
+            http = Self::listen_line(self.http_port),
+            https = Self::listen_line(self.https_port),
             extra = self.limits_extra,
             plaintext = self.extra.pop3_allow_plaintext,
             tables = self.extra.tables,
