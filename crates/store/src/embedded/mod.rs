@@ -13,7 +13,7 @@ mod schema;
 mod writer;
 
 use crate::{
-    Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, Lookup,
+    Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, HeaderDowngrade, Lookup,
     MaildropLock, MessageId, MessageMeta, NewAccount, Outbound, QueueEntry, QueueId, QueueRcptId,
     Secrets, Spool, Store, StoreError,
 };
@@ -331,6 +331,17 @@ impl Store for EmbeddedStore {
             .run(move |c| ops::open_message(c, account, message))
             .await?;
         Ok(self.body_stream(head))
+    }
+
+    async fn message_downgrade(
+        &self,
+        account: AccountId,
+        message: MessageId,
+    ) -> Result<Option<HeaderDowngrade>, StoreError> {
+        self.inner
+            .readers
+            .run(move |c| ops::message_downgrade(c, account, message))
+            .await
     }
 
     async fn delete_messages(
