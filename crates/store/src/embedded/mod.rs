@@ -13,9 +13,9 @@ mod schema;
 mod writer;
 
 use crate::{
-    Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, HeaderDowngrade, Lookup,
-    MaildropLock, MessageId, MessageMeta, NewAccount, Outbound, QueueEntry, QueueId, QueueRcptId,
-    Secrets, Spool, Store, StoreError,
+    Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, HeaderDowngrade,
+    Lookup, MaildropLock, MessageId, MessageMeta, NewAccount, Outbound, QueueEntry, QueueId,
+    QueueRcptId, Secrets, Spool, Store, StoreError,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};

@@ -3,9 +3,9 @@
 
 use super::pool::ReadPool;
 use crate::{
-    Accepted, Account, AccountId, Alias, AttemptResult, BodySource, DomainInfo, HeaderDowngrade, LegacyView, Lookup, MessageId,
-    MessageMeta, NewAccount, Outbound, OutboundRcpt, QueueEntry, QueueId, QueueRcptId, QueuedRcpt,
-    RcptState, Secrets, Spool, StoreError,
+    Accepted, Account, AccountId, Alias, AttemptResult, BodySource, DomainInfo, HeaderDowngrade,
+    LegacyView, Lookup, MessageId, MessageMeta, NewAccount, Outbound, OutboundRcpt, QueueEntry,
+    QueueId, QueueRcptId, QueuedRcpt, RcptState, Secrets, Spool, StoreError,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
