@@ -535,7 +535,7 @@ mod tests {
         out
     }
 
-    fn field<'a>(header: &'a str, name: &str) -> Option<String> {
+    fn field(header: &str, name: &str) -> Option<String> {
         let start = header.split("\r\n").position(|l| {
             l.to_ascii_lowercase()
                 .starts_with(&format!("{}:", name.to_ascii_lowercase()))

@@ -709,7 +709,9 @@ pub(super) fn message_downgrade(
     account: AccountId,
     message: MessageId,
 ) -> Result<Option<HeaderDowngrade>, StoreError> {
-    let row: Option<(Option<i64>, Option<i64>, Option<Vec<u8>>)> = c
+    // (body id of the downgrade row, replaced length, replacement)
+    type Row = (Option<i64>, Option<i64>, Option<Vec<u8>>);
+    let row: Option<Row> = c
         .prepare_cached(
             "SELECT d.body_id, d.header_len, d.header
              FROM messages m LEFT JOIN body_downgrades d ON d.body_id = m.body_id
