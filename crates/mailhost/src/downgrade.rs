@@ -66,6 +66,21 @@ pub fn downgrade_header(header: &[u8]) -> Vec<u8> {
     out
 }
 
+/// What the store keeps for a message whose stored header section begins
+/// with `header` (as a [`HeaderCapture`](crate::submission::HeaderCapture)
+/// collected it): nothing for an ASCII header, else the downgraded header;
+/// a header longer than [`MAX_HEADER`] gets no downgraded form, and the
+/// message is hidden from clients that did not enable UTF-8.
+pub fn for_storage(header: &[u8]) -> Option<praisani_store::HeaderDowngrade> {
+    if !needs_downgrade(header) {
+        return None;
+    }
+    Some(praisani_store::HeaderDowngrade {
+        original_len: header.len() as u64,
+        header: (header.len() <= MAX_HEADER).then(|| downgrade_header(header)),
+    })
+}
+
 /// Splits a header section into fields, each with its continuation lines
 /// and line ends; a blank line (the end of the header) is a field of its own.
 fn fields(header: &[u8]) -> Vec<&[u8]> {
@@ -550,6 +565,19 @@ mod tests {
             }
         }
         Some(value.trim().to_owned())
+    }
+
+    #[test]
+    fn storage_form() {
+        assert_eq!(for_storage(b"Subject: a\r\n\r\n"), None);
+        let h = "Subject: ไทย\r\n\r\n".as_bytes();
+        let d = for_storage(h).unwrap();
+        assert_eq!(d.original_len, h.len() as u64);
+        assert_eq!(d.header.as_deref(), Some(&downgrade_header(h)[..]));
+        let mut big = "X: ไทย\r\n".repeat(MAX_HEADER / 8).into_bytes();
+        big.extend_from_slice(b"\r\n");
+        assert!(big.len() > MAX_HEADER);
+        assert_eq!(for_storage(&big).unwrap().header, None);
     }
 
     #[test]
