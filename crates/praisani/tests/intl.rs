@@ -52,11 +52,10 @@ fn cli_unicode_and_a_label_name_one_account() {
     );
     s.add_user(THAI_USER, THAI_PASS, &[]);
     // The same mailbox with the A-label domain.
-    for spelling in [format!("สมชาย@{THAI_DOMAIN_ACE}")] {
-        let out = s.cli_stdin(&["user", "add", &spelling, "--password-stdin"], Some("x\n"));
-        assert_ne!(out.code(), Some(0), "{spelling}: {}", out.describe());
-        assert!(out.err().contains("already exists"), "{}", out.describe());
-    }
+    let spelling = format!("สมชาย@{THAI_DOMAIN_ACE}");
+    let out = s.cli_stdin(&["user", "add", &spelling, "--password-stdin"], Some("x\n"));
+    assert_ne!(out.code(), Some(0), "{spelling}: {}", out.describe());
+    assert!(out.err().contains("already exists"), "{}", out.describe());
     let list = s.cli(&["user", "list"]);
     list.assert_ok("user list");
     assert_eq!(list.out().lines().count(), 1, "{}", list.describe());
