@@ -51,9 +51,9 @@ pub struct Config {
     /// the line limit, the budget is at least one such long line.
     pub max_pipelined: usize,
     /// Offer UTF-8 mode (RFC 6856 section 2): advertise `UTF8 USER` and accept the UTF8
-    /// command, after which USER, PASS and APOP may carry UTF-8. Without it (or before
-    /// the command) non-ASCII user names and passwords are refused; SASL (AUTH) is UTF-8
-    /// either way.
+    /// command, after which the server gives messages with UTF-8 header fields as they
+    /// are ([`Session::utf8`](crate::Session::utf8)). USER, PASS and APOP take UTF-8
+    /// either way, like SASL.
     pub utf8: bool,
     /// Languages for response texts offered with LANG (RFC 6856 section 3). English, the
     /// default, is always offered; LANG is advertised when there is more than English.

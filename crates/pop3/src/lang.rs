@@ -144,7 +144,6 @@ pub(crate) enum Text<'a> {
     },
     TopOk,
     Utf8Enabled,
-    Utf8Required,
     LanguageListing,
     LanguageChanged,
     LanguageUnknown,
@@ -294,11 +293,6 @@ pub(crate) fn say(lang: Language, text: Text<'_>) -> String {
             "邮件开头如下",
         ),
         Text::Utf8Enabled => fixed("UTF8 enabled", "เปิดใช้ UTF8 แล้ว", "已启用 UTF8"),
-        Text::Utf8Required => fixed(
-            "UTF-8 user names and passwords need the UTF8 command first",
-            "ต้องส่งคำสั่ง UTF8 ก่อนใช้ชื่อผู้ใช้หรือรหัสผ่านที่เป็น UTF-8",
-            "使用 UTF-8 用户名或密码前须先发送 UTF8 命令",
-        ),
         Text::LanguageListing => {
             fixed("Language listing follows", "รายการภาษามีดังนี้", "语言列表如下")
         }

@@ -27,9 +27,6 @@ impl Session {
                 if !self.config.plaintext_allowed(self.tls_active) {
                     return self.plaintext_disallowed();
                 }
-                if !name.is_ascii() && !self.utf8 {
-                    return self.utf8_required();
-                }
                 // Always +OK: saying whether the user exists would let anyone list accounts.
                 self.login_started = true;
                 self.pending_user = Some(name);
@@ -42,9 +39,6 @@ impl Session {
                 let Some(user) = pending_user else {
                     return self.send(response::err(&self.say(Text::NoUser)));
                 };
-                if !password.is_ascii() && !self.utf8 {
-                    return self.utf8_required();
-                }
                 self.authenticate(user, Credential::Password(password));
             }
             Command::Apop { name, digest } => {
@@ -56,9 +50,6 @@ impl Session {
                 // waits for TLS like the cleartext logins.
                 if !self.config.plaintext_allowed(self.tls_active) {
                     return self.plaintext_disallowed();
-                }
-                if !name.is_ascii() && !self.utf8 {
-                    return self.utf8_required();
                 }
                 self.authenticate(name, Credential::Apop { digest });
             }
@@ -91,17 +82,14 @@ impl Session {
         self.send(response::err_code(ResponseCode::Auth, &text));
     }
 
-    /// RFC 6856 section 2: UTF-8 in USER, PASS or APOP only after the UTF8
-    /// command, which says how the octets are meant. `[AUTH]`: these
-    /// credentials cannot work as sent.
-    fn utf8_required(&mut self) {
-        let text = self.say(Text::Utf8Required);
-        self.send(response::err_code(ResponseCode::Auth, &text));
-    }
-
-    /// UTF8 (RFC 6856 section 2): from now on user names, passwords and
-    /// message headers are UTF-8. Only in AUTHORIZATION, since the server
-    /// lists the maildrop in the client's form at login.
+    /// UTF8 (RFC 6856 section 2): from now on the client takes UTF-8 in
+    /// message headers. Only in AUTHORIZATION, since the server lists the
+    /// maildrop in the client's form at login.
+    ///
+    /// User names and passwords are UTF-8 with or without it: RFC 6856 asks
+    /// the server to accept them after UTF8 (`UTF8 USER`), and refusing them
+    /// before would lock out the many clients that send UTF-8 octets without
+    /// knowing the command, while the octets mean the same either way.
     fn utf8_command(&mut self) {
         if !self.config.utf8 {
             return self.send(response::err(&self.say(Text::UnknownCommand)));
