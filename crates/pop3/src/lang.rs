@@ -2,7 +2,7 @@
 //! the `LANG` command (RFC 6856 section 3).
 //!
 //! Every human-readable text the session or the server writes comes from
-//! [`say`], so a session that chose a language gets all of its replies in
+//! `say`, so a session that chose a language gets all of its replies in
 //! it. Only the texts change: the status indicator, the bracketed response
 //! codes and the numbers a client parses (`+OK <size> octets`, STAT, LIST)
 //! stay where RFC 1939 puts them. A session starts in English, the server's
