@@ -58,9 +58,11 @@ impl Authenticator {
         LoginError::Failed
     }
 
-    /// Checks a user name (the full address) and password.
+    /// Checks a user name (the full address, in any normalisation or IDN
+    /// spelling) and password (compared after [`passwords::prepare`]).
     pub async fn password(&self, user: &str, password: &str) -> Result<Account, LoginError> {
         let started = Instant::now();
+        let password = &*passwords::prepare(password);
         let account = self.find(user).await?;
         if let Some(a) = &account
             && self.cache.hit(a.id, &a.password_hash, password)

@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod auth_cache;
+pub mod downgrade;
 pub mod passwords;
 pub mod recipients;
 pub mod submission;

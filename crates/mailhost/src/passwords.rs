@@ -1,14 +1,45 @@
 //! Password hashing with argon2id (PHC strings) and verification in
 //! constant time.
+//!
+//! Passwords are prepared before they are hashed or checked ([`prepare`]):
+//! a UTF-8 password typed as composed or decomposed characters, or with a
+//! non-ASCII space, is the same password (RFC 6856 section 2 asks POP3
+//! servers to normalise UTF-8 passwords; RFC 8265's OpaqueString profile
+//! is the rule followed).
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use praisani_store::Secrets;
 use std::sync::OnceLock;
+use unicode_normalization::UnicodeNormalization;
+
+/// A password as it is hashed and compared (RFC 8265 OpaqueString, the
+/// PRECIS successor of SASLprep): non-ASCII spaces become U+0020, then
+/// Unicode NFC. ASCII passwords are unchanged.
+pub fn prepare(password: &str) -> std::borrow::Cow<'_, str> {
+    if password.is_ascii() {
+        return std::borrow::Cow::Borrowed(password);
+    }
+    let spaced: String = password
+        .chars()
+        .map(|c| if is_space_separator(c) { ' ' } else { c })
+        .collect();
+    std::borrow::Cow::Owned(spaced.nfc().collect())
+}
+
+/// Unicode general category Zs (space separators) outside ASCII.
+fn is_space_separator(c: char) -> bool {
+    matches!(
+        c,
+        '\u{a0}' | '\u{1680}' | '\u{2000}'..='\u{200a}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
+    )
+}
 
 /// Every stored secret derived from a new password: the argon2id hash, the
-/// APOP secret when the account opted in, and SCRAM-SHA-256 credentials.
+/// APOP secret when the account opted in, and SCRAM-SHA-256 credentials,
+/// all of the [`prepare`]d password.
 pub fn secrets(password: &str, apop: bool) -> Result<Secrets, String> {
+    let password = &*prepare(password);
     Ok(Secrets {
         password_hash: hash(password)?,
         apop_secret: apop.then(|| password.to_string()),
@@ -59,5 +90,17 @@ mod tests {
         assert!(!verify(&h, "correct horsE"));
         assert!(!verify("not a hash", "x"));
         assert!(!verify(dummy_hash(), ""));
+    }
+
+    #[test]
+    fn prepared_passwords_are_nfc_with_plain_spaces() {
+        assert_eq!(prepare("plain ascii"), "plain ascii");
+        // Decomposed and composed forms, and an ideographic space.
+        assert_eq!(prepare("cafe\u{301}"), "caf\u{e9}");
+        assert_eq!(prepare("密码\u{3000}一二三"), "密码 一二三");
+        assert_eq!(prepare("รหัส\u{a0}ผ่าน"), "รหัส ผ่าน");
+        let s = secrets("cafe\u{301}", true).unwrap();
+        assert!(verify(&s.password_hash, "caf\u{e9}"));
+        assert_eq!(s.apop_secret.as_deref(), Some("caf\u{e9}"));
     }
 }

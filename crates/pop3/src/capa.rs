@@ -33,6 +33,14 @@ pub(crate) fn capabilities(
             caps.push("STLS".to_owned());
         }
     }
+    // RFC 6856: both are announced before and after login. `USER`: UTF-8 user names
+    // and passwords are accepted after the UTF8 command.
+    if config.utf8 {
+        caps.push("UTF8 USER".to_owned());
+    }
+    if config.languages().len() > 1 {
+        caps.push("LANG".to_owned());
+    }
     caps.push("RESP-CODES".to_owned());
     caps.push("AUTH-RESP-CODE".to_owned());
     caps.push("PIPELINING".to_owned());
@@ -78,6 +86,8 @@ mod tests {
                 "TOP",
                 "UIDL",
                 "USER",
+                "UTF8 USER",
+                "LANG",
                 "RESP-CODES",
                 "AUTH-RESP-CODE",
                 "PIPELINING",
@@ -120,6 +130,8 @@ mod tests {
             sasl_mechanisms_tls: vec!["plain".into(), "SCRAM-SHA-256".into()],
             sasl_mechanisms_plain: vec!["SCRAM-SHA-256".into()],
             implementation: String::new(),
+            utf8: false,
+            languages: Vec::new(),
             ..Config::default()
         }
     }
@@ -162,6 +174,26 @@ mod tests {
                 "{caps:?}"
             );
         }
+    }
+
+    #[test]
+    fn utf8_and_lang_in_both_states_when_configured() {
+        let config = Config::default();
+        for expire in [None, Some(Expire::Never)] {
+            let caps = capabilities(&config, false, expire);
+            assert!(caps.contains(&"UTF8 USER".to_owned()), "{caps:?}");
+            assert!(caps.contains(&"LANG".to_owned()), "{caps:?}");
+        }
+        let english_only = Config {
+            utf8: false,
+            languages: vec![crate::Language::En],
+            ..Config::default()
+        };
+        let caps = capabilities(&english_only, false, None);
+        assert!(
+            !caps.iter().any(|c| c.starts_with("UTF8") || c == "LANG"),
+            "{caps:?}"
+        );
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub(crate) enum Keyword {
     Uidl,
     Stls,
     Auth,
+    Utf8,
+    Lang,
 }
 
 impl Keyword {
@@ -52,6 +54,8 @@ impl Keyword {
             b"UIDL" => Keyword::Uidl,
             b"STLS" => Keyword::Stls,
             b"AUTH" => Keyword::Auth,
+            b"UTF8" => Keyword::Utf8,
+            b"LANG" => Keyword::Lang,
             _ => return None,
         })
     }
@@ -67,6 +71,8 @@ impl Keyword {
                 | Keyword::Capa
                 | Keyword::Stls
                 | Keyword::Auth
+                | Keyword::Utf8
+                | Keyword::Lang
         )
     }
 
@@ -74,7 +80,12 @@ impl Keyword {
     pub(crate) fn valid_in_transaction(self) -> bool {
         !matches!(
             self,
-            Keyword::User | Keyword::Pass | Keyword::Apop | Keyword::Stls | Keyword::Auth
+            Keyword::User
+                | Keyword::Pass
+                | Keyword::Apop
+                | Keyword::Stls
+                | Keyword::Auth
+                | Keyword::Utf8
         )
     }
 }
@@ -111,6 +122,10 @@ pub(crate) enum Command {
         mechanism: String,
         initial_response: Option<String>,
     },
+    /// `UTF8` (RFC 6856 section 2).
+    Utf8,
+    /// `LANG [language-range]` (RFC 6856 section 3).
+    Lang(Option<String>),
 }
 
 impl std::fmt::Debug for Command {
@@ -139,6 +154,8 @@ impl std::fmt::Debug for Command {
                 .finish(),
             Command::Uidl(n) => f.debug_tuple("Uidl").field(n).finish(),
             Command::Stls => f.write_str("Stls"),
+            Command::Utf8 => f.write_str("Utf8"),
+            Command::Lang(r) => f.debug_tuple("Lang").field(r).finish(),
             // The initial response may hold a password (PLAIN).
             Command::Auth {
                 mechanism,
@@ -215,6 +232,12 @@ pub(crate) fn parse(line: &[u8]) -> Result<Command, ParseError> {
             Command::Top { msg, lines }
         }
         Keyword::Stls => Command::Stls,
+        Keyword::Utf8 => Command::Utf8,
+        Keyword::Lang => Command::Lang(match next() {
+            None => None,
+            Some(r) if language_range(r) => Some(String::from_utf8_lossy(r).into_owned()),
+            Some(_) => return Err(bad),
+        }),
         // RFC 5034 section 4 defines AUTH only with a mechanism: a bare AUTH (an RFC 1734
         // draft habit, answered by some servers with a list) is a syntax error here, and
         // CAPA's SASL line is the way to learn the mechanisms.
@@ -236,6 +259,20 @@ pub(crate) fn parse(line: &[u8]) -> Result<Command, ParseError> {
         return Err(bad);
     }
     Ok(cmd)
+}
+
+/// A language range (RFC 4647 section 2.1): `*`, or 1 to 8 letters followed by
+/// `-` and 1 to 8 letters or digits, as often as wanted.
+fn language_range(arg: &[u8]) -> bool {
+    if arg == b"*" {
+        return true;
+    }
+    let mut subtags = arg.split(|&b| b == b'-');
+    let first_ok = subtags
+        .next()
+        .is_some_and(|s| (1..=8).contains(&s.len()) && s.iter().all(u8::is_ascii_alphabetic));
+    first_ok
+        && subtags.all(|s| (1..=8).contains(&s.len()) && s.iter().all(u8::is_ascii_alphanumeric))
 }
 
 /// An optional message number: absent is fine, present must be a number.
@@ -390,6 +427,26 @@ mod tests {
         assert_eq!(p("AUTH ABCDEFGHIJKLMNOPQRSTU"), bad); // 21 characters
         assert_eq!(p("AUTH PLAIN a*b"), bad);
         assert_eq!(parse(b"AUTH PL\xc3\xa9"), bad);
+    }
+
+    #[test]
+    fn utf8_and_lang() {
+        assert_eq!(p("utf8"), Ok(Command::Utf8));
+        assert_eq!(p("UTF8 x"), Err(ParseError::InvalidArgument(Keyword::Utf8)));
+        assert_eq!(p("LANG"), Ok(Command::Lang(None)));
+        assert_eq!(p("lang th"), Ok(Command::Lang(Some("th".into()))));
+        assert_eq!(p("LANG *"), Ok(Command::Lang(Some("*".into()))));
+        assert_eq!(
+            p("LANG zh-Hans-CN"),
+            Ok(Command::Lang(Some("zh-Hans-CN".into())))
+        );
+        let bad = Err(ParseError::InvalidArgument(Keyword::Lang));
+        assert_eq!(p("LANG th en"), bad);
+        assert_eq!(p("LANG -th"), bad);
+        assert_eq!(p("LANG th-"), bad);
+        assert_eq!(p("LANG abcdefghi"), bad);
+        assert_eq!(p("LANG 1a"), bad);
+        assert_eq!(parse("LANG ไทย".as_bytes()), bad);
     }
 
     #[test]

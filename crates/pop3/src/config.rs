@@ -50,7 +50,17 @@ pub struct Config {
     /// answers the commands it holds, reports the overflow and closes. When SASL raises
     /// the line limit, the budget is at least one such long line.
     pub max_pipelined: usize,
+    /// Offer UTF-8 mode (RFC 6856 section 2): advertise `UTF8 USER` and accept the UTF8
+    /// command, after which the server gives messages with UTF-8 header fields as they
+    /// are ([`Session::utf8`](crate::Session::utf8)). USER, PASS and APOP take UTF-8
+    /// either way, like SASL.
+    pub utf8: bool,
+    /// Languages for response texts offered with LANG (RFC 6856 section 3). English, the
+    /// default, is always offered; LANG is advertised when there is more than English.
+    pub languages: Vec<Language>,
 }
+
+use crate::lang::Language;
 
 /// Longest `AUTH` command line or SASL response line, CRLF included, accepted when SASL
 /// mechanisms are configured.
@@ -81,6 +91,17 @@ impl Config {
         self.stls && !tls_active
     }
 
+    /// The languages LANG offers: English first, then the configured others, once each.
+    pub(crate) fn languages(&self) -> Vec<Language> {
+        let mut out = vec![Language::En];
+        for &l in &self.languages {
+            if !out.contains(&l) {
+                out.push(l);
+            }
+        }
+        out
+    }
+
     /// The longest line the reader keeps (CRLF included).
     pub(crate) fn long_line(&self) -> usize {
         if self.sasl_configured() {
@@ -93,7 +114,7 @@ impl Config {
 
 impl Default for Config {
     /// Conservative defaults: no plaintext login, no APOP, no STLS, no SASL (each must be
-    /// enabled on purpose), three failures, 512-octet lines (RFC 2449 allows 255 octets of
+    /// enabled on purpose), UTF8 and LANG in English, Thai and Chinese, three failures, 512-octet lines (RFC 2449 allows 255 octets of
     /// command plus room for long user names) and 64 KiB of pipelined input.
     fn default() -> Self {
         Config {
@@ -110,6 +131,8 @@ impl Default for Config {
             max_auth_failures: 3,
             max_line: 512,
             max_pipelined: 64 * 1024,
+            utf8: true,
+            languages: Language::ALL.to_vec(),
         }
     }
 }

@@ -1,5 +1,11 @@
 //! POP3 server protocol core (RFC 1939, RFC 2449, RFC 3206, STLS from RFC 2595, AUTH from
-//! RFC 5034) as a sans-I/O state machine.
+//! RFC 5034, UTF8 and LANG from RFC 6856) as a sans-I/O state machine.
+//!
+//! UTF8 (RFC 6856 section 2) only records the client's choice ([`Session::utf8`]); the
+//! server lists and sends messages with UTF-8 headers accordingly (as stored, or in the RFC
+//! 6857 downgraded form). LANG (section 3) switches every response text, including those
+//! the server writes through [`Session::retr_ok`] and [`Session::retrieve_failure`], between
+//! English, Thai and Chinese ([`lang`]).
 //!
 //! The crate knows no sockets, no clock and no store. A listener creates one [`Session`] per
 //! connection, hands it the bytes it reads with [`Session::feed`], and drains
@@ -60,7 +66,8 @@
 //! capability list; `maildrop` numbers messages and tracks deletion marks; `session` is the
 //! state machine (with `session/authorization.rs` and `session/transaction.rs` holding the
 //! commands of each state, `session/stls.rs` the TLS upgrade and `session/sasl.rs` the AUTH
-//! exchange); [`encode`] dot-stuffs messages; [`apop`] checks APOP digests.
+//! exchange); [`encode`] dot-stuffs messages; [`apop`] checks APOP digests; [`lang`] holds
+//! the response texts in each language and the LANG range lookup.
 
 #![warn(missing_docs)]
 
@@ -70,6 +77,7 @@ mod command;
 pub mod config;
 pub mod encode;
 mod framing;
+pub mod lang;
 mod maildrop;
 pub mod response;
 mod session;
@@ -77,6 +85,7 @@ mod session;
 pub use apop::{apop_digest, apop_matches};
 pub use config::{Config, Expire, MAX_SASL_LINE};
 pub use encode::Encoder;
+pub use lang::{Language, RetrieveFailure};
 pub use maildrop::MessageInfo;
 pub use response::{ResponseCode, retr_ok_line, sys_perm_err, sys_temp_err, top_ok_line};
 pub use session::{AuthOutcome, Credential, Event, Session, State};

@@ -142,15 +142,6 @@ impl MultiLine {
     }
 }
 
-/// "1 message" / "2 messages": the counts appear in several replies.
-pub(crate) fn messages(n: usize) -> String {
-    if n == 1 {
-        "1 message".to_owned()
-    } else {
-        format!("{n} messages")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,12 +179,5 @@ mod tests {
         m.line("a.b");
         m.line(".");
         assert_eq!(m.finish(), b"+OK list\r\n..abc\r\na.b\r\n..\r\n.\r\n");
-    }
-
-    #[test]
-    fn plural() {
-        assert_eq!(messages(0), "0 messages");
-        assert_eq!(messages(1), "1 message");
-        assert_eq!(messages(2), "2 messages");
     }
 }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use crate::command::{self, ParseError};
 use crate::config::{Config, Expire};
 use crate::framing::{Line, LineReader};
+use crate::lang::{self, Language, RetrieveFailure, Text};
 use crate::maildrop::{Maildrop, MessageInfo};
 use crate::response::{self, MultiLine, ResponseCode};
 
@@ -218,6 +219,10 @@ pub struct Session {
     sasl_client_turn: bool,
     /// USER was accepted or an APOP, PASS or AUTH attempt made: STLS is no longer allowed.
     login_started: bool,
+    /// The client sent UTF8 (RFC 6856 section 2).
+    utf8: bool,
+    /// The language of response texts, chosen with LANG (RFC 6856 section 3).
+    lang: Language,
 }
 
 impl Session {
@@ -256,6 +261,8 @@ impl Session {
             tls_active,
             sasl_client_turn: false,
             login_started: false,
+            utf8: false,
+            lang: Language::default(),
             config,
         }
     }
@@ -280,6 +287,41 @@ impl Session {
             State::Transaction | State::Update => self.user.as_deref(),
             State::Authorization | State::Closed => None,
         }
+    }
+
+    /// Whether the client enabled UTF-8 mode with the UTF8 command (RFC 6856): it then
+    /// gets messages with UTF-8 header fields as stored; otherwise the server must give
+    /// their downgraded form (RFC 6857) or leave them out. Settled before login, since
+    /// UTF8 is an AUTHORIZATION command.
+    pub fn utf8(&self) -> bool {
+        self.utf8
+    }
+
+    /// The language of response texts (English until LANG chooses another).
+    pub fn language(&self) -> Language {
+        self.lang
+    }
+
+    /// The status line that starts a RETR response, in the session's language:
+    /// `+OK <size> octets`. Like [`retr_ok_line`](crate::retr_ok_line).
+    pub fn retr_ok(&self, size: u64) -> Vec<u8> {
+        response::ok(&self.say(Text::RetrOk { size }))
+    }
+
+    /// The status line that starts a TOP response, in the session's language.
+    pub fn top_ok(&self) -> Vec<u8> {
+        response::ok(&self.say(Text::TopOk))
+    }
+
+    /// The error the server writes instead of a RETR or TOP response it cannot give,
+    /// in the session's language: `[SYS/PERM]` for a message that is gone,
+    /// `[SYS/TEMP]` otherwise.
+    pub fn retrieve_failure(&self, failure: RetrieveFailure) -> Vec<u8> {
+        let code = match failure {
+            RetrieveFailure::Gone => ResponseCode::SysPerm,
+            RetrieveFailure::NoMailbox | RetrieveFailure::Unreadable => ResponseCode::SysTemp,
+        };
+        response::err_code(code, &self.say(Text::Failure(failure)))
     }
 
     /// Whether the connection is under TLS: given to [`with_tls`](Self::with_tls), or set by
@@ -337,7 +379,7 @@ impl Session {
                 None if self.reader.overflowed() => {
                     // Commands were dropped unread; carrying on would answer later ones
                     // out of step with what the client sent.
-                    self.send(response::err("Too many pipelined commands, closing"));
+                    self.send(response::err(&self.say(Text::TooManyPipelined)));
                     self.close();
                 }
                 None => return None,
@@ -373,13 +415,12 @@ impl Session {
         }
         self.awaiting = Awaiting::Nothing;
         let reply = if ok {
-            response::ok(&format!(
-                "{} POP3 server signing off ({} left)",
-                self.config.hostname,
-                response::messages(self.remaining)
-            ))
+            response::ok(&self.say(Text::SignOff {
+                host: &self.config.hostname,
+                left: self.remaining,
+            }))
         } else {
-            response::err_code(ResponseCode::SysTemp, "Some deleted messages not removed")
+            response::err_code(ResponseCode::SysTemp, &self.say(Text::DeletionsFailed))
         };
         self.send(reply);
         self.close();
@@ -388,7 +429,7 @@ impl Session {
     /// The reply for the inactivity timeout (RFC 1939 section 3). The server writes it and
     /// closes the connection without UPDATE, so nothing marked is deleted.
     pub fn autologout_reply(&self) -> Vec<u8> {
-        response::err("Autologout; idle for too long")
+        response::err(&self.say(Text::Autologout))
     }
 
     fn send(&mut self, bytes: Vec<u8>) {
@@ -430,13 +471,13 @@ impl Session {
     /// `allowed` says whether a recognised keyword belongs to the current state.
     fn parse_error(&mut self, error: Option<ParseError>, allowed: fn(command::Keyword) -> bool) {
         let text = match error {
-            None => "Line too long",
-            Some(ParseError::BadCharacter) => "Invalid character in command",
-            Some(ParseError::Unknown) => "Unknown command",
-            Some(ParseError::InvalidArgument(k)) if allowed(k) => "Invalid argument",
-            Some(ParseError::InvalidArgument(_)) => "Command not valid in this state",
+            None => Text::LineTooLong,
+            Some(ParseError::BadCharacter) => Text::InvalidCharacter,
+            Some(ParseError::Unknown) => Text::UnknownCommand,
+            Some(ParseError::InvalidArgument(k)) if allowed(k) => Text::InvalidArgument,
+            Some(ParseError::InvalidArgument(_)) => Text::NotInThisState,
         };
-        self.send(response::err(text));
+        self.send(response::err(&self.say(text)));
     }
 
     /// CAPA, valid in AUTHORIZATION and TRANSACTION.
@@ -445,10 +486,46 @@ impl Session {
             State::Transaction => Some(self.user_expire.unwrap_or(self.config.expire)),
             _ => None,
         };
-        let mut reply = MultiLine::ok("Capability list follows");
+        let mut reply = MultiLine::ok(&self.say(Text::CapabilityList));
         for cap in crate::capa::capabilities(&self.config, self.tls_active, user_expire) {
             reply.line(&cap);
         }
         self.send(reply.finish());
+    }
+
+    /// A response text in the session's language.
+    fn say(&self, text: Text<'_>) -> String {
+        lang::say(self.lang, text)
+    }
+
+    /// LANG (RFC 6856 section 3), valid in AUTHORIZATION and TRANSACTION: without an
+    /// argument the languages offered, one `tag name` line each; with a language range
+    /// the best match (RFC 4647 lookup; `*` is the default, English), answered as
+    /// `+OK <tag> <text>` in the new language, or `-ERR` in the current one.
+    fn lang(&mut self, range: Option<&str>) {
+        let offered = self.config.languages();
+        if offered.len() < 2 {
+            return self.send(response::err(&self.say(Text::UnknownCommand)));
+        }
+        let Some(range) = range else {
+            let mut reply = MultiLine::ok(&self.say(Text::LanguageListing));
+            for l in &offered {
+                reply.line(&format!("{} {}", l.tag(), l.name()));
+            }
+            return self.send(reply.finish());
+        };
+        let chosen = if range == "*" {
+            Some(Language::default())
+        } else {
+            Language::lookup(range, &offered)
+        };
+        match chosen {
+            Some(l) => {
+                self.lang = l;
+                let text = format!("{} {}", l.tag(), self.say(Text::LanguageChanged));
+                self.send(response::ok(&text));
+            }
+            None => self.send(response::err(&self.say(Text::LanguageUnknown))),
+        }
     }
 }

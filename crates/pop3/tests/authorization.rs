@@ -280,6 +280,9 @@ fn capa_before_and_after_login() {
         expire: Expire::Days(30),
         expire_per_user: true,
         login_delay: Some(900),
+        // UTF8 and LANG are checked in intl.rs.
+        utf8: false,
+        languages: Vec::new(),
         ..config()
     });
     let before = reply(&mut s, "CAPA\r\n");

@@ -303,6 +303,10 @@ impl Default for Delivery {
 pub struct SmtpSettings {
     /// Offer AUTH on the MX listener too (some old clients send to port 25).
     pub auth_on_mx: bool,
+    /// Accept a message whose header has non-ASCII octets in a transaction
+    /// without SMTPUTF8 (legacy 8-bit headers). Off (default): refused with
+    /// `550 5.6.9`, as RFC 6531/6532 want.
+    pub allow_utf8_headers_without_smtputf8: bool,
 }
 
 /// `[submission]`: what authenticated users may send.
@@ -469,6 +473,14 @@ pub struct Pop3 {
     pub allow_plaintext: Plaintext,
     /// Seconds advertised as LOGIN-DELAY (0: not advertised).
     pub login_delay: u32,
+    /// Offer the UTF8 command (RFC 6856): UTF-8 user names and passwords,
+    /// and messages with UTF-8 headers as they are. Clients that do not
+    /// use it get such messages downgraded (RFC 6857).
+    pub utf8: bool,
+    /// Response text languages offered with LANG (RFC 6856), among "en",
+    /// "th" and "zh". English is the default and always offered.
+    #[serde(deserialize_with = "language_list")]
+    pub languages: Vec<praisani_pop3::Language>,
 }
 
 impl Default for Config {
@@ -537,6 +549,8 @@ impl Default for Pop3 {
         Pop3 {
             allow_plaintext: Plaintext::Loopback,
             login_delay: 0,
+            utf8: true,
+            languages: praisani_pop3::Language::ALL.to_vec(),
         }
     }
 }
@@ -776,6 +790,21 @@ fn plaintext_policy<'de, D: Deserializer<'de>>(d: D) -> Result<Plaintext, D::Err
     }
 }
 
+fn language_list<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<praisani_pop3::Language>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| {
+            praisani_pop3::Language::from_tag(s).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{s:?} is not an offered language (use \"en\", \"th\", \"zh\")"
+                ))
+            })
+        })
+        .collect()
+}
+
 fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cidr>, D::Error> {
     Vec::<String>::deserialize(d)?
         .iter()
@@ -916,6 +945,20 @@ mod tests {
             e.0.contains("allow_plaintext") && e.0.contains("line 2"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn pop3_utf8_and_languages() {
+        use praisani_pop3::Language;
+        let c = Config::parse("").unwrap();
+        assert!(c.pop3.utf8);
+        assert_eq!(c.pop3.languages, Language::ALL);
+        assert!(!c.smtp.allow_utf8_headers_without_smtputf8);
+        let c = Config::parse("[pop3]\nutf8 = false\nlanguages = [\"TH\"]").unwrap();
+        assert!(!c.pop3.utf8);
+        assert_eq!(c.pop3.languages, [Language::Th]);
+        let e = Config::parse("[pop3]\nlanguages = [\"fr\"]").unwrap_err();
+        assert!(e.0.contains("\"fr\" is not an offered language"), "{e}");
     }
 
     #[test]

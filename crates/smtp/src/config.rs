@@ -27,6 +27,11 @@ pub struct Config {
     pub max_messages_per_connection: usize,
     /// Advertise SMTPUTF8 (RFC 6531) and accept the SMTPUTF8 MAIL parameter.
     pub smtputf8: bool,
+    /// Refuse, with `550 5.6.9`, a message whose header section has non-ASCII octets
+    /// when its transaction did not declare SMTPUTF8: RFC 6531 section 3.1 and RFC
+    /// 6532 let UTF-8 header fields travel only in SMTPUTF8 transactions. Off keeps
+    /// the lenient habit of accepting legacy 8-bit headers.
+    pub utf8_headers_need_smtputf8: bool,
     /// Advertise DSN (RFC 3461) and accept its parameters: RET and ENVID on MAIL,
     /// NOTIFY and ORCPT on RCPT. When false they are unknown parameters (555).
     /// MAIL and RCPT command lines may then be 100 and 500 octets longer than
@@ -67,6 +72,7 @@ impl Config {
             max_bad_commands: 20,
             max_messages_per_connection: 100,
             smtputf8: true,
+            utf8_headers_need_smtputf8: true,
             dsn: false,
             starttls: false,
             auth_mechanisms_tls: Vec::new(),

@@ -224,6 +224,52 @@ impl DataDecoder {
     }
 }
 
+/// Finds out whether a message's header section has a non-ASCII octet, chunk by chunk
+/// of decoded body (CRLF line ends).
+#[derive(Clone, Debug)]
+pub struct HeaderScan {
+    /// Octets of `CR LF CR LF` matched so far; starts at 2 so that a body opening
+    /// with its blank line has an empty header.
+    matched: usize,
+    done: bool,
+}
+
+impl Default for HeaderScan {
+    fn default() -> Self {
+        HeaderScan {
+            matched: 2,
+            done: false,
+        }
+    }
+}
+
+impl HeaderScan {
+    /// Looks at the next decoded octets; true when the header section has a non-ASCII
+    /// octet. Octets after the header section are not looked at.
+    pub fn push(&mut self, chunk: &[u8]) -> bool {
+        const END: &[u8; 4] = b"\r\n\r\n";
+        for &b in chunk {
+            if self.done {
+                return false;
+            }
+            if !b.is_ascii() {
+                return true;
+            }
+            self.matched = if b == END[self.matched] {
+                self.matched + 1
+            } else if b == CR {
+                1
+            } else {
+                0
+            };
+            if self.matched == END.len() {
+                self.done = true;
+            }
+        }
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +354,24 @@ mod tests {
             LF => i > 0 && out[i - 1] == CR,
             _ => true,
         })
+    }
+
+    #[test]
+    fn header_scan_stops_at_the_blank_line() {
+        let mut s = HeaderScan::default();
+        assert!(!s.push(b"Subject: hi\r"));
+        assert!(!s.push(b"\nX: y\r\n\r"));
+        assert!(!s.push("\nbody ไทย\r\n".as_bytes()));
+        let mut s = HeaderScan::default();
+        assert!(!s.push(b"Subject: a\r\n"));
+        assert!(s.push("Subject: ไทย\r\n\r\n".as_bytes()));
+        // An empty header: the body starts with its blank line.
+        let mut s = HeaderScan::default();
+        assert!(!s.push("\r\nไทย".as_bytes()));
+        // CR CR LF is not the end of a line pair.
+        let mut s = HeaderScan::default();
+        assert!(!s.push(b"A: b\r\r\n"));
+        assert!(s.push(b"C: \xff\r\n\r\n"));
     }
 
     #[test]

@@ -30,7 +30,7 @@ mod test_rng;
 
 pub use command::{Command, CommandError, Param, parse_command};
 pub use config::Config;
-pub use data::{CHUNK_SIZE, DataDecoder, DataError, Progress};
+pub use data::{CHUNK_SIZE, DataDecoder, DataError, HeaderScan, Progress};
 pub use event::{Envelope, Event, Verdict};
 pub use params::{Body, ENVID_MAX, MailParams, Notify, ORCPT_MAX, ParamError, RcptParams, Ret};
 pub use path::{

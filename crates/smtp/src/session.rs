@@ -115,6 +115,11 @@ struct Body {
     decoder: DataDecoder,
     /// MessageAborted has been emitted.
     aborted: bool,
+    /// Watches the header section for UTF-8 when the transaction did not declare
+    /// SMTPUTF8 and the config refuses such messages; `None` otherwise.
+    header: Option<crate::data::HeaderScan>,
+    /// The header section has non-ASCII octets without SMTPUTF8: refused at the end.
+    utf8_header: bool,
 }
 
 impl Session {

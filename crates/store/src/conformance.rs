@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use crate::{
-    Accepted, AttemptResult, Fit, Keep, Lookup, NewAccount, Outbound, OutboundRcpt, RcptState,
-    Retention, Secrets, Store, StoreError,
+    Accepted, AttemptResult, Fit, HeaderDowngrade, Keep, LegacyView, Lookup, NewAccount, Outbound,
+    OutboundRcpt, RcptState, Retention, Secrets, Store, StoreError,
 };
 use praisani_mailaddr::{Address, Domain};
 use std::sync::Arc;
@@ -820,4 +820,85 @@ pub async fn maildrop_locks_released<S: Store + ?Sized>(store: &S) {
     assert!(store.lock_maildrop(a).await.unwrap().is_none());
     assert_eq!(store.release_maildrop_locks().await.unwrap(), 1);
     assert!(store.lock_maildrop(a).await.unwrap().is_some());
+}
+
+/// Downgraded headers (RFC 6857) kept with a body: listed as the legacy
+/// view with the exact downgraded size, returned whole, shared by the
+/// recipients of one body, gone with the last message.
+pub async fn downgrades<S: Store + ?Sized>(store: &S) {
+    store.domain_add(&dom("example.test")).await.unwrap();
+    let a = store.account_add(account("a@example.test")).await.unwrap();
+    let b = store.account_add(account("b@example.test")).await.unwrap();
+    let original = "Subject: สวัสดี\r\n\r\nbody\r\n".as_bytes();
+    let header_len = original.len() as u64 - 6;
+    let replacement = b"Subject: =?UTF-8?B?4Liq4Lin4Lix4Liq4LiU4Li1?=\r\n\r\n".to_vec();
+    let mut spool = store.new_spool();
+    spool.write(original).unwrap();
+    spool.set_downgrade(HeaderDowngrade {
+        original_len: header_len,
+        header: Some(replacement.clone()),
+    });
+    let utf8 = store.deliver(spool, &[a, b]).await.unwrap();
+    let plain = deliver_text(store, b"Subject: hi\r\n\r\nbody\r\n", &[a]).await;
+    let mut spool = store.new_spool();
+    spool.write(original).unwrap();
+    spool.set_downgrade(HeaderDowngrade {
+        original_len: header_len,
+        header: None,
+    });
+    let hidden = store.deliver(spool, &[a]).await.unwrap();
+
+    let list = store.list_messages(a).await.unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0].size, original.len() as u64);
+    assert_eq!(
+        list[0].legacy,
+        LegacyView::Downgraded {
+            size: replacement.len() as u64 + 6
+        }
+    );
+    assert_eq!(list[1].legacy, LegacyView::Same);
+    assert_eq!(list[2].legacy, LegacyView::Hidden);
+    let expected = HeaderDowngrade {
+        original_len: header_len,
+        header: Some(replacement),
+    };
+    assert_eq!(
+        store.message_downgrade(a, utf8[0]).await.unwrap(),
+        Some(expected.clone())
+    );
+    assert_eq!(
+        store.message_downgrade(b, utf8[1]).await.unwrap(),
+        Some(expected.clone())
+    );
+    assert_eq!(store.message_downgrade(a, plain[0]).await.unwrap(), None);
+    assert_eq!(
+        store
+            .message_downgrade(a, hidden[0])
+            .await
+            .unwrap()
+            .map(|d| d.header),
+        Some(None)
+    );
+    // The stored message itself is untouched.
+    let body = store
+        .open_message(a, utf8[0])
+        .await
+        .unwrap()
+        .read_all()
+        .await
+        .unwrap();
+    assert_eq!(body, original);
+    assert!(matches!(
+        store.message_downgrade(b, plain[0]).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Deleting one copy keeps the other's downgrade; the last takes it along.
+    store.delete_messages(a, &[utf8[0]]).await.unwrap();
+    assert_eq!(
+        store.message_downgrade(b, utf8[1]).await.unwrap(),
+        Some(expected)
+    );
+    store.delete_messages(b, &[utf8[1]]).await.unwrap();
+    assert!(store.list_messages(b).await.unwrap().is_empty());
 }

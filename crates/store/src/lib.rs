@@ -199,6 +199,13 @@ pub trait Store: Send + Sync + 'static {
         account: AccountId,
         message: MessageId,
     ) -> Result<BodyStream, StoreError>;
+    /// The RFC 6857 downgraded header stored with a message whose header
+    /// has UTF-8 (see [`Spool::set_downgrade`]); `None` when it is ASCII.
+    async fn message_downgrade(
+        &self,
+        account: AccountId,
+        message: MessageId,
+    ) -> Result<Option<HeaderDowngrade>, StoreError>;
     /// Deletes messages of one mailbox durably (all or nothing).
     async fn delete_messages(
         &self,

@@ -9,6 +9,8 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
+use crate::HeaderDowngrade;
+
 /// Bodies up to this size are kept in memory.
 pub const MEMORY_LIMIT: usize = 256 * 1024;
 
@@ -19,6 +21,7 @@ pub struct Spool {
     memory: Vec<u8>,
     file: Option<File>,
     len: u64,
+    downgrade: Option<HeaderDowngrade>,
 }
 
 impl Spool {
@@ -29,6 +32,7 @@ impl Spool {
             memory: Vec::new(),
             file: None,
             len: 0,
+            downgrade: None,
         }
     }
 
@@ -58,6 +62,17 @@ impl Spool {
     /// True when nothing was written.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Attaches the downgraded header section the store keeps with the body
+    /// (for messages whose header has UTF-8).
+    pub fn set_downgrade(&mut self, downgrade: HeaderDowngrade) {
+        self.downgrade = Some(downgrade);
+    }
+
+    /// Takes the attached downgraded header section, if any.
+    pub fn take_downgrade(&mut self) -> Option<HeaderDowngrade> {
+        self.downgrade.take()
     }
 
     /// Reads the body back in chunks of at most `chunk` octets.

@@ -123,6 +123,36 @@ pub struct MessageMeta {
     pub size: u64,
     /// Arrival time, seconds since the Unix epoch.
     pub received: i64,
+    /// What a client that did not enable UTF-8 (RFC 6856) gets instead.
+    pub legacy: LegacyView,
+}
+
+/// How a message is shown to a POP3 client that did not enable UTF-8
+/// (RFC 6856): its header section may need the RFC 6857 downgrade.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegacyView {
+    /// The header section is ASCII: the message as stored.
+    Same,
+    /// The downgraded header section replaces the stored one; `size` is the
+    /// exact size of the result, CRLF line ends.
+    Downgraded {
+        /// Octets of the downgraded message.
+        size: u64,
+    },
+    /// No downgraded form exists: the message is not shown.
+    Hidden,
+}
+
+/// The downgraded (RFC 6857) header section of a message whose header has
+/// UTF-8, computed once when the message arrives and stored with its body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderDowngrade {
+    /// Octets at the start of the stored message that the downgraded
+    /// header replaces (the header section with its blank line).
+    pub original_len: u64,
+    /// The replacement, all ASCII; `None` when the header could not be
+    /// downgraded and the message is hidden from such clients.
+    pub header: Option<Vec<u8>>,
 }
 
 /// Identifies a message in the outbound queue.

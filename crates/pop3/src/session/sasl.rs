@@ -13,6 +13,7 @@
 
 use super::{Awaiting, Session};
 use crate::framing::Line;
+use crate::lang::Text;
 use crate::response::{self, ResponseCode};
 use crate::session::Event;
 
@@ -24,11 +25,11 @@ impl Session {
             // is refused with -ERR. RFC 3206 [AUTH] covers problems with the mechanism as
             // well as with the credentials; [SYS/PERM] is for server failures, not policy.
             let text = if !self.tls_active && offered(&self.config.sasl_mechanisms_tls) {
-                "Mechanism not available on non-secure connection"
+                Text::MechanismNeedsTls
             } else {
-                "Unsupported authentication mechanism"
+                Text::MechanismUnsupported
             };
-            return self.send(response::err_code(ResponseCode::Auth, text));
+            return self.send(response::err_code(ResponseCode::Auth, &self.say(text)));
         }
         self.login_started = true;
         self.user = None;
@@ -66,10 +67,10 @@ impl Session {
         self.sasl_client_turn = false;
         let bytes = match line {
             Line::Complete(bytes) | Line::Long(bytes) => bytes,
-            Line::TooLong => return self.sasl_abort("Line too long"),
+            Line::TooLong => return self.sasl_abort(Text::LineTooLong),
         };
         if bytes == b"*" {
-            return self.sasl_abort("Authentication cancelled");
+            return self.sasl_abort(Text::AuthCancelled);
         }
         self.awaiting = Awaiting::Sasl;
         let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -77,9 +78,9 @@ impl Session {
     }
 
     /// Ends the exchange without a verdict: not a failed login, so not counted.
-    fn sasl_abort(&mut self, text: &str) {
+    fn sasl_abort(&mut self, text: Text<'_>) {
         self.user = None;
-        self.send(response::err(text));
+        self.send(response::err(&self.say(text)));
         self.events.push_back(Event::AuthCancelled);
     }
 }

@@ -7,26 +7,25 @@
 //! STLS would be executed as if they came over TLS (the CVE-2011-0411 class of bugs).
 
 use super::{Awaiting, Session};
+use crate::lang::Text;
 use crate::response;
 use crate::session::Event;
 
 impl Session {
     pub(super) fn stls(&mut self) {
         if self.tls_active {
-            return self.send(response::err("Already using TLS"));
+            return self.send(response::err(&self.say(Text::AlreadyTls)));
         }
         if !self.config.stls {
-            return self.send(response::err("STLS not available"));
+            return self.send(response::err(&self.say(Text::StlsUnavailable)));
         }
         // RFC 2595 section 4 allows STLS in AUTHORIZATION; once a login has begun in the
         // clear there is nothing left to protect it, and restarting would let a client mix
         // a plaintext USER with a PASS over TLS.
         if self.login_started {
-            return self.send(response::err(
-                "Command not permitted after USER, APOP or AUTH",
-            ));
+            return self.send(response::err(&self.say(Text::StlsAfterLogin)));
         }
-        self.send(response::ok("Begin TLS negotiation"));
+        self.send(response::ok(&self.say(Text::BeginTls)));
         self.events.push_back(Event::StartTls);
         self.awaiting = Awaiting::Tls;
         // Drop whatever followed the STLS line; `feed` ignores input until the handshake.

@@ -3,6 +3,7 @@
 
 use super::{Awaiting, Session, State};
 use crate::command::{Command, Keyword, ParseError};
+use crate::lang::Text;
 use crate::maildrop::{MessageInfo, Missing};
 use crate::response::{self, MultiLine};
 use crate::session::Event;
@@ -35,17 +36,14 @@ impl Session {
             Command::Retr(n) => self.retrieve(n, None),
             Command::Top { msg, lines } => self.retrieve(msg, Some(lines)),
             Command::Dele(n) => match self.maildrop.delete(n) {
-                Ok(()) => self.send(response::ok(&format!("message {n} deleted"))),
+                Ok(()) => self.send(response::ok(&self.say(Text::Deleted { n }))),
                 Err(missing) => self.missing(n, missing),
             },
             Command::Noop => self.send(response::ok("")),
             Command::Rset => {
                 self.maildrop.reset();
                 let (count, octets) = self.maildrop.stat();
-                let text = format!(
-                    "maildrop has {} ({octets} octets)",
-                    response::messages(count)
-                );
+                let text = self.say(Text::MaildropHas { count, octets });
                 self.send(response::ok(&text));
             }
             Command::Quit => {
@@ -58,11 +56,13 @@ impl Session {
                 self.events.push_back(Event::Update { delete });
             }
             Command::Capa => self.capa(),
-            Command::User(_)
+            Command::Lang(range) => self.lang(range.as_deref()),
+            Command::Utf8
+            | Command::User(_)
             | Command::Pass(_)
             | Command::Apop { .. }
             | Command::Stls
-            | Command::Auth { .. } => self.send(response::err("Command not valid in this state")),
+            | Command::Auth { .. } => self.send(response::err(&self.say(Text::NotInThisState))),
         }
     }
 
@@ -79,8 +79,8 @@ impl Session {
 
     fn missing(&mut self, n: u64, missing: Missing) {
         let reply = match missing {
-            Missing::NoSuchMessage => response::err("no such message"),
-            Missing::Deleted => response::err(&format!("message {n} already deleted")),
+            Missing::NoSuchMessage => response::err(&self.say(Text::NoSuchMessage)),
+            Missing::Deleted => response::err(&self.say(Text::AlreadyDeleted { n })),
         };
         self.send(reply);
     }
@@ -88,7 +88,7 @@ impl Session {
     /// LIST or UIDL without argument: one line per live message.
     fn listing(&mut self, value: impl Fn(&MessageInfo) -> String) {
         let (count, octets) = self.maildrop.stat();
-        let mut reply = MultiLine::ok(&format!("{} ({octets} octets)", response::messages(count)));
+        let mut reply = MultiLine::ok(&self.say(Text::Listing { count, octets }));
         for (n, m) in self.maildrop.live() {
             reply.line(&format!("{n} {}", value(m)));
         }

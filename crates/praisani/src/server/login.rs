@@ -5,6 +5,13 @@
 //! mechanisms; this module answers the mechanisms' questions: is this
 //! password right (argon2, through the authenticator and its cache), what
 //! are this user's SCRAM credentials.
+//!
+//! User names are full addresses and may be UTF-8 (`สมชาย@ตัวอย่าง.ไทย`,
+//! after POP3 `UTF8` or in SASL): the account is found through
+//! [`Address`], so NFC/NFD, letter case and U-label/A-label spellings of
+//! one address are one user, for the lookup and for brute-force
+//! throttling alike. Passwords are compared after
+//! [`praisani_mailhost::passwords::prepare`].
 
 use super::Shared;
 use super::throttle::Gate;
@@ -120,7 +127,7 @@ impl SaslLogin {
                     authzid,
                     password,
                 } => {
-                    self.user = authcid.clone();
+                    self.user = throttle_key(&authcid);
                     if authzid.as_ref().is_some_and(|z| z != &authcid) {
                         return self.fail(LoginFail::BadCredentials).await;
                     }
@@ -137,8 +144,8 @@ impl SaslLogin {
                     }
                 }
                 Step::NeedScramCredentials { authcid } => {
-                    self.user = authcid.clone();
-                    if let Gate::Locked = self.shared.throttle.gate(self.ip, &authcid) {
+                    self.user = throttle_key(&authcid);
+                    if let Gate::Locked = self.shared.throttle.gate(self.ip, &self.user) {
                         return AuthStep::Failed(LoginFail::Locked);
                     }
                     let account = match Address::parse(&authcid) {
@@ -168,7 +175,9 @@ impl SaslLogin {
                     let Some(account) = self.account.take() else {
                         return self.fail(LoginFail::BadCredentials).await;
                     };
-                    self.shared.throttle.succeeded(self.ip, &authcid);
+                    self.shared
+                        .throttle
+                        .succeeded(self.ip, &throttle_key(&authcid));
                     match final_data {
                         Some(data) => {
                             self.verified = Some(account);
@@ -194,6 +203,14 @@ impl SaslLogin {
         }
         AuthStep::Failed(why)
     }
+}
+
+/// The name failures are counted under: the canonical address when the
+/// name is one, so every spelling of a user shares one count.
+fn throttle_key(user: &str) -> String {
+    Address::parse(user)
+        .map(|a| a.canonical())
+        .unwrap_or_else(|_| user.to_owned())
 }
 
 async fn pad(shared: &Shared, started: Instant) {
@@ -238,6 +255,7 @@ async fn throttled(
     check: impl std::future::Future<Output = Result<Account, LoginError>>,
 ) -> Result<Account, LoginFail> {
     let started = Instant::now();
+    let user = &throttle_key(user);
     match shared.throttle.gate(ip, user) {
         Gate::Locked => {
             pad(shared, started).await;

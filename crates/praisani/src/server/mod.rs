@@ -169,6 +169,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
     smtp.max_text_line = limits.max_text_line;
     smtp.max_bad_commands = limits.max_bad_commands;
     smtp.max_messages_per_connection = limits.max_messages_per_connection;
+    smtp.utf8_headers_need_smtputf8 = !config.smtp.allow_utf8_headers_without_smtputf8;
     let pop3 = praisani_pop3::Config {
         implementation: format!("praisani {}", env!("CARGO_PKG_VERSION")),
         hostname: config.hostname.clone(),
@@ -184,6 +185,8 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         stls: true,
         sasl_mechanisms_tls: MECHANISMS.map(String::from).to_vec(),
         sasl_mechanisms_plain: MECHANISMS.map(String::from).to_vec(),
+        utf8: config.pop3.utf8,
+        languages: config.pop3.languages.clone(),
         ..praisani_pop3::Config::default()
     };
     let shared = Arc::new(Shared {

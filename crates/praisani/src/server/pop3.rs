@@ -1,12 +1,27 @@
 //! Drives one POP3 connection: socket bytes in and out of the
 //! `praisani_pop3` engine, logins checked and mailboxes read from the store.
+//!
+//! Messages whose header has UTF-8 (RFC 6532) and clients that did not send
+//! `UTF8` (RFC 6856): such a client gets the message with the downgraded
+//! header section (RFC 6857) stored with it when it arrived, never the raw
+//! one. We chose downgrading over hiding, so a client that cannot do UTF-8
+//! still sees and can delete all its mail; only a message whose header was
+//! too long to downgrade (over 256 KiB) is left out of its listing. The
+//! maildrop is listed in the client's form at login (UTF8 is only allowed
+//! before it): LIST and STAT give the downgraded sizes, which are exactly
+//! what RETR sends, and UIDLs are those of the stored messages in both
+//! forms, so switching between UTF-8 and legacy clients neither loses mail
+//! nor re-downloads it.
 
 use super::limits::IpSlot;
 use super::login::{self, AuthStep, LoginFail, SaslLogin};
 use super::stream::MailStream;
 use super::{Service, Shared};
-use praisani_pop3::{AuthOutcome, Credential, Encoder, Event, MessageInfo, Session};
-use praisani_store::{Account, MaildropLock, StoreError};
+use praisani_pop3::{
+    AuthOutcome, Credential, Encoder, Event, MessageInfo, RetrieveFailure, Session,
+};
+use praisani_store::{Account, HeaderDowngrade, LegacyView, MaildropLock, StoreError};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,6 +63,7 @@ pub(crate) async fn handle(
             sasl: None,
             expire: None,
             retrieved: Vec::new(),
+            downgraded: HashSet::new(),
         };
         match conn.run(&mut stream, timestamp).await {
             Ok(()) => tracing::debug!("closed"),
@@ -73,6 +89,8 @@ struct Conn {
     expire: Option<praisani_pop3::Expire>,
     /// Messages this session sent with RETR: their retention clock starts.
     retrieved: Vec<i64>,
+    /// Messages this (non-UTF8) session gets with the downgraded header.
+    downgraded: HashSet<u64>,
 }
 
 /// How a failed login is reported (RFC 2449/3206 response codes).
@@ -107,7 +125,10 @@ impl Conn {
                 match event {
                     Event::Send(bytes) => out.extend_from_slice(&bytes),
                     Event::Authenticate { user, credential } => {
-                        let outcome = self.login(&user, credential, session.timestamp()).await;
+                        let utf8 = session.utf8();
+                        let outcome = self
+                            .login(&user, credential, session.timestamp(), utf8)
+                            .await;
                         if let Some(e) = self.expire {
                             session.set_expire(e);
                         }
@@ -118,7 +139,8 @@ impl Conn {
                         size,
                         top_lines,
                     } => {
-                        self.retrieve(stream, &mut out, id, size, top_lines).await?;
+                        self.retrieve(stream, &mut out, &session, id, size, top_lines)
+                            .await?;
                         if top_lines.is_none() {
                             self.retrieved.push(id as i64);
                         }
@@ -192,7 +214,7 @@ impl Conn {
             AuthStep::Success(account) => {
                 self.sasl = None;
                 session.set_user(account.address.to_string());
-                let outcome = self.open_maildrop(*account).await;
+                let outcome = self.open_maildrop(*account, session.utf8()).await;
                 if let Some(e) = self.expire {
                     session.set_expire(e);
                 }
@@ -205,7 +227,13 @@ impl Conn {
         }
     }
 
-    async fn login(&mut self, user: &str, credential: Credential, timestamp: &str) -> AuthOutcome {
+    async fn login(
+        &mut self,
+        user: &str,
+        credential: Credential,
+        timestamp: &str,
+        utf8: bool,
+    ) -> AuthOutcome {
         let ip = self.peer.ip();
         let result = match credential {
             Credential::Password(pw) => login::check_password(&self.shared, ip, user, &pw).await,
@@ -214,7 +242,7 @@ impl Conn {
             }
         };
         match result {
-            Ok(account) => self.open_maildrop(account).await,
+            Ok(account) => self.open_maildrop(account, utf8).await,
             Err(why) => {
                 tracing::info!(user, ?why, "login failed");
                 fail_outcome(why)
@@ -222,8 +250,9 @@ impl Conn {
         }
     }
 
-    /// After a successful login: LOGIN-DELAY, the maildrop lock, the list.
-    async fn open_maildrop(&mut self, account: Account) -> AuthOutcome {
+    /// After a successful login: LOGIN-DELAY, the maildrop lock, the list
+    /// (in the legacy form unless the client sent UTF8).
+    async fn open_maildrop(&mut self, account: Account, utf8: bool) -> AuthOutcome {
         if let Some(delay) = self.shared.pop3.login_delay
             && !self
                 .shared
@@ -252,15 +281,24 @@ impl Conn {
                 return AuthOutcome::TempFail;
             }
         };
-        tracing::info!(user = %account.address, messages = list.len(), "logged in");
-        let messages = list
-            .into_iter()
-            .map(|m| MessageInfo {
+        tracing::info!(user = %account.address, messages = list.len(), utf8, "logged in");
+        self.downgraded.clear();
+        let mut messages = Vec::with_capacity(list.len());
+        for m in list {
+            let size = match (utf8, m.legacy) {
+                (true, _) | (false, LegacyView::Same) => m.size,
+                (false, LegacyView::Downgraded { size }) => {
+                    self.downgraded.insert(m.id as u64);
+                    size
+                }
+                (false, LegacyView::Hidden) => continue,
+            };
+            messages.push(MessageInfo {
                 id: m.id as u64,
                 uid: m.uidl,
-                size: m.size,
-            })
-            .collect();
+                size,
+            });
+        }
         let own = account.retention.or(account.domain_retention);
         let keep = own
             .after_retrieval
@@ -274,29 +312,47 @@ impl Conn {
         &mut self,
         stream: &mut MailStream,
         out: &mut Vec<u8>,
+        session: &Session,
         id: u64,
         size: u64,
         top: Option<u64>,
     ) -> std::io::Result<()> {
         let Some((account, _)) = &self.mailbox else {
-            out.extend_from_slice(&praisani_pop3::sys_temp_err("No mailbox open"));
+            out.extend_from_slice(&session.retrieve_failure(RetrieveFailure::NoMailbox));
             return Ok(());
         };
-        let mut body = match self.shared.store.open_message(account.id, id as i64).await {
+        let store = &self.shared.store;
+        // For a legacy client, the downgraded header replaces the stored one.
+        let (header, mut skip) = if self.downgraded.contains(&id) {
+            match store.message_downgrade(account.id, id as i64).await {
+                Ok(Some(HeaderDowngrade {
+                    original_len,
+                    header: Some(h),
+                })) => (Some(h), original_len),
+                Ok(_) | Err(StoreError::NotFound(_)) => {
+                    out.extend_from_slice(&session.retrieve_failure(RetrieveFailure::Gone));
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::error!(message = id, "cannot read downgraded header: {e}");
+                    out.extend_from_slice(&session.retrieve_failure(RetrieveFailure::Unreadable));
+                    return Ok(());
+                }
+            }
+        } else {
+            (None, 0)
+        };
+        let mut body = match store.open_message(account.id, id as i64).await {
             Ok(b) => b,
             Err(StoreError::NotFound(_)) => {
                 // Removed underneath the session (the account was deleted by
                 // an administrator): retrying will not help.
-                out.extend_from_slice(&praisani_pop3::sys_perm_err(
-                    "This message no longer exists",
-                ));
+                out.extend_from_slice(&session.retrieve_failure(RetrieveFailure::Gone));
                 return Ok(());
             }
             Err(e) => {
                 tracing::error!(message = id, "cannot open message: {e}");
-                out.extend_from_slice(&praisani_pop3::sys_temp_err(
-                    "Cannot read the message now, try again later",
-                ));
+                out.extend_from_slice(&session.retrieve_failure(RetrieveFailure::Unreadable));
                 return Ok(());
             }
         };
@@ -306,20 +362,27 @@ impl Conn {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(message = id, "cannot read message: {e}");
-                out.extend_from_slice(&praisani_pop3::sys_temp_err(
-                    "Cannot read the message now, try again later",
-                ));
+                out.extend_from_slice(&session.retrieve_failure(RetrieveFailure::Unreadable));
                 return Ok(());
             }
         };
         match top {
-            None => out.extend_from_slice(&praisani_pop3::retr_ok_line(size)),
-            Some(_) => out.extend_from_slice(&praisani_pop3::top_ok_line()),
+            None => out.extend_from_slice(&session.retr_ok(size)),
+            Some(_) => out.extend_from_slice(&session.top_ok()),
         }
         let mut encoder = Encoder::new(top);
+        if let Some(h) = header {
+            encoder.encode(&h, out);
+        }
         let mut chunk = first;
         while let Some(c) = chunk {
-            encoder.encode(&c, out);
+            if encoder.is_done() {
+                break;
+            }
+            // Skip the stored header that the downgraded one replaced.
+            let from = usize::try_from(skip).unwrap_or(usize::MAX).min(c.len());
+            skip -= from as u64;
+            encoder.encode(&c[from..], out);
             if encoder.is_done() {
                 break;
             }

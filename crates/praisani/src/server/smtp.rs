@@ -62,6 +62,7 @@ pub(crate) async fn handle(
             sasl: None,
             capture: None,
             from_refused: false,
+            sniff: HeaderCapture::default(),
         };
         match conn.run(&mut stream).await {
             Ok(()) => tracing::debug!("closed"),
@@ -102,6 +103,9 @@ struct Conn {
     account: Option<Account>,
     /// The AUTH exchange in progress.
     sasl: Option<SaslLogin>,
+    /// The header section as spooled, to store its RFC 6857 downgrade with
+    /// a message whose header has UTF-8.
+    sniff: HeaderCapture,
     /// The header section of a submitted message, held back until complete.
     capture: Option<HeaderCapture>,
     /// The submitted message's From: is not the user's.
@@ -556,6 +560,8 @@ impl Conn {
             smtputf8: env.params.smtputf8,
             eight_bit: env.params.body == praisani_smtp::Body::EightBitMime,
         });
+        self.sniff = HeaderCapture::default();
+        let _ = self.sniff.push(headers.as_bytes());
         let written = spool.write(headers.as_bytes()).map(|_| spool);
         self.spool = Some(written);
         // Our users' messages: hold the header back for the submission
@@ -565,6 +571,9 @@ impl Conn {
     }
 
     fn spool_write(&mut self, bytes: &[u8]) {
+        if !self.sniff.is_complete() {
+            let _ = self.sniff.push(bytes);
+        }
         if let Some(Ok(spool)) = &mut self.spool
             && let Err(e) = spool.write(bytes)
         {
@@ -646,7 +655,7 @@ impl Conn {
                 "From: header address is not one of yours",
             ));
         }
-        let spool = match self.spool.take() {
+        let mut spool = match self.spool.take() {
             Some(Ok(s)) => s,
             Some(Err(e)) => {
                 tracing::error!("spooling failed: {e}");
@@ -664,6 +673,10 @@ impl Conn {
                 ));
             }
         };
+        let sniffed = std::mem::take(&mut self.sniff);
+        if let Some(d) = praisani_mailhost::downgrade::for_storage(sniffed.header()) {
+            spool.set_downgrade(d);
+        }
         let size = spool.len();
         let outbound = self.outbound.take();
         let bounce = self.bounce.take();

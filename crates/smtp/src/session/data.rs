@@ -1,7 +1,7 @@
 //! DATA (RFC 5321 4.1.1.4): the command, then the body through the decoder.
 
 use super::{Body, Session, Waiting};
-use crate::data::{CHUNK_SIZE, DataDecoder, DataError};
+use crate::data::{CHUNK_SIZE, DataDecoder, DataError, HeaderScan};
 use crate::event::{Envelope, Event};
 use crate::reply::Reply;
 
@@ -22,6 +22,8 @@ impl Session {
         let Some(tx) = self.transaction.take() else {
             return;
         };
+        let header = (self.config.utf8_headers_need_smtputf8 && !tx.params.smtputf8)
+            .then(HeaderScan::default);
         self.events.push_back(Event::MessageStart(Envelope {
             helo,
             esmtp,
@@ -38,6 +40,8 @@ impl Session {
         self.body = Some(Body {
             decoder: DataDecoder::new(self.config.max_message_size, self.config.max_text_line),
             aborted: false,
+            header,
+            utf8_header: false,
         });
     }
 
@@ -54,7 +58,15 @@ impl Session {
         let progress = body.decoder.decode(pending, &mut chunk, CHUNK_SIZE);
         self.start += progress.consumed;
         let error = body.decoder.error();
-        if error.is_some() {
+        if let Some(scan) = &mut body.header
+            && scan.push(&chunk)
+        {
+            // RFC 6532 header fields need an SMTPUTF8 transaction (RFC 6531 section 3.1):
+            // stop storing now, refuse at the end of data.
+            body.header = None;
+            body.utf8_header = true;
+        }
+        if error.is_some() || body.utf8_header {
             if !body.aborted {
                 body.aborted = true;
                 self.events.push_back(Event::MessageAborted);
@@ -62,9 +74,15 @@ impl Session {
         } else if !chunk.is_empty() {
             self.events.push_back(Event::MessageChunk(chunk));
         }
+        let utf8_header = body.utf8_header;
         if progress.finished {
             self.body = None;
             match error {
+                None if utf8_header => self.send(Reply::new(
+                    550,
+                    "5.6.9",
+                    "Message has UTF-8 header fields: send it with SMTPUTF8",
+                )),
                 None => {
                     self.events.push_back(Event::MessageEnd);
                     self.waiting = Some(Waiting::Message);

@@ -777,12 +777,54 @@ fn body_chunks_are_bounded() {
 #[test]
 fn eight_bit_body_under_7bit_is_accepted() {
     let mut s = data_session(Config::new(HOST));
-    s.feed(b"caf\xc3\xa9 \xff\x00\r\n.\r\n");
+    s.feed(b"Subject: x\r\n\r\ncaf\xc3\xa9 \xff\x00\r\n.\r\n");
     assert_eq!(
         s.poll(),
-        Some(Event::MessageChunk(b"caf\xc3\xa9 \xff\x00\r\n".to_vec()))
+        Some(Event::MessageChunk(
+            b"Subject: x\r\n\r\ncaf\xc3\xa9 \xff\x00\r\n".to_vec()
+        ))
     );
     assert_eq!(s.poll(), Some(Event::MessageEnd));
+}
+
+#[test]
+fn utf8_header_without_smtputf8_is_refused() {
+    let mut s = data_session(Config::new(HOST));
+    assert_eq!(
+        run(&mut s, "From: a@b.example\r\n"),
+        ["chunk From: a@b.example\r\n"]
+    );
+    assert_eq!(run(&mut s, "Subject: สวัสดี\r\n\r\nbody\r\n"), ["aborted"]);
+    assert_eq!(
+        run(&mut s, ".\r\nNOOP\r\n"),
+        [
+            "550 5.6.9 Message has UTF-8 header fields: send it with SMTPUTF8\r\n",
+            "250 2.0.0 Ok\r\n"
+        ]
+    );
+    assert!(!s.is_waiting());
+
+    // With SMTPUTF8 the same message is accepted as it is.
+    let mut s = ehlo_session(Config::new(HOST));
+    mail_ok(&mut s, "<a@b.example> SMTPUTF8");
+    rcpt_ok(&mut s, "<c@d.example>");
+    run(&mut s, "DATA\r\n");
+    let text = "Subject: สวัสดี\r\n\r\nbody\r\n";
+    assert_eq!(
+        run(&mut s, &format!("{text}.\r\n")),
+        [format!("chunk {text}"), "end".to_owned()]
+    );
+
+    // Lenient config: legacy 8-bit headers pass.
+    let mut c = Config::new(HOST);
+    c.utf8_headers_need_smtputf8 = false;
+    let mut s = data_session(c);
+    assert_eq!(
+        run(&mut s, "Subject: caf\u{e9}\r\n\r\n.\r\n")
+            .last()
+            .unwrap(),
+        "end"
+    );
 }
 
 #[test]

@@ -14,8 +14,8 @@ mod writer;
 
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, ExpireReport,
-    Lookup, MaildropLock, MessageId, MessageMeta, NewAccount, Outbound, QueueEntry, QueueId,
-    QueueRcptId, Retention, Secrets, Spool, Store, StoreError,
+    HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, NewAccount, Outbound,
+    QueueEntry, QueueId, QueueRcptId, Retention, Secrets, Spool, Store, StoreError,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -454,6 +454,17 @@ impl Store for EmbeddedStore {
             .run(move |c| ops::open_message(c, account, message))
             .await?;
         Ok(self.body_stream(head))
+    }
+
+    async fn message_downgrade(
+        &self,
+        account: AccountId,
+        message: MessageId,
+    ) -> Result<Option<HeaderDowngrade>, StoreError> {
+        self.inner
+            .readers
+            .run(move |c| ops::message_downgrade(c, account, message))
+            .await
     }
 
     async fn delete_messages(

@@ -4,9 +4,10 @@
 use super::locks;
 use super::pool::ReadPool;
 use crate::{
-    Accepted, Account, AccountId, Alias, AttemptResult, BodySource, DomainInfo, Fit, Keep, Lookup,
-    MessageId, MessageMeta, NewAccount, Outbound, OutboundRcpt, QueueEntry, QueueId, QueueRcptId,
-    QueuedRcpt, QuotaRefusal, RcptState, Retention, Secrets, Spool, StoreError, Usage,
+    Accepted, Account, AccountId, Alias, AttemptResult, BodySource, DomainInfo, Fit,
+    HeaderDowngrade, Keep, LegacyView, Lookup, MessageId, MessageMeta, NewAccount, Outbound,
+    OutboundRcpt, QueueEntry, QueueId, QueueRcptId, QueuedRcpt, QuotaRefusal, RcptState, Retention,
+    Secrets, Spool, StoreError, Usage,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -470,11 +471,17 @@ pub(super) fn deliver(
 }
 
 /// Stores the body with `refs` references; returns (body id, size).
-fn store_body(c: &Connection, body: Spool, refs: usize) -> Result<(i64, i64), StoreError> {
+fn store_body(c: &Connection, mut body: Spool, refs: usize) -> Result<(i64, i64), StoreError> {
     let size = body.len() as i64;
     c.prepare_cached("INSERT INTO bodies (size, chunks, refs) VALUES (?1, 0, ?2)")?
         .execute(params![size, refs as i64])?;
     let body_id = c.last_insert_rowid();
+    if let Some(d) = body.take_downgrade() {
+        c.prepare_cached(
+            "INSERT INTO body_downgrades (body_id, header_len, header) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![body_id, d.original_len as i64, d.header])?;
+    }
     let mut reader = body.into_reader()?;
     let mut seq = 0i64;
     {
@@ -909,6 +916,8 @@ fn release_body(c: &Connection, body_id: i64) -> Result<(), StoreError> {
     if refs <= 0 {
         c.prepare_cached("DELETE FROM body_chunks WHERE body_id = ?1")?
             .execute([body_id])?;
+        c.prepare_cached("DELETE FROM body_downgrades WHERE body_id = ?1")?
+            .execute([body_id])?;
         c.prepare_cached("DELETE FROM bodies WHERE id = ?1")?
             .execute([body_id])?;
     }
@@ -921,18 +930,32 @@ pub(super) fn list_messages(
     uid_prefix: &str,
 ) -> Result<Vec<MessageMeta>, StoreError> {
     let mut st = c.prepare_cached(
-        "SELECT id, uidl, size, received FROM messages WHERE account_id = ?1 ORDER BY id",
+        "SELECT m.id, m.uidl, m.size, m.received, d.body_id, d.header_len, length(d.header)
+         FROM messages m LEFT JOIN body_downgrades d ON d.body_id = m.body_id
+         WHERE m.account_id = ?1 ORDER BY m.id",
     )?;
     let rows = st.query_map([account], |r| {
         let id: i64 = r.get(0)?;
         let uidl: Option<String> = r.get(1)?;
+        let size = r.get::<_, i64>(2)? as u64;
+        let legacy = match (r.get::<_, Option<i64>>(4)?, r.get::<_, Option<i64>>(6)?) {
+            (None, _) => LegacyView::Same,
+            (Some(_), None) => LegacyView::Hidden,
+            (Some(_), Some(len)) => {
+                let replaced = r.get::<_, i64>(5)? as u64;
+                LegacyView::Downgraded {
+                    size: size.saturating_sub(replaced) + len as u64,
+                }
+            }
+        };
         Ok(MessageMeta {
             id,
             // Messages stored here get the store's prefix and their id as
             // UIDL; messages migrated from elsewhere keep the UIDL they had.
             uidl: uidl.unwrap_or_else(|| format!("{uid_prefix}.{id}")),
-            size: r.get::<_, i64>(2)? as u64,
+            size,
             received: r.get(3)?,
+            legacy,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -953,6 +976,34 @@ pub(super) fn open_message(
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("message #{message}")))?;
     body_head(c, body_id, chunks)
+}
+
+/// The downgraded header of a message, if its header has UTF-8.
+pub(super) fn message_downgrade(
+    c: &Connection,
+    account: AccountId,
+    message: MessageId,
+) -> Result<Option<HeaderDowngrade>, StoreError> {
+    // (body id of the downgrade row, replaced length, replacement)
+    type Row = (Option<i64>, Option<i64>, Option<Vec<u8>>);
+    let row: Option<Row> = c
+        .prepare_cached(
+            "SELECT d.body_id, d.header_len, d.header
+             FROM messages m LEFT JOIN body_downgrades d ON d.body_id = m.body_id
+             WHERE m.id = ?1 AND m.account_id = ?2",
+        )?
+        .query_row(params![message, account], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    match row {
+        None => Err(StoreError::NotFound(format!("message #{message}"))),
+        Some((None, _, _)) => Ok(None),
+        Some((Some(_), len, header)) => Ok(Some(HeaderDowngrade {
+            original_len: len.unwrap_or(0) as u64,
+            header,
+        })),
+    }
 }
 
 /// A body's id, chunk count and first chunk (read at once: one query for

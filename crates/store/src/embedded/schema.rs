@@ -107,7 +107,15 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX queue_rcpts_by_queue ON queue_rcpts (queue_id);",
     // 4: a delay notice (RFC 3464 action "delayed") goes out once.
     "ALTER TABLE queue_rcpts ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;",
-    // 5: quotas (message count, per domain), quota warnings, the account's
+    // 5: the RFC 6857 downgraded header of a body whose header has UTF-8,
+    // for POP3 clients that did not enable UTF-8 (header NULL: none, the
+    // message is hidden from them). No row: the header is ASCII.
+    "CREATE TABLE body_downgrades (
+        body_id INTEGER PRIMARY KEY REFERENCES bodies(id) ON DELETE CASCADE,
+        header_len INTEGER NOT NULL,
+        header BLOB
+     );",
+    // 6: quotas (message count, per domain), quota warnings, the account's
     // language and warning address, retention policies, the first
     // retrieval of each message, and maildrop locks that other processes
     // (the `expire` command) can see. Retention columns: NULL inherits,
