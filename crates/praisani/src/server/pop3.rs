@@ -423,12 +423,10 @@ impl Conn {
         {
             tracing::error!("cannot record retrievals: {e}");
         }
+        self.retrieved.clear();
     }
 
     async fn update(&mut self, delete: &[u64]) -> bool {
-        let Some((account, _)) = &self.mailbox else {
-            return true;
-        };
         let mut ids: Vec<i64> = delete.iter().map(|&i| i as i64).collect();
         // EXPIRE 0: what this session retrieved goes now (RFC 2449).
         if self.expire == Some(praisani_pop3::Expire::Days(0)) {
@@ -438,9 +436,16 @@ impl Conn {
                 }
             }
         }
+        self.note_retrievals().await;
+        let Some((account, _)) = &self.mailbox else {
+            return true;
+        };
         match self.shared.store.delete_messages(account.id, &ids).await {
             Ok(()) => {
                 tracing::info!(user = %account.address, deleted = ids.len(), "update");
+                // Unlocked before the +OK goes out, so a client that logs
+                // in again at once finds the maildrop free.
+                self.mailbox = None;
                 true
             }
             Err(e) => {
