@@ -252,9 +252,16 @@ fn retention_json(r: Retention) -> serde_json::Value {
 }
 
 fn retention_text(r: Retention) -> String {
+    let text = |k: Keep, what: &str| match k {
+        Keep::Inherit => format!("{what}: inherited"),
+        Keep::Forever => format!("{what}: never deleted"),
+        Keep::Days(0) if what == "after retrieval" => format!("{what}: deleted at QUIT"),
+        Keep::Days(d) => format!("{what}: deleted after {d} days"),
+    };
     format!(
-        "delete {} after retrieval, {} after arrival",
-        r.after_retrieval, r.max_age
+        "{}; {}",
+        text(r.after_retrieval, "after retrieval"),
+        text(r.max_age, "after arrival")
     )
 }
 
