@@ -274,6 +274,10 @@ pub struct Delivery {
     /// for the same domain shares connections.
     #[serde(deserialize_with = "at_least::<_, 1>")]
     pub messages_per_connection: usize,
+    /// How long a node holds the recipients it is delivering; if it dies,
+    /// another node (or its own restart) takes them after this.
+    #[serde(deserialize_with = "timeout")]
+    pub lease: Duration,
 }
 
 impl Default for Delivery {
@@ -293,6 +297,7 @@ impl Default for Delivery {
             max_connections: 20,
             max_connections_per_domain: 5,
             messages_per_connection: 100,
+            lease: Duration::from_secs(1800),
         }
     }
 }

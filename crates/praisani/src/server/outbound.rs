@@ -28,8 +28,6 @@ use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsConnector;
 
-/// How long recipients taken for an attempt stay leased.
-const LEASE_SECS: i64 = 1800;
 /// The queue is looked at least this often.
 const TICK: Duration = Duration::from_secs(5);
 /// How long DKIM keys read from the key store are reused.
@@ -110,21 +108,20 @@ impl Runner {
 
     /// Runs until `stop` turns true.
     pub(crate) async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        // This process is the only runner of the embedded queue: what a
-        // previous run (perhaps killed) had leased is ours again.
+        // What this node had leased before it was restarted (perhaps after
+        // kill -9) is due again; other nodes' leases are theirs.
         match self.shared.store.queue_release_leases().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(recipients = n, "queue: released leases of the previous run"),
             Err(e) => tracing::error!("queue: cannot release leases: {e}"),
         }
         let per_connection = self.shared.config.delivery.messages_per_connection;
+        // The lease is not renewed during an attempt: it must outlast the
+        // longest one (delivery.timeout per reply, messages_per_connection
+        // messages per batch), or another node could send the same mail.
+        let lease = self.shared.config.delivery.lease.as_secs().max(1) as i64;
         loop {
-            match self
-                .shared
-                .store
-                .queue_take_due(now(), LEASE_SECS, 100)
-                .await
-            {
+            match self.shared.store.queue_take_due(now(), lease, 100).await {
                 Ok(entries) => {
                     for (domain, batch) in plan(entries, per_connection) {
                         let Ok(slot) = self.slots.clone().acquire_owned().await else {
