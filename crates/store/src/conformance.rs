@@ -411,6 +411,18 @@ pub async fn queue<S: Store + ?Sized>(store: &S) {
     assert_eq!(store.queue_release_leases().await.unwrap(), 2);
     let released = store.queue_take_due(now + 61, 60, 10).await.unwrap();
     assert_eq!(released[0].recipients.len(), 2);
+    // A worker still busy at the end of its lease renews it: nobody else
+    // takes the recipients meanwhile.
+    let ids: Vec<_> = released[0].recipients.iter().map(|r| r.id).collect();
+    assert_eq!(store.queue_renew_leases(&ids, now + 300).await.unwrap(), 2);
+    assert!(
+        store
+            .queue_take_due(now + 200, 60, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.queue_release_leases().await.unwrap(), 2);
 
     let (x, y) = (due[0].recipients[0].id, due[0].recipients[1].id);
     store

@@ -181,6 +181,10 @@ pub trait Store: Send + Sync + 'static {
     /// Releases every lease, for a single node starting up: whatever the
     /// previous run had taken is due again at its scheduled time.
     async fn queue_release_leases(&self) -> Result<u64, StoreError>;
+    /// Extends the leases of recipients still being worked on until
+    /// `until` (Unix seconds), so a long attempt keeps them; a recipient
+    /// already recorded is left alone. Returns how many were extended.
+    async fn queue_renew_leases(&self, ids: &[QueueRcptId], until: i64) -> Result<u64, StoreError>;
     /// Removes a queued message and its body reference.
     async fn queue_delete(&self, id: QueueId) -> Result<(), StoreError>;
     /// Streams a queued message's content.

@@ -47,6 +47,9 @@ pub(crate) struct Runner {
     /// Connections per destination domain, so one slow or busy receiver
     /// neither takes every slot nor gets flooded.
     per_domain: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
+    /// Recipients taken and not yet recorded: their leases are renewed
+    /// while an attempt runs, however long it takes.
+    working: std::sync::Mutex<std::collections::HashSet<praisani_store::QueueRcptId>>,
     /// DKIM signers per sender domain, with when they were read.
     dkim_keys:
         std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Vec<Signer>)>>,
@@ -101,6 +104,7 @@ impl Runner {
             tls: opportunistic_tls(),
             slots: Arc::new(Semaphore::new(d.max_connections)),
             per_domain: Default::default(),
+            working: Default::default(),
             dkim_keys: Default::default(),
             shared,
         })
@@ -116,13 +120,21 @@ impl Runner {
             Err(e) => tracing::error!("queue: cannot release leases: {e}"),
         }
         let per_connection = self.shared.config.delivery.messages_per_connection;
-        // The lease is not renewed during an attempt: it must outlast the
-        // longest one (delivery.timeout per reply, messages_per_connection
-        // messages per batch), or another node could send the same mail.
-        let lease = self.shared.config.delivery.lease.as_secs().max(1) as i64;
+        // Leases are renewed while an attempt runs (renew_leases), so a
+        // short one only decides how soon a dead node's work moves on.
+        let lease = self.shared.config.delivery.lease.as_secs().max(3) as i64;
+        tokio::spawn(self.clone().renew_leases(lease, stop.clone()));
         loop {
             match self.shared.store.queue_take_due(now(), lease, 100).await {
                 Ok(entries) => {
+                    {
+                        let mut working = self.working.lock().unwrap_or_else(|p| p.into_inner());
+                        working.extend(
+                            entries
+                                .iter()
+                                .flat_map(|e| e.recipients.iter().map(|r| r.id)),
+                        );
+                    }
                     for (domain, batch) in plan(entries, per_connection) {
                         let Ok(slot) = self.slots.clone().acquire_owned().await else {
                             return;
@@ -144,6 +156,33 @@ impl Runner {
         }
     }
 
+    /// Renews the leases of the recipients being worked on, three times
+    /// per lease period, until `stop`.
+    async fn renew_leases(self: Arc<Self>, lease: i64, mut stop: watch::Receiver<bool>) {
+        let every = Duration::from_secs((lease / 3).max(1) as u64);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => return,
+            }
+            let ids: Vec<_> = {
+                let working = self.working.lock().unwrap_or_else(|p| p.into_inner());
+                working.iter().copied().collect()
+            };
+            if ids.is_empty() {
+                continue;
+            }
+            if let Err(e) = self
+                .shared
+                .store
+                .queue_renew_leases(&ids, now() + lease)
+                .await
+            {
+                tracing::error!("queue: cannot renew leases: {e}");
+            }
+        }
+    }
+
     /// Records the results of one job at once (a crash after a remote
     /// server said 250 repeats as little as possible); when it was the
     /// message's last job, finishes the message.
@@ -152,8 +191,16 @@ impl Runner {
             .iter()
             .map(|(r, res, _)| (r.id, res.clone()))
             .collect();
-        if let Err(e) = self.shared.store.queue_record(&records).await {
-            // Left leased: the lease lapses and the recipients are tried again.
+        let recorded = self.shared.store.queue_record(&records).await;
+        {
+            // Recorded, or left for the lease to lapse: no longer renewed.
+            let mut working = self.working.lock().unwrap_or_else(|p| p.into_inner());
+            for (id, _) in &records {
+                working.remove(id);
+            }
+        }
+        if let Err(e) = recorded {
+            // The lease lapses and the recipients are tried again.
             tracing::error!(queue = job.entry.id, "cannot record delivery results: {e}");
             return;
         }

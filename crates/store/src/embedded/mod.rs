@@ -19,6 +19,7 @@ use crate::{
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
+use rusqlite::params;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -361,6 +362,24 @@ impl Store for EmbeddedStore {
                     "UPDATE queue_rcpts SET lease_until = 0 WHERE lease_until > 0",
                     [],
                 )? as u64)
+            })
+            .await
+    }
+
+    async fn queue_renew_leases(&self, ids: &[QueueRcptId], until: i64) -> Result<u64, StoreError> {
+        let ids = ids.to_vec();
+        self.inner
+            .writer
+            .run(move |c| {
+                let mut st = c.prepare_cached(
+                    "UPDATE queue_rcpts SET lease_until = ?1
+                     WHERE id = ?2 AND state = 'pending' AND lease_until > 0",
+                )?;
+                let mut n = 0;
+                for id in ids {
+                    n += st.execute(params![until, id])? as u64;
+                }
+                Ok(n)
             })
             .await
     }
