@@ -338,6 +338,9 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
                 })
                 .await
                 .map_err(store_err)?;
+            if messages.is_some_and(|m| m > i64::MAX as u64) {
+                bail!(fail("--messages is too large"));
+            }
             if messages.is_some() {
                 store
                     .account_set_quota(&a, quota_bytes, messages)
@@ -367,6 +370,16 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
         } => {
             let a = address(&a)?;
             let q = quota_size(&size)?;
+            let current = store
+                .account_get(&a)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| fail(format!("account {a} does not exist")))?;
+            // Without --messages the message limit stays as it is.
+            let messages = messages.or(current.quota_messages);
+            if messages.is_some_and(|m| m > i64::MAX as u64) {
+                bail!(fail("--messages is too large"));
+            }
             store
                 .account_set_quota(&a, q, messages)
                 .await

@@ -288,3 +288,59 @@ fn a_full_mailbox_among_several_recipients_gets_a_bounce() {
     assert!(text.contains("Status: 5.2.2"), "{text}");
     assert!(!text.contains("rfc822;ok@example.test"), "{text}");
 }
+
+#[test]
+fn a_full_mailbox_beside_a_remote_recipient_gets_a_bounce() {
+    let s = Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tls_listeners: true,
+            tables: format!(
+                "[delivery]\nretry = [\"1h\"]\nroutes = {{ \"remote.test\" = \"127.0.0.1:{}\" }}\n",
+                free_port()
+            ),
+            ..ExtraConfig::default()
+        },
+    );
+    s.add_user("full@example.test", "fpw", &["--quota", "4K"]);
+    let mut c = s.smtp();
+    c.ehlo("client.test");
+    c.send_mail(
+        "s@sender.test",
+        &["full@example.test"],
+        &message(3000, "filler"),
+    )
+    .unwrap();
+    c.quit();
+    // The local copy cannot be stored, the remote one is queued: 250, and
+    // the refusal comes back as a bounce instead of vanishing.
+    let mut c = s.submission();
+    c.ehlo("client.test");
+    c.expect(
+        &format!("AUTH PLAIN {}", plain_b64(DEMO_USER, DEMO_PASS)),
+        235,
+    );
+    let mut m = format!("From: {DEMO_USER}\r\nTo: full@example.test\r\nSubject: split\r\n\r\n")
+        .into_bytes();
+    for _ in 0..25 {
+        m.extend_from_slice(&[b'z'; 78]);
+        m.extend_from_slice(b"\r\n");
+    }
+    c.send_mail(DEMO_USER, &["full@example.test", "r@remote.test"], &m)
+        .unwrap();
+    c.quit();
+    let bounce = s
+        .fetch_all(DEMO_USER, DEMO_PASS)
+        .into_iter()
+        .find(|m| contains(m, b"multipart/report"))
+        .expect("the bounce is stored before the 250");
+    let text = String::from_utf8_lossy(&bounce);
+    assert!(
+        text.contains("Final-Recipient: rfc822;full@example.test"),
+        "{text}"
+    );
+    assert!(text.contains("Status: 5.2.2"), "{text}");
+    assert_eq!(s.fetch_all("full@example.test", "fpw").len(), 1);
+    let q = s.cli(&["--json", "queue", "list"]);
+    assert!(q.out().contains("r@remote.test"), "{}", q.describe());
+}

@@ -637,79 +637,59 @@ pub async fn quota_under_concurrency<S: Store>(store: Arc<S>) {
 }
 
 /// Quota notices: delivered once per threshold crossing, whatever the
-/// quota; deleting mail re-arms the thresholds above what is left.
+/// quota, computed from the usage inside the commit; deleting mail or
+/// raising the quota re-arms the thresholds above what is left.
 pub async fn quota_notices<S: Store + ?Sized>(store: &S) {
+    const TH: &[u8] = &[80, 95];
     store.domain_add(&dom("example.test")).await.unwrap();
     let a = store.account_add(account("a@example.test")).await.unwrap();
     store
         .account_set_quota(&addr("a@example.test"), Some(100), None)
         .await
         .unwrap();
-    let notice = |text: &str| {
-        let mut s = store.new_spool();
-        s.write(text.as_bytes()).unwrap();
-        Some(s)
+    // Every notice is 8 octets: "warn 080".
+    let notice = || {
+        let writer: crate::NoticeWriter =
+            Box::new(|_u, level, spool| spool.write(format!("warn {level:03}").as_bytes()));
+        Some((store.new_spool(), writer))
     };
+    let warned = |acc: crate::Account| acc.warned;
     let filler = deliver_text(store, &[b'x'; 85], &[a]).await;
-    assert!(
-        store
-            .quota_notice(a, 80, 85, notice("warn 80"))
-            .await
-            .unwrap()
-    );
-    // Concurrent deliveries seeing the same crossing: announced once.
-    assert!(
-        !store
-            .quota_notice(a, 80, 86, notice("again"))
-            .await
-            .unwrap()
-    );
-    // Delivered past the quota: 85 + 7 + 7 octets in a 100-octet mailbox.
-    assert!(
-        store
-            .quota_notice(a, 95, 99, notice("warn 95"))
-            .await
-            .unwrap()
-    );
+    assert!(store.quota_notice(a, TH, notice()).await.unwrap());
+    // Seen again (concurrent deliveries, the same crossing): once only.
+    assert!(!store.quota_notice(a, TH, notice()).await.unwrap());
+    deliver_text(store, b"12345", &[a]).await; // 98 of 100
+    assert!(store.quota_notice(a, TH, notice()).await.unwrap());
     let acc = store.account_by_id(a).await.unwrap().unwrap();
     assert_eq!(acc.warned, 95);
-    assert_eq!(acc.used_messages, 3);
-    assert_eq!(acc.used_bytes, 99);
-    // Deleting the filler leaves 14 octets: everything re-arms.
+    // Delivered past the quota: 85 + 8 + 5 + 8.
+    assert_eq!((acc.used_bytes, acc.used_messages), (106, 4));
+    // Deleting the filler leaves 21%: every threshold re-arms.
     store.delete_messages(a, &filler).await.unwrap();
-    assert_eq!(store.account_by_id(a).await.unwrap().unwrap().warned, 14);
-    assert!(
-        store
-            .quota_notice(a, 80, 90, notice("warn 80 again"))
+    assert_eq!(warned(store.account_by_id(a).await.unwrap().unwrap()), 21);
+    assert!(!store.quota_notice(a, TH, notice()).await.unwrap());
+    deliver_text(store, &[b'y'; 60], &[a]).await; // 81%
+    assert!(store.quota_notice(a, TH, notice()).await.unwrap());
+    // A raised quota re-arms too: 89 of 1000.
+    store
+        .account_set_quota(&addr("a@example.test"), Some(1000), None)
+        .await
+        .unwrap();
+    assert_eq!(warned(store.account_by_id(a).await.unwrap().unwrap()), 8);
+    let mut notices = Vec::new();
+    for m in store.list_messages(a).await.unwrap() {
+        let body = store
+            .open_message(a, m.id)
             .await
             .unwrap()
-    );
-    // A raised quota lowers the level without a notice.
-    assert!(!store.quota_notice(a, 0, 40, None).await.unwrap());
-    assert_eq!(store.account_by_id(a).await.unwrap().unwrap().warned, 40);
-    let bodies: Vec<Vec<u8>> = {
-        let mut out = Vec::new();
-        for m in store.list_messages(a).await.unwrap() {
-            out.push(
-                store
-                    .open_message(a, m.id)
-                    .await
-                    .unwrap()
-                    .read_all()
-                    .await
-                    .unwrap(),
-            );
+            .read_all()
+            .await
+            .unwrap();
+        if body.starts_with(b"warn") {
+            notices.push(String::from_utf8(body).unwrap());
         }
-        out
-    };
-    assert_eq!(
-        bodies,
-        vec![
-            b"warn 80".to_vec(),
-            b"warn 95".to_vec(),
-            b"warn 80 again".to_vec()
-        ]
-    );
+    }
+    assert_eq!(notices, ["warn 080", "warn 095", "warn 080"]);
 }
 
 /// Retention: after first retrieval, by age, inherited from the domain or
@@ -747,21 +727,22 @@ pub async fn retention<S: Store + ?Sized>(store: &S) {
         .unwrap();
     let d = store.domain_list().await.unwrap();
     assert_eq!(d[0].retention.after_retrieval, Keep::Days(7));
+    // Retrieved at t0 + 1 day, kept 7 days: still there a second before.
     let r = store
-        .expire(t0 + 7 * DAY, Retention::default())
+        .expire(t0 + 8 * DAY - 1, Retention::default())
         .await
         .unwrap();
     assert_eq!(r.messages, 0, "one second early");
     // A session holds the mailbox: skipped, nothing renumbered under it.
     let lock = store.lock_maildrop(a).await.unwrap().expect("lock");
     let r = store
-        .expire(t0 + 8 * DAY + 1, Retention::default())
+        .expire(t0 + 8 * DAY, Retention::default())
         .await
         .unwrap();
     assert_eq!((r.messages, r.locked), (0, 1));
     drop(lock);
     let r = store
-        .expire(t0 + 8 * DAY + 1, Retention::default())
+        .expire(t0 + 8 * DAY, Retention::default())
         .await
         .unwrap();
     assert_eq!((r.messages, r.bytes, r.locked), (1, 3, 0));

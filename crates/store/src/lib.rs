@@ -19,7 +19,7 @@ mod types;
 pub use body::{BodySource, BodyStream};
 pub use embedded::EmbeddedStore;
 pub use error::StoreError;
-pub use policy::{ExpireReport, Fit, Keep, QuotaRefusal, Retention, Usage};
+pub use policy::{ExpireReport, Fit, Keep, NoticeWriter, QuotaRefusal, Retention, Usage};
 pub use spool::Spool;
 pub use types::*;
 
@@ -136,20 +136,20 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Accepted, StoreError>;
 
     /// Quota warnings, once per threshold crossing. The account remembers
-    /// the level announced last; deleting mail lowers it to the usage
-    /// (percent) left, which re-arms the thresholds above. Here, with the
-    /// threshold `level` reached and the usage `percent` after a delivery:
-    /// when `level` is above the remembered level, `notice` is delivered
-    /// whatever the quota and `level` remembered — in one commit, so
-    /// concurrent deliveries announce a crossing once; otherwise the
-    /// remembered level only falls to `percent` if that is lower (a raised
-    /// quota). Returns true when the notice was delivered.
+    /// the level announced last; deleting mail or raising the quota lowers
+    /// it to the usage (percent) left, which re-arms the thresholds above.
+    /// In one commit, with the usage as it is then: the highest of
+    /// `thresholds` reached is compared with the remembered level (itself
+    /// lowered to the usage first); when above, `notice` writes the warning
+    /// for that usage and level into its spool, which is delivered to the
+    /// mailbox whatever its quota, and the level is remembered. Concurrent
+    /// deliveries thus announce a crossing once. Returns true when the
+    /// notice was delivered.
     async fn quota_notice(
         &self,
         account: AccountId,
-        level: u8,
-        percent: u64,
-        notice: Option<Spool>,
+        thresholds: &[u8],
+        notice: Option<(Spool, NoticeWriter)>,
     ) -> Result<bool, StoreError>;
 
     // ---- outbound queue ----

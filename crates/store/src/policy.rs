@@ -164,6 +164,11 @@ impl Usage {
     }
 }
 
+/// Writes a quota warning for the usage and threshold level given (as
+/// they are inside the commit that delivers it) into the spool.
+pub type NoticeWriter =
+    Box<dyn FnOnce(&Usage, u8, &mut crate::Spool) -> std::io::Result<()> + Send>;
+
 /// A mailbox that could not take a message because of its quota.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QuotaRefusal {

@@ -63,13 +63,19 @@ pub(crate) async fn handle(
             sasl: None,
             expire: None,
             retrieved: Vec::new(),
+            unsent: Vec::new(),
             downgraded: HashSet::new(),
         };
         match conn.run(&mut stream, timestamp).await {
             Ok(()) => tracing::debug!("closed"),
             Err(e) => tracing::debug!("connection ended: {e}"),
         }
-        conn.note_retrievals().await;
+        // Without QUIT nothing is deleted; the retrievals still start the
+        // retention clock, except with EXPIRE 0 (RFC 2449: deleted at the
+        // end of a session that retrieved them and ended with QUIT).
+        if conn.expire != Some(praisani_pop3::Expire::Days(0)) {
+            conn.note_retrievals().await;
+        }
         let _ = stream.shutdown().await;
         // Dropping the lock here, whatever happened, is what keeps a broken
         // session from leaving the maildrop locked.
@@ -89,6 +95,8 @@ struct Conn {
     expire: Option<praisani_pop3::Expire>,
     /// Messages this session sent with RETR: their retention clock starts.
     retrieved: Vec<i64>,
+    /// Messages answered with RETR whose response is not written out yet.
+    unsent: Vec<i64>,
     /// Messages this (non-UTF8) session gets with the downgraded header.
     downgraded: HashSet<u64>,
 }
@@ -142,15 +150,17 @@ impl Conn {
                         self.retrieve(stream, &mut out, &session, id, size, top_lines)
                             .await?;
                         if top_lines.is_none() {
-                            self.retrieved.push(id as i64);
+                            self.unsent.push(id as i64);
                         }
                     }
                     Event::Update { delete } => {
+                        // What was retrieved counts once it has been sent.
+                        self.flush(stream, &mut out).await?;
                         let ok = self.update(&delete).await;
                         session.update_result(ok);
                     }
                     Event::StartTls => {
-                        stream.send(&mut out).await?;
+                        self.flush(stream, &mut out).await?;
                         if !stream.upgrade(&self.shared, "STLS").await {
                             return Ok(());
                         }
@@ -179,15 +189,15 @@ impl Conn {
                     }
                     Event::AuthCancelled => self.sasl = None,
                     Event::Close => {
-                        stream.send(&mut out).await?;
+                        self.flush(stream, &mut out).await?;
                         return Ok(());
                     }
                 }
                 if out.len() >= WRITE_HIGH {
-                    stream.send(&mut out).await?;
+                    self.flush(stream, &mut out).await?;
                 }
             }
-            stream.send(&mut out).await?;
+            self.flush(stream, &mut out).await?;
             let wait = idle.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
             let n = match tokio::time::timeout(wait, stream.read(&mut buf)).await {
                 Ok(r) => r?,
@@ -405,8 +415,17 @@ impl Conn {
         Ok(())
     }
 
+    /// Writes out what is buffered; RETR responses in it count as
+    /// retrieved once written.
+    async fn flush(&mut self, stream: &mut MailStream, out: &mut Vec<u8>) -> std::io::Result<()> {
+        stream.send(out).await?;
+        self.retrieved.append(&mut self.unsent);
+        Ok(())
+    }
+
     /// Records when this session's retrieved messages were first
-    /// retrieved (also when it ended without QUIT: the client has them).
+    /// retrieved (also when it ended without QUIT: the client has them,
+    /// except with EXPIRE 0, where only a QUIT after RETR deletes).
     async fn note_retrievals(&mut self) {
         let Some((account, _)) = &self.mailbox else {
             return;

@@ -9,7 +9,7 @@ use praisani_delivery::dsn::{self, Action, DsnRequest, Language, RecipientStatus
 use praisani_delivery::notice::{QuotaWarning, quota_warning};
 use praisani_mailaddr::Address;
 use praisani_mailhost::{Resolution, resolve};
-use praisani_store::{AccountId, MessageId, Outbound, OutboundRcpt, Usage};
+use praisani_store::{AccountId, MessageId, NoticeWriter, Outbound, OutboundRcpt, Usage};
 use std::sync::Arc;
 
 /// Returned messages larger than this come back as headers only.
@@ -38,17 +38,35 @@ fn language(code: &str) -> Language {
 /// when the address is ours (quota not checked: a report about mail must
 /// not be lost to the quota), else queued with the null sender.
 pub(crate) async fn deliver_report(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     to: &str,
     smtputf8: bool,
     message: &[u8],
 ) -> Result<(), String> {
+    let usage = deliver(shared, to, smtputf8, message).await?;
+    // Not checked against the quota, so it may cross a threshold.
+    let warn = &shared.config.quota.warn;
+    if usage.iter().any(|(_, u)| warning_due(u.level(warn), u)) {
+        tokio::spawn(quota_warnings(shared.clone(), usage));
+    }
+    Ok(())
+}
+
+/// [`deliver_report`] without the quota warning check; returns the usage
+/// of the local mailboxes it went to.
+async fn deliver(
+    shared: &Shared,
+    to: &str,
+    smtputf8: bool,
+    message: &[u8],
+) -> Result<Vec<(AccountId, Usage)>, String> {
     let store = &*shared.store;
     let mut spool = store.new_spool();
     spool
         .write(b"Return-Path: <>\r\n")
         .map_err(|e| e.to_string())?;
     spool.write(message).map_err(|e| e.to_string())?;
+    set_downgrade(&mut spool, message);
     let local = match Address::parse(to) {
         Ok(a) => match resolve(store, &a).await.map_err(|e| e.to_string())? {
             Resolution::Local { mailboxes, .. } => {
@@ -60,10 +78,11 @@ pub(crate) async fn deliver_report(
     };
     match local {
         Some(ids) if !ids.is_empty() => {
-            store
+            let accepted = store
                 .accept(spool, &ids, None, false)
                 .await
                 .map_err(|e| e.to_string())?;
+            return Ok(accepted.usage);
         }
         _ => {
             let domain = match Address::parse(to) {
@@ -93,19 +112,21 @@ pub(crate) async fn deliver_report(
             shared.queue_wake.notify_one();
         }
     }
-    Ok(())
+    Ok(Vec::new())
 }
 
-/// Quota warnings after a delivery: for each mailbox whose warning level
-/// changed, record the new level and, when it rose, deliver the warning
-/// to the mailbox (whatever its quota) and to its alternate address.
+/// Quota warnings after a delivery (or a refusal for a full mailbox): for
+/// each mailbox whose warning level may have changed, the store decides,
+/// with the usage inside its commit, whether a threshold was crossed; the
+/// warning then goes to the mailbox (whatever its quota) and to its
+/// alternate address.
 pub(crate) async fn quota_warnings(shared: Arc<Shared>, usage: Vec<(AccountId, Usage)>) {
     for (account, u) in usage {
         let level = u.level(&shared.config.quota.warn);
         if !warning_due(level, &u) {
             continue;
         }
-        if let Err(e) = quota_warning_for(&shared, account, level, &u).await {
+        if let Err(e) = quota_warning_for(&shared, account).await {
             tracing::error!(account, "quota warning failed: {e}");
         }
     }
@@ -117,21 +138,8 @@ pub(crate) fn warning_due(level: u8, u: &Usage) -> bool {
     level > u.warned || u.percent() < u64::from(u.warned)
 }
 
-async fn quota_warning_for(
-    shared: &Shared,
-    account: AccountId,
-    level: u8,
-    u: &Usage,
-) -> Result<(), String> {
+async fn quota_warning_for(shared: &Arc<Shared>, account: AccountId) -> Result<(), String> {
     let store = &*shared.store;
-    if level <= u.warned {
-        // A raised quota: usage is below what was announced; re-arm.
-        store
-            .quota_notice(account, level, u.percent(), None)
-            .await
-            .map_err(|e| e.to_string())?;
-        return Ok(());
-    }
     let Some(acc) = store
         .account_by_id(account)
         .await
@@ -139,44 +147,70 @@ async fn quota_warning_for(
     else {
         return Ok(());
     };
-    let hostname = &shared.config.hostname;
-    let now = Utc::now();
+    let hostname = shared.config.hostname.clone();
     let to = format!("{}@{}", acc.address.local(), acc.address.domain().unicode());
     let from = format!("postmaster@{}", acc.address.domain().ascii());
-    let message_id = format!("quota.{account}.{level}.{}@{hostname}", now.timestamp());
-    let text = quota_warning(&QuotaWarning {
-        to: &to,
-        from: &from,
-        hostname,
-        language: language(&acc.lang),
-        level,
-        percent: u.percent(),
-        used_bytes: u.used_bytes,
-        quota_bytes: u.quota_bytes,
-        used_messages: u.used_messages,
-        quota_messages: u.quota_messages,
-        date: now.fixed_offset(),
-        message_id: &message_id,
+    let lang = language(&acc.lang);
+    // The text is written inside the store's commit, from the usage there;
+    // a copy of it is kept for the alternate address.
+    let written: Arc<std::sync::Mutex<Option<Vec<u8>>>> = Default::default();
+    let keep = written.clone();
+    let writer: NoticeWriter = Box::new(move |u, level, spool| {
+        let now = Utc::now();
+        let message_id = format!("quota.{account}.{level}.{}@{hostname}", now.timestamp());
+        let text = quota_warning(&QuotaWarning {
+            to: &to,
+            from: &from,
+            hostname: &hostname,
+            language: lang,
+            level,
+            percent: u.percent(),
+            used_bytes: u.used_bytes,
+            quota_bytes: u.quota_bytes,
+            used_messages: u.used_messages,
+            quota_messages: u.quota_messages,
+            date: now.fixed_offset(),
+            message_id: &message_id,
+        });
+        spool.write(b"Return-Path: <>\r\n")?;
+        spool.write(&text)?;
+        set_downgrade(spool, &text);
+        *keep.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
+        Ok(())
     });
-    let mut spool = store.new_spool();
-    spool
-        .write(b"Return-Path: <>\r\n")
-        .and_then(|_| spool.write(&text))
-        .map_err(|e| e.to_string())?;
     let delivered = store
-        .quota_notice(account, level, u.percent(), Some(spool))
+        .quota_notice(
+            account,
+            &shared.config.quota.warn,
+            Some((store.new_spool(), writer)),
+        )
         .await
         .map_err(|e| e.to_string())?;
     if !delivered {
-        // Another delivery announced this level first.
         return Ok(());
     }
-    tracing::info!(account = %acc.address, level, "quota warning delivered");
-    if let Some(alt) = &acc.warn_to {
-        deliver_report(shared, alt, !alt.is_ascii() || !to.is_ascii(), &text).await?;
+    tracing::info!(account = %acc.address, "quota warning delivered");
+    let text = written.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let (Some(alt), Some(text)) = (&acc.warn_to, text) {
+        deliver(shared, alt, !alt.is_ascii(), &text).await?;
         tracing::info!(account = %acc.address, to = %alt, "quota warning copied");
     }
     Ok(())
+}
+
+/// Keeps the RFC 6857 downgraded header of a message we write, for POP3
+/// clients without UTF8 (a Thai address in To:, for example).
+fn set_downgrade(spool: &mut praisani_store::Spool, message: &[u8]) {
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .unwrap_or(message.len());
+    let mut header = b"Return-Path: <>\r\n".to_vec();
+    header.extend_from_slice(&message[..end]);
+    if let Some(d) = praisani_mailhost::downgrade::for_storage(&header) {
+        spool.set_downgrade(d);
+    }
 }
 
 /// What a refused-for-quota recipient's bounce needs from the transaction.
@@ -194,40 +228,42 @@ pub(crate) struct QuotaBounce {
     /// When the message arrived.
     pub arrival: DateTime<Utc>,
     /// A stored copy of the message, to return with the report.
-    pub copy: (AccountId, MessageId),
+    pub copy: Copy,
+}
+
+/// Where a stored copy of a message is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Copy {
+    /// In a mailbox.
+    Message(AccountId, MessageId),
+    /// In the outbound queue.
+    Queued(praisani_store::QueueId),
 }
 
 /// Tells the sender that some recipients' mailboxes were full when the
 /// message was accepted for the others (SMTP has one reply for all at the
 /// end of DATA, so the refusal travels as a bounce: RFC 3464, 5.2.2).
-pub(crate) async fn quota_bounce(shared: Arc<Shared>, b: QuotaBounce) {
+pub(crate) async fn quota_bounce(shared: Arc<Shared>, b: QuotaBounce) -> Result<(), String> {
     if b.sender.is_empty() {
-        return;
+        return Ok(());
     }
     let store = &*shared.store;
-    let original = match store.open_message(b.copy.0, b.copy.1).await {
-        Ok(mut body) => {
-            let mut out = Vec::new();
-            while out.len() <= MAX_ATTACH {
-                match body.next_chunk().await {
-                    Ok(Some(c)) => out.extend_from_slice(&c),
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::error!("reading the message to bounce: {e}");
-                        return;
-                    }
-                }
-            }
-            out.truncate(MAX_ATTACH + 1);
-            out
-        }
-        Err(e) => {
-            tracing::error!("reading the message to bounce: {e}");
-            return;
-        }
+    let body = match b.copy {
+        Copy::Message(account, id) => store.open_message(account, id).await,
+        Copy::Queued(id) => store.open_queued(id).await,
     };
+    let mut body = body.map_err(|e| format!("reading the message to bounce: {e}"))?;
+    let mut original = Vec::new();
+    while original.len() <= MAX_ATTACH {
+        match body.next_chunk().await {
+            Ok(Some(c)) => original.extend_from_slice(&c),
+            Ok(None) => break,
+            Err(e) => return Err(format!("reading the message to bounce: {e}")),
+        }
+    }
+    original.truncate(MAX_ATTACH + 1);
     if dsn::is_automatic(&original) {
-        return;
+        return Ok(());
     }
     let hostname = &shared.config.hostname;
     let now = Utc::now().fixed_offset();
@@ -260,12 +296,9 @@ pub(crate) async fn quota_bounce(shared: Arc<Shared>, b: QuotaBounce) {
         language: language_of(&shared, &b.sender).await,
         message_id: &message_id,
         max_attach: MAX_ATTACH,
-    });
-    match report {
-        Ok(r) => match deliver_report(&shared, &b.sender, b.smtputf8, &r).await {
-            Ok(()) => tracing::info!(to = %b.sender, "bounce sent for full mailboxes"),
-            Err(e) => tracing::error!("cannot send the bounce: {e}"),
-        },
-        Err(e) => tracing::error!("cannot build the bounce: {e}"),
-    }
+    })
+    .map_err(|e| format!("building the bounce: {e}"))?;
+    deliver_report(&shared, &b.sender, b.smtputf8, &report).await?;
+    tracing::info!(to = %b.sender, "bounce sent for full mailboxes");
+    Ok(())
 }

@@ -485,7 +485,18 @@ impl Conn {
             match m.usage.fit(size) {
                 Fit::Fits => {}
                 Fit::TooBig => return Some(Verdict::Reject(too_big())),
-                Fit::Full => return Some(Verdict::Reject(full())),
+                Fit::Full => {
+                    // Filled by mail that skips the quota (bounces,
+                    // notices)? Make sure the user has been warned.
+                    if reports::warning_due(m.usage.level(&self.shared.config.quota.warn), &m.usage)
+                    {
+                        tokio::spawn(reports::quota_warnings(
+                            self.shared.clone(),
+                            vec![(m.id, m.usage)],
+                        ));
+                    }
+                    return Some(Verdict::Reject(full()));
+                }
             }
         }
         None
@@ -697,15 +708,12 @@ impl Conn {
                 if accepted.queued.is_some() {
                     self.shared.queue_wake.notify_one();
                 }
+                let copy = match (accepted.usage.first(), accepted.messages.first()) {
+                    (Some(&(account, _)), Some(&id)) => Some(reports::Copy::Message(account, id)),
+                    _ => accepted.queued.map(reports::Copy::Queued),
+                };
                 if !accepted.refused.is_empty()
-                    && let (Some(info), Some((&first, &id))) = (
-                        bounce,
-                        accepted
-                            .usage
-                            .first()
-                            .map(|u| &u.0)
-                            .zip(accepted.messages.first()),
-                    )
+                    && let (Some(info), Some(copy)) = (bounce, copy)
                 {
                     let recipients = accepted
                         .refused
@@ -715,7 +723,9 @@ impl Conn {
                         .collect::<std::collections::BTreeSet<_>>()
                         .into_iter()
                         .collect();
-                    tokio::spawn(reports::quota_bounce(
+                    // Stored before the 250: if it cannot be, the client is
+                    // told to try again rather than the refusal being lost.
+                    let sent = reports::quota_bounce(
                         self.shared.clone(),
                         reports::QuotaBounce {
                             sender: info.sender,
@@ -724,9 +734,18 @@ impl Conn {
                             envid: info.envid,
                             headers_only: info.headers_only,
                             arrival: chrono::Utc::now(),
-                            copy: (first, id),
+                            copy,
                         },
-                    ));
+                    )
+                    .await;
+                    if let Err(e) = sent {
+                        tracing::error!(id = %queue_id, "cannot store the bounce for full mailboxes: {e}");
+                        return Err(Reply::new(
+                            451,
+                            "4.3.0",
+                            "Local error in processing, try again later",
+                        ));
+                    }
                 }
                 let warn = &self.shared.config.quota.warn;
                 if accepted

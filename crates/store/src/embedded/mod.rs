@@ -14,8 +14,8 @@ mod writer;
 
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, ExpireReport,
-    HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, NewAccount, Outbound,
-    QueueEntry, QueueId, QueueRcptId, Retention, Secrets, Spool, Store, StoreError,
+    HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, NewAccount, NoticeWriter,
+    Outbound, QueueEntry, QueueId, QueueRcptId, Retention, Secrets, Spool, Store, StoreError,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -290,13 +290,13 @@ impl Store for EmbeddedStore {
     async fn quota_notice(
         &self,
         account: AccountId,
-        level: u8,
-        percent: u64,
-        notice: Option<Spool>,
+        thresholds: &[u8],
+        notice: Option<(Spool, NoticeWriter)>,
     ) -> Result<bool, StoreError> {
+        let thresholds = thresholds.to_vec();
         self.inner
             .writer
-            .run(move |c| ops::quota_notice(c, account, level, percent, notice))
+            .run(move |c| ops::quota_notice(c, account, &thresholds, notice))
             .await
     }
 

@@ -5,9 +5,9 @@ use super::locks;
 use super::pool::ReadPool;
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodySource, DomainInfo, Fit,
-    HeaderDowngrade, Keep, LegacyView, Lookup, MessageId, MessageMeta, NewAccount, Outbound,
-    OutboundRcpt, QueueEntry, QueueId, QueueRcptId, QueuedRcpt, QuotaRefusal, RcptState, Retention,
-    Secrets, Spool, StoreError, Usage,
+    HeaderDowngrade, Keep, LegacyView, Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter,
+    Outbound, OutboundRcpt, QueueEntry, QueueId, QueueRcptId, QueuedRcpt, QuotaRefusal, RcptState,
+    Retention, Secrets, Spool, StoreError, Usage,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -274,11 +274,12 @@ pub(super) fn account_set_quota(
     messages: Option<u64>,
 ) -> Result<(), StoreError> {
     let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    let as_db = |q: Option<u64>| q.map(|q| i64::try_from(q).unwrap_or(i64::MAX));
     c.execute(
         "UPDATE accounts SET quota_bytes = ?1, quota_messages = ?2 WHERE id = ?3",
-        params![quota.map(|q| q as i64), messages.map(|q| q as i64), id],
+        params![as_db(quota), as_db(messages), id],
     )?;
-    Ok(())
+    rearm_warnings(c, id)
 }
 
 pub(super) fn account_set_notices(
@@ -599,19 +600,16 @@ fn count_usage(
 pub(super) fn quota_notice(
     c: &Connection,
     account: AccountId,
-    level: u8,
-    percent: u64,
-    notice: Option<Spool>,
+    thresholds: &[u8],
+    notice: Option<(Spool, NoticeWriter)>,
 ) -> Result<bool, StoreError> {
-    let warned: i64 = c
-        .prepare_cached("SELECT quota_warned FROM accounts WHERE id = ?1")?
-        .query_row([account], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
-    let floor = warned.min(percent.min(255) as i64);
-    let level = i64::from(level);
+    let u =
+        usage(c, account)?.ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
+    let warned = i64::from(u.warned);
+    let floor = warned.min(u.percent().min(255) as i64);
+    let level = u.level(thresholds);
     let (new, deliver) = match notice {
-        Some(body) if level > floor => (level, Some(body)),
+        Some(n) if i64::from(level) > floor => (i64::from(level), Some(n)),
         _ => (floor, None),
     };
     if new != warned {
@@ -619,13 +617,24 @@ pub(super) fn quota_notice(
             .execute(params![new, account])?;
     }
     match deliver {
-        Some(body) => {
-            let (body_id, size) = store_body(c, body, 1)?;
+        Some((mut spool, write)) => {
+            write(&u, level, &mut spool)?;
+            let (body_id, size) = store_body(c, spool, 1)?;
             add_message(c, account, body_id, size, now())?;
             Ok(true)
         }
         None => Ok(false),
     }
+}
+
+/// Lowers the remembered warning level to the usage left (after deletions
+/// or a raised quota), which re-arms the thresholds above it.
+fn rearm_warnings(c: &Connection, account: AccountId) -> Result<(), StoreError> {
+    if let Some(u) = usage(c, account)? {
+        c.prepare_cached("UPDATE accounts SET quota_warned = min(quota_warned, ?1) WHERE id = ?2")?
+            .execute(params![u.percent().min(255) as i64, account])?;
+    }
+    Ok(())
 }
 
 pub(super) fn mark_retrieved(
@@ -1046,11 +1055,8 @@ pub(super) fn delete_messages(
         release_body(c, body_id)?;
     }
     // Less mail: the warning thresholds above what is left re-arm.
-    if !messages.is_empty()
-        && let Some(u) = usage(c, account)?
-    {
-        c.prepare_cached("UPDATE accounts SET quota_warned = min(quota_warned, ?1) WHERE id = ?2")?
-            .execute(params![u.percent().min(255) as i64, account])?;
+    if !messages.is_empty() {
+        rearm_warnings(c, account)?;
     }
     Ok(())
 }
