@@ -844,3 +844,18 @@ fn queue_commands() {
         out.describe()
     );
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused() {
+    let s = Server::start_default();
+    let out = s.cli(&["serve"]);
+    assert_eq!(out.code(), Some(1), "{}", out.describe());
+    assert!(
+        out.err().contains("another praisani server is running"),
+        "{}",
+        out.describe()
+    );
+    // The first one is untouched.
+    let mut p = s.pop3_login(DEMO_USER, DEMO_PASS);
+    p.quit();
+}

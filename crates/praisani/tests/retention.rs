@@ -170,12 +170,17 @@ fn expire_is_advertised_per_user_as_rfc_2449_says() {
     let s = Server::start_extra(
         ServerOpts::default(),
         ExtraConfig {
-            tables: "[retention]\nafter_retrieval = 30\n".into(),
+            tables: "[retention]\nafter_retrieval = 30\nsweep_interval = \"1s\"\n".into(),
             ..ExtraConfig::default()
         },
     );
+    // Everyone has the server's 30 days: no USER tag.
+    let mut p = s.pop3();
+    assert!(capa(&mut p).contains(&"EXPIRE 30".to_string()));
+    p.quit();
     s.add_user("a@example.test", "apw", &[]);
     s.add_user("b@example.test", "bpw", &[]);
+    s.add_user("c@example.test", "cpw", &[]);
     s.cli(&[
         "user",
         "retention",
@@ -184,15 +189,33 @@ fn expire_is_advertised_per_user_as_rfc_2449_says() {
         "never",
     ])
     .assert_ok("user retention");
-    let mut p = s.pop3();
-    assert!(capa(&mut p).contains(&"EXPIRE 30 USER".to_string()));
-    p.try_login("a@example.test", "apw").unwrap();
-    assert!(capa(&mut p).contains(&"EXPIRE 30".to_string()));
-    p.quit();
-    let mut p = s.pop3();
-    p.try_login("b@example.test", "bpw").unwrap();
-    assert!(capa(&mut p).contains(&"EXPIRE NEVER".to_string()));
-    p.quit();
+    // Deleted 10 days after arrival: retrieved mail stays at most 10 days.
+    s.cli(&["user", "retention", "c@example.test", "--max-age", "10"])
+        .assert_ok("user retention");
+    // Before login: the shortest any user has, with USER (refreshed by
+    // the sweeper, here every second).
+    let t0 = std::time::Instant::now();
+    loop {
+        let mut p = s.pop3();
+        let caps = capa(&mut p);
+        p.quit();
+        if caps.contains(&"EXPIRE 10 USER".to_string()) {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "{caps:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for (user, pass, want) in [
+        ("a@example.test", "apw", "EXPIRE 30"),
+        ("b@example.test", "bpw", "EXPIRE NEVER"),
+        ("c@example.test", "cpw", "EXPIRE 10"),
+    ] {
+        let mut p = s.pop3();
+        p.try_login(user, pass).unwrap();
+        let caps = capa(&mut p);
+        assert!(caps.contains(&want.to_string()), "{user}: {caps:?}");
+        p.quit();
+    }
 }
 
 #[test]

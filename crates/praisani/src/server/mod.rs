@@ -32,10 +32,10 @@ pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
     pub auth: Authenticator,
     pub smtp: Arc<praisani_smtp::Config>,
-    pub pop3: Arc<praisani_pop3::Config>,
-    /// The same POP3 policy for clients that may not send passwords in the
-    /// clear.
-    pub pop3_no_plaintext: Arc<praisani_pop3::Config>,
+    /// The POP3 policy, and the same for clients that may not send
+    /// passwords in the clear; replaced when the EXPIRE shown before login
+    /// changes (`refresh_expire`).
+    pop3: std::sync::RwLock<(Arc<praisani_pop3::Config>, Arc<praisani_pop3::Config>)>,
     pub limits: limits::ConnLimits,
     /// The TLS settings, reloaded on SIGHUP.
     pub tls: Arc<Tls>,
@@ -54,6 +54,56 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The POP3 policy for a client that may (or may not) send passwords
+    /// in the clear.
+    pub fn pop3_policy(&self, plaintext_ok: bool) -> Arc<praisani_pop3::Config> {
+        let both = self.pop3.read().unwrap_or_else(|p| p.into_inner());
+        if plaintext_ok {
+            both.0.clone()
+        } else {
+            both.1.clone()
+        }
+    }
+
+    /// Recomputes the EXPIRE that CAPA shows before login: RFC 2449 §6.7
+    /// makes it the shortest retention any user has (with USER when users
+    /// differ), so it follows the accounts' and domains' own policies.
+    pub async fn refresh_expire(&self) {
+        let accounts = match self.store.account_list(None).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!("cannot read retention policies: {e}");
+                return;
+            }
+        };
+        let default = self.config.retention.default_policy();
+        let each: Vec<praisani_pop3::Expire> = accounts
+            .iter()
+            .map(|a| advertised_expire(a.retention.or(a.domain_retention).or(default)))
+            .collect();
+        let floor = each
+            .iter()
+            .copied()
+            .min_by_key(|e| match e {
+                praisani_pop3::Expire::Days(d) => u64::from(*d),
+                praisani_pop3::Expire::Never => u64::MAX,
+            })
+            .unwrap_or_else(|| advertised_expire(default));
+        let per_user = each.iter().any(|e| *e != floor);
+        let mut both = self.pop3.write().unwrap_or_else(|p| p.into_inner());
+        if both.0.expire == floor && both.0.expire_per_user == per_user {
+            return;
+        }
+        let update = |c: &Arc<praisani_pop3::Config>| {
+            Arc::new(praisani_pop3::Config {
+                expire: floor,
+                expire_per_user: per_user,
+                ..(**c).clone()
+            })
+        };
+        *both = (update(&both.0), update(&both.1));
+    }
+
     /// A fresh session id, unique across restarts (start time + counter).
     pub fn session_id(&self) -> String {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -97,6 +147,15 @@ impl Service {
 
 /// Binds every listener, then serves until SIGINT or SIGTERM.
 pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCode {
+    // One server per data directory: a second one would clear the first
+    // one's maildrop locks and queue leases at start. Held until exit.
+    let _instance = match instance_lock(&config.data_dir) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("praisani: {e}");
+            return ExitCode::from(1);
+        }
+    };
     if demo {
         let l = &config.listen;
         let public: Vec<_> = [&l.smtp, &l.pop3, &l.http, &l.https]
@@ -173,10 +232,9 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
     let pop3 = praisani_pop3::Config {
         implementation: format!("praisani {}", env!("CARGO_PKG_VERSION")),
         hostname: config.hostname.clone(),
-        // Accounts and domains may have their own retention: before login
-        // CAPA shows the server default with USER, after login the user's.
-        expire: pop3_expire(config.retention.after_retrieval),
-        expire_per_user: true,
+        // Until refresh_expire has looked at the accounts' own policies.
+        expire: advertised_expire(config.retention.default_policy()),
+        expire_per_user: false,
         login_delay: (config.pop3.login_delay > 0).then_some(config.pop3.login_delay),
         allow_plaintext: true,
         apop: true,
@@ -212,13 +270,15 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             .as_deref()
             .and_then(|a| Address::parse(a).ok()),
         smtp: Arc::new(smtp),
-        pop3_no_plaintext: Arc::new(praisani_pop3::Config {
-            allow_plaintext: false,
-            // Mechanisms that send the password itself wait for TLS.
-            sasl_mechanisms_plain: vec!["SCRAM-SHA-256".into()],
-            ..pop3.clone()
-        }),
-        pop3: Arc::new(pop3),
+        pop3: std::sync::RwLock::new((
+            Arc::new(pop3.clone()),
+            Arc::new(praisani_pop3::Config {
+                allow_plaintext: false,
+                // Mechanisms that send the password itself wait for TLS.
+                sasl_mechanisms_plain: vec!["SCRAM-SHA-256".into()],
+                ..pop3
+            }),
+        )),
         store,
         next_id: AtomicU64::new(0),
         started: std::time::SystemTime::now()
@@ -228,6 +288,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         config,
     });
 
+    shared.refresh_expire().await;
     // No session is open yet: maildrop locks left by a killed run go.
     match shared.store.release_maildrop_locks().await {
         Ok(0) => {}
@@ -285,6 +346,7 @@ async fn sweep(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
         }
         wait = shared.config.retention.sweep_interval;
+        shared.refresh_expire().await;
         let now = chrono::Utc::now().timestamp();
         let default = shared.config.retention.default_policy();
         match shared.store.expire(now, default).await {
@@ -470,12 +532,39 @@ fn print_demo(config: &Config) {
     }
 }
 
-/// A retention period as POP3 advertises it (RFC 2449 EXPIRE).
-pub(crate) fn pop3_expire(keep: praisani_store::Keep) -> praisani_pop3::Expire {
-    match keep {
-        praisani_store::Keep::Days(d) => praisani_pop3::Expire::Days(d),
-        praisani_store::Keep::Forever | praisani_store::Keep::Inherit => {
-            praisani_pop3::Expire::Never
-        }
+/// A retention policy as POP3 advertises it (RFC 2449 EXPIRE: how long a
+/// retrieved message stays at least). Deletion by age bounds it too: a
+/// message retrieved today goes at most `max_age` days later.
+pub(crate) fn advertised_expire(r: praisani_store::Retention) -> praisani_pop3::Expire {
+    let days = [r.after_retrieval, r.max_age]
+        .into_iter()
+        .filter_map(|k| match k {
+            praisani_store::Keep::Days(d) => Some(d),
+            praisani_store::Keep::Forever | praisani_store::Keep::Inherit => None,
+        })
+        .min();
+    match days {
+        Some(d) => praisani_pop3::Expire::Days(d),
+        None => praisani_pop3::Expire::Never,
+    }
+}
+
+/// Takes the data directory's instance lock (released by the kernel when
+/// the process ends, kill -9 included).
+fn instance_lock(data_dir: &std::path::Path) -> Result<std::fs::File, String> {
+    let path = data_dir.join("server.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another praisani server is running on {} (one server per data directory)",
+            data_dir.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
     }
 }

@@ -64,6 +64,7 @@ pub(crate) async fn handle(
             expire: None,
             retrieved: Vec::new(),
             unsent: Vec::new(),
+            delete_retrieved: false,
             downgraded: HashSet::new(),
         };
         match conn.run(&mut stream, timestamp).await {
@@ -73,7 +74,7 @@ pub(crate) async fn handle(
         // Without QUIT nothing is deleted; the retrievals still start the
         // retention clock, except with EXPIRE 0 (RFC 2449: deleted at the
         // end of a session that retrieved them and ended with QUIT).
-        if conn.expire != Some(praisani_pop3::Expire::Days(0)) {
+        if !conn.delete_retrieved {
             conn.note_retrievals().await;
         }
         let _ = stream.shutdown().await;
@@ -95,6 +96,9 @@ struct Conn {
     expire: Option<praisani_pop3::Expire>,
     /// Messages this session sent with RETR: their retention clock starts.
     retrieved: Vec<i64>,
+    /// The user's policy is "delete after retrieval, 0 days": what this
+    /// session retrieves goes at QUIT.
+    delete_retrieved: bool,
     /// Messages answered with RETR whose response is not written out yet.
     unsent: Vec<i64>,
     /// Messages this (non-UTF8) session gets with the downgraded header.
@@ -119,9 +123,9 @@ impl Conn {
             .allow_plaintext
             .allows(self.peer.ip())
         {
-            self.shared.pop3.clone()
+            self.shared.pop3_policy(true)
         } else {
-            self.shared.pop3_no_plaintext.clone()
+            self.shared.pop3_policy(false)
         };
         let mut session = Session::with_tls(policy, timestamp, stream.is_tls());
         let mut out: Vec<u8> = Vec::new();
@@ -263,7 +267,7 @@ impl Conn {
     /// After a successful login: LOGIN-DELAY, the maildrop lock, the list
     /// (in the legacy form unless the client sent UTF8).
     async fn open_maildrop(&mut self, account: Account, utf8: bool) -> AuthOutcome {
-        if let Some(delay) = self.shared.pop3.login_delay
+        if let Some(delay) = self.shared.pop3_policy(true).login_delay
             && !self
                 .shared
                 .login_times
@@ -310,10 +314,9 @@ impl Conn {
             });
         }
         let own = account.retention.or(account.domain_retention);
-        let keep = own
-            .after_retrieval
-            .or(self.shared.config.retention.after_retrieval);
-        self.expire = Some(super::pop3_expire(keep));
+        let policy = own.or(self.shared.config.retention.default_policy());
+        self.expire = Some(super::advertised_expire(policy));
+        self.delete_retrieved = policy.after_retrieval == praisani_store::Keep::Days(0);
         self.mailbox = Some((account, lock));
         AuthOutcome::Ok { messages }
     }
@@ -448,7 +451,7 @@ impl Conn {
     async fn update(&mut self, delete: &[u64]) -> bool {
         let mut ids: Vec<i64> = delete.iter().map(|&i| i as i64).collect();
         // EXPIRE 0: what this session retrieved goes now (RFC 2449).
-        if self.expire == Some(praisani_pop3::Expire::Days(0)) {
+        if self.delete_retrieved {
             for r in &self.retrieved {
                 if !ids.contains(r) {
                     ids.push(*r);

@@ -39,16 +39,33 @@ struct Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let account = self.account;
-        self.writer.fire(
-            move |c| {
-                c.prepare_cached("DELETE FROM maildrop_locks WHERE account_id = ?1")?
-                    .execute([account])?;
-                Ok(())
-            },
-            |e| tracing::error!("cannot release a maildrop lock: {e}"),
-        );
+        release(self.writer.clone(), self.account, 0);
     }
+}
+
+/// Deletes the lock row; a failed commit (a busy or full disk) is retried
+/// for about a minute, so a transient error cannot leave a mailbox locked
+/// until the next restart.
+fn release(writer: Sender, account: AccountId, attempt: u32) {
+    let again = writer.clone();
+    writer.fire(
+        move |c| {
+            c.prepare_cached("DELETE FROM maildrop_locks WHERE account_id = ?1")?
+                .execute([account])?;
+            Ok(())
+        },
+        move |r| {
+            if let Err(e) = r {
+                tracing::error!(account, attempt, "cannot release a maildrop lock: {e}");
+                if attempt < 120 {
+                    std::thread::spawn(move || {
+                        std::thread::sleep(std::time::Duration::from_millis(500));
+                        release(again, account, attempt + 1);
+                    });
+                }
+            }
+        },
+    );
 }
 
 /// Takes the lock of `account`, or `None` when it is held.

@@ -71,17 +71,14 @@ impl Writer {
 pub(super) struct Sender(mpsc::Sender<Job>);
 
 impl Sender {
-    /// Queues `f` for the next group commit; a failure is only logged by
-    /// the caller's `on_error`.
-    pub(super) fn fire<F>(&self, f: F, on_error: fn(StoreError))
+    /// Queues `f` for the next group commit; `done` gets its result once
+    /// committed (or failed), on the writer thread.
+    pub(super) fn fire<F, D>(&self, f: F, done: D)
     where
         F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+        D: FnOnce(Result<(), StoreError>) + Send + 'static,
     {
-        let _ = self.0.send(job(f, move |r| {
-            if let Err(e) = r {
-                on_error(e)
-            }
-        }));
+        let _ = self.0.send(job(f, done));
     }
 }
 
