@@ -1,4 +1,5 @@
-//! Storage for praisani: the [`Store`] trait and its backends.
+//! Storage for praisani: the [`Store`] trait and its backends: embedded
+//! (SQLite, [`EmbeddedStore`]) and PostgreSQL ([`PostgresStore`]).
 //!
 //! Everything the server keeps lives behind [`Store`]: domains, accounts,
 //! aliases, and the messages in each mailbox. The promise of every write is
@@ -13,6 +14,7 @@ pub mod conformance;
 pub mod embedded;
 mod error;
 mod policy;
+pub mod postgres;
 mod spool;
 mod types;
 
@@ -20,6 +22,7 @@ pub use body::{BodySource, BodyStream};
 pub use embedded::EmbeddedStore;
 pub use error::StoreError;
 pub use policy::{ExpireReport, Fit, Keep, QuotaRefusal, Retention, Usage};
+pub use postgres::{PgOptions, PostgresStore};
 pub use spool::Spool;
 pub use types::*;
 
