@@ -13,6 +13,7 @@ mod body;
 pub mod conformance;
 pub mod embedded;
 mod error;
+pub mod migrate;
 mod policy;
 pub mod postgres;
 mod spool;
