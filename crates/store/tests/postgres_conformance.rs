@@ -164,6 +164,9 @@ conformance_test!(quota_notices, |s: PostgresStore| async move {
 conformance_test!(retention, |s: PostgresStore| async move {
     conformance::retention(&s).await
 });
+conformance_test!(queue_take_is_exclusive, |s: PostgresStore| async move {
+    conformance::queue_take_is_exclusive(Arc::new(s)).await
+});
 conformance_test!(maildrop_locks_released, |s: PostgresStore| async move {
     conformance::maildrop_locks_released(&s).await
 });
