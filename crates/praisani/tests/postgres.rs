@@ -57,7 +57,10 @@ impl Db {
                     probe.err()
                 );
             }
-            eprintln!(
+            // Past the test harness's capture, so it shows without --nocapture.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED: PostgreSQL not reachable ({admin}: {}) ({test})",
                 probe.err().trim()
             );

@@ -61,7 +61,12 @@ impl TestDb {
                         "PostgreSQL not reachable at {admin_url} ({e}) and PRAISANI_REQUIRE_TOOLS=1"
                     );
                 }
-                eprintln!("SKIPPED: PostgreSQL not reachable ({admin_url}: {e})");
+                // Past the test harness's capture, so it shows without --nocapture.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED: PostgreSQL not reachable ({admin_url}: {e})"
+                );
                 return None;
             }
         };
@@ -101,15 +106,30 @@ impl TestDb {
         self.open_with(&self.options()).await
     }
 
+    /// Drops the database (also done when a failed test unwinds).
     async fn drop_db(self) {
-        let client = admin(&self.admin_url).await.expect("admin");
-        client
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await
-            .expect("drop database");
+        drop(self);
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // On a thread of its own: a runtime cannot block inside another.
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(client) = admin(&url).await {
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
     }
 }
 
