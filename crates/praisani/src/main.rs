@@ -71,13 +71,14 @@ fn main() -> ExitCode {
                 }
             };
         }
-        let store: Arc<dyn Store> = match store_cmd::open(&config).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("praisani: {e}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        };
+        let store: Arc<dyn Store> =
+            match store_cmd::open(&config, matches!(cli.command, Command::Serve(_))).await {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("praisani: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
         let result = match cli.command {
             Command::Serve(args) => return server::serve(config, store, args.demo).await,
             Command::CheckConfig => Ok(()),

@@ -8,8 +8,11 @@ use praisani_store::{EmbeddedStore, PostgresStore, Store};
 use std::sync::Arc;
 
 /// Opens the store `[store]` names: the embedded one in `data_dir`, or the
-/// PostgreSQL database (schema migrations applied on the way).
-pub async fn open(config: &Config) -> Result<Arc<dyn Store>, String> {
+/// PostgreSQL database (schema migrations applied on the way). Only a
+/// server (`serving`) is the configured node: an admin command run beside
+/// it (`praisani expire`) is a node of its own, or it would take the
+/// server's sessions' maildrop locks for stale ones of its own.
+pub async fn open(config: &Config, serving: bool) -> Result<Arc<dyn Store>, String> {
     match config.store.backend {
         StoreBackend::Embedded => EmbeddedStore::open(&config.data_dir)
             .map(|s| Arc::new(s) as Arc<dyn Store>)
@@ -21,16 +24,17 @@ pub async fn open(config: &Config) -> Result<Arc<dyn Store>, String> {
             }),
         StoreBackend::Postgres => {
             let url = config.store.url.as_deref().unwrap_or_default();
-            PostgresStore::open(
-                &config.store.pg_options(url),
-                &config.data_dir.join("spool"),
-            )
-            .await
-            .map(|s| {
-                tracing::info!(node = s.node(), "store: PostgreSQL at {}", redact(url));
-                Arc::new(s) as Arc<dyn Store>
-            })
-            .map_err(|e| format!("cannot open the store at {}: {e}", redact(url)))
+            let mut opts = config.store.pg_options(url);
+            if !serving {
+                opts.node = None;
+            }
+            PostgresStore::open(&opts, &config.data_dir.join("spool"))
+                .await
+                .map(|s| {
+                    tracing::info!(node = s.node(), "store: PostgreSQL at {}", redact(url));
+                    Arc::new(s) as Arc<dyn Store>
+                })
+                .map_err(|e| format!("cannot open the store at {}: {e}", redact(url)))
         }
     }
 }

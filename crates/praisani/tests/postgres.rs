@@ -271,3 +271,53 @@ fn unreachable_database_gives_temporary_errors() {
     assert_eq!(s.fetch_all(USER, PASS).len(), 1);
     s.stop_term();
 }
+
+/// A server with a fixed `store.node` holds a POP3 session; `praisani
+/// expire` run beside it with the same configuration skips that mailbox
+/// (the command is a node of its own) and sweeps it once the session ends.
+#[test]
+fn expire_beside_a_named_node_skips_its_sessions() {
+    let Some(db) = Db::new("expire_beside_a_named_node_skips_its_sessions") else {
+        return;
+    };
+    let mut s = Server::new_extra(
+        ServerOpts {
+            demo: false,
+            limits: String::new(),
+        },
+        ExtraConfig {
+            tables: db.store_table("node = \"mx1\""),
+            ..ExtraConfig::default()
+        },
+    );
+    s.start();
+    s.add_domain("example.test");
+    s.add_user(USER, PASS, &[]);
+    s.cli(&["user", "retention", USER, "--max-age", "0"])
+        .assert_ok("retention");
+    s.deliver(
+        "x@remote.test",
+        &[USER],
+        &simple_message("x@remote.test", USER, "old", "expires at once"),
+    );
+    let mut held = s.pop3_login(USER, PASS);
+    let swept = s.cli(&["--json", "expire"]);
+    swept.assert_ok("expire");
+    assert!(
+        swept.out().contains("\"skipped_in_use\":1") && swept.out().contains("\"deleted\":0"),
+        "{}",
+        swept.out()
+    );
+    assert_eq!(held.stat().0, 1);
+    held.quit();
+    let mut deleted = String::new();
+    for _ in 0..50 {
+        deleted = s.cli(&["--json", "expire"]).out();
+        if deleted.contains("\"deleted\":1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(deleted.contains("\"deleted\":1"), "{deleted}");
+    s.stop_term();
+}

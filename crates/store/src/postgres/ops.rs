@@ -734,12 +734,6 @@ pub(super) async fn quota_notice<C: GenericClient>(
     percent: u64,
     notice: Option<Spool>,
 ) -> Result<bool, StoreError> {
-    // The body before the locks, as in `accept`; dropped with the
-    // transaction when no notice goes out.
-    let stored = match notice {
-        Some(body) => Some(store_body(c, body, 1).await?),
-        None => None,
-    };
     lock_accounts(c, &[account]).await?;
     let warned: i64 = opt(
         c,
@@ -751,13 +745,9 @@ pub(super) async fn quota_notice<C: GenericClient>(
     .get(0);
     let floor = warned.min(percent.min(255) as i64);
     let level = i64::from(level);
-    let (new, deliver) = match stored {
-        Some(b) if level > floor => (level, Some(b)),
-        Some((body_id, _)) => {
-            exec(c, "DELETE FROM bodies WHERE id = $1", &[&body_id]).await?;
-            (floor, None)
-        }
-        None => (floor, None),
+    let (new, deliver) = match notice {
+        Some(body) if level > floor => (level, Some(body)),
+        _ => (floor, None),
     };
     if new != warned {
         exec(
@@ -768,7 +758,8 @@ pub(super) async fn quota_notice<C: GenericClient>(
         .await?;
     }
     match deliver {
-        Some((body_id, size)) => {
+        Some(body) => {
+            let (body_id, size) = store_body(c, body, 1).await?;
             add_message(c, account, body_id, size, now(), None).await?;
             Ok(true)
         }
