@@ -174,8 +174,17 @@ pub(super) async fn renew_forever(pool: Pool, locks: Arc<Locks>) {
             ops::exec(&c, &sql, &[&locks.lease, &locks.node, &ids]).await
         }
         .await;
-        if let Err(e) = r {
-            tracing::warn!("cannot renew maildrop leases: {e}");
+        match r {
+            // A lease that lapsed while the database was out of reach may
+            // have been taken by another node; its session goes on, the
+            // operator should know.
+            Ok(n) if n < ids.len() as u64 => tracing::warn!(
+                held = ids.len(),
+                renewed = n,
+                "some maildrop leases lapsed before they could be renewed"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("cannot renew maildrop leases: {e}"),
         }
     }
 }

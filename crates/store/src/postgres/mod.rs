@@ -67,7 +67,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How to reach the database and how to use it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PgOptions {
     /// `postgres://user@host:port/database` (or key=value form).
     pub url: String,
@@ -94,6 +94,20 @@ impl PgOptions {
             lock_lease: Duration::from_secs(90),
             node: None,
         }
+    }
+}
+
+// By hand: the url may carry a password.
+impl std::fmt::Debug for PgOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgOptions")
+            .field("url", &redact(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("lock_lease", &self.lock_lease)
+            .field("node", &self.node)
+            .finish()
     }
 }
 
@@ -616,5 +630,22 @@ impl BodySource for ChunkSource {
         }
         let c = self.pool.get().await?;
         Ok(Some(ops::read_chunk(&c, self.body_id, seq).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            redact("postgres://mail:s3cret@db:5432/mail"),
+            "postgres://mail:***@db:5432/mail"
+        );
+        assert_eq!(redact("postgres://mail@db/mail"), "postgres://mail@db/mail");
+        assert_eq!(redact("host=/run/postgresql"), "host=/run/postgresql");
+        let shown = format!("{:?}", PgOptions::new("postgresql://u:p%40ss@h/d"));
+        assert!(!shown.contains("p%40ss"), "{shown}");
     }
 }
