@@ -47,10 +47,37 @@ pub enum Command {
         #[arg(long, value_name = "DATE")]
         as_of: Option<String>,
     },
+    /// Move the store between backends.
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// Print the DNS records a hosted domain needs (MX, SPF, DKIM, DMARC, SRV…), as zone-file lines.
     Dns {
         /// The domain (Unicode or A-label).
         domain: String,
+    },
+}
+
+/// `store` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StoreCmd {
+    /// Copy everything (domains, mailboxes with their settings, aliases, messages with their
+    /// UIDLs, the outbound queue) between the embedded store in `data_dir` and a PostgreSQL
+    /// database. Stop every server using either first.
+    Migrate {
+        /// Copy the embedded store into this database (postgres://user@host/db).
+        #[arg(
+            long,
+            value_name = "URL",
+            required_unless_present = "from",
+            conflicts_with = "from"
+        )]
+        to: Option<String>,
+        /// Copy this database into the embedded store.
+        #[arg(long, value_name = "URL")]
+        from: Option<String>,
+        /// Replace what the target holds instead of refusing a non-empty target.
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -49,6 +49,92 @@ pub struct Config {
     pub autoconfig: Autoconfig,
     /// The HTTP(S) listeners' limits.
     pub http: Http,
+    /// Where accounts and mail are kept: embedded or PostgreSQL.
+    pub store: StoreSettings,
+}
+
+/// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
+/// node) or `postgres` (a database several nodes share).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// `embedded` or `postgres`.
+    pub backend: StoreBackend,
+    /// For `postgres`: `postgres://user:password@host:port/database`.
+    pub url: Option<String>,
+    /// Most database connections this node opens.
+    #[serde(deserialize_with = "at_least::<_, 1>")]
+    pub max_connections: usize,
+    /// How long connecting to the database may take.
+    #[serde(deserialize_with = "timeout")]
+    pub connect_timeout: Duration,
+    /// How long a request waits for a free connection before it gets a
+    /// temporary error (SMTP 451 4.3.0, POP3 -ERR [SYS/TEMP]).
+    #[serde(deserialize_with = "timeout")]
+    pub acquire_timeout: Duration,
+    /// How long a POP3 maildrop lock of a node that died blocks the mailbox.
+    #[serde(deserialize_with = "timeout")]
+    pub lock_lease: Duration,
+    /// This node's name in queue leases and locks (default: random per start).
+    pub node: Option<String>,
+}
+
+/// The store backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// SQLite in `data_dir`.
+    #[default]
+    Embedded,
+    /// A PostgreSQL database at `store.url`.
+    Postgres,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        let pg = praisani_store::PgOptions::new("");
+        StoreSettings {
+            backend: StoreBackend::Embedded,
+            url: None,
+            max_connections: pg.max_connections,
+            connect_timeout: pg.connect_timeout,
+            acquire_timeout: pg.acquire_timeout,
+            lock_lease: pg.lock_lease,
+            node: None,
+        }
+    }
+}
+
+impl StoreSettings {
+    /// The PostgreSQL options for `url`.
+    pub fn pg_options(&self, url: &str) -> praisani_store::PgOptions {
+        praisani_store::PgOptions {
+            url: url.to_string(),
+            max_connections: self.max_connections,
+            connect_timeout: self.connect_timeout,
+            acquire_timeout: self.acquire_timeout,
+            lock_lease: self.lock_lease,
+            node: self.node.clone(),
+        }
+    }
+}
+
+// By hand: the url may carry a password, and check-config prints this.
+impl std::fmt::Debug for StoreSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSettings")
+            .field("backend", &self.backend)
+            .field(
+                "url",
+                &self.url.as_deref().map(praisani_store::postgres::redact),
+            )
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("lock_lease", &self.lock_lease)
+            .field("node", &self.node)
+            .finish()
+    }
 }
 
 /// `[quota]`: when users are warned that their mailbox fills up.
@@ -506,6 +592,7 @@ impl Default for Config {
             retention: RetentionSettings::default(),
             autoconfig: Autoconfig::default(),
             http: Http::default(),
+            store: StoreSettings::default(),
         }
     }
 }
@@ -616,7 +703,18 @@ impl Config {
 
     /// Parses and validates a configuration document.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError(e.to_string()))
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        if config.store.backend == StoreBackend::Postgres && config.store.url.is_none() {
+            return Err(ConfigError(
+                "[store] backend = \"postgres\" needs url = \"postgres://…\"".into(),
+            ));
+        }
+        if config.store.lock_lease < Duration::from_secs(10) {
+            return Err(ConfigError(
+                "store.lock_lease must be at least 10s (it is renewed every third of it)".into(),
+            ));
+        }
+        Ok(config)
     }
 
     /// True when `ip` is in `trusted_networks`.
@@ -1005,5 +1103,34 @@ mod tests {
         assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("1w"), None);
+    }
+
+    #[test]
+    fn store_section() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.store.backend, StoreBackend::Embedded);
+        let c = Config::parse(
+            "[store]\nbackend = \"postgres\"\nurl = \"postgres://mail:s3cret@db:5432/mail\"\n\
+             max_connections = 4\nlock_lease = \"2m\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.store.backend, StoreBackend::Postgres);
+        let o = c.store.pg_options(c.store.url.as_deref().unwrap());
+        assert_eq!(o.max_connections, 4);
+        assert_eq!(o.lock_lease, Duration::from_secs(120));
+        let shown = format!("{:?}", c.store);
+        assert!(
+            !shown.contains("s3cret") && shown.contains("mail:***@db"),
+            "{shown}"
+        );
+        for (doc, want) in [
+            ("[store]\nbackend = \"postgres\"", "needs url"),
+            ("[store]\nbackend = \"mysql\"", "mysql"),
+            ("[store]\nmax_connections = 0", "max_connections"),
+            ("[store]\nlock_lease = \"5s\"", "lock_lease"),
+        ] {
+            let e = Config::parse(doc).unwrap_err();
+            assert!(e.0.contains(want), "{doc}: {e}");
+        }
     }
 }

@@ -6,12 +6,13 @@ mod cli;
 mod config;
 mod http;
 mod server;
+mod store_cmd;
 mod tls;
 
 use clap::Parser;
 use cli::{Cli, Command};
 use config::Config;
-use praisani_store::{EmbeddedStore, Store};
+use praisani_store::Store;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -58,17 +59,26 @@ fn main() -> ExitCode {
             println!("{config:#?}");
             return ExitCode::SUCCESS;
         }
-        let store = match EmbeddedStore::open(&config.data_dir) {
-            Ok(s) => Arc::new(s),
-            Err(e) => {
-                eprintln!(
-                    "praisani: cannot open the store in {}: {e}",
-                    config.data_dir.display()
-                );
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        };
-        let store: Arc<dyn Store> = store;
+        if let Command::Store(c) = &cli.command {
+            return match store_cmd::run(&config, c, cli.json).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    if cli.json {
+                        println!("{}", serde_json::json!({"error": e.to_string()}));
+                    }
+                    eprintln!("praisani: {e:#}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            };
+        }
+        let store: Arc<dyn Store> =
+            match store_cmd::open(&config, matches!(cli.command, Command::Serve(_))).await {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("praisani: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
         let result = match cli.command {
             Command::Serve(args) => return server::serve(config, store, args.demo).await,
             Command::CheckConfig => Ok(()),
@@ -79,6 +89,7 @@ fn main() -> ExitCode {
             Command::Dkim(c) => admin::dkim_cmd(&*store, &config, c, cli.json).await,
             Command::Dns { domain } => admin::dns_cmd(&*store, &config, &domain, cli.json).await,
             Command::Expire { as_of } => admin::expire_cmd(&*store, &config, as_of, cli.json).await,
+            Command::Store(_) => Ok(()),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

@@ -895,3 +895,45 @@ pub async fn downgrades<S: Store + ?Sized>(store: &S) {
     store.delete_messages(b, &[utf8[1]]).await.unwrap();
     assert!(store.list_messages(b).await.unwrap().is_empty());
 }
+
+/// Workers taking due recipients at once: each recipient is leased to
+/// exactly one of them, none is lost.
+pub async fn queue_take_is_exclusive<S: Store>(store: Arc<S>) {
+    let mut created = 0;
+    for i in 0..30 {
+        let mut spool = store.new_spool();
+        spool.write(format!("m{i}\r\n").as_bytes()).unwrap();
+        let acc = store
+            .accept(spool, &[], Some(outbound(&["x@remote.test"])), true)
+            .await
+            .unwrap();
+        created = store
+            .queue_get(acc.queued.unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .created;
+    }
+    let now = created + 1;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let due = s.queue_take_due(now, 600, 4).await.unwrap();
+                if due.is_empty() {
+                    return got;
+                }
+                got.extend(due.iter().flat_map(|e| e.recipients.iter().map(|r| r.id)));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let unique: std::collections::HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 30, "every recipient taken exactly once");
+    assert_eq!(unique.len(), 30, "none taken twice");
+}

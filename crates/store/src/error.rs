@@ -37,3 +37,26 @@ impl StoreError {
         matches!(self, StoreError::Unavailable(_))
     }
 }
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        // The database's own message says more than "db error".
+        match e.as_db_error() {
+            Some(db) => StoreError::Unavailable(format!(
+                "PostgreSQL: {} ({})",
+                db.message(),
+                db.code().code()
+            )),
+            None => StoreError::Unavailable(format!("PostgreSQL: {e}")),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => StoreError::Unavailable(format!("PostgreSQL connection pool: {other}")),
+        }
+    }
+}

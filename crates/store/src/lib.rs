@@ -1,4 +1,5 @@
-//! Storage for praisani: the [`Store`] trait and its backends.
+//! Storage for praisani: the [`Store`] trait and its backends: embedded
+//! (SQLite, [`EmbeddedStore`]) and PostgreSQL ([`PostgresStore`]).
 //!
 //! Everything the server keeps lives behind [`Store`]: domains, accounts,
 //! aliases, and the messages in each mailbox. The promise of every write is
@@ -12,7 +13,9 @@ mod body;
 pub mod conformance;
 pub mod embedded;
 mod error;
+pub mod migrate;
 mod policy;
+pub mod postgres;
 mod spool;
 mod types;
 
@@ -20,6 +23,7 @@ pub use body::{BodySource, BodyStream};
 pub use embedded::EmbeddedStore;
 pub use error::StoreError;
 pub use policy::{ExpireReport, Fit, Keep, NoticeWriter, QuotaRefusal, Retention, Usage};
+pub use postgres::{PgOptions, PostgresStore};
 pub use spool::Spool;
 pub use types::*;
 

@@ -162,3 +162,9 @@ async fn maildrop_lock_is_seen_by_a_second_handle() {
     }
     assert!(free.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_take_is_exclusive() {
+    let (_d, s) = fresh();
+    conformance::queue_take_is_exclusive(Arc::new(s)).await;
+}

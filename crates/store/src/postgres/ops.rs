@@ -1,0 +1,1231 @@
+//! The SQL behind each store operation, for a pooled connection (reads) or
+//! a transaction (writes; the caller commits).
+//!
+//! Lock order, everywhere: domain rows, then account rows, then bodies,
+//! each in ascending id. Deliveries through several nodes then queue behind
+//! each other on the rows they change instead of deadlocking, and a quota
+//! is checked on values no one else can change before the commit.
+
+use crate::{
+    Accepted, Account, AccountId, Alias, AttemptResult, DomainInfo, Fit, HeaderDowngrade, Keep,
+    LegacyView, Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter, Outbound, OutboundRcpt,
+    QueueEntry, QueueId, QueueRcptId, QueuedRcpt, QuotaRefusal, RcptState, Retention, Secrets,
+    Spool, StoreError, Usage,
+};
+use deadpool_postgres::GenericClient;
+use praisani_mailaddr::{Address, Domain};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+/// Bodies are stored in chunks of this size so they can be streamed.
+pub(super) const CHUNK: usize = 128 * 1024;
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+pub(super) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("stored data is invalid: {what}"))
+}
+
+pub(super) async fn rows<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    p: Params<'_>,
+) -> Result<Vec<Row>, StoreError> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.query(&st, p).await?)
+}
+
+pub(super) async fn opt<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    p: Params<'_>,
+) -> Result<Option<Row>, StoreError> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.query_opt(&st, p).await?)
+}
+
+pub(super) async fn one<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    p: Params<'_>,
+) -> Result<Row, StoreError> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.query_one(&st, p).await?)
+}
+
+pub(super) async fn exec<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    p: Params<'_>,
+) -> Result<u64, StoreError> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.execute(&st, p).await?)
+}
+
+async fn domain_id<C: GenericClient>(c: &C, d: &Domain) -> Result<Option<i64>, StoreError> {
+    Ok(
+        opt(c, "SELECT id FROM domains WHERE name = $1", &[&d.ascii()])
+            .await?
+            .map(|r| r.get(0)),
+    )
+}
+
+/// The domain's id, its row locked so that addresses in it are created and
+/// removed one at a time.
+async fn lock_domain<C: GenericClient>(c: &C, d: &Domain) -> Result<i64, StoreError> {
+    opt(
+        c,
+        "SELECT id FROM domains WHERE name = $1 FOR NO KEY UPDATE",
+        &[&d.ascii()],
+    )
+    .await?
+    .map(|r| r.get(0))
+    .ok_or_else(|| StoreError::NotFound(format!("domain {d}")))
+}
+
+pub(super) async fn domain_add<C: GenericClient>(c: &C, d: &Domain) -> Result<(), StoreError> {
+    let n = exec(
+        c,
+        "INSERT INTO domains (name, created) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        &[&d.ascii(), &now()],
+    )
+    .await?;
+    if n == 0 {
+        return Err(StoreError::Duplicate(format!("domain {d}")));
+    }
+    Ok(())
+}
+
+pub(super) async fn domain_remove<C: GenericClient>(
+    c: &C,
+    d: &Domain,
+    force: bool,
+) -> Result<(), StoreError> {
+    let id = lock_domain(c, d).await?;
+    let r = one(
+        c,
+        "SELECT (SELECT count(*) FROM accounts WHERE domain_id = $1),
+                (SELECT count(*) FROM aliases WHERE domain_id = $1)",
+        &[&id],
+    )
+    .await?;
+    let (accounts, aliases): (i64, i64) = (r.get(0), r.get(1));
+    if (accounts > 0 || aliases > 0) && !force {
+        return Err(StoreError::Conflict(format!(
+            "domain {d} still has {accounts} mailbox(es) and {aliases} alias(es); use --force to remove them too"
+        )));
+    }
+    let ids: Vec<i64> = rows(
+        c,
+        "SELECT id FROM accounts WHERE domain_id = $1 ORDER BY id",
+        &[&id],
+    )
+    .await?
+    .iter()
+    .map(|r| r.get(0))
+    .collect();
+    for account in ids {
+        remove_account_by_id(c, account).await?;
+    }
+    exec(c, "DELETE FROM aliases WHERE domain_id = $1", &[&id]).await?;
+    exec(c, "DELETE FROM domains WHERE id = $1", &[&id]).await?;
+    Ok(())
+}
+
+/// Retention settings from their two stored columns.
+fn retention(after: Option<i64>, max_age: Option<i64>) -> Retention {
+    Retention {
+        after_retrieval: Keep::from_db(after),
+        max_age: Keep::from_db(max_age),
+    }
+}
+
+pub(super) async fn domain_list<C: GenericClient>(c: &C) -> Result<Vec<DomainInfo>, StoreError> {
+    let mut out = Vec::new();
+    for r in rows(
+        c,
+        "SELECT d.name,
+                (SELECT count(*) FROM accounts a WHERE a.domain_id = d.id),
+                (SELECT count(*) FROM aliases s WHERE s.domain_id = d.id),
+                d.quota_bytes, d.used_bytes, d.keep_after_retrieval, d.keep_max_age
+         FROM domains d ORDER BY d.name",
+        &[],
+    )
+    .await?
+    {
+        let name: String = r.get(0);
+        out.push(DomainInfo {
+            domain: Domain::parse(&name).map_err(|_| corrupt("domain name"))?,
+            accounts: r.get::<_, i64>(1) as u64,
+            aliases: r.get::<_, i64>(2) as u64,
+            quota_bytes: r.get::<_, Option<i64>>(3).map(|q| q as u64),
+            used_bytes: r.get::<_, i64>(4).max(0) as u64,
+            retention: retention(r.get(5), r.get(6)),
+        });
+    }
+    Ok(out)
+}
+
+async fn alias_id<C: GenericClient>(c: &C, a: &Address) -> Result<Option<i64>, StoreError> {
+    Ok(opt(
+        c,
+        "SELECT s.id FROM aliases s JOIN domains d ON d.id = s.domain_id
+         WHERE d.name = $1 AND s.local = $2",
+        &[&a.domain().ascii(), &a.local()],
+    )
+    .await?
+    .map(|r| r.get(0)))
+}
+
+async fn account_id<C: GenericClient>(c: &C, a: &Address) -> Result<Option<i64>, StoreError> {
+    Ok(opt(
+        c,
+        "SELECT a.id FROM accounts a JOIN domains d ON d.id = a.domain_id
+         WHERE d.name = $1 AND a.local = $2",
+        &[&a.domain().ascii(), &a.local()],
+    )
+    .await?
+    .map(|r| r.get(0)))
+}
+
+async fn require_account<C: GenericClient>(c: &C, a: &Address) -> Result<i64, StoreError> {
+    account_id(c, a)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("account {a}")))
+}
+
+pub(super) async fn account_add<C: GenericClient>(
+    c: &C,
+    n: &NewAccount,
+) -> Result<AccountId, StoreError> {
+    // The domain's row lock makes "not an account, not an alias" and the
+    // insert one step for every node.
+    let did = lock_domain(c, n.address.domain()).await?;
+    if account_id(c, &n.address).await?.is_some() || alias_id(c, &n.address).await?.is_some() {
+        return Err(StoreError::Duplicate(format!("address {}", n.address)));
+    }
+    let r = one(
+        c,
+        "INSERT INTO accounts
+            (domain_id, local, password_hash, apop_secret, quota_bytes, created, scram)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        &[
+            &did,
+            &n.address.local(),
+            &n.password_hash,
+            &n.apop_secret,
+            &n.quota_bytes.map(|q| q as i64),
+            &now(),
+            &n.scram,
+        ],
+    )
+    .await?;
+    Ok(r.get(0))
+}
+
+async fn remove_account_by_id<C: GenericClient>(c: &C, id: AccountId) -> Result<(), StoreError> {
+    let ids: Vec<i64> = rows(c, "SELECT id FROM messages WHERE account_id = $1", &[&id])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    delete_messages(c, id, &ids).await?;
+    // A maildrop lock row is left to lapse: taking it here would lock in
+    // the opposite order to a sweep, and ids are never reused.
+    exec(c, "DELETE FROM accounts WHERE id = $1", &[&id]).await?;
+    Ok(())
+}
+
+pub(super) async fn account_remove<C: GenericClient>(c: &C, a: &Address) -> Result<(), StoreError> {
+    lock_domain(c, a.domain())
+        .await
+        .map_err(|_| StoreError::NotFound(format!("account {a}")))?;
+    let id = require_account(c, a).await?;
+    remove_account_by_id(c, id).await
+}
+
+const ACCOUNT_COLUMNS: &str = "a.id, a.local, d.name, a.password_hash, a.apop_secret,
+     a.quota_bytes, a.used_bytes, a.used_messages, a.scram, a.quota_messages, a.lang,
+     a.warn_to, a.quota_warned, a.keep_after_retrieval, a.keep_max_age,
+     d.keep_after_retrieval, d.keep_max_age";
+
+fn account_row(r: &Row) -> Result<Account, StoreError> {
+    let local: String = r.get(1);
+    let domain: String = r.get(2);
+    let address = Domain::parse(&domain)
+        .ok()
+        .and_then(|d| Address::new(&local, d).ok())
+        .ok_or_else(|| corrupt("account address"))?;
+    Ok(Account {
+        id: r.get(0),
+        address,
+        password_hash: r.get(3),
+        apop_secret: r.get(4),
+        quota_bytes: r.get::<_, Option<i64>>(5).map(|q| q as u64),
+        used_bytes: r.get::<_, i64>(6).max(0) as u64,
+        used_messages: r.get::<_, i64>(7).max(0) as u64,
+        scram: r.get(8),
+        quota_messages: r.get::<_, Option<i64>>(9).map(|q| q as u64),
+        lang: r.get(10),
+        warn_to: r.get(11),
+        warned: r.get::<_, i64>(12).clamp(0, 255) as u8,
+        retention: retention(r.get(13), r.get(14)),
+        domain_retention: retention(r.get(15), r.get(16)),
+    })
+}
+
+pub(super) async fn account_get<C: GenericClient>(
+    c: &C,
+    a: &Address,
+) -> Result<Option<Account>, StoreError> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN domains d ON d.id = a.domain_id
+         WHERE d.name = $1 AND a.local = $2"
+    );
+    opt(c, &sql, &[&a.domain().ascii(), &a.local()])
+        .await?
+        .map(|r| account_row(&r))
+        .transpose()
+}
+
+pub(super) async fn account_by_id<C: GenericClient>(
+    c: &C,
+    id: AccountId,
+) -> Result<Option<Account>, StoreError> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN domains d ON d.id = a.domain_id
+         WHERE a.id = $1"
+    );
+    opt(c, &sql, &[&id])
+        .await?
+        .map(|r| account_row(&r))
+        .transpose()
+}
+
+pub(super) async fn account_list<C: GenericClient>(
+    c: &C,
+    d: Option<&Domain>,
+) -> Result<Vec<Account>, StoreError> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN domains d ON d.id = a.domain_id
+         WHERE $1::text IS NULL OR d.name = $1 ORDER BY d.name, a.local"
+    );
+    rows(c, &sql, &[&d.map(|d| d.ascii())])
+        .await?
+        .iter()
+        .map(account_row)
+        .collect()
+}
+
+pub(super) async fn account_set_password<C: GenericClient>(
+    c: &C,
+    a: &Address,
+    s: &Secrets,
+) -> Result<(), StoreError> {
+    let id = require_account(c, a).await?;
+    exec(
+        c,
+        "UPDATE accounts SET password_hash = $1, apop_secret = $2, scram = $3 WHERE id = $4",
+        &[&s.password_hash, &s.apop_secret, &s.scram, &id],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn account_set_quota<C: GenericClient>(
+    c: &C,
+    a: &Address,
+    quota: Option<u64>,
+    messages: Option<u64>,
+) -> Result<(), StoreError> {
+    let id = require_account(c, a).await?;
+    let as_db = |q: Option<u64>| q.map(|q| i64::try_from(q).unwrap_or(i64::MAX));
+    exec(
+        c,
+        "UPDATE accounts SET quota_bytes = $1, quota_messages = $2 WHERE id = $3",
+        &[&as_db(quota), &as_db(messages), &id],
+    )
+    .await?;
+    rearm_warnings(c, id).await
+}
+
+pub(super) async fn account_set_notices<C: GenericClient>(
+    c: &C,
+    a: &Address,
+    lang: &str,
+    warn_to: Option<&str>,
+) -> Result<(), StoreError> {
+    let id = require_account(c, a).await?;
+    exec(
+        c,
+        "UPDATE accounts SET lang = $1, warn_to = $2 WHERE id = $3",
+        &[&lang, &warn_to, &id],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn account_set_retention<C: GenericClient>(
+    c: &C,
+    a: &Address,
+    r: Retention,
+) -> Result<(), StoreError> {
+    let id = require_account(c, a).await?;
+    exec(
+        c,
+        "UPDATE accounts SET keep_after_retrieval = $1, keep_max_age = $2 WHERE id = $3",
+        &[&r.after_retrieval.to_db(), &r.max_age.to_db(), &id],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn domain_set_quota<C: GenericClient>(
+    c: &C,
+    d: &Domain,
+    quota: Option<u64>,
+) -> Result<(), StoreError> {
+    let n = exec(
+        c,
+        "UPDATE domains SET quota_bytes = $1 WHERE name = $2",
+        &[&quota.map(|q| q as i64), &d.ascii()],
+    )
+    .await?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("domain {d}")));
+    }
+    Ok(())
+}
+
+pub(super) async fn domain_set_retention<C: GenericClient>(
+    c: &C,
+    d: &Domain,
+    r: Retention,
+) -> Result<(), StoreError> {
+    let n = exec(
+        c,
+        "UPDATE domains SET keep_after_retrieval = $1, keep_max_age = $2 WHERE name = $3",
+        &[&r.after_retrieval.to_db(), &r.max_age.to_db(), &d.ascii()],
+    )
+    .await?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("domain {d}")));
+    }
+    Ok(())
+}
+
+/// The quota state of one account.
+async fn usage<C: GenericClient>(c: &C, account: AccountId) -> Result<Option<Usage>, StoreError> {
+    let r = opt(
+        c,
+        "SELECT a.used_bytes, a.used_messages, a.quota_bytes, a.quota_messages,
+                d.used_bytes, d.quota_bytes, a.quota_warned
+         FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE a.id = $1",
+        &[&account],
+    )
+    .await?;
+    Ok(r.map(|r| {
+        let n = |i: usize| r.get::<_, i64>(i).max(0) as u64;
+        let o = |i: usize| r.get::<_, Option<i64>>(i).map(|q| q.max(0) as u64);
+        Usage {
+            used_bytes: n(0),
+            used_messages: n(1),
+            quota_bytes: o(2),
+            quota_messages: o(3),
+            domain_used_bytes: n(4),
+            domain_quota_bytes: o(5),
+            warned: n(6).min(255) as u8,
+        }
+    }))
+}
+
+/// Locks the rows of `accounts` and of their domains, in the global order.
+async fn lock_accounts<C: GenericClient>(c: &C, accounts: &[AccountId]) -> Result<(), StoreError> {
+    let mut ids = accounts.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    rows(
+        c,
+        "SELECT id FROM domains WHERE id IN
+            (SELECT domain_id FROM accounts WHERE id = ANY($1))
+         ORDER BY id FOR NO KEY UPDATE",
+        &[&ids],
+    )
+    .await?;
+    rows(
+        c,
+        "SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+        &[&ids],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn alias_add<C: GenericClient>(
+    c: &C,
+    a: &Address,
+    targets: &[Address],
+) -> Result<(), StoreError> {
+    let did = lock_domain(c, a.domain()).await?;
+    if account_id(c, a).await?.is_some() || alias_id(c, a).await?.is_some() {
+        return Err(StoreError::Duplicate(format!("address {a}")));
+    }
+    if targets.is_empty() {
+        return Err(StoreError::Conflict(
+            "an alias needs at least one target".into(),
+        ));
+    }
+    let id: i64 = one(
+        c,
+        "INSERT INTO aliases (domain_id, local) VALUES ($1, $2) RETURNING id",
+        &[&did, &a.local()],
+    )
+    .await?
+    .get(0);
+    for (i, t) in targets.iter().enumerate() {
+        exec(
+            c,
+            "INSERT INTO alias_targets (alias_id, seq, target) VALUES ($1, $2, $3)",
+            &[&id, &(i as i64), &t.canonical()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn alias_remove<C: GenericClient>(c: &C, a: &Address) -> Result<(), StoreError> {
+    let id = alias_id(c, a)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("alias {a}")))?;
+    exec(c, "DELETE FROM alias_targets WHERE alias_id = $1", &[&id]).await?;
+    exec(c, "DELETE FROM aliases WHERE id = $1", &[&id]).await?;
+    Ok(())
+}
+
+async fn alias_targets<C: GenericClient>(c: &C, id: i64) -> Result<Vec<Address>, StoreError> {
+    rows(
+        c,
+        "SELECT target FROM alias_targets WHERE alias_id = $1 ORDER BY seq",
+        &[&id],
+    )
+    .await?
+    .iter()
+    .map(|r| Address::parse(r.get::<_, &str>(0)).map_err(|_| corrupt("alias target")))
+    .collect()
+}
+
+pub(super) async fn alias_list<C: GenericClient>(
+    c: &C,
+    d: Option<&Domain>,
+) -> Result<Vec<Alias>, StoreError> {
+    let mut out = Vec::new();
+    for r in rows(
+        c,
+        "SELECT s.id, s.local, d.name FROM aliases s JOIN domains d ON d.id = s.domain_id
+         WHERE $1::text IS NULL OR d.name = $1 ORDER BY d.name, s.local",
+        &[&d.map(|d| d.ascii())],
+    )
+    .await?
+    {
+        let (id, local, domain): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
+        let address = Domain::parse(&domain)
+            .ok()
+            .and_then(|d| Address::new(&local, d).ok())
+            .ok_or_else(|| corrupt("alias address"))?;
+        out.push(Alias {
+            address,
+            targets: alias_targets(c, id).await?,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) async fn is_hosted<C: GenericClient>(c: &C, d: &Domain) -> Result<bool, StoreError> {
+    Ok(domain_id(c, d).await?.is_some())
+}
+
+pub(super) async fn lookup<C: GenericClient>(c: &C, a: &Address) -> Result<Lookup, StoreError> {
+    let row = opt(
+        c,
+        "SELECT d.id, a.id FROM domains d
+         LEFT JOIN accounts a ON a.domain_id = d.id AND a.local = $2
+         WHERE d.name = $1",
+        &[&a.domain().ascii(), &a.local()],
+    )
+    .await?;
+    match row.map(|r| r.get::<_, Option<i64>>(1)) {
+        None => Ok(Lookup::NotHosted),
+        Some(Some(id)) => Ok(Lookup::Account {
+            id,
+            usage: usage(c, id)
+                .await?
+                .ok_or_else(|| corrupt("account without domain"))?,
+        }),
+        Some(None) => match alias_id(c, a).await? {
+            Some(id) => Ok(Lookup::Alias(alias_targets(c, id).await?)),
+            None => Ok(Lookup::UnknownLocal),
+        },
+    }
+}
+
+/// Stores the body in chunks with `refs` references; returns (body id, size).
+pub(super) async fn store_body<C: GenericClient>(
+    c: &C,
+    mut body: Spool,
+    refs: i64,
+) -> Result<(i64, i64), StoreError> {
+    let size = body.len() as i64;
+    let body_id: i64 = one(
+        c,
+        "INSERT INTO bodies (size, chunks, refs) VALUES ($1, 0, $2) RETURNING id",
+        &[&size, &refs],
+    )
+    .await?
+    .get(0);
+    if let Some(d) = body.take_downgrade() {
+        exec(
+            c,
+            "INSERT INTO body_downgrades (body_id, header_len, header) VALUES ($1, $2, $3)",
+            &[&body_id, &(d.original_len as i64), &d.header],
+        )
+        .await?;
+    }
+    let mut reader = body.into_reader()?;
+    let mut seq = 0i64;
+    while let Some(chunk) = reader.next_chunk(CHUNK)? {
+        exec(
+            c,
+            "INSERT INTO body_chunks (body_id, seq, data) VALUES ($1, $2, $3)",
+            &[&body_id, &seq, &chunk],
+        )
+        .await?;
+        seq += 1;
+    }
+    exec(
+        c,
+        "UPDATE bodies SET chunks = $1 WHERE id = $2",
+        &[&seq, &body_id],
+    )
+    .await?;
+    Ok((body_id, size))
+}
+
+pub(super) async fn accept<C: GenericClient>(
+    c: &C,
+    body: Spool,
+    recipients: &[AccountId],
+    outbound: Option<&Outbound>,
+    check_quota: bool,
+) -> Result<Accepted, StoreError> {
+    if recipients.is_empty() && outbound.is_none() {
+        return Ok(Accepted {
+            messages: Vec::new(),
+            queued: None,
+            refused: Vec::new(),
+            usage: Vec::new(),
+        });
+    }
+    // The body first: its chunks take the longest and lock nothing anyone
+    // else waits for.
+    let (body_id, size) = store_body(c, body, 0).await?;
+    lock_accounts(c, recipients).await?;
+    let received = now();
+    let mut ids = Vec::with_capacity(recipients.len());
+    let mut after = Vec::with_capacity(recipients.len());
+    let mut refused = Vec::new();
+    for &account in recipients {
+        // Read under the row locks, after the copies already added: exact
+        // whatever other nodes deliver meanwhile.
+        let u = usage(c, account)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
+        match u.fit(size as u64) {
+            fit @ (Fit::Full | Fit::TooBig) if check_quota => {
+                refused.push(QuotaRefusal { account, fit });
+            }
+            _ => {
+                ids.push(add_message(c, account, body_id, size, received, None).await?);
+                after.push((account, usage(c, account).await?.unwrap_or_default()));
+            }
+        }
+    }
+    let refs = (ids.len() + usize::from(outbound.is_some())) as i64;
+    if refs == 0 {
+        release_body(c, body_id, 0).await?;
+    } else {
+        exec(
+            c,
+            "UPDATE bodies SET refs = $1 WHERE id = $2",
+            &[&refs, &body_id],
+        )
+        .await?;
+    }
+    let queued = match outbound {
+        Some(o) => Some(enqueue(c, body_id, o, received).await?),
+        None => None,
+    };
+    Ok(Accepted {
+        messages: ids,
+        queued,
+        refused,
+        usage: after,
+    })
+}
+
+/// Adds a message referring to a stored body to a mailbox and counts it
+/// in the mailbox's and its domain's usage. The caller holds the rows.
+pub(super) async fn add_message<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    body_id: i64,
+    size: i64,
+    received: i64,
+    uidl: Option<&str>,
+) -> Result<MessageId, StoreError> {
+    let id: i64 = one(
+        c,
+        "INSERT INTO messages (account_id, body_id, size, received, uidl)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        &[&account, &body_id, &size, &received, &uidl],
+    )
+    .await?
+    .get(0);
+    count_usage(c, account, size, 1).await?;
+    Ok(id)
+}
+
+/// Adds (or with negative numbers, removes) octets and messages to an
+/// account's usage and its domain's.
+async fn count_usage<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    bytes: i64,
+    messages: i64,
+) -> Result<(), StoreError> {
+    let row = opt(
+        c,
+        "UPDATE accounts SET used_bytes = greatest(used_bytes + $1, 0),
+                             used_messages = greatest(used_messages + $2, 0)
+         WHERE id = $3 RETURNING domain_id",
+        &[&bytes, &messages, &account],
+    )
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
+    let domain: i64 = row.get(0);
+    exec(
+        c,
+        "UPDATE domains SET used_bytes = greatest(used_bytes + $1, 0) WHERE id = $2",
+        &[&bytes, &domain],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn quota_notice<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    thresholds: &[u8],
+    notice: Option<(Spool, NoticeWriter)>,
+) -> Result<bool, StoreError> {
+    lock_accounts(c, &[account]).await?;
+    let u = usage(c, account)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
+    let warned = i64::from(u.warned);
+    let floor = warned.min(u.percent().min(255) as i64);
+    let level = u.level(thresholds);
+    let (new, deliver) = match notice {
+        Some(n) if i64::from(level) > floor => (i64::from(level), Some(n)),
+        _ => (floor, None),
+    };
+    if new != warned {
+        exec(
+            c,
+            "UPDATE accounts SET quota_warned = $1 WHERE id = $2",
+            &[&new, &account],
+        )
+        .await?;
+    }
+    match deliver {
+        Some((mut body, write)) => {
+            write(&u, level, &mut body)?;
+            let (body_id, size) = store_body(c, body, 1).await?;
+            add_message(c, account, body_id, size, now(), None).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+pub(super) async fn mark_retrieved<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    messages: &[MessageId],
+    at: i64,
+) -> Result<(), StoreError> {
+    exec(
+        c,
+        "UPDATE messages SET retrieved = $1
+         WHERE id = ANY($2) AND account_id = $3 AND retrieved IS NULL",
+        &[&at, &messages, &account],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Accounts with their effective retention apart from the server default.
+pub(super) async fn retention_list<C: GenericClient>(
+    c: &C,
+) -> Result<Vec<(AccountId, Retention)>, StoreError> {
+    Ok(rows(
+        c,
+        "SELECT a.id, a.keep_after_retrieval, a.keep_max_age,
+                d.keep_after_retrieval, d.keep_max_age
+         FROM accounts a JOIN domains d ON d.id = a.domain_id ORDER BY a.id",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        (
+            r.get(0),
+            retention(r.get(1), r.get(2)).or(retention(r.get(3), r.get(4))),
+        )
+    })
+    .collect())
+}
+
+/// Outcome of expiring one mailbox.
+pub(super) enum Expired {
+    /// A session holds the mailbox.
+    Locked,
+    /// Messages and octets deleted.
+    Deleted(u64, u64),
+}
+
+/// Deletes what `r` says has expired from one mailbox as of `now`, unless
+/// a session on any node holds it. The caller holds the maildrop lock.
+pub(super) async fn expire_account<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    r: Retention,
+    now: i64,
+) -> Result<Expired, StoreError> {
+    let after = r.after_retrieval.seconds().map(|s| now - s);
+    let max_age = r.max_age.seconds().map(|s| now - s);
+    if after.is_none() && max_age.is_none() {
+        return Ok(Expired::Deleted(0, 0));
+    }
+    let victims: Vec<(i64, i64)> = rows(
+        c,
+        "SELECT id, size FROM messages WHERE account_id = $1 AND
+            (($2::bigint IS NOT NULL AND retrieved IS NOT NULL AND retrieved <= $2)
+             OR ($3::bigint IS NOT NULL AND received <= $3))",
+        &[&account, &after, &max_age],
+    )
+    .await?
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
+    let ids: Vec<i64> = victims.iter().map(|v| v.0).collect();
+    delete_messages(c, account, &ids).await?;
+    let bytes = victims.iter().map(|v| v.1.max(0) as u64).sum();
+    Ok(Expired::Deleted(ids.len() as u64, bytes))
+}
+
+pub(super) async fn enqueue<C: GenericClient>(
+    c: &C,
+    body_id: i64,
+    o: &Outbound,
+    now: i64,
+) -> Result<QueueId, StoreError> {
+    let id: i64 = one(
+        c,
+        "INSERT INTO queue (body_id, sender, envid, ret, smtputf8, eight_bit, created)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        &[
+            &body_id,
+            &o.sender,
+            &o.envid,
+            &o.ret,
+            &o.smtputf8,
+            &o.eight_bit,
+            &now,
+        ],
+    )
+    .await?
+    .get(0);
+    for r in &o.recipients {
+        exec(
+            c,
+            "INSERT INTO queue_rcpts
+                (queue_id, rcpt, domain, orcpt, notify, state, next_attempt, updated)
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
+            &[&id, &r.address, &r.domain, &r.orcpt, &r.notify, &now],
+        )
+        .await?;
+    }
+    Ok(id)
+}
+
+async fn queue_header<C: GenericClient>(
+    c: &C,
+    id: QueueId,
+) -> Result<Option<QueueEntry>, StoreError> {
+    Ok(opt(
+        c,
+        "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created, b.size
+         FROM queue q JOIN bodies b ON b.id = q.body_id WHERE q.id = $1",
+        &[&id],
+    )
+    .await?
+    .map(|r| QueueEntry {
+        id: r.get(0),
+        sender: r.get(1),
+        envid: r.get(2),
+        ret: r.get(3),
+        smtputf8: r.get(4),
+        eight_bit: r.get(5),
+        created: r.get(6),
+        size: r.get::<_, i64>(7) as u64,
+        recipients: Vec::new(),
+    }))
+}
+
+fn queue_rcpt_row(r: &Row) -> QueuedRcpt {
+    QueuedRcpt {
+        id: r.get(0),
+        rcpt: OutboundRcpt {
+            address: r.get(1),
+            domain: r.get(2),
+            orcpt: r.get(3),
+            notify: r.get(4),
+        },
+        state: RcptState::from_db(r.get(5)),
+        attempts: r.get::<_, i64>(6).clamp(0, i64::from(u32::MAX)) as u32,
+        next_attempt: r.get(7),
+        last_error: r.get(8),
+        delay_notified: r.get(9),
+    }
+}
+
+const RCPT_COLUMNS: &str =
+    "id, rcpt, domain, orcpt, notify, state, attempts, next_attempt, last_error, delay_notified";
+
+pub(super) async fn queue_get<C: GenericClient>(
+    c: &C,
+    id: QueueId,
+) -> Result<Option<QueueEntry>, StoreError> {
+    let Some(mut entry) = queue_header(c, id).await? else {
+        return Ok(None);
+    };
+    let sql = format!("SELECT {RCPT_COLUMNS} FROM queue_rcpts WHERE queue_id = $1 ORDER BY id");
+    entry.recipients = rows(c, &sql, &[&id])
+        .await?
+        .iter()
+        .map(queue_rcpt_row)
+        .collect();
+    Ok(Some(entry))
+}
+
+pub(super) async fn queue_list<C: GenericClient>(c: &C) -> Result<Vec<QueueEntry>, StoreError> {
+    let ids: Vec<i64> = rows(c, "SELECT id FROM queue ORDER BY id", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(e) = queue_get(c, id).await? {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) async fn queue_take_due<C: GenericClient>(
+    c: &C,
+    now: i64,
+    lease_secs: i64,
+    limit: usize,
+    node: &str,
+) -> Result<Vec<QueueEntry>, StoreError> {
+    // SKIP LOCKED: workers on other nodes taking at this moment pass over
+    // each other's rows instead of waiting for them or taking them twice.
+    let sql = format!(
+        "WITH due AS (
+            SELECT id FROM queue_rcpts
+            WHERE state = 'pending' AND next_attempt <= $1 AND lease_until <= $1
+            ORDER BY next_attempt, id LIMIT $2
+            FOR UPDATE SKIP LOCKED)
+         UPDATE queue_rcpts r SET lease_until = $3, lease_node = $4
+         FROM due WHERE r.id = due.id
+         RETURNING {}, r.queue_id",
+        RCPT_COLUMNS
+            .split(", ")
+            .map(|c| format!("r.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut taken: Vec<(QueuedRcpt, QueueId)> = rows(
+        c,
+        &sql,
+        &[&now, &(limit as i64), &(now + lease_secs), &node],
+    )
+    .await?
+    .iter()
+    .map(|r| (queue_rcpt_row(r), r.get(10)))
+    .collect();
+    taken.sort_by_key(|(r, _)| (r.next_attempt, r.id));
+    let mut out: Vec<QueueEntry> = Vec::new();
+    for (rcpt, qid) in taken {
+        if let Some(e) = out.iter_mut().find(|e| e.id == qid) {
+            e.recipients.push(rcpt);
+            continue;
+        }
+        if let Some(mut e) = queue_header(c, qid).await? {
+            e.recipients.push(rcpt);
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) async fn queue_record<C: GenericClient>(
+    c: &C,
+    results: &[(QueueRcptId, AttemptResult)],
+) -> Result<(), StoreError> {
+    let t = now();
+    for (id, result) in results {
+        let (state, next, error) = match result {
+            AttemptResult::Delivered => (RcptState::Delivered, None, None),
+            AttemptResult::Retry {
+                next_attempt,
+                error,
+            } => (
+                RcptState::Pending,
+                Some(*next_attempt),
+                Some(error.as_str()),
+            ),
+            AttemptResult::Failed { error } => (RcptState::Failed, None, Some(error.as_str())),
+        };
+        let n = exec(
+            c,
+            "UPDATE queue_rcpts SET state = $1, attempts = attempts + 1,
+                next_attempt = COALESCE($2, next_attempt), last_error = $3,
+                lease_until = 0, lease_node = NULL, updated = $4
+             WHERE id = $5",
+            &[&state.db(), &next, &error, &t, id],
+        )
+        .await?;
+        if n != 1 {
+            return Err(StoreError::NotFound(format!("queued recipient #{id}")));
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn queue_retry_now<C: GenericClient>(
+    c: &C,
+    id: Option<QueueId>,
+    now: i64,
+) -> Result<u64, StoreError> {
+    if let Some(id) = id
+        && queue_header(c, id).await?.is_none()
+    {
+        return Err(StoreError::NotFound(format!("queued message {id}")));
+    }
+    exec(
+        c,
+        "UPDATE queue_rcpts SET next_attempt = $1, lease_until = 0, lease_node = NULL
+         WHERE state = 'pending' AND ($2::bigint IS NULL OR queue_id = $2)",
+        &[&now, &id],
+    )
+    .await
+}
+
+pub(super) async fn queue_delete<C: GenericClient>(c: &C, id: QueueId) -> Result<(), StoreError> {
+    let body_id: i64 = opt(
+        c,
+        "DELETE FROM queue WHERE id = $1 RETURNING body_id",
+        &[&id],
+    )
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))?
+    .get(0);
+    release_body(c, body_id, 1).await
+}
+
+/// Drops `n` references to a body, deleting it (its chunks and downgrade
+/// cascade) with the last one.
+async fn release_body<C: GenericClient>(c: &C, body_id: i64, n: i64) -> Result<(), StoreError> {
+    let refs: Option<i64> = opt(
+        c,
+        "UPDATE bodies SET refs = refs - $2 WHERE id = $1 RETURNING refs",
+        &[&body_id, &n],
+    )
+    .await?
+    .map(|r| r.get(0));
+    if refs.is_some_and(|r| r <= 0) {
+        exec(c, "DELETE FROM bodies WHERE id = $1", &[&body_id]).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn list_messages<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    uid_prefix: &str,
+) -> Result<Vec<MessageMeta>, StoreError> {
+    Ok(rows(
+        c,
+        "SELECT m.id, m.uidl, m.size, m.received, d.body_id, d.header_len,
+                length(d.header)::bigint
+         FROM messages m LEFT JOIN body_downgrades d ON d.body_id = m.body_id
+         WHERE m.account_id = $1 ORDER BY m.id",
+        &[&account],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        let id: i64 = r.get(0);
+        let uidl: Option<String> = r.get(1);
+        let size = r.get::<_, i64>(2) as u64;
+        let legacy = match (r.get::<_, Option<i64>>(4), r.get::<_, Option<i64>>(6)) {
+            (None, _) => LegacyView::Same,
+            (Some(_), None) => LegacyView::Hidden,
+            (Some(_), Some(len)) => {
+                let replaced = r.get::<_, i64>(5) as u64;
+                LegacyView::Downgraded {
+                    size: size.saturating_sub(replaced) + len as u64,
+                }
+            }
+        };
+        MessageMeta {
+            id,
+            uidl: uidl.unwrap_or_else(|| format!("{uid_prefix}.{id}")),
+            size,
+            received: r.get(3),
+            legacy,
+        }
+    })
+    .collect())
+}
+
+/// A message's body: (body id, number of chunks).
+pub(super) async fn message_body<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    message: MessageId,
+) -> Result<(i64, i64), StoreError> {
+    opt(
+        c,
+        "SELECT b.id, b.chunks FROM messages m JOIN bodies b ON b.id = m.body_id
+         WHERE m.id = $1 AND m.account_id = $2",
+        &[&message, &account],
+    )
+    .await?
+    .map(|r| (r.get(0), r.get(1)))
+    .ok_or_else(|| StoreError::NotFound(format!("message #{message}")))
+}
+
+/// A queued message's body: (body id, number of chunks).
+pub(super) async fn queued_body<C: GenericClient>(
+    c: &C,
+    id: QueueId,
+) -> Result<(i64, i64), StoreError> {
+    opt(
+        c,
+        "SELECT b.id, b.chunks FROM queue q JOIN bodies b ON b.id = q.body_id WHERE q.id = $1",
+        &[&id],
+    )
+    .await?
+    .map(|r| (r.get(0), r.get(1)))
+    .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))
+}
+
+pub(super) async fn read_chunk<C: GenericClient>(
+    c: &C,
+    body_id: i64,
+    seq: i64,
+) -> Result<Vec<u8>, StoreError> {
+    opt(
+        c,
+        "SELECT data FROM body_chunks WHERE body_id = $1 AND seq = $2",
+        &[&body_id, &seq],
+    )
+    .await?
+    .map(|r| r.get(0))
+    .ok_or_else(|| corrupt("missing body chunk"))
+}
+
+pub(super) async fn message_downgrade<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    message: MessageId,
+) -> Result<Option<HeaderDowngrade>, StoreError> {
+    let row = opt(
+        c,
+        "SELECT d.body_id, d.header_len, d.header
+         FROM messages m LEFT JOIN body_downgrades d ON d.body_id = m.body_id
+         WHERE m.id = $1 AND m.account_id = $2",
+        &[&message, &account],
+    )
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("message #{message}")))?;
+    match row.get::<_, Option<i64>>(0) {
+        None => Ok(None),
+        Some(_) => Ok(Some(HeaderDowngrade {
+            original_len: row.get::<_, Option<i64>>(1).unwrap_or(0) as u64,
+            header: row.get(2),
+        })),
+    }
+}
+
+pub(super) async fn delete_messages<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    messages: &[MessageId],
+) -> Result<(), StoreError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    lock_accounts(c, &[account]).await?;
+    // Already gone (removed by another path): deleting is idempotent.
+    let gone = rows(
+        c,
+        "DELETE FROM messages WHERE id = ANY($1) AND account_id = $2 RETURNING body_id, size",
+        &[&messages, &account],
+    )
+    .await?;
+    let bytes: i64 = gone.iter().map(|r| r.get::<_, i64>(1)).sum();
+    count_usage(c, account, -bytes, -(gone.len() as i64)).await?;
+    let mut bodies: Vec<i64> = gone.iter().map(|r| r.get(0)).collect();
+    bodies.sort_unstable();
+    for chunk in bodies.chunk_by(|a, b| a == b) {
+        release_body(c, chunk[0], chunk.len() as i64).await?;
+    }
+    // Less mail: the warning thresholds above what is left re-arm.
+    rearm_warnings(c, account).await
+}
+
+/// Lowers the remembered warning level to the usage left (after deletions
+/// or a raised quota), which re-arms the thresholds above it.
+async fn rearm_warnings<C: GenericClient>(c: &C, account: AccountId) -> Result<(), StoreError> {
+    if let Some(u) = usage(c, account).await? {
+        exec(
+            c,
+            "UPDATE accounts SET quota_warned = least(quota_warned, $1) WHERE id = $2",
+            &[&(u.percent().min(255) as i64), &account],
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! The PostgreSQL schema and its versioned migrations.
+//!
+//! The version lives in `meta` (`schema_version`). Nodes starting at once
+//! serialise on a transaction-level advisory lock, so exactly one applies
+//! each migration and the others find it done.
+
+use crate::StoreError;
+use deadpool_postgres::Client;
+
+/// Key of the advisory lock held while migrating ("praisani" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7072_6169_7361_6e69;
+
+/// Each entry upgrades the schema by one version. The first one is the
+/// embedded backend's schema at its version 6, in PostgreSQL's types, plus
+/// what several nodes need: the node holding a queue lease, and maildrop
+/// locks as leases that lapse.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE domains (
+        id BIGSERIAL PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created BIGINT NOT NULL,
+        quota_bytes BIGINT,
+        used_bytes BIGINT NOT NULL DEFAULT 0,
+        keep_after_retrieval BIGINT,
+        keep_max_age BIGINT
+     );
+     CREATE TABLE accounts (
+        id BIGSERIAL PRIMARY KEY,
+        domain_id BIGINT NOT NULL REFERENCES domains(id),
+        local TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        apop_secret TEXT,
+        scram TEXT,
+        quota_bytes BIGINT,
+        quota_messages BIGINT,
+        used_bytes BIGINT NOT NULL DEFAULT 0,
+        used_messages BIGINT NOT NULL DEFAULT 0,
+        quota_warned BIGINT NOT NULL DEFAULT 0,
+        lang TEXT NOT NULL DEFAULT 'en',
+        warn_to TEXT,
+        keep_after_retrieval BIGINT,
+        keep_max_age BIGINT,
+        created BIGINT NOT NULL,
+        UNIQUE (domain_id, local)
+     );
+     CREATE TABLE aliases (
+        id BIGSERIAL PRIMARY KEY,
+        domain_id BIGINT NOT NULL REFERENCES domains(id),
+        local TEXT NOT NULL,
+        UNIQUE (domain_id, local)
+     );
+     CREATE TABLE alias_targets (
+        alias_id BIGINT NOT NULL REFERENCES aliases(id) ON DELETE CASCADE,
+        seq BIGINT NOT NULL,
+        target TEXT NOT NULL,
+        PRIMARY KEY (alias_id, seq)
+     );
+     CREATE TABLE bodies (
+        id BIGSERIAL PRIMARY KEY,
+        size BIGINT NOT NULL,
+        chunks BIGINT NOT NULL,
+        refs BIGINT NOT NULL
+     );
+     CREATE TABLE body_chunks (
+        body_id BIGINT NOT NULL REFERENCES bodies(id) ON DELETE CASCADE,
+        seq BIGINT NOT NULL,
+        data BYTEA NOT NULL,
+        PRIMARY KEY (body_id, seq)
+     );
+     CREATE TABLE body_downgrades (
+        body_id BIGINT PRIMARY KEY REFERENCES bodies(id) ON DELETE CASCADE,
+        header_len BIGINT NOT NULL,
+        header BYTEA
+     );
+     -- A sequence never hands out an id twice, so a UIDL is never reused.
+     CREATE TABLE messages (
+        id BIGSERIAL PRIMARY KEY,
+        account_id BIGINT NOT NULL REFERENCES accounts(id),
+        body_id BIGINT NOT NULL REFERENCES bodies(id),
+        uidl TEXT,
+        size BIGINT NOT NULL,
+        received BIGINT NOT NULL,
+        retrieved BIGINT
+     );
+     CREATE INDEX messages_by_account ON messages (account_id, id);
+     CREATE INDEX messages_by_body ON messages (body_id);
+     CREATE TABLE queue (
+        id BIGSERIAL PRIMARY KEY,
+        body_id BIGINT NOT NULL REFERENCES bodies(id),
+        sender TEXT NOT NULL,
+        envid TEXT,
+        ret TEXT,
+        smtputf8 BOOLEAN NOT NULL DEFAULT false,
+        eight_bit BOOLEAN NOT NULL DEFAULT false,
+        created BIGINT NOT NULL
+     );
+     CREATE TABLE queue_rcpts (
+        id BIGSERIAL PRIMARY KEY,
+        queue_id BIGINT NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+        rcpt TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        orcpt TEXT,
+        notify TEXT,
+        state TEXT NOT NULL,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        next_attempt BIGINT NOT NULL,
+        last_error TEXT,
+        lease_until BIGINT NOT NULL DEFAULT 0,
+        lease_node TEXT,
+        delay_notified BOOLEAN NOT NULL DEFAULT false,
+        updated BIGINT NOT NULL
+     );
+     CREATE INDEX queue_rcpts_due ON queue_rcpts (state, next_attempt);
+     CREATE INDEX queue_rcpts_by_queue ON queue_rcpts (queue_id);
+     -- One row per held maildrop: which node, which lock (holder), and
+     -- until when (database clock) unless the node renews it.
+     CREATE TABLE maildrop_locks (
+        account_id BIGINT PRIMARY KEY,
+        node TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        since BIGINT NOT NULL,
+        expires BIGINT NOT NULL
+     );",
+];
+
+/// Brings the schema up to date; returns the store's UIDL prefix.
+pub(super) async fn migrate(client: &mut Client) -> Result<String, StoreError> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        .await?;
+    let version: i64 = tx
+        .query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])
+        .await?
+        .map(|r| r.get::<_, String>(0).parse().unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Unavailable(format!(
+            "database schema version {version} is newer than this praisani ({}); upgrade praisani",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', $1)
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            &[&(i + 1).to_string()],
+        )
+        .await?;
+    }
+    // Made once, with the schema: see the embedded backend's uid_prefix.
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('uid_prefix', $1) ON CONFLICT (key) DO NOTHING",
+        &[&format!("{:08x}", super::random_u64() as u32)],
+    )
+    .await?;
+    let prefix: String = tx
+        .query_one("SELECT value FROM meta WHERE key = 'uid_prefix'", &[])
+        .await?
+        .get(0);
+    tx.commit().await?;
+    Ok(prefix)
+}
+
+/// The schema version this build applies.
+pub fn current_version() -> usize {
+    MIGRATIONS.len()
+}
