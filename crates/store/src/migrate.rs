@@ -435,7 +435,23 @@ pub async fn copy(from: &Endpoint, to: &Endpoint, force: bool) -> Result<Report,
         Side::Sqlite(..) => dst.batch("BEGIN IMMEDIATE").await?,
         Side::Pg(..) => dst.batch("BEGIN").await?,
     }
-    let result = copy_all(&src, &dst, force).await;
+    let mut result = copy_all(&src, &dst, force).await;
+    if result.is_ok()
+        && let Side::Sqlite(..) = &dst
+    {
+        // The embedded store keeps a domain total; PostgreSQL sums on
+        // demand (a counter row would serialise every node's deliveries).
+        if let Err(e) = dst
+            .batch(
+                "UPDATE domains SET used_bytes =
+                    (SELECT coalesce(sum(a.used_bytes), 0) FROM accounts a
+                     WHERE a.domain_id = domains.id)",
+            )
+            .await
+        {
+            result = Err(e);
+        }
+    }
     match result {
         Ok(report) => {
             dst.batch("COMMIT").await?;

@@ -154,7 +154,10 @@ pub(super) async fn domain_list<C: GenericClient>(c: &C) -> Result<Vec<DomainInf
         "SELECT d.name,
                 (SELECT count(*) FROM accounts a WHERE a.domain_id = d.id),
                 (SELECT count(*) FROM aliases s WHERE s.domain_id = d.id),
-                d.quota_bytes, d.used_bytes, d.keep_after_retrieval, d.keep_max_age
+                d.quota_bytes,
+                (SELECT coalesce(sum(a.used_bytes), 0)::bigint FROM accounts a
+                 WHERE a.domain_id = d.id),
+                d.keep_after_retrieval, d.keep_max_age
          FROM domains d ORDER BY d.name",
         &[],
     )
@@ -426,7 +429,10 @@ async fn usage<C: GenericClient>(c: &C, account: AccountId) -> Result<Option<Usa
     let r = opt(
         c,
         "SELECT a.used_bytes, a.used_messages, a.quota_bytes, a.quota_messages,
-                d.used_bytes, d.quota_bytes, a.quota_warned
+                CASE WHEN d.quota_bytes IS NULL THEN 0 ELSE
+                    (SELECT coalesce(sum(o.used_bytes), 0)::bigint FROM accounts o
+                     WHERE o.domain_id = d.id) END,
+                d.quota_bytes, a.quota_warned
          FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE a.id = $1",
         &[&account],
     )
@@ -451,9 +457,11 @@ async fn lock_accounts<C: GenericClient>(c: &C, accounts: &[AccountId]) -> Resul
     let mut ids = accounts.to_vec();
     ids.sort_unstable();
     ids.dedup();
+    // Only a domain with a quota of its own is locked (its total must be
+    // exact); the others' deliveries need not wait for each other.
     rows(
         c,
-        "SELECT id FROM domains WHERE id IN
+        "SELECT id FROM domains WHERE quota_bytes IS NOT NULL AND id IN
             (SELECT domain_id FROM accounts WHERE id = ANY($1))
          ORDER BY id FOR NO KEY UPDATE",
         &[&ids],
@@ -709,22 +717,19 @@ async fn count_usage<C: GenericClient>(
     bytes: i64,
     messages: i64,
 ) -> Result<(), StoreError> {
-    let row = opt(
+    // No domain counter: the total is summed when a domain quota needs it
+    // (one row every delivery updated would serialise them all).
+    let n = exec(
         c,
         "UPDATE accounts SET used_bytes = greatest(used_bytes + $1, 0),
                              used_messages = greatest(used_messages + $2, 0)
-         WHERE id = $3 RETURNING domain_id",
+         WHERE id = $3",
         &[&bytes, &messages, &account],
     )
-    .await?
-    .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
-    let domain: i64 = row.get(0);
-    exec(
-        c,
-        "UPDATE domains SET used_bytes = greatest(used_bytes + $1, 0) WHERE id = $2",
-        &[&bytes, &domain],
-    )
     .await?;
+    if n != 1 {
+        return Err(StoreError::NotFound(format!("account #{account}")));
+    }
     Ok(())
 }
 
