@@ -876,6 +876,8 @@ fn demo_opens_and_prints_an_http_port() {
         4,
         "{r}"
     );
+    // The demo names its own ports, so a real mail program can reach it.
+    assert!(r.contains(&format!("<port>{}</port>", s.pop3_port)), "{r}");
 }
 
 #[test]

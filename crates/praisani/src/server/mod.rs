@@ -182,6 +182,10 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         }
     };
     tracing::info!(fingerprint = %tls.fingerprint(), "TLS certificate (SHA-256)");
+    let mut config = config;
+    if demo {
+        demo_autoconfig_ports(&mut config);
+    }
     let scram_secret = match server_secret(&config.data_dir) {
         Ok(s) => s,
         Err(e) => {
@@ -567,4 +571,26 @@ fn instance_lock(data_dir: &std::path::Path) -> Result<std::fs::File, String> {
         )),
         Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
     }
+}
+
+/// The demo listens on high loopback ports: unless the configuration says
+/// otherwise, its auto-configuration documents name those ports, so a real
+/// mail program pointed at the demo is set up to reach it.
+fn demo_autoconfig_ports(config: &mut Config) {
+    let a = &mut config.autoconfig;
+    let standard = a.pop3s_port == 995
+        && a.pop3_port == 110
+        && a.submissions_port == 465
+        && a.submission_port == 587
+        && a.https_port == 443;
+    if !standard {
+        return;
+    }
+    let first = |l: &[std::net::SocketAddr], dflt: u16| l.first().map(|s| s.port()).unwrap_or(dflt);
+    let l = &config.listen;
+    a.pop3s_port = first(&l.pop3s, 995);
+    a.pop3_port = first(&l.pop3, 110);
+    a.submissions_port = first(&l.submissions, 465);
+    a.submission_port = first(&l.submission, 587);
+    a.https_port = first(&l.https, 443);
 }
