@@ -51,6 +51,12 @@ impl HeaderCapture {
         self.complete
     }
 
+    /// True when the header section is longer than [`MAX_HEADER`] (what
+    /// was collected may be only a prefix of it).
+    pub fn overflowed(&self) -> bool {
+        self.complete && self.buf.len() > MAX_HEADER
+    }
+
     /// The header section collected (with its blank line when it had one).
     pub fn header(&self) -> &[u8] {
         &self.buf
@@ -103,6 +109,24 @@ pub fn missing_headers(facts: &HeaderFacts, id: &str, hostname: &str) -> String 
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_header_past_the_limit_is_flagged() {
+        let mut c = HeaderCapture::default();
+        let line = format!("X-Pad: {}\r\n", "a".repeat(1000));
+        let mut done = None;
+        for _ in 0..300 {
+            if let Some(rest) = c.push(line.as_bytes()) {
+                done = Some(rest.len());
+                break;
+            }
+        }
+        assert!(done.is_some() && c.is_complete() && c.overflowed());
+        let mut small = HeaderCapture::default();
+        assert!(small.push(b"Subject: x\r\n\r\nbody").is_some());
+        assert!(!small.overflowed());
+    }
+
     use super::*;
 
     #[test]

@@ -658,6 +658,33 @@ fn unknown_domains_and_malformed_requests_get_clear_4xx() {
     let t = Instant::now();
     assert_eq!(raw(p, b""), "");
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    // A client trickling a byte every 300 ms gets its 408 after `timeout`
+    // for the whole request, not for each byte.
+    {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", p)).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let t = Instant::now();
+        let mut got = Vec::new();
+        for b in b"GET /mail/config-v1.1.xml HTTP/1.1\r\nHost: example.com\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+            if c.write_all(&[*b]).is_err() {
+                break;
+            }
+            let mut buf = [0u8; 512];
+            match c.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+            if !got.is_empty() {
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with("HTTP/1.1 408"), "{text:?}");
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    }
 
     // Keep-alive: requests answered in order on one connection, at most
     // max_requests_per_connection of them.

@@ -275,3 +275,18 @@ fn smtp_session_max_bounds_busy_clients() {
         t0.elapsed()
     );
 }
+
+#[test]
+fn a_header_section_over_256_kib_is_refused() {
+    let s = Server::start_default();
+    let mut c = s.smtp();
+    c.ehlo("client.test");
+    let mut m = b"Subject: big\r\n".to_vec();
+    for _ in 0..300 {
+        m.extend_from_slice(format!("X-Pad: {}\r\n", "a".repeat(990)).as_bytes());
+    }
+    m.extend_from_slice(b"\r\nbody\r\n");
+    let err = c.send_mail("s@sender.test", &[DEMO_USER], &m).unwrap_err();
+    assert!(err.contains("552") && err.contains("5.3.4"), "{err}");
+    assert!(s.fetch_all(DEMO_USER, DEMO_PASS).is_empty());
+}

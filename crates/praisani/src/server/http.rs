@@ -46,6 +46,10 @@ pub(crate) async fn handle(
     let mut chunk = vec![0u8; READ_CHUNK];
     for served in 1..=cfg.max_requests_per_connection {
         let mut continued = false;
+        // Whole request within `timeout` from when we start waiting for
+        // it, whole connection within `session_max`: a client trickling
+        // bytes gets its 408 on time.
+        let deadline = (Instant::now() + io_timeout).min(session_end);
         let progress = loop {
             match http::parse(&buf, &limits) {
                 Progress::NeedMore { send_continue } => {
@@ -59,9 +63,6 @@ pub(crate) async fn handle(
                 }
                 done => break done,
             }
-            // Whole request within `timeout`, whole connection within
-            // `session_max`: a client trickling bytes is bounded too.
-            let deadline = (Instant::now() + io_timeout).min(session_end);
             match timeout_at(deadline, stream.read(&mut chunk)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => return,
                 Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),

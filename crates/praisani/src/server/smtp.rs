@@ -685,6 +685,16 @@ impl Conn {
             }
         };
         let sniffed = std::mem::take(&mut self.sniff);
+        if sniffed.overflowed() {
+            // Its header could not be checked or downgraded for POP3
+            // clients without UTF8; no real mail has one this large.
+            tracing::info!(id = %queue_id, "refused: header section over 256 KiB");
+            return Err(Reply::new(
+                552,
+                "5.3.4",
+                "Message header section too large (256 KiB at most)",
+            ));
+        }
         if let Some(d) = praisani_mailhost::downgrade::for_storage(sniffed.header()) {
             spool.set_downgrade(d);
         }
