@@ -467,6 +467,31 @@ pub async fn queue<S: Store + ?Sized>(store: &S) {
         due[0].recipients.iter().map(|r| r.id).collect::<Vec<_>>(),
         vec![y]
     );
+    // Retrying now while a worker holds it keeps the lease: nobody else
+    // takes it meanwhile (it would be sent twice).
+    store.queue_retry_now(Some(qid), now + 200).await.unwrap();
+    assert!(
+        store
+            .queue_take_due(now + 200, 60, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A late result for a recipient already final changes nothing.
+    store
+        .queue_record(&[(
+            x,
+            AttemptResult::Retry {
+                next_attempt: now,
+                error: "late".into(),
+            },
+        )])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.queue_get(qid).await.unwrap().unwrap().recipients[0].state,
+        RcptState::Delivered
+    );
     store
         .queue_record(&[(
             y,

@@ -148,7 +148,7 @@ pub(super) fn account_add(c: &Connection, n: &NewAccount) -> Result<AccountId, S
             n.address.local(),
             n.password_hash,
             n.apop_secret,
-            n.quota_bytes.map(|q| q as i64),
+            n.quota_bytes.map(|q| i64::try_from(q).unwrap_or(i64::MAX)),
             now(),
             n.scram
         ],
@@ -317,7 +317,7 @@ pub(super) fn domain_set_quota(
     let id = require_domain(c, d)?;
     c.execute(
         "UPDATE domains SET quota_bytes = ?1 WHERE id = ?2",
-        params![quota.map(|q| q as i64), id],
+        params![quota.map(|q| i64::try_from(q).unwrap_or(i64::MAX)), id],
     )?;
     Ok(())
 }
@@ -860,10 +860,16 @@ pub(super) fn queue_record(
                 "UPDATE queue_rcpts SET state = ?1, attempts = attempts + 1,
                     next_attempt = COALESCE(?2, next_attempt), last_error = ?3,
                     lease_until = 0, updated = ?4
-                 WHERE id = ?5",
+                 WHERE id = ?5 AND state = 'pending'",
             )?
             .execute(params![state.db(), next, error, t, id])?;
-        if n != 1 {
+        // A recipient already final keeps its result (a late attempt does
+        // not bring it back to life); an unknown one is an error.
+        if n != 1
+            && !c
+                .prepare_cached("SELECT 1 FROM queue_rcpts WHERE id = ?1")?
+                .exists([id])?
+        {
             return Err(StoreError::NotFound(format!("queued recipient #{id}")));
         }
     }
@@ -881,7 +887,7 @@ pub(super) fn queue_retry_now(
         return Err(StoreError::NotFound(format!("queued message {id}")));
     }
     let n = c.execute(
-        "UPDATE queue_rcpts SET next_attempt = ?1, lease_until = 0
+        "UPDATE queue_rcpts SET next_attempt = ?1
          WHERE state = 'pending' AND (?2 IS NULL OR queue_id = ?2)",
         params![now, id],
     )?;

@@ -137,6 +137,8 @@ const MIGRATIONS: &[&str] = &[
         account_id INTEGER PRIMARY KEY,
         since INTEGER NOT NULL
      );",
+    // 7: deleting a body checks the queue's reference to it by index.
+    "CREATE INDEX queue_by_body ON queue (body_id);",
 ];
 
 /// Brings the schema up to date.

@@ -51,9 +51,15 @@ impl Locks {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// True when a session of this process holds the lock of `account`.
-    pub(super) fn is_held(&self, account: AccountId) -> bool {
-        self.held().contains(&account)
+    /// Reserves `account` in this process (as a session taking its lock
+    /// does): false when a session of this process holds or is taking it.
+    pub(super) fn reserve(&self, account: AccountId) -> bool {
+        self.held().insert(account)
+    }
+
+    /// Undoes [`Locks::reserve`].
+    pub(super) fn unreserve(&self, account: AccountId) {
+        self.held().remove(&account);
     }
 
     /// Forgets every lock of this process (after deleting the rows).

@@ -446,7 +446,8 @@ impl Store for PostgresStore {
         &self,
         results: &[(QueueRcptId, AttemptResult)],
     ) -> Result<(), StoreError> {
-        write!(self, |tx| ops::queue_record(&tx, results).await?)
+        let node = self.node();
+        write!(self, |tx| ops::queue_record(&tx, results, node).await?)
     }
 
     async fn queue_list(&self) -> Result<Vec<QueueEntry>, StoreError> {
@@ -587,11 +588,17 @@ impl Store for PostgresStore {
                 continue;
             }
             report.accounts += 1;
-            let outcome = {
+            // Reserved in this process like a session's lock, so a login on
+            // this node cannot slip in between the check and the take-over
+            // of a row of this node.
+            if !self.inner.locks.reserve(account) {
+                report.locked += 1;
+                continue;
+            }
+            let swept = async {
                 let mut client = self.client().await?;
                 let tx = client.transaction().await?;
-                let free = !self.inner.locks.is_held(account)
-                    && locks::take_row(&tx, account, self.node(), &sweeper, lease).await?;
+                let free = locks::take_row(&tx, account, self.node(), &sweeper, lease).await?;
                 let out = if free {
                     let out = ops::expire_account(&tx, account, r, now).await?;
                     ops::exec(
@@ -605,8 +612,11 @@ impl Store for PostgresStore {
                     ops::Expired::Locked
                 };
                 tx.commit().await?;
-                out
-            };
+                Ok::<_, StoreError>(out)
+            }
+            .await;
+            self.inner.locks.unreserve(account);
+            let outcome = swept?;
             match outcome {
                 ops::Expired::Locked => report.locked += 1,
                 ops::Expired::Deleted(m, b) => {

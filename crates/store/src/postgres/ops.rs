@@ -224,7 +224,7 @@ pub(super) async fn account_add<C: GenericClient>(
             &n.address.local(),
             &n.password_hash,
             &n.apop_secret,
-            &n.quota_bytes.map(|q| q as i64),
+            &n.quota_bytes.map(|q| i64::try_from(q).unwrap_or(i64::MAX)),
             &now(),
             &n.scram,
         ],
@@ -398,7 +398,10 @@ pub(super) async fn domain_set_quota<C: GenericClient>(
     let n = exec(
         c,
         "UPDATE domains SET quota_bytes = $1 WHERE name = $2",
-        &[&quota.map(|q| q as i64), &d.ascii()],
+        &[
+            &quota.map(|q| i64::try_from(q).unwrap_or(i64::MAX)),
+            &d.ascii(),
+        ],
     )
     .await?;
     if n == 0 {
@@ -1006,6 +1009,7 @@ pub(super) async fn queue_take_due<C: GenericClient>(
 pub(super) async fn queue_record<C: GenericClient>(
     c: &C,
     results: &[(QueueRcptId, AttemptResult)],
+    node: &str,
 ) -> Result<(), StoreError> {
     let t = now();
     for (id, result) in results {
@@ -1021,16 +1025,25 @@ pub(super) async fn queue_record<C: GenericClient>(
             ),
             AttemptResult::Failed { error } => (RcptState::Failed, None, Some(error.as_str())),
         };
+        // Only a pending recipient takes a result: a final one keeps its
+        // own. A retry is only this node's to record while no other node
+        // took the recipient over (its lease lapsed and another leased it):
+        // clearing that node's lease would let a third send it again.
         let n = exec(
             c,
             "UPDATE queue_rcpts SET state = $1, attempts = attempts + 1,
                 next_attempt = COALESCE($2, next_attempt), last_error = $3,
                 lease_until = 0, lease_node = NULL, updated = $4
-             WHERE id = $5",
-            &[&state.db(), &next, &error, &t, id],
+             WHERE id = $5 AND state = 'pending'
+               AND ($1 <> 'pending' OR lease_node IS NULL OR lease_node = $6)",
+            &[&state.db(), &next, &error, &t, id, &node],
         )
         .await?;
-        if n != 1 {
+        if n != 1
+            && opt(c, "SELECT 1 FROM queue_rcpts WHERE id = $1", &[id])
+                .await?
+                .is_none()
+        {
             return Err(StoreError::NotFound(format!("queued recipient #{id}")));
         }
     }
@@ -1049,7 +1062,7 @@ pub(super) async fn queue_retry_now<C: GenericClient>(
     }
     exec(
         c,
-        "UPDATE queue_rcpts SET next_attempt = $1, lease_until = 0, lease_node = NULL
+        "UPDATE queue_rcpts SET next_attempt = $1
          WHERE state = 'pending' AND ($2::bigint IS NULL OR queue_id = $2)",
         &[&now, &id],
     )

@@ -122,6 +122,9 @@ const MIGRATIONS: &[&str] = &[
         since BIGINT NOT NULL,
         expires BIGINT NOT NULL
      );",
+    // 2: deleting a body checks the queue's reference to it by index, not
+    // by scanning a queue that grows during outages.
+    "CREATE INDEX queue_by_body ON queue (body_id);",
 ];
 
 /// Brings the schema up to date; returns the store's UIDL prefix.
