@@ -62,6 +62,10 @@ pub async fn run(config: &Config, cmd: &StoreCmd, json: bool) -> anyhow::Result<
         ),
         _ => anyhow::bail!("give either --to URL or --from URL"),
     };
+    // The embedded side must not be in use: mail a running server accepts
+    // after the copy's snapshot would be missing from the target.
+    let _instance = crate::server::instance_lock(&config.data_dir)
+        .map_err(|e| anyhow::anyhow!("{e}; stop it before migrating"))?;
     let report = copy(&src, &dst, *force).await?;
     if json {
         let tables: serde_json::Map<String, serde_json::Value> = report

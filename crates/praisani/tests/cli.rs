@@ -859,3 +859,21 @@ fn a_second_server_on_the_same_data_directory_is_refused() {
     let mut p = s.pop3_login(DEMO_USER, DEMO_PASS);
     p.quit();
 }
+
+#[test]
+fn store_migrate_refuses_while_a_server_runs_on_the_data_directory() {
+    let s = Server::start_default();
+    let out = s.cli(&[
+        "store",
+        "migrate",
+        "--to",
+        "postgres://postgres@127.0.0.1:1/none",
+    ]);
+    assert_ne!(out.code(), Some(0), "{}", out.describe());
+    assert!(
+        out.err().contains("another praisani server is running")
+            && out.err().contains("stop it before migrating"),
+        "{}",
+        out.describe()
+    );
+}

@@ -393,10 +393,12 @@ impl Side {
     }
 }
 
+/// The octets of body content actually stored (the chunks, not the size
+/// column copied with them).
 async fn octets(side: &Side) -> Result<i64, StoreError> {
     side.scalar(match side {
-        Side::Sqlite(..) => "SELECT coalesce(sum(size), 0) FROM bodies",
-        Side::Pg(..) => "SELECT coalesce(sum(size), 0)::bigint FROM bodies",
+        Side::Sqlite(..) => "SELECT coalesce(sum(length(data)), 0) FROM body_chunks",
+        Side::Pg(..) => "SELECT coalesce(sum(octet_length(data)), 0)::bigint FROM body_chunks",
     })
     .await
 }
@@ -418,6 +420,23 @@ pub async fn copy(from: &Endpoint, to: &Endpoint, force: bool) -> Result<Report,
         }
         n
     };
+    // PostgreSQL nodes still serving: a live POP3 session or a delivery
+    // in flight means the copy would miss what happens next.
+    if let Side::Pg(..) = &src {
+        let busy = src
+            .scalar(
+                "SELECT (SELECT count(*) FROM maildrop_locks
+                          WHERE expires > extract(epoch FROM now())::bigint)
+                      + (SELECT count(*) FROM queue_rcpts
+                          WHERE lease_until > extract(epoch FROM now())::bigint)",
+            )
+            .await?;
+        if busy > 0 {
+            return Err(StoreError::Conflict(format!(
+                "{from} is in use (POP3 sessions or deliveries under way); stop the nodes first"
+            )));
+        }
+    }
     if held > 0 && !force {
         return Err(StoreError::Conflict(format!(
             "{to} is not empty; use --force to replace what it holds"
@@ -452,11 +471,17 @@ pub async fn copy(from: &Endpoint, to: &Endpoint, force: bool) -> Result<Report,
             result = Err(e);
         }
     }
+    // Checked inside both transactions, before the target commits: the
+    // source as the snapshot that was copied, the target as it will be.
+    if let Ok(report) = &result
+        && let Err(e) = verify(&src, &dst, report).await
+    {
+        result = Err(e);
+    }
     match result {
         Ok(report) => {
             dst.batch("COMMIT").await?;
             src.batch("COMMIT").await?;
-            verify(&src, &dst, &report).await?;
             Ok(report)
         }
         Err(e) => {

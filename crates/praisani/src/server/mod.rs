@@ -555,7 +555,9 @@ pub(crate) fn advertised_expire(r: praisani_store::Retention) -> praisani_pop3::
 
 /// Takes the data directory's instance lock (released by the kernel when
 /// the process ends, kill -9 included).
-fn instance_lock(data_dir: &std::path::Path) -> Result<std::fs::File, String> {
+pub(crate) fn instance_lock(data_dir: &std::path::Path) -> Result<std::fs::File, String> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     let path = data_dir.join("server.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
