@@ -308,12 +308,36 @@ pub struct Accepted {
 /// Holds a maildrop lock until dropped.
 pub struct MaildropLock {
     _guard: Box<dyn Send + Sync>,
+    lost: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl MaildropLock {
     /// Wraps a backend's guard; dropping the lock drops the guard.
     pub fn new(guard: Box<dyn Send + Sync>) -> Self {
-        MaildropLock { _guard: guard }
+        MaildropLock {
+            _guard: guard,
+            lost: None,
+        }
+    }
+
+    /// A lock that the backend may lose (a lease that lapsed while this
+    /// node could not renew it): `lost` turns true then.
+    pub fn with_loss(
+        guard: Box<dyn Send + Sync>,
+        lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Self {
+        MaildropLock {
+            _guard: guard,
+            lost: Some(lost),
+        }
+    }
+
+    /// True when the lock may be held by someone else now: the session
+    /// must not delete anything (another node may have the maildrop).
+    pub fn is_lost(&self) -> bool {
+        self.lost
+            .as_ref()
+            .is_some_and(|l| l.load(std::sync::atomic::Ordering::Acquire))
     }
 }
 

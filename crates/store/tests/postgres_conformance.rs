@@ -325,6 +325,41 @@ async fn two_nodes_and_a_crash() {
     db.drop_db().await;
 }
 
+/// A node whose lease lapsed (the database out of its reach) learns it
+/// at its next renewal: the lock says it is lost, so its session deletes
+/// nothing while another node may hold the maildrop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapsed_lease_is_reported_lost() {
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
+    let mut opts = db.options();
+    opts.lock_lease = Duration::from_secs(3);
+    let a = db.open_with(&opts).await;
+    conformance::maildrop_lock(&a).await;
+    let acct = a.account_list(None).await.unwrap()[0].id;
+    let held = a.lock_maildrop(acct).await.unwrap().expect("lock");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!held.is_lost(), "renewed in time");
+    // As if the node had been cut off past its lease: the row lapsed.
+    let c = admin(&db.url).await.unwrap();
+    c.batch_execute("UPDATE maildrop_locks SET expires = 0")
+        .await
+        .unwrap();
+    let mut lost = false;
+    for _ in 0..30 {
+        if held.is_lost() {
+            lost = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(lost, "the renewal found the lease gone");
+    drop(held);
+    drop(a);
+    db.drop_db().await;
+}
+
 fn praisani_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

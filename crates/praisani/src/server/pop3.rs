@@ -459,9 +459,16 @@ impl Conn {
             }
         }
         self.note_retrievals().await;
-        let Some((account, _)) = &self.mailbox else {
+        let Some((account, lock)) = &self.mailbox else {
             return true;
         };
+        if lock.is_lost() {
+            // Another node may have the maildrop now: delete nothing
+            // (RFC 1939 allows the server to fail UPDATE; the client
+            // keeps its messages and tries again).
+            tracing::warn!(user = %account.address, "maildrop lease lost: no deletions");
+            return false;
+        }
         match self.shared.store.delete_messages(account.id, &ids).await {
             Ok(()) => {
                 tracing::info!(user = %account.address, deleted = ids.len(), "update");

@@ -19,6 +19,7 @@ use super::ops;
 use crate::{AccountId, MaildropLock, StoreError};
 use deadpool_postgres::{GenericClient, Pool};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,6 +34,8 @@ pub(super) struct Locks {
     pub(super) lease: i64,
     /// Accounts whose lock a session of this process holds (or is taking).
     held: Mutex<HashSet<AccountId>>,
+    /// Per held lock: set when its lease could not be renewed in time.
+    lost: Mutex<std::collections::HashMap<AccountId, Arc<AtomicBool>>>,
     /// Numbers this node's locks, so a late release cannot remove a newer lock.
     counter: std::sync::atomic::AtomicU64,
 }
@@ -43,6 +46,7 @@ impl Locks {
             node,
             lease: lease.as_secs().max(1) as i64,
             held: Mutex::new(HashSet::new()),
+            lost: Mutex::new(Default::default()),
             counter: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -104,6 +108,11 @@ struct Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         self.locks.held().remove(&self.account);
+        self.locks
+            .lost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.account);
         let (pool, account, holder) = (self.pool.clone(), self.account, self.holder.clone());
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             // No runtime (process ending): the lease lapses by itself.
@@ -149,12 +158,23 @@ pub(super) async fn lock(
     }
     .await;
     match taken {
-        Ok(true) => Ok(Some(MaildropLock::new(Box::new(Guard {
-            pool: pool.clone(),
-            locks: locks.clone(),
-            account,
-            holder,
-        })))),
+        Ok(true) => {
+            let lost = Arc::new(AtomicBool::new(false));
+            locks
+                .lost
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(account, lost.clone());
+            Ok(Some(MaildropLock::with_loss(
+                Box::new(Guard {
+                    pool: pool.clone(),
+                    locks: locks.clone(),
+                    account,
+                    holder,
+                }),
+                lost,
+            )))
+        }
         other => {
             locks.held().remove(&account);
             other.map(|_| None)
@@ -165,32 +185,54 @@ pub(super) async fn lock(
 /// Renews this node's leases until the store is dropped.
 pub(super) async fn renew_forever(pool: Pool, locks: Arc<Locks>) {
     let every = Duration::from_secs((locks.lease as u64 / 3).max(1));
+    let lease = Duration::from_secs(locks.lease.max(1) as u64);
+    let mut renewed_at = std::time::Instant::now();
     loop {
         tokio::time::sleep(every).await;
         let ids: Vec<AccountId> = locks.held().iter().copied().collect();
         if ids.is_empty() {
+            renewed_at = std::time::Instant::now();
             continue;
         }
         let sql = format!(
             "UPDATE maildrop_locks SET expires = {DB_NOW} + $1
-             WHERE node = $2 AND account_id = ANY($3)"
+             WHERE node = $2 AND account_id = ANY($3) AND expires > {DB_NOW}
+             RETURNING account_id"
         );
         let r = async {
             let c = pool.get().await?;
-            ops::exec(&c, &sql, &[&locks.lease, &locks.node, &ids]).await
+            ops::rows(&c, &sql, &[&locks.lease, &locks.node, &ids]).await
         }
         .await;
+        let flags = locks.lost.lock().unwrap_or_else(|e| e.into_inner());
         match r {
-            // A lease that lapsed while the database was out of reach may
-            // have been taken by another node; its session goes on, the
-            // operator should know.
-            Ok(n) if n < ids.len() as u64 => tracing::warn!(
-                held = ids.len(),
-                renewed = n,
-                "some maildrop leases lapsed before they could be renewed"
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::warn!("cannot renew maildrop leases: {e}"),
+            Ok(rows) => {
+                renewed_at = std::time::Instant::now();
+                let kept: HashSet<AccountId> = rows.iter().map(|r| r.get(0)).collect();
+                // A lease that lapsed (the database was out of reach) may
+                // have been taken by another node: its session must not
+                // delete anything now.
+                let mut gone = 0;
+                for id in &ids {
+                    if !kept.contains(id)
+                        && let Some(f) = flags.get(id)
+                    {
+                        f.store(true, Ordering::Release);
+                        gone += 1;
+                    }
+                }
+                if gone > 0 {
+                    tracing::warn!(gone, "maildrop leases lapsed before they could be renewed");
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot renew maildrop leases: {e}");
+                if renewed_at.elapsed() >= lease {
+                    for f in flags.values() {
+                        f.store(true, Ordering::Release);
+                    }
+                }
+            }
         }
     }
 }
