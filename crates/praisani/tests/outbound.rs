@@ -45,20 +45,6 @@ fn submit(a: &Server, from: &str, to: &str, subject: &str) {
     c.quit();
 }
 
-fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let t0 = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn queue_json(a: &Server) -> String {
     let out = a.cli(&["--json", "queue", "list"]);
     out.assert_ok("queue list");

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn message(size: usize, subject: &str) -> Vec<u8> {
     let mut m = format!("From: s@sender.test\r\nTo: q@example.test\r\nSubject: {subject}\r\n\r\n")
@@ -27,20 +27,6 @@ fn used(s: &Server, addr: &str) -> (u64, u64) {
         v["used_bytes"].as_u64().unwrap(),
         v["messages"].as_u64().unwrap(),
     )
-}
-
-fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let t0 = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]

@@ -450,14 +450,18 @@ impl Conn {
 
     async fn update(&mut self, delete: &[u64]) -> bool {
         let mut ids: Vec<i64> = delete.iter().map(|&i| i as i64).collect();
+        let mut going: std::collections::HashSet<i64> = ids.iter().copied().collect();
         // EXPIRE 0: what this session retrieved goes now (RFC 2449).
         if self.delete_retrieved {
             for r in &self.retrieved {
-                if !ids.contains(r) {
+                if going.insert(*r) {
                     ids.push(*r);
                 }
             }
         }
+        // Only what stays needs its retrieval time: one write less when a
+        // client deletes what it downloaded.
+        self.retrieved.retain(|r| !going.contains(r));
         self.note_retrievals().await;
         let Some((account, lock)) = &self.mailbox else {
             return true;

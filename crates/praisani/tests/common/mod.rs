@@ -1196,3 +1196,19 @@ pub fn header(msg: &[u8], name: &str) -> Option<String> {
 pub fn write_file(path: &Path, content: &[u8]) {
     std::fs::write(path, content).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
+
+/// Polls `f` every 200 ms until it gives a value; panics naming `what`
+/// after `secs` seconds.
+pub fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
