@@ -291,6 +291,21 @@ pub enum AttemptResult {
     },
 }
 
+impl AttemptResult {
+    /// What a backend records for it: the new state, the next attempt
+    /// (retries only) and the error text.
+    pub(crate) fn record(&self) -> (RcptState, Option<i64>, Option<&str>) {
+        match self {
+            AttemptResult::Delivered => (RcptState::Delivered, None, None),
+            AttemptResult::Retry {
+                next_attempt,
+                error,
+            } => (RcptState::Pending, Some(*next_attempt), Some(error)),
+            AttemptResult::Failed { error } => (RcptState::Failed, None, Some(error)),
+        }
+    }
+}
+
 /// What `accept` stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Accepted {

@@ -8,7 +8,7 @@
 //! taken, so a crash repeats at most the attempt that was in flight.
 
 use super::Shared;
-use super::reports;
+use super::reports::{self, MAX_ATTACH};
 use super::stream::OutStream;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use praisani_delivery::client::{
@@ -17,7 +17,7 @@ use praisani_delivery::client::{
 use praisani_delivery::dkim::{KeyStore, Signer};
 use praisani_delivery::dsn::{self, Action, DsnRequest, RecipientStatus, Return};
 use praisani_delivery::route::{RouteError, Router, RouterConfig, StaticRoute, Target, TlsMode};
-use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt, Store};
+use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,8 +35,6 @@ const KEY_CACHE: Duration = Duration::from_secs(60);
 /// Messages larger than this are sent unsigned (signing reads the whole
 /// message into memory).
 const MAX_SIGNED: u64 = 32 * 1024 * 1024;
-/// Returned messages larger than this come back as headers only.
-const MAX_ATTACH: usize = 256 * 1024;
 
 /// The queue runner's state.
 pub(crate) struct Runner {
@@ -626,7 +624,12 @@ impl Runner {
             return;
         }
         let store = &*self.shared.store;
-        let original = match read_prefix(store, entry.id, MAX_ATTACH + 1).await {
+        let body = store.open_queued(entry.id).await;
+        let original = match body {
+            Ok(b) => reports::read_prefix(b, MAX_ATTACH + 1).await,
+            Err(e) => Err(e),
+        };
+        let original = match original {
             Ok(o) => o,
             Err(e) => {
                 tracing::error!(
@@ -830,23 +833,6 @@ fn status_of(error: &str) -> String {
             None => w.to_string(),
         })
         .unwrap_or_else(|| "5.0.0".into())
-}
-
-async fn read_prefix(
-    store: &dyn Store,
-    id: i64,
-    max: usize,
-) -> Result<Vec<u8>, praisani_store::StoreError> {
-    let mut body = store.open_queued(id).await?;
-    let mut out = Vec::new();
-    while out.len() < max {
-        match body.next_chunk().await? {
-            Some(c) => out.extend_from_slice(&c),
-            None => break,
-        }
-    }
-    out.truncate(max);
-    Ok(out)
 }
 
 /// Why a session gave no per-recipient results.

@@ -201,16 +201,28 @@ async fn quota_warning_for(shared: &Arc<Shared>, account: AccountId) -> Result<(
 /// Keeps the RFC 6857 downgraded header of a message we write, for POP3
 /// clients without UTF8 (a Thai address in To:, for example).
 fn set_downgrade(spool: &mut praisani_store::Spool, message: &[u8]) {
-    let end = message
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| p + 4)
-        .unwrap_or(message.len());
-    let mut header = b"Return-Path: <>\r\n".to_vec();
-    header.extend_from_slice(&message[..end]);
-    if let Some(d) = praisani_mailhost::downgrade::for_storage(&header) {
+    let mut header = praisani_mailhost::submission::HeaderCapture::default();
+    let _ = header.push(b"Return-Path: <>\r\n");
+    let _ = header.push(message);
+    if let Some(d) = praisani_mailhost::downgrade::for_storage(header.header()) {
         spool.set_downgrade(d);
     }
+}
+
+/// The first `max` octets of a stored message (what a report returns).
+pub(crate) async fn read_prefix(
+    mut body: praisani_store::BodyStream,
+    max: usize,
+) -> Result<Vec<u8>, praisani_store::StoreError> {
+    let mut out = Vec::new();
+    while out.len() < max {
+        match body.next_chunk().await? {
+            Some(c) => out.extend_from_slice(&c),
+            None => break,
+        }
+    }
+    out.truncate(max);
+    Ok(out)
 }
 
 /// What a refused-for-quota recipient's bounce needs from the transaction.
@@ -252,16 +264,11 @@ pub(crate) async fn quota_bounce(shared: Arc<Shared>, b: QuotaBounce) -> Result<
         Copy::Message(account, id) => store.open_message(account, id).await,
         Copy::Queued(id) => store.open_queued(id).await,
     };
-    let mut body = body.map_err(|e| format!("reading the message to bounce: {e}"))?;
-    let mut original = Vec::new();
-    while original.len() <= MAX_ATTACH {
-        match body.next_chunk().await {
-            Ok(Some(c)) => original.extend_from_slice(&c),
-            Ok(None) => break,
-            Err(e) => return Err(format!("reading the message to bounce: {e}")),
-        }
+    let original = match body {
+        Ok(b) => read_prefix(b, MAX_ATTACH + 1).await,
+        Err(e) => Err(e),
     }
-    original.truncate(MAX_ATTACH + 1);
+    .map_err(|e| format!("reading the message to bounce: {e}"))?;
     if dsn::is_automatic(&original) {
         return Ok(());
     }

@@ -843,18 +843,7 @@ pub(super) fn queue_record(
 ) -> Result<(), StoreError> {
     let t = now();
     for (id, result) in results {
-        let (state, next, error) = match result {
-            AttemptResult::Delivered => (RcptState::Delivered, None, None),
-            AttemptResult::Retry {
-                next_attempt,
-                error,
-            } => (
-                RcptState::Pending,
-                Some(*next_attempt),
-                Some(error.as_str()),
-            ),
-            AttemptResult::Failed { error } => (RcptState::Failed, None, Some(error.as_str())),
-        };
+        let (state, next, error) = result.record();
         let n = c
             .prepare_cached(
                 "UPDATE queue_rcpts SET state = ?1, attempts = attempts + 1,

@@ -1013,18 +1013,7 @@ pub(super) async fn queue_record<C: GenericClient>(
 ) -> Result<(), StoreError> {
     let t = now();
     for (id, result) in results {
-        let (state, next, error) = match result {
-            AttemptResult::Delivered => (RcptState::Delivered, None, None),
-            AttemptResult::Retry {
-                next_attempt,
-                error,
-            } => (
-                RcptState::Pending,
-                Some(*next_attempt),
-                Some(error.as_str()),
-            ),
-            AttemptResult::Failed { error } => (RcptState::Failed, None, Some(error.as_str())),
-        };
+        let (state, next, error) = result.record();
         // Only a pending recipient takes a result: a final one keeps its
         // own. A retry is only this node's to record while no other node
         // took the recipient over (its lease lapsed and another leased it):
