@@ -48,7 +48,6 @@
 //! (enhanced status code included) joined by spaces. Texts the engine makes up
 //! itself (e.g. `554 5.6.7 ...` when SMTPUTF8 is missing) use the same form.
 
-mod base64;
 mod caps;
 mod dot;
 mod reply;
@@ -823,7 +822,13 @@ impl Client {
                     } else {
                         (cred.password, Expect::AuthDone)
                     };
-                    self.send_command(format!("{}\r\n", base64::encode(secret.as_bytes())), next);
+                    self.send_command(
+                        format!(
+                            "{}\r\n",
+                            praisani_message::base64::encode(secret.as_bytes())
+                        ),
+                        next,
+                    );
                 }
                 _ => self.auth_refused(&reply),
             },
@@ -884,7 +889,7 @@ impl Client {
             blob.extend_from_slice(cred.user.as_bytes());
             blob.push(0);
             blob.extend_from_slice(cred.password.as_bytes());
-            let cmd = format!("AUTH PLAIN {}\r\n", base64::encode(&blob));
+            let cmd = format!("AUTH PLAIN {}\r\n", praisani_message::base64::encode(&blob));
             self.send_command(cmd, Expect::AuthDone);
         } else if self.caps.auth_login {
             self.send_command("AUTH LOGIN\r\n".into(), Expect::AuthLoginUser);

@@ -23,9 +23,8 @@ mod store;
 pub use key::SigningKey;
 pub use store::KeyStore;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use praisani_mailaddr::Domain;
+use praisani_message::base64 as b64;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -238,7 +237,7 @@ impl Signer {
             }
         }
         field.atom(";");
-        field.atom(&format!(" bh={};", B64.encode(body_hash.as_ref())));
+        field.atom(&format!(" bh={};", b64::encode(body_hash.as_ref())));
         field.atom(" b=");
 
         // The field itself is hashed last, with an empty b= and without
@@ -248,7 +247,7 @@ impl Signer {
         own.truncate(own.len() - 2);
         data.extend_from_slice(&own);
 
-        let sig = B64.encode(self.key.sign(&data)?);
+        let sig = b64::encode(self.key.sign(&data)?);
         let mut rest = sig.as_str();
         while !rest.is_empty() {
             let room = FOLD_AT.saturating_sub(field.col).max(1);

@@ -3,12 +3,9 @@
 //!
 //! - [`client`]: the SMTP client protocol engine, sans-I/O, like the server
 //!   engines: feed it the server's bytes, it says what to write next.
-//! - [`dsn`]: RFC 3464 delivery status notifications (bounces).
 //! - [`route`]: where to send mail for a domain: MX lookup (RFC 5321 §5.1,
 //!   RFC 7505 null MX), per-domain static routes and the smarthost.
 
 pub mod client;
 pub mod dkim;
-pub mod dsn;
-pub mod notice;
 pub mod route;

@@ -29,7 +29,7 @@
 //! Octets that are not UTF-8 (legacy 8-bit headers) are shown as U+FFFD.
 
 use praisani_mailaddr::Domain;
-use praisani_sasl::b64_encode;
+use praisani_message::rfc2047;
 
 /// Header sections longer than this are not downgraded: the message then
 /// has no downgraded form.
@@ -38,10 +38,6 @@ pub const MAX_HEADER: usize = crate::submission::MAX_HEADER;
 /// Longest line the downgrade aims for when it folds what it writes
 /// (RFC 5322 section 2.1.1 recommends 78).
 const FOLD_AT: usize = 76;
-
-/// Octets of UTF-8 per encoded-word: 45 octets are 60 base64 characters,
-/// so `=?UTF-8?B?…?=` stays within RFC 2047's 75.
-const WORD_OCTETS: usize = 45;
 
 /// True when the header section needs downgrading: it has a non-ASCII octet.
 pub fn needs_downgrade(header: &[u8]) -> bool {
@@ -171,23 +167,9 @@ fn fold(name: &str, tokens: &[String]) -> String {
     out
 }
 
-/// RFC 2047 encoded-words (`B` encoding, UTF-8) for `text`, each within 75
-/// characters and never splitting a character.
+/// RFC 2047 encoded-words for `text`, each within 75 characters.
 fn encoded_words(text: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut start = 0;
-    while start < text.len() {
-        let mut end = (start + WORD_OCTETS).min(text.len());
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        words.push(format!(
-            "=?UTF-8?B?{}?=",
-            b64_encode(&text.as_bytes()[start..end])
-        ));
-        start = end;
-    }
-    words
+    rfc2047::encoded_words(text, rfc2047::MAX_WORD_OCTETS)
 }
 
 /// Unstructured text as tokens: ASCII words as they are, each run of words
@@ -512,7 +494,7 @@ fn percent_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use praisani_sasl::b64_decode;
+    use praisani_message::base64::decode as b64_decode;
 
     fn down(header: &str) -> String {
         let out = downgrade_header(header.as_bytes());

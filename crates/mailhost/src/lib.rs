@@ -1,14 +1,20 @@
-//! The mail host's domain logic, on top of the [`praisani_store::Store`]
-//! trait: password hashing and login checks, resolving recipients through
-//! aliases to mailboxes, and the trace headers added on delivery.
+//! The mail host's domain logic — the post office — on top of the
+//! [`praisani_store::Store`] trait: password hashing and login checks,
+//! resolving recipients through aliases to mailboxes, the trace headers
+//! added on delivery, quota warnings, and the reports (bounces) the post
+//! office writes and delivers itself.
 
 pub mod auth;
 mod auth_cache;
 pub mod downgrade;
+pub mod office;
 pub mod passwords;
+pub mod quota;
 pub mod recipients;
+pub mod reports;
 pub mod submission;
 pub mod trace;
 
 pub use auth::{Authenticator, LoginError};
+pub use office::{PostOffice, SenderPolicy, Settings};
 pub use recipients::{Mailbox, Resolution, resolve};

@@ -1,7 +1,7 @@
 //! The admin commands, run against the same store as the server (safe while
 //! it runs: the store serialises writers across processes).
 
-use crate::cli::{AliasCmd, DkimAlgorithm, DkimCmd, DomainCmd, KeepArgs, Lang, QueueCmd, UserCmd};
+use crate::cli::{AliasCmd, DkimAlgorithm, DkimCmd, DomainCmd, KeepArgs, QueueCmd, UserCmd};
 use crate::config::{Config, parse_keep, parse_size};
 use anyhow::{Context, Result, bail};
 use praisani_delivery::dkim::{self, Algorithm, KeyStore};
@@ -347,9 +347,9 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
                     .await
                     .map_err(store_err)?;
             }
-            if !matches!(lang, Lang::En) {
+            if lang != praisani_message::Language::En {
                 store
-                    .account_set_notices(&a, lang.code(), None)
+                    .account_set_notices(&a, lang.tag(), None)
                     .await
                     .map_err(store_err)?;
             }
@@ -404,7 +404,7 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
                 .await
                 .map_err(store_err)?
                 .ok_or_else(|| fail(format!("account {a} does not exist")))?;
-            let lang = lang.map(|l| l.code().to_string()).unwrap_or(acc.lang);
+            let lang = lang.map(|l| l.tag().to_string()).unwrap_or(acc.lang);
             let warn_to = match warn_to.as_deref() {
                 None => acc.warn_to,
                 Some("none") | Some("") => None,

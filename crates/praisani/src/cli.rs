@@ -1,6 +1,7 @@
 //! Command-line interface: `serve` and the admin commands.
 
 use clap::{Args, Parser, Subcommand};
+use praisani_message::Language;
 use std::path::PathBuf;
 
 /// praisani — a mail server for hosting providers: SMTP in, POP3 out.
@@ -186,26 +187,11 @@ pub struct KeepArgs {
     pub max_age: Option<String>,
 }
 
-/// The languages of notices to users.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Lang {
-    /// English.
-    En,
-    /// Thai.
-    Th,
-    /// Simplified Chinese.
-    Zh,
-}
-
-impl Lang {
-    /// The stored code.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Th => "th",
-            Lang::Zh => "zh",
-        }
-    }
+/// The languages of notices to users, as `--lang` takes them.
+fn lang_parser() -> impl clap::builder::TypedValueParser<Value = Language> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Language::ALL.map(Language::tag))
+        .map(|tag: String| Language::from_tag(&tag).unwrap_or_default())
 }
 
 /// `user` subcommands.
@@ -225,8 +211,8 @@ pub enum UserCmd {
         #[arg(long, value_name = "N")]
         messages: Option<u64>,
         /// Language of the notices the user gets (quota warnings, bounces).
-        #[arg(long, value_enum, default_value_t = Lang::En)]
-        lang: Lang,
+        #[arg(long, value_parser = lang_parser(), default_value = "en")]
+        lang: Language,
         /// Allow APOP logins; this keeps a copy of the password that the server can read.
         #[arg(long)]
         apop: bool,
@@ -246,8 +232,8 @@ pub enum UserCmd {
         /// The address.
         address: String,
         /// Language of the notices.
-        #[arg(long, value_enum)]
-        lang: Option<Lang>,
+        #[arg(long, value_parser = lang_parser())]
+        lang: Option<Language>,
         /// Also send quota warnings to this address ("none" to stop).
         #[arg(long, value_name = "ADDRESS")]
         warn_to: Option<String>,

@@ -420,6 +420,15 @@ pub enum SenderPolicy {
     Any,
 }
 
+impl From<SenderPolicy> for praisani_mailhost::SenderPolicy {
+    fn from(p: SenderPolicy) -> Self {
+        match p {
+            SenderPolicy::Owned => praisani_mailhost::SenderPolicy::Owned,
+            SenderPolicy::Any => praisani_mailhost::SenderPolicy::Any,
+        }
+    }
+}
+
 /// An IP network, `192.0.2.0/24` or `2001:db8::/32` (a bare address is /32 or /128).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
@@ -684,6 +693,19 @@ impl Plaintext {
 pub struct ConfigError(pub String);
 
 impl Config {
+    /// What the post office's decisions need from the configuration.
+    pub fn post_office_settings(&self) -> praisani_mailhost::Settings {
+        praisani_mailhost::Settings {
+            hostname: self.hostname.clone(),
+            quota_warn: self.quota.warn.clone(),
+            sender_policy: self.submission.sender_policy.into(),
+            postmaster: self
+                .postmaster
+                .as_deref()
+                .and_then(|a| praisani_mailaddr::Address::parse(a).ok()),
+        }
+    }
+
     /// Finds and loads the configuration: `explicit`, else `./praisani.toml`
     /// when present, else the defaults.
     pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), ConfigError> {

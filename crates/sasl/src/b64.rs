@@ -9,23 +9,18 @@
 //! are not base64 and must be recognised by the protocol layer before it
 //! calls [`b64_decode`].
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
 use crate::Failure;
 
 /// Encodes `data` as standard, padded base64 (what `334 ` / `+ ` lines carry).
 pub fn b64_encode(data: &[u8]) -> String {
-    STANDARD.encode(data)
+    praisani_message::base64::encode(data)
 }
 
 /// Decodes standard, padded base64; rejects whitespace, bad padding and
 /// non-alphabet characters with [`Failure::Malformed`]. The empty string
 /// decodes to no bytes.
 pub fn b64_decode(text: &str) -> Result<Vec<u8>, Failure> {
-    STANDARD
-        .decode(text)
-        .map_err(|_| Failure::Malformed("invalid base64"))
+    praisani_message::base64::decode(text).ok_or(Failure::Malformed("invalid base64"))
 }
 
 #[cfg(test)]

@@ -6,8 +6,7 @@
 use super::{Algorithm, DkimError};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use praisani_message::base64 as b64;
 use std::fmt;
 use std::sync::Arc;
 
@@ -165,7 +164,7 @@ impl SigningKey {
         // empty p= (a revoked key, RFC 6376 §3.6.1) is the safe answer.
         let p = self
             .public_key_bytes()
-            .map(|b| B64.encode(b))
+            .map(b64::encode)
             .unwrap_or_default();
         format!("v=DKIM1; k={k}; p={p}")
     }
@@ -198,7 +197,7 @@ impl SigningKey {
 }
 
 fn pem_encode(label: &str, der: &[u8]) -> String {
-    let b64 = B64.encode(der);
+    let b64 = b64::encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for chunk in b64.as_bytes().chunks(64) {
         // Base64 output is ASCII.
@@ -236,6 +235,6 @@ fn pem_decode(pem: &str) -> Result<(String, Vec<u8>), DkimError> {
             Some(l) => b64.push_str(l),
         }
     }
-    let der = B64.decode(b64.as_bytes()).map_err(|_| bad("bad base64"))?;
+    let der = b64::decode(&b64).ok_or_else(|| bad("bad base64"))?;
     Ok((label, der))
 }

@@ -7,7 +7,6 @@ mod limits;
 mod login;
 mod outbound;
 mod pop3;
-mod reports;
 mod smtp;
 mod stream;
 mod throttle;
@@ -15,7 +14,7 @@ mod throttle;
 use crate::config::Config;
 use crate::tls::Tls;
 use praisani_mailaddr::{Address, Domain};
-use praisani_mailhost::{Authenticator, passwords};
+use praisani_mailhost::{Authenticator, PostOffice, passwords};
 use praisani_store::{NewAccount, Store, StoreError};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -30,6 +29,8 @@ use tokio::sync::watch;
 pub(crate) struct Shared {
     pub config: Config,
     pub store: Arc<dyn Store>,
+    /// The mail logic's shared services (over the same store).
+    pub office: Arc<PostOffice>,
     pub auth: Authenticator,
     pub smtp: Arc<praisani_smtp::Config>,
     /// The POP3 policy, and the same for clients that may not send
@@ -41,12 +42,8 @@ pub(crate) struct Shared {
     pub tls: Arc<Tls>,
     /// Failed-login records for brute-force throttling.
     pub throttle: throttle::Throttle,
-    /// Wakes the outbound queue runner when a message is queued.
-    pub queue_wake: tokio::sync::Notify,
     /// Makes SCRAM answer for unknown users like for real ones.
     pub scram_secret: [u8; 32],
-    /// The configured postmaster address, if any.
-    pub postmaster: Option<Address>,
     /// When each account last logged in over POP3, for LOGIN-DELAY.
     pub login_times: limits::LoginTimes,
     next_id: AtomicU64,
@@ -268,11 +265,10 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             max_delay: Duration::from_secs(10),
         }),
         scram_secret,
-        queue_wake: tokio::sync::Notify::new(),
-        postmaster: config
-            .postmaster
-            .as_deref()
-            .and_then(|a| Address::parse(a).ok()),
+        office: Arc::new(PostOffice::new(
+            store.clone(),
+            config.post_office_settings(),
+        )),
         smtp: Arc::new(smtp),
         pop3: std::sync::RwLock::new((
             Arc::new(pop3.clone()),

@@ -8,15 +8,15 @@
 //! taken, so a crash repeats at most the attempt that was in flight.
 
 use super::Shared;
-use super::reports::{self, MAX_ATTACH};
 use super::stream::OutStream;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use praisani_delivery::client::{
     Client, ClientConfig, Credentials, DotStuffer, Envelope, Event, Recipient, RecipientResult,
 };
 use praisani_delivery::dkim::{KeyStore, Signer};
-use praisani_delivery::dsn::{self, Action, DsnRequest, RecipientStatus, Return};
 use praisani_delivery::route::{RouteError, Router, RouterConfig, StaticRoute, Target, TlsMode};
+use praisani_mailhost::reports::{self, MAX_ATTACH};
+use praisani_message::dsn::{self, Action, DsnRequest, RecipientStatus, Return};
 use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -147,7 +147,7 @@ impl Runner {
                 Err(e) => tracing::error!("queue: cannot read due messages: {e}"),
             }
             tokio::select! {
-                _ = self.shared.queue_wake.notified() => {}
+                _ = self.shared.office.queue_wake.notified() => {}
                 _ = tokio::time::sleep(TICK) => {}
                 _ = stop.changed() => return,
             }
@@ -692,7 +692,7 @@ impl Runner {
             original: &original,
             ret,
             smtputf8: entry.smtputf8,
-            language: reports::language_of(&self.shared, &entry.sender).await,
+            language: reports::language_of(&self.shared.office, &entry.sender).await,
             message_id: &message_id,
             max_attach: MAX_ATTACH,
         });
@@ -704,7 +704,8 @@ impl Runner {
             }
         };
         if let Err(e) =
-            reports::deliver_report(&self.shared, &entry.sender, entry.smtputf8, &report).await
+            reports::deliver_report(&self.shared.office, &entry.sender, entry.smtputf8, &report)
+                .await
         {
             tracing::error!(queue = entry.id, "cannot send the bounce: {e}");
         } else {

@@ -4,11 +4,12 @@
 use super::limits::IpSlot;
 use super::login::{AuthStep, LoginFail, SaslLogin};
 use super::stream::MailStream;
-use super::{Service, Shared, reports};
+use super::{Service, Shared};
 use crate::config::SenderPolicy;
 use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::submission::{HeaderCapture, header_facts, missing_headers};
 use praisani_mailhost::{Mailbox, Resolution, resolve, trace};
+use praisani_mailhost::{quota, reports};
 use praisani_smtp::{DomainPart, Event, ForwardPath, Reply, ReversePath, Session, Verdict};
 use praisani_store::{Account, AccountId, Fit, Outbound, OutboundRcpt, Spool};
 use std::collections::HashMap;
@@ -433,7 +434,7 @@ impl Conn {
             tracing::warn!("postmaster mail refused: set `postmaster` in the configuration");
             Verdict::Reject(Reply::new(550, "5.1.1", "No postmaster mailbox here"))
         };
-        if let Some(target) = &self.shared.postmaster {
+        if let Some(target) = &self.shared.office.settings.postmaster {
             return match resolve(store, target).await {
                 Ok(Resolution::Local { mailboxes, .. }) if !mailboxes.is_empty() => {
                     self.rcpts
@@ -488,13 +489,7 @@ impl Conn {
                 Fit::Full => {
                     // Filled by mail that skips the quota (bounces,
                     // notices)? Make sure the user has been warned.
-                    if reports::warning_due(m.usage.level(&self.shared.config.quota.warn), &m.usage)
-                    {
-                        tokio::spawn(reports::quota_warnings(
-                            self.shared.clone(),
-                            vec![(m.id, m.usage)],
-                        ));
-                    }
+                    quota::warn_if_due(&self.shared.office, vec![(m.id, m.usage)]);
                     return Some(Verdict::Reject(full()));
                 }
             }
@@ -716,7 +711,7 @@ impl Conn {
             Ok(accepted) => {
                 tracing::info!(id = %queue_id, size, local = accepted.messages.len(), refused = accepted.refused.len(), queued = ?accepted.queued, "accepted");
                 if accepted.queued.is_some() {
-                    self.shared.queue_wake.notify_one();
+                    self.shared.office.queue_wake.notify_one();
                 }
                 let copy = match (accepted.usage.first(), accepted.messages.first()) {
                     (Some(&(account, _)), Some(&id)) => Some(reports::Copy::Message(account, id)),
@@ -736,7 +731,7 @@ impl Conn {
                     // Stored before the 250: if it cannot be, the client is
                     // told to try again rather than the refusal being lost.
                     let sent = reports::quota_bounce(
-                        self.shared.clone(),
+                        &self.shared.office,
                         reports::QuotaBounce {
                             sender: info.sender,
                             recipients,
@@ -757,14 +752,7 @@ impl Conn {
                         ));
                     }
                 }
-                let warn = &self.shared.config.quota.warn;
-                if accepted
-                    .usage
-                    .iter()
-                    .any(|(_, u)| reports::warning_due(u.level(warn), u))
-                {
-                    tokio::spawn(reports::quota_warnings(self.shared.clone(), accepted.usage));
-                }
+                quota::warn_if_due(&self.shared.office, accepted.usage);
                 Ok(queue_id)
             }
             Err(e) => {

@@ -1,9 +1,10 @@
-//! The little MIME the DSN builder needs, written by hand: base64, RFC 2047
-//! encoded words, header folding, header parsing and line-end repair.
+//! The little MIME the messages we write need, written by hand: header
+//! folding, header parsing and line-end repair (base64 and RFC 2047 words
+//! are in their own modules).
 
 /// The longest line SMTP carries, without its CRLF (RFC 5321 §4.5.3.1.6,
 /// RFC 5322 §2.1.1).
-pub(super) const MAX_LINE: usize = 998;
+pub const MAX_LINE: usize = 998;
 
 /// Where header fields are folded when there is whitespace to fold at.
 const FOLD_AT: usize = 78;
@@ -12,62 +13,12 @@ const FOLD_AT: usize = 78;
 /// is split by force; leaves room for the field name and the folding space.
 const HARD_SPLIT: usize = 900;
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 (RFC 4648) with padding, no line breaks.
-pub(super) fn base64(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b1 = chunk.get(1).copied().unwrap_or(0);
-        let b2 = chunk.get(2).copied().unwrap_or(0);
-        let n = (u32::from(chunk[0]) << 16) | (u32::from(b1) << 8) | u32::from(b2);
-        let sextet = |shift: u32| char::from(B64[((n >> shift) & 63) as usize]);
-        out.push(sextet(18));
-        out.push(sextet(12));
-        out.push(if chunk.len() > 1 { sextet(6) } else { '=' });
-        out.push(if chunk.len() > 2 { sextet(0) } else { '=' });
-    }
-    out
-}
-
-/// A base64 body: lines of 76 characters, each ending in CRLF (RFC 2045 §6.8).
-pub(crate) fn push_base64_body(out: &mut Vec<u8>, data: &[u8]) {
-    let encoded = base64(data);
-    for line in encoded.as_bytes().chunks(76) {
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-/// `text` as RFC 2047 `B` encoded words in UTF-8, each short enough that a
-/// line holding one stays under 76 characters, split only between
-/// characters (RFC 2047 §5: an encoded word holds whole characters).
-pub(crate) fn encoded_words(text: &str) -> Vec<String> {
-    // 39 octets → 52 base64 characters → 64-character encoded word.
-    const CHUNK: usize = 39;
-    let mut words = Vec::new();
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        if i + c.len_utf8() - start > CHUNK {
-            words.push(format!(
-                "=?UTF-8?B?{}?=",
-                base64(&text.as_bytes()[start..i])
-            ));
-            start = i;
-        }
-    }
-    if start < text.len() {
-        words.push(format!("=?UTF-8?B?{}?=", base64(&text.as_bytes()[start..])));
-    }
-    words
-}
-
 /// Appends `Name: value` CRLF, folded at spaces near 78 octets. `value` must
 /// be one line (callers clean it with [`one_line`]). A run of more than 900
 /// octets without a space is split by force at a character boundary; the
 /// fold then adds a space when the field is unfolded, which only happens to
 /// values no real peer sends.
-pub(crate) fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
+pub fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
     let mut line_len = name.len() + 1;
     out.extend_from_slice(name.as_bytes());
     out.push(b':');
@@ -109,7 +60,7 @@ fn split_long(s: &str, max: usize) -> Vec<&str> {
 /// One line of printable text: control characters (CR, LF, TAB, DEL, C1)
 /// become spaces, runs of whitespace collapse to one space, ends trimmed.
 /// Used on everything a peer controls before it goes into a header field.
-pub(super) fn one_line(s: &str) -> String {
+pub fn one_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         let c = if c.is_control() { ' ' } else { c };
@@ -129,7 +80,7 @@ pub(super) fn one_line(s: &str) -> String {
 
 /// Breaks any line of `text` (LF-separated) longer than [`MAX_LINE`] octets,
 /// preferring the last space before the limit, and returns CRLF line ends.
-pub(super) fn crlf_lines(text: &str) -> Vec<u8> {
+pub fn crlf_lines(text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() + text.len() / 16);
     for line in text.split('\n') {
         let mut rest = line.trim_end_matches('\r');
@@ -156,7 +107,7 @@ pub(super) fn crlf_lines(text: &str) -> Vec<u8> {
 }
 
 /// Line ends repaired to CRLF: a bare LF or a bare CR becomes CRLF.
-pub(super) fn normalize_crlf(data: &[u8]) -> Vec<u8> {
+pub fn normalize_crlf(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 64);
     let mut i = 0;
     while i < data.len() {
@@ -177,7 +128,7 @@ pub(super) fn normalize_crlf(data: &[u8]) -> Vec<u8> {
 
 /// True when every line (CRLF-separated) is at most [`MAX_LINE`] octets and
 /// there is no NUL: the content can travel as 7bit or 8bit.
-pub(super) fn lines_fit(data: &[u8]) -> bool {
+pub fn lines_fit(data: &[u8]) -> bool {
     !data.contains(&0)
         && data
             .split(|&b| b == b'\n')
@@ -187,7 +138,7 @@ pub(super) fn lines_fit(data: &[u8]) -> bool {
 /// The header section of a CRLF message: everything up to and including the
 /// CRLF that ends the last header line. A message without a blank line is
 /// all header; the result always ends in CRLF unless it is empty.
-pub(super) fn header_section(msg: &[u8]) -> Vec<u8> {
+pub fn header_section(msg: &[u8]) -> Vec<u8> {
     if msg.starts_with(b"\r\n") {
         return Vec::new();
     }
@@ -203,7 +154,7 @@ pub(super) fn header_section(msg: &[u8]) -> Vec<u8> {
 /// `(name, value)` with the value's surrounding whitespace trimmed. Stops at
 /// the first empty line; accepts LF or CRLF; bytes that are not UTF-8 are
 /// replaced, which is harmless for the names and values we look at.
-pub(super) fn header_fields(msg: &[u8]) -> Vec<(String, String)> {
+pub fn header_fields(msg: &[u8]) -> Vec<(String, String)> {
     let mut fields: Vec<(String, String)> = Vec::new();
     for raw in msg.split(|&b| b == b'\n') {
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -230,7 +181,7 @@ pub(super) fn header_fields(msg: &[u8]) -> Vec<(String, String)> {
 /// Splits a structured field value (Content-Type) into its first item,
 /// lower-cased, and its `;` parameters as (lower-cased name, unquoted value).
 /// Comments are not handled; a quoted `;` is.
-pub(super) fn split_params(value: &str) -> (String, Vec<(String, String)>) {
+pub fn split_params(value: &str) -> (String, Vec<(String, String)>) {
     let mut items = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
@@ -262,7 +213,7 @@ pub(super) fn split_params(value: &str) -> (String, Vec<(String, String)>) {
 }
 
 /// Position of the first occurrence of `needle` in `hay`.
-pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() || needle.len() > hay.len() {
         return None;
     }

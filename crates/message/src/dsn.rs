@@ -39,11 +39,11 @@
 //! [`is_automatic`] is the other half of bounce handling: it tells the queue
 //! when a message must never cause a report, to prevent mail loops.
 
-pub(crate) mod mime;
 #[cfg(test)]
 mod tests;
 mod text;
 
+use crate::mime;
 use chrono::{DateTime, FixedOffset};
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -127,15 +127,7 @@ pub enum Return {
     Headers,
 }
 
-/// The language of the human-readable part and of the Subject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Language {
-    #[default]
-    En,
-    Th,
-    /// Simplified Chinese.
-    Zh,
-}
+pub use crate::Language;
 
 /// Everything [`build`] needs.
 #[derive(Debug, Clone)]
@@ -287,7 +279,7 @@ fn build_at(
         part1.extend_from_slice(&human);
     } else {
         part1.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n\r\n");
-        mime::push_base64_body(&mut part1, &human);
+        crate::base64::push_body(&mut part1, &human);
     }
 
     // Part 2.
@@ -320,7 +312,11 @@ fn build_at(
         mime::push_field(&mut out, "Subject", subject);
     } else {
         out.extend_from_slice(b"Subject: ");
-        out.extend_from_slice(mime::encoded_words(subject).join("\r\n ").as_bytes());
+        out.extend_from_slice(
+            crate::rfc2047::encoded_words(subject, crate::rfc2047::FOLDED_WORD_OCTETS)
+                .join("\r\n ")
+                .as_bytes(),
+        );
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(format!("Date: {}\r\n", date.to_rfc2822()).as_bytes());
@@ -450,7 +446,7 @@ fn returned_part(req: &DsnRequest, outcome: Outcome) -> (Option<Vec<u8>>, Return
         part.extend_from_slice(&head);
     } else {
         part.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n\r\n");
-        mime::push_base64_body(&mut part, &head);
+        crate::base64::push_body(&mut part, &head);
     }
     if !part.ends_with(b"\r\n") {
         part.extend_from_slice(b"\r\n");

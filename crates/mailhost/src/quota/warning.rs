@@ -1,14 +1,16 @@
-//! Messages the server writes to its own users about their mailbox: the
-//! quota warning, in the account's language (English, Thai, Chinese).
+//! The quota warning the post office writes to a user about their mailbox,
+//! in the account's language (English, Thai, Chinese).
 //!
 //! The text is UTF-8 in a base64 body, so the message is 7-bit on the wire
 //! and every POP3 client shows it; the subject uses RFC 2047 encoded words.
 //! `Auto-Submitted: auto-generated` (RFC 3834) keeps vacation responders
 //! and our own bounce logic from answering it.
 
-use crate::dsn::Language;
-use crate::dsn::mime::{encoded_words, push_base64_body, push_field};
 use chrono::{DateTime, FixedOffset};
+use praisani_message::Language;
+use praisani_message::base64::push_body as push_base64_body;
+use praisani_message::mime::push_field;
+use praisani_message::rfc2047::{FOLDED_WORD_OCTETS, encoded_words};
 
 /// What a quota warning says.
 #[derive(Debug, Clone)]
@@ -176,7 +178,7 @@ pub fn quota_warning(w: &QuotaWarning) -> Vec<u8> {
     let subject = if subject.is_ascii() {
         subject
     } else {
-        encoded_words(&subject).join(" ")
+        encoded_words(&subject, FOLDED_WORD_OCTETS).join(" ")
     };
     push_field(&mut out, "Subject", &subject);
     push_field(&mut out, "Date", &w.date.to_rfc2822());

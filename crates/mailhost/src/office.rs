@@ -1,0 +1,56 @@
+//! [`PostOffice`]: the services every front end shares — the store, the
+//! settings the domain decisions need, and the bell that wakes the
+//! outbound queue. The SMTP and POP3 drivers, the CLI and (later) the admin
+//! API all reach the mail logic through one of these.
+
+use praisani_mailaddr::Address;
+use praisani_store::Store;
+use std::sync::Arc;
+
+/// Whose addresses an authenticated user may send as (RFC 6409 section
+/// 6.1): the envelope sender and every `From:` address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SenderPolicy {
+    /// Only the user's own address and aliases that deliver to them.
+    #[default]
+    Owned,
+    /// Any address (a trusted relay for applications).
+    Any,
+}
+
+/// What the post office's decisions depend on, read once from the
+/// configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Our host name: trace headers, the `MAILER-DAEMON@` of bounces, ids.
+    pub hostname: String,
+    /// Quota warning thresholds in percent (`[quota] warn`).
+    pub quota_warn: Vec<u8>,
+    /// Whose addresses authenticated users may send as.
+    pub sender_policy: SenderPolicy,
+    /// Where postmaster mail goes when a domain has no postmaster of its
+    /// own (`postmaster` in the configuration).
+    pub postmaster: Option<Address>,
+}
+
+/// The mail host's shared services.
+pub struct PostOffice {
+    /// Where everything is kept.
+    pub store: Arc<dyn Store>,
+    /// The settings decisions are made with.
+    pub settings: Settings,
+    /// Rung whenever a message is queued for other servers, so the queue
+    /// runner sends it at once instead of at its next tick.
+    pub queue_wake: tokio::sync::Notify,
+}
+
+impl PostOffice {
+    /// A post office over `store`.
+    pub fn new(store: Arc<dyn Store>, settings: Settings) -> Self {
+        PostOffice {
+            store,
+            settings,
+            queue_wake: tokio::sync::Notify::new(),
+        }
+    }
+}

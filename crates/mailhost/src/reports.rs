@@ -1,0 +1,224 @@
+//! Messages the server writes itself and delivers: delivery status
+//! notifications (bounces) and quota warnings. They go to a local mailbox
+//! when the address is ours, else out through the queue with the null
+//! sender, so they can never bounce back and loop.
+
+use crate::office::PostOffice;
+use crate::{Resolution, resolve};
+use chrono::{DateTime, Utc};
+use praisani_mailaddr::Address;
+use praisani_message::Language;
+use praisani_message::dsn::{self, Action, DsnRequest, RecipientStatus, Return};
+use praisani_store::{AccountId, MessageId, Outbound, OutboundRcpt, StoreError, Usage};
+use std::sync::Arc;
+
+/// Why a message we write could not be delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The store could not read or keep it.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The spool could not be written.
+    #[error("spooling the report: {0}")]
+    Spool(#[from] std::io::Error),
+    /// The report could not be built.
+    #[error("building the report: {0}")]
+    Build(#[from] dsn::DsnError),
+}
+
+/// Returned messages larger than this come back as headers only.
+pub const MAX_ATTACH: usize = 256 * 1024;
+
+/// The language of an account's notices; English for anyone else.
+pub async fn language_of(office: &PostOffice, address: &str) -> Language {
+    let Ok(a) = Address::parse(address) else {
+        return Language::En;
+    };
+    match office.store.account_get(&a).await {
+        Ok(Some(acc)) => language(&acc.lang),
+        _ => Language::En,
+    }
+}
+
+/// An account's stored language code as a [`Language`] (English when it
+/// is not one we have texts for).
+pub fn language(code: &str) -> Language {
+    Language::from_tag(code).unwrap_or_default()
+}
+
+/// Delivers `message` (without Return-Path) to `to`: into its mailboxes
+/// when the address is ours (quota not checked: a report about mail must
+/// not be lost to the quota), else queued with the null sender.
+pub async fn deliver_report(
+    office: &Arc<PostOffice>,
+    to: &str,
+    smtputf8: bool,
+    message: &[u8],
+) -> Result<(), ReportError> {
+    let usage = deliver(office, to, smtputf8, message).await?;
+    // Not checked against the quota, so it may cross a threshold.
+    crate::quota::warn_if_due(office, usage);
+    Ok(())
+}
+
+/// [`deliver_report`] without the quota warning check; returns the usage
+/// of the local mailboxes it went to.
+pub(crate) async fn deliver(
+    office: &PostOffice,
+    to: &str,
+    smtputf8: bool,
+    message: &[u8],
+) -> Result<Vec<(AccountId, Usage)>, ReportError> {
+    let store = &*office.store;
+    let mut spool = store.new_spool();
+    spool.write(b"Return-Path: <>\r\n")?;
+    spool.write(message)?;
+    set_downgrade(&mut spool, message);
+    let local = match Address::parse(to) {
+        Ok(a) => match resolve(store, &a).await? {
+            Resolution::Local { mailboxes, .. } => {
+                Some(mailboxes.iter().map(|m| m.id).collect::<Vec<_>>())
+            }
+            _ => None,
+        },
+        Err(_) => None,
+    };
+    match local {
+        Some(ids) if !ids.is_empty() => {
+            let accepted = store.accept(spool, &ids, None, false).await?;
+            return Ok(accepted.usage);
+        }
+        _ => {
+            let domain = match Address::parse(to) {
+                Ok(a) => a.domain().ascii().to_string(),
+                Err(_) => to
+                    .rsplit_once('@')
+                    .map(|(_, d)| d.to_ascii_lowercase())
+                    .unwrap_or_default(),
+            };
+            let out = Outbound {
+                sender: String::new(),
+                recipients: vec![OutboundRcpt {
+                    address: to.to_string(),
+                    domain,
+                    orcpt: None,
+                    notify: None,
+                }],
+                envid: None,
+                ret: None,
+                smtputf8: smtputf8 || !to.is_ascii(),
+                eight_bit: !dsn::is_seven_bit(message),
+            };
+            store.accept(spool, &[], Some(out), false).await?;
+            office.queue_wake.notify_one();
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// Keeps the RFC 6857 downgraded header of a message we write, for POP3
+/// clients without UTF8 (a Thai address in To:, for example).
+pub(crate) fn set_downgrade(spool: &mut praisani_store::Spool, message: &[u8]) {
+    let mut header = crate::submission::HeaderCapture::default();
+    let _ = header.push(b"Return-Path: <>\r\n");
+    let _ = header.push(message);
+    if let Some(d) = crate::downgrade::for_storage(header.header()) {
+        spool.set_downgrade(d);
+    }
+}
+
+/// The first `max` octets of a stored message (what a report returns).
+pub async fn read_prefix(
+    mut body: praisani_store::BodyStream,
+    max: usize,
+) -> Result<Vec<u8>, praisani_store::StoreError> {
+    let mut out = Vec::new();
+    while out.len() < max {
+        match body.next_chunk().await? {
+            Some(c) => out.extend_from_slice(&c),
+            None => break,
+        }
+    }
+    out.truncate(max);
+    Ok(out)
+}
+
+/// What a refused-for-quota recipient's bounce needs from the transaction.
+pub struct QuotaBounce {
+    /// The envelope sender (empty for `<>`: no bounce then).
+    pub sender: String,
+    /// The recipients whose mailbox had no room, as given in RCPT TO.
+    pub recipients: Vec<String>,
+    /// The message needed SMTPUTF8.
+    pub smtputf8: bool,
+    /// RFC 3461 ENVID.
+    pub envid: Option<String>,
+    /// RFC 3461 RET=HDRS.
+    pub headers_only: bool,
+    /// When the message arrived.
+    pub arrival: DateTime<Utc>,
+    /// A stored copy of the message, to return with the report.
+    pub copy: Copy,
+}
+
+/// Where a stored copy of a message is.
+#[derive(Clone, Copy, Debug)]
+pub enum Copy {
+    /// In a mailbox.
+    Message(AccountId, MessageId),
+    /// In the outbound queue.
+    Queued(praisani_store::QueueId),
+}
+
+/// Tells the sender that some recipients' mailboxes were full when the
+/// message was accepted for the others (SMTP has one reply for all at the
+/// end of DATA, so the refusal travels as a bounce: RFC 3464, 5.2.2).
+pub async fn quota_bounce(office: &Arc<PostOffice>, b: QuotaBounce) -> Result<(), ReportError> {
+    if b.sender.is_empty() {
+        return Ok(());
+    }
+    let store = &*office.store;
+    let body = match b.copy {
+        Copy::Message(account, id) => store.open_message(account, id).await,
+        Copy::Queued(id) => store.open_queued(id).await,
+    };
+    let original = read_prefix(body?, MAX_ATTACH + 1).await?;
+    if dsn::is_automatic(&original) {
+        return Ok(());
+    }
+    let hostname = &office.settings.hostname;
+    let now = Utc::now().fixed_offset();
+    let statuses: Vec<RecipientStatus> = b
+        .recipients
+        .iter()
+        .map(|r| {
+            let mut s = RecipientStatus::new(r, Action::Failed, "5.2.2");
+            s.diagnostic = Some("552 5.2.2 mailbox full".into());
+            s.last_attempt = Some(now);
+            s
+        })
+        .collect();
+    let message_id = format!("dsn.quota.{}@{hostname}", Utc::now().timestamp_micros());
+    let from = format!("MAILER-DAEMON@{hostname}");
+    let report = dsn::build(&DsnRequest {
+        reporting_mta: hostname,
+        dsn_from: &from,
+        to: &b.sender,
+        envelope_id: b.envid.as_deref(),
+        arrival: b.arrival.fixed_offset(),
+        recipients: &statuses,
+        original: &original,
+        ret: if b.headers_only {
+            Return::Headers
+        } else {
+            Return::Full
+        },
+        smtputf8: b.smtputf8,
+        language: language_of(office, &b.sender).await,
+        message_id: &message_id,
+        max_attach: MAX_ATTACH,
+    })?;
+    deliver_report(office, &b.sender, b.smtputf8, &report).await?;
+    tracing::info!(to = %b.sender, "bounce sent for full mailboxes");
+    Ok(())
+}
