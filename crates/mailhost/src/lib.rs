@@ -1,12 +1,14 @@
 //! The mail host's domain logic — the post office — on top of the
 //! [`praisani_store::Store`] trait: password hashing and login checks,
-//! resolving recipients through aliases to mailboxes, the trace headers
-//! added on delivery, quota warnings, and the reports (bounces) the post
-//! office writes and delivers itself.
+//! resolving recipients through aliases to mailboxes, the SMTP inbound
+//! decisions (recipients, relay, sender ownership, quotas), the trace
+//! headers added on delivery, quota warnings, and the reports (bounces)
+//! the post office writes and delivers itself.
 
 pub mod auth;
 mod auth_cache;
 pub mod downgrade;
+pub mod inbound;
 pub mod office;
 pub mod passwords;
 pub mod quota;
