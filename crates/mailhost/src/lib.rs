@@ -9,12 +9,14 @@ pub mod auth;
 mod auth_cache;
 pub mod downgrade;
 pub mod inbound;
+pub mod login;
 pub mod office;
 pub mod passwords;
 pub mod quota;
 pub mod recipients;
 pub mod reports;
 pub mod submission;
+pub mod throttle;
 pub mod trace;
 
 pub use auth::{Authenticator, LoginError};

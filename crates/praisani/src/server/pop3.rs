@@ -14,9 +14,9 @@
 //! nor re-downloads it.
 
 use super::limits::IpSlot;
-use super::login::{self, AuthStep, LoginFail, SaslLogin};
 use super::stream::MailStream;
 use super::{Service, Shared};
+use praisani_mailhost::login::{self, AuthStep, LoginFail, SaslLogin};
 use praisani_pop3::{
     AuthOutcome, Credential, Encoder, Event, MessageInfo, RetrieveFailure, Session,
 };
@@ -175,7 +175,7 @@ impl Conn {
                         initial_response,
                     } => {
                         let (sasl, step) = SaslLogin::start(
-                            self.shared.clone(),
+                            self.shared.logins.clone(),
                             self.peer.ip(),
                             &mechanism,
                             initial_response.as_deref(),
@@ -250,9 +250,11 @@ impl Conn {
     ) -> AuthOutcome {
         let ip = self.peer.ip();
         let result = match credential {
-            Credential::Password(pw) => login::check_password(&self.shared, ip, user, &pw).await,
+            Credential::Password(pw) => {
+                login::check_password(&self.shared.logins, ip, user, &pw).await
+            }
             Credential::Apop { digest } => {
-                login::check_apop(&self.shared, ip, user, timestamp, &digest).await
+                login::check_apop(&self.shared.logins, ip, user, timestamp, &digest).await
             }
         };
         match result {

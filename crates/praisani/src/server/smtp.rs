@@ -3,10 +3,10 @@
 //! inbound service ([`praisani_mailhost::inbound::Inbound`]).
 
 use super::limits::IpSlot;
-use super::login::{AuthStep, LoginFail, SaslLogin};
 use super::stream::MailStream;
 use super::{Service, Shared};
 use praisani_mailhost::inbound::Inbound;
+use praisani_mailhost::login::{AuthStep, LoginFail, SaslLogin};
 use praisani_smtp::{Event, Reply, Session, Verdict};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -134,7 +134,7 @@ impl Conn {
                         initial_response,
                     } => {
                         let (login, step) = SaslLogin::start(
-                            self.shared.clone(),
+                            self.shared.logins.clone(),
                             self.peer.ip(),
                             &mechanism,
                             initial_response.as_deref(),
