@@ -28,6 +28,43 @@ pub use spool::Spool;
 pub use types::*;
 
 use async_trait::async_trait;
+
+/// The time stored rows carry (creation, arrival, leases): Unix seconds,
+/// 0 for a clock before 1970 rather than an error.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Random bits from the OS without another dependency: std's hasher is
+/// seeded from it. For names (UIDL prefixes, node ids), not for secrets.
+pub(crate) fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// The first of `known` schema migrations a database at schema `version`
+/// still needs. A database newer than this program is refused rather than
+/// used with a schema it does not know.
+pub(crate) fn migrations_from(version: i64, known: usize) -> Result<usize, StoreError> {
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > known {
+        return Err(StoreError::Unavailable(format!(
+            "database schema version {version} is newer than this praisani ({known}); upgrade praisani"
+        )));
+    }
+    Ok(version)
+}
 use praisani_mailaddr::{Address, Domain};
 
 /// The storage interface shared by every backend.

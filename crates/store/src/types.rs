@@ -143,6 +143,28 @@ pub enum LegacyView {
     Hidden,
 }
 
+impl LegacyView {
+    /// The view of a message of `size` octets from what is stored with its
+    /// body: `None` without a downgrade row, else the octets the downgraded
+    /// header replaces and the replacement's length (`None`: the header
+    /// could not be downgraded).
+    pub(crate) fn from_stored(size: u64, downgrade: Option<(u64, Option<u64>)>) -> LegacyView {
+        match downgrade {
+            None => LegacyView::Same,
+            Some((_, None)) => LegacyView::Hidden,
+            Some((replaced, Some(len))) => LegacyView::Downgraded {
+                size: size.saturating_sub(replaced) + len,
+            },
+        }
+    }
+}
+
+/// A message's POP3 unique id: the one it brought along when migrated from
+/// elsewhere, else the store's prefix and the message id (never reused).
+pub(crate) fn uidl(prefix: &str, id: MessageId, stored: Option<String>) -> String {
+    stored.unwrap_or_else(|| format!("{prefix}.{id}"))
+}
+
 /// The downgraded (RFC 6857) header section of a message whose header has
 /// UTF-8, computed once when the message arrives and stored with its body.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -270,6 +292,41 @@ pub struct QueueEntry {
     pub size: u64,
     /// The recipients.
     pub recipients: Vec<QueuedRcpt>,
+}
+
+/// Recipients just leased from the queue, each with its message's id, in
+/// the order they are due (earliest next attempt, then id). Both backends
+/// group them by message the same way: see [`group_taken`].
+pub(crate) fn due_order(taken: &mut [(QueuedRcpt, QueueId)]) {
+    taken.sort_by_key(|(r, _)| (r.next_attempt, r.id));
+}
+
+/// The messages of `taken` (see [`due_order`]), each once, in the order of
+/// their first recipient: the headers the backend is to read.
+pub(crate) fn taken_messages(taken: &[(QueuedRcpt, QueueId)]) -> Vec<QueueId> {
+    let mut ids: Vec<QueueId> = Vec::new();
+    for (_, q) in taken {
+        if !ids.contains(q) {
+            ids.push(*q);
+        }
+    }
+    ids
+}
+
+/// Groups leased recipients under their messages' `headers` (read for
+/// [`taken_messages`]), keeping the order of both; the recipients of a
+/// message without a header (deleted meanwhile) are left out.
+pub(crate) fn group_taken(
+    taken: Vec<(QueuedRcpt, QueueId)>,
+    headers: Vec<QueueEntry>,
+) -> Vec<QueueEntry> {
+    let mut out = headers;
+    for (rcpt, q) in taken {
+        if let Some(e) = out.iter_mut().find(|e| e.id == q) {
+            e.recipients.push(rcpt);
+        }
+    }
+    out
 }
 
 /// What happened to one recipient on a delivery attempt.

@@ -3,11 +3,14 @@
 
 use super::locks;
 use super::pool::ReadPool;
+use crate::body::{ChunkCursor, NextChunk};
+use crate::policy::{AcceptTally, Cutoffs, Expired};
+use crate::types::{due_order, group_taken, taken_messages, uidl};
 use crate::{
-    Accepted, Account, AccountId, Alias, AttemptResult, BodySource, DomainInfo, Fit,
-    HeaderDowngrade, Keep, LegacyView, Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter,
-    Outbound, OutboundRcpt, QueueEntry, QueueId, QueueRcptId, QueuedRcpt, QuotaRefusal, RcptState,
-    Retention, Secrets, Spool, StoreError, Usage,
+    Accepted, Account, AccountId, Alias, AttemptResult, BodySource, DomainInfo, HeaderDowngrade,
+    LegacyView, Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter, Outbound, OutboundRcpt,
+    QueueEntry, QueueId, QueueRcptId, QueuedRcpt, RcptState, Retention, Secrets, Spool, StoreError,
+    Usage,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -16,12 +19,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// Bodies are stored in chunks of this size so they can be streamed.
 const CHUNK: usize = 128 * 1024;
 
-pub(super) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub(super) use crate::now;
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Unavailable(format!("stored data is invalid: {what}"))
@@ -96,7 +94,7 @@ pub(super) fn domain_list(c: &Connection) -> Result<Vec<DomainInfo>, StoreError>
             r.get::<_, i64>(2)?,
             r.get::<_, Option<i64>>(3)?,
             r.get::<_, i64>(4)?,
-            retention(r.get(5)?, r.get(6)?),
+            Retention::from_db(r.get(5)?, r.get(6)?),
         ))
     })?;
     let mut out = Vec::new();
@@ -177,14 +175,6 @@ const ACCOUNT_COLUMNS: &str = "a.id, a.local, d.name, a.password_hash, a.apop_se
      a.warn_to, a.quota_warned, a.keep_after_retrieval, a.keep_max_age,
      d.keep_after_retrieval, d.keep_max_age";
 
-/// Retention settings from their two stored columns.
-fn retention(after: Option<i64>, max_age: Option<i64>) -> Retention {
-    Retention {
-        after_retrieval: Keep::from_db(after),
-        max_age: Keep::from_db(max_age),
-    }
-}
-
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, ())> {
     let local: String = r.get(1)?;
     let domain: String = r.get(2)?;
@@ -206,8 +196,8 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, ())> {
             lang: r.get(10)?,
             warn_to: r.get(11)?,
             warned: r.get::<_, i64>(12)?.clamp(0, 255) as u8,
-            retention: retention(r.get(13)?, r.get(14)?),
-            domain_retention: retention(r.get(15)?, r.get(16)?),
+            retention: Retention::from_db(r.get(13)?, r.get(14)?),
+            domain_retention: Retention::from_db(r.get(15)?, r.get(16)?),
         },
         (),
     ))
@@ -505,52 +495,35 @@ pub(super) fn accept(
     outbound: Option<&Outbound>,
     check_quota: bool,
 ) -> Result<Accepted, StoreError> {
-    if recipients.is_empty() && outbound.is_none() {
-        return Ok(Accepted {
-            messages: Vec::new(),
-            queued: None,
-            refused: Vec::new(),
-            usage: Vec::new(),
-        });
+    if AcceptTally::nothing_to_store(recipients, outbound.is_some()) {
+        return Ok(AcceptTally::new(0).finish(None));
     }
     let (body_id, size) = store_body(c, body, 0)?;
     let received = now();
-    let mut ids = Vec::with_capacity(recipients.len());
-    let mut after = Vec::with_capacity(recipients.len());
-    let mut refused = Vec::new();
+    let mut tally = AcceptTally::new(recipients.len());
     for &account in recipients {
         // Checked here, inside the commit and after the copies already
         // added (a domain's total counts each), so neither concurrent
         // deliveries nor several recipients of one domain overrun a quota.
         let u = usage(c, account)?
             .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
-        match u.fit(size as u64) {
-            fit @ (Fit::Full | Fit::TooBig) if check_quota => {
-                refused.push(QuotaRefusal { account, fit });
-            }
-            _ => {
-                ids.push(add_message(c, account, body_id, size, received)?);
-                after.push((account, usage(c, account)?.unwrap_or_default()));
-            }
+        if tally.admit(account, &u, size as u64, check_quota) {
+            let id = add_message(c, account, body_id, size, received)?;
+            tally.added(account, id, usage(c, account)?.unwrap_or_default());
         }
     }
-    let refs = ids.len() + usize::from(outbound.is_some());
+    let refs = tally.body_refs(outbound.is_some());
     if refs == 0 {
         release_body(c, body_id)?;
     } else {
         c.prepare_cached("UPDATE bodies SET refs = ?1 WHERE id = ?2")?
-            .execute(params![refs as i64, body_id])?;
+            .execute(params![refs, body_id])?;
     }
     let queued = match outbound {
         Some(o) => Some(enqueue(c, body_id, o, received)?),
         None => None,
     };
-    Ok(Accepted {
-        messages: ids,
-        queued,
-        refused,
-        usage: after,
-    })
+    Ok(tally.finish(queued))
 }
 
 /// Adds a message referring to a stored body to a mailbox and counts it
@@ -605,20 +578,14 @@ pub(super) fn quota_notice(
 ) -> Result<bool, StoreError> {
     let u =
         usage(c, account)?.ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
-    let warned = i64::from(u.warned);
-    let floor = warned.min(u.percent().min(255) as i64);
-    let level = u.level(thresholds);
-    let (new, deliver) = match notice {
-        Some(n) if i64::from(level) > floor => (i64::from(level), Some(n)),
-        _ => (floor, None),
-    };
-    if new != warned {
+    let step = u.warning(thresholds, notice.is_some());
+    if let Some(level) = step.remember {
         c.prepare_cached("UPDATE accounts SET quota_warned = ?1 WHERE id = ?2")?
-            .execute(params![new, account])?;
+            .execute(params![i64::from(level), account])?;
     }
-    match deliver {
+    match notice.filter(|_| step.deliver) {
         Some((mut spool, write)) => {
-            write(&u, level, &mut spool)?;
+            write(&u, step.level, &mut spool)?;
             let (body_id, size) = store_body(c, spool, 1)?;
             add_message(c, account, body_id, size, now())?;
             Ok(true)
@@ -632,7 +599,7 @@ pub(super) fn quota_notice(
 fn rearm_warnings(c: &Connection, account: AccountId) -> Result<(), StoreError> {
     if let Some(u) = usage(c, account)? {
         c.prepare_cached("UPDATE accounts SET quota_warned = min(quota_warned, ?1) WHERE id = ?2")?
-            .execute(params![u.percent().min(255) as i64, account])?;
+            .execute(params![i64::from(u.rearmed()), account])?;
     }
     Ok(())
 }
@@ -664,35 +631,21 @@ pub(super) fn retention_list(c: &Connection) -> Result<Vec<(AccountId, Retention
     let rows = st.query_map([], |r| {
         Ok((
             r.get::<_, i64>(0)?,
-            retention(r.get(1)?, r.get(2)?).or(retention(r.get(3)?, r.get(4)?)),
+            Retention::from_db(r.get(1)?, r.get(2)?).or(Retention::from_db(r.get(3)?, r.get(4)?)),
         ))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Outcome of expiring one mailbox.
-pub(super) enum Expired {
-    /// A session holds the mailbox.
-    Locked,
-    /// Messages and octets deleted.
-    Deleted(u64, u64),
-}
-
-/// Deletes what `r` says has expired from one mailbox as of `now`, unless
-/// a session holds it.
+/// Deletes what `cut` says has expired from one mailbox, unless a session
+/// holds it.
 pub(super) fn expire_account(
     c: &Connection,
     account: AccountId,
-    r: Retention,
-    now: i64,
+    cut: Cutoffs,
 ) -> Result<Expired, StoreError> {
     if locks::held(c, account)? {
         return Ok(Expired::Locked);
-    }
-    let after = r.after_retrieval.seconds().map(|s| now - s);
-    let max_age = r.max_age.seconds().map(|s| now - s);
-    if after.is_none() && max_age.is_none() {
-        return Ok(Expired::Deleted(0, 0));
     }
     let victims: Vec<(i64, i64)> = {
         let mut st = c.prepare_cached(
@@ -700,15 +653,14 @@ pub(super) fn expire_account(
                 ((?2 IS NOT NULL AND retrieved IS NOT NULL AND retrieved <= ?2)
                  OR (?3 IS NOT NULL AND received <= ?3))",
         )?;
-        st.query_map(params![account, after, max_age], |row| {
+        st.query_map(params![account, cut.retrieved_by, cut.received_by], |row| {
             Ok((row.get(0)?, row.get(1)?))
         })?
         .collect::<Result<_, _>>()?
     };
     let ids: Vec<i64> = victims.iter().map(|v| v.0).collect();
     delete_messages(c, account, &ids)?;
-    let bytes = victims.iter().map(|v| v.1.max(0) as u64).sum();
-    Ok(Expired::Deleted(ids.len() as u64, bytes))
+    Ok(Expired::deleted(victims.iter().map(|v| v.1)))
 }
 
 fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<QueueId, StoreError> {
@@ -814,7 +766,7 @@ pub(super) fn queue_take_due(
          WHERE state = 'pending' AND next_attempt <= ?1 AND lease_until <= ?1
          ORDER BY next_attempt, id LIMIT ?2"
     );
-    let rows: Vec<(QueuedRcpt, QueueId)> = {
+    let mut taken: Vec<(QueuedRcpt, QueueId)> = {
         let mut st = c.prepare_cached(&sql)?;
         st.query_map(params![now, limit as i64], |r| {
             Ok((queue_rcpt_row(r)?, r.get(10)?))
@@ -822,19 +774,15 @@ pub(super) fn queue_take_due(
         .collect::<Result<_, _>>()?
     };
     let mut lease = c.prepare_cached("UPDATE queue_rcpts SET lease_until = ?1 WHERE id = ?2")?;
-    let mut out: Vec<QueueEntry> = Vec::new();
-    for (rcpt, qid) in rows {
+    for (rcpt, _) in &taken {
         lease.execute(params![now + lease_secs, rcpt.id])?;
-        if let Some(e) = out.iter_mut().find(|e| e.id == qid) {
-            e.recipients.push(rcpt);
-            continue;
-        }
-        if let Some(mut e) = queue_header(c, qid)? {
-            e.recipients.push(rcpt);
-            out.push(e);
-        }
     }
-    Ok(out)
+    due_order(&mut taken);
+    let mut headers = Vec::new();
+    for q in taken_messages(&taken) {
+        headers.extend(queue_header(c, q)?);
+    }
+    Ok(group_taken(taken, headers))
 }
 
 pub(super) fn queue_record(
@@ -940,26 +888,20 @@ pub(super) fn list_messages(
     )?;
     let rows = st.query_map([account], |r| {
         let id: i64 = r.get(0)?;
-        let uidl: Option<String> = r.get(1)?;
         let size = r.get::<_, i64>(2)? as u64;
-        let legacy = match (r.get::<_, Option<i64>>(4)?, r.get::<_, Option<i64>>(6)?) {
-            (None, _) => LegacyView::Same,
-            (Some(_), None) => LegacyView::Hidden,
-            (Some(_), Some(len)) => {
-                let replaced = r.get::<_, i64>(5)? as u64;
-                LegacyView::Downgraded {
-                    size: size.saturating_sub(replaced) + len as u64,
-                }
-            }
+        let downgrade = match r.get::<_, Option<i64>>(4)? {
+            None => None,
+            Some(_) => Some((
+                r.get::<_, i64>(5)? as u64,
+                r.get::<_, Option<i64>>(6)?.map(|l| l as u64),
+            )),
         };
         Ok(MessageMeta {
             id,
-            // Messages stored here get the store's prefix and their id as
-            // UIDL; messages migrated from elsewhere keep the UIDL they had.
-            uidl: uidl.unwrap_or_else(|| format!("{uid_prefix}.{id}")),
+            uidl: uidl(uid_prefix, id, r.get(1)?),
             size,
             received: r.get(3)?,
-            legacy,
+            legacy: LegacyView::from_stored(size, downgrade),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -1060,9 +1002,7 @@ pub(super) fn delete_messages(
 pub(super) struct ChunkSource {
     pool: ReadPool,
     body_id: i64,
-    chunks: i64,
-    next: i64,
-    first: Option<Vec<u8>>,
+    cursor: ChunkCursor,
 }
 
 impl ChunkSource {
@@ -1070,9 +1010,7 @@ impl ChunkSource {
         ChunkSource {
             pool,
             body_id,
-            chunks,
-            next: 0,
-            first,
+            cursor: ChunkCursor::new(chunks, first),
         }
     }
 }
@@ -1080,16 +1018,14 @@ impl ChunkSource {
 #[async_trait]
 impl BodySource for ChunkSource {
     async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
-        if self.next >= self.chunks {
-            return Ok(None);
+        match self.cursor.advance() {
+            NextChunk::End => Ok(None),
+            NextChunk::Ready(chunk) => Ok(Some(chunk)),
+            NextChunk::Fetch(seq) => {
+                let body_id = self.body_id;
+                let chunk = self.pool.run(move |c| read_chunk(c, body_id, seq)).await?;
+                Ok(Some(chunk))
+            }
         }
-        let seq = self.next;
-        self.next += 1;
-        if let Some(first) = self.first.take().filter(|_| seq == 0) {
-            return Ok(Some(first));
-        }
-        let body_id = self.body_id;
-        let chunk = self.pool.run(move |c| read_chunk(c, body_id, seq)).await?;
-        Ok(Some(chunk))
     }
 }
