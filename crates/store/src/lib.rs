@@ -10,6 +10,7 @@
 //! No SQL, file path or backend type is visible outside this crate.
 
 mod body;
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod embedded;
 mod error;
