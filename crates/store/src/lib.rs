@@ -22,7 +22,7 @@ mod types;
 
 pub use body::{BodySource, BodyStream};
 pub use embedded::EmbeddedStore;
-pub use error::StoreError;
+pub use error::{Conflict, StoreError, Subject, Unavailable};
 pub use policy::{ExpireReport, Fit, Keep, NoticeWriter, QuotaRefusal, Retention, Usage};
 pub use postgres::{PgOptions, PostgresStore};
 pub use spool::Spool;
@@ -60,9 +60,7 @@ pub(crate) fn random_u64() -> u64 {
 pub(crate) fn migrations_from(version: i64, known: usize) -> Result<usize, StoreError> {
     let version = usize::try_from(version).unwrap_or(usize::MAX);
     if version > known {
-        return Err(StoreError::Unavailable(format!(
-            "database schema version {version} is newer than this praisani ({known}); upgrade praisani"
-        )));
+        return Err(Unavailable::SchemaTooNew { version, known }.into());
     }
     Ok(version)
 }

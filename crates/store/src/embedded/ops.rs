@@ -4,6 +4,7 @@
 use super::locks;
 use super::pool::ReadPool;
 use crate::body::{ChunkCursor, NextChunk};
+use crate::error::corrupt;
 use crate::policy::{AcceptTally, Cutoffs, Expired};
 use crate::types::{due_order, group_taken, taken_messages, uidl};
 use crate::{
@@ -12,6 +13,7 @@ use crate::{
     QueueEntry, QueueId, QueueRcptId, QueuedRcpt, RcptState, Retention, Secrets, Spool, StoreError,
     Usage,
 };
+use crate::{Conflict, Subject};
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -20,10 +22,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 const CHUNK: usize = 128 * 1024;
 
 pub(super) use crate::now;
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Unavailable(format!("stored data is invalid: {what}"))
-}
 
 fn domain_id(c: &Connection, d: &Domain) -> Result<Option<i64>, StoreError> {
     Ok(
@@ -35,12 +33,12 @@ fn domain_id(c: &Connection, d: &Domain) -> Result<Option<i64>, StoreError> {
 }
 
 fn require_domain(c: &Connection, d: &Domain) -> Result<i64, StoreError> {
-    domain_id(c, d)?.ok_or_else(|| StoreError::NotFound(format!("domain {d}")))
+    domain_id(c, d)?.ok_or_else(|| StoreError::NotFound(Subject::Domain(d.clone())))
 }
 
 pub(super) fn domain_add(c: &Connection, d: &Domain) -> Result<(), StoreError> {
     if domain_id(c, d)?.is_some() {
-        return Err(StoreError::Duplicate(format!("domain {d}")));
+        return Err(StoreError::Duplicate(Subject::Domain(d.clone())));
     }
     c.execute(
         "INSERT INTO domains (name, created) VALUES (?1, ?2)",
@@ -62,9 +60,12 @@ pub(super) fn domain_remove(c: &Connection, d: &Domain, force: bool) -> Result<(
         |r| r.get(0),
     )?;
     if (accounts > 0 || aliases > 0) && !force {
-        return Err(StoreError::Conflict(format!(
-            "domain {d} still has {accounts} mailbox(es) and {aliases} alias(es); use --force to remove them too"
-        )));
+        return Err(Conflict::DomainNotEmpty {
+            domain: d.clone(),
+            accounts: accounts as u64,
+            aliases: aliases as u64,
+        }
+        .into());
     }
     let ids: Vec<i64> = {
         let mut st = c.prepare("SELECT id FROM accounts WHERE domain_id = ?1")?;
@@ -135,7 +136,7 @@ fn account_id(c: &Connection, a: &Address) -> Result<Option<i64>, StoreError> {
 pub(super) fn account_add(c: &Connection, n: &NewAccount) -> Result<AccountId, StoreError> {
     let did = require_domain(c, n.address.domain())?;
     if account_id(c, &n.address)?.is_some() || alias_id(c, &n.address)?.is_some() {
-        return Err(StoreError::Duplicate(format!("address {}", n.address)));
+        return Err(StoreError::Duplicate(Subject::Address(n.address.clone())));
     }
     c.execute(
         "INSERT INTO accounts
@@ -166,7 +167,7 @@ fn remove_account_by_id(c: &Connection, id: AccountId) -> Result<(), StoreError>
 }
 
 pub(super) fn account_remove(c: &Connection, a: &Address) -> Result<(), StoreError> {
-    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
     remove_account_by_id(c, id)
 }
 
@@ -244,7 +245,7 @@ pub(super) fn account_set_password(
     a: &Address,
     secrets: &Secrets,
 ) -> Result<(), StoreError> {
-    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
     c.execute(
         "UPDATE accounts SET password_hash = ?1, apop_secret = ?2, scram = ?3 WHERE id = ?4",
         params![
@@ -263,7 +264,7 @@ pub(super) fn account_set_quota(
     quota: Option<u64>,
     messages: Option<u64>,
 ) -> Result<(), StoreError> {
-    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
     let as_db = |q: Option<u64>| q.map(|q| i64::try_from(q).unwrap_or(i64::MAX));
     c.execute(
         "UPDATE accounts SET quota_bytes = ?1, quota_messages = ?2 WHERE id = ?3",
@@ -278,7 +279,7 @@ pub(super) fn account_set_notices(
     lang: &str,
     warn_to: Option<&str>,
 ) -> Result<(), StoreError> {
-    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
     c.execute(
         "UPDATE accounts SET lang = ?1, warn_to = ?2 WHERE id = ?3",
         params![lang, warn_to, id],
@@ -291,7 +292,7 @@ pub(super) fn account_set_retention(
     a: &Address,
     r: Retention,
 ) -> Result<(), StoreError> {
-    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
     c.execute(
         "UPDATE accounts SET keep_after_retrieval = ?1, keep_max_age = ?2 WHERE id = ?3",
         params![r.after_retrieval.to_db(), r.max_age.to_db(), id],
@@ -359,12 +360,10 @@ pub(super) fn alias_add(
 ) -> Result<(), StoreError> {
     let did = require_domain(c, a.domain())?;
     if account_id(c, a)?.is_some() || alias_id(c, a)?.is_some() {
-        return Err(StoreError::Duplicate(format!("address {a}")));
+        return Err(StoreError::Duplicate(Subject::Address(a.clone())));
     }
     if targets.is_empty() {
-        return Err(StoreError::Conflict(
-            "an alias needs at least one target".into(),
-        ));
+        return Err(Conflict::AliasWithoutTargets.into());
     }
     c.execute(
         "INSERT INTO aliases (domain_id, local) VALUES (?1, ?2)",
@@ -381,7 +380,7 @@ pub(super) fn alias_add(
 }
 
 pub(super) fn alias_remove(c: &Connection, a: &Address) -> Result<(), StoreError> {
-    let id = alias_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("alias {a}")))?;
+    let id = alias_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Alias(a.clone())))?;
     c.execute("DELETE FROM alias_targets WHERE alias_id = ?1", [id])?;
     c.execute("DELETE FROM aliases WHERE id = ?1", [id])?;
     Ok(())
@@ -505,8 +504,8 @@ pub(super) fn accept(
         // Checked here, inside the commit and after the copies already
         // added (a domain's total counts each), so neither concurrent
         // deliveries nor several recipients of one domain overrun a quota.
-        let u = usage(c, account)?
-            .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
+        let u =
+            usage(c, account)?.ok_or_else(|| StoreError::NotFound(Subject::AccountId(account)))?;
         if tally.admit(account, &u, size as u64, check_quota) {
             let id = add_message(c, account, body_id, size, received)?;
             tally.added(account, id, usage(c, account)?.unwrap_or_default());
@@ -560,7 +559,7 @@ fn count_usage(
         )?
         .execute(params![bytes, messages, account])?;
     if n != 1 {
-        return Err(StoreError::NotFound(format!("account #{account}")));
+        return Err(StoreError::NotFound(Subject::AccountId(account)));
     }
     c.prepare_cached(
         "UPDATE domains SET used_bytes = max(used_bytes + ?1, 0)
@@ -576,8 +575,7 @@ pub(super) fn quota_notice(
     thresholds: &[u8],
     notice: Option<(Spool, NoticeWriter)>,
 ) -> Result<bool, StoreError> {
-    let u =
-        usage(c, account)?.ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
+    let u = usage(c, account)?.ok_or_else(|| StoreError::NotFound(Subject::AccountId(account)))?;
     let step = u.warning(thresholds, notice.is_some());
     if let Some(level) = step.remember {
         c.prepare_cached("UPDATE accounts SET quota_warned = ?1 WHERE id = ?2")?
@@ -807,7 +805,7 @@ pub(super) fn queue_record(
                 .prepare_cached("SELECT 1 FROM queue_rcpts WHERE id = ?1")?
                 .exists([id])?
         {
-            return Err(StoreError::NotFound(format!("queued recipient #{id}")));
+            return Err(StoreError::NotFound(Subject::QueuedRcpt(*id)));
         }
     }
     Ok(())
@@ -821,7 +819,7 @@ pub(super) fn queue_retry_now(
     if let Some(id) = id
         && queue_header(c, id)?.is_none()
     {
-        return Err(StoreError::NotFound(format!("queued message {id}")));
+        return Err(StoreError::NotFound(Subject::Queued(id)));
     }
     let n = c.execute(
         "UPDATE queue_rcpts SET next_attempt = ?1
@@ -837,7 +835,7 @@ pub(super) fn queue_delete(c: &Connection, id: QueueId) -> Result<(), StoreError
             r.get(0)
         })
         .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))?;
+        .ok_or_else(|| StoreError::NotFound(Subject::Queued(id)))?;
     c.execute("DELETE FROM queue_rcpts WHERE queue_id = ?1", [id])?;
     c.execute("DELETE FROM queue WHERE id = ?1", [id])?;
     release_body(c, body_id)
@@ -854,7 +852,7 @@ pub(super) fn open_queued(
         )?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))?;
+        .ok_or_else(|| StoreError::NotFound(Subject::Queued(id)))?;
     body_head(c, body_id, chunks)
 }
 
@@ -920,7 +918,7 @@ pub(super) fn open_message(
         )?
         .query_row(params![message, account], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("message #{message}")))?;
+        .ok_or_else(|| StoreError::NotFound(Subject::Message(message)))?;
     body_head(c, body_id, chunks)
 }
 
@@ -943,7 +941,7 @@ pub(super) fn message_downgrade(
         })
         .optional()?;
     match row {
-        None => Err(StoreError::NotFound(format!("message #{message}"))),
+        None => Err(StoreError::NotFound(Subject::Message(message))),
         Some((None, _, _)) => Ok(None),
         Some((Some(_), len, header)) => Ok(Some(HeaderDowngrade {
             original_len: len.unwrap_or(0) as u64,

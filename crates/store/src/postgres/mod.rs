@@ -53,6 +53,7 @@ mod schema;
 
 pub use schema::current_version as schema_version;
 
+use crate::Unavailable;
 use crate::body::{ChunkCursor, NextChunk};
 use crate::policy::{Expired, sweep_plan};
 use crate::{
@@ -136,12 +137,11 @@ impl Drop for Inner {
 
 /// A pool for `url` with the limits of `opts` (no connection is made yet).
 pub(crate) fn pool(opts: &PgOptions) -> Result<Pool, StoreError> {
-    let mut cfg = tokio_postgres::Config::from_str(&opts.url).map_err(|e| {
-        StoreError::Unavailable(format!(
-            "invalid PostgreSQL url {:?}: {e}",
-            redact(&opts.url)
-        ))
-    })?;
+    let mut cfg =
+        tokio_postgres::Config::from_str(&opts.url).map_err(|source| Unavailable::BadUrl {
+            url: redact(&opts.url),
+            source,
+        })?;
     cfg.connect_timeout(opts.connect_timeout);
     cfg.application_name("praisani");
     cfg.keepalives(true);
@@ -160,7 +160,7 @@ pub(crate) fn pool(opts: &PgOptions) -> Result<Pool, StoreError> {
         .create_timeout(Some(opts.connect_timeout))
         .recycle_timeout(Some(opts.connect_timeout))
         .build()
-        .map_err(|e| StoreError::Unavailable(format!("PostgreSQL connection pool: {e}")))
+        .map_err(|e| Unavailable::PoolSetup(e).into())
 }
 
 /// The url without its password, for messages.

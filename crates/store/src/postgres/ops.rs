@@ -6,6 +6,7 @@
 //! each other on the rows they change instead of deadlocking, and a quota
 //! is checked on values no one else can change before the commit.
 
+use crate::error::corrupt;
 use crate::policy::{AcceptTally, Cutoffs, Expired};
 use crate::types::{due_order, group_taken, taken_messages, uidl};
 use crate::{
@@ -13,6 +14,7 @@ use crate::{
     Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter, Outbound, OutboundRcpt, QueueEntry,
     QueueId, QueueRcptId, QueuedRcpt, RcptState, Retention, Secrets, Spool, StoreError, Usage,
 };
+use crate::{Conflict, Subject};
 use deadpool_postgres::GenericClient;
 use praisani_mailaddr::{Address, Domain};
 use tokio_postgres::Row;
@@ -24,10 +26,6 @@ pub(super) const CHUNK: usize = 128 * 1024;
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 pub(super) use crate::now;
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Unavailable(format!("stored data is invalid: {what}"))
-}
 
 pub(super) async fn rows<C: GenericClient>(
     c: &C,
@@ -83,7 +81,7 @@ async fn lock_domain<C: GenericClient>(c: &C, d: &Domain) -> Result<i64, StoreEr
     )
     .await?
     .map(|r| r.get(0))
-    .ok_or_else(|| StoreError::NotFound(format!("domain {d}")))
+    .ok_or_else(|| StoreError::NotFound(Subject::Domain(d.clone())))
 }
 
 pub(super) async fn domain_add<C: GenericClient>(c: &C, d: &Domain) -> Result<(), StoreError> {
@@ -94,7 +92,7 @@ pub(super) async fn domain_add<C: GenericClient>(c: &C, d: &Domain) -> Result<()
     )
     .await?;
     if n == 0 {
-        return Err(StoreError::Duplicate(format!("domain {d}")));
+        return Err(StoreError::Duplicate(Subject::Domain(d.clone())));
     }
     Ok(())
 }
@@ -114,9 +112,12 @@ pub(super) async fn domain_remove<C: GenericClient>(
     .await?;
     let (accounts, aliases): (i64, i64) = (r.get(0), r.get(1));
     if (accounts > 0 || aliases > 0) && !force {
-        return Err(StoreError::Conflict(format!(
-            "domain {d} still has {accounts} mailbox(es) and {aliases} alias(es); use --force to remove them too"
-        )));
+        return Err(Conflict::DomainNotEmpty {
+            domain: d.clone(),
+            accounts: accounts as u64,
+            aliases: aliases as u64,
+        }
+        .into());
     }
     let ids: Vec<i64> = rows(
         c,
@@ -189,7 +190,7 @@ async fn account_id<C: GenericClient>(c: &C, a: &Address) -> Result<Option<i64>,
 async fn require_account<C: GenericClient>(c: &C, a: &Address) -> Result<i64, StoreError> {
     account_id(c, a)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("account {a}")))
+        .ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))
 }
 
 pub(super) async fn account_add<C: GenericClient>(
@@ -200,7 +201,7 @@ pub(super) async fn account_add<C: GenericClient>(
     // insert one step for every node.
     let did = lock_domain(c, n.address.domain()).await?;
     if account_id(c, &n.address).await?.is_some() || alias_id(c, &n.address).await?.is_some() {
-        return Err(StoreError::Duplicate(format!("address {}", n.address)));
+        return Err(StoreError::Duplicate(Subject::Address(n.address.clone())));
     }
     let r = one(
         c,
@@ -237,7 +238,7 @@ async fn remove_account_by_id<C: GenericClient>(c: &C, id: AccountId) -> Result<
 pub(super) async fn account_remove<C: GenericClient>(c: &C, a: &Address) -> Result<(), StoreError> {
     lock_domain(c, a.domain())
         .await
-        .map_err(|_| StoreError::NotFound(format!("account {a}")))?;
+        .map_err(|_| StoreError::NotFound(Subject::Account(a.clone())))?;
     let id = require_account(c, a).await?;
     remove_account_by_id(c, id).await
 }
@@ -393,7 +394,7 @@ pub(super) async fn domain_set_quota<C: GenericClient>(
     )
     .await?;
     if n == 0 {
-        return Err(StoreError::NotFound(format!("domain {d}")));
+        return Err(StoreError::NotFound(Subject::Domain(d.clone())));
     }
     Ok(())
 }
@@ -410,7 +411,7 @@ pub(super) async fn domain_set_retention<C: GenericClient>(
     )
     .await?;
     if n == 0 {
-        return Err(StoreError::NotFound(format!("domain {d}")));
+        return Err(StoreError::NotFound(Subject::Domain(d.clone())));
     }
     Ok(())
 }
@@ -474,12 +475,10 @@ pub(super) async fn alias_add<C: GenericClient>(
 ) -> Result<(), StoreError> {
     let did = lock_domain(c, a.domain()).await?;
     if account_id(c, a).await?.is_some() || alias_id(c, a).await?.is_some() {
-        return Err(StoreError::Duplicate(format!("address {a}")));
+        return Err(StoreError::Duplicate(Subject::Address(a.clone())));
     }
     if targets.is_empty() {
-        return Err(StoreError::Conflict(
-            "an alias needs at least one target".into(),
-        ));
+        return Err(Conflict::AliasWithoutTargets.into());
     }
     let id: i64 = one(
         c,
@@ -502,7 +501,7 @@ pub(super) async fn alias_add<C: GenericClient>(
 pub(super) async fn alias_remove<C: GenericClient>(c: &C, a: &Address) -> Result<(), StoreError> {
     let id = alias_id(c, a)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("alias {a}")))?;
+        .ok_or_else(|| StoreError::NotFound(Subject::Alias(a.clone())))?;
     exec(c, "DELETE FROM alias_targets WHERE alias_id = $1", &[&id]).await?;
     exec(c, "DELETE FROM aliases WHERE id = $1", &[&id]).await?;
     Ok(())
@@ -637,7 +636,7 @@ pub(super) async fn accept<C: GenericClient>(
         // whatever other nodes deliver meanwhile.
         let u = usage(c, account)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
+            .ok_or_else(|| StoreError::NotFound(Subject::AccountId(account)))?;
         if tally.admit(account, &u, size as u64, check_quota) {
             let id = add_message(c, account, body_id, size, received, None).await?;
             tally.added(account, id, usage(c, account).await?.unwrap_or_default());
@@ -702,7 +701,7 @@ async fn count_usage<C: GenericClient>(
     )
     .await?;
     if n != 1 {
-        return Err(StoreError::NotFound(format!("account #{account}")));
+        return Err(StoreError::NotFound(Subject::AccountId(account)));
     }
     Ok(())
 }
@@ -716,7 +715,7 @@ pub(super) async fn quota_notice<C: GenericClient>(
     lock_accounts(c, &[account]).await?;
     let u = usage(c, account)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
+        .ok_or_else(|| StoreError::NotFound(Subject::AccountId(account)))?;
     let step = u.warning(thresholds, notice.is_some());
     if let Some(level) = step.remember {
         exec(
@@ -976,7 +975,7 @@ pub(super) async fn queue_record<C: GenericClient>(
                 .await?
                 .is_none()
         {
-            return Err(StoreError::NotFound(format!("queued recipient #{id}")));
+            return Err(StoreError::NotFound(Subject::QueuedRcpt(*id)));
         }
     }
     Ok(())
@@ -990,7 +989,7 @@ pub(super) async fn queue_retry_now<C: GenericClient>(
     if let Some(id) = id
         && queue_header(c, id).await?.is_none()
     {
-        return Err(StoreError::NotFound(format!("queued message {id}")));
+        return Err(StoreError::NotFound(Subject::Queued(id)));
     }
     exec(
         c,
@@ -1008,7 +1007,7 @@ pub(super) async fn queue_delete<C: GenericClient>(c: &C, id: QueueId) -> Result
         &[&id],
     )
     .await?
-    .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))?
+    .ok_or_else(|| StoreError::NotFound(Subject::Queued(id)))?
     .get(0);
     release_body(c, body_id, 1).await
 }
@@ -1078,7 +1077,7 @@ pub(super) async fn message_body<C: GenericClient>(
     )
     .await?
     .map(|r| (r.get(0), r.get(1)))
-    .ok_or_else(|| StoreError::NotFound(format!("message #{message}")))
+    .ok_or_else(|| StoreError::NotFound(Subject::Message(message)))
 }
 
 /// A queued message's body: (body id, number of chunks).
@@ -1093,7 +1092,7 @@ pub(super) async fn queued_body<C: GenericClient>(
     )
     .await?
     .map(|r| (r.get(0), r.get(1)))
-    .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))
+    .ok_or_else(|| StoreError::NotFound(Subject::Queued(id)))
 }
 
 pub(super) async fn read_chunk<C: GenericClient>(
@@ -1124,7 +1123,7 @@ pub(super) async fn message_downgrade<C: GenericClient>(
         &[&message, &account],
     )
     .await?
-    .ok_or_else(|| StoreError::NotFound(format!("message #{message}")))?;
+    .ok_or_else(|| StoreError::NotFound(Subject::Message(message)))?;
     match row.get::<_, Option<i64>>(0) {
         None => Ok(None),
         Some(_) => Ok(Some(HeaderDowngrade {
