@@ -26,7 +26,7 @@ pub struct DomainInfo {
 }
 
 /// New login secrets for an account, all derived from one password.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Secrets {
     /// PHC string of the argon2id hash.
     pub password_hash: String,
@@ -37,7 +37,7 @@ pub struct Secrets {
 }
 
 /// What is needed to create an account.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NewAccount {
     /// The mailbox address.
     pub address: Address,
@@ -52,7 +52,7 @@ pub struct NewAccount {
 }
 
 /// A stored account.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Account {
     /// Store id.
     pub id: AccountId,
@@ -82,6 +82,68 @@ pub struct Account {
     pub retention: Retention,
     /// Its domain's retention settings (what `Keep::Inherit` falls back to).
     pub domain_retention: Retention,
+}
+
+/// Stands in for a secret in `Debug` output: a hash, SCRAM keys or the
+/// APOP secret must not reach logs or panic messages, which is where
+/// `{:?}` of an account ends up.
+struct Redacted;
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Whether an optional secret is set, without it.
+fn redacted(secret: &Option<String>) -> Option<Redacted> {
+    secret.as_ref().map(|_| Redacted)
+}
+
+// By hand: see [`Redacted`].
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("password_hash", &Redacted)
+            .field("apop_secret", &redacted(&self.apop_secret))
+            .field("scram", &redacted(&self.scram))
+            .finish()
+    }
+}
+
+// By hand: see [`Redacted`].
+impl std::fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("address", &self.address)
+            .field("password_hash", &Redacted)
+            .field("apop_secret", &redacted(&self.apop_secret))
+            .field("scram", &redacted(&self.scram))
+            .field("quota_bytes", &self.quota_bytes)
+            .finish()
+    }
+}
+
+// By hand: see [`Redacted`].
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("address", &self.address)
+            .field("password_hash", &Redacted)
+            .field("apop_secret", &redacted(&self.apop_secret))
+            .field("scram", &redacted(&self.scram))
+            .field("quota_bytes", &self.quota_bytes)
+            .field("used_bytes", &self.used_bytes)
+            .field("used_messages", &self.used_messages)
+            .field("quota_messages", &self.quota_messages)
+            .field("lang", &self.lang)
+            .field("warn_to", &self.warn_to)
+            .field("warned", &self.warned)
+            .field("retention", &self.retention)
+            .field("domain_retention", &self.domain_retention)
+            .finish()
+    }
 }
 
 /// An alias and the addresses it expands to.
@@ -416,5 +478,67 @@ impl MaildropLock {
 impl std::fmt::Debug for MaildropLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MaildropLock")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
+    const APOP: &str = "apop-shared-secret";
+    const SCRAM: &str = "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy";
+
+    fn assert_redacted(shown: String) {
+        for secret in [HASH, APOP, SCRAM, "c2FsdA", "argon2id"] {
+            assert!(!shown.contains(secret), "{secret:?} in {shown}");
+        }
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn secrets_are_not_in_debug_output() {
+        let address = Address::parse("a@example.test").unwrap();
+        let secrets = Secrets {
+            password_hash: HASH.into(),
+            apop_secret: Some(APOP.into()),
+            scram: Some(SCRAM.into()),
+        };
+        assert_redacted(format!("{secrets:?}"));
+        let new = NewAccount {
+            address: address.clone(),
+            password_hash: HASH.into(),
+            apop_secret: Some(APOP.into()),
+            scram: Some(SCRAM.into()),
+            quota_bytes: Some(10),
+        };
+        let shown = format!("{new:?}");
+        assert!(shown.contains("quota_bytes: Some(10)"), "{shown}");
+        assert_redacted(shown);
+        let account = Account {
+            id: 1,
+            address,
+            password_hash: HASH.into(),
+            apop_secret: Some(APOP.into()),
+            scram: Some(SCRAM.into()),
+            quota_bytes: None,
+            used_bytes: 0,
+            used_messages: 0,
+            quota_messages: None,
+            lang: "en".into(),
+            warn_to: None,
+            warned: 0,
+            retention: Retention::default(),
+            domain_retention: Retention::default(),
+        };
+        assert_redacted(format!("{account:?}"));
+        assert_redacted(format!("{account:#?}"));
+        // Unset secrets still show as unset.
+        let none = Secrets {
+            password_hash: HASH.into(),
+            apop_secret: None,
+            scram: None,
+        };
+        assert!(format!("{none:?}").contains("apop_secret: None"));
     }
 }
