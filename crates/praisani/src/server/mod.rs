@@ -473,15 +473,17 @@ async fn wait_for_signal() {
     }
 }
 
-async fn create_demo(store: &dyn Store) -> Result<(), StoreError> {
-    let domain = Domain::parse("example.test").map_err(|e| StoreError::Conflict(e.to_string()))?;
+/// Not a store failure alone: the fixed names must parse and the password
+/// must hash, hence anyhow (its Display is the failure's own text).
+async fn create_demo(store: &dyn Store) -> anyhow::Result<()> {
+    let domain = Domain::parse("example.test")?;
     match store.domain_add(&domain).await {
         Ok(()) | Err(StoreError::Duplicate(_)) => {}
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     }
-    let address = Address::parse(DEMO_ADDRESS).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let address = Address::parse(DEMO_ADDRESS)?;
     if store.account_get(&address).await?.is_none() {
-        let secrets = passwords::secrets(DEMO_PASSWORD, true).map_err(StoreError::Conflict)?;
+        let secrets = passwords::secrets(DEMO_PASSWORD, true).map_err(anyhow::Error::msg)?;
         store
             .account_add(NewAccount {
                 address,
