@@ -1,8 +1,8 @@
 //! The mail host's domain logic — the post office — on top of the
 //! [`praisani_store::Store`] trait: password hashing and login checks,
 //! resolving recipients through aliases to mailboxes, the trace headers
-//! added on delivery, quota warnings, and the reports (bounces) the post
-//! office writes and delivers itself.
+//! added on delivery, quota warnings, the reports (bounces) the post
+//! office writes and delivers itself, and retention.
 
 pub mod auth;
 mod auth_cache;
@@ -12,6 +12,7 @@ pub mod passwords;
 pub mod quota;
 pub mod recipients;
 pub mod reports;
+pub mod retention;
 pub mod submission;
 pub mod trace;
 

@@ -315,7 +315,7 @@ impl Conn {
         }
         let own = account.retention.or(account.domain_retention);
         let policy = own.or(self.shared.config.retention.default_policy());
-        self.expire = Some(super::advertised_expire(policy));
+        self.expire = Some(praisani_mailhost::retention::advertised_expire(policy));
         self.delete_retrieved = policy.after_retrieval == praisani_store::Keep::Days(0);
         self.mailbox = Some((account, lock));
         AuthOutcome::Ok { messages }
