@@ -2,11 +2,12 @@
 //! [`praisani_store::Store`] trait: password hashing and login checks,
 //! resolving recipients through aliases to mailboxes, the trace headers
 //! added on delivery, quota warnings, the reports (bounces) the post
-//! office writes and delivers itself, and retention.
+//! office writes and delivers itself, the POP3 maildrop and retention.
 
 pub mod auth;
 mod auth_cache;
 pub mod downgrade;
+pub mod maildrop;
 pub mod office;
 pub mod passwords;
 pub mod quota;
@@ -17,5 +18,6 @@ pub mod submission;
 pub mod trace;
 
 pub use auth::{Authenticator, LoginError};
+pub use maildrop::Maildrop;
 pub use office::{PostOffice, SenderPolicy, Settings};
 pub use recipients::{Mailbox, Resolution, resolve};

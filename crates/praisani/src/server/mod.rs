@@ -44,8 +44,6 @@ pub(crate) struct Shared {
     pub throttle: throttle::Throttle,
     /// Makes SCRAM answer for unknown users like for real ones.
     pub scram_secret: [u8; 32],
-    /// When each account last logged in over POP3, for LOGIN-DELAY.
-    pub login_times: limits::LoginTimes,
     next_id: AtomicU64,
     started: u64,
 }
@@ -65,7 +63,7 @@ impl Shared {
     /// Recomputes the EXPIRE that CAPA shows before login
     /// ([`retention::expire_before_login`]) and keeps it in the POP3 policy.
     pub async fn refresh_expire(&self) {
-        let default = self.config.retention.default_policy();
+        let default = self.office.settings.retention;
         let (floor, per_user) = match retention::expire_before_login(&*self.store, default).await {
             Ok(e) => e,
             Err(e) => {
@@ -241,7 +239,6 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             limits.auth_cache_ttl,
         ),
         limits: limits::ConnLimits::new(limits.max_connections, limits.max_connections_per_ip),
-        login_times: limits::LoginTimes::default(),
         tls: tls.clone(),
         throttle: throttle::Throttle::new(throttle::ThrottlePolicy {
             lockout_after: u32::try_from(limits.auth_lockout_after).unwrap_or(u32::MAX),
@@ -333,7 +330,7 @@ async fn sweep(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         }
         wait = shared.config.retention.sweep_interval;
         shared.refresh_expire().await;
-        retention::sweep(&*shared.store, shared.config.retention.default_policy()).await;
+        retention::sweep(&*shared.store, shared.office.settings.retention).await;
     }
 }
 
