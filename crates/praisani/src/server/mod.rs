@@ -4,16 +4,16 @@
 
 mod http;
 mod limits;
-mod login;
 mod outbound;
 mod pop3;
 mod smtp;
 mod stream;
-mod throttle;
 
 use crate::config::Config;
 use crate::tls::Tls;
 use praisani_mailaddr::{Address, Domain};
+use praisani_mailhost::login::Logins;
+use praisani_mailhost::throttle::{Throttle, ThrottlePolicy};
 use praisani_mailhost::{Authenticator, PostOffice, passwords, retention};
 use praisani_store::{NewAccount, Store, StoreError};
 use std::net::SocketAddr;
@@ -31,7 +31,8 @@ pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
     /// The mail logic's shared services (over the same store).
     pub office: Arc<PostOffice>,
-    pub auth: Authenticator,
+    /// Password checks and brute-force throttling for every protocol.
+    pub logins: Arc<Logins>,
     pub smtp: Arc<praisani_smtp::Config>,
     /// The POP3 policy, and the same for clients that may not send
     /// passwords in the clear; replaced when the EXPIRE shown before login
@@ -40,10 +41,6 @@ pub(crate) struct Shared {
     pub limits: limits::ConnLimits,
     /// The TLS settings, reloaded on SIGHUP.
     pub tls: Arc<Tls>,
-    /// Failed-login records for brute-force throttling.
-    pub throttle: throttle::Throttle,
-    /// Makes SCRAM answer for unknown users like for real ones.
-    pub scram_secret: [u8; 32],
     next_id: AtomicU64,
     started: u64,
 }
@@ -233,21 +230,25 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         ..praisani_pop3::Config::default()
     };
     let shared = Arc::new(Shared {
-        auth: Authenticator::new(
-            store.clone(),
-            limits.auth_failure_delay,
-            limits.auth_cache_ttl,
-        ),
+        logins: Arc::new(Logins {
+            store: store.clone(),
+            auth: Authenticator::new(
+                store.clone(),
+                limits.auth_failure_delay,
+                limits.auth_cache_ttl,
+            ),
+            throttle: Throttle::new(ThrottlePolicy {
+                lockout_after: u32::try_from(limits.auth_lockout_after).unwrap_or(u32::MAX),
+                lockout: limits.auth_lockout,
+                window: limits.auth_lockout.max(Duration::from_secs(900)),
+                step: Duration::from_secs(1),
+                max_delay: Duration::from_secs(10),
+            }),
+            scram_secret,
+            failure_delay: limits.auth_failure_delay,
+        }),
         limits: limits::ConnLimits::new(limits.max_connections, limits.max_connections_per_ip),
         tls: tls.clone(),
-        throttle: throttle::Throttle::new(throttle::ThrottlePolicy {
-            lockout_after: u32::try_from(limits.auth_lockout_after).unwrap_or(u32::MAX),
-            lockout: limits.auth_lockout,
-            window: limits.auth_lockout.max(Duration::from_secs(900)),
-            step: Duration::from_secs(1),
-            max_delay: Duration::from_secs(10),
-        }),
-        scram_secret,
         office: Arc::new(PostOffice::new(
             store.clone(),
             config.post_office_settings(),
@@ -444,15 +445,17 @@ async fn wait_for_signal() {
     }
 }
 
-async fn create_demo(store: &dyn Store) -> Result<(), StoreError> {
-    let domain = Domain::parse("example.test").map_err(|e| StoreError::Conflict(e.to_string()))?;
+/// Not a store failure alone: the fixed names must parse and the password
+/// must hash, hence anyhow (its Display is the failure's own text).
+async fn create_demo(store: &dyn Store) -> anyhow::Result<()> {
+    let domain = Domain::parse("example.test")?;
     match store.domain_add(&domain).await {
         Ok(()) | Err(StoreError::Duplicate(_)) => {}
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     }
-    let address = Address::parse(DEMO_ADDRESS).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let address = Address::parse(DEMO_ADDRESS)?;
     if store.account_get(&address).await?.is_none() {
-        let secrets = passwords::secrets(DEMO_PASSWORD, true).map_err(StoreError::Conflict)?;
+        let secrets = passwords::secrets(DEMO_PASSWORD, true).map_err(anyhow::Error::msg)?;
         store
             .account_add(NewAccount {
                 address,

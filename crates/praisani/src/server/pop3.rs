@@ -3,10 +3,10 @@
 //! ([`praisani_mailhost::Maildrop`]) opened, read and updated for it.
 
 use super::limits::IpSlot;
-use super::login::{self, AuthStep, LoginFail, SaslLogin};
 use super::stream::MailStream;
 use super::{Service, Shared};
 use praisani_mailhost::Maildrop;
+use praisani_mailhost::login::{self, AuthStep, LoginFail, SaslLogin};
 use praisani_mailhost::maildrop::{OpenError, ReadError, UpdateError};
 use praisani_pop3::{AuthOutcome, Credential, Encoder, Event, RetrieveFailure, Session};
 use praisani_store::Account;
@@ -131,7 +131,7 @@ impl Conn {
                         initial_response,
                     } => {
                         let (sasl, step) = SaslLogin::start(
-                            self.shared.clone(),
+                            self.shared.logins.clone(),
                             self.peer.ip(),
                             &mechanism,
                             initial_response.as_deref(),
@@ -197,7 +197,7 @@ impl Conn {
     /// USER/PASS or APOP.
     async fn login(&mut self, session: &Session, user: &str, cred: Credential) -> AuthOutcome {
         let (ip, timestamp) = (self.peer.ip(), session.timestamp());
-        match login::check_pop3(&self.shared, ip, user, cred, timestamp).await {
+        match login::check_pop3(&self.shared.logins, ip, user, cred, timestamp).await {
             Ok(account) => self.open_maildrop(account, session.utf8()).await,
             Err(why) => {
                 tracing::info!(user, ?why, "login failed");
