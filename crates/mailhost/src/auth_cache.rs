@@ -7,6 +7,7 @@
 //! part of the digest, so changing a password invalidates its entries at
 //! once. Failed logins are never cached.
 
+use praisani_store::AccountId;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -32,10 +33,10 @@ impl AuthCache {
         }
     }
 
-    fn digest(&self, account: i64, hash: &str, password: &str) -> [u8; 32] {
+    fn digest(&self, account: AccountId, hash: &str, password: &str) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(self.key);
-        h.update(account.to_be_bytes());
+        h.update(account.get().to_be_bytes());
         // Lengths keep the fields apart, so no two inputs share a digest.
         h.update((hash.len() as u64).to_be_bytes());
         h.update(hash.as_bytes());
@@ -45,7 +46,7 @@ impl AuthCache {
     }
 
     /// True when this exact login was verified less than `ttl` ago.
-    pub(crate) fn hit(&self, account: i64, hash: &str, password: &str) -> bool {
+    pub(crate) fn hit(&self, account: AccountId, hash: &str, password: &str) -> bool {
         if self.ttl.is_zero() {
             return false;
         }
@@ -57,7 +58,7 @@ impl AuthCache {
     }
 
     /// Records a successful verification.
-    pub(crate) fn insert(&self, account: i64, hash: &str, password: &str) {
+    pub(crate) fn insert(&self, account: AccountId, hash: &str, password: &str) {
         if self.ttl.is_zero() {
             return;
         }
@@ -81,23 +82,23 @@ mod tests {
     #[test]
     fn hits_only_the_same_login_within_ttl() {
         let c = AuthCache::new(Duration::from_secs(60));
-        assert!(!c.hit(1, "$h", "pw"));
-        c.insert(1, "$h", "pw");
-        assert!(c.hit(1, "$h", "pw"));
-        assert!(!c.hit(1, "$h", "pw2"));
-        assert!(!c.hit(2, "$h", "pw"));
+        assert!(!c.hit(AccountId::new(1), "$h", "pw"));
+        c.insert(AccountId::new(1), "$h", "pw");
+        assert!(c.hit(AccountId::new(1), "$h", "pw"));
+        assert!(!c.hit(AccountId::new(1), "$h", "pw2"));
+        assert!(!c.hit(AccountId::new(2), "$h", "pw"));
         // A new password hash (password changed) misses.
-        assert!(!c.hit(1, "$h2", "pw"));
+        assert!(!c.hit(AccountId::new(1), "$h2", "pw"));
     }
 
     #[test]
     fn zero_ttl_disables_and_entries_expire() {
         let off = AuthCache::new(Duration::ZERO);
-        off.insert(1, "$h", "pw");
-        assert!(!off.hit(1, "$h", "pw"));
+        off.insert(AccountId::new(1), "$h", "pw");
+        assert!(!off.hit(AccountId::new(1), "$h", "pw"));
         let c = AuthCache::new(Duration::from_millis(20));
-        c.insert(1, "$h", "pw");
+        c.insert(AccountId::new(1), "$h", "pw");
         std::thread::sleep(Duration::from_millis(40));
-        assert!(!c.hit(1, "$h", "pw"));
+        assert!(!c.hit(AccountId::new(1), "$h", "pw"));
     }
 }

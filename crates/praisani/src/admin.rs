@@ -599,7 +599,7 @@ fn time_text(t: i64) -> String {
 
 fn queue_json(e: &QueueEntry) -> serde_json::Value {
     json!({
-        "id": e.id,
+        "id": e.id.get(),
         "sender": e.sender,
         "size": e.size,
         "created": e.created,
@@ -681,7 +681,7 @@ pub async fn queue_cmd(store: &dyn Store, cmd: QueueCmd, json: bool) -> Result<(
         }
         QueueCmd::Delete { id } => {
             store.queue_delete(id).await.map_err(store_err)?;
-            print(json, json!({"deleted": id}), || {
+            print(json, json!({"deleted": id.get()}), || {
                 format!("queued message {id} deleted")
             });
         }

@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use praisani_message::Language;
+use praisani_store::QueueId;
 use std::path::PathBuf;
 
 /// praisani — a mail server for hosting providers: SMTP in, POP3 out.
@@ -116,17 +117,17 @@ pub enum QueueCmd {
     /// Show one queued message: envelope, recipients, last errors, next attempts.
     Show {
         /// The queue id.
-        id: i64,
+        id: QueueId,
     },
     /// Try a message's pending recipients again now.
     Retry {
         /// The queue id.
-        id: i64,
+        id: QueueId,
     },
     /// Remove a message from the queue (its pending recipients are dropped without a bounce).
     Delete {
         /// The queue id.
-        id: i64,
+        id: QueueId,
     },
     /// Try every pending recipient again now.
     Flush,

@@ -6,8 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use crate::{
-    Accepted, AttemptResult, Fit, HeaderDowngrade, Keep, LegacyView, Lookup, NewAccount, Outbound,
-    OutboundRcpt, RcptState, Retention, Secrets, Store, StoreError,
+    Accepted, AccountId, AttemptResult, Fit, HeaderDowngrade, Keep, LegacyView, Lookup, MessageId,
+    NewAccount, Outbound, OutboundRcpt, QueueRcptId, RcptState, Retention, Secrets, Store,
+    StoreError,
 };
 use praisani_mailaddr::{Address, Domain};
 use std::sync::Arc;
@@ -30,7 +31,11 @@ fn account(s: &str) -> NewAccount {
     }
 }
 
-async fn deliver_text<S: Store + ?Sized>(store: &S, text: &[u8], to: &[i64]) -> Vec<i64> {
+async fn deliver_text<S: Store + ?Sized>(
+    store: &S,
+    text: &[u8],
+    to: &[AccountId],
+) -> Vec<MessageId> {
     let mut spool = store.new_spool();
     spool.write(text).unwrap();
     store.deliver(spool, to).await.unwrap()
@@ -506,7 +511,7 @@ pub async fn queue<S: Store + ?Sized>(store: &S) {
     assert_eq!(store.queue_retry_now(None, now + 999).await.unwrap(), 0);
     assert!(matches!(
         store
-            .queue_record(&[(999_999, AttemptResult::Delivered)])
+            .queue_record(&[(QueueRcptId::new(999_999), AttemptResult::Delivered)])
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -528,7 +533,7 @@ pub async fn queue<S: Store + ?Sized>(store: &S) {
     ));
 }
 
-async fn accept_text<S: Store + ?Sized>(store: &S, text: &[u8], to: &[i64]) -> Accepted {
+async fn accept_text<S: Store + ?Sized>(store: &S, text: &[u8], to: &[AccountId]) -> Accepted {
     let mut spool = store.new_spool();
     spool.write(text).unwrap();
     store.accept(spool, to, None, true).await.unwrap()
@@ -603,7 +608,13 @@ pub async fn quotas<S: Store + ?Sized>(store: &S) {
     );
     let acc = store.account_by_id(a).await.unwrap().unwrap();
     assert_eq!(acc.address, addr("a@example.test"));
-    assert!(store.account_by_id(a + 1000).await.unwrap().is_none());
+    assert!(
+        store
+            .account_by_id(AccountId::new(a.get() + 1000))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(acc.quota_messages, Some(2));
     assert_eq!(acc.quota_bytes, None);
     store

@@ -257,7 +257,7 @@ mod tests {
                 "account a@example.test does not exist",
             ),
             (
-                StoreError::NotFound(Subject::AccountId(7)),
+                StoreError::NotFound(Subject::AccountId(AccountId::new(7))),
                 "account #7 does not exist",
             ),
             (
@@ -265,11 +265,11 @@ mod tests {
                 "address a@example.test already exists",
             ),
             (
-                StoreError::NotFound(Subject::Queued(3)),
+                StoreError::NotFound(Subject::Queued(QueueId::new(3))),
                 "queued message 3 does not exist",
             ),
             (
-                StoreError::NotFound(Subject::QueuedRcpt(4)),
+                StoreError::NotFound(Subject::QueuedRcpt(QueueRcptId::new(4))),
                 "queued recipient #4 does not exist",
             ),
             (
@@ -318,6 +318,10 @@ mod tests {
             StoreError::Unavailable(Unavailable::Sqlite(rusqlite::Error::QueryReturnedNoRows))
         ));
         assert!(sqlite.source().is_some());
-        assert!(StoreError::NotFound(Subject::Message(1)).source().is_none());
+        assert!(
+            StoreError::NotFound(Subject::Message(MessageId::new(1)))
+                .source()
+                .is_none()
+        );
     }
 }

@@ -395,6 +395,7 @@ impl ExpireReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{AccountId, MessageId, QueueId};
 
     fn usage(used: u64, quota: Option<u64>) -> Usage {
         Usage {
@@ -506,17 +507,18 @@ mod tests {
         assert!(AcceptTally::nothing_to_store(&[], false));
         assert!(!AcceptTally::nothing_to_store(&[], true));
         let mut t = AcceptTally::new(2);
-        assert!(!t.admit(1, &full, 1, true));
-        assert!(t.admit(2, &usage(0, None), 1, true));
-        t.added(2, 7, usage(1, None));
+        let (one, two) = (AccountId::new(1), AccountId::new(2));
+        assert!(!t.admit(one, &full, 1, true));
+        assert!(t.admit(two, &usage(0, None), 1, true));
+        t.added(two, MessageId::new(7), usage(1, None));
         assert_eq!(t.body_refs(true), 2);
-        let a = t.finish(Some(3));
-        assert_eq!(a.messages, vec![7]);
-        assert_eq!(a.queued, Some(3));
+        let a = t.finish(Some(QueueId::new(3)));
+        assert_eq!(a.messages, vec![MessageId::new(7)]);
+        assert_eq!(a.queued, Some(QueueId::new(3)));
         assert_eq!(
             a.refused,
             vec![QuotaRefusal {
-                account: 1,
+                account: one,
                 fit: Fit::Full
             }]
         );
@@ -530,9 +532,9 @@ mod tests {
         };
         let plan = sweep_plan(
             vec![
-                (1, days(Keep::Inherit, Keep::Inherit)),
-                (2, days(Keep::Forever, Keep::Forever)),
-                (3, days(Keep::Days(1), Keep::Inherit)),
+                (AccountId::new(1), days(Keep::Inherit, Keep::Inherit)),
+                (AccountId::new(2), days(Keep::Forever, Keep::Forever)),
+                (AccountId::new(3), days(Keep::Days(1), Keep::Inherit)),
             ],
             days(Keep::Inherit, Keep::Days(2)),
             1_000_000,
@@ -541,14 +543,14 @@ mod tests {
             plan,
             vec![
                 (
-                    1,
+                    AccountId::new(1),
                     Cutoffs {
                         retrieved_by: None,
                         received_by: Some(1_000_000 - 172_800)
                     }
                 ),
                 (
-                    3,
+                    AccountId::new(3),
                     Cutoffs {
                         retrieved_by: Some(1_000_000 - 86_400),
                         received_by: Some(1_000_000 - 172_800)

@@ -1,12 +1,8 @@
 //! Plain data types exchanged with a [`crate::Store`].
 
 use crate::policy::{QuotaRefusal, Retention, Usage};
+use crate::{AccountId, MessageId, QueueId, QueueRcptId};
 use praisani_mailaddr::{Address, Domain};
-
-/// Identifies an account within a store.
-pub type AccountId = i64;
-/// Identifies a message within a store; ascending in arrival order.
-pub type MessageId = i64;
 
 /// A hosted domain with counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -238,11 +234,6 @@ pub struct HeaderDowngrade {
     /// downgraded and the message is hidden from such clients.
     pub header: Option<Vec<u8>>,
 }
-
-/// Identifies a message in the outbound queue.
-pub type QueueId = i64;
-/// Identifies one recipient of a queued message.
-pub type QueueRcptId = i64;
 
 /// A message for other servers, as accepted: the envelope the outbound
 /// queue needs.
@@ -516,7 +507,7 @@ mod tests {
         assert!(shown.contains("quota_bytes: Some(10)"), "{shown}");
         assert_redacted(shown);
         let account = Account {
-            id: 1,
+            id: AccountId::new(1),
             address,
             password_hash: HASH.into(),
             apop_secret: Some(APOP.into()),

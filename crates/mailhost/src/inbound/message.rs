@@ -9,7 +9,7 @@ use crate::reports::{self, Copy, QuotaBounce};
 use crate::submission::{HeaderCapture, header_facts, missing_headers};
 use crate::{downgrade, quota, trace};
 use praisani_smtp::{Envelope, Reply, ReversePath};
-use praisani_store::{AccountId, Fit, Outbound, OutboundRcpt, Spool};
+use praisani_store::{AccountId, Fit, Outbound, OutboundRcpt, QueueId, Spool};
 
 /// A message between DATA (or the first BDAT) and its end.
 pub struct Incoming {
@@ -274,7 +274,7 @@ impl Inbound {
             tracing::info!(id = %queue_id, size, "refused: mailbox full");
             return Err(if never { too_big() } else { full() });
         }
-        tracing::info!(id = %queue_id, size, local = accepted.messages.len(), refused = accepted.refused.len(), queued = ?accepted.queued, "accepted");
+        tracing::info!(id = %queue_id, size, local = accepted.messages.len(), refused = accepted.refused.len(), queued = ?accepted.queued.map(QueueId::get), "accepted");
         if accepted.queued.is_some() {
             self.office.queue_wake.notify_one();
         }

@@ -40,9 +40,9 @@ mod tests {
     #[test]
     fn login_delay_refuses_quick_relogin() {
         let t = LoginTimes::default();
-        assert!(t.allow(1, Duration::from_secs(60)));
-        assert!(!t.allow(1, Duration::from_secs(60)));
-        assert!(t.allow(2, Duration::from_secs(60)));
-        assert!(t.allow(1, Duration::ZERO));
+        assert!(t.allow(AccountId::new(1), Duration::from_secs(60)));
+        assert!(!t.allow(AccountId::new(1), Duration::from_secs(60)));
+        assert!(t.allow(AccountId::new(2), Duration::from_secs(60)));
+        assert!(t.allow(AccountId::new(1), Duration::ZERO));
     }
 }

@@ -60,6 +60,17 @@ impl OpenError {
     }
 }
 
+/// The id the POP3 session knows a message by ([`MessageInfo::id`]): the
+/// store's message id, which never repeats in a mailbox.
+fn pop3_id(id: MessageId) -> u64 {
+    id.get() as u64
+}
+
+/// The store's message id for a POP3 session's [`MessageInfo::id`].
+fn message_id(id: u64) -> MessageId {
+    MessageId::new(id as i64)
+}
+
 /// A locked maildrop: the logged-in account, what this session retrieved,
 /// and the lock, released when this drops (whatever ended the session) or
 /// by a successful [`Maildrop::update`].
@@ -111,13 +122,13 @@ impl Maildrop {
             let size = match (utf8, m.legacy) {
                 (true, _) | (false, LegacyView::Same) => m.size,
                 (false, LegacyView::Downgraded { size }) => {
-                    downgraded.insert(m.id as u64);
+                    downgraded.insert(pop3_id(m.id));
                     size
                 }
                 (false, LegacyView::Hidden) => continue,
             };
             messages.push(MessageInfo {
-                id: m.id as u64,
+                id: pop3_id(m.id),
                 uid: m.uidl,
                 size,
             });
@@ -149,7 +160,7 @@ impl Maildrop {
     /// Notes that a RETR response for message `id` is being sent; it
     /// counts as retrieved once [`Maildrop::sent`] says it is written out.
     pub fn sending(&mut self, id: u64) {
-        self.unsent.push(id as MessageId);
+        self.unsent.push(message_id(id));
     }
 
     /// Everything buffered so far has been written to the client: the RETR

@@ -55,7 +55,7 @@ impl Maildrop {
     /// be answered with an error instead of a truncated message.
     pub async fn read(&self, id: u64) -> Result<MessageReader, ReadError> {
         let account = self.account.id;
-        let message = id as i64;
+        let message = super::message_id(id);
         let (header, skip) = if self.downgraded.contains(&id) {
             match self.store.message_downgrade(account, message).await {
                 Ok(Some(HeaderDowngrade {

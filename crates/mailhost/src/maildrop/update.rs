@@ -1,6 +1,6 @@
 //! The UPDATE state (RFC 1939 section 6): deletions become real.
 
-use praisani_store::StoreError;
+use praisani_store::{MessageId, StoreError};
 use std::collections::HashSet;
 
 use super::Maildrop;
@@ -24,8 +24,8 @@ impl Maildrop {
     /// caller answers `+OK`, so a client that logs in again at once finds
     /// it free. Returns how many messages were deleted.
     pub async fn update(&mut self, delete: &[u64]) -> Result<usize, UpdateError> {
-        let mut ids: Vec<i64> = delete.iter().map(|&i| i as i64).collect();
-        let mut going: HashSet<i64> = ids.iter().copied().collect();
+        let mut ids: Vec<MessageId> = delete.iter().map(|&i| super::message_id(i)).collect();
+        let mut going: HashSet<MessageId> = ids.iter().copied().collect();
         // EXPIRE 0: what this session retrieved goes now (RFC 2449).
         if self.delete_retrieved {
             for r in &self.retrieved {

@@ -39,7 +39,7 @@ pub async fn quota_warnings(office: Arc<PostOffice>, usage: Vec<(AccountId, Usag
             continue;
         }
         if let Err(e) = quota_warning_for(&office, account).await {
-            tracing::error!(account, "quota warning failed: {e}");
+            tracing::error!(%account, "quota warning failed: {e}");
         }
     }
 }

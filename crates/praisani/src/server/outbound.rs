@@ -199,7 +199,7 @@ impl Runner {
         }
         if let Err(e) = recorded {
             // The lease lapses and the recipients are tried again.
-            tracing::error!(queue = job.entry.id, "cannot record delivery results: {e}");
+            tracing::error!(queue = %job.entry.id, "cannot record delivery results: {e}");
             return;
         }
         let finished = {
@@ -226,13 +226,13 @@ impl Runner {
         for (r, res, mta) in &results {
             match res {
                 AttemptResult::Delivered => {
-                    tracing::info!(queue = entry.id, to = %r.rcpt.address, via = ?mta, "delivered")
+                    tracing::info!(queue = %entry.id, to = %r.rcpt.address, via = ?mta, "delivered")
                 }
                 AttemptResult::Retry { error, .. } => {
-                    tracing::info!(queue = entry.id, to = %r.rcpt.address, "deferred: {error}")
+                    tracing::info!(queue = %entry.id, to = %r.rcpt.address, "deferred: {error}")
                 }
                 AttemptResult::Failed { error } => {
-                    tracing::info!(queue = entry.id, to = %r.rcpt.address, "failed: {error}")
+                    tracing::info!(queue = %entry.id, to = %r.rcpt.address, "failed: {error}")
                 }
             }
         }
@@ -275,7 +275,7 @@ impl Runner {
         if !delayed.is_empty()
             && let Err(e) = self.shared.store.queue_mark_delay_notified(&delayed).await
         {
-            tracing::error!(queue = entry.id, "cannot record the delay notice: {e}");
+            tracing::error!(queue = %entry.id, "cannot record the delay notice: {e}");
         }
         match self.shared.store.queue_get(entry.id).await {
             Ok(Some(e))
@@ -284,11 +284,11 @@ impl Runner {
                     .all(|r| r.state != praisani_store::RcptState::Pending) =>
             {
                 if let Err(e) = self.shared.store.queue_delete(entry.id).await {
-                    tracing::error!(queue = entry.id, "cannot remove finished message: {e}");
+                    tracing::error!(queue = %entry.id, "cannot remove finished message: {e}");
                 }
             }
             Ok(_) => {}
-            Err(e) => tracing::error!(queue = entry.id, "queue lookup failed: {e}"),
+            Err(e) => tracing::error!(queue = %entry.id, "queue lookup failed: {e}"),
         }
     }
 
@@ -516,7 +516,7 @@ impl Runner {
         }
         if entry.size > MAX_SIGNED {
             tracing::warn!(
-                queue = entry.id,
+                queue = %entry.id,
                 size = entry.size,
                 "too large to DKIM-sign"
             );
@@ -526,12 +526,12 @@ impl Runner {
             Ok(b) => match b.read_all().await {
                 Ok(m) => m,
                 Err(e) => {
-                    tracing::error!(queue = entry.id, "reading for DKIM: {e}");
+                    tracing::error!(queue = %entry.id, "reading for DKIM: {e}");
                     return None;
                 }
             },
             Err(e) => {
-                tracing::error!(queue = entry.id, "reading for DKIM: {e}");
+                tracing::error!(queue = %entry.id, "reading for DKIM: {e}");
                 return None;
             }
         };
@@ -540,7 +540,7 @@ impl Runner {
             match s.sign(&message, now()) {
                 Ok(h) => out.push_str(&h),
                 Err(e) => {
-                    tracing::error!(queue = entry.id, selector = %s.selector, "DKIM signing failed: {e}")
+                    tracing::error!(queue = %entry.id, selector = %s.selector, "DKIM signing failed: {e}")
                 }
             }
         }
@@ -550,7 +550,7 @@ impl Runner {
     /// The domain's signing keys, read from the key store at most once a
     /// minute (so a new `dkim generate` takes effect within a minute)
     /// rather than for every message.
-    fn signers(&self, domain: &str, queue: i64) -> Vec<Signer> {
+    fn signers(&self, domain: &str, queue: praisani_store::QueueId) -> Vec<Signer> {
         let now = std::time::Instant::now();
         let mut cache = self.dkim_keys.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((at, signers)) = cache.get(domain)
@@ -561,7 +561,7 @@ impl Runner {
         let signers = match KeyStore::new(&self.shared.config.data_dir).signers_for(domain) {
             Ok(s) => s,
             Err(e) => {
-                tracing::error!(queue, "DKIM keys of {domain}: {e}");
+                tracing::error!(%queue, "DKIM keys of {domain}: {e}");
                 Vec::new()
             }
         };
@@ -633,14 +633,14 @@ impl Runner {
             Ok(o) => o,
             Err(e) => {
                 tracing::error!(
-                    queue = entry.id,
+                    queue = %entry.id,
                     "cannot read the message to bounce it: {e}"
                 );
                 return;
             }
         };
         if dsn::is_automatic(&original) {
-            tracing::info!(queue = entry.id, "no bounce for an automatic message");
+            tracing::info!(queue = %entry.id, "no bounce for an automatic message");
             return;
         }
         let last = Utc::now().fixed_offset();
@@ -699,7 +699,7 @@ impl Runner {
         let report = match report {
             Ok(r) => r,
             Err(e) => {
-                tracing::error!(queue = entry.id, "cannot build the bounce: {e}");
+                tracing::error!(queue = %entry.id, "cannot build the bounce: {e}");
                 return;
             }
         };
@@ -707,9 +707,9 @@ impl Runner {
             reports::deliver_report(&self.shared.office, &entry.sender, entry.smtputf8, &report)
                 .await
         {
-            tracing::error!(queue = entry.id, "cannot send the bounce: {e}");
+            tracing::error!(queue = %entry.id, "cannot send the bounce: {e}");
         } else {
-            tracing::info!(queue = entry.id, to = %entry.sender, "bounce sent");
+            tracing::info!(queue = %entry.id, to = %entry.sender, "bounce sent");
         }
     }
 }

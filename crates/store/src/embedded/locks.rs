@@ -56,7 +56,7 @@ fn release(writer: Sender, account: AccountId, attempt: u32) {
         },
         move |r| {
             if let Err(e) = r {
-                tracing::error!(account, attempt, "cannot release a maildrop lock: {e}");
+                tracing::error!(%account, attempt, "cannot release a maildrop lock: {e}");
                 if attempt < 120 {
                     std::thread::spawn(move || {
                         std::thread::sleep(std::time::Duration::from_millis(500));

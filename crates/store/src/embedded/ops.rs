@@ -67,7 +67,7 @@ pub(super) fn domain_remove(c: &Connection, d: &Domain, force: bool) -> Result<(
         }
         .into());
     }
-    let ids: Vec<i64> = {
+    let ids: Vec<AccountId> = {
         let mut st = c.prepare("SELECT id FROM accounts WHERE domain_id = ?1")?;
         st.query_map([id], |r| r.get(0))?
             .collect::<Result<_, _>>()?
@@ -123,7 +123,7 @@ fn alias_id(c: &Connection, a: &Address) -> Result<Option<i64>, StoreError> {
     .optional()?)
 }
 
-fn account_id(c: &Connection, a: &Address) -> Result<Option<i64>, StoreError> {
+fn account_id(c: &Connection, a: &Address) -> Result<Option<AccountId>, StoreError> {
     Ok(c.query_row(
         "SELECT a.id FROM accounts a JOIN domains d ON d.id = a.domain_id
          WHERE d.name = ?1 AND a.local = ?2",
@@ -152,11 +152,11 @@ pub(super) fn account_add(c: &Connection, n: &NewAccount) -> Result<AccountId, S
             n.scram
         ],
     )?;
-    Ok(c.last_insert_rowid())
+    Ok(AccountId::new(c.last_insert_rowid()))
 }
 
 fn remove_account_by_id(c: &Connection, id: AccountId) -> Result<(), StoreError> {
-    let ids: Vec<i64> = {
+    let ids: Vec<MessageId> = {
         let mut st = c.prepare("SELECT id FROM messages WHERE account_id = ?1")?;
         st.query_map([id], |r| r.get(0))?
             .collect::<Result<_, _>>()?
@@ -436,7 +436,7 @@ pub(super) fn lookup(c: &Connection, a: &Address) -> Result<Lookup, StoreError> 
     )?;
     let row = st
         .query_row(params![a.domain().ascii(), a.local()], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<AccountId>>(1)?))
         })
         .optional()?;
     match row {
@@ -538,7 +538,7 @@ fn add_message(
         "INSERT INTO messages (account_id, body_id, size, received) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![account, body_id, size, received])?;
-    let id = c.last_insert_rowid();
+    let id = MessageId::new(c.last_insert_rowid());
     count_usage(c, account, size, 1)?;
     Ok(id)
 }
@@ -628,7 +628,7 @@ pub(super) fn retention_list(c: &Connection) -> Result<Vec<(AccountId, Retention
     )?;
     let rows = st.query_map([], |r| {
         Ok((
-            r.get::<_, i64>(0)?,
+            r.get::<_, AccountId>(0)?,
             Retention::from_db(r.get(1)?, r.get(2)?).or(Retention::from_db(r.get(3)?, r.get(4)?)),
         ))
     })?;
@@ -645,7 +645,7 @@ pub(super) fn expire_account(
     if locks::held(c, account)? {
         return Ok(Expired::Locked);
     }
-    let victims: Vec<(i64, i64)> = {
+    let victims: Vec<(MessageId, i64)> = {
         let mut st = c.prepare_cached(
             "SELECT id, size FROM messages WHERE account_id = ?1 AND
                 ((?2 IS NOT NULL AND retrieved IS NOT NULL AND retrieved <= ?2)
@@ -656,7 +656,7 @@ pub(super) fn expire_account(
         })?
         .collect::<Result<_, _>>()?
     };
-    let ids: Vec<i64> = victims.iter().map(|v| v.0).collect();
+    let ids: Vec<MessageId> = victims.iter().map(|v| v.0).collect();
     delete_messages(c, account, &ids)?;
     Ok(Expired::deleted(victims.iter().map(|v| v.1)))
 }
@@ -675,7 +675,7 @@ fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<Queue
         o.eight_bit,
         now
     ])?;
-    let id = c.last_insert_rowid();
+    let id = QueueId::new(c.last_insert_rowid());
     let mut ins = c.prepare_cached(
         "INSERT INTO queue_rcpts (queue_id, rcpt, domain, orcpt, notify, state, next_attempt, updated)
          VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
@@ -740,7 +740,7 @@ pub(super) fn queue_get(c: &Connection, id: QueueId) -> Result<Option<QueueEntry
 }
 
 pub(super) fn queue_list(c: &Connection) -> Result<Vec<QueueEntry>, StoreError> {
-    let ids: Vec<i64> = {
+    let ids: Vec<QueueId> = {
         let mut st = c.prepare("SELECT id FROM queue ORDER BY id")?;
         st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
     };
@@ -885,7 +885,7 @@ pub(super) fn list_messages(
          WHERE m.account_id = ?1 ORDER BY m.id",
     )?;
     let rows = st.query_map([account], |r| {
-        let id: i64 = r.get(0)?;
+        let id: MessageId = r.get(0)?;
         let size = r.get::<_, i64>(2)? as u64;
         let downgrade = match r.get::<_, Option<i64>>(4)? {
             None => None,

@@ -119,7 +119,7 @@ pub(super) async fn domain_remove<C: GenericClient>(
         }
         .into());
     }
-    let ids: Vec<i64> = rows(
+    let ids: Vec<AccountId> = rows(
         c,
         "SELECT id FROM accounts WHERE domain_id = $1 ORDER BY id",
         &[&id],
@@ -176,7 +176,7 @@ async fn alias_id<C: GenericClient>(c: &C, a: &Address) -> Result<Option<i64>, S
     .map(|r| r.get(0)))
 }
 
-async fn account_id<C: GenericClient>(c: &C, a: &Address) -> Result<Option<i64>, StoreError> {
+async fn account_id<C: GenericClient>(c: &C, a: &Address) -> Result<Option<AccountId>, StoreError> {
     Ok(opt(
         c,
         "SELECT a.id FROM accounts a JOIN domains d ON d.id = a.domain_id
@@ -187,7 +187,7 @@ async fn account_id<C: GenericClient>(c: &C, a: &Address) -> Result<Option<i64>,
     .map(|r| r.get(0)))
 }
 
-async fn require_account<C: GenericClient>(c: &C, a: &Address) -> Result<i64, StoreError> {
+async fn require_account<C: GenericClient>(c: &C, a: &Address) -> Result<AccountId, StoreError> {
     account_id(c, a)
         .await?
         .ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))
@@ -223,7 +223,7 @@ pub(super) async fn account_add<C: GenericClient>(
 }
 
 async fn remove_account_by_id<C: GenericClient>(c: &C, id: AccountId) -> Result<(), StoreError> {
-    let ids: Vec<i64> = rows(c, "SELECT id FROM messages WHERE account_id = $1", &[&id])
+    let ids: Vec<MessageId> = rows(c, "SELECT id FROM messages WHERE account_id = $1", &[&id])
         .await?
         .iter()
         .map(|r| r.get(0))
@@ -558,7 +558,7 @@ pub(super) async fn lookup<C: GenericClient>(c: &C, a: &Address) -> Result<Looku
         &[&a.domain().ascii(), &a.local()],
     )
     .await?;
-    match row.map(|r| r.get::<_, Option<i64>>(1)) {
+    match row.map(|r| r.get::<_, Option<AccountId>>(1)) {
         None => Ok(Lookup::NotHosted),
         Some(Some(id)) => Ok(Lookup::Account {
             id,
@@ -670,7 +670,7 @@ pub(super) async fn add_message<C: GenericClient>(
     received: i64,
     uidl: Option<&str>,
 ) -> Result<MessageId, StoreError> {
-    let id: i64 = one(
+    let id: MessageId = one(
         c,
         "INSERT INTO messages (account_id, body_id, size, received, uidl)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -781,7 +781,7 @@ pub(super) async fn expire_account<C: GenericClient>(
     account: AccountId,
     cut: Cutoffs,
 ) -> Result<Expired, StoreError> {
-    let victims: Vec<(i64, i64)> = rows(
+    let victims: Vec<(MessageId, i64)> = rows(
         c,
         "SELECT id, size FROM messages WHERE account_id = $1 AND
             (($2::bigint IS NOT NULL AND retrieved IS NOT NULL AND retrieved <= $2)
@@ -792,7 +792,7 @@ pub(super) async fn expire_account<C: GenericClient>(
     .iter()
     .map(|r| (r.get(0), r.get(1)))
     .collect();
-    let ids: Vec<i64> = victims.iter().map(|v| v.0).collect();
+    let ids: Vec<MessageId> = victims.iter().map(|v| v.0).collect();
     delete_messages(c, account, &ids).await?;
     Ok(Expired::deleted(victims.iter().map(|v| v.1)))
 }
@@ -803,7 +803,7 @@ pub(super) async fn enqueue<C: GenericClient>(
     o: &Outbound,
     now: i64,
 ) -> Result<QueueId, StoreError> {
-    let id: i64 = one(
+    let id: QueueId = one(
         c,
         "INSERT INTO queue (body_id, sender, envid, ret, smtputf8, eight_bit, created)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -893,7 +893,7 @@ pub(super) async fn queue_get<C: GenericClient>(
 }
 
 pub(super) async fn queue_list<C: GenericClient>(c: &C) -> Result<Vec<QueueEntry>, StoreError> {
-    let ids: Vec<i64> = rows(c, "SELECT id FROM queue ORDER BY id", &[])
+    let ids: Vec<QueueId> = rows(c, "SELECT id FROM queue ORDER BY id", &[])
         .await?
         .iter()
         .map(|r| r.get(0))
@@ -1044,7 +1044,7 @@ pub(super) async fn list_messages<C: GenericClient>(
     .await?
     .iter()
     .map(|r| {
-        let id: i64 = r.get(0);
+        let id: MessageId = r.get(0);
         let size = r.get::<_, i64>(2) as u64;
         let downgrade = r.get::<_, Option<i64>>(4).map(|_| {
             (
