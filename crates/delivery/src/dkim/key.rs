@@ -162,10 +162,7 @@ impl SigningKey {
         };
         // Encoding a public key we hold cannot fail; should it ever, an
         // empty p= (a revoked key, RFC 6376 §3.6.1) is the safe answer.
-        let p = self
-            .public_key_bytes()
-            .map(b64::encode)
-            .unwrap_or_default();
+        let p = self.public_key_bytes().map(b64::encode).unwrap_or_default();
         format!("v=DKIM1; k={k}; p={p}")
     }
 

@@ -57,35 +57,23 @@ fn now() -> i64 {
     Utc::now().timestamp()
 }
 
-fn static_route(
-    s: &str,
-    user: Option<&String>,
-    pass: Option<&String>,
-) -> Result<StaticRoute, String> {
-    let mut r = StaticRoute::parse(s)?;
-    if r.port == 465 {
-        r.tls = TlsMode::Implicit;
-    }
-    if let (Some(u), Some(p)) = (user, pass) {
-        r.auth = Some((u.clone(), p.clone()));
-    }
-    Ok(r)
-}
-
 impl Runner {
     /// Builds the runner from `[delivery]`.
     pub(crate) fn new(shared: Arc<Shared>) -> Result<Self, String> {
         let d = &shared.config.delivery;
         let mut routes = std::collections::HashMap::new();
         for (domain, target) in &d.routes {
-            let r = static_route(target, None, None)
+            let r = StaticRoute::next_hop(target, None)
                 .map_err(|e| format!("delivery.routes.{domain}: {e}"))?;
             routes.insert(domain.clone(), r);
         }
         let smarthost = match &d.smarthost {
             Some(s) => Some(
-                static_route(s, d.smarthost_user.as_ref(), d.smarthost_password.as_ref())
-                    .map_err(|e| format!("delivery.smarthost: {e}"))?,
+                StaticRoute::next_hop(
+                    s,
+                    d.smarthost_user.clone().zip(d.smarthost_password.clone()),
+                )
+                .map_err(|e| format!("delivery.smarthost: {e}"))?,
             ),
             None => None,
         };
