@@ -1,11 +1,11 @@
 //! The thin tokio layer: listeners, connection limits, shutdown, and the
 //! per-connection drivers that move bytes between sockets and the protocol
-//! engines.
+//! engines; it starts the outbound queue runner ([`praisani_delivery::queue`])
+//! beside them.
 
 mod http;
 mod limits;
 mod login;
-mod outbound;
 mod pop3;
 mod smtp;
 mod stream;
@@ -13,6 +13,7 @@ mod throttle;
 
 use crate::config::Config;
 use crate::tls::Tls;
+use praisani_delivery::queue::Runner;
 use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::{Authenticator, PostOffice, passwords};
 use praisani_store::{NewAccount, Store, StoreError};
@@ -314,8 +315,15 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         print_demo(&shared.config);
     }
     tokio::spawn(reload_on_hup(tls));
-    let runner = match outbound::Runner::new(shared.clone()) {
-        Ok(r) => Arc::new(r),
+    // The outbound queue runner (praisani_delivery::queue).
+    let runner = match shared.config.queue_settings() {
+        Ok(settings) => match Runner::new(settings, shared.office.clone()) {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                eprintln!("praisani: configuration error: delivery: {e}");
+                return ExitCode::from(2);
+            }
+        },
         Err(e) => {
             eprintln!("praisani: configuration error: {e}");
             return ExitCode::from(2);
