@@ -703,6 +703,9 @@ impl Config {
                 .postmaster
                 .as_deref()
                 .and_then(|a| praisani_mailaddr::Address::parse(a).ok()),
+            retention: self.retention.default_policy(),
+            login_delay: (self.pop3.login_delay > 0)
+                .then(|| std::time::Duration::from_secs(self.pop3.login_delay.into())),
         }
     }
 

@@ -66,7 +66,7 @@ fn main() -> ExitCode {
                     if cli.json {
                         println!("{}", serde_json::json!({"error": e.to_string()}));
                     }
-                    eprintln!("praisani: {e:#}");
+                    eprintln!("praisani: {}", error_text(&e));
                     ExitCode::from(EXIT_FAILURE)
                 }
             };
@@ -97,9 +97,40 @@ fn main() -> ExitCode {
                 if cli.json {
                     println!("{}", serde_json::json!({"error": e.to_string()}));
                 }
-                eprintln!("praisani: {e:#}");
+                eprintln!("praisani: {}", error_text(&e));
                 ExitCode::from(EXIT_FAILURE)
             }
         }
     })
+}
+
+/// An error and its causes on one line, `outer: inner: …`, leaving out a
+/// cause whose text the message before it already ends with (library
+/// errors that name their source in their own text).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_text_names_each_cause_once() {
+        let inner = std::io::Error::other("disk on fire");
+        let store = praisani_store::StoreError::from(inner);
+        let e = anyhow::Error::new(store).context("cannot add the domain");
+        let text = super::error_text(&e);
+        assert_eq!(text.matches("disk on fire").count(), 1, "{text}");
+        assert!(text.starts_with("cannot add the domain: "), "{text}");
+    }
 }

@@ -35,3 +35,47 @@ impl BodyStream {
         Ok(out)
     }
 }
+
+/// Where a chunked body being streamed stands. Both backends read the first
+/// chunk when the body is opened (an error then shows before any response
+/// is sent) and each later one with a query of its own.
+pub(crate) struct ChunkCursor {
+    chunks: i64,
+    next: i64,
+    first: Option<Vec<u8>>,
+}
+
+/// What a [`ChunkCursor`] says comes next.
+pub(crate) enum NextChunk {
+    /// The body is read to its end.
+    End,
+    /// This chunk was read already.
+    Ready(Vec<u8>),
+    /// The chunk with this sequence number is to be read.
+    Fetch(i64),
+}
+
+impl ChunkCursor {
+    /// A cursor at the start of a body of `chunks` chunks, the first of
+    /// which may have been read.
+    pub(crate) fn new(chunks: i64, first: Option<Vec<u8>>) -> Self {
+        ChunkCursor {
+            chunks,
+            next: 0,
+            first,
+        }
+    }
+
+    /// Moves on by one chunk.
+    pub(crate) fn advance(&mut self) -> NextChunk {
+        if self.next >= self.chunks {
+            return NextChunk::End;
+        }
+        let seq = self.next;
+        self.next += 1;
+        match self.first.take().filter(|_| seq == 0) {
+            Some(first) => NextChunk::Ready(first),
+            None => NextChunk::Fetch(seq),
+        }
+    }
+}

@@ -10,6 +10,7 @@
 //! No SQL, file path or backend type is visible outside this crate.
 
 mod body;
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod embedded;
 mod error;
@@ -21,13 +22,48 @@ mod types;
 
 pub use body::{BodySource, BodyStream};
 pub use embedded::EmbeddedStore;
-pub use error::StoreError;
+pub use error::{Conflict, StoreError, Subject, Unavailable};
 pub use policy::{ExpireReport, Fit, Keep, NoticeWriter, QuotaRefusal, Retention, Usage};
 pub use postgres::{PgOptions, PostgresStore};
 pub use spool::Spool;
 pub use types::*;
 
 use async_trait::async_trait;
+
+/// The time stored rows carry (creation, arrival, leases): Unix seconds,
+/// 0 for a clock before 1970 rather than an error.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Random bits from the OS without another dependency: std's hasher is
+/// seeded from it. For names (UIDL prefixes, node ids), not for secrets.
+pub(crate) fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// The first of `known` schema migrations a database at schema `version`
+/// still needs. A database newer than this program is refused rather than
+/// used with a schema it does not know.
+pub(crate) fn migrations_from(version: i64, known: usize) -> Result<usize, StoreError> {
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > known {
+        return Err(Unavailable::SchemaTooNew { version, known }.into());
+    }
+    Ok(version)
+}
 use praisani_mailaddr::{Address, Domain};
 
 /// The storage interface shared by every backend.

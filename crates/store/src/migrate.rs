@@ -16,7 +16,7 @@
 //! all. Counts and octets are compared at the end.
 
 use crate::postgres::{PgOptions, PostgresStore, pool};
-use crate::{EmbeddedStore, StoreError};
+use crate::{Conflict, EmbeddedStore, StoreError, Unavailable};
 use std::path::PathBuf;
 use tokio_postgres::types::ToSql;
 
@@ -432,15 +432,11 @@ pub async fn copy(from: &Endpoint, to: &Endpoint, force: bool) -> Result<Report,
             )
             .await?;
         if busy > 0 {
-            return Err(StoreError::Conflict(format!(
-                "{from} is in use (POP3 sessions or deliveries under way); stop the nodes first"
-            )));
+            return Err(Conflict::SourceInUse(from.clone()).into());
         }
     }
     if held > 0 && !force {
-        return Err(StoreError::Conflict(format!(
-            "{to} is not empty; use --force to replace what it holds"
-        )));
+        return Err(Conflict::TargetNotEmpty(to.clone()).into());
     }
     // One snapshot of the source, one transaction in the target.
     match &src {
@@ -537,16 +533,22 @@ async fn verify(src: &Side, dst: &Side, report: &Report) -> Result<(), StoreErro
     for (table, copied) in &report.tables {
         let (s, d) = (count(src, table).await?, count(dst, table).await?);
         if s != d || d as u64 != *copied {
-            return Err(StoreError::Unavailable(format!(
-                "verification failed: {table} has {s} rows in the source, {d} in the target ({copied} copied)"
-            )));
+            return Err(Unavailable::RowsDiffer {
+                table,
+                source_rows: s,
+                target_rows: d,
+                copied: *copied,
+            }
+            .into());
         }
     }
     let (s, d) = (octets(src).await?, octets(dst).await?);
     if s != d {
-        return Err(StoreError::Unavailable(format!(
-            "verification failed: {s} octets of bodies in the source, {d} in the target"
-        )));
+        return Err(Unavailable::OctetsDiffer {
+            source_octets: s,
+            target_octets: d,
+        }
+        .into());
     }
     Ok(())
 }

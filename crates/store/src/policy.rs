@@ -164,6 +164,122 @@ impl Usage {
     }
 }
 
+/// What [`crate::Store::quota_notice`] does, decided on the usage read
+/// inside its commit. Both backends follow it so that "once per threshold
+/// crossing" means the same on each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WarningStep {
+    /// The threshold reached now (what the notice announces).
+    pub level: u8,
+    /// The level to remember, when it differs from the one stored.
+    pub remember: Option<u8>,
+    /// The notice is to be delivered.
+    pub deliver: bool,
+}
+
+impl Usage {
+    /// The remembered warning level after usage fell (mail deleted, quota
+    /// raised): never above the percent used, so the thresholds above what
+    /// is left announce themselves again.
+    pub(crate) fn rearmed(&self) -> u8 {
+        self.percent().min(255) as u8
+    }
+
+    /// Decides a quota warning: the remembered level is first lowered to the
+    /// usage (a crossing re-armed meanwhile counts again), then a notice is
+    /// due when the level reached is above it and there is a notice to give.
+    pub(crate) fn warning(&self, thresholds: &[u8], have_notice: bool) -> WarningStep {
+        let floor = self.warned.min(self.rearmed());
+        let level = self.level(thresholds);
+        let deliver = have_notice && level > floor;
+        let new = if deliver { level } else { floor };
+        WarningStep {
+            level,
+            remember: (new != self.warned).then_some(new),
+            deliver,
+        }
+    }
+}
+
+/// Whether [`crate::Store::accept`] stores a message for one mailbox,
+/// decided on its usage as read inside the commit (after the copies already
+/// added for earlier recipients, so one domain's total counts each).
+pub(crate) fn admit(usage: &Usage, size: u64, check_quota: bool) -> Result<(), Fit> {
+    match usage.fit(size) {
+        fit @ (Fit::Full | Fit::TooBig) if check_quota => Err(fit),
+        _ => Ok(()),
+    }
+}
+
+/// The answer of [`crate::Store::accept`], built up recipient by recipient:
+/// the backends only store, this decides who gets a copy and how many
+/// references the shared body has.
+#[derive(Debug)]
+pub(crate) struct AcceptTally {
+    accepted: crate::Accepted,
+}
+
+impl AcceptTally {
+    /// True when there is nothing to store at all: no body is written.
+    pub(crate) fn nothing_to_store(local: &[crate::AccountId], remote: bool) -> bool {
+        local.is_empty() && !remote
+    }
+
+    /// A tally for `local` recipients.
+    pub(crate) fn new(local: usize) -> Self {
+        AcceptTally {
+            accepted: crate::Accepted {
+                messages: Vec::with_capacity(local),
+                queued: None,
+                refused: Vec::new(),
+                usage: Vec::with_capacity(local),
+            },
+        }
+    }
+
+    /// Decides for one mailbox with its usage now: true when the backend
+    /// is to add the message (then [`AcceptTally::added`]); a refusal is
+    /// recorded here.
+    pub(crate) fn admit(
+        &mut self,
+        account: crate::AccountId,
+        usage: &Usage,
+        size: u64,
+        check_quota: bool,
+    ) -> bool {
+        match admit(usage, size, check_quota) {
+            Ok(()) => true,
+            Err(fit) => {
+                self.accepted.refused.push(QuotaRefusal { account, fit });
+                false
+            }
+        }
+    }
+
+    /// Records a copy the backend added, with the mailbox's usage after it.
+    pub(crate) fn added(
+        &mut self,
+        account: crate::AccountId,
+        message: crate::MessageId,
+        after: Usage,
+    ) {
+        self.accepted.messages.push(message);
+        self.accepted.usage.push((account, after));
+    }
+
+    /// References the body needs: one per copy, one for the queue entry.
+    /// Zero means the body is to be released again.
+    pub(crate) fn body_refs(&self, remote: bool) -> i64 {
+        (self.accepted.messages.len() + usize::from(remote)) as i64
+    }
+
+    /// The answer, with the queue entry made for the remote recipients.
+    pub(crate) fn finish(mut self, queued: Option<crate::QueueId>) -> crate::Accepted {
+        self.accepted.queued = queued;
+        self.accepted
+    }
+}
+
 /// Writes a quota warning for the usage and threshold level given (as
 /// they are inside the commit that delivers it) into the spool.
 pub type NoticeWriter =
@@ -190,6 +306,90 @@ pub struct ExpireReport {
     /// Mailboxes skipped because a POP3 session held them; the next sweep
     /// tries again.
     pub locked: u64,
+}
+
+/// What one sweep deletes from one mailbox: messages retrieved at or
+/// before `retrieved_by`, and messages received at or before `received_by`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cutoffs {
+    /// Unix seconds; `None`: retrieval does not expire messages.
+    pub retrieved_by: Option<i64>,
+    /// Unix seconds; `None`: age does not expire messages.
+    pub received_by: Option<i64>,
+}
+
+impl Retention {
+    /// The cut-off times of this retention as of `now`; `None` when it
+    /// keeps everything, so the sweep need not look at the mailbox.
+    pub(crate) fn cutoffs(self, now: i64) -> Option<Cutoffs> {
+        let c = Cutoffs {
+            retrieved_by: self.after_retrieval.seconds().map(|s| now - s),
+            received_by: self.max_age.seconds().map(|s| now - s),
+        };
+        (c.retrieved_by.is_some() || c.received_by.is_some()).then_some(c)
+    }
+
+    /// Retention from its two stored columns (see [`Keep::to_db`]).
+    pub(crate) fn from_db(after_retrieval: Option<i64>, max_age: Option<i64>) -> Retention {
+        Retention {
+            after_retrieval: Keep::from_db(after_retrieval),
+            max_age: Keep::from_db(max_age),
+        }
+    }
+}
+
+/// The mailboxes a sweep as of `now` looks at, with what it deletes from
+/// each: every account's own-else-domain retention falls back to
+/// `default`, and a mailbox whose retention keeps everything is skipped.
+pub(crate) fn sweep_plan(
+    accounts: Vec<(crate::AccountId, Retention)>,
+    default: Retention,
+    now: i64,
+) -> Vec<(crate::AccountId, Cutoffs)> {
+    accounts
+        .into_iter()
+        .filter_map(|(id, own)| own.or(default).cutoffs(now).map(|c| (id, c)))
+        .collect()
+}
+
+/// Outcome of expiring one mailbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Expired {
+    /// A session holds the mailbox: nothing deleted, the next sweep retries.
+    Locked,
+    /// Messages and octets deleted.
+    Deleted {
+        /// Messages deleted.
+        messages: u64,
+        /// Octets freed.
+        bytes: u64,
+    },
+}
+
+impl Expired {
+    /// The outcome of deleting messages of these stored sizes.
+    pub(crate) fn deleted(sizes: impl IntoIterator<Item = i64>) -> Expired {
+        let (mut messages, mut bytes) = (0, 0);
+        for size in sizes {
+            messages += 1;
+            bytes += size.max(0) as u64;
+        }
+        Expired::Deleted { messages, bytes }
+    }
+}
+
+impl ExpireReport {
+    /// Counts one mailbox the sweep looked at.
+    pub(crate) fn record(&mut self, outcome: Expired) {
+        self.accounts += 1;
+        match outcome {
+            Expired::Locked => self.locked += 1,
+            Expired::Deleted { messages, bytes } => {
+                self.messages += messages;
+                self.bytes += bytes;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -274,5 +474,99 @@ mod tests {
         assert_eq!(Keep::Forever.or(Keep::Days(3)), Keep::Forever);
         assert_eq!(Keep::Days(2).seconds(), Some(172_800));
         assert_eq!(Keep::Forever.seconds(), None);
+    }
+
+    #[test]
+    fn warning_once_per_crossing() {
+        let u = |used, warned| Usage {
+            warned,
+            ..usage(used, Some(100))
+        };
+        // Crossing 80: announce and remember 80.
+        let s = u(85, 0).warning(&[80, 95], true);
+        assert_eq!((s.level, s.remember, s.deliver), (80, Some(80), true));
+        // Still at 85 with 80 announced: nothing.
+        let s = u(85, 80).warning(&[80, 95], true);
+        assert_eq!((s.level, s.remember, s.deliver), (80, None, false));
+        // Usage fell below 80 meanwhile: the remembered level is lowered.
+        let s = u(50, 80).warning(&[80, 95], true);
+        assert_eq!((s.level, s.remember, s.deliver), (0, Some(50), false));
+        // No notice to give: the level is only lowered, never raised.
+        let s = u(99, 80).warning(&[80, 95], false);
+        assert_eq!((s.level, s.remember, s.deliver), (95, None, false));
+        assert_eq!(u(500, 0).rearmed(), 255);
+    }
+
+    #[test]
+    fn accept_tally_and_refs() {
+        let full = usage(100, Some(100));
+        assert_eq!(admit(&full, 1, true), Err(Fit::Full));
+        assert_eq!(admit(&full, 1, false), Ok(()));
+        assert_eq!(admit(&usage(0, Some(10)), 11, true), Err(Fit::TooBig));
+        assert!(AcceptTally::nothing_to_store(&[], false));
+        assert!(!AcceptTally::nothing_to_store(&[], true));
+        let mut t = AcceptTally::new(2);
+        assert!(!t.admit(1, &full, 1, true));
+        assert!(t.admit(2, &usage(0, None), 1, true));
+        t.added(2, 7, usage(1, None));
+        assert_eq!(t.body_refs(true), 2);
+        let a = t.finish(Some(3));
+        assert_eq!(a.messages, vec![7]);
+        assert_eq!(a.queued, Some(3));
+        assert_eq!(
+            a.refused,
+            vec![QuotaRefusal {
+                account: 1,
+                fit: Fit::Full
+            }]
+        );
+    }
+
+    #[test]
+    fn sweep_skips_what_keeps_everything() {
+        let days = |a, m| Retention {
+            after_retrieval: a,
+            max_age: m,
+        };
+        let plan = sweep_plan(
+            vec![
+                (1, days(Keep::Inherit, Keep::Inherit)),
+                (2, days(Keep::Forever, Keep::Forever)),
+                (3, days(Keep::Days(1), Keep::Inherit)),
+            ],
+            days(Keep::Inherit, Keep::Days(2)),
+            1_000_000,
+        );
+        assert_eq!(
+            plan,
+            vec![
+                (
+                    1,
+                    Cutoffs {
+                        retrieved_by: None,
+                        received_by: Some(1_000_000 - 172_800)
+                    }
+                ),
+                (
+                    3,
+                    Cutoffs {
+                        retrieved_by: Some(1_000_000 - 86_400),
+                        received_by: Some(1_000_000 - 172_800)
+                    }
+                ),
+            ]
+        );
+        let mut r = ExpireReport::default();
+        r.record(Expired::Locked);
+        r.record(Expired::deleted([10, -1, 5]));
+        assert_eq!(
+            r,
+            ExpireReport {
+                accounts: 2,
+                messages: 3,
+                bytes: 15,
+                locked: 1
+            }
+        );
     }
 }

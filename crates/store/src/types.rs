@@ -26,7 +26,7 @@ pub struct DomainInfo {
 }
 
 /// New login secrets for an account, all derived from one password.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Secrets {
     /// PHC string of the argon2id hash.
     pub password_hash: String,
@@ -37,7 +37,7 @@ pub struct Secrets {
 }
 
 /// What is needed to create an account.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NewAccount {
     /// The mailbox address.
     pub address: Address,
@@ -52,7 +52,7 @@ pub struct NewAccount {
 }
 
 /// A stored account.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Account {
     /// Store id.
     pub id: AccountId,
@@ -82,6 +82,68 @@ pub struct Account {
     pub retention: Retention,
     /// Its domain's retention settings (what `Keep::Inherit` falls back to).
     pub domain_retention: Retention,
+}
+
+/// Stands in for a secret in `Debug` output: a hash, SCRAM keys or the
+/// APOP secret must not reach logs or panic messages, which is where
+/// `{:?}` of an account ends up.
+struct Redacted;
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Whether an optional secret is set, without it.
+fn redacted(secret: &Option<String>) -> Option<Redacted> {
+    secret.as_ref().map(|_| Redacted)
+}
+
+// By hand: see [`Redacted`].
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("password_hash", &Redacted)
+            .field("apop_secret", &redacted(&self.apop_secret))
+            .field("scram", &redacted(&self.scram))
+            .finish()
+    }
+}
+
+// By hand: see [`Redacted`].
+impl std::fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("address", &self.address)
+            .field("password_hash", &Redacted)
+            .field("apop_secret", &redacted(&self.apop_secret))
+            .field("scram", &redacted(&self.scram))
+            .field("quota_bytes", &self.quota_bytes)
+            .finish()
+    }
+}
+
+// By hand: see [`Redacted`].
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("address", &self.address)
+            .field("password_hash", &Redacted)
+            .field("apop_secret", &redacted(&self.apop_secret))
+            .field("scram", &redacted(&self.scram))
+            .field("quota_bytes", &self.quota_bytes)
+            .field("used_bytes", &self.used_bytes)
+            .field("used_messages", &self.used_messages)
+            .field("quota_messages", &self.quota_messages)
+            .field("lang", &self.lang)
+            .field("warn_to", &self.warn_to)
+            .field("warned", &self.warned)
+            .field("retention", &self.retention)
+            .field("domain_retention", &self.domain_retention)
+            .finish()
+    }
 }
 
 /// An alias and the addresses it expands to.
@@ -141,6 +203,28 @@ pub enum LegacyView {
     },
     /// No downgraded form exists: the message is not shown.
     Hidden,
+}
+
+impl LegacyView {
+    /// The view of a message of `size` octets from what is stored with its
+    /// body: `None` without a downgrade row, else the octets the downgraded
+    /// header replaces and the replacement's length (`None`: the header
+    /// could not be downgraded).
+    pub(crate) fn from_stored(size: u64, downgrade: Option<(u64, Option<u64>)>) -> LegacyView {
+        match downgrade {
+            None => LegacyView::Same,
+            Some((_, None)) => LegacyView::Hidden,
+            Some((replaced, Some(len))) => LegacyView::Downgraded {
+                size: size.saturating_sub(replaced) + len,
+            },
+        }
+    }
+}
+
+/// A message's POP3 unique id: the one it brought along when migrated from
+/// elsewhere, else the store's prefix and the message id (never reused).
+pub(crate) fn uidl(prefix: &str, id: MessageId, stored: Option<String>) -> String {
+    stored.unwrap_or_else(|| format!("{prefix}.{id}"))
 }
 
 /// The downgraded (RFC 6857) header section of a message whose header has
@@ -272,6 +356,41 @@ pub struct QueueEntry {
     pub recipients: Vec<QueuedRcpt>,
 }
 
+/// Recipients just leased from the queue, each with its message's id, in
+/// the order they are due (earliest next attempt, then id). Both backends
+/// group them by message the same way: see [`group_taken`].
+pub(crate) fn due_order(taken: &mut [(QueuedRcpt, QueueId)]) {
+    taken.sort_by_key(|(r, _)| (r.next_attempt, r.id));
+}
+
+/// The messages of `taken` (see [`due_order`]), each once, in the order of
+/// their first recipient: the headers the backend is to read.
+pub(crate) fn taken_messages(taken: &[(QueuedRcpt, QueueId)]) -> Vec<QueueId> {
+    let mut ids: Vec<QueueId> = Vec::new();
+    for (_, q) in taken {
+        if !ids.contains(q) {
+            ids.push(*q);
+        }
+    }
+    ids
+}
+
+/// Groups leased recipients under their messages' `headers` (read for
+/// [`taken_messages`]), keeping the order of both; the recipients of a
+/// message without a header (deleted meanwhile) are left out.
+pub(crate) fn group_taken(
+    taken: Vec<(QueuedRcpt, QueueId)>,
+    headers: Vec<QueueEntry>,
+) -> Vec<QueueEntry> {
+    let mut out = headers;
+    for (rcpt, q) in taken {
+        if let Some(e) = out.iter_mut().find(|e| e.id == q) {
+            e.recipients.push(rcpt);
+        }
+    }
+    out
+}
+
 /// What happened to one recipient on a delivery attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AttemptResult {
@@ -359,5 +478,67 @@ impl MaildropLock {
 impl std::fmt::Debug for MaildropLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MaildropLock")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
+    const APOP: &str = "apop-shared-secret";
+    const SCRAM: &str = "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy";
+
+    fn assert_redacted(shown: String) {
+        for secret in [HASH, APOP, SCRAM, "c2FsdA", "argon2id"] {
+            assert!(!shown.contains(secret), "{secret:?} in {shown}");
+        }
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn secrets_are_not_in_debug_output() {
+        let address = Address::parse("a@example.test").unwrap();
+        let secrets = Secrets {
+            password_hash: HASH.into(),
+            apop_secret: Some(APOP.into()),
+            scram: Some(SCRAM.into()),
+        };
+        assert_redacted(format!("{secrets:?}"));
+        let new = NewAccount {
+            address: address.clone(),
+            password_hash: HASH.into(),
+            apop_secret: Some(APOP.into()),
+            scram: Some(SCRAM.into()),
+            quota_bytes: Some(10),
+        };
+        let shown = format!("{new:?}");
+        assert!(shown.contains("quota_bytes: Some(10)"), "{shown}");
+        assert_redacted(shown);
+        let account = Account {
+            id: 1,
+            address,
+            password_hash: HASH.into(),
+            apop_secret: Some(APOP.into()),
+            scram: Some(SCRAM.into()),
+            quota_bytes: None,
+            used_bytes: 0,
+            used_messages: 0,
+            quota_messages: None,
+            lang: "en".into(),
+            warn_to: None,
+            warned: 0,
+            retention: Retention::default(),
+            domain_retention: Retention::default(),
+        };
+        assert_redacted(format!("{account:?}"));
+        assert_redacted(format!("{account:#?}"));
+        // Unset secrets still show as unset.
+        let none = Secrets {
+            password_hash: HASH.into(),
+            apop_secret: None,
+            scram: None,
+        };
+        assert!(format!("{none:?}").contains("apop_secret: None"));
     }
 }

@@ -5,17 +5,17 @@
 
 mod http;
 mod limits;
-mod login;
 mod pop3;
 mod smtp;
 mod stream;
-mod throttle;
 
 use crate::config::Config;
 use crate::tls::Tls;
 use praisani_delivery::queue::Runner;
 use praisani_mailaddr::{Address, Domain};
-use praisani_mailhost::{Authenticator, PostOffice, passwords};
+use praisani_mailhost::login::Logins;
+use praisani_mailhost::throttle::{Throttle, ThrottlePolicy};
+use praisani_mailhost::{Authenticator, PostOffice, passwords, retention};
 use praisani_store::{NewAccount, Store, StoreError};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -32,7 +32,8 @@ pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
     /// The mail logic's shared services (over the same store).
     pub office: Arc<PostOffice>,
-    pub auth: Authenticator,
+    /// Password checks and brute-force throttling for every protocol.
+    pub logins: Arc<Logins>,
     pub smtp: Arc<praisani_smtp::Config>,
     /// The POP3 policy, and the same for clients that may not send
     /// passwords in the clear; replaced when the EXPIRE shown before login
@@ -41,12 +42,6 @@ pub(crate) struct Shared {
     pub limits: limits::ConnLimits,
     /// The TLS settings, reloaded on SIGHUP.
     pub tls: Arc<Tls>,
-    /// Failed-login records for brute-force throttling.
-    pub throttle: throttle::Throttle,
-    /// Makes SCRAM answer for unknown users like for real ones.
-    pub scram_secret: [u8; 32],
-    /// When each account last logged in over POP3, for LOGIN-DELAY.
-    pub login_times: limits::LoginTimes,
     next_id: AtomicU64,
     started: u64,
 }
@@ -63,31 +58,17 @@ impl Shared {
         }
     }
 
-    /// Recomputes the EXPIRE that CAPA shows before login: RFC 2449 §6.7
-    /// makes it the shortest retention any user has (with USER when users
-    /// differ), so it follows the accounts' and domains' own policies.
+    /// Recomputes the EXPIRE that CAPA shows before login
+    /// ([`retention::expire_before_login`]) and keeps it in the POP3 policy.
     pub async fn refresh_expire(&self) {
-        let accounts = match self.store.account_list(None).await {
-            Ok(a) => a,
+        let default = self.office.settings.retention;
+        let (floor, per_user) = match retention::expire_before_login(&*self.store, default).await {
+            Ok(e) => e,
             Err(e) => {
                 tracing::error!("cannot read retention policies: {e}");
                 return;
             }
         };
-        let default = self.config.retention.default_policy();
-        let each: Vec<praisani_pop3::Expire> = accounts
-            .iter()
-            .map(|a| advertised_expire(a.retention.or(a.domain_retention).or(default)))
-            .collect();
-        let floor = each
-            .iter()
-            .copied()
-            .min_by_key(|e| match e {
-                praisani_pop3::Expire::Days(d) => u64::from(*d),
-                praisani_pop3::Expire::Never => u64::MAX,
-            })
-            .unwrap_or_else(|| advertised_expire(default));
-        let per_user = each.iter().any(|e| *e != floor);
         let mut both = self.pop3.write().unwrap_or_else(|p| p.into_inner());
         if both.0.expire == floor && both.0.expire_per_user == per_user {
             return;
@@ -235,7 +216,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         implementation: format!("praisani {}", env!("CARGO_PKG_VERSION")),
         hostname: config.hostname.clone(),
         // Until refresh_expire has looked at the accounts' own policies.
-        expire: advertised_expire(config.retention.default_policy()),
+        expire: retention::advertised_expire(config.retention.default_policy()),
         expire_per_user: false,
         login_delay: (config.pop3.login_delay > 0).then_some(config.pop3.login_delay),
         allow_plaintext: true,
@@ -250,22 +231,25 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         ..praisani_pop3::Config::default()
     };
     let shared = Arc::new(Shared {
-        auth: Authenticator::new(
-            store.clone(),
-            limits.auth_failure_delay,
-            limits.auth_cache_ttl,
-        ),
-        limits: limits::ConnLimits::new(limits.max_connections, limits.max_connections_per_ip),
-        login_times: limits::LoginTimes::default(),
-        tls: tls.clone(),
-        throttle: throttle::Throttle::new(throttle::ThrottlePolicy {
-            lockout_after: u32::try_from(limits.auth_lockout_after).unwrap_or(u32::MAX),
-            lockout: limits.auth_lockout,
-            window: limits.auth_lockout.max(Duration::from_secs(900)),
-            step: Duration::from_secs(1),
-            max_delay: Duration::from_secs(10),
+        logins: Arc::new(Logins {
+            store: store.clone(),
+            auth: Authenticator::new(
+                store.clone(),
+                limits.auth_failure_delay,
+                limits.auth_cache_ttl,
+            ),
+            throttle: Throttle::new(ThrottlePolicy {
+                lockout_after: u32::try_from(limits.auth_lockout_after).unwrap_or(u32::MAX),
+                lockout: limits.auth_lockout,
+                window: limits.auth_lockout.max(Duration::from_secs(900)),
+                step: Duration::from_secs(1),
+                max_delay: Duration::from_secs(10),
+            }),
+            scram_secret,
+            failure_delay: limits.auth_failure_delay,
         }),
-        scram_secret,
+        limits: limits::ConnLimits::new(limits.max_connections, limits.max_connections_per_ip),
+        tls: tls.clone(),
         office: Arc::new(PostOffice::new(
             store.clone(),
             config.post_office_settings(),
@@ -355,18 +339,7 @@ async fn sweep(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         }
         wait = shared.config.retention.sweep_interval;
         shared.refresh_expire().await;
-        let now = chrono::Utc::now().timestamp();
-        let default = shared.config.retention.default_policy();
-        match shared.store.expire(now, default).await {
-            Ok(r) if r.messages > 0 || r.locked > 0 => tracing::info!(
-                messages = r.messages,
-                bytes = r.bytes,
-                skipped_in_use = r.locked,
-                "retention: expired messages deleted"
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::error!("retention sweep failed: {e}"),
-        }
+        retention::sweep(&*shared.store, shared.office.settings.retention).await;
     }
 }
 
@@ -480,15 +453,17 @@ async fn wait_for_signal() {
     }
 }
 
-async fn create_demo(store: &dyn Store) -> Result<(), StoreError> {
-    let domain = Domain::parse("example.test").map_err(|e| StoreError::Conflict(e.to_string()))?;
+/// Not a store failure alone: the fixed names must parse and the password
+/// must hash, hence anyhow (its Display is the failure's own text).
+async fn create_demo(store: &dyn Store) -> anyhow::Result<()> {
+    let domain = Domain::parse("example.test")?;
     match store.domain_add(&domain).await {
         Ok(()) | Err(StoreError::Duplicate(_)) => {}
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     }
-    let address = Address::parse(DEMO_ADDRESS).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let address = Address::parse(DEMO_ADDRESS)?;
     if store.account_get(&address).await?.is_none() {
-        let secrets = passwords::secrets(DEMO_PASSWORD, true).map_err(StoreError::Conflict)?;
+        let secrets = passwords::secrets(DEMO_PASSWORD, true).map_err(anyhow::Error::msg)?;
         store
             .account_add(NewAccount {
                 address,
@@ -537,23 +512,6 @@ fn print_demo(config: &Config) {
              http://{a}/mail/config-v1.1.xml?emailaddress={}\n",
             DEMO_ADDRESS.replace('@', "%40")
         );
-    }
-}
-
-/// A retention policy as POP3 advertises it (RFC 2449 EXPIRE: how long a
-/// retrieved message stays at least). Deletion by age bounds it too: a
-/// message retrieved today goes at most `max_age` days later.
-pub(crate) fn advertised_expire(r: praisani_store::Retention) -> praisani_pop3::Expire {
-    let days = [r.after_retrieval, r.max_age]
-        .into_iter()
-        .filter_map(|k| match k {
-            praisani_store::Keep::Days(d) => Some(d),
-            praisani_store::Keep::Forever | praisani_store::Keep::Inherit => None,
-        })
-        .min();
-    match days {
-        Some(d) => praisani_pop3::Expire::Days(d),
-        None => praisani_pop3::Expire::Never,
     }
 }
 

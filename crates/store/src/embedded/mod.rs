@@ -12,6 +12,7 @@ mod pool;
 mod schema;
 mod writer;
 
+use crate::policy::sweep_plan;
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, ExpireReport,
     HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, NewAccount, NoticeWriter,
@@ -432,24 +433,13 @@ impl Store for EmbeddedStore {
         let mut report = ExpireReport::default();
         // One commit per mailbox: a sweep of a large store never holds the
         // writer (and deliveries) for long.
-        for (account, own) in accounts {
-            let r = own.or(default);
-            if r.after_retrieval.seconds().is_none() && r.max_age.seconds().is_none() {
-                continue;
-            }
-            report.accounts += 1;
-            match self
+        for (account, cut) in sweep_plan(accounts, default, now) {
+            let outcome = self
                 .inner
                 .writer
-                .run(move |c| ops::expire_account(c, account, r, now))
-                .await?
-            {
-                ops::Expired::Locked => report.locked += 1,
-                ops::Expired::Deleted(m, b) => {
-                    report.messages += m;
-                    report.bytes += b;
-                }
-            }
+                .run(move |c| ops::expire_account(c, account, cut))
+                .await?;
+            report.record(outcome);
         }
         Ok(report)
     }

@@ -3,12 +3,17 @@
 
 use super::locks;
 use super::pool::ReadPool;
+use crate::body::{ChunkCursor, NextChunk};
+use crate::error::corrupt;
+use crate::policy::{AcceptTally, Cutoffs, Expired};
+use crate::types::{due_order, group_taken, taken_messages, uidl};
 use crate::{
-    Accepted, Account, AccountId, Alias, AttemptResult, BodySource, DomainInfo, Fit,
-    HeaderDowngrade, Keep, LegacyView, Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter,
-    Outbound, OutboundRcpt, QueueEntry, QueueId, QueueRcptId, QueuedRcpt, QuotaRefusal, RcptState,
-    Retention, Secrets, Spool, StoreError, Usage,
+    Accepted, Account, AccountId, Alias, AttemptResult, BodySource, DomainInfo, HeaderDowngrade,
+    LegacyView, Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter, Outbound, OutboundRcpt,
+    QueueEntry, QueueId, QueueRcptId, QueuedRcpt, RcptState, Retention, Secrets, Spool, StoreError,
+    Usage,
 };
+use crate::{Conflict, Subject};
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -16,16 +21,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// Bodies are stored in chunks of this size so they can be streamed.
 const CHUNK: usize = 128 * 1024;
 
-pub(super) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Unavailable(format!("stored data is invalid: {what}"))
-}
+pub(super) use crate::now;
 
 fn domain_id(c: &Connection, d: &Domain) -> Result<Option<i64>, StoreError> {
     Ok(
@@ -37,12 +33,12 @@ fn domain_id(c: &Connection, d: &Domain) -> Result<Option<i64>, StoreError> {
 }
 
 fn require_domain(c: &Connection, d: &Domain) -> Result<i64, StoreError> {
-    domain_id(c, d)?.ok_or_else(|| StoreError::NotFound(format!("domain {d}")))
+    domain_id(c, d)?.ok_or_else(|| StoreError::NotFound(Subject::Domain(d.clone())))
 }
 
 pub(super) fn domain_add(c: &Connection, d: &Domain) -> Result<(), StoreError> {
     if domain_id(c, d)?.is_some() {
-        return Err(StoreError::Duplicate(format!("domain {d}")));
+        return Err(StoreError::Duplicate(Subject::Domain(d.clone())));
     }
     c.execute(
         "INSERT INTO domains (name, created) VALUES (?1, ?2)",
@@ -64,9 +60,12 @@ pub(super) fn domain_remove(c: &Connection, d: &Domain, force: bool) -> Result<(
         |r| r.get(0),
     )?;
     if (accounts > 0 || aliases > 0) && !force {
-        return Err(StoreError::Conflict(format!(
-            "domain {d} still has {accounts} mailbox(es) and {aliases} alias(es); use --force to remove them too"
-        )));
+        return Err(Conflict::DomainNotEmpty {
+            domain: d.clone(),
+            accounts: accounts as u64,
+            aliases: aliases as u64,
+        }
+        .into());
     }
     let ids: Vec<i64> = {
         let mut st = c.prepare("SELECT id FROM accounts WHERE domain_id = ?1")?;
@@ -96,7 +95,7 @@ pub(super) fn domain_list(c: &Connection) -> Result<Vec<DomainInfo>, StoreError>
             r.get::<_, i64>(2)?,
             r.get::<_, Option<i64>>(3)?,
             r.get::<_, i64>(4)?,
-            retention(r.get(5)?, r.get(6)?),
+            Retention::from_db(r.get(5)?, r.get(6)?),
         ))
     })?;
     let mut out = Vec::new();
@@ -137,7 +136,7 @@ fn account_id(c: &Connection, a: &Address) -> Result<Option<i64>, StoreError> {
 pub(super) fn account_add(c: &Connection, n: &NewAccount) -> Result<AccountId, StoreError> {
     let did = require_domain(c, n.address.domain())?;
     if account_id(c, &n.address)?.is_some() || alias_id(c, &n.address)?.is_some() {
-        return Err(StoreError::Duplicate(format!("address {}", n.address)));
+        return Err(StoreError::Duplicate(Subject::Address(n.address.clone())));
     }
     c.execute(
         "INSERT INTO accounts
@@ -168,7 +167,7 @@ fn remove_account_by_id(c: &Connection, id: AccountId) -> Result<(), StoreError>
 }
 
 pub(super) fn account_remove(c: &Connection, a: &Address) -> Result<(), StoreError> {
-    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
     remove_account_by_id(c, id)
 }
 
@@ -176,14 +175,6 @@ const ACCOUNT_COLUMNS: &str = "a.id, a.local, d.name, a.password_hash, a.apop_se
      a.quota_bytes, a.used_bytes, a.used_messages, a.scram, a.quota_messages, a.lang,
      a.warn_to, a.quota_warned, a.keep_after_retrieval, a.keep_max_age,
      d.keep_after_retrieval, d.keep_max_age";
-
-/// Retention settings from their two stored columns.
-fn retention(after: Option<i64>, max_age: Option<i64>) -> Retention {
-    Retention {
-        after_retrieval: Keep::from_db(after),
-        max_age: Keep::from_db(max_age),
-    }
-}
 
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, ())> {
     let local: String = r.get(1)?;
@@ -206,8 +197,8 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, ())> {
             lang: r.get(10)?,
             warn_to: r.get(11)?,
             warned: r.get::<_, i64>(12)?.clamp(0, 255) as u8,
-            retention: retention(r.get(13)?, r.get(14)?),
-            domain_retention: retention(r.get(15)?, r.get(16)?),
+            retention: Retention::from_db(r.get(13)?, r.get(14)?),
+            domain_retention: Retention::from_db(r.get(15)?, r.get(16)?),
         },
         (),
     ))
@@ -254,7 +245,7 @@ pub(super) fn account_set_password(
     a: &Address,
     secrets: &Secrets,
 ) -> Result<(), StoreError> {
-    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
     c.execute(
         "UPDATE accounts SET password_hash = ?1, apop_secret = ?2, scram = ?3 WHERE id = ?4",
         params![
@@ -273,7 +264,7 @@ pub(super) fn account_set_quota(
     quota: Option<u64>,
     messages: Option<u64>,
 ) -> Result<(), StoreError> {
-    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
     let as_db = |q: Option<u64>| q.map(|q| i64::try_from(q).unwrap_or(i64::MAX));
     c.execute(
         "UPDATE accounts SET quota_bytes = ?1, quota_messages = ?2 WHERE id = ?3",
@@ -288,7 +279,7 @@ pub(super) fn account_set_notices(
     lang: &str,
     warn_to: Option<&str>,
 ) -> Result<(), StoreError> {
-    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
     c.execute(
         "UPDATE accounts SET lang = ?1, warn_to = ?2 WHERE id = ?3",
         params![lang, warn_to, id],
@@ -301,7 +292,7 @@ pub(super) fn account_set_retention(
     a: &Address,
     r: Retention,
 ) -> Result<(), StoreError> {
-    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("account {a}")))?;
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
     c.execute(
         "UPDATE accounts SET keep_after_retrieval = ?1, keep_max_age = ?2 WHERE id = ?3",
         params![r.after_retrieval.to_db(), r.max_age.to_db(), id],
@@ -369,12 +360,10 @@ pub(super) fn alias_add(
 ) -> Result<(), StoreError> {
     let did = require_domain(c, a.domain())?;
     if account_id(c, a)?.is_some() || alias_id(c, a)?.is_some() {
-        return Err(StoreError::Duplicate(format!("address {a}")));
+        return Err(StoreError::Duplicate(Subject::Address(a.clone())));
     }
     if targets.is_empty() {
-        return Err(StoreError::Conflict(
-            "an alias needs at least one target".into(),
-        ));
+        return Err(Conflict::AliasWithoutTargets.into());
     }
     c.execute(
         "INSERT INTO aliases (domain_id, local) VALUES (?1, ?2)",
@@ -391,7 +380,7 @@ pub(super) fn alias_add(
 }
 
 pub(super) fn alias_remove(c: &Connection, a: &Address) -> Result<(), StoreError> {
-    let id = alias_id(c, a)?.ok_or_else(|| StoreError::NotFound(format!("alias {a}")))?;
+    let id = alias_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Alias(a.clone())))?;
     c.execute("DELETE FROM alias_targets WHERE alias_id = ?1", [id])?;
     c.execute("DELETE FROM aliases WHERE id = ?1", [id])?;
     Ok(())
@@ -505,52 +494,35 @@ pub(super) fn accept(
     outbound: Option<&Outbound>,
     check_quota: bool,
 ) -> Result<Accepted, StoreError> {
-    if recipients.is_empty() && outbound.is_none() {
-        return Ok(Accepted {
-            messages: Vec::new(),
-            queued: None,
-            refused: Vec::new(),
-            usage: Vec::new(),
-        });
+    if AcceptTally::nothing_to_store(recipients, outbound.is_some()) {
+        return Ok(AcceptTally::new(0).finish(None));
     }
     let (body_id, size) = store_body(c, body, 0)?;
     let received = now();
-    let mut ids = Vec::with_capacity(recipients.len());
-    let mut after = Vec::with_capacity(recipients.len());
-    let mut refused = Vec::new();
+    let mut tally = AcceptTally::new(recipients.len());
     for &account in recipients {
         // Checked here, inside the commit and after the copies already
         // added (a domain's total counts each), so neither concurrent
         // deliveries nor several recipients of one domain overrun a quota.
-        let u = usage(c, account)?
-            .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
-        match u.fit(size as u64) {
-            fit @ (Fit::Full | Fit::TooBig) if check_quota => {
-                refused.push(QuotaRefusal { account, fit });
-            }
-            _ => {
-                ids.push(add_message(c, account, body_id, size, received)?);
-                after.push((account, usage(c, account)?.unwrap_or_default()));
-            }
+        let u =
+            usage(c, account)?.ok_or_else(|| StoreError::NotFound(Subject::AccountId(account)))?;
+        if tally.admit(account, &u, size as u64, check_quota) {
+            let id = add_message(c, account, body_id, size, received)?;
+            tally.added(account, id, usage(c, account)?.unwrap_or_default());
         }
     }
-    let refs = ids.len() + usize::from(outbound.is_some());
+    let refs = tally.body_refs(outbound.is_some());
     if refs == 0 {
         release_body(c, body_id)?;
     } else {
         c.prepare_cached("UPDATE bodies SET refs = ?1 WHERE id = ?2")?
-            .execute(params![refs as i64, body_id])?;
+            .execute(params![refs, body_id])?;
     }
     let queued = match outbound {
         Some(o) => Some(enqueue(c, body_id, o, received)?),
         None => None,
     };
-    Ok(Accepted {
-        messages: ids,
-        queued,
-        refused,
-        usage: after,
-    })
+    Ok(tally.finish(queued))
 }
 
 /// Adds a message referring to a stored body to a mailbox and counts it
@@ -587,7 +559,7 @@ fn count_usage(
         )?
         .execute(params![bytes, messages, account])?;
     if n != 1 {
-        return Err(StoreError::NotFound(format!("account #{account}")));
+        return Err(StoreError::NotFound(Subject::AccountId(account)));
     }
     c.prepare_cached(
         "UPDATE domains SET used_bytes = max(used_bytes + ?1, 0)
@@ -603,22 +575,15 @@ pub(super) fn quota_notice(
     thresholds: &[u8],
     notice: Option<(Spool, NoticeWriter)>,
 ) -> Result<bool, StoreError> {
-    let u =
-        usage(c, account)?.ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
-    let warned = i64::from(u.warned);
-    let floor = warned.min(u.percent().min(255) as i64);
-    let level = u.level(thresholds);
-    let (new, deliver) = match notice {
-        Some(n) if i64::from(level) > floor => (i64::from(level), Some(n)),
-        _ => (floor, None),
-    };
-    if new != warned {
+    let u = usage(c, account)?.ok_or_else(|| StoreError::NotFound(Subject::AccountId(account)))?;
+    let step = u.warning(thresholds, notice.is_some());
+    if let Some(level) = step.remember {
         c.prepare_cached("UPDATE accounts SET quota_warned = ?1 WHERE id = ?2")?
-            .execute(params![new, account])?;
+            .execute(params![i64::from(level), account])?;
     }
-    match deliver {
+    match notice.filter(|_| step.deliver) {
         Some((mut spool, write)) => {
-            write(&u, level, &mut spool)?;
+            write(&u, step.level, &mut spool)?;
             let (body_id, size) = store_body(c, spool, 1)?;
             add_message(c, account, body_id, size, now())?;
             Ok(true)
@@ -632,7 +597,7 @@ pub(super) fn quota_notice(
 fn rearm_warnings(c: &Connection, account: AccountId) -> Result<(), StoreError> {
     if let Some(u) = usage(c, account)? {
         c.prepare_cached("UPDATE accounts SET quota_warned = min(quota_warned, ?1) WHERE id = ?2")?
-            .execute(params![u.percent().min(255) as i64, account])?;
+            .execute(params![i64::from(u.rearmed()), account])?;
     }
     Ok(())
 }
@@ -664,35 +629,21 @@ pub(super) fn retention_list(c: &Connection) -> Result<Vec<(AccountId, Retention
     let rows = st.query_map([], |r| {
         Ok((
             r.get::<_, i64>(0)?,
-            retention(r.get(1)?, r.get(2)?).or(retention(r.get(3)?, r.get(4)?)),
+            Retention::from_db(r.get(1)?, r.get(2)?).or(Retention::from_db(r.get(3)?, r.get(4)?)),
         ))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Outcome of expiring one mailbox.
-pub(super) enum Expired {
-    /// A session holds the mailbox.
-    Locked,
-    /// Messages and octets deleted.
-    Deleted(u64, u64),
-}
-
-/// Deletes what `r` says has expired from one mailbox as of `now`, unless
-/// a session holds it.
+/// Deletes what `cut` says has expired from one mailbox, unless a session
+/// holds it.
 pub(super) fn expire_account(
     c: &Connection,
     account: AccountId,
-    r: Retention,
-    now: i64,
+    cut: Cutoffs,
 ) -> Result<Expired, StoreError> {
     if locks::held(c, account)? {
         return Ok(Expired::Locked);
-    }
-    let after = r.after_retrieval.seconds().map(|s| now - s);
-    let max_age = r.max_age.seconds().map(|s| now - s);
-    if after.is_none() && max_age.is_none() {
-        return Ok(Expired::Deleted(0, 0));
     }
     let victims: Vec<(i64, i64)> = {
         let mut st = c.prepare_cached(
@@ -700,15 +651,14 @@ pub(super) fn expire_account(
                 ((?2 IS NOT NULL AND retrieved IS NOT NULL AND retrieved <= ?2)
                  OR (?3 IS NOT NULL AND received <= ?3))",
         )?;
-        st.query_map(params![account, after, max_age], |row| {
+        st.query_map(params![account, cut.retrieved_by, cut.received_by], |row| {
             Ok((row.get(0)?, row.get(1)?))
         })?
         .collect::<Result<_, _>>()?
     };
     let ids: Vec<i64> = victims.iter().map(|v| v.0).collect();
     delete_messages(c, account, &ids)?;
-    let bytes = victims.iter().map(|v| v.1.max(0) as u64).sum();
-    Ok(Expired::Deleted(ids.len() as u64, bytes))
+    Ok(Expired::deleted(victims.iter().map(|v| v.1)))
 }
 
 fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<QueueId, StoreError> {
@@ -814,7 +764,7 @@ pub(super) fn queue_take_due(
          WHERE state = 'pending' AND next_attempt <= ?1 AND lease_until <= ?1
          ORDER BY next_attempt, id LIMIT ?2"
     );
-    let rows: Vec<(QueuedRcpt, QueueId)> = {
+    let mut taken: Vec<(QueuedRcpt, QueueId)> = {
         let mut st = c.prepare_cached(&sql)?;
         st.query_map(params![now, limit as i64], |r| {
             Ok((queue_rcpt_row(r)?, r.get(10)?))
@@ -822,19 +772,15 @@ pub(super) fn queue_take_due(
         .collect::<Result<_, _>>()?
     };
     let mut lease = c.prepare_cached("UPDATE queue_rcpts SET lease_until = ?1 WHERE id = ?2")?;
-    let mut out: Vec<QueueEntry> = Vec::new();
-    for (rcpt, qid) in rows {
+    for (rcpt, _) in &taken {
         lease.execute(params![now + lease_secs, rcpt.id])?;
-        if let Some(e) = out.iter_mut().find(|e| e.id == qid) {
-            e.recipients.push(rcpt);
-            continue;
-        }
-        if let Some(mut e) = queue_header(c, qid)? {
-            e.recipients.push(rcpt);
-            out.push(e);
-        }
     }
-    Ok(out)
+    due_order(&mut taken);
+    let mut headers = Vec::new();
+    for q in taken_messages(&taken) {
+        headers.extend(queue_header(c, q)?);
+    }
+    Ok(group_taken(taken, headers))
 }
 
 pub(super) fn queue_record(
@@ -859,7 +805,7 @@ pub(super) fn queue_record(
                 .prepare_cached("SELECT 1 FROM queue_rcpts WHERE id = ?1")?
                 .exists([id])?
         {
-            return Err(StoreError::NotFound(format!("queued recipient #{id}")));
+            return Err(StoreError::NotFound(Subject::QueuedRcpt(*id)));
         }
     }
     Ok(())
@@ -873,7 +819,7 @@ pub(super) fn queue_retry_now(
     if let Some(id) = id
         && queue_header(c, id)?.is_none()
     {
-        return Err(StoreError::NotFound(format!("queued message {id}")));
+        return Err(StoreError::NotFound(Subject::Queued(id)));
     }
     let n = c.execute(
         "UPDATE queue_rcpts SET next_attempt = ?1
@@ -889,7 +835,7 @@ pub(super) fn queue_delete(c: &Connection, id: QueueId) -> Result<(), StoreError
             r.get(0)
         })
         .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))?;
+        .ok_or_else(|| StoreError::NotFound(Subject::Queued(id)))?;
     c.execute("DELETE FROM queue_rcpts WHERE queue_id = ?1", [id])?;
     c.execute("DELETE FROM queue WHERE id = ?1", [id])?;
     release_body(c, body_id)
@@ -906,7 +852,7 @@ pub(super) fn open_queued(
         )?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))?;
+        .ok_or_else(|| StoreError::NotFound(Subject::Queued(id)))?;
     body_head(c, body_id, chunks)
 }
 
@@ -940,26 +886,20 @@ pub(super) fn list_messages(
     )?;
     let rows = st.query_map([account], |r| {
         let id: i64 = r.get(0)?;
-        let uidl: Option<String> = r.get(1)?;
         let size = r.get::<_, i64>(2)? as u64;
-        let legacy = match (r.get::<_, Option<i64>>(4)?, r.get::<_, Option<i64>>(6)?) {
-            (None, _) => LegacyView::Same,
-            (Some(_), None) => LegacyView::Hidden,
-            (Some(_), Some(len)) => {
-                let replaced = r.get::<_, i64>(5)? as u64;
-                LegacyView::Downgraded {
-                    size: size.saturating_sub(replaced) + len as u64,
-                }
-            }
+        let downgrade = match r.get::<_, Option<i64>>(4)? {
+            None => None,
+            Some(_) => Some((
+                r.get::<_, i64>(5)? as u64,
+                r.get::<_, Option<i64>>(6)?.map(|l| l as u64),
+            )),
         };
         Ok(MessageMeta {
             id,
-            // Messages stored here get the store's prefix and their id as
-            // UIDL; messages migrated from elsewhere keep the UIDL they had.
-            uidl: uidl.unwrap_or_else(|| format!("{uid_prefix}.{id}")),
+            uidl: uidl(uid_prefix, id, r.get(1)?),
             size,
             received: r.get(3)?,
-            legacy,
+            legacy: LegacyView::from_stored(size, downgrade),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -978,7 +918,7 @@ pub(super) fn open_message(
         )?
         .query_row(params![message, account], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("message #{message}")))?;
+        .ok_or_else(|| StoreError::NotFound(Subject::Message(message)))?;
     body_head(c, body_id, chunks)
 }
 
@@ -1001,7 +941,7 @@ pub(super) fn message_downgrade(
         })
         .optional()?;
     match row {
-        None => Err(StoreError::NotFound(format!("message #{message}"))),
+        None => Err(StoreError::NotFound(Subject::Message(message))),
         Some((None, _, _)) => Ok(None),
         Some((Some(_), len, header)) => Ok(Some(HeaderDowngrade {
             original_len: len.unwrap_or(0) as u64,
@@ -1060,9 +1000,7 @@ pub(super) fn delete_messages(
 pub(super) struct ChunkSource {
     pool: ReadPool,
     body_id: i64,
-    chunks: i64,
-    next: i64,
-    first: Option<Vec<u8>>,
+    cursor: ChunkCursor,
 }
 
 impl ChunkSource {
@@ -1070,9 +1008,7 @@ impl ChunkSource {
         ChunkSource {
             pool,
             body_id,
-            chunks,
-            next: 0,
-            first,
+            cursor: ChunkCursor::new(chunks, first),
         }
     }
 }
@@ -1080,16 +1016,14 @@ impl ChunkSource {
 #[async_trait]
 impl BodySource for ChunkSource {
     async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
-        if self.next >= self.chunks {
-            return Ok(None);
+        match self.cursor.advance() {
+            NextChunk::End => Ok(None),
+            NextChunk::Ready(chunk) => Ok(Some(chunk)),
+            NextChunk::Fetch(seq) => {
+                let body_id = self.body_id;
+                let chunk = self.pool.run(move |c| read_chunk(c, body_id, seq)).await?;
+                Ok(Some(chunk))
+            }
         }
-        let seq = self.next;
-        self.next += 1;
-        if let Some(first) = self.first.take().filter(|_| seq == 0) {
-            return Ok(Some(first));
-        }
-        let body_id = self.body_id;
-        let chunk = self.pool.run(move |c| read_chunk(c, body_id, seq)).await?;
-        Ok(Some(chunk))
     }
 }

@@ -144,13 +144,7 @@ const MIGRATIONS: &[&str] = &[
 /// Brings the schema up to date.
 pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let version = usize::try_from(version).unwrap_or(usize::MAX);
-    if version > MIGRATIONS.len() {
-        return Err(StoreError::Unavailable(format!(
-            "database schema version {version} is newer than this praisani ({}); upgrade praisani",
-            MIGRATIONS.len()
-        )));
-    }
+    let version = crate::migrations_from(version, MIGRATIONS.len())?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(sql)?;
@@ -173,7 +167,7 @@ pub(super) fn uid_prefix(conn: &Connection) -> Result<String, StoreError> {
     if let Some(p) = existing {
         return Ok(p);
     }
-    let fresh = format!("{:08x}", rand_u32());
+    let fresh = format!("{:08x}", crate::random_u64() as u32);
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('uid_prefix', ?1)",
         [&fresh],
@@ -183,18 +177,4 @@ pub(super) fn uid_prefix(conn: &Connection) -> Result<String, StoreError> {
             r.get(0)
         })?,
     )
-}
-
-/// Randomness from the OS without another dependency: std's hasher is seeded
-/// from it.
-fn rand_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish() as u32
 }

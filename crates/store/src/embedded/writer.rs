@@ -6,7 +6,7 @@
 //! batch still commit. A request's answer is sent only after the COMMIT —
 //! and with it the fsync — has returned.
 
-use crate::StoreError;
+use crate::{StoreError, Unavailable};
 use rusqlite::Connection;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
@@ -15,7 +15,8 @@ use tokio::sync::oneshot;
 /// Most requests committed in one transaction.
 const MAX_BATCH: usize = 512;
 
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// Gets the outcome of the group commit, shared by every request in it.
+type Completion = Box<dyn FnOnce(Result<(), Arc<rusqlite::Error>>) + Send>;
 /// A request: run on the connection, or — given `None` because no
 /// transaction could be opened — answer with an error without running.
 type Job = Box<dyn FnOnce(Option<&Connection>) -> Completion + Send>;
@@ -55,9 +56,9 @@ impl Writer {
             .send(job(f, move |r| {
                 let _ = tx.send(r);
             }))
-            .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?;
+            .map_err(|_| StoreError::from(Unavailable::WriterStopped))?;
         rx.await
-            .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?
+            .map_err(|_| StoreError::from(Unavailable::WriterStopped))?
     }
 
     /// A handle that queues writes without waiting for them (for `Drop`).
@@ -94,9 +95,13 @@ where
     {
         Box::new(move |conn: Option<&Connection>| -> Completion {
             let Some(conn) = conn else {
-                return Box::new(move |e: Result<(), String>| {
-                    let msg = e.err().unwrap_or_default();
-                    tx(Err(StoreError::Unavailable(msg)));
+                return Box::new(move |e: Result<(), Arc<rusqlite::Error>>| {
+                    tx(Err(match e {
+                        Err(e) => Unavailable::Commit(e).into(),
+                        // Not sent: a job without a connection only ever
+                        // hears of the error that left it without one.
+                        Ok(()) => Unavailable::WriterStopped.into(),
+                    }));
                 });
             };
             if let Err(e) = conn.execute_batch("SAVEPOINT job") {
@@ -108,10 +113,10 @@ where
             match f(conn) {
                 Ok(v) => {
                     let released = conn.execute_batch("RELEASE job").map_err(StoreError::from);
-                    Box::new(move |commit: Result<(), String>| {
+                    Box::new(move |commit: Result<(), Arc<rusqlite::Error>>| {
                         let out = match (released, commit) {
                             (Err(e), _) => Err(e),
-                            (Ok(()), Err(e)) => Err(StoreError::Unavailable(e)),
+                            (Ok(()), Err(e)) => Err(Unavailable::Commit(e).into()),
                             (Ok(()), Ok(())) => Ok(v),
                         };
                         tx(out);
@@ -133,7 +138,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, commits: &AtomicU64) {
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             // Answer the request with the error rather than hang it.
             let done = first(None);
-            done(Err(e.to_string()));
+            done(Err(Arc::new(e)));
             continue;
         }
         let mut completions = vec![first(Some(&conn))];
@@ -143,7 +148,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, commits: &AtomicU64) {
                 Err(_) => break,
             }
         }
-        let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        let commit = conn.execute_batch("COMMIT").map_err(Arc::new);
         commits.fetch_add(1, Ordering::Relaxed);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");

@@ -53,6 +53,9 @@ mod schema;
 
 pub use schema::current_version as schema_version;
 
+use crate::Unavailable;
+use crate::body::{ChunkCursor, NextChunk};
+use crate::policy::{Expired, sweep_plan};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodySource, BodyStream, DomainInfo,
     ExpireReport, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, NewAccount,
@@ -132,29 +135,13 @@ impl Drop for Inner {
     }
 }
 
-/// Random bits from the OS without another dependency: std's hasher is
-/// seeded from it.
-pub(crate) fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.write_u32(std::process::id());
-    h.finish()
-}
-
 /// A pool for `url` with the limits of `opts` (no connection is made yet).
 pub(crate) fn pool(opts: &PgOptions) -> Result<Pool, StoreError> {
-    let mut cfg = tokio_postgres::Config::from_str(&opts.url).map_err(|e| {
-        StoreError::Unavailable(format!(
-            "invalid PostgreSQL url {:?}: {e}",
-            redact(&opts.url)
-        ))
-    })?;
+    let mut cfg =
+        tokio_postgres::Config::from_str(&opts.url).map_err(|source| Unavailable::BadUrl {
+            url: redact(&opts.url),
+            source,
+        })?;
     cfg.connect_timeout(opts.connect_timeout);
     cfg.application_name("praisani");
     cfg.keepalives(true);
@@ -173,7 +160,7 @@ pub(crate) fn pool(opts: &PgOptions) -> Result<Pool, StoreError> {
         .create_timeout(Some(opts.connect_timeout))
         .recycle_timeout(Some(opts.connect_timeout))
         .build()
-        .map_err(|e| StoreError::Unavailable(format!("PostgreSQL connection pool: {e}")))
+        .map_err(|e| Unavailable::PoolSetup(e).into())
 }
 
 /// The url without its password, for messages.
@@ -203,7 +190,7 @@ impl PostgresStore {
         let node = opts
             .node
             .clone()
-            .unwrap_or_else(|| format!("node-{:016x}", random_u64()));
+            .unwrap_or_else(|| format!("node-{:016x}", crate::random_u64()));
         let locks = Arc::new(locks::Locks::new(node, opts.lock_lease));
         let renewer = tokio::spawn(locks::renew_forever(pool.clone(), locks.clone()));
         Ok(PostgresStore {
@@ -235,9 +222,7 @@ impl PostgresStore {
         BodyStream::new(Box::new(ChunkSource {
             pool: self.inner.pool.clone(),
             body_id,
-            chunks,
-            next: 0,
-            first,
+            cursor: ChunkCursor::new(chunks, first),
         }))
     }
 
@@ -582,17 +567,12 @@ impl Store for PostgresStore {
         let sweeper = format!("{}/sweep", self.node());
         let lease = self.inner.locks.lease;
         // One commit per mailbox: a sweep never holds many rows for long.
-        for (account, own) in accounts {
-            let r = own.or(default);
-            if r.after_retrieval.seconds().is_none() && r.max_age.seconds().is_none() {
-                continue;
-            }
-            report.accounts += 1;
+        for (account, cut) in sweep_plan(accounts, default, now) {
             // Reserved in this process like a session's lock, so a login on
             // this node cannot slip in between the check and the take-over
             // of a row of this node.
             if !self.inner.locks.reserve(account) {
-                report.locked += 1;
+                report.record(Expired::Locked);
                 continue;
             }
             let swept = async {
@@ -600,7 +580,7 @@ impl Store for PostgresStore {
                 let tx = client.transaction().await?;
                 let free = locks::take_row(&tx, account, self.node(), &sweeper, lease).await?;
                 let out = if free {
-                    let out = ops::expire_account(&tx, account, r, now).await?;
+                    let out = ops::expire_account(&tx, account, cut).await?;
                     ops::exec(
                         &tx,
                         "DELETE FROM maildrop_locks WHERE account_id = $1 AND holder = $2",
@@ -609,21 +589,14 @@ impl Store for PostgresStore {
                     .await?;
                     out
                 } else {
-                    ops::Expired::Locked
+                    Expired::Locked
                 };
                 tx.commit().await?;
                 Ok::<_, StoreError>(out)
             }
             .await;
             self.inner.locks.unreserve(account);
-            let outcome = swept?;
-            match outcome {
-                ops::Expired::Locked => report.locked += 1,
-                ops::Expired::Deleted(m, b) => {
-                    report.messages += m;
-                    report.bytes += b;
-                }
-            }
+            report.record(swept?);
         }
         Ok(report)
     }
@@ -633,24 +606,20 @@ impl Store for PostgresStore {
 struct ChunkSource {
     pool: Pool,
     body_id: i64,
-    chunks: i64,
-    next: i64,
-    first: Option<Vec<u8>>,
+    cursor: ChunkCursor,
 }
 
 #[async_trait]
 impl BodySource for ChunkSource {
     async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
-        if self.next >= self.chunks {
-            return Ok(None);
+        match self.cursor.advance() {
+            NextChunk::End => Ok(None),
+            NextChunk::Ready(chunk) => Ok(Some(chunk)),
+            NextChunk::Fetch(seq) => {
+                let c = self.pool.get().await?;
+                Ok(Some(ops::read_chunk(&c, self.body_id, seq).await?))
+            }
         }
-        let seq = self.next;
-        self.next += 1;
-        if let Some(first) = self.first.take().filter(|_| seq == 0) {
-            return Ok(Some(first));
-        }
-        let c = self.pool.get().await?;
-        Ok(Some(ops::read_chunk(&c, self.body_id, seq).await?))
     }
 }
 

@@ -6,12 +6,15 @@
 //! each other on the rows they change instead of deadlocking, and a quota
 //! is checked on values no one else can change before the commit.
 
+use crate::error::corrupt;
+use crate::policy::{AcceptTally, Cutoffs, Expired};
+use crate::types::{due_order, group_taken, taken_messages, uidl};
 use crate::{
-    Accepted, Account, AccountId, Alias, AttemptResult, DomainInfo, Fit, HeaderDowngrade, Keep,
-    LegacyView, Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter, Outbound, OutboundRcpt,
-    QueueEntry, QueueId, QueueRcptId, QueuedRcpt, QuotaRefusal, RcptState, Retention, Secrets,
-    Spool, StoreError, Usage,
+    Accepted, Account, AccountId, Alias, AttemptResult, DomainInfo, HeaderDowngrade, LegacyView,
+    Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter, Outbound, OutboundRcpt, QueueEntry,
+    QueueId, QueueRcptId, QueuedRcpt, RcptState, Retention, Secrets, Spool, StoreError, Usage,
 };
+use crate::{Conflict, Subject};
 use deadpool_postgres::GenericClient;
 use praisani_mailaddr::{Address, Domain};
 use tokio_postgres::Row;
@@ -22,16 +25,7 @@ pub(super) const CHUNK: usize = 128 * 1024;
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
-pub(super) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Unavailable(format!("stored data is invalid: {what}"))
-}
+pub(super) use crate::now;
 
 pub(super) async fn rows<C: GenericClient>(
     c: &C,
@@ -87,7 +81,7 @@ async fn lock_domain<C: GenericClient>(c: &C, d: &Domain) -> Result<i64, StoreEr
     )
     .await?
     .map(|r| r.get(0))
-    .ok_or_else(|| StoreError::NotFound(format!("domain {d}")))
+    .ok_or_else(|| StoreError::NotFound(Subject::Domain(d.clone())))
 }
 
 pub(super) async fn domain_add<C: GenericClient>(c: &C, d: &Domain) -> Result<(), StoreError> {
@@ -98,7 +92,7 @@ pub(super) async fn domain_add<C: GenericClient>(c: &C, d: &Domain) -> Result<()
     )
     .await?;
     if n == 0 {
-        return Err(StoreError::Duplicate(format!("domain {d}")));
+        return Err(StoreError::Duplicate(Subject::Domain(d.clone())));
     }
     Ok(())
 }
@@ -118,9 +112,12 @@ pub(super) async fn domain_remove<C: GenericClient>(
     .await?;
     let (accounts, aliases): (i64, i64) = (r.get(0), r.get(1));
     if (accounts > 0 || aliases > 0) && !force {
-        return Err(StoreError::Conflict(format!(
-            "domain {d} still has {accounts} mailbox(es) and {aliases} alias(es); use --force to remove them too"
-        )));
+        return Err(Conflict::DomainNotEmpty {
+            domain: d.clone(),
+            accounts: accounts as u64,
+            aliases: aliases as u64,
+        }
+        .into());
     }
     let ids: Vec<i64> = rows(
         c,
@@ -137,14 +134,6 @@ pub(super) async fn domain_remove<C: GenericClient>(
     exec(c, "DELETE FROM aliases WHERE domain_id = $1", &[&id]).await?;
     exec(c, "DELETE FROM domains WHERE id = $1", &[&id]).await?;
     Ok(())
-}
-
-/// Retention settings from their two stored columns.
-fn retention(after: Option<i64>, max_age: Option<i64>) -> Retention {
-    Retention {
-        after_retrieval: Keep::from_db(after),
-        max_age: Keep::from_db(max_age),
-    }
 }
 
 pub(super) async fn domain_list<C: GenericClient>(c: &C) -> Result<Vec<DomainInfo>, StoreError> {
@@ -170,7 +159,7 @@ pub(super) async fn domain_list<C: GenericClient>(c: &C) -> Result<Vec<DomainInf
             aliases: r.get::<_, i64>(2) as u64,
             quota_bytes: r.get::<_, Option<i64>>(3).map(|q| q as u64),
             used_bytes: r.get::<_, i64>(4).max(0) as u64,
-            retention: retention(r.get(5), r.get(6)),
+            retention: Retention::from_db(r.get(5), r.get(6)),
         });
     }
     Ok(out)
@@ -201,7 +190,7 @@ async fn account_id<C: GenericClient>(c: &C, a: &Address) -> Result<Option<i64>,
 async fn require_account<C: GenericClient>(c: &C, a: &Address) -> Result<i64, StoreError> {
     account_id(c, a)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("account {a}")))
+        .ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))
 }
 
 pub(super) async fn account_add<C: GenericClient>(
@@ -212,7 +201,7 @@ pub(super) async fn account_add<C: GenericClient>(
     // insert one step for every node.
     let did = lock_domain(c, n.address.domain()).await?;
     if account_id(c, &n.address).await?.is_some() || alias_id(c, &n.address).await?.is_some() {
-        return Err(StoreError::Duplicate(format!("address {}", n.address)));
+        return Err(StoreError::Duplicate(Subject::Address(n.address.clone())));
     }
     let r = one(
         c,
@@ -249,7 +238,7 @@ async fn remove_account_by_id<C: GenericClient>(c: &C, id: AccountId) -> Result<
 pub(super) async fn account_remove<C: GenericClient>(c: &C, a: &Address) -> Result<(), StoreError> {
     lock_domain(c, a.domain())
         .await
-        .map_err(|_| StoreError::NotFound(format!("account {a}")))?;
+        .map_err(|_| StoreError::NotFound(Subject::Account(a.clone())))?;
     let id = require_account(c, a).await?;
     remove_account_by_id(c, id).await
 }
@@ -279,8 +268,8 @@ fn account_row(r: &Row) -> Result<Account, StoreError> {
         lang: r.get(10),
         warn_to: r.get(11),
         warned: r.get::<_, i64>(12).clamp(0, 255) as u8,
-        retention: retention(r.get(13), r.get(14)),
-        domain_retention: retention(r.get(15), r.get(16)),
+        retention: Retention::from_db(r.get(13), r.get(14)),
+        domain_retention: Retention::from_db(r.get(15), r.get(16)),
     })
 }
 
@@ -405,7 +394,7 @@ pub(super) async fn domain_set_quota<C: GenericClient>(
     )
     .await?;
     if n == 0 {
-        return Err(StoreError::NotFound(format!("domain {d}")));
+        return Err(StoreError::NotFound(Subject::Domain(d.clone())));
     }
     Ok(())
 }
@@ -422,7 +411,7 @@ pub(super) async fn domain_set_retention<C: GenericClient>(
     )
     .await?;
     if n == 0 {
-        return Err(StoreError::NotFound(format!("domain {d}")));
+        return Err(StoreError::NotFound(Subject::Domain(d.clone())));
     }
     Ok(())
 }
@@ -486,12 +475,10 @@ pub(super) async fn alias_add<C: GenericClient>(
 ) -> Result<(), StoreError> {
     let did = lock_domain(c, a.domain()).await?;
     if account_id(c, a).await?.is_some() || alias_id(c, a).await?.is_some() {
-        return Err(StoreError::Duplicate(format!("address {a}")));
+        return Err(StoreError::Duplicate(Subject::Address(a.clone())));
     }
     if targets.is_empty() {
-        return Err(StoreError::Conflict(
-            "an alias needs at least one target".into(),
-        ));
+        return Err(Conflict::AliasWithoutTargets.into());
     }
     let id: i64 = one(
         c,
@@ -514,7 +501,7 @@ pub(super) async fn alias_add<C: GenericClient>(
 pub(super) async fn alias_remove<C: GenericClient>(c: &C, a: &Address) -> Result<(), StoreError> {
     let id = alias_id(c, a)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("alias {a}")))?;
+        .ok_or_else(|| StoreError::NotFound(Subject::Alias(a.clone())))?;
     exec(c, "DELETE FROM alias_targets WHERE alias_id = $1", &[&id]).await?;
     exec(c, "DELETE FROM aliases WHERE id = $1", &[&id]).await?;
     Ok(())
@@ -635,39 +622,27 @@ pub(super) async fn accept<C: GenericClient>(
     outbound: Option<&Outbound>,
     check_quota: bool,
 ) -> Result<Accepted, StoreError> {
-    if recipients.is_empty() && outbound.is_none() {
-        return Ok(Accepted {
-            messages: Vec::new(),
-            queued: None,
-            refused: Vec::new(),
-            usage: Vec::new(),
-        });
+    if AcceptTally::nothing_to_store(recipients, outbound.is_some()) {
+        return Ok(AcceptTally::new(0).finish(None));
     }
     // The body first: its chunks take the longest and lock nothing anyone
     // else waits for.
     let (body_id, size) = store_body(c, body, 0).await?;
     lock_accounts(c, recipients).await?;
     let received = now();
-    let mut ids = Vec::with_capacity(recipients.len());
-    let mut after = Vec::with_capacity(recipients.len());
-    let mut refused = Vec::new();
+    let mut tally = AcceptTally::new(recipients.len());
     for &account in recipients {
         // Read under the row locks, after the copies already added: exact
         // whatever other nodes deliver meanwhile.
         let u = usage(c, account)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
-        match u.fit(size as u64) {
-            fit @ (Fit::Full | Fit::TooBig) if check_quota => {
-                refused.push(QuotaRefusal { account, fit });
-            }
-            _ => {
-                ids.push(add_message(c, account, body_id, size, received, None).await?);
-                after.push((account, usage(c, account).await?.unwrap_or_default()));
-            }
+            .ok_or_else(|| StoreError::NotFound(Subject::AccountId(account)))?;
+        if tally.admit(account, &u, size as u64, check_quota) {
+            let id = add_message(c, account, body_id, size, received, None).await?;
+            tally.added(account, id, usage(c, account).await?.unwrap_or_default());
         }
     }
-    let refs = (ids.len() + usize::from(outbound.is_some())) as i64;
+    let refs = tally.body_refs(outbound.is_some());
     if refs == 0 {
         release_body(c, body_id, 0).await?;
     } else {
@@ -682,12 +657,7 @@ pub(super) async fn accept<C: GenericClient>(
         Some(o) => Some(enqueue(c, body_id, o, received).await?),
         None => None,
     };
-    Ok(Accepted {
-        messages: ids,
-        queued,
-        refused,
-        usage: after,
-    })
+    Ok(tally.finish(queued))
 }
 
 /// Adds a message referring to a stored body to a mailbox and counts it
@@ -731,7 +701,7 @@ async fn count_usage<C: GenericClient>(
     )
     .await?;
     if n != 1 {
-        return Err(StoreError::NotFound(format!("account #{account}")));
+        return Err(StoreError::NotFound(Subject::AccountId(account)));
     }
     Ok(())
 }
@@ -745,25 +715,19 @@ pub(super) async fn quota_notice<C: GenericClient>(
     lock_accounts(c, &[account]).await?;
     let u = usage(c, account)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("account #{account}")))?;
-    let warned = i64::from(u.warned);
-    let floor = warned.min(u.percent().min(255) as i64);
-    let level = u.level(thresholds);
-    let (new, deliver) = match notice {
-        Some(n) if i64::from(level) > floor => (i64::from(level), Some(n)),
-        _ => (floor, None),
-    };
-    if new != warned {
+        .ok_or_else(|| StoreError::NotFound(Subject::AccountId(account)))?;
+    let step = u.warning(thresholds, notice.is_some());
+    if let Some(level) = step.remember {
         exec(
             c,
             "UPDATE accounts SET quota_warned = $1 WHERE id = $2",
-            &[&new, &account],
+            &[&i64::from(level), &account],
         )
         .await?;
     }
-    match deliver {
+    match notice.filter(|_| step.deliver) {
         Some((mut body, write)) => {
-            write(&u, level, &mut body)?;
+            write(&u, step.level, &mut body)?;
             let (body_id, size) = store_body(c, body, 1).await?;
             add_message(c, account, body_id, size, now(), None).await?;
             Ok(true)
@@ -804,39 +768,25 @@ pub(super) async fn retention_list<C: GenericClient>(
     .map(|r| {
         (
             r.get(0),
-            retention(r.get(1), r.get(2)).or(retention(r.get(3), r.get(4))),
+            Retention::from_db(r.get(1), r.get(2)).or(Retention::from_db(r.get(3), r.get(4))),
         )
     })
     .collect())
 }
 
-/// Outcome of expiring one mailbox.
-pub(super) enum Expired {
-    /// A session holds the mailbox.
-    Locked,
-    /// Messages and octets deleted.
-    Deleted(u64, u64),
-}
-
-/// Deletes what `r` says has expired from one mailbox as of `now`, unless
-/// a session on any node holds it. The caller holds the maildrop lock.
+/// Deletes what `cut` says has expired from one mailbox. The caller holds
+/// the maildrop lock.
 pub(super) async fn expire_account<C: GenericClient>(
     c: &C,
     account: AccountId,
-    r: Retention,
-    now: i64,
+    cut: Cutoffs,
 ) -> Result<Expired, StoreError> {
-    let after = r.after_retrieval.seconds().map(|s| now - s);
-    let max_age = r.max_age.seconds().map(|s| now - s);
-    if after.is_none() && max_age.is_none() {
-        return Ok(Expired::Deleted(0, 0));
-    }
     let victims: Vec<(i64, i64)> = rows(
         c,
         "SELECT id, size FROM messages WHERE account_id = $1 AND
             (($2::bigint IS NOT NULL AND retrieved IS NOT NULL AND retrieved <= $2)
              OR ($3::bigint IS NOT NULL AND received <= $3))",
-        &[&account, &after, &max_age],
+        &[&account, &cut.retrieved_by, &cut.received_by],
     )
     .await?
     .iter()
@@ -844,8 +794,7 @@ pub(super) async fn expire_account<C: GenericClient>(
     .collect();
     let ids: Vec<i64> = victims.iter().map(|v| v.0).collect();
     delete_messages(c, account, &ids).await?;
-    let bytes = victims.iter().map(|v| v.1.max(0) as u64).sum();
-    Ok(Expired::Deleted(ids.len() as u64, bytes))
+    Ok(Expired::deleted(victims.iter().map(|v| v.1)))
 }
 
 pub(super) async fn enqueue<C: GenericClient>(
@@ -991,19 +940,12 @@ pub(super) async fn queue_take_due<C: GenericClient>(
     .iter()
     .map(|r| (queue_rcpt_row(r), r.get(10)))
     .collect();
-    taken.sort_by_key(|(r, _)| (r.next_attempt, r.id));
-    let mut out: Vec<QueueEntry> = Vec::new();
-    for (rcpt, qid) in taken {
-        if let Some(e) = out.iter_mut().find(|e| e.id == qid) {
-            e.recipients.push(rcpt);
-            continue;
-        }
-        if let Some(mut e) = queue_header(c, qid).await? {
-            e.recipients.push(rcpt);
-            out.push(e);
-        }
+    due_order(&mut taken);
+    let mut headers = Vec::new();
+    for q in taken_messages(&taken) {
+        headers.extend(queue_header(c, q).await?);
     }
-    Ok(out)
+    Ok(group_taken(taken, headers))
 }
 
 pub(super) async fn queue_record<C: GenericClient>(
@@ -1033,7 +975,7 @@ pub(super) async fn queue_record<C: GenericClient>(
                 .await?
                 .is_none()
         {
-            return Err(StoreError::NotFound(format!("queued recipient #{id}")));
+            return Err(StoreError::NotFound(Subject::QueuedRcpt(*id)));
         }
     }
     Ok(())
@@ -1047,7 +989,7 @@ pub(super) async fn queue_retry_now<C: GenericClient>(
     if let Some(id) = id
         && queue_header(c, id).await?.is_none()
     {
-        return Err(StoreError::NotFound(format!("queued message {id}")));
+        return Err(StoreError::NotFound(Subject::Queued(id)));
     }
     exec(
         c,
@@ -1065,7 +1007,7 @@ pub(super) async fn queue_delete<C: GenericClient>(c: &C, id: QueueId) -> Result
         &[&id],
     )
     .await?
-    .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))?
+    .ok_or_else(|| StoreError::NotFound(Subject::Queued(id)))?
     .get(0);
     release_body(c, body_id, 1).await
 }
@@ -1103,24 +1045,19 @@ pub(super) async fn list_messages<C: GenericClient>(
     .iter()
     .map(|r| {
         let id: i64 = r.get(0);
-        let uidl: Option<String> = r.get(1);
         let size = r.get::<_, i64>(2) as u64;
-        let legacy = match (r.get::<_, Option<i64>>(4), r.get::<_, Option<i64>>(6)) {
-            (None, _) => LegacyView::Same,
-            (Some(_), None) => LegacyView::Hidden,
-            (Some(_), Some(len)) => {
-                let replaced = r.get::<_, i64>(5) as u64;
-                LegacyView::Downgraded {
-                    size: size.saturating_sub(replaced) + len as u64,
-                }
-            }
-        };
+        let downgrade = r.get::<_, Option<i64>>(4).map(|_| {
+            (
+                r.get::<_, i64>(5) as u64,
+                r.get::<_, Option<i64>>(6).map(|l| l as u64),
+            )
+        });
         MessageMeta {
             id,
-            uidl: uidl.unwrap_or_else(|| format!("{uid_prefix}.{id}")),
+            uidl: uidl(uid_prefix, id, r.get(1)),
             size,
             received: r.get(3),
-            legacy,
+            legacy: LegacyView::from_stored(size, downgrade),
         }
     })
     .collect())
@@ -1140,7 +1077,7 @@ pub(super) async fn message_body<C: GenericClient>(
     )
     .await?
     .map(|r| (r.get(0), r.get(1)))
-    .ok_or_else(|| StoreError::NotFound(format!("message #{message}")))
+    .ok_or_else(|| StoreError::NotFound(Subject::Message(message)))
 }
 
 /// A queued message's body: (body id, number of chunks).
@@ -1155,7 +1092,7 @@ pub(super) async fn queued_body<C: GenericClient>(
     )
     .await?
     .map(|r| (r.get(0), r.get(1)))
-    .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))
+    .ok_or_else(|| StoreError::NotFound(Subject::Queued(id)))
 }
 
 pub(super) async fn read_chunk<C: GenericClient>(
@@ -1186,7 +1123,7 @@ pub(super) async fn message_downgrade<C: GenericClient>(
         &[&message, &account],
     )
     .await?
-    .ok_or_else(|| StoreError::NotFound(format!("message #{message}")))?;
+    .ok_or_else(|| StoreError::NotFound(Subject::Message(message)))?;
     match row.get::<_, Option<i64>>(0) {
         None => Ok(None),
         Some(_) => Ok(Some(HeaderDowngrade {
@@ -1230,7 +1167,7 @@ async fn rearm_warnings<C: GenericClient>(c: &C, account: AccountId) -> Result<(
         exec(
             c,
             "UPDATE accounts SET quota_warned = least(quota_warned, $1) WHERE id = $2",
-            &[&(u.percent().min(255) as i64), &account],
+            &[&i64::from(u.rearmed()), &account],
         )
         .await?;
     }

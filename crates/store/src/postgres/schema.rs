@@ -139,13 +139,7 @@ pub(super) async fn migrate(client: &mut Client) -> Result<String, StoreError> {
         .await?
         .map(|r| r.get::<_, String>(0).parse().unwrap_or(i64::MAX))
         .unwrap_or(0);
-    let version = usize::try_from(version).unwrap_or(usize::MAX);
-    if version > MIGRATIONS.len() {
-        return Err(StoreError::Unavailable(format!(
-            "database schema version {version} is newer than this praisani ({}); upgrade praisani",
-            MIGRATIONS.len()
-        )));
-    }
+    let version = crate::migrations_from(version, MIGRATIONS.len())?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         tx.batch_execute(sql).await?;
         tx.execute(
@@ -158,7 +152,7 @@ pub(super) async fn migrate(client: &mut Client) -> Result<String, StoreError> {
     // Made once, with the schema: see the embedded backend's uid_prefix.
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('uid_prefix', $1) ON CONFLICT (key) DO NOTHING",
-        &[&format!("{:08x}", super::random_u64() as u32)],
+        &[&format!("{:08x}", crate::random_u64() as u32)],
     )
     .await?;
     let prefix: String = tx

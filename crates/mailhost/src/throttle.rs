@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 /// Limits for [`Throttle`].
 #[derive(Clone, Debug)]
-pub(crate) struct ThrottlePolicy {
+pub struct ThrottlePolicy {
     /// Failures (per IP, or per account) before a lockout.
     pub lockout_after: u32,
     /// How long a lockout lasts.
@@ -34,7 +34,7 @@ struct Record {
 }
 
 /// Failure records by IP address and by account name.
-pub(crate) struct Throttle {
+pub struct Throttle {
     policy: ThrottlePolicy,
     ips: Mutex<HashMap<IpAddr, Record>>,
     accounts: Mutex<HashMap<String, Record>>,
@@ -42,7 +42,7 @@ pub(crate) struct Throttle {
 
 /// Whether an attempt may go ahead.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Gate {
+pub enum Gate {
     /// Go ahead after waiting this long (zero for a clean record).
     Proceed(Duration),
     /// Locked out: refuse without checking the password.
@@ -53,7 +53,7 @@ pub(crate) enum Gate {
 const MAX_RECORDS: usize = 100_000;
 
 impl Throttle {
-    pub(crate) fn new(policy: ThrottlePolicy) -> Self {
+    pub fn new(policy: ThrottlePolicy) -> Self {
         Throttle {
             policy,
             ips: Mutex::new(HashMap::new()),
@@ -66,7 +66,7 @@ impl Throttle {
     }
 
     /// Before checking credentials for `account` from `ip`.
-    pub(crate) fn gate(&self, ip: IpAddr, account: &str) -> Gate {
+    pub fn gate(&self, ip: IpAddr, account: &str) -> Gate {
         let now = Instant::now();
         let ips = self.ips.lock().unwrap_or_else(|p| p.into_inner());
         let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
@@ -90,7 +90,7 @@ impl Throttle {
     }
 
     /// After a failed attempt.
-    pub(crate) fn failed(&self, ip: IpAddr, account: &str) {
+    pub fn failed(&self, ip: IpAddr, account: &str) {
         let now = Instant::now();
         self.bump(
             &mut self.ips.lock().unwrap_or_else(|p| p.into_inner()),
@@ -128,7 +128,7 @@ impl Throttle {
     }
 
     /// After a successful login: both records are cleared.
-    pub(crate) fn succeeded(&self, ip: IpAddr, account: &str) {
+    pub fn succeeded(&self, ip: IpAddr, account: &str) {
         self.ips
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -1,5 +1,6 @@
-//! Running a SASL exchange (AUTH in SMTP and POP3) and the POP3 USER/PASS
-//! and APOP logins against the accounts, with brute-force throttling.
+//! Logins for every front end: running a SASL exchange (AUTH in SMTP and
+//! POP3) and the POP3 USER/PASS and APOP logins against the accounts, with
+//! brute-force throttling ([`crate::throttle`]).
 //!
 //! The protocol engines frame the exchange; `praisani_sasl` implements the
 //! mechanisms; this module answers the mechanisms' questions: is this
@@ -11,23 +12,39 @@
 //! [`Address`], so NFC/NFD, letter case and U-label/A-label spellings of
 //! one address are one user, for the lookup and for brute-force
 //! throttling alike. Passwords are compared after
-//! [`praisani_mailhost::passwords::prepare`].
+//! [`crate::passwords::prepare`].
 
-use super::Shared;
-use super::throttle::Gate;
+use crate::LoginError;
+use crate::auth::Authenticator;
+use crate::throttle::{Gate, Throttle};
 use praisani_mailaddr::Address;
-use praisani_mailhost::LoginError;
 use praisani_sasl::{
     Failure, Mechanism, ScramCredentials, ServerExchange, Step, b64_decode, b64_encode,
 };
-use praisani_store::Account;
+use praisani_store::{Account, Store};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// What logins need: the accounts, the password checks, the failure
+/// records, and the secret that makes SCRAM answer for unknown users like
+/// for real ones (no user enumeration).
+pub struct Logins {
+    /// Where the accounts are.
+    pub store: Arc<dyn Store>,
+    /// Password and APOP checks (argon2, with its cache).
+    pub auth: Authenticator,
+    /// Failed-login records for brute-force throttling.
+    pub throttle: Throttle,
+    /// Keys the made-up SCRAM credentials of unknown users.
+    pub scram_secret: [u8; 32],
+    /// Every failure takes at least this long.
+    pub failure_delay: Duration,
+}
 
 /// Why a login did not succeed, as the protocols report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LoginFail {
+pub enum LoginFail {
     /// Wrong user or password (indistinguishable on purpose).
     BadCredentials,
     /// The client's data could not be decoded.
@@ -39,7 +56,7 @@ pub(crate) enum LoginFail {
 }
 
 /// The next thing to tell the client.
-pub(crate) enum AuthStep {
+pub enum AuthStep {
     /// Send this base64 challenge and wait for a line.
     Challenge(String),
     /// Logged in.
@@ -49,8 +66,8 @@ pub(crate) enum AuthStep {
 }
 
 /// One SASL exchange in progress.
-pub(crate) struct SaslLogin {
-    shared: Arc<Shared>,
+pub struct SaslLogin {
+    logins: Arc<Logins>,
     ip: IpAddr,
     exchange: ServerExchange,
     started: Instant,
@@ -67,8 +84,8 @@ pub(crate) struct SaslLogin {
 impl SaslLogin {
     /// Starts an AUTH exchange; `None` with a failure when the mechanism is
     /// unknown or the initial response cannot be decoded.
-    pub(crate) async fn start(
-        shared: Arc<Shared>,
+    pub async fn start(
+        logins: Arc<Logins>,
         ip: IpAddr,
         mechanism: &str,
         initial: Option<&str>,
@@ -85,8 +102,8 @@ impl SaslLogin {
             },
         };
         let mut login = SaslLogin {
-            exchange: ServerExchange::new(mech).with_fake_credential_secret(shared.scram_secret),
-            shared,
+            exchange: ServerExchange::new(mech).with_fake_credential_secret(logins.scram_secret),
+            logins,
             ip,
             started: Instant::now(),
             account: None,
@@ -101,7 +118,7 @@ impl SaslLogin {
     }
 
     /// The client's answer to the last challenge (the line as sent).
-    pub(crate) async fn respond(&mut self, line: &str) -> AuthStep {
+    pub async fn respond(&mut self, line: &str) -> AuthStep {
         let Ok(data) = b64_decode(line) else {
             return AuthStep::Failed(LoginFail::Malformed);
         };
@@ -131,7 +148,7 @@ impl SaslLogin {
                     if authzid.as_ref().is_some_and(|z| z != &authcid) {
                         return self.fail(LoginFail::BadCredentials).await;
                     }
-                    match check_password(&self.shared, self.ip, &authcid, &password).await {
+                    match check_password(&self.logins, self.ip, &authcid, &password).await {
                         Ok(account) => {
                             self.account = Some(account);
                             self.exchange.password_checked(true)
@@ -145,11 +162,11 @@ impl SaslLogin {
                 }
                 Step::NeedScramCredentials { authcid } => {
                     self.user = throttle_key(&authcid);
-                    if let Gate::Locked = self.shared.throttle.gate(self.ip, &self.user) {
+                    if let Gate::Locked = self.logins.throttle.gate(self.ip, &self.user) {
                         return AuthStep::Failed(LoginFail::Locked);
                     }
                     let account = match Address::parse(&authcid) {
-                        Ok(a) => match self.shared.store.account_get(&a).await {
+                        Ok(a) => match self.logins.store.account_get(&a).await {
                             Ok(acc) => acc,
                             Err(_) => return AuthStep::Failed(LoginFail::Temporary),
                         },
@@ -175,7 +192,7 @@ impl SaslLogin {
                     let Some(account) = self.account.take() else {
                         return self.fail(LoginFail::BadCredentials).await;
                     };
-                    self.shared
+                    self.logins
                         .throttle
                         .succeeded(self.ip, &throttle_key(&authcid));
                     match final_data {
@@ -198,8 +215,8 @@ impl SaslLogin {
     /// password path pads inside the authenticator already).
     async fn fail(&mut self, why: LoginFail) -> AuthStep {
         if !std::mem::take(&mut self.counted) {
-            self.shared.throttle.failed(self.ip, &self.user);
-            pad(&self.shared, self.started).await;
+            self.logins.throttle.failed(self.ip, &self.user);
+            pad(&self.logins, self.started).await;
         }
         AuthStep::Failed(why)
     }
@@ -213,52 +230,53 @@ fn throttle_key(user: &str) -> String {
         .unwrap_or_else(|_| user.to_owned())
 }
 
-async fn pad(shared: &Shared, started: Instant) {
-    if let Some(rest) = shared
-        .config
-        .limits
-        .auth_failure_delay
-        .checked_sub(started.elapsed())
-    {
+async fn pad(logins: &Logins, started: Instant) {
+    if let Some(rest) = logins.failure_delay.checked_sub(started.elapsed()) {
         tokio::time::sleep(rest).await;
     }
 }
 
 /// Checks a user name and password with throttling: a locked-out address
 /// or account is refused without checking, earlier failures add delay.
-pub(crate) async fn check_password(
-    shared: &Shared,
+pub async fn check_password(
+    logins: &Logins,
     ip: IpAddr,
     user: &str,
     password: &str,
 ) -> Result<Account, LoginFail> {
-    throttled(shared, ip, user, shared.auth.password(user, password)).await
+    throttled(logins, ip, user, logins.auth.password(user, password)).await
 }
 
-/// Checks an APOP digest with the same throttling.
-pub(crate) async fn check_apop(
-    shared: &Shared,
+/// Checks a POP3 USER/PASS or APOP login (the digest over the greeting's
+/// `timestamp`) with the same throttling.
+pub async fn check_pop3(
+    logins: &Logins,
     ip: IpAddr,
     user: &str,
+    credential: praisani_pop3::Credential,
     timestamp: &str,
-    digest: &str,
 ) -> Result<Account, LoginFail> {
-    let check = |secret: &str| praisani_pop3::apop_matches(timestamp, secret, digest);
-    throttled(shared, ip, user, shared.auth.apop(user, check)).await
+    match credential {
+        praisani_pop3::Credential::Password(pw) => check_password(logins, ip, user, &pw).await,
+        praisani_pop3::Credential::Apop { digest } => {
+            let check = |secret: &str| praisani_pop3::apop_matches(timestamp, secret, &digest);
+            throttled(logins, ip, user, logins.auth.apop(user, check)).await
+        }
+    }
 }
 
 /// Runs a credential check behind the throttle and records its outcome.
 async fn throttled(
-    shared: &Shared,
+    logins: &Logins,
     ip: IpAddr,
     user: &str,
     check: impl std::future::Future<Output = Result<Account, LoginError>>,
 ) -> Result<Account, LoginFail> {
     let started = Instant::now();
     let user = &throttle_key(user);
-    match shared.throttle.gate(ip, user) {
+    match logins.throttle.gate(ip, user) {
         Gate::Locked => {
-            pad(shared, started).await;
+            pad(logins, started).await;
             return Err(LoginFail::Locked);
         }
         Gate::Proceed(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
@@ -266,11 +284,11 @@ async fn throttled(
     }
     match check.await {
         Ok(a) => {
-            shared.throttle.succeeded(ip, user);
+            logins.throttle.succeeded(ip, user);
             Ok(a)
         }
         Err(LoginError::Failed) => {
-            shared.throttle.failed(ip, user);
+            logins.throttle.failed(ip, user);
             Err(LoginFail::BadCredentials)
         }
         Err(LoginError::Temporary(e)) => {

@@ -1,0 +1,218 @@
+//! RCPT TO: what a recipient is to us. Our mailboxes and aliases are
+//! accepted while they have room; postmaster always (RFC 5321 section
+//! 4.5.1); other domains only for authenticated users and trusted
+//! networks (no open relay), their mail going to the outbound queue.
+
+use super::{Inbound, forward_key, temp_fail};
+use crate::{Mailbox, Resolution, quota, resolve};
+use praisani_mailaddr::{Address, Domain};
+use praisani_smtp::{DomainPart, ForwardPath, RcptParams, Reply, Verdict};
+use praisani_store::{Fit, OutboundRcpt};
+
+impl Inbound {
+    /// RCPT TO with its DSN parameters (RFC 3461).
+    pub async fn rcpt_to(&mut self, to: &ForwardPath, params: Option<&RcptParams>) -> Verdict {
+        let store = &*self.office.store;
+        let address = match to {
+            ForwardPath::Postmaster => return self.accept_postmaster(to, None).await,
+            ForwardPath::Mailbox {
+                source_route: true, ..
+            } => {
+                return Verdict::Reject(Reply::new(550, "5.7.1", "Source routes are not accepted"));
+            }
+            ForwardPath::Mailbox { mailbox, .. } => {
+                let domain = match &mailbox.domain {
+                    DomainPart::Name(n) => Domain::parse(n),
+                    DomainPart::Literal(_) => {
+                        return Verdict::Reject(Reply::new(550, "5.7.1", "Relay access denied"));
+                    }
+                };
+                let Ok(domain) = domain else {
+                    return Verdict::Reject(Reply::new(550, "5.7.1", "Relay access denied"));
+                };
+                match store.is_hosted(&domain).await {
+                    Ok(true) => {}
+                    Ok(false) => return self.remote_recipient(to, mailbox, &domain, params),
+                    Err(e) => return temp_fail(&e),
+                }
+                if mailbox.quoted {
+                    return Verdict::Reject(Reply::new(550, "5.1.1", "No such user here"));
+                }
+                match Address::new(&mailbox.local, domain) {
+                    Ok(a) => a,
+                    Err(_) => {
+                        return Verdict::Reject(Reply::new(550, "5.1.1", "No such user here"));
+                    }
+                }
+            }
+        };
+        match resolve(store, &address).await {
+            Ok(Resolution::Unknown) if address.local() == "postmaster" => {
+                self.accept_postmaster(to, Some(address.domain().clone()))
+                    .await
+            }
+            Ok(Resolution::Local { mailboxes, remote }) => {
+                if !remote.is_empty() {
+                    // Forwarding needs the sender rewritten (SRS) so the
+                    // next server's SPF and DMARC checks pass; until then
+                    // the sender keeps the message and retries.
+                    return Verdict::Reject(Reply::new(
+                        451,
+                        "4.4.0",
+                        "Forwarding to other servers is not available yet; try again later",
+                    ));
+                }
+                if mailboxes.is_empty() {
+                    return Verdict::Reject(Reply::new(550, "5.1.1", "No such user here"));
+                }
+                if let Some(v) = self.check_quota(&mailboxes) {
+                    return v;
+                }
+                let ids = mailboxes.iter().map(|m| m.id).collect();
+                self.rcpts.insert(forward_key(to), ids);
+                Verdict::Accept
+            }
+            Ok(Resolution::Unknown) => {
+                Verdict::Reject(Reply::new(550, "5.1.1", "No such user here"))
+            }
+            Ok(Resolution::NotHosted) => {
+                Verdict::Reject(Reply::new(550, "5.7.1", "Relay access denied"))
+            }
+            Err(e) => temp_fail(&e),
+        }
+    }
+
+    /// A recipient outside our domains: relaying is for authenticated users
+    /// and trusted networks only; their mail goes to the outbound queue.
+    fn remote_recipient(
+        &mut self,
+        to: &ForwardPath,
+        mailbox: &praisani_smtp::Mailbox,
+        domain: &Domain,
+        params: Option<&RcptParams>,
+    ) -> Verdict {
+        if self.account.is_none() && !self.trusted {
+            return Verdict::Reject(Reply::new(550, "5.7.1", "Relay access denied"));
+        }
+        if mailbox.quoted {
+            // Quoted local parts are where relay tricks hide; real users
+            // do not need them.
+            return Verdict::Reject(Reply::new(
+                550,
+                "5.1.3",
+                "Quoted local parts are not relayed",
+            ));
+        }
+        self.remote.insert(
+            forward_key(to),
+            OutboundRcpt {
+                address: format!("{}@{}", mailbox.local, domain.ascii()),
+                domain: domain.ascii().to_string(),
+                orcpt: params.and_then(|p| p.orcpt.clone()),
+                notify: params.and_then(|p| p.notify).map(notify_text),
+            },
+        );
+        Verdict::Accept
+    }
+
+    /// RFC 5321 4.5.1: postmaster must be accepted for every hosted domain
+    /// and without a domain. Mail goes to the domain's own postmaster
+    /// mailbox or alias when there is one (handled by the caller), else to
+    /// the configured `postmaster`, else to the domain's first mailbox.
+    async fn accept_postmaster(&mut self, to: &ForwardPath, domain: Option<Domain>) -> Verdict {
+        let store = &*self.office.store;
+        let refuse = || {
+            tracing::warn!("postmaster mail refused: set `postmaster` in the configuration");
+            Verdict::Reject(Reply::new(550, "5.1.1", "No postmaster mailbox here"))
+        };
+        if let Some(target) = &self.office.settings.postmaster {
+            return match resolve(store, target).await {
+                Ok(Resolution::Local { mailboxes, .. }) if !mailboxes.is_empty() => {
+                    self.rcpts
+                        .insert(forward_key(to), mailboxes.iter().map(|m| m.id).collect());
+                    Verdict::Accept
+                }
+                Ok(_) => refuse(),
+                Err(e) => temp_fail(&e),
+            };
+        }
+        let domain = match domain {
+            Some(d) => d,
+            None => match store.domain_list().await {
+                Ok(list) => {
+                    let own = Domain::parse(&self.office.settings.hostname).ok();
+                    match list
+                        .iter()
+                        .find(|i| Some(&i.domain) == own.as_ref())
+                        .or(list.first())
+                    {
+                        Some(i) => i.domain.clone(),
+                        None => return refuse(),
+                    }
+                }
+                Err(e) => return temp_fail(&e),
+            },
+        };
+        match store.account_list(Some(&domain)).await {
+            Ok(list) => match list.iter().min_by_key(|a| a.id) {
+                Some(first) => {
+                    self.rcpts.insert(forward_key(to), vec![first.id]);
+                    Verdict::Accept
+                }
+                None => refuse(),
+            },
+            Err(e) => temp_fail(&e),
+        }
+    }
+
+    /// Quota at RCPT time: a full mailbox defers the message (the sender
+    /// retries, RFC 5321 452 4.2.2); against the SIZE= the client declared
+    /// (RFC 1870), a message that can never fit is refused for good, one
+    /// that does not fit now is deferred.
+    fn check_quota(&self, mailboxes: &[Mailbox]) -> Option<Verdict> {
+        // Without SIZE=, any message needs at least an octet: a mailbox
+        // exactly at its quota is full.
+        let size = self.declared_size.unwrap_or(1).max(1);
+        for m in mailboxes {
+            match m.usage.fit(size) {
+                Fit::Fits => {}
+                Fit::TooBig => return Some(Verdict::Reject(too_big())),
+                Fit::Full => {
+                    // Filled by mail that skips the quota (bounces,
+                    // notices)? Make sure the user has been warned.
+                    quota::warn_if_due(&self.office, vec![(m.id, m.usage)]);
+                    return Some(Verdict::Reject(full()));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// RFC 3461 NOTIFY as stored with a queued recipient.
+fn notify_text(n: praisani_smtp::Notify) -> String {
+    if n.never {
+        return "NEVER".into();
+    }
+    let mut parts = Vec::new();
+    if n.success {
+        parts.push("SUCCESS");
+    }
+    if n.failure {
+        parts.push("FAILURE");
+    }
+    if n.delay {
+        parts.push("DELAY");
+    }
+    parts.join(",")
+}
+
+/// What a full mailbox gets: the sender keeps the message and retries.
+pub(super) fn full() -> Reply {
+    Reply::new(452, "4.2.2", "Mailbox full, try again later")
+}
+
+/// What a message larger than the quota itself gets: it can never fit.
+pub(super) fn too_big() -> Reply {
+    Reply::new(552, "5.2.2", "Message is larger than the mailbox quota")
+}
