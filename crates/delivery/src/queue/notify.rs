@@ -7,7 +7,7 @@ use super::plan::Outcome;
 use super::{Runner, now};
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use praisani_mailhost::reports::{self, MAX_ATTACH};
-use praisani_message::dsn::{self, Action, DsnRequest, RecipientStatus, Return};
+use praisani_message::dsn::{self, Action, DsnRequest, Notify, RecipientStatus, Report, Return};
 use praisani_store::{AttemptResult, QueueEntry, QueueRcptId, QueuedRcpt};
 
 /// One recipient's line in a delivery status notification.
@@ -30,7 +30,7 @@ pub(super) fn notices(
     let mut notices = Vec::new();
     let mut delayed = Vec::new();
     for (r, res, mta) in results {
-        let notify = r.rcpt.notify.as_deref();
+        let notify = r.rcpt.notify;
         let notice = |action, status: String, diagnostic: Option<String>| Notice {
             rcpt: r.clone(),
             action,
@@ -39,20 +39,20 @@ pub(super) fn notices(
             mta: mta.clone(),
         };
         match res {
-            AttemptResult::Failed { error } if wants(notify, "FAILURE") => {
+            AttemptResult::Failed { error } if Notify::asks(notify, Report::Failure) => {
                 notices.push(notice(
                     Action::Failed,
                     status_of(error),
                     Some(error.clone()),
                 ));
             }
-            AttemptResult::Delivered if wants(notify, "SUCCESS") => {
+            AttemptResult::Delivered if Notify::asks(notify, Report::Success) => {
                 notices.push(notice(Action::Delivered, "2.0.0".into(), None));
             }
             AttemptResult::Retry { error, .. }
                 if !r.delay_notified
                     && now - entry.created >= delay_after
-                    && wants(notify, "DELAY") =>
+                    && Notify::asks(notify, Report::Delay) =>
             {
                 let status = status_of(error).replacen('5', "4", 1);
                 notices.push(notice(Action::Delayed, status, Some(error.clone())));
@@ -117,15 +117,7 @@ impl Runner {
             .single()
             .unwrap_or_else(Utc::now)
             .fixed_offset();
-        let ret = if entry
-            .ret
-            .as_deref()
-            .is_some_and(|r| r.eq_ignore_ascii_case("HDRS"))
-        {
-            Return::Headers
-        } else {
-            Return::Full
-        };
+        let ret = entry.ret.unwrap_or(Return::Full);
         let from = format!("MAILER-DAEMON@{hostname}");
         let report = dsn::build(&DsnRequest {
             reporting_mta: hostname,
@@ -158,17 +150,6 @@ impl Runner {
     }
 }
 
-/// RFC 3461 NOTIFY: whether the sender asked to hear about `what`
-/// (SUCCESS, FAILURE, DELAY). Without NOTIFY, failures and delays are
-/// reported (the RFC leaves the default to the server; this is the
-/// common choice).
-pub(super) fn wants(notify: Option<&str>, what: &str) -> bool {
-    match notify {
-        None => what != "SUCCESS",
-        Some(n) => n.split(',').any(|w| w.trim().eq_ignore_ascii_case(what)),
-    }
-}
-
 /// The enhanced status code in an error text (the first word that is one,
 /// class 4 or 5), else 5.0.0.
 pub(super) fn status_of(error: &str) -> String {
@@ -197,22 +178,6 @@ mod tests {
     use praisani_store::{OutboundRcpt, RcptState};
 
     #[test]
-    fn notify_defaults_to_failure_and_delay() {
-        assert!(wants(None, "FAILURE"));
-        assert!(wants(None, "DELAY"));
-        assert!(!wants(None, "SUCCESS"));
-    }
-
-    #[test]
-    fn notify_lists_what_the_sender_asked_for() {
-        assert!(wants(Some("SUCCESS,FAILURE"), "SUCCESS"));
-        assert!(wants(Some("success, delay"), "DELAY"));
-        assert!(!wants(Some("SUCCESS,FAILURE"), "DELAY"));
-        assert!(!wants(Some("NEVER"), "FAILURE"));
-        assert!(!wants(Some("NEVER"), "DELAY"));
-    }
-
-    #[test]
     fn status_is_the_first_enhanced_code() {
         assert_eq!(status_of("mx.test said: 550 5.1.1 no such user"), "5.1.1");
         assert_eq!(status_of("5.4.4 example.test: no addresses"), "5.4.4");
@@ -238,7 +203,7 @@ mod tests {
                 address: format!("r{id}@b.test"),
                 domain: "b.test".into(),
                 orcpt: None,
-                notify: notify.map(Into::into),
+                notify: notify.and_then(Notify::from_param),
             },
             state: RcptState::Pending,
             attempts: 1,

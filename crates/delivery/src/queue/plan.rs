@@ -77,14 +77,14 @@ pub(super) fn envelope_of(job: &Job) -> Envelope {
             .iter()
             .map(|r| Recipient {
                 address: r.rcpt.address.clone(),
-                notify: r.rcpt.notify.clone(),
+                notify: r.rcpt.notify,
                 orcpt: r.rcpt.orcpt.clone(),
             })
             .collect(),
         size: Some(entry.size),
         eight_bit: entry.eight_bit,
         smtputf8: entry.smtputf8,
-        ret: entry.ret.clone(),
+        ret: entry.ret,
         envid: entry.envid.clone(),
     }
 }
@@ -165,14 +165,17 @@ mod tests {
     #[test]
     fn envelope_carries_the_message_parameters() {
         let mut e = entry(1, &["x@b.test"]);
-        e.ret = Some("HDRS".into());
-        e.recipients[0].rcpt.notify = Some("NEVER".into());
+        e.ret = Some(praisani_message::dsn::Return::Headers);
+        e.recipients[0].rcpt.notify = praisani_message::dsn::Notify::from_param("NEVER");
         let (_, jobs) = plan(vec![e], 1).pop().unwrap();
         let env = envelope_of(&jobs[0]);
         assert_eq!(env.from, "a@here.test");
         assert_eq!(env.size, Some(10));
-        assert_eq!(env.ret.as_deref(), Some("HDRS"));
+        assert_eq!(env.ret.map(|r| r.as_param()), Some("HDRS"));
         assert_eq!(env.recipients[0].address, "x@b.test");
-        assert_eq!(env.recipients[0].notify.as_deref(), Some("NEVER"));
+        assert_eq!(
+            env.recipients[0].notify.map(|n| n.to_param()).as_deref(),
+            Some("NEVER")
+        );
     }
 }
