@@ -5,7 +5,11 @@
 //!   engines: feed it the server's bytes, it says what to write next.
 //! - [`route`]: where to send mail for a domain: MX lookup (RFC 5321 §5.1,
 //!   RFC 7505 null MX), per-domain static routes and the smarthost.
+//! - [`admin`]: what the admin front ends (CLI, admin API) do about
+//!   outbound mail: DKIM keys, the DNS records a hosted domain needs, and
+//!   steering the outbound queue.
 
+pub mod admin;
 pub mod client;
 pub mod dkim;
 pub mod route;
