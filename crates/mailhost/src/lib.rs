@@ -2,9 +2,10 @@
 //! [`praisani_store::Store`] trait: password hashing and login checks,
 //! resolving recipients through aliases to mailboxes, the SMTP inbound
 //! decisions (recipients, relay, sender ownership, quotas), the trace
-//! headers added on delivery, quota warnings, and the reports (bounces)
-//! the post office writes and delivers itself, and its administration
-//! ([`admin`]: domains, mailboxes, aliases, quotas, retention).
+//! headers added on delivery, quota warnings, the reports (bounces) the
+//! post office writes and delivers itself, the POP3 maildrop and retention,
+//! and its administration ([`admin`]: domains, mailboxes, aliases, quotas,
+//! retention).
 
 pub mod admin;
 pub mod auth;
@@ -12,15 +13,18 @@ mod auth_cache;
 pub mod downgrade;
 pub mod inbound;
 pub mod login;
+pub mod maildrop;
 pub mod office;
 pub mod passwords;
 pub mod quota;
 pub mod recipients;
 pub mod reports;
+pub mod retention;
 pub mod submission;
 pub mod throttle;
 pub mod trace;
 
 pub use auth::{Authenticator, LoginError};
+pub use maildrop::Maildrop;
 pub use office::{PostOffice, SenderPolicy, Settings};
 pub use recipients::{Mailbox, Resolution, resolve};

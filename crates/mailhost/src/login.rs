@@ -247,16 +247,22 @@ pub async fn check_password(
     throttled(logins, ip, user, logins.auth.password(user, password)).await
 }
 
-/// Checks an APOP digest with the same throttling.
-pub async fn check_apop(
+/// Checks a POP3 USER/PASS or APOP login (the digest over the greeting's
+/// `timestamp`) with the same throttling.
+pub async fn check_pop3(
     logins: &Logins,
     ip: IpAddr,
     user: &str,
+    credential: praisani_pop3::Credential,
     timestamp: &str,
-    digest: &str,
 ) -> Result<Account, LoginFail> {
-    let check = |secret: &str| praisani_pop3::apop_matches(timestamp, secret, digest);
-    throttled(logins, ip, user, logins.auth.apop(user, check)).await
+    match credential {
+        praisani_pop3::Credential::Password(pw) => check_password(logins, ip, user, &pw).await,
+        praisani_pop3::Credential::Apop { digest } => {
+            let check = |secret: &str| praisani_pop3::apop_matches(timestamp, secret, &digest);
+            throttled(logins, ip, user, logins.auth.apop(user, check)).await
+        }
+    }
 }
 
 /// Runs a credential check behind the throttle and records its outcome.

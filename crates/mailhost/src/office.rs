@@ -3,9 +3,11 @@
 //! outbound queue. The SMTP and POP3 drivers, the CLI and (later) the admin
 //! API all reach the mail logic through one of these.
 
+use crate::maildrop::LoginTimes;
 use praisani_mailaddr::Address;
-use praisani_store::Store;
+use praisani_store::{Retention, Store};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Whose addresses an authenticated user may send as (RFC 6409 section
 /// 6.1): the envelope sender and every `From:` address.
@@ -31,6 +33,12 @@ pub struct Settings {
     /// Where postmaster mail goes when a domain has no postmaster of its
     /// own (`postmaster` in the configuration).
     pub postmaster: Option<Address>,
+    /// The server-wide retention, for accounts and domains without their
+    /// own (`[retention]`).
+    pub retention: Retention,
+    /// How soon an account may log in over POP3 again (RFC 2449
+    /// LOGIN-DELAY); `None` for no limit.
+    pub login_delay: Option<Duration>,
 }
 
 /// The mail host's shared services.
@@ -42,6 +50,8 @@ pub struct PostOffice {
     /// Rung whenever a message is queued for other servers, so the queue
     /// runner sends it at once instead of at its next tick.
     pub queue_wake: tokio::sync::Notify,
+    /// When each account last logged in over POP3, for LOGIN-DELAY.
+    pub login_times: LoginTimes,
 }
 
 impl PostOffice {
@@ -51,6 +61,7 @@ impl PostOffice {
             store,
             settings,
             queue_wake: tokio::sync::Notify::new(),
+            login_times: LoginTimes::default(),
         }
     }
 }

@@ -84,8 +84,7 @@ pub async fn expire_cmd(
         Some(s) => parse_as_of(&s)?,
         None => unix_now(),
     };
-    let r = store
-        .expire(now, config.retention.default_policy())
+    let r = praisani_mailhost::retention::expire(store, now, config.retention.default_policy())
         .await
         .map_err(store_err)?;
     print(

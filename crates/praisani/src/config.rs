@@ -691,7 +691,49 @@ impl Config {
                 .postmaster
                 .as_deref()
                 .and_then(|a| praisani_mailaddr::Address::parse(a).ok()),
+            retention: self.retention.default_policy(),
+            login_delay: (self.pop3.login_delay > 0)
+                .then(|| std::time::Duration::from_secs(self.pop3.login_delay.into())),
         }
+    }
+
+    /// What the queue runner needs from `[delivery]` (and the host name and
+    /// data directory); an error names the key whose next hop is unreadable.
+    pub fn queue_settings(&self) -> Result<praisani_delivery::queue::QueueSettings, ConfigError> {
+        use praisani_delivery::route::StaticRoute;
+        let d = &self.delivery;
+        let mut routes = std::collections::HashMap::new();
+        for (domain, target) in &d.routes {
+            let r = StaticRoute::next_hop(target, None)
+                .map_err(|e| ConfigError(format!("delivery.routes.{domain}: {e}")))?;
+            routes.insert(domain.clone(), r);
+        }
+        let smarthost = match &d.smarthost {
+            Some(s) => {
+                let auth = d.smarthost_user.clone().zip(d.smarthost_password.clone());
+                Some(
+                    StaticRoute::next_hop(s, auth)
+                        .map_err(|e| ConfigError(format!("delivery.smarthost: {e}")))?,
+                )
+            }
+            None => None,
+        };
+        Ok(praisani_delivery::queue::QueueSettings {
+            hostname: self.hostname.clone(),
+            data_dir: self.data_dir.clone(),
+            routes,
+            smarthost,
+            nameservers: d.nameservers.clone(),
+            smtp_port: d.smtp_port,
+            max_connections: d.max_connections,
+            max_connections_per_domain: d.max_connections_per_domain,
+            messages_per_connection: d.messages_per_connection,
+            lease: d.lease,
+            delay_notice: d.delay_notice,
+            max_age: d.max_age,
+            retry: d.retry.clone(),
+            timeout: d.timeout,
+        })
     }
 
     /// Finds and loads the configuration: `explicit`, else `./praisani.toml`

@@ -20,7 +20,7 @@ fn queue_json(e: &QueueEntry) -> serde_json::Value {
         "size": e.size,
         "created": e.created,
         "envid": e.envid,
-        "ret": e.ret,
+        "ret": e.ret.map(|r| r.as_param()),
         "smtputf8": e.smtputf8,
         "recipients": e.recipients.iter().map(|r| json!({
             "address": r.rcpt.address,

@@ -1,20 +1,21 @@
 //! The thin tokio layer: listeners, connection limits, shutdown, and the
 //! per-connection drivers that move bytes between sockets and the protocol
-//! engines.
+//! engines; it starts the outbound queue runner ([`praisani_delivery::queue`])
+//! beside them.
 
 mod http;
 mod limits;
-mod outbound;
 mod pop3;
 mod smtp;
 mod stream;
 
 use crate::config::Config;
 use crate::tls::Tls;
+use praisani_delivery::queue::Runner;
 use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::login::Logins;
 use praisani_mailhost::throttle::{Throttle, ThrottlePolicy};
-use praisani_mailhost::{Authenticator, PostOffice, passwords};
+use praisani_mailhost::{Authenticator, PostOffice, passwords, retention};
 use praisani_store::{NewAccount, Store, StoreError};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -41,8 +42,6 @@ pub(crate) struct Shared {
     pub limits: limits::ConnLimits,
     /// The TLS settings, reloaded on SIGHUP.
     pub tls: Arc<Tls>,
-    /// When each account last logged in over POP3, for LOGIN-DELAY.
-    pub login_times: limits::LoginTimes,
     next_id: AtomicU64,
     started: u64,
 }
@@ -59,31 +58,17 @@ impl Shared {
         }
     }
 
-    /// Recomputes the EXPIRE that CAPA shows before login: RFC 2449 §6.7
-    /// makes it the shortest retention any user has (with USER when users
-    /// differ), so it follows the accounts' and domains' own policies.
+    /// Recomputes the EXPIRE that CAPA shows before login
+    /// ([`retention::expire_before_login`]) and keeps it in the POP3 policy.
     pub async fn refresh_expire(&self) {
-        let accounts = match self.store.account_list(None).await {
-            Ok(a) => a,
+        let default = self.office.settings.retention;
+        let (floor, per_user) = match retention::expire_before_login(&*self.store, default).await {
+            Ok(e) => e,
             Err(e) => {
                 tracing::error!("cannot read retention policies: {e}");
                 return;
             }
         };
-        let default = self.config.retention.default_policy();
-        let each: Vec<praisani_pop3::Expire> = accounts
-            .iter()
-            .map(|a| advertised_expire(a.retention.or(a.domain_retention).or(default)))
-            .collect();
-        let floor = each
-            .iter()
-            .copied()
-            .min_by_key(|e| match e {
-                praisani_pop3::Expire::Days(d) => u64::from(*d),
-                praisani_pop3::Expire::Never => u64::MAX,
-            })
-            .unwrap_or_else(|| advertised_expire(default));
-        let per_user = each.iter().any(|e| *e != floor);
         let mut both = self.pop3.write().unwrap_or_else(|p| p.into_inner());
         if both.0.expire == floor && both.0.expire_per_user == per_user {
             return;
@@ -231,7 +216,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         implementation: format!("praisani {}", env!("CARGO_PKG_VERSION")),
         hostname: config.hostname.clone(),
         // Until refresh_expire has looked at the accounts' own policies.
-        expire: advertised_expire(config.retention.default_policy()),
+        expire: retention::advertised_expire(config.retention.default_policy()),
         expire_per_user: false,
         login_delay: (config.pop3.login_delay > 0).then_some(config.pop3.login_delay),
         allow_plaintext: true,
@@ -264,7 +249,6 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             failure_delay: limits.auth_failure_delay,
         }),
         limits: limits::ConnLimits::new(limits.max_connections, limits.max_connections_per_ip),
-        login_times: limits::LoginTimes::default(),
         tls: tls.clone(),
         office: Arc::new(PostOffice::new(
             store.clone(),
@@ -315,8 +299,15 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         print_demo(&shared.config);
     }
     tokio::spawn(reload_on_hup(tls));
-    let runner = match outbound::Runner::new(shared.clone()) {
-        Ok(r) => Arc::new(r),
+    // The outbound queue runner (praisani_delivery::queue).
+    let runner = match shared.config.queue_settings() {
+        Ok(settings) => match Runner::new(settings, shared.office.clone()) {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                eprintln!("praisani: configuration error: delivery: {e}");
+                return ExitCode::from(2);
+            }
+        },
         Err(e) => {
             eprintln!("praisani: configuration error: {e}");
             return ExitCode::from(2);
@@ -348,18 +339,7 @@ async fn sweep(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         }
         wait = shared.config.retention.sweep_interval;
         shared.refresh_expire().await;
-        let now = chrono::Utc::now().timestamp();
-        let default = shared.config.retention.default_policy();
-        match shared.store.expire(now, default).await {
-            Ok(r) if r.messages > 0 || r.locked > 0 => tracing::info!(
-                messages = r.messages,
-                bytes = r.bytes,
-                skipped_in_use = r.locked,
-                "retention: expired messages deleted"
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::error!("retention sweep failed: {e}"),
-        }
+        retention::sweep(&*shared.store, shared.office.settings.retention).await;
     }
 }
 
@@ -532,23 +512,6 @@ fn print_demo(config: &Config) {
              http://{a}/mail/config-v1.1.xml?emailaddress={}\n",
             DEMO_ADDRESS.replace('@', "%40")
         );
-    }
-}
-
-/// A retention policy as POP3 advertises it (RFC 2449 EXPIRE: how long a
-/// retrieved message stays at least). Deletion by age bounds it too: a
-/// message retrieved today goes at most `max_age` days later.
-pub(crate) fn advertised_expire(r: praisani_store::Retention) -> praisani_pop3::Expire {
-    let days = [r.after_retrieval, r.max_age]
-        .into_iter()
-        .filter_map(|k| match k {
-            praisani_store::Keep::Days(d) => Some(d),
-            praisani_store::Keep::Forever | praisani_store::Keep::Inherit => None,
-        })
-        .min();
-    match days {
-        Some(d) => praisani_pop3::Expire::Days(d),
-        None => praisani_pop3::Expire::Never,
     }
 }
 

@@ -1,27 +1,15 @@
 //! Drives one POP3 connection: socket bytes in and out of the
-//! `praisani_pop3` engine, logins checked and mailboxes read from the store.
-//!
-//! Messages whose header has UTF-8 (RFC 6532) and clients that did not send
-//! `UTF8` (RFC 6856): such a client gets the message with the downgraded
-//! header section (RFC 6857) stored with it when it arrived, never the raw
-//! one. We chose downgrading over hiding, so a client that cannot do UTF-8
-//! still sees and can delete all its mail; only a message whose header was
-//! too long to downgrade (over 256 KiB) is left out of its listing. The
-//! maildrop is listed in the client's form at login (UTF8 is only allowed
-//! before it): LIST and STAT give the downgraded sizes, which are exactly
-//! what RETR sends, and UIDLs are those of the stored messages in both
-//! forms, so switching between UTF-8 and legacy clients neither loses mail
-//! nor re-downloads it.
+//! `praisani_pop3` engine, logins checked, and the maildrop
+//! ([`praisani_mailhost::Maildrop`]) opened, read and updated for it.
 
 use super::limits::IpSlot;
 use super::stream::MailStream;
 use super::{Service, Shared};
+use praisani_mailhost::Maildrop;
 use praisani_mailhost::login::{self, AuthStep, LoginFail, SaslLogin};
-use praisani_pop3::{
-    AuthOutcome, Credential, Encoder, Event, MessageInfo, RetrieveFailure, Session,
-};
-use praisani_store::{Account, HeaderDowngrade, LegacyView, MaildropLock, StoreError};
-use std::collections::HashSet;
+use praisani_mailhost::maildrop::{OpenError, ReadError, UpdateError};
+use praisani_pop3::{AuthOutcome, Credential, Encoder, Event, RetrieveFailure, Session};
+use praisani_store::Account;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -59,23 +47,15 @@ pub(crate) async fn handle(
         let mut conn = Conn {
             shared,
             peer,
-            mailbox: None,
+            maildrop: None,
             sasl: None,
-            expire: None,
-            retrieved: Vec::new(),
-            unsent: Vec::new(),
-            delete_retrieved: false,
-            downgraded: HashSet::new(),
         };
         match conn.run(&mut stream, timestamp).await {
             Ok(()) => tracing::debug!("closed"),
             Err(e) => tracing::debug!("connection ended: {e}"),
         }
-        // Without QUIT nothing is deleted; the retrievals still start the
-        // retention clock, except with EXPIRE 0 (RFC 2449: deleted at the
-        // end of a session that retrieved them and ended with QUIT).
-        if !conn.delete_retrieved {
-            conn.note_retrievals().await;
+        if let Some(m) = &mut conn.maildrop {
+            m.finish().await;
         }
         let _ = stream.shutdown().await;
         // Dropping the lock here, whatever happened, is what keeps a broken
@@ -88,21 +68,10 @@ pub(crate) async fn handle(
 struct Conn {
     shared: Arc<Shared>,
     peer: SocketAddr,
-    /// The logged-in account and its maildrop lock.
-    mailbox: Option<(Account, MaildropLock)>,
+    /// The logged-in account's maildrop, locked.
+    maildrop: Option<Maildrop>,
     /// The AUTH exchange in progress.
     sasl: Option<SaslLogin>,
-    /// The logged-in user's retention after retrieval, for CAPA and QUIT.
-    expire: Option<praisani_pop3::Expire>,
-    /// Messages this session sent with RETR: their retention clock starts.
-    retrieved: Vec<i64>,
-    /// The user's policy is "delete after retrieval, 0 days": what this
-    /// session retrieves goes at QUIT.
-    delete_retrieved: bool,
-    /// Messages answered with RETR whose response is not written out yet.
-    unsent: Vec<i64>,
-    /// Messages this (non-UTF8) session gets with the downgraded header.
-    downgraded: HashSet<u64>,
 }
 
 /// How a failed login is reported (RFC 2449/3206 response codes).
@@ -116,17 +85,13 @@ fn fail_outcome(why: LoginFail) -> AuthOutcome {
 
 impl Conn {
     async fn run(&mut self, stream: &mut MailStream, timestamp: String) -> std::io::Result<()> {
-        let policy = if self
+        let plaintext_ok = self
             .shared
             .config
             .pop3
             .allow_plaintext
-            .allows(self.peer.ip())
-        {
-            self.shared.pop3_policy(true)
-        } else {
-            self.shared.pop3_policy(false)
-        };
+            .allows(self.peer.ip());
+        let policy = self.shared.pop3_policy(plaintext_ok);
         let mut session = Session::with_tls(policy, timestamp, stream.is_tls());
         let mut out: Vec<u8> = Vec::new();
         let mut buf = vec![0u8; READ_BUF];
@@ -137,14 +102,8 @@ impl Conn {
                 match event {
                     Event::Send(bytes) => out.extend_from_slice(&bytes),
                     Event::Authenticate { user, credential } => {
-                        let utf8 = session.utf8();
-                        let outcome = self
-                            .login(&user, credential, session.timestamp(), utf8)
-                            .await;
-                        if let Some(e) = self.expire {
-                            session.set_expire(e);
-                        }
-                        session.auth_result(outcome);
+                        let outcome = self.login(&session, &user, credential).await;
+                        self.auth_result(&mut session, outcome);
                     }
                     Event::Retrieve {
                         id,
@@ -153,9 +112,6 @@ impl Conn {
                     } => {
                         self.retrieve(stream, &mut out, &session, id, size, top_lines)
                             .await?;
-                        if top_lines.is_none() {
-                            self.unsent.push(id as i64);
-                        }
                     }
                     Event::Update { delete } => {
                         // What was retrieved counts once it has been sent.
@@ -229,10 +185,7 @@ impl Conn {
                 self.sasl = None;
                 session.set_user(account.address.to_string());
                 let outcome = self.open_maildrop(*account, session.utf8()).await;
-                if let Some(e) = self.expire {
-                    session.set_expire(e);
-                }
-                session.auth_result(outcome);
+                self.auth_result(session, outcome);
             }
             AuthStep::Failed(why) => {
                 self.sasl = None;
@@ -241,24 +194,11 @@ impl Conn {
         }
     }
 
-    async fn login(
-        &mut self,
-        user: &str,
-        credential: Credential,
-        timestamp: &str,
-        utf8: bool,
-    ) -> AuthOutcome {
-        let ip = self.peer.ip();
-        let result = match credential {
-            Credential::Password(pw) => {
-                login::check_password(&self.shared.logins, ip, user, &pw).await
-            }
-            Credential::Apop { digest } => {
-                login::check_apop(&self.shared.logins, ip, user, timestamp, &digest).await
-            }
-        };
-        match result {
-            Ok(account) => self.open_maildrop(account, utf8).await,
+    /// USER/PASS or APOP.
+    async fn login(&mut self, session: &Session, user: &str, cred: Credential) -> AuthOutcome {
+        let (ip, timestamp) = (self.peer.ip(), session.timestamp());
+        match login::check_pop3(&self.shared.logins, ip, user, cred, timestamp).await {
+            Ok(account) => self.open_maildrop(account, session.utf8()).await,
             Err(why) => {
                 tracing::info!(user, ?why, "login failed");
                 fail_outcome(why)
@@ -266,63 +206,34 @@ impl Conn {
         }
     }
 
-    /// After a successful login: LOGIN-DELAY, the maildrop lock, the list
-    /// (in the legacy form unless the client sent UTF8).
+    /// After a successful login: LOGIN-DELAY, the maildrop lock, the list.
     async fn open_maildrop(&mut self, account: Account, utf8: bool) -> AuthOutcome {
-        if let Some(delay) = self.shared.pop3_policy(true).login_delay
-            && !self
-                .shared
-                .login_times
-                .allow(account.id, std::time::Duration::from_secs(delay.into()))
-        {
-            tracing::info!(user = %account.address, "login refused: LOGIN-DELAY");
-            return AuthOutcome::LoginDelay;
-        }
-        let store = &self.shared.store;
-        let lock = match store.lock_maildrop(account.id).await {
-            Ok(Some(l)) => l,
-            Ok(None) => {
-                tracing::info!(user = %account.address, "maildrop in use");
-                return AuthOutcome::InUse;
+        let user = account.address.to_string();
+        match Maildrop::open(&self.shared.office, account, utf8).await {
+            Ok((maildrop, messages)) => {
+                tracing::info!(user, messages = messages.len(), utf8, "logged in");
+                self.maildrop = Some(maildrop);
+                AuthOutcome::Ok { messages }
             }
             Err(e) => {
-                tracing::error!("locking failed: {e}");
-                return AuthOutcome::TempFail;
-            }
-        };
-        let list = match store.list_messages(account.id).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!("listing failed: {e}");
-                return AuthOutcome::TempFail;
-            }
-        };
-        tracing::info!(user = %account.address, messages = list.len(), utf8, "logged in");
-        self.downgraded.clear();
-        let mut messages = Vec::with_capacity(list.len());
-        for m in list {
-            let size = match (utf8, m.legacy) {
-                (true, _) | (false, LegacyView::Same) => m.size,
-                (false, LegacyView::Downgraded { size }) => {
-                    self.downgraded.insert(m.id as u64);
-                    size
+                match e {
+                    OpenError::LoginDelay | OpenError::InUse => tracing::info!(user, "{e}"),
+                    OpenError::Lock(_) | OpenError::List(_) => tracing::error!("{e}"),
                 }
-                (false, LegacyView::Hidden) => continue,
-            };
-            messages.push(MessageInfo {
-                id: m.id as u64,
-                uid: m.uidl,
-                size,
-            });
+                e.outcome()
+            }
         }
-        let own = account.retention.or(account.domain_retention);
-        let policy = own.or(self.shared.config.retention.default_policy());
-        self.expire = Some(super::advertised_expire(policy));
-        self.delete_retrieved = policy.after_retrieval == praisani_store::Keep::Days(0);
-        self.mailbox = Some((account, lock));
-        AuthOutcome::Ok { messages }
     }
 
+    /// Hands the login's outcome to the engine, with the account's EXPIRE.
+    fn auth_result(&self, session: &mut Session, outcome: AuthOutcome) {
+        if let Some(m) = &self.maildrop {
+            session.set_expire(m.expire());
+        }
+        session.auth_result(outcome);
+    }
+
+    /// RETR or TOP: the response, streamed through the dot-stuffing encoder.
     async fn retrieve(
         &mut self,
         stream: &mut MailStream,
@@ -332,52 +243,20 @@ impl Conn {
         size: u64,
         top: Option<u64>,
     ) -> std::io::Result<()> {
-        let Some((account, _)) = &self.mailbox else {
+        let Some(maildrop) = &mut self.maildrop else {
             out.extend_from_slice(&session.retrieve_failure(RetrieveFailure::NoMailbox));
             return Ok(());
         };
-        let store = &self.shared.store;
-        // For a legacy client, the downgraded header replaces the stored one.
-        let (header, mut skip) = if self.downgraded.contains(&id) {
-            match store.message_downgrade(account.id, id as i64).await {
-                Ok(Some(HeaderDowngrade {
-                    original_len,
-                    header: Some(h),
-                })) => (Some(h), original_len),
-                Ok(_) | Err(StoreError::NotFound(_)) => {
-                    out.extend_from_slice(&session.retrieve_failure(RetrieveFailure::Gone));
-                    return Ok(());
-                }
-                Err(e) => {
-                    tracing::error!(message = id, "cannot read downgraded header: {e}");
-                    out.extend_from_slice(&session.retrieve_failure(RetrieveFailure::Unreadable));
-                    return Ok(());
-                }
-            }
-        } else {
-            (None, 0)
-        };
-        let mut body = match store.open_message(account.id, id as i64).await {
-            Ok(b) => b,
-            Err(StoreError::NotFound(_)) => {
-                // Removed underneath the session (the account was deleted by
-                // an administrator): retrying will not help.
-                out.extend_from_slice(&session.retrieve_failure(RetrieveFailure::Gone));
-                return Ok(());
-            }
+        if top.is_none() {
+            maildrop.sending(id);
+        }
+        let mut reader = match maildrop.read(id).await {
+            Ok(r) => r,
             Err(e) => {
-                tracing::error!(message = id, "cannot open message: {e}");
-                out.extend_from_slice(&session.retrieve_failure(RetrieveFailure::Unreadable));
-                return Ok(());
-            }
-        };
-        // The first chunk is read before the +OK line, so a store failure can
-        // still be reported as an error instead of a truncated message.
-        let first = match body.next_chunk().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(message = id, "cannot read message: {e}");
-                out.extend_from_slice(&session.retrieve_failure(RetrieveFailure::Unreadable));
+                if !matches!(e, ReadError::Gone) {
+                    tracing::error!(message = id, "{e}");
+                }
+                out.extend_from_slice(&session.retrieve_failure(e.failure()));
                 return Ok(());
             }
         };
@@ -386,26 +265,10 @@ impl Conn {
             Some(_) => out.extend_from_slice(&session.top_ok()),
         }
         let mut encoder = Encoder::new(top);
-        if let Some(h) = header {
-            encoder.encode(&h, out);
-        }
-        let mut chunk = first;
-        while let Some(c) = chunk {
-            if encoder.is_done() {
-                break;
-            }
-            // Skip the stored header that the downgraded one replaced.
-            let from = usize::try_from(skip).unwrap_or(usize::MAX).min(c.len());
-            skip -= from as u64;
-            encoder.encode(&c[from..], out);
-            if encoder.is_done() {
-                break;
-            }
-            if out.len() >= WRITE_HIGH {
-                stream.send(out).await?;
-            }
-            chunk = match body.next_chunk().await {
-                Ok(c) => c,
+        while !encoder.is_done() {
+            match reader.next_chunk().await {
+                Ok(Some(c)) => encoder.encode(&c, out),
+                Ok(None) => break,
                 Err(e) => {
                     // Mid-message the response cannot be turned into an
                     // error any more; closing the connection tells the client
@@ -414,7 +277,10 @@ impl Conn {
                     stream.send(out).await?;
                     return Err(std::io::Error::other("store read failed mid-message"));
                 }
-            };
+            }
+            if out.len() >= WRITE_HIGH {
+                stream.send(out).await?;
+            }
         }
         encoder.finish(out);
         Ok(())
@@ -424,69 +290,24 @@ impl Conn {
     /// retrieved once written.
     async fn flush(&mut self, stream: &mut MailStream, out: &mut Vec<u8>) -> std::io::Result<()> {
         stream.send(out).await?;
-        self.retrieved.append(&mut self.unsent);
+        if let Some(m) = &mut self.maildrop {
+            m.sent();
+        }
         Ok(())
     }
 
-    /// Records when this session's retrieved messages were first
-    /// retrieved (also when it ended without QUIT: the client has them,
-    /// except with EXPIRE 0, where only a QUIT after RETR deletes).
-    async fn note_retrievals(&mut self) {
-        let Some((account, _)) = &self.mailbox else {
-            return;
-        };
-        if self.retrieved.is_empty() {
-            return;
-        }
-        let now = chrono::Utc::now().timestamp();
-        if let Err(e) = self
-            .shared
-            .store
-            .mark_retrieved(account.id, &self.retrieved, now)
-            .await
-        {
-            tracing::error!("cannot record retrievals: {e}");
-        }
-        self.retrieved.clear();
-    }
-
+    /// UPDATE: whether the deletions were made (the maildrop is unlocked then).
     async fn update(&mut self, delete: &[u64]) -> bool {
-        let mut ids: Vec<i64> = delete.iter().map(|&i| i as i64).collect();
-        let mut going: std::collections::HashSet<i64> = ids.iter().copied().collect();
-        // EXPIRE 0: what this session retrieved goes now (RFC 2449).
-        if self.delete_retrieved {
-            for r in &self.retrieved {
-                if going.insert(*r) {
-                    ids.push(*r);
-                }
-            }
-        }
-        // Only what stays needs its retrieval time: one write less when a
-        // client deletes what it downloaded.
-        self.retrieved.retain(|r| !going.contains(r));
-        self.note_retrievals().await;
-        let Some((account, lock)) = &self.mailbox else {
+        let Some(maildrop) = &mut self.maildrop else {
             return true;
         };
-        if lock.is_lost() {
-            // Another node may have the maildrop now: delete nothing
-            // (RFC 1939 allows the server to fail UPDATE; the client
-            // keeps its messages and tries again).
-            tracing::warn!(user = %account.address, "maildrop lease lost: no deletions");
-            return false;
+        let user = maildrop.account().address.to_string();
+        let result = maildrop.update(delete).await;
+        match &result {
+            Ok(deleted) => tracing::info!(user, deleted, "update"),
+            Err(e @ UpdateError::LeaseLost) => tracing::warn!(user, "{e}"),
+            Err(e) => tracing::error!("{e}"),
         }
-        match self.shared.store.delete_messages(account.id, &ids).await {
-            Ok(()) => {
-                tracing::info!(user = %account.address, deleted = ids.len(), "update");
-                // Unlocked before the +OK goes out, so a client that logs
-                // in again at once finds the maildrop free.
-                self.mailbox = None;
-                true
-            }
-            Err(e) => {
-                tracing::error!("deleting failed: {e}");
-                false
-            }
-        }
+        result.is_ok()
     }
 }
