@@ -8,7 +8,11 @@
 //! - [`route`]: where to send mail for a domain: MX lookup (RFC 5321 §5.1,
 //!   RFC 7505 null MX), per-domain static routes and the smarthost.
 //! - [`dkim`]: DKIM keys (the data directory's key store) and signing.
+//! - [`admin`]: what the admin front ends (CLI, admin API) do about
+//!   outbound mail: DKIM keys, the DNS records a hosted domain needs, and
+//!   steering the outbound queue.
 
+pub mod admin;
 pub mod client;
 pub mod dkim;
 pub mod queue;

@@ -47,6 +47,15 @@ pub fn secrets(password: &str, apop: bool) -> Result<Secrets, String> {
     })
 }
 
+/// A new random password: 16 characters from an alphabet without the
+/// look-alikes (0/O, 1/l/I), about 93 bits.
+pub fn generate() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..16)
+        .map(|_| ALPHABET[rand::random::<usize>() % ALPHABET.len()] as char)
+        .collect()
+}
+
 /// Hashes a password with argon2id and a random salt.
 pub fn hash(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
@@ -81,6 +90,17 @@ pub fn dummy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_passwords_avoid_look_alikes() {
+        let a = generate();
+        assert_eq!(a.len(), 16);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() && !"0O1lI".contains(c))
+        );
+        assert_ne!(a, generate());
+    }
 
     #[test]
     fn hash_then_verify() {

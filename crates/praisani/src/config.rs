@@ -4,6 +4,7 @@
 //! configuration. Unknown keys are errors, so a typo never silently falls
 //! back to a default.
 
+use praisani_mailhost::admin::{parse_keep, parse_size};
 use serde::{Deserialize, Deserializer};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -208,19 +209,6 @@ fn percentages<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
 enum DaysOrText {
     Days(i64),
     Text(String),
-}
-
-/// A retention period: a number of days, or "never".
-pub fn parse_keep(text: &str) -> Result<praisani_store::Keep, String> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "never" | "forever" => Ok(praisani_store::Keep::Forever),
-        "inherit" => Ok(praisani_store::Keep::Inherit),
-        t => t
-            .trim_end_matches('d')
-            .parse::<u32>()
-            .map(praisani_store::Keep::Days)
-            .map_err(|_| format!("invalid period {text:?} (a number of days, or \"never\")")),
-    }
 }
 
 fn keep<'de, D: Deserializer<'de>>(d: D) -> Result<praisani_store::Keep, D::Error> {
@@ -822,22 +810,6 @@ impl Config {
 enum NumOrText {
     Num(u64),
     Text(String),
-}
-
-/// Parses "123", "64K", "50M", "1G" (powers of 1024; "MiB"/"MB" alike).
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(mult)
 }
 
 /// Parses "30" (seconds), "30s", "5m", "2h", "1d".
