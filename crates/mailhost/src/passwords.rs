@@ -35,10 +35,16 @@ fn is_space_separator(c: char) -> bool {
     )
 }
 
+/// A password could not be hashed (argon2 refused its parameters or the
+/// system's random source failed).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HashError(#[source] argon2::password_hash::Error);
+
 /// Every stored secret derived from a new password: the argon2id hash, the
 /// APOP secret when the account opted in, and SCRAM-SHA-256 credentials,
 /// all of the [`prepare`]d password.
-pub fn secrets(password: &str, apop: bool) -> Result<Secrets, String> {
+pub fn secrets(password: &str, apop: bool) -> Result<Secrets, HashError> {
     let password = &*prepare(password);
     Ok(Secrets {
         password_hash: hash(password)?,
@@ -57,12 +63,12 @@ pub fn generate() -> String {
 }
 
 /// Hashes a password with argon2id and a random salt.
-pub fn hash(password: &str) -> Result<String, String> {
+pub fn hash(password: &str) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+        .map_err(HashError)
 }
 
 /// True when `password` matches the PHC string `hash`. An unparsable hash

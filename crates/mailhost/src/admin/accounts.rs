@@ -89,7 +89,7 @@ fn check_message_limit(messages: Option<u64>) -> Result<(), AdminError> {
 pub async fn add(store: &dyn Store, new: NewMailbox<'_>) -> Result<(), AdminError> {
     check_password(new.password)?;
     check_message_limit(new.quota_messages)?;
-    let secrets = passwords::secrets(new.password, new.apop).map_err(AdminError::Hashing)?;
+    let secrets = passwords::secrets(new.password, new.apop)?;
     store
         .account_add(NewAccount {
             address: new.address.clone(),
@@ -131,7 +131,7 @@ pub async fn set_password(
         ApopChange::Allow => true,
         ApopChange::Forbid => false,
     };
-    let secrets = passwords::secrets(password, apop).map_err(AdminError::Hashing)?;
+    let secrets = passwords::secrets(password, apop)?;
     store
         .account_set_password(&account.address, &secrets)
         .await?;

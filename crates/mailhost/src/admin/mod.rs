@@ -52,7 +52,7 @@ pub enum AdminError {
     PasswordControlCharacters,
     /// Deriving a password's secrets failed.
     #[error("hashing: {0}")]
-    Hashing(String),
+    Hashing(#[from] crate::passwords::HashError),
     /// An alias among its own targets.
     #[error("an alias cannot point at itself")]
     AliasToItself(Address),

@@ -463,7 +463,7 @@ async fn create_demo(store: &dyn Store) -> anyhow::Result<()> {
     }
     let address = Address::parse(DEMO_ADDRESS)?;
     if store.account_get(&address).await?.is_none() {
-        let secrets = passwords::secrets(DEMO_PASSWORD, true).map_err(anyhow::Error::msg)?;
+        let secrets = passwords::secrets(DEMO_PASSWORD, true)?;
         store
             .account_add(NewAccount {
                 address,
