@@ -54,6 +54,7 @@ mod reply;
 #[cfg(test)]
 mod tests;
 
+use praisani_message::dsn::{Notify, Return};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -126,9 +127,8 @@ impl ClientConfig {
 pub struct Recipient {
     /// The forward path without `<>`.
     pub address: String,
-    /// DSN NOTIFY value (RFC 3461 4.1), e.g. `FAILURE,DELAY` or `NEVER`; sent only
-    /// when the server offers DSN.
-    pub notify: Option<String>,
+    /// DSN NOTIFY value (RFC 3461 4.1); sent only when the server offers DSN.
+    pub notify: Option<Notify>,
     /// DSN ORCPT value, `addr-type;address` (e.g. `rfc822;a@example.org`) or a bare
     /// address (then `rfc822` is assumed), NOT xtext-encoded: the engine encodes
     /// the address part. Sent only when the server offers DSN.
@@ -161,8 +161,8 @@ pub struct Envelope {
     /// The message needs SMTPUTF8 (RFC 6531). Also assumed when an address is not
     /// ASCII. A server without SMTPUTF8 makes the message fail permanently.
     pub smtputf8: bool,
-    /// DSN RET value (`FULL` or `HDRS`); sent only when the server offers DSN.
-    pub ret: Option<String>,
+    /// DSN RET value; sent only when the server offers DSN.
+    pub ret: Option<Return>,
     /// DSN ENVID value, not xtext-encoded (the engine encodes it); sent only when
     /// the server offers DSN.
     pub envid: Option<String>,
@@ -911,10 +911,8 @@ impl Client {
             cmd.push_str(" SMTPUTF8");
         }
         if self.caps.dsn {
-            if let Some(ret) = &env.ret
-                && (ret.eq_ignore_ascii_case("FULL") || ret.eq_ignore_ascii_case("HDRS"))
-            {
-                cmd.push_str(&format!(" RET={}", ret.to_ascii_uppercase()));
+            if let Some(ret) = env.ret {
+                cmd.push_str(&format!(" RET={}", ret.as_param()));
             }
             if let Some(envid) = &env.envid {
                 cmd.push_str(&format!(" ENVID={}", xtext(envid)));
@@ -927,10 +925,11 @@ impl Client {
     fn rcpt_command(&self, r: &Recipient) -> String {
         let mut cmd = format!("RCPT TO:<{}>", r.address);
         if self.caps.dsn {
-            if let Some(notify) = &r.notify
-                && valid_notify(notify)
+            // A value that could not be sent (nothing asked for) is left out.
+            if let Some(notify) = r.notify.map(Notify::to_param)
+                && !notify.is_empty()
             {
-                cmd.push_str(&format!(" NOTIFY={}", notify.to_ascii_uppercase()));
+                cmd.push_str(&format!(" NOTIFY={notify}"));
             }
             if let Some(orcpt) = &r.orcpt {
                 let (kind, addr) = match orcpt.split_once(';') {
@@ -1061,17 +1060,6 @@ fn valid_path(path: &str) -> bool {
         }
     }
     !quoted && !escaped
-}
-
-/// NEVER, or a list of SUCCESS, FAILURE, DELAY (RFC 3461 4.1).
-fn valid_notify(v: &str) -> bool {
-    v.eq_ignore_ascii_case("NEVER")
-        || (!v.is_empty()
-            && v.split(',').all(|k| {
-                ["SUCCESS", "FAILURE", "DELAY"]
-                    .iter()
-                    .any(|w| k.eq_ignore_ascii_case(w))
-            }))
 }
 
 /// xtext (RFC 3461 4): `+`, `=`, controls, space and non-ASCII as `+XX`.

@@ -66,7 +66,7 @@ use hickory_resolver::{Resolver, TokioResolver};
 use crate::client::StartTlsPolicy;
 pub use order::MAX_MX_HOSTS;
 use order::{MxSet, order_mx};
-pub use static_route::StaticRoute;
+pub use static_route::{StaticRoute, StaticRouteError};
 
 /// Most addresses kept for one target (host).
 pub const MAX_ADDRS_PER_HOST: usize = 10;

@@ -3,8 +3,11 @@
 //! resolving recipients through aliases to mailboxes, the SMTP inbound
 //! decisions (recipients, relay, sender ownership, quotas), the trace
 //! headers added on delivery, quota warnings, the reports (bounces) the
-//! post office writes and delivers itself, the POP3 maildrop and retention.
+//! post office writes and delivers itself, the POP3 maildrop and retention,
+//! and its administration ([`admin`]: domains, mailboxes, aliases, quotas,
+//! retention).
 
+pub mod admin;
 pub mod auth;
 mod auth_cache;
 pub mod downgrade;

@@ -35,10 +35,16 @@ fn is_space_separator(c: char) -> bool {
     )
 }
 
+/// A password could not be hashed (argon2 refused its parameters or the
+/// system's random source failed).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HashError(#[source] argon2::password_hash::Error);
+
 /// Every stored secret derived from a new password: the argon2id hash, the
 /// APOP secret when the account opted in, and SCRAM-SHA-256 credentials,
 /// all of the [`prepare`]d password.
-pub fn secrets(password: &str, apop: bool) -> Result<Secrets, String> {
+pub fn secrets(password: &str, apop: bool) -> Result<Secrets, HashError> {
     let password = &*prepare(password);
     Ok(Secrets {
         password_hash: hash(password)?,
@@ -47,13 +53,22 @@ pub fn secrets(password: &str, apop: bool) -> Result<Secrets, String> {
     })
 }
 
+/// A new random password: 16 characters from an alphabet without the
+/// look-alikes (0/O, 1/l/I), about 93 bits.
+pub fn generate() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..16)
+        .map(|_| ALPHABET[rand::random::<usize>() % ALPHABET.len()] as char)
+        .collect()
+}
+
 /// Hashes a password with argon2id and a random salt.
-pub fn hash(password: &str) -> Result<String, String> {
+pub fn hash(password: &str) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+        .map_err(HashError)
 }
 
 /// True when `password` matches the PHC string `hash`. An unparsable hash
@@ -81,6 +96,17 @@ pub fn dummy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_passwords_avoid_look_alikes() {
+        let a = generate();
+        assert_eq!(a.len(), 16);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() && !"0O1lI".contains(c))
+        );
+        assert_ne!(a, generate());
+    }
 
     #[test]
     fn hash_then_verify() {

@@ -117,7 +117,8 @@ impl RecipientStatus {
     }
 }
 
-/// What to return of the original message (RFC 3461 `RET`).
+/// What to return of the original message (RFC 3461 `RET`), as a client
+/// asks for it and as the queue keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Return {
     /// The whole message — for reports with a failure; others return
@@ -125,6 +126,110 @@ pub enum Return {
     Full,
     /// Only the header section.
     Headers,
+}
+
+impl Return {
+    /// The parameter value: `FULL` or `HDRS`.
+    pub fn as_param(self) -> &'static str {
+        match self {
+            Return::Full => "FULL",
+            Return::Headers => "HDRS",
+        }
+    }
+
+    /// Reads a parameter value (any case); `None` when it is neither.
+    pub fn from_param(text: &str) -> Option<Return> {
+        if text.eq_ignore_ascii_case("FULL") {
+            Some(Return::Full)
+        } else if text.eq_ignore_ascii_case("HDRS") {
+            Some(Return::Headers)
+        } else {
+            None
+        }
+    }
+}
+
+/// The `NOTIFY=` value of a recipient (RFC 3461 section 4.1): either
+/// `never` alone, or any non-empty combination of the other three.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Notify {
+    /// `NOTIFY=NEVER`: no DSN at all for this recipient.
+    pub never: bool,
+    /// A DSN on successful delivery.
+    pub success: bool,
+    /// A DSN on failure.
+    pub failure: bool,
+    /// A DSN when delivery is delayed.
+    pub delay: bool,
+}
+
+/// What a delivery status notification would report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Report {
+    /// The message was delivered.
+    Success,
+    /// It could not be delivered.
+    Failure,
+    /// It is late and still being tried.
+    Delay,
+}
+
+impl Notify {
+    /// The parameter value: `NEVER`, or the keywords asked for joined by
+    /// commas in the order SUCCESS, FAILURE, DELAY.
+    pub fn to_param(self) -> String {
+        if self.never {
+            return "NEVER".into();
+        }
+        let mut parts = Vec::new();
+        if self.success {
+            parts.push("SUCCESS");
+        }
+        if self.failure {
+            parts.push("FAILURE");
+        }
+        if self.delay {
+            parts.push("DELAY");
+        }
+        parts.join(",")
+    }
+
+    /// Reads a value written by [`Notify::to_param`] (or a client's, any
+    /// case); `None` for an empty value, an unknown keyword, or NEVER with
+    /// others.
+    pub fn from_param(text: &str) -> Option<Notify> {
+        let mut n = Notify::default();
+        for word in text.split(',') {
+            let word = word.trim();
+            if word.eq_ignore_ascii_case("NEVER") {
+                n.never = true;
+            } else if word.eq_ignore_ascii_case("SUCCESS") {
+                n.success = true;
+            } else if word.eq_ignore_ascii_case("FAILURE") {
+                n.failure = true;
+            } else if word.eq_ignore_ascii_case("DELAY") {
+                n.delay = true;
+            } else {
+                return None;
+            }
+        }
+        let others = n.success || n.failure || n.delay;
+        (n.never != others).then_some(n)
+    }
+
+    /// Whether the sender asked to hear about `what`. Without NOTIFY,
+    /// failures and delays are reported (RFC 3461 leaves the default to
+    /// the server; this is the common choice).
+    pub fn asks(notify: Option<Notify>, what: Report) -> bool {
+        match notify {
+            None => what != Report::Success,
+            Some(n) => match what {
+                Report::Success => n.success,
+                Report::Failure => n.failure,
+                Report::Delay => n.delay,
+            },
+        }
+    }
 }
 
 pub use crate::Language;

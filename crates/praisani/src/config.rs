@@ -4,6 +4,7 @@
 //! configuration. Unknown keys are errors, so a typo never silently falls
 //! back to a default.
 
+use praisani_mailhost::admin::{parse_keep, parse_size};
 use serde::{Deserialize, Deserializer};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -208,19 +209,6 @@ fn percentages<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
 enum DaysOrText {
     Days(i64),
     Text(String),
-}
-
-/// A retention period: a number of days, or "never".
-pub fn parse_keep(text: &str) -> Result<praisani_store::Keep, String> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "never" | "forever" => Ok(praisani_store::Keep::Forever),
-        "inherit" => Ok(praisani_store::Keep::Inherit),
-        t => t
-            .trim_end_matches('d')
-            .parse::<u32>()
-            .map(praisani_store::Keep::Days)
-            .map_err(|_| format!("invalid period {text:?} (a number of days, or \"never\")")),
-    }
 }
 
 fn keep<'de, D: Deserializer<'de>>(d: D) -> Result<praisani_store::Keep, D::Error> {
@@ -709,6 +697,45 @@ impl Config {
         }
     }
 
+    /// What the queue runner needs from `[delivery]` (and the host name and
+    /// data directory); an error names the key whose next hop is unreadable.
+    pub fn queue_settings(&self) -> Result<praisani_delivery::queue::QueueSettings, ConfigError> {
+        use praisani_delivery::route::StaticRoute;
+        let d = &self.delivery;
+        let mut routes = std::collections::HashMap::new();
+        for (domain, target) in &d.routes {
+            let r = StaticRoute::next_hop(target, None)
+                .map_err(|e| ConfigError(format!("delivery.routes.{domain}: {e}")))?;
+            routes.insert(domain.clone(), r);
+        }
+        let smarthost = match &d.smarthost {
+            Some(s) => {
+                let auth = d.smarthost_user.clone().zip(d.smarthost_password.clone());
+                Some(
+                    StaticRoute::next_hop(s, auth)
+                        .map_err(|e| ConfigError(format!("delivery.smarthost: {e}")))?,
+                )
+            }
+            None => None,
+        };
+        Ok(praisani_delivery::queue::QueueSettings {
+            hostname: self.hostname.clone(),
+            data_dir: self.data_dir.clone(),
+            routes,
+            smarthost,
+            nameservers: d.nameservers.clone(),
+            smtp_port: d.smtp_port,
+            max_connections: d.max_connections,
+            max_connections_per_domain: d.max_connections_per_domain,
+            messages_per_connection: d.messages_per_connection,
+            lease: d.lease,
+            delay_notice: d.delay_notice,
+            max_age: d.max_age,
+            retry: d.retry.clone(),
+            timeout: d.timeout,
+        })
+    }
+
     /// Finds and loads the configuration: `explicit`, else `./praisani.toml`
     /// when present, else the defaults.
     pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), ConfigError> {
@@ -783,22 +810,6 @@ impl Config {
 enum NumOrText {
     Num(u64),
     Text(String),
-}
-
-/// Parses "123", "64K", "50M", "1G" (powers of 1024; "MiB"/"MB" alike).
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(mult)
 }
 
 /// Parses "30" (seconds), "30s", "5m", "2h", "1d".

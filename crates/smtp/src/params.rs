@@ -38,28 +38,13 @@ pub struct MailParams {
     pub envid: Option<String>,
 }
 
-/// The `RET=` value of MAIL FROM (RFC 3461 section 4.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ret {
-    /// `RET=FULL`: return the whole message in a failure DSN.
-    Full,
-    /// `RET=HDRS`: return only the headers.
-    Headers,
-}
+/// The `RET=` value of MAIL FROM (RFC 3461 section 4.3): the one type the
+/// queue and the bounce writer use too.
+pub use praisani_message::dsn::Return as Ret;
 
-/// The `NOTIFY=` value of RCPT TO (RFC 3461 section 4.1). Either `never` is set
-/// alone, or any non-empty combination of the other three.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Notify {
-    /// `NOTIFY=NEVER`: no DSN at all for this recipient.
-    pub never: bool,
-    /// A DSN on successful delivery.
-    pub success: bool,
-    /// A DSN on failure.
-    pub failure: bool,
-    /// A DSN when delivery is delayed.
-    pub delay: bool,
-}
+/// The `NOTIFY=` value of RCPT TO (RFC 3461 section 4.1): the one type the
+/// queue and the bounce writer use too.
+pub use praisani_message::dsn::Notify;
 
 /// RCPT TO parameters the engine understood: the DSN parameters NOTIFY and
 /// ORCPT (RFC 3461) when DSN is enabled; otherwise every parameter is refused.

@@ -324,18 +324,24 @@ fn outbound(rcpts: &[&str]) -> Outbound {
         sender: "a@example.test".into(),
         recipients: rcpts
             .iter()
-            .map(|r| OutboundRcpt {
+            .enumerate()
+            .map(|(i, r)| OutboundRcpt {
                 address: r.to_string(),
                 domain: r
                     .rsplit_once('@')
                     .map(|(_, d)| d.to_string())
                     .unwrap_or_default(),
                 orcpt: Some(format!("rfc822;{r}")),
-                notify: None,
+                // The first without NOTIFY, the others with two kinds.
+                notify: (i > 0).then_some(crate::Notify {
+                    success: true,
+                    delay: true,
+                    ..crate::Notify::default()
+                }),
             })
             .collect(),
         envid: Some("env-1".into()),
-        ret: Some("HDRS".into()),
+        ret: Some(crate::Return::Headers),
         smtputf8: false,
         eight_bit: true,
     }
@@ -377,6 +383,19 @@ pub async fn queue<S: Store + ?Sized>(store: &S) {
     let entry = store.queue_get(qid).await.unwrap().unwrap();
     assert_eq!(entry.sender, "a@example.test");
     assert_eq!(entry.envid.as_deref(), Some("env-1"));
+    assert_eq!(entry.ret, Some(crate::Return::Headers));
+    let notify: Vec<_> = entry.recipients.iter().map(|r| r.rcpt.notify).collect();
+    assert_eq!(
+        notify,
+        [
+            None,
+            Some(crate::Notify {
+                success: true,
+                delay: true,
+                ..crate::Notify::default()
+            })
+        ]
+    );
     assert_eq!(entry.size, text.len() as u64);
     assert!(entry.eight_bit && !entry.smtputf8);
     assert_eq!(entry.recipients.len(), 2);

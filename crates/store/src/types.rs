@@ -1,5 +1,7 @@
 //! Plain data types exchanged with a [`crate::Store`].
 
+pub use praisani_message::dsn::{Notify, Return};
+
 use crate::policy::{QuotaRefusal, Retention, Usage};
 use crate::{AccountId, MessageId, QueueId, QueueRcptId};
 use praisani_mailaddr::{Address, Domain};
@@ -245,8 +247,8 @@ pub struct Outbound {
     pub recipients: Vec<OutboundRcpt>,
     /// RFC 3461 ENVID.
     pub envid: Option<String>,
-    /// RFC 3461 RET (FULL or HDRS).
-    pub ret: Option<String>,
+    /// RFC 3461 RET.
+    pub ret: Option<Return>,
     /// The message needs SMTPUTF8.
     pub smtputf8: bool,
     /// The message has 8-bit content.
@@ -263,7 +265,7 @@ pub struct OutboundRcpt {
     /// RFC 3461 ORCPT as given.
     pub orcpt: Option<String>,
     /// RFC 3461 NOTIFY as given.
-    pub notify: Option<String>,
+    pub notify: Option<Notify>,
 }
 
 /// Where a queued recipient stands.
@@ -334,7 +336,7 @@ pub struct QueueEntry {
     /// RFC 3461 ENVID.
     pub envid: Option<String>,
     /// RFC 3461 RET.
-    pub ret: Option<String>,
+    pub ret: Option<Return>,
     /// The message needs SMTPUTF8.
     pub smtputf8: bool,
     /// The message has 8-bit content.
@@ -470,6 +472,26 @@ impl std::fmt::Debug for MaildropLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MaildropLock")
     }
+}
+
+/// NOTIFY as a queue row keeps it: its parameter text.
+pub(crate) fn notify_to_db(n: Option<Notify>) -> Option<String> {
+    n.map(Notify::to_param)
+}
+
+/// NOTIFY read back from a queue row (text this crate wrote).
+pub(crate) fn notify_from_db(text: Option<String>) -> Option<Notify> {
+    text.as_deref().and_then(Notify::from_param)
+}
+
+/// RET as a queue row keeps it: `FULL` or `HDRS`.
+pub(crate) fn ret_to_db(r: Option<Return>) -> Option<&'static str> {
+    r.map(Return::as_param)
+}
+
+/// RET read back from a queue row.
+pub(crate) fn ret_from_db(text: Option<String>) -> Option<Return> {
+    text.as_deref().and_then(Return::from_param)
 }
 
 #[cfg(test)]

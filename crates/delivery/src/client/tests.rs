@@ -631,10 +631,10 @@ fn dsn_params_only_when_offered() {
     env.from = String::new();
     env.recipients = vec![Recipient {
         address: "a@mx".into(),
-        notify: Some("failure,delay".into()),
+        notify: praisani_message::dsn::Notify::from_param("failure,delay"),
         orcpt: Some("rfc822;a+b=c@mx".into()),
     }];
-    env.ret = Some("hdrs".into());
+    env.ret = praisani_message::dsn::Return::from_param("hdrs");
     env.envid = Some("id 1+".into());
     let mut d = after_ehlo(
         Driver::new(config()).with_message(env.clone(), b"x\r\n"),

@@ -54,6 +54,16 @@ impl KeyStore {
         &self.dir
     }
 
+    /// The file holding the key of `signer`.
+    pub fn file_of(&self, signer: &Signer) -> PathBuf {
+        self.path(&signer.domain, &signer.selector)
+    }
+
+    /// The file of the key of `domain` (A-label) under `selector`.
+    fn path(&self, domain: &str, selector: &str) -> PathBuf {
+        self.dir.join(format!("{domain}.{selector}.key"))
+    }
+
     /// Every key of `domain` (Unicode or A-label), newest first (by file
     /// modification time, then selector). No keys (or no directory): empty.
     /// A key file that cannot be read or parsed is an error, naming it.
@@ -130,7 +140,7 @@ impl KeyStore {
             Some(s) => store_selector(s)?,
             None => format!("praisani{}", chrono::Utc::now().format("%Y%m")),
         };
-        let path = self.dir.join(format!("{}.{selector}.key", domain.ascii()));
+        let path = self.path(domain.ascii(), &selector);
         if path.exists() {
             return Err(DkimError::Exists(path));
         }

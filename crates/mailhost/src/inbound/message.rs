@@ -134,10 +134,7 @@ impl Inbound {
             sender: return_path.clone(),
             recipients: remote,
             envid: env.params.envid.clone(),
-            ret: env.params.ret.map(|r| match r {
-                praisani_smtp::Ret::Full => "FULL".to_string(),
-                praisani_smtp::Ret::Headers => "HDRS".to_string(),
-            }),
+            ret: env.params.ret,
             smtputf8: env.params.smtputf8,
             eight_bit: env.params.body == praisani_smtp::Body::EightBitMime,
         });

@@ -109,7 +109,7 @@ impl Inbound {
                 address: format!("{}@{}", mailbox.local, domain.ascii()),
                 domain: domain.ascii().to_string(),
                 orcpt: params.and_then(|p| p.orcpt.clone()),
-                notify: params.and_then(|p| p.notify).map(notify_text),
+                notify: params.and_then(|p| p.notify),
             },
         );
         Verdict::Accept
@@ -187,24 +187,6 @@ impl Inbound {
         }
         None
     }
-}
-
-/// RFC 3461 NOTIFY as stored with a queued recipient.
-fn notify_text(n: praisani_smtp::Notify) -> String {
-    if n.never {
-        return "NEVER".into();
-    }
-    let mut parts = Vec::new();
-    if n.success {
-        parts.push("SUCCESS");
-    }
-    if n.failure {
-        parts.push("FAILURE");
-    }
-    if n.delay {
-        parts.push("DELAY");
-    }
-    parts.join(",")
 }
 
 /// What a full mailbox gets: the sender keeps the message and retries.

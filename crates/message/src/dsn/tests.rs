@@ -801,3 +801,40 @@ print(str(make_header(decode_header(m["Subject"]))))
         "ส่งอีเมลไม่สำเร็จ ข้อความถูกส่งคืนถึงผู้ส่ง"
     );
 }
+
+#[test]
+fn notify_defaults_to_failure_and_delay() {
+    assert!(Notify::asks(None, Report::Failure));
+    assert!(Notify::asks(None, Report::Delay));
+    assert!(!Notify::asks(None, Report::Success));
+}
+
+#[test]
+fn notify_lists_what_the_sender_asked_for() {
+    let n = |t: &str| Notify::from_param(t);
+    assert!(Notify::asks(n("SUCCESS,FAILURE"), Report::Success));
+    assert!(Notify::asks(n("success, delay"), Report::Delay));
+    assert!(!Notify::asks(n("SUCCESS,FAILURE"), Report::Delay));
+    assert!(!Notify::asks(n("NEVER"), Report::Failure));
+    assert!(!Notify::asks(n("NEVER"), Report::Delay));
+}
+
+#[test]
+fn notify_and_ret_round_trip_their_parameter_text() {
+    for text in ["NEVER", "SUCCESS", "FAILURE,DELAY", "SUCCESS,FAILURE,DELAY"] {
+        let n = Notify::from_param(text).unwrap();
+        assert_eq!(n.to_param(), text);
+    }
+    assert_eq!(
+        Notify::from_param("delay,success").unwrap().to_param(),
+        "SUCCESS,DELAY"
+    );
+    for bad in ["", "NEVER,SUCCESS", "SOMETIMES", "FAILURE,"] {
+        assert_eq!(Notify::from_param(bad), None, "{bad:?}");
+    }
+    for r in [Return::Full, Return::Headers] {
+        assert_eq!(Return::from_param(r.as_param()), Some(r));
+    }
+    assert_eq!(Return::from_param("hdrs"), Some(Return::Headers));
+    assert_eq!(Return::from_param("ALL"), None);
+}

@@ -1,16 +1,17 @@
 //! The thin tokio layer: listeners, connection limits, shutdown, and the
 //! per-connection drivers that move bytes between sockets and the protocol
-//! engines.
+//! engines; it starts the outbound queue runner ([`praisani_delivery::queue`])
+//! beside them.
 
 mod http;
 mod limits;
-mod outbound;
 mod pop3;
 mod smtp;
 mod stream;
 
 use crate::config::Config;
 use crate::tls::Tls;
+use praisani_delivery::queue::Runner;
 use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::login::Logins;
 use praisani_mailhost::throttle::{Throttle, ThrottlePolicy};
@@ -298,8 +299,15 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         print_demo(&shared.config);
     }
     tokio::spawn(reload_on_hup(tls));
-    let runner = match outbound::Runner::new(shared.clone()) {
-        Ok(r) => Arc::new(r),
+    // The outbound queue runner (praisani_delivery::queue).
+    let runner = match shared.config.queue_settings() {
+        Ok(settings) => match Runner::new(settings, shared.office.clone()) {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                eprintln!("praisani: configuration error: delivery: {e}");
+                return ExitCode::from(2);
+            }
+        },
         Err(e) => {
             eprintln!("praisani: configuration error: {e}");
             return ExitCode::from(2);
@@ -455,7 +463,7 @@ async fn create_demo(store: &dyn Store) -> anyhow::Result<()> {
     }
     let address = Address::parse(DEMO_ADDRESS)?;
     if store.account_get(&address).await?.is_none() {
-        let secrets = passwords::secrets(DEMO_PASSWORD, true).map_err(anyhow::Error::msg)?;
+        let secrets = passwords::secrets(DEMO_PASSWORD, true)?;
         store
             .account_add(NewAccount {
                 address,

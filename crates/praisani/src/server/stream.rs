@@ -1,6 +1,7 @@
-//! A connection that starts in plain text and may switch to TLS (STARTTLS,
-//! STLS) or start in TLS (ports 465 and 995) — for the server's clients
-//! ([`MailStream`]) and for our own outbound connections ([`OutStream`]).
+//! A client's connection to one of our listeners ([`MailStream`]): it
+//! starts in plain text and may switch to TLS (STARTTLS, STLS) or starts in
+//! TLS (ports 465 and 995). Our own outbound connections have their own
+//! client stream in `praisani_delivery::queue`.
 
 use std::io;
 use std::pin::Pin;
@@ -9,32 +10,27 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
-/// A TCP connection, plain or TLS (`T` is the server or client TLS stream).
-pub(crate) enum Stream<T> {
+/// A connection from a client to one of our listeners, plain or TLS.
+pub(crate) enum MailStream {
     /// Plain TCP.
     Plain(TcpStream),
     /// TLS over TCP.
-    Tls(Box<T>),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
     /// Transient state while a handshake owns the socket.
     Switching,
 }
 
-/// A connection from a client to one of our listeners.
-pub(crate) type MailStream = Stream<tokio_rustls::server::TlsStream<TcpStream>>;
-/// A connection we opened to another server.
-pub(crate) type OutStream = Stream<tokio_rustls::client::TlsStream<TcpStream>>;
-
-impl<T: AsyncRead + AsyncWrite + Unpin> Stream<T> {
+impl MailStream {
     /// True once TLS is in place.
     pub(crate) fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        matches!(self, MailStream::Tls(_))
     }
 
     /// The plain TCP stream, for a TLS handshake; `None` (and the stream
     /// left as it was) when TLS is already in place.
     pub(crate) fn take_plain(&mut self) -> Option<TcpStream> {
-        match std::mem::replace(self, Stream::Switching) {
-            Stream::Plain(tcp) => Some(tcp),
+        match std::mem::replace(self, MailStream::Switching) {
+            MailStream::Plain(tcp) => Some(tcp),
             other => {
                 *self = other;
                 None
@@ -63,7 +59,7 @@ impl MailStream {
             .take_plain()
             .ok_or_else(|| io::Error::other("TLS is already active"))?;
         let tls = acceptor.accept(tcp).await?;
-        *self = Stream::Tls(Box::new(tls));
+        *self = MailStream::Tls(Box::new(tls));
         Ok(())
     }
 
@@ -111,46 +107,46 @@ fn switching() -> io::Error {
     io::Error::other("stream used during a TLS handshake")
 }
 
-impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Stream<T> {
+impl AsyncRead for MailStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Stream::Switching => Poll::Ready(Err(switching())),
+            MailStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            MailStream::Switching => Poll::Ready(Err(switching())),
         }
     }
 }
 
-impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<T> {
+impl AsyncWrite for MailStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Stream::Switching => Poll::Ready(Err(switching())),
+            MailStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            MailStream::Switching => Poll::Ready(Err(switching())),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Stream::Switching => Poll::Ready(Err(switching())),
+            MailStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            MailStream::Switching => Poll::Ready(Err(switching())),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Stream::Switching => Poll::Ready(Err(switching())),
+            MailStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            MailStream::Switching => Poll::Ready(Err(switching())),
         }
     }
 }

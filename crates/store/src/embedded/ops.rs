@@ -6,7 +6,10 @@ use super::pool::ReadPool;
 use crate::body::{ChunkCursor, NextChunk};
 use crate::error::corrupt;
 use crate::policy::{AcceptTally, Cutoffs, Expired};
-use crate::types::{due_order, group_taken, taken_messages, uidl};
+use crate::types::{
+    due_order, group_taken, notify_from_db, notify_to_db, ret_from_db, ret_to_db, taken_messages,
+    uidl,
+};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodySource, DomainInfo, HeaderDowngrade,
     LegacyView, Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter, Outbound, OutboundRcpt,
@@ -670,7 +673,7 @@ fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<Queue
         body_id,
         o.sender,
         o.envid,
-        o.ret,
+        ret_to_db(o.ret),
         o.smtputf8,
         o.eight_bit,
         now
@@ -681,7 +684,14 @@ fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<Queue
          VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
     )?;
     for r in &o.recipients {
-        ins.execute(params![id, r.address, r.domain, r.orcpt, r.notify, now])?;
+        ins.execute(params![
+            id,
+            r.address,
+            r.domain,
+            r.orcpt,
+            notify_to_db(r.notify),
+            now
+        ])?;
     }
     Ok(id)
 }
@@ -696,7 +706,7 @@ fn queue_header(c: &Connection, id: QueueId) -> Result<Option<QueueEntry>, Store
             id: r.get(0)?,
             sender: r.get(1)?,
             envid: r.get(2)?,
-            ret: r.get(3)?,
+            ret: ret_from_db(r.get(3)?),
             smtputf8: r.get(4)?,
             eight_bit: r.get(5)?,
             created: r.get(6)?,
@@ -714,7 +724,7 @@ fn queue_rcpt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedRcpt> {
             address: r.get(1)?,
             domain: r.get(2)?,
             orcpt: r.get(3)?,
-            notify: r.get(4)?,
+            notify: notify_from_db(r.get(4)?),
         },
         state: RcptState::from_db(&r.get::<_, String>(5)?),
         attempts: r.get::<_, i64>(6)? as u32,

@@ -8,7 +8,10 @@
 
 use crate::error::corrupt;
 use crate::policy::{AcceptTally, Cutoffs, Expired};
-use crate::types::{due_order, group_taken, taken_messages, uidl};
+use crate::types::{
+    due_order, group_taken, notify_from_db, notify_to_db, ret_from_db, ret_to_db, taken_messages,
+    uidl,
+};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, DomainInfo, HeaderDowngrade, LegacyView,
     Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter, Outbound, OutboundRcpt, QueueEntry,
@@ -811,7 +814,7 @@ pub(super) async fn enqueue<C: GenericClient>(
             &body_id,
             &o.sender,
             &o.envid,
-            &o.ret,
+            &ret_to_db(o.ret),
             &o.smtputf8,
             &o.eight_bit,
             &now,
@@ -825,7 +828,14 @@ pub(super) async fn enqueue<C: GenericClient>(
             "INSERT INTO queue_rcpts
                 (queue_id, rcpt, domain, orcpt, notify, state, next_attempt, updated)
              VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
-            &[&id, &r.address, &r.domain, &r.orcpt, &r.notify, &now],
+            &[
+                &id,
+                &r.address,
+                &r.domain,
+                &r.orcpt,
+                &notify_to_db(r.notify),
+                &now,
+            ],
         )
         .await?;
     }
@@ -847,7 +857,7 @@ async fn queue_header<C: GenericClient>(
         id: r.get(0),
         sender: r.get(1),
         envid: r.get(2),
-        ret: r.get(3),
+        ret: ret_from_db(r.get(3)),
         smtputf8: r.get(4),
         eight_bit: r.get(5),
         created: r.get(6),
@@ -863,7 +873,7 @@ fn queue_rcpt_row(r: &Row) -> QueuedRcpt {
             address: r.get(1),
             domain: r.get(2),
             orcpt: r.get(3),
-            notify: r.get(4),
+            notify: notify_from_db(r.get(4)),
         },
         state: RcptState::from_db(r.get(5)),
         attempts: r.get::<_, i64>(6).clamp(0, i64::from(u32::MAX)) as u32,

@@ -1,0 +1,215 @@
+//! The outbound queue runner: takes due recipients from the store, finds
+//! the servers that take mail for their domains ([`crate::route`]), sends
+//! with the [`crate::client`] engine, records every recipient's result
+//! durably, schedules retries, and reports to the sender what was
+//! delivered, delayed or bounced as the sender's NOTIFY asks.
+//!
+//! A recipient is only ever marked delivered after the remote server
+//! accepted it, and results are recorded before the next attempt is
+//! taken, so a crash repeats at most the attempt that was in flight.
+//!
+//! - `plan`: taken messages as jobs per destination domain, in batches
+//!   of one connection each.
+//! - `session`: one batch over the domain's servers, one SMTP session
+//!   with one server at a time.
+//! - `record`: results recorded, retries scheduled, messages finished.
+//! - `notify`: delay notices and bounces (RFC 3461 NOTIFY, RFC 3464).
+//! - `dkim`: signing with the sender domain's keys, read once a minute.
+//! - `tls` and `stream`: opportunistic TLS and the connection it runs on.
+//!
+//! The runner knows the store, the wake bell and the report delivery
+//! through the [`PostOffice`], and everything else through
+//! [`QueueSettings`]; the binary builds both from its configuration.
+
+mod dkim;
+mod notify;
+mod plan;
+mod record;
+mod session;
+mod stream;
+mod tls;
+
+use crate::route::{RouteError, Router, RouterConfig, StaticRoute};
+use chrono::Utc;
+use praisani_mailhost::PostOffice;
+use praisani_store::QueueRcptId;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsConnector;
+
+/// The queue is looked at least this often.
+const TICK: Duration = Duration::from_secs(5);
+/// Longest wait for one DNS lookup, retries included.
+const DNS_TIMEOUT: Duration = Duration::from_secs(20);
+/// Recipients taken from the store at a time.
+const TAKE: usize = 100;
+
+/// What the queue runner works with, read once from the configuration.
+#[derive(Clone, Debug)]
+pub struct QueueSettings {
+    /// Our host name: EHLO, the reporting MTA and `MAILER-DAEMON@` of
+    /// notices, their Message-IDs.
+    pub hostname: String,
+    /// The data directory, whose DKIM key store signs outgoing mail.
+    pub data_dir: PathBuf,
+    /// Per-domain next hops that bypass MX lookup, keyed by domain.
+    pub routes: HashMap<String, StaticRoute>,
+    /// When set, all mail without a static route goes here (with its
+    /// credentials in [`StaticRoute::auth`]).
+    pub smarthost: Option<StaticRoute>,
+    /// DNS servers for MX lookups; empty: the system's.
+    pub nameservers: Vec<SocketAddr>,
+    /// The port MX hosts are contacted on (25; tests use others).
+    pub smtp_port: u16,
+    /// Simultaneous outbound connections.
+    pub max_connections: usize,
+    /// Simultaneous outbound connections to one destination domain.
+    pub max_connections_per_domain: usize,
+    /// Messages sent over one connection before it is closed.
+    pub messages_per_connection: usize,
+    /// How long this node holds the recipients it is delivering before
+    /// another node (or its own restart) may take them; renewed while an
+    /// attempt runs.
+    pub lease: Duration,
+    /// A recipient still undelivered this long after acceptance gets one
+    /// delay notice (when NOTIFY allows).
+    pub delay_notice: Duration,
+    /// A message still undelivered this long after acceptance bounces.
+    pub max_age: Duration,
+    /// Waits after each temporary failure, in order; the last repeats.
+    pub retry: Vec<Duration>,
+    /// Time allowed to connect (at most 30 s), and for each reply of a
+    /// remote server.
+    pub timeout: Duration,
+}
+
+/// Why the queue runner could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The DNS resolver could not be set up.
+    #[error("{0}")]
+    Router(#[from] RouteError),
+}
+
+/// The queue runner's state.
+pub struct Runner {
+    office: Arc<PostOffice>,
+    settings: QueueSettings,
+    router: Router,
+    tls: TlsConnector,
+    slots: Arc<Semaphore>,
+    /// Connections per destination domain, so one slow or busy receiver
+    /// neither takes every slot nor gets flooded.
+    per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Recipients taken and not yet recorded: their leases are renewed
+    /// while an attempt runs, however long it takes.
+    working: Mutex<HashSet<QueueRcptId>>,
+    /// DKIM signers per sender domain.
+    keys: dkim::KeyCache,
+}
+
+fn now() -> i64 {
+    Utc::now().timestamp()
+}
+
+impl Runner {
+    /// A runner delivering what `office`'s store has queued.
+    pub fn new(settings: QueueSettings, office: Arc<PostOffice>) -> Result<Self, QueueError> {
+        let router = Router::new(RouterConfig {
+            nameservers: settings.nameservers.clone(),
+            static_routes: settings.routes.clone(),
+            smarthost: settings.smarthost.clone(),
+            timeout: DNS_TIMEOUT,
+            smtp_port: settings.smtp_port,
+        })?;
+        Ok(Runner {
+            router,
+            tls: tls::opportunistic(),
+            slots: Arc::new(Semaphore::new(settings.max_connections)),
+            per_domain: Default::default(),
+            working: Default::default(),
+            keys: dkim::KeyCache::new(&settings.data_dir),
+            settings,
+            office,
+        })
+    }
+
+    /// Runs until `stop` turns true: takes what is due whenever the post
+    /// office's `queue_wake` rings, and at least every few seconds.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let store = &self.office.store;
+        // What this node had leased before it was restarted (perhaps after
+        // kill -9) is due again; other nodes' leases are theirs.
+        match store.queue_release_leases().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(recipients = n, "queue: released leases of the previous run"),
+            Err(e) => tracing::error!("queue: cannot release leases: {e}"),
+        }
+        let per_connection = self.settings.messages_per_connection;
+        // Leases are renewed while an attempt runs (renew_leases), so a
+        // short one only decides how soon a dead node's work moves on.
+        let lease = self.settings.lease.as_secs().max(3) as i64;
+        tokio::spawn(self.clone().renew_leases(lease, stop.clone()));
+        loop {
+            match store.queue_take_due(now(), lease, TAKE).await {
+                Ok(entries) => {
+                    {
+                        let mut working = self.working.lock().unwrap_or_else(|p| p.into_inner());
+                        working.extend(
+                            entries
+                                .iter()
+                                .flat_map(|e| e.recipients.iter().map(|r| r.id)),
+                        );
+                    }
+                    for (domain, batch) in plan::plan(entries, per_connection) {
+                        let Ok(slot) = self.slots.clone().acquire_owned().await else {
+                            return;
+                        };
+                        let me = self.clone();
+                        tokio::spawn(async move {
+                            me.deliver_batch(&domain, batch).await;
+                            drop(slot);
+                        });
+                    }
+                }
+                Err(e) => tracing::error!("queue: cannot read due messages: {e}"),
+            }
+            tokio::select! {
+                _ = self.office.queue_wake.notified() => {}
+                _ = tokio::time::sleep(TICK) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// Renews the leases of the recipients being worked on, three times
+    /// per lease period, until `stop`.
+    async fn renew_leases(self: Arc<Self>, lease: i64, mut stop: watch::Receiver<bool>) {
+        let every = Duration::from_secs((lease / 3).max(1) as u64);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => return,
+            }
+            let ids: Vec<_> = {
+                let working = self.working.lock().unwrap_or_else(|p| p.into_inner());
+                working.iter().copied().collect()
+            };
+            if ids.is_empty() {
+                continue;
+            }
+            if let Err(e) = self
+                .office
+                .store
+                .queue_renew_leases(&ids, now() + lease)
+                .await
+            {
+                tracing::error!("queue: cannot renew leases: {e}");
+            }
+        }
+    }
+}

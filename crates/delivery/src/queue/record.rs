@@ -1,0 +1,137 @@
+//! Results recorded, retries scheduled, messages finished: everything the
+//! runner writes to the store after an attempt.
+
+use super::plan::{Job, Outcome};
+use super::{Runner, notify, now};
+use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt, RcptState};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// The wait after a temporary failure when no retry schedule is set.
+const DEFAULT_RETRY: Duration = Duration::from_secs(3600);
+
+impl Runner {
+    /// Records the results of one job at once (a crash after a remote
+    /// server said 250 repeats as little as possible); when it was the
+    /// message's last job, finishes the message.
+    pub(super) async fn job_done(&self, job: Job, outcome: Vec<Outcome>) {
+        let records: Vec<_> = outcome
+            .iter()
+            .map(|(r, res, _)| (r.id, res.clone()))
+            .collect();
+        let recorded = self.office.store.queue_record(&records).await;
+        {
+            // Recorded, or left for the lease to lapse: no longer renewed.
+            let mut working = self.working.lock().unwrap_or_else(|p| p.into_inner());
+            for (id, _) in &records {
+                working.remove(id);
+            }
+        }
+        if let Err(e) = recorded {
+            // The lease lapses and the recipients are tried again.
+            tracing::error!(queue = %job.entry.id, "cannot record delivery results: {e}");
+            return;
+        }
+        let finished = {
+            let mut results = job
+                .progress
+                .results
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            results.extend(outcome);
+            if job.progress.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                Some(std::mem::take(&mut *results))
+            } else {
+                None
+            }
+        };
+        if let Some(results) = finished {
+            self.finish(&job.entry, results).await;
+        }
+    }
+
+    /// After every destination of a message was tried: logs, notifies the
+    /// sender as NOTIFY asks, and drops the message once nothing is pending.
+    async fn finish(&self, entry: &QueueEntry, results: Vec<Outcome>) {
+        for (r, res, mta) in &results {
+            match res {
+                AttemptResult::Delivered => {
+                    tracing::info!(queue = %entry.id, to = %r.rcpt.address, via = ?mta, "delivered")
+                }
+                AttemptResult::Retry { error, .. } => {
+                    tracing::info!(queue = %entry.id, to = %r.rcpt.address, "deferred: {error}")
+                }
+                AttemptResult::Failed { error } => {
+                    tracing::info!(queue = %entry.id, to = %r.rcpt.address, "failed: {error}")
+                }
+            }
+        }
+        let delay_after = self.settings.delay_notice.as_secs() as i64;
+        let (notices, delayed) = notify::notices(entry, &results, delay_after, now());
+        self.notify(entry, &notices).await;
+        let store = &self.office.store;
+        if !delayed.is_empty()
+            && let Err(e) = store.queue_mark_delay_notified(&delayed).await
+        {
+            tracing::error!(queue = %entry.id, "cannot record the delay notice: {e}");
+        }
+        match store.queue_get(entry.id).await {
+            Ok(Some(e)) if e.recipients.iter().all(|r| r.state != RcptState::Pending) => {
+                if let Err(e) = store.queue_delete(entry.id).await {
+                    tracing::error!(queue = %entry.id, "cannot remove finished message: {e}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(queue = %entry.id, "queue lookup failed: {e}"),
+        }
+    }
+
+    /// What a temporary failure means for one recipient: retry later, or
+    /// give up when the message is too old.
+    pub(super) fn retry_or_fail(
+        &self,
+        entry: &QueueEntry,
+        r: &QueuedRcpt,
+        error: String,
+    ) -> AttemptResult {
+        let s = &self.settings;
+        let age = now() - entry.created;
+        if age >= s.max_age.as_secs() as i64 {
+            return AttemptResult::Failed {
+                error: format!("gave up after {} days; last error: {error}", age / 86400),
+            };
+        }
+        let i = (r.attempts as usize).min(s.retry.len().saturating_sub(1));
+        let wait = s.retry.get(i).copied().unwrap_or(DEFAULT_RETRY);
+        AttemptResult::Retry {
+            next_attempt: now() + wait.as_secs() as i64,
+            error,
+        }
+    }
+
+    /// Every job of the batch gets this temporary (retry) or permanent error.
+    pub(super) async fn give_up(
+        &self,
+        jobs: impl IntoIterator<Item = Job>,
+        error: &str,
+        permanent: bool,
+    ) {
+        for job in jobs {
+            let outcome = job
+                .rcpts
+                .iter()
+                .map(|r| {
+                    let res = if permanent {
+                        AttemptResult::Failed {
+                            error: error.to_string(),
+                        }
+                    } else {
+                        self.retry_or_fail(&job.entry, r, error.to_string())
+                    };
+                    (r.clone(), res, None)
+                })
+                .collect();
+            self.job_done(job, outcome).await;
+        }
+    }
+}

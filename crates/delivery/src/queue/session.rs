@@ -1,0 +1,241 @@
+//! Sending one batch for one domain: over the domain's servers in order,
+//! one SMTP session with one server at a time, each message's results
+//! recorded as soon as the server gave them.
+
+use super::plan::{Job, Outcome, envelope_of};
+use super::stream::OutStream;
+use super::{Runner, tls};
+use crate::client::{Client, ClientConfig, Credentials, DotStuffer, Event, RecipientResult};
+use crate::route::{RouteError, Target, TlsMode};
+use praisani_store::{AttemptResult, QueueEntry};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+
+/// Longest wait for a TCP connection, however long `timeout` is.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a session gave no per-recipient results.
+pub(super) enum Fail {
+    /// Try the next server (connection, TLS, 4xx before the message).
+    Next(String),
+    /// Do not try again (5xx before the message, e.g. 554 greeting).
+    Permanent(String),
+}
+
+impl Runner {
+    /// Delivers a batch of messages for one domain over as few connections
+    /// as the destination allows: the first server that answers takes them
+    /// one after another; what a broken connection left over goes on to
+    /// the next server.
+    pub(super) async fn deliver_batch(&self, domain: &str, jobs: Vec<Job>) {
+        let limit = {
+            let mut map = self.per_domain.lock().unwrap_or_else(|p| p.into_inner());
+            let per = self.settings.max_connections_per_domain;
+            map.entry(domain.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(per)))
+                .clone()
+        };
+        let _slot = limit.acquire_owned().await;
+        let route = match self.router.route(domain).await {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = format!("{} {domain}: {e}", e.enhanced_status());
+                let permanent = !matches!(e, RouteError::Temporary(_));
+                return self.give_up(jobs, &msg, permanent).await;
+            }
+        };
+        let mut pending: VecDeque<Job> = jobs.into();
+        let mut last_error = format!("4.4.1 no server for {domain} could be reached");
+        for target in route.hosts.iter() {
+            for addr in &target.addrs {
+                if pending.is_empty() {
+                    return;
+                }
+                let mut current = None;
+                let result = self
+                    .session(&mut pending, &mut current, target, *addr)
+                    .await;
+                // A message in flight when the connection ended has no
+                // result yet: it goes first to the next server.
+                if let Some(job) = current {
+                    pending.push_front(job);
+                }
+                match result {
+                    Ok(()) => {}
+                    Err(Fail::Permanent(e)) => return self.give_up(pending, &e, true).await,
+                    Err(Fail::Next(e)) => {
+                        tracing::debug!(%domain, %addr, "trying the next server: {e}");
+                        last_error = e;
+                    }
+                }
+            }
+        }
+        self.give_up(pending, &last_error, false).await;
+    }
+
+    /// One SMTP session with one server, sending the batch's messages one
+    /// after another until none is left or the connection ends. Each
+    /// message's results are recorded as soon as the server gave them;
+    /// `current` holds the message in flight.
+    async fn session(
+        &self,
+        pending: &mut VecDeque<Job>,
+        current: &mut Option<Job>,
+        target: &Target,
+        addr: SocketAddr,
+    ) -> Result<(), Fail> {
+        let timeout = self.settings.timeout;
+        let tcp = match tokio::time::timeout(timeout.min(CONNECT_TIMEOUT), TcpStream::connect(addr))
+            .await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(Fail::Next(format!("4.4.1 {addr}: {e}"))),
+            Err(_) => return Err(Fail::Next(format!("4.4.1 {addr}: connection timed out"))),
+        };
+        let mut config = ClientConfig::new(self.settings.hostname.clone());
+        config.starttls = target.tls.starttls_policy();
+        config.auth = target.auth.as_ref().map(|(u, p)| Credentials {
+            user: u.clone(),
+            password: p.clone(),
+        });
+        let config = Arc::new(config);
+        let (mut stream, mut client) = match target.tls {
+            TlsMode::Implicit => {
+                let tls = tls::handshake(&self.tls, tcp, &target.host)
+                    .await
+                    .map_err(Fail::Next)?;
+                (OutStream::Tls(Box::new(tls)), Client::new_tls(config))
+            }
+            TlsMode::Starttls => (OutStream::Plain(tcp), Client::new(config)),
+        };
+        let mut buf = vec![0u8; 8192];
+        loop {
+            while let Some(ev) = client.poll() {
+                match ev {
+                    Event::Send(bytes) => write(&mut stream, &bytes).await?,
+                    Event::StartTls => {
+                        let Some(tcp) = stream.take_plain() else {
+                            return Err(Fail::Next("TLS requested twice".into()));
+                        };
+                        let tls = tls::handshake(&self.tls, tcp, &target.host)
+                            .await
+                            .map_err(Fail::Next)?;
+                        stream = OutStream::Tls(Box::new(tls));
+                        client.tls_established();
+                    }
+                    Event::ReadyForMessage => match pending.pop_front() {
+                        Some(job) => {
+                            client.start_message(envelope_of(&job));
+                            *current = Some(job);
+                        }
+                        None => client.quit(),
+                    },
+                    Event::SendBody => {
+                        let Some(job) = current.as_ref() else {
+                            return Err(Fail::Next("body asked for without a message".into()));
+                        };
+                        self.send_body(&mut stream, &job.entry).await?;
+                        client.body_sent();
+                    }
+                    Event::MessageDone(done) => {
+                        if let Some(job) = current.take() {
+                            let outcome = self.outcome(&job, done.recipients, &target.host);
+                            self.job_done(job, outcome).await;
+                        }
+                    }
+                    Event::Closed(failure) => {
+                        return match failure {
+                            None if pending.is_empty() && current.is_none() => Ok(()),
+                            Some(f) if f.permanent => Err(Fail::Permanent(format!(
+                                "{addr} at {}: {}",
+                                f.stage, f.reply
+                            ))),
+                            Some(f) => {
+                                Err(Fail::Next(format!("{addr} at {}: {}", f.stage, f.reply)))
+                            }
+                            None => Err(Fail::Next(format!("{addr}: closed before the message"))),
+                        };
+                    }
+                }
+            }
+            let n = match tokio::time::timeout(timeout, stream.read(&mut buf)).await {
+                Ok(Ok(n)) => n,
+                Ok(Err(_)) | Err(_) => 0,
+            };
+            if n == 0 {
+                client.connection_lost();
+            } else {
+                client.feed(&buf[..n]);
+            }
+        }
+    }
+
+    /// A server's answers for one message, as queue results.
+    fn outcome(&self, job: &Job, results: Vec<RecipientResult>, host: &str) -> Vec<Outcome> {
+        let mta = Some(host.to_string());
+        job.rcpts
+            .iter()
+            .zip(results)
+            .map(|(r, res)| {
+                let res = match res {
+                    RecipientResult::Delivered { .. } => AttemptResult::Delivered,
+                    RecipientResult::PermFailed { reply } => AttemptResult::Failed {
+                        error: format!("{host} said: {reply}"),
+                    },
+                    RecipientResult::TempFailed { reply } => {
+                        self.retry_or_fail(&job.entry, r, format!("{host} said: {reply}"))
+                    }
+                };
+                (r.clone(), res, mta.clone())
+            })
+            .collect()
+    }
+
+    async fn send_body(&self, stream: &mut OutStream, entry: &QueueEntry) -> Result<(), Fail> {
+        let mut stuffer = DotStuffer::new();
+        let mut out = Vec::new();
+        if let Some((signature, message)) = self.dkim_sign(entry).await {
+            stuffer.encode(signature.as_bytes(), &mut out);
+            for chunk in message.chunks(64 * 1024) {
+                stuffer.encode(chunk, &mut out);
+                write(stream, &out).await?;
+                out.clear();
+            }
+            stuffer.finish(&mut out);
+            return write(stream, &out).await;
+        }
+        let mut body = self
+            .office
+            .store
+            .open_queued(entry.id)
+            .await
+            .map_err(|e| Fail::Next(format!("4.3.0 reading the queued message: {e}")))?;
+        while let Some(chunk) = body
+            .next_chunk()
+            .await
+            .map_err(|e| Fail::Next(format!("4.3.0 reading the queued message: {e}")))?
+        {
+            stuffer.encode(&chunk, &mut out);
+            write(stream, &out).await?;
+            out.clear();
+        }
+        stuffer.finish(&mut out);
+        write(stream, &out).await
+    }
+}
+
+async fn write(stream: &mut OutStream, bytes: &[u8]) -> Result<(), Fail> {
+    stream
+        .write_all(bytes)
+        .await
+        .map_err(|e| Fail::Next(format!("4.4.2 write failed: {e}")))?;
+    stream
+        .flush()
+        .await
+        .map_err(|e| Fail::Next(format!("4.4.2 write failed: {e}")))
+}

@@ -1,0 +1,304 @@
+//! Mailboxes: creating and removing them, their passwords, quotas,
+//! notices and retention, and what an account's usage amounts to.
+
+use super::{AdminError, RetentionChange};
+use crate::passwords;
+use praisani_mailaddr::{Address, Domain};
+use praisani_message::Language;
+use praisani_store::{Account, NewAccount, Retention, Store, StoreError, Subject, Usage};
+
+/// A mailbox to create.
+#[derive(Debug, Clone)]
+pub struct NewMailbox<'a> {
+    /// Its address.
+    pub address: Address,
+    /// Its password (see [`passwords::generate`] for one made up).
+    pub password: &'a str,
+    /// Allow APOP logins, which keeps a copy of the password the server
+    /// can read.
+    pub apop: bool,
+    /// Storage limit (`None`: unlimited).
+    pub quota_bytes: Option<u64>,
+    /// Message-count limit (`None`: unlimited).
+    pub quota_messages: Option<u64>,
+    /// Language of the notices the user gets.
+    pub lang: Language,
+}
+
+/// What happens to APOP when a password changes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ApopChange {
+    /// APOP stays allowed if it was.
+    #[default]
+    Keep,
+    /// APOP is allowed from now on.
+    Allow,
+    /// APOP is no longer allowed and its secret is forgotten.
+    Forbid,
+}
+
+/// A mailbox's quota as set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// Storage limit (`None`: unlimited).
+    pub bytes: Option<u64>,
+    /// Message-count limit (`None`: unlimited).
+    pub messages: Option<u64>,
+}
+
+/// Where a mailbox's notices go, as set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notices {
+    /// Their language tag.
+    pub lang: String,
+    /// The address quota warnings also go to.
+    pub warn_to: Option<String>,
+}
+
+/// The account of `address`, or [`StoreError::NotFound`].
+pub async fn get(store: &dyn Store, address: &Address) -> Result<Account, AdminError> {
+    store
+        .account_get(address)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(Subject::Account(address.clone())).into())
+}
+
+/// The mailboxes, of one domain or of all.
+pub async fn list(store: &dyn Store, domain: Option<&Domain>) -> Result<Vec<Account>, AdminError> {
+    Ok(store.account_list(domain).await?)
+}
+
+/// Refuses a password no login could type.
+pub fn check_password(password: &str) -> Result<(), AdminError> {
+    if password.chars().any(|c| c.is_control()) {
+        return Err(AdminError::PasswordControlCharacters);
+    }
+    Ok(())
+}
+
+/// Refuses a message-count limit the store cannot hold.
+fn check_message_limit(messages: Option<u64>) -> Result<(), AdminError> {
+    match messages {
+        Some(m) if m > i64::MAX as u64 => Err(AdminError::MessageLimitTooLarge(m)),
+        _ => Ok(()),
+    }
+}
+
+/// Creates a mailbox with the secrets derived from its password and its
+/// limits and notice language.
+pub async fn add(store: &dyn Store, new: NewMailbox<'_>) -> Result<(), AdminError> {
+    check_password(new.password)?;
+    check_message_limit(new.quota_messages)?;
+    let secrets = passwords::secrets(new.password, new.apop)?;
+    store
+        .account_add(NewAccount {
+            address: new.address.clone(),
+            password_hash: secrets.password_hash,
+            apop_secret: secrets.apop_secret,
+            scram: secrets.scram,
+            quota_bytes: new.quota_bytes,
+        })
+        .await?;
+    if new.quota_messages.is_some() {
+        store
+            .account_set_quota(&new.address, new.quota_bytes, new.quota_messages)
+            .await?;
+    }
+    if new.lang != Language::En {
+        store
+            .account_set_notices(&new.address, new.lang.tag(), None)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Removes a mailbox and all its mail.
+pub async fn remove(store: &dyn Store, address: &Address) -> Result<(), AdminError> {
+    Ok(store.account_remove(address).await?)
+}
+
+/// Gives `account` a new password, deriving its secrets again; answers
+/// whether APOP is allowed now.
+pub async fn set_password(
+    store: &dyn Store,
+    account: &Account,
+    password: &str,
+    apop: ApopChange,
+) -> Result<bool, AdminError> {
+    check_password(password)?;
+    let apop = match apop {
+        ApopChange::Keep => account.apop_secret.is_some(),
+        ApopChange::Allow => true,
+        ApopChange::Forbid => false,
+    };
+    let secrets = passwords::secrets(password, apop)?;
+    store
+        .account_set_password(&account.address, &secrets)
+        .await?;
+    Ok(apop)
+}
+
+/// Sets a mailbox's storage limit and, when `messages` is given, its
+/// message-count limit (else that stays as it is).
+pub async fn set_quota(
+    store: &dyn Store,
+    address: &Address,
+    bytes: Option<u64>,
+    messages: Option<u64>,
+) -> Result<Quota, AdminError> {
+    let current = get(store, address).await?;
+    let messages = messages.or(current.quota_messages);
+    check_message_limit(messages)?;
+    store.account_set_quota(address, bytes, messages).await?;
+    Ok(Quota { bytes, messages })
+}
+
+/// Sets the language of a mailbox's notices and where its quota warnings
+/// also go (`Some(None)`: nowhere else); `None` leaves either as it is.
+pub async fn set_notices(
+    store: &dyn Store,
+    address: &Address,
+    lang: Option<Language>,
+    warn_to: Option<Option<Address>>,
+) -> Result<Notices, AdminError> {
+    let account = get(store, address).await?;
+    let lang = lang.map(|l| l.tag().to_string()).unwrap_or(account.lang);
+    let warn_to = match warn_to {
+        None => account.warn_to,
+        Some(w) => w.map(|w| w.to_string()),
+    };
+    store
+        .account_set_notices(address, &lang, warn_to.as_deref())
+        .await?;
+    Ok(Notices { lang, warn_to })
+}
+
+/// Changes a mailbox's own retention (which overrides its domain's and
+/// the server's), starting from its current one; answers the retention
+/// now set.
+pub async fn set_retention(
+    store: &dyn Store,
+    address: &Address,
+    change: RetentionChange,
+) -> Result<Retention, AdminError> {
+    let account = get(store, address).await?;
+    let retention = change.apply(account.retention)?;
+    store.account_set_retention(address, retention).await?;
+    Ok(retention)
+}
+
+/// The account's usage in the terms quota arithmetic needs (the domain's
+/// share is not shown per account): [`Usage::percent`] is how full it is.
+pub fn usage(account: &Account) -> Usage {
+    Usage {
+        used_bytes: account.used_bytes,
+        used_messages: account.used_messages,
+        quota_bytes: account.quota_bytes,
+        quota_messages: account.quota_messages,
+        ..Usage::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use praisani_store::EmbeddedStore;
+
+    fn addr(s: &str) -> Address {
+        Address::parse(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_mailbox_and_its_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let store: &dyn Store = &store;
+        super::super::domains::add(store, &Domain::parse("example.test").unwrap())
+            .await
+            .unwrap();
+        let a = addr("a@example.test");
+        let new = NewMailbox {
+            address: a.clone(),
+            password: "secret",
+            apop: false,
+            quota_bytes: Some(1000),
+            quota_messages: Some(5),
+            lang: Language::Th,
+        };
+        assert!(matches!(
+            add(
+                store,
+                NewMailbox {
+                    password: "a\tb",
+                    ..new.clone()
+                }
+            )
+            .await,
+            Err(AdminError::PasswordControlCharacters)
+        ));
+        assert!(matches!(
+            add(
+                store,
+                NewMailbox {
+                    quota_messages: Some(u64::MAX),
+                    ..new.clone()
+                }
+            )
+            .await,
+            Err(AdminError::MessageLimitTooLarge(_))
+        ));
+        assert!(get(store, &a).await.is_err(), "refused before creating");
+        add(store, new.clone()).await.unwrap();
+        let acc = get(store, &a).await.unwrap();
+        assert_eq!((acc.quota_bytes, acc.quota_messages), (Some(1000), Some(5)));
+        assert_eq!(acc.lang, "th");
+        assert!(acc.apop_secret.is_none());
+
+        // The message limit stays without a new one.
+        let q = set_quota(store, &a, None, None).await.unwrap();
+        assert_eq!(
+            q,
+            Quota {
+                bytes: None,
+                messages: Some(5)
+            }
+        );
+
+        assert!(
+            set_password(store, &acc, "new", ApopChange::Allow)
+                .await
+                .unwrap()
+        );
+        let acc = get(store, &a).await.unwrap();
+        assert!(
+            set_password(store, &acc, "newer", ApopChange::Keep)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !set_password(store, &acc, "newest", ApopChange::Forbid)
+                .await
+                .unwrap()
+        );
+
+        let n = set_notices(store, &a, None, Some(Some(addr("boss@example.test"))))
+            .await
+            .unwrap();
+        assert_eq!(n.lang, "th");
+        assert_eq!(n.warn_to.as_deref(), Some("boss@example.test"));
+        let n = set_notices(store, &a, Some(Language::En), Some(None))
+            .await
+            .unwrap();
+        assert_eq!(
+            n,
+            Notices {
+                lang: "en".into(),
+                warn_to: None
+            }
+        );
+
+        let e = get(store, &addr("nobody@example.test")).await.unwrap_err();
+        assert_eq!(e.to_string(), "account nobody@example.test does not exist");
+        assert!(!e.is_temporary());
+    }
+}

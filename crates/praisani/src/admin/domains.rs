@@ -1,0 +1,77 @@
+//! `praisani domain …`.
+
+use super::args::retention_change;
+use super::print;
+use super::show::{retention_json, retention_text, size_text};
+use crate::cli::DomainCmd;
+use anyhow::Result;
+use praisani_mailhost::admin::{domains, parse_domain, parse_quota};
+use praisani_store::Store;
+use serde_json::json;
+
+/// Runs a `domain` subcommand.
+pub async fn domain_cmd(store: &dyn Store, cmd: DomainCmd, json: bool) -> Result<()> {
+    match cmd {
+        DomainCmd::Add { domain: d } => {
+            let d = parse_domain(&d)?;
+            domains::add(store, &d).await?;
+            print(
+                json,
+                json!({"added": d.unicode(), "ascii": d.ascii()}),
+                || format!("domain {} added ({})", d.unicode(), d.ascii()),
+            );
+        }
+        DomainCmd::Remove { domain: d, force } => {
+            let d = parse_domain(&d)?;
+            domains::remove(store, &d, force).await?;
+            print(json, json!({"removed": d.unicode()}), || {
+                format!("domain {d} removed")
+            });
+        }
+        DomainCmd::Quota { domain: d, size } => {
+            let d = parse_domain(&d)?;
+            let q = parse_quota(&size)?;
+            domains::set_quota(store, &d, q).await?;
+            print(
+                json,
+                json!({"domain": d.unicode(), "quota_bytes": q}),
+                || format!("quota of {d}: {}", size_text(q)),
+            );
+        }
+        DomainCmd::Retention { domain: d, keep } => {
+            let d = parse_domain(&d)?;
+            let r = domains::set_retention(store, &d, retention_change(&keep)?).await?;
+            print(json, retention_json(r), || {
+                format!("retention of {d}: {}", retention_text(r))
+            });
+        }
+        DomainCmd::List => {
+            let list = domains::list(store).await?;
+            let v: Vec<_> = list
+                .iter()
+                .map(|i| json!({"domain": i.domain.unicode(), "ascii": i.domain.ascii(), "accounts": i.accounts, "aliases": i.aliases, "used_bytes": i.used_bytes, "quota_bytes": i.quota_bytes, "retention": retention_json(i.retention)}))
+                .collect();
+            print(json, json!(v), || {
+                list.iter()
+                    .map(|i| {
+                        let alabel = if i.domain.is_idn() {
+                            format!(" ({})", i.domain.ascii())
+                        } else {
+                            String::new()
+                        };
+                        format!(
+                            "{}{alabel}\t{} mailbox(es)\t{} alias(es)\t{} / {}",
+                            i.domain,
+                            i.accounts,
+                            i.aliases,
+                            i.used_bytes,
+                            size_text(i.quota_bytes)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+    }
+    Ok(())
+}

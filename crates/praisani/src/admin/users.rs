@@ -1,0 +1,231 @@
+//! `praisani user …`.
+
+use super::args::retention_change;
+use super::show::{retention_json, retention_text, size_text};
+use super::{fail, print};
+use crate::cli::UserCmd;
+use anyhow::{Context, Result, bail};
+use praisani_mailhost::admin::accounts::{self, ApopChange, NewMailbox};
+use praisani_mailhost::admin::{parse_address, parse_domain, parse_quota, parse_size};
+use praisani_mailhost::passwords;
+use praisani_store::{Account, Store};
+use serde_json::json;
+use std::io::BufRead;
+
+/// The password of `user add` / `user passwd`: the first line of standard
+/// input, or a new random one (then `true`: it is shown once).
+fn read_password(from_stdin: bool) -> Result<(String, bool)> {
+    if !from_stdin {
+        return Ok((passwords::generate(), true));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+    if pw.is_empty() {
+        bail!(fail("the password read from stdin is empty"));
+    }
+    Ok((pw, false))
+}
+
+fn account_json(a: &Account) -> serde_json::Value {
+    json!({
+        "address": a.address.to_string(),
+        "ascii": a.address.canonical(),
+        "quota_bytes": a.quota_bytes,
+        "quota_messages": a.quota_messages,
+        "used_bytes": a.used_bytes,
+        "messages": a.used_messages,
+        "percent": accounts::usage(a).percent(),
+        "lang": a.lang,
+        "warn_to": a.warn_to,
+        "retention": retention_json(a.retention),
+        "domain_retention": retention_json(a.domain_retention),
+        "apop": a.apop_secret.is_some(),
+    })
+}
+
+fn account_line(a: &Account) -> String {
+    let count = match a.quota_messages {
+        Some(q) => format!("{} / {q} message(s)", a.used_messages),
+        None => format!("{} message(s)", a.used_messages),
+    };
+    let pct = match (a.quota_bytes, a.quota_messages) {
+        (None, None) => String::new(),
+        _ => format!(" ({}%)", accounts::usage(a).percent()),
+    };
+    format!(
+        "{}\t{count}\t{} / {} octets{pct}",
+        a.address,
+        a.used_bytes,
+        size_text(a.quota_bytes)
+    )
+}
+
+fn account_text(acc: &Account) -> String {
+    let quota = size_text(acc.quota_bytes);
+    let max = acc
+        .quota_messages
+        .map(|m| m.to_string())
+        .unwrap_or_else(|| "unlimited".into());
+    format!(
+        "address:  {}\nascii:    {}\nmessages: {} (limit {max})\nused:     {} octets ({}%)\nquota:    {quota}\nlanguage: {}\nwarn to:  {}\nkeep:     {} (own); domain: {}\napop:     {}",
+        acc.address,
+        acc.address.canonical(),
+        acc.used_messages,
+        acc.used_bytes,
+        accounts::usage(acc).percent(),
+        acc.lang,
+        acc.warn_to.as_deref().unwrap_or("-"),
+        retention_text(acc.retention),
+        retention_text(acc.domain_retention),
+        if acc.apop_secret.is_some() {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    )
+}
+
+/// Runs a `user` subcommand.
+pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()> {
+    match cmd {
+        UserCmd::Add {
+            address: a,
+            password_stdin,
+            quota,
+            messages,
+            lang,
+            apop,
+        } => {
+            let a = parse_address(&a)?;
+            let quota_bytes =
+                match quota {
+                    Some(q) => Some(parse_size(&q).ok_or_else(|| {
+                        fail(format!("invalid --quota {q:?} (examples: 500M, 2G)"))
+                    })?),
+                    None => None,
+                };
+            let (pw, generated) = read_password(password_stdin)?;
+            accounts::add(
+                store,
+                NewMailbox {
+                    address: a.clone(),
+                    password: &pw,
+                    apop,
+                    quota_bytes,
+                    quota_messages: messages,
+                    lang,
+                },
+            )
+            .await?;
+            let shown = generated.then(|| pw.clone());
+            print(
+                json,
+                json!({"added": a.to_string(), "password": shown}),
+                || match &shown {
+                    Some(p) => format!("mailbox {a} added\npassword: {p}"),
+                    None => format!("mailbox {a} added"),
+                },
+            );
+        }
+        UserCmd::Quota {
+            address: a,
+            size,
+            messages,
+        } => {
+            let a = parse_address(&a)?;
+            let q = accounts::set_quota(store, &a, parse_quota(&size)?, messages).await?;
+            print(
+                json,
+                json!({"address": a.to_string(), "quota_bytes": q.bytes, "quota_messages": q.messages}),
+                || match q.messages {
+                    Some(m) => format!("quota of {a}: {} octets, {m} messages", size_text(q.bytes)),
+                    None => format!("quota of {a}: {} octets", size_text(q.bytes)),
+                },
+            );
+        }
+        UserCmd::Set {
+            address: a,
+            lang,
+            warn_to,
+        } => {
+            let a = parse_address(&a)?;
+            let warn_to = match warn_to.as_deref() {
+                None => None,
+                Some("none") | Some("") => Some(None),
+                Some(w) => Some(Some(parse_address(w)?)),
+            };
+            let n = accounts::set_notices(store, &a, lang, warn_to).await?;
+            print(
+                json,
+                json!({"address": a.to_string(), "lang": n.lang, "warn_to": n.warn_to}),
+                || {
+                    format!(
+                        "{a}: notices in {}, warnings also to {}",
+                        n.lang,
+                        n.warn_to.as_deref().unwrap_or("nobody else")
+                    )
+                },
+            );
+        }
+        UserCmd::Retention { address: a, keep } => {
+            let a = parse_address(&a)?;
+            let r = accounts::set_retention(store, &a, retention_change(&keep)?).await?;
+            print(json, retention_json(r), || {
+                format!("retention of {a}: {}", retention_text(r))
+            });
+        }
+        UserCmd::Remove { address: a } => {
+            let a = parse_address(&a)?;
+            accounts::remove(store, &a).await?;
+            print(json, json!({"removed": a.to_string()}), || {
+                format!("mailbox {a} removed")
+            });
+        }
+        UserCmd::List { domain: d } => {
+            let d = d.map(|d| parse_domain(&d)).transpose()?;
+            let list = accounts::list(store, d.as_ref()).await?;
+            print(
+                json,
+                json!(list.iter().map(account_json).collect::<Vec<_>>()),
+                || list.iter().map(account_line).collect::<Vec<_>>().join("\n"),
+            );
+        }
+        UserCmd::Passwd {
+            address: a,
+            password_stdin,
+            apop,
+            no_apop,
+        } => {
+            let a = parse_address(&a)?;
+            let existing = accounts::get(store, &a).await?;
+            let (pw, generated) = read_password(password_stdin)?;
+            let change = if no_apop {
+                ApopChange::Forbid
+            } else if apop {
+                ApopChange::Allow
+            } else {
+                ApopChange::Keep
+            };
+            let apop = accounts::set_password(store, &existing, &pw, change).await?;
+            let shown = generated.then(|| pw.clone());
+            print(
+                json,
+                json!({"changed": a.to_string(), "password": shown, "apop": apop}),
+                || match &shown {
+                    Some(p) => format!("password of {a} changed\npassword: {p}"),
+                    None => format!("password of {a} changed"),
+                },
+            );
+        }
+        UserCmd::Show { address: a } => {
+            let a = parse_address(&a)?;
+            let acc = accounts::get(store, &a).await?;
+            print(json, account_json(&acc), || account_text(&acc));
+        }
+    }
+    Ok(())
+}
