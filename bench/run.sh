@@ -9,6 +9,9 @@
 #   POP3: 20 users log in at once and RETR+DELE everything (4 KiB x 250 per user,
 #         and 256 KiB x 10 per user)
 # Env: REPS=3  WHAT="smtp pop3"  PEERS=../shared/peers
+#      BIN=path/to/praisani  (a binary built elsewhere, e.g. an earlier commit, instead of
+#                             building this checkout)
+#      SKIP_PEERS=1          (measure praisani only, e.g. a second binary in the same run)
 # Results: the peers' JSON lines under $PEERS/results (or /tmp/peers-results) with
 # their summary, then praisani's JSON lines on stdout and its summary on stderr.
 # praisani runs go through bench/praisani_runs.py, which calls the same tools but
@@ -20,8 +23,10 @@ REPS=${REPS:-3}
 WHAT=${WHAT:-"smtp pop3"}
 export REPS
 
-cargo build --release --manifest-path "$ROOT/Cargo.toml" -p praisani >&2
-BIN=$ROOT/target/release/praisani
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --manifest-path "$ROOT/Cargo.toml" -p praisani >&2
+  BIN=$ROOT/target/release/praisani
+fi
 WORK=$(mktemp -d /tmp/praisani-bench.XXXXXX)
 CONF=$WORK/praisani.toml
 cat > "$CONF" <<TOML
@@ -53,6 +58,7 @@ done
 "$PEERS/setup-peers.sh" start >/dev/null 2>&1 || true
 
 for w in $WHAT; do
+  [ -n "${SKIP_PEERS:-}" ] && break
   case $w in
     smtp)
       echo "== SMTP: Postfix (virtual(8) to Maildir)" >&2

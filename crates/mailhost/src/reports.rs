@@ -35,15 +35,9 @@ pub async fn language_of(office: &PostOffice, address: &str) -> Language {
         return Language::En;
     };
     match office.store.account_get(&a).await {
-        Ok(Some(acc)) => language(&acc.lang),
+        Ok(Some(acc)) => acc.lang,
         _ => Language::En,
     }
-}
-
-/// An account's stored language code as a [`Language`] (English when it
-/// is not one we have texts for).
-pub fn language(code: &str) -> Language {
-    Language::from_tag(code).unwrap_or_default()
 }
 
 /// Delivers `message` (without Return-Path) to `to`: into its mailboxes

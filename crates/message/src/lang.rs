@@ -67,6 +67,13 @@ impl Language {
     }
 }
 
+/// The language tag, as [`Language::tag`].
+impl std::fmt::Display for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.tag())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Language;

@@ -1,8 +1,8 @@
 //! Relay policy on the MX listener: every spelling of "somewhere else" that
 //! has fooled mail servers before is refused for an untrusted client, and
 //! nothing is stored; hosted mailboxes in other spellings (case, A-label)
-//! are still accepted; trusted networks and authenticated users get a
-//! temporary failure (no outbound queue yet), never a 250.
+//! are still accepted; trusted networks and authenticated users may relay
+//! to real remote addresses (queued for delivery), but not with the tricks.
 
 mod common;
 

@@ -111,7 +111,7 @@ pub trait Store: Send + Sync + 'static {
     async fn account_set_notices(
         &self,
         address: &Address,
-        lang: &str,
+        lang: Language,
         warn_to: Option<&str>,
     ) -> Result<(), StoreError>;
     /// Sets the account's own retention settings.

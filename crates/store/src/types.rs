@@ -1,5 +1,6 @@
 //! Plain data types exchanged with a [`crate::Store`].
 
+pub use praisani_message::Language;
 pub use praisani_message::dsn::{Notify, Return};
 
 use crate::policy::{QuotaRefusal, Retention, Usage};
@@ -71,7 +72,7 @@ pub struct Account {
     /// Message-count limit, `None` for unlimited.
     pub quota_messages: Option<u64>,
     /// Language of the notices it gets (`en`, `th`, `zh`).
-    pub lang: String,
+    pub lang: Language,
     /// Where quota warnings also go.
     pub warn_to: Option<String>,
     /// The highest quota warning threshold (percent) announced.
@@ -538,7 +539,7 @@ mod tests {
             used_bytes: 0,
             used_messages: 0,
             quota_messages: None,
-            lang: "en".into(),
+            lang: Language::En,
             warn_to: None,
             warned: 0,
             retention: Retention::default(),

@@ -695,7 +695,7 @@ async fn populate<S: Store + ?Sized>(s: &S) {
         })
         .await
         .unwrap();
-    s.account_set_notices(&th, "th", Some("boss@remote.test"))
+    s.account_set_notices(&th, praisani_store::Language::Th, Some("boss@remote.test"))
         .await
         .unwrap();
     s.account_set_quota(&th, Some(10_000_000), Some(500))

@@ -49,8 +49,8 @@ pub struct Quota {
 /// Where a mailbox's notices go, as set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notices {
-    /// Their language tag.
-    pub lang: String,
+    /// Their language.
+    pub lang: Language,
     /// The address quota warnings also go to.
     pub warn_to: Option<String>,
 }
@@ -106,7 +106,7 @@ pub async fn add(store: &dyn Store, new: NewMailbox<'_>) -> Result<(), AdminErro
     }
     if new.lang != Language::En {
         store
-            .account_set_notices(&new.address, new.lang.tag(), None)
+            .account_set_notices(&new.address, new.lang, None)
             .await?;
     }
     Ok(())
@@ -162,13 +162,13 @@ pub async fn set_notices(
     warn_to: Option<Option<Address>>,
 ) -> Result<Notices, AdminError> {
     let account = get(store, address).await?;
-    let lang = lang.map(|l| l.tag().to_string()).unwrap_or(account.lang);
+    let lang = lang.unwrap_or(account.lang);
     let warn_to = match warn_to {
         None => account.warn_to,
         Some(w) => w.map(|w| w.to_string()),
     };
     store
-        .account_set_notices(address, &lang, warn_to.as_deref())
+        .account_set_notices(address, lang, warn_to.as_deref())
         .await?;
     Ok(Notices { lang, warn_to })
 }
@@ -251,7 +251,7 @@ mod tests {
         add(store, new.clone()).await.unwrap();
         let acc = get(store, &a).await.unwrap();
         assert_eq!((acc.quota_bytes, acc.quota_messages), (Some(1000), Some(5)));
-        assert_eq!(acc.lang, "th");
+        assert_eq!(acc.lang, Language::Th);
         assert!(acc.apop_secret.is_none());
 
         // The message limit stays without a new one.
@@ -284,7 +284,7 @@ mod tests {
         let n = set_notices(store, &a, None, Some(Some(addr("boss@example.test"))))
             .await
             .unwrap();
-        assert_eq!(n.lang, "th");
+        assert_eq!(n.lang, Language::Th);
         assert_eq!(n.warn_to.as_deref(), Some("boss@example.test"));
         let n = set_notices(store, &a, Some(Language::En), Some(None))
             .await
@@ -292,7 +292,7 @@ mod tests {
         assert_eq!(
             n,
             Notices {
-                lang: "en".into(),
+                lang: Language::En,
                 warn_to: None
             }
         );

@@ -6,7 +6,7 @@
 pub mod warning;
 
 use crate::office::PostOffice;
-use crate::reports::{self, ReportError, language, set_downgrade};
+use crate::reports::{self, ReportError, set_downgrade};
 use chrono::Utc;
 use praisani_store::{AccountId, NoticeWriter, Usage};
 use std::sync::Arc;
@@ -55,7 +55,7 @@ async fn quota_warning_for(
     let hostname = office.settings.hostname.clone();
     let to = format!("{}@{}", acc.address.local(), acc.address.domain().unicode());
     let from = format!("postmaster@{}", acc.address.domain().ascii());
-    let lang = language(&acc.lang);
+    let lang = acc.lang;
     // The text is written inside the store's commit, from the usage there;
     // a copy of it is kept for the alternate address.
     let written: Arc<std::sync::Mutex<Option<Vec<u8>>>> = Default::default();

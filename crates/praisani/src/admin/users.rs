@@ -39,7 +39,7 @@ fn account_json(a: &Account) -> serde_json::Value {
         "used_bytes": a.used_bytes,
         "messages": a.used_messages,
         "percent": accounts::usage(a).percent(),
-        "lang": a.lang,
+        "lang": a.lang.tag(),
         "warn_to": a.warn_to,
         "retention": retention_json(a.retention),
         "domain_retention": retention_json(a.domain_retention),
@@ -161,7 +161,7 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
             let n = accounts::set_notices(store, &a, lang, warn_to).await?;
             print(
                 json,
-                json!({"address": a.to_string(), "lang": n.lang, "warn_to": n.warn_to}),
+                json!({"address": a.to_string(), "lang": n.lang.tag(), "warn_to": n.warn_to}),
                 || {
                     format!(
                         "{a}: notices in {}, warnings also to {}",

@@ -15,8 +15,8 @@ use praisani_delivery::queue::Runner;
 use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::login::Logins;
 use praisani_mailhost::throttle::{Throttle, ThrottlePolicy};
-use praisani_mailhost::{Authenticator, PostOffice, passwords, retention};
-use praisani_store::{NewAccount, Store, StoreError};
+use praisani_mailhost::{Authenticator, PostOffice, retention};
+use praisani_store::{Store, StoreError};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -456,6 +456,7 @@ async fn wait_for_signal() {
 /// Not a store failure alone: the fixed names must parse and the password
 /// must hash, hence anyhow (its Display is the failure's own text).
 async fn create_demo(store: &dyn Store) -> anyhow::Result<()> {
+    use praisani_mailhost::admin::accounts;
     let domain = Domain::parse("example.test")?;
     match store.domain_add(&domain).await {
         Ok(()) | Err(StoreError::Duplicate(_)) => {}
@@ -463,16 +464,18 @@ async fn create_demo(store: &dyn Store) -> anyhow::Result<()> {
     }
     let address = Address::parse(DEMO_ADDRESS)?;
     if store.account_get(&address).await?.is_none() {
-        let secrets = passwords::secrets(DEMO_PASSWORD, true)?;
-        store
-            .account_add(NewAccount {
+        accounts::add(
+            store,
+            accounts::NewMailbox {
                 address,
-                password_hash: secrets.password_hash,
-                apop_secret: secrets.apop_secret,
-                scram: secrets.scram,
+                password: DEMO_PASSWORD,
+                apop: true,
                 quota_bytes: None,
-            })
-            .await?;
+                quota_messages: None,
+                lang: praisani_message::Language::En,
+            },
+        )
+        .await?;
     }
     Ok(())
 }

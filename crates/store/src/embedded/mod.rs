@@ -171,17 +171,13 @@ impl Store for EmbeddedStore {
     async fn account_set_notices(
         &self,
         address: &Address,
-        lang: &str,
+        lang: crate::Language,
         warn_to: Option<&str>,
     ) -> Result<(), StoreError> {
-        let (a, l, w) = (
-            address.clone(),
-            lang.to_string(),
-            warn_to.map(str::to_string),
-        );
+        let (a, l, w) = (address.clone(), lang, warn_to.map(str::to_string));
         self.inner
             .writer
-            .run(move |c| ops::account_set_notices(c, &a, &l, w.as_deref()))
+            .run(move |c| ops::account_set_notices(c, &a, l, w.as_deref()))
             .await
     }
 

@@ -16,7 +16,7 @@ use crate::{
     QueueEntry, QueueId, QueueRcptId, QueuedRcpt, RcptState, Retention, Secrets, Spool, StoreError,
     Usage,
 };
-use crate::{Conflict, Subject};
+use crate::{Conflict, Language, Subject};
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -197,7 +197,7 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, ())> {
             used_messages: r.get::<_, i64>(7)? as u64,
             scram: r.get(8)?,
             quota_messages: r.get::<_, Option<i64>>(9)?.map(|q| q as u64),
-            lang: r.get(10)?,
+            lang: Language::from_tag(&r.get::<_, String>(10)?).unwrap_or_default(),
             warn_to: r.get(11)?,
             warned: r.get::<_, i64>(12)?.clamp(0, 255) as u8,
             retention: Retention::from_db(r.get(13)?, r.get(14)?),
@@ -279,13 +279,13 @@ pub(super) fn account_set_quota(
 pub(super) fn account_set_notices(
     c: &Connection,
     a: &Address,
-    lang: &str,
+    lang: Language,
     warn_to: Option<&str>,
 ) -> Result<(), StoreError> {
     let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
     c.execute(
         "UPDATE accounts SET lang = ?1, warn_to = ?2 WHERE id = ?3",
-        params![lang, warn_to, id],
+        params![lang.tag(), warn_to, id],
     )?;
     Ok(())
 }

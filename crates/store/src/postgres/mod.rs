@@ -310,7 +310,7 @@ impl Store for PostgresStore {
     async fn account_set_notices(
         &self,
         address: &Address,
-        lang: &str,
+        lang: crate::Language,
         warn_to: Option<&str>,
     ) -> Result<(), StoreError> {
         write!(self, |tx| ops::account_set_notices(

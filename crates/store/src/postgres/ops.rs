@@ -17,7 +17,7 @@ use crate::{
     Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter, Outbound, OutboundRcpt, QueueEntry,
     QueueId, QueueRcptId, QueuedRcpt, RcptState, Retention, Secrets, Spool, StoreError, Usage,
 };
-use crate::{Conflict, Subject};
+use crate::{Conflict, Language, Subject};
 use deadpool_postgres::GenericClient;
 use praisani_mailaddr::{Address, Domain};
 use tokio_postgres::Row;
@@ -268,7 +268,7 @@ fn account_row(r: &Row) -> Result<Account, StoreError> {
         used_messages: r.get::<_, i64>(7).max(0) as u64,
         scram: r.get(8),
         quota_messages: r.get::<_, Option<i64>>(9).map(|q| q as u64),
-        lang: r.get(10),
+        lang: Language::from_tag(r.get(10)).unwrap_or_default(),
         warn_to: r.get(11),
         warned: r.get::<_, i64>(12).clamp(0, 255) as u8,
         retention: Retention::from_db(r.get(13), r.get(14)),
@@ -354,14 +354,14 @@ pub(super) async fn account_set_quota<C: GenericClient>(
 pub(super) async fn account_set_notices<C: GenericClient>(
     c: &C,
     a: &Address,
-    lang: &str,
+    lang: Language,
     warn_to: Option<&str>,
 ) -> Result<(), StoreError> {
     let id = require_account(c, a).await?;
     exec(
         c,
         "UPDATE accounts SET lang = $1, warn_to = $2 WHERE id = $3",
-        &[&lang, &warn_to, &id],
+        &[&lang.tag(), &warn_to, &id],
     )
     .await?;
     Ok(())
