@@ -18,11 +18,14 @@ pub enum ReportError {
     /// The store could not read or keep it.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The message a bounce returns could not be read.
+    #[error("reading the message to bounce: {0}")]
+    ReadOriginal(#[source] StoreError),
     /// The spool could not be written.
     #[error("spooling the report: {0}")]
     Spool(#[from] std::io::Error),
     /// The report could not be built.
-    #[error("building the report: {0}")]
+    #[error("building the bounce: {0}")]
     Build(#[from] dsn::DsnError),
 }
 
@@ -176,7 +179,11 @@ pub async fn quota_bounce(office: &Arc<PostOffice>, b: QuotaBounce) -> Result<()
         Copy::Message(account, id) => store.open_message(account, id).await,
         Copy::Queued(id) => store.open_queued(id).await,
     };
-    let original = read_prefix(body?, MAX_ATTACH + 1).await?;
+    let original = match body {
+        Ok(b) => read_prefix(b, MAX_ATTACH + 1).await,
+        Err(e) => Err(e),
+    }
+    .map_err(ReportError::ReadOriginal)?;
     if dsn::is_automatic(&original) {
         return Ok(());
     }

@@ -27,7 +27,8 @@ use anyhow::{Result, bail};
 use praisani_store::{Store, StoreError};
 use serde_json::json;
 
-/// A failure of an admin command, with the exit status it deserves.
+/// A failure of an admin command that the CLI itself detects (its own
+/// arguments and input); it exits with status 1 like every admin failure.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct AdminError {

@@ -190,9 +190,13 @@ pub struct KeepArgs {
 
 /// The languages of notices to users, as `--lang` takes them.
 fn lang_parser() -> impl clap::builder::TypedValueParser<Value = Language> {
-    use clap::builder::TypedValueParser as _;
-    clap::builder::PossibleValuesParser::new(Language::ALL.map(Language::tag))
-        .map(|tag: String| Language::from_tag(&tag).unwrap_or_default())
+    use clap::builder::{PossibleValue, TypedValueParser as _};
+    clap::builder::PossibleValuesParser::new([
+        PossibleValue::new("en").help("English"),
+        PossibleValue::new("th").help("Thai"),
+        PossibleValue::new("zh").help("Simplified Chinese"),
+    ])
+    .map(|tag: String| Language::from_tag(&tag).unwrap_or_default())
 }
 
 /// `user` subcommands.

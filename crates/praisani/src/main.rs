@@ -104,20 +104,26 @@ fn main() -> ExitCode {
     })
 }
 
-/// An error and its causes on one line, `outer: inner: …`, leaving out a
-/// cause whose text the message before it already ends with (library
-/// errors that name their source in their own text).
+/// An error and its causes on one line, `outer: inner: …`. A store error's
+/// own text already names what failed underneath (the database's message),
+/// so the chain stops there; a cause whose text was already printed is
+/// left out.
 fn error_text(e: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in e.chain() {
         let part = cause.to_string();
-        if text.ends_with(&part) {
-            continue;
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
         }
-        if !text.is_empty() {
-            text.push_str(": ");
+        let complete = cause.is::<praisani_store::StoreError>()
+            || cause.is::<praisani_mailhost::admin::AdminError>()
+            || cause.is::<praisani_delivery::admin::AdminError>();
+        if complete {
+            break;
         }
-        text.push_str(&part);
     }
     text
 }
@@ -132,5 +138,23 @@ mod tests {
         let text = super::error_text(&e);
         assert_eq!(text.matches("disk on fire").count(), 1, "{text}");
         assert!(text.starts_with("cannot add the domain: "), "{text}");
+        // SQLite's error has a source of its own (the result code): the
+        // store's text is the whole story, as it was before it kept sources.
+        let sqlite = rusqlite_busy();
+        let shown = sqlite.to_string();
+        let e = anyhow::Error::new(praisani_mailhost::admin::AdminError::from(sqlite));
+        assert_eq!(super::error_text(&e), shown);
+    }
+
+    fn rusqlite_busy() -> praisani_store::StoreError {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let a = rusqlite::Connection::open(&path).unwrap();
+        a.execute_batch("CREATE TABLE t (x); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1);")
+            .unwrap();
+        let b = rusqlite::Connection::open(&path).unwrap();
+        b.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let err = b.execute_batch("BEGIN EXCLUSIVE;").unwrap_err();
+        praisani_store::StoreError::from(err)
     }
 }

@@ -108,7 +108,7 @@ impl Runner {
             TlsMode::Implicit => {
                 let tls = tls::handshake(&self.tls, tcp, &target.host)
                     .await
-                    .map_err(Fail::Next)?;
+                    .map_err(|e| Fail::Next(e.to_string()))?;
                 (OutStream::Tls(Box::new(tls)), Client::new_tls(config))
             }
             TlsMode::Starttls => (OutStream::Plain(tcp), Client::new(config)),
@@ -124,7 +124,7 @@ impl Runner {
                         };
                         let tls = tls::handshake(&self.tls, tcp, &target.host)
                             .await
-                            .map_err(Fail::Next)?;
+                            .map_err(|e| Fail::Next(e.to_string()))?;
                         stream = OutStream::Tls(Box::new(tls));
                         client.tls_established();
                     }

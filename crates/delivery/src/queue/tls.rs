@@ -10,19 +10,48 @@ use tokio_rustls::client::TlsStream;
 /// Longest wait for a TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The client side of a TLS handshake with `host` over `tcp`; the error
-/// text starts with the enhanced status code it is reported with.
+/// Why a TLS handshake with a server did not succeed; the text starts
+/// with the enhanced status code it is reported with.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum HandshakeError {
+    /// The host is not a name TLS can be asked for.
+    #[error("4.7.5 {host}: {source}")]
+    BadName {
+        host: String,
+        source: rustls::pki_types::InvalidDnsNameError,
+    },
+    /// The handshake failed.
+    #[error("4.7.5 TLS with {host} failed: {source}")]
+    Failed {
+        host: String,
+        source: std::io::Error,
+    },
+    /// The server did not finish the handshake in time.
+    #[error("4.7.5 TLS with {host} timed out")]
+    TimedOut { host: String },
+}
+
+/// The client side of a TLS handshake with `host` over `tcp`.
 pub(super) async fn handshake(
     tls: &TlsConnector,
     tcp: TcpStream,
     host: &str,
-) -> Result<TlsStream<TcpStream>, String> {
-    let name = rustls::pki_types::ServerName::try_from(host.to_string())
-        .map_err(|e| format!("4.7.5 {host}: {e}"))?;
+) -> Result<TlsStream<TcpStream>, HandshakeError> {
+    let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|source| {
+        HandshakeError::BadName {
+            host: host.to_string(),
+            source,
+        }
+    })?;
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.connect(name, tcp)).await {
         Ok(Ok(s)) => Ok(s),
-        Ok(Err(e)) => Err(format!("4.7.5 TLS with {host} failed: {e}")),
-        Err(_) => Err(format!("4.7.5 TLS with {host} timed out")),
+        Ok(Err(source)) => Err(HandshakeError::Failed {
+            host: host.to_string(),
+            source,
+        }),
+        Err(_) => Err(HandshakeError::TimedOut {
+            host: host.to_string(),
+        }),
     }
 }
 
