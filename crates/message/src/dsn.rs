@@ -49,6 +49,77 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use text::{Outcome, ReturnNote};
 
+/// An enhanced status code (RFC 3463): `class.subject.detail`, e.g.
+/// `5.1.1`. The class is 2 (success), 4 (temporary) or 5 (permanent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Status {
+    class: u8,
+    subject: u16,
+    detail: u16,
+}
+
+impl Status {
+    /// Delivered: `2.0.0`.
+    pub const DELIVERED: Status = Status::new(2, 0, 0);
+    /// A temporary failure with nothing more to say: `4.0.0`.
+    pub const TEMPORARY: Status = Status::new(4, 0, 0);
+    /// A permanent failure with nothing more to say: `5.0.0`.
+    pub const PERMANENT: Status = Status::new(5, 0, 0);
+
+    /// A status from its three numbers.
+    pub const fn new(class: u8, subject: u16, detail: u16) -> Status {
+        Status {
+            class,
+            subject,
+            detail,
+        }
+    }
+
+    /// Reads `class.subject.detail` (class 2, 4 or 5; subject and detail
+    /// of one to three digits, RFC 3463 section 2).
+    pub fn parse(text: &str) -> Option<Status> {
+        let mut parts = text.split('.');
+        let (c, s, d) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let num = |p: &str, max: usize| {
+            (!p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse::<u16>().ok())
+                .flatten()
+        };
+        let class = num(c, 1)? as u8;
+        matches!(class, 2 | 4 | 5).then_some(Status::new(class, num(s, 3)?, num(d, 3)?))
+    }
+
+    /// The failure code a server's reply carries: the first word of its
+    /// text that is a class 4 or 5 status (RFC 2034 puts it after the reply
+    /// code); `None` when the server sent none.
+    pub fn in_reply(reply: &str) -> Option<Status> {
+        reply
+            .split_whitespace()
+            .filter_map(Status::parse)
+            .find(|s| s.class != 2)
+    }
+
+    /// The same condition as a permanent failure (a temporary one that
+    /// ended in a bounce, because the message grew too old).
+    pub fn permanent(self) -> Status {
+        Status { class: 5, ..self }
+    }
+
+    /// The same condition as a temporary failure (for a delay notice).
+    pub fn temporary(self) -> Status {
+        Status { class: 4, ..self }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+    }
+}
+
 /// What happened to one recipient (RFC 3464 §2.3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

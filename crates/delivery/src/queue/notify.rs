@@ -7,7 +7,9 @@ use super::plan::Outcome;
 use super::{Runner, now};
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use praisani_mailhost::reports::{self, MAX_ATTACH};
-use praisani_message::dsn::{self, Action, DsnRequest, Notify, RecipientStatus, Report, Return};
+use praisani_message::dsn::{
+    self, Action, DsnRequest, Notify, RecipientStatus, Report, Return, Status,
+};
 use praisani_store::{AttemptResult, QueueEntry, QueueRcptId, QueuedRcpt};
 
 /// One recipient's line in a delivery status notification.
@@ -29,7 +31,7 @@ pub(super) fn notices(
 ) -> (Vec<Notice>, Vec<QueueRcptId>) {
     let mut notices = Vec::new();
     let mut delayed = Vec::new();
-    for (r, res, mta) in results {
+    for (r, res, mta, status) in results {
         let notify = r.rcpt.notify;
         let notice = |action, status: String, diagnostic: Option<String>| Notice {
             rcpt: r.clone(),
@@ -42,19 +44,23 @@ pub(super) fn notices(
             AttemptResult::Failed { error } if Notify::asks(notify, Report::Failure) => {
                 notices.push(notice(
                     Action::Failed,
-                    status_of(error),
+                    status.permanent().to_string(),
                     Some(error.clone()),
                 ));
             }
             AttemptResult::Delivered if Notify::asks(notify, Report::Success) => {
-                notices.push(notice(Action::Delivered, "2.0.0".into(), None));
+                notices.push(notice(
+                    Action::Delivered,
+                    Status::DELIVERED.to_string(),
+                    None,
+                ));
             }
             AttemptResult::Retry { error, .. }
                 if !r.delay_notified
                     && now - entry.created >= delay_after
                     && Notify::asks(notify, Report::Delay) =>
             {
-                let status = status_of(error).replacen('5', "4", 1);
+                let status = status.temporary().to_string();
                 notices.push(notice(Action::Delayed, status, Some(error.clone())));
                 delayed.push(r.id);
             }
@@ -150,51 +156,10 @@ impl Runner {
     }
 }
 
-/// The enhanced status code in an error text (the first word that is one,
-/// class 4 or 5), else 5.0.0.
-pub(super) fn status_of(error: &str) -> String {
-    error
-        .split(|c: char| c.is_whitespace())
-        .find(|w| {
-            let parts: Vec<_> = w.split('.').collect();
-            parts.len() == 3
-                && parts
-                    .iter()
-                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-                && (w.starts_with('5') || w.starts_with('4'))
-        })
-        // A temporary code that ended in a bounce (the message grew too
-        // old) is reported as the permanent failure it became.
-        .map(|w| match w.strip_prefix('4') {
-            Some(rest) => format!("5{rest}"),
-            None => w.to_string(),
-        })
-        .unwrap_or_else(|| "5.0.0".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use praisani_store::{OutboundRcpt, RcptState};
-
-    #[test]
-    fn status_is_the_first_enhanced_code() {
-        assert_eq!(status_of("mx.test said: 550 5.1.1 no such user"), "5.1.1");
-        assert_eq!(status_of("5.4.4 example.test: no addresses"), "5.4.4");
-        // The reply code itself is no enhanced code; a date is none either.
-        assert_eq!(status_of("mx.test said: 554 rejected 2024.01"), "5.0.0");
-        assert_eq!(status_of("connection refused"), "5.0.0");
-        assert_eq!(status_of(""), "5.0.0");
-    }
-
-    #[test]
-    fn temporary_status_turns_permanent_in_a_bounce() {
-        assert_eq!(
-            status_of("gave up after 5 days; last error: 4.4.1 no server"),
-            "5.4.1"
-        );
-        assert_eq!(status_of("mx said: 2.1.5 ok, 4.2.2 full"), "5.2.2");
-    }
 
     fn rcpt(id: i64, notify: Option<&str>, delay_notified: bool) -> QueuedRcpt {
         QueuedRcpt {
@@ -230,6 +195,7 @@ mod tests {
             next_attempt: 0,
             error: e.into(),
         };
+        let st = |t: &str| Status::parse(t).unwrap();
         let results = vec![
             (
                 rcpt(1, None, false),
@@ -237,16 +203,28 @@ mod tests {
                     error: "mx said: 550 5.1.1 unknown".into(),
                 },
                 Some("mx".into()),
+                st("5.1.1"),
             ),
-            (rcpt(2, None, false), AttemptResult::Delivered, None),
+            (
+                rcpt(2, None, false),
+                AttemptResult::Delivered,
+                None,
+                Status::DELIVERED,
+            ),
             (
                 rcpt(3, Some("SUCCESS"), false),
                 AttemptResult::Delivered,
                 None,
+                Status::DELIVERED,
             ),
-            (rcpt(4, None, false), retry("5.4.4 odd"), None),
-            (rcpt(5, None, true), retry("4.4.1 down"), None),
-            (rcpt(6, Some("FAILURE"), false), retry("4.4.1 down"), None),
+            (rcpt(4, None, false), retry("5.4.4 odd"), None, st("5.4.4")),
+            (rcpt(5, None, true), retry("4.4.1 down"), None, st("4.4.1")),
+            (
+                rcpt(6, Some("FAILURE"), false),
+                retry("4.4.1 down"),
+                None,
+                st("4.4.1"),
+            ),
         ];
         let (sent, delayed) = notices(&entry, &results, 100, 1100);
         let got: Vec<_> = sent

@@ -2,13 +2,37 @@
 //! one connection each.
 
 use crate::client::{Envelope, Recipient};
+use praisani_message::dsn::Status;
 use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt};
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
-/// One recipient's result, with the server that gave it.
-pub(super) type Outcome = (QueuedRcpt, AttemptResult, Option<String>);
+/// One recipient's result as the store records it, the server that gave
+/// it, and the status code it is reported with (decided where the result
+/// was known, never read back out of the error text).
+pub(super) type Outcome = (QueuedRcpt, AttemptResult, Option<String>, Status);
+
+/// Why an attempt did not deliver: the text recorded and reported, and
+/// its status code, decided where the failure happened.
+#[derive(Clone, Debug)]
+pub(super) struct Problem {
+    /// The RFC 3463 status it is reported with.
+    pub(super) status: Status,
+    /// What went wrong, as `queue show` and the bounce's Diagnostic-Code
+    /// show it.
+    pub(super) text: String,
+}
+
+impl Problem {
+    /// A problem with its status and text.
+    pub(super) fn new(status: Status, text: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            text: text.into(),
+        }
+    }
+}
 
 /// One destination domain's share of one queued message.
 pub(super) struct Job {

@@ -1,8 +1,9 @@
 //! Results recorded, retries scheduled, messages finished: everything the
 //! runner writes to the store after an attempt.
 
-use super::plan::{Job, Outcome};
+use super::plan::{Job, Outcome, Problem};
 use super::{Runner, notify, now};
+use praisani_message::dsn::Status;
 use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt, RcptState};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -17,7 +18,7 @@ impl Runner {
     pub(super) async fn job_done(&self, job: Job, outcome: Vec<Outcome>) {
         let records: Vec<_> = outcome
             .iter()
-            .map(|(r, res, _)| (r.id, res.clone()))
+            .map(|(r, res, _, _)| (r.id, res.clone()))
             .collect();
         let recorded = self.office.store.queue_record(&records).await;
         {
@@ -53,7 +54,7 @@ impl Runner {
     /// After every destination of a message was tried: logs, notifies the
     /// sender as NOTIFY asks, and drops the message once nothing is pending.
     async fn finish(&self, entry: &QueueEntry, results: Vec<Outcome>) {
-        for (r, res, mta) in &results {
+        for (r, res, mta, _) in &results {
             match res {
                 AttemptResult::Delivered => {
                     tracing::info!(queue = %entry.id, to = %r.rcpt.address, via = ?mta, "delivered")
@@ -87,33 +88,38 @@ impl Runner {
     }
 
     /// What a temporary failure means for one recipient: retry later, or
-    /// give up when the message is too old.
+    /// give up when the message is too old (then reported as the permanent
+    /// failure it became).
     pub(super) fn retry_or_fail(
         &self,
         entry: &QueueEntry,
         r: &QueuedRcpt,
-        error: String,
-    ) -> AttemptResult {
+        problem: Problem,
+    ) -> (AttemptResult, Status) {
         let s = &self.settings;
         let age = now() - entry.created;
         if age >= s.max_age.as_secs() as i64 {
-            return AttemptResult::Failed {
-                error: format!("gave up after {} days; last error: {error}", age / 86400),
-            };
+            let error = format!(
+                "gave up after {} days; last error: {}",
+                age / 86400,
+                problem.text
+            );
+            return (AttemptResult::Failed { error }, problem.status.permanent());
         }
         let i = (r.attempts as usize).min(s.retry.len().saturating_sub(1));
         let wait = s.retry.get(i).copied().unwrap_or(DEFAULT_RETRY);
-        AttemptResult::Retry {
+        let retry = AttemptResult::Retry {
             next_attempt: now() + wait.as_secs() as i64,
-            error,
-        }
+            error: problem.text,
+        };
+        (retry, problem.status)
     }
 
     /// Every job of the batch gets this temporary (retry) or permanent error.
     pub(super) async fn give_up(
         &self,
         jobs: impl IntoIterator<Item = Job>,
-        error: &str,
+        problem: &Problem,
         permanent: bool,
     ) {
         for job in jobs {
@@ -121,14 +127,13 @@ impl Runner {
                 .rcpts
                 .iter()
                 .map(|r| {
-                    let res = if permanent {
-                        AttemptResult::Failed {
-                            error: error.to_string(),
-                        }
+                    let (res, status) = if permanent {
+                        let error = problem.text.clone();
+                        (AttemptResult::Failed { error }, problem.status)
                     } else {
-                        self.retry_or_fail(&job.entry, r, error.to_string())
+                        self.retry_or_fail(&job.entry, r, problem.clone())
                     };
-                    (r.clone(), res, None)
+                    (r.clone(), res, None, status)
                 })
                 .collect();
             self.job_done(job, outcome).await;

@@ -2,11 +2,12 @@
 //! one SMTP session with one server at a time, each message's results
 //! recorded as soon as the server gave them.
 
-use super::plan::{Job, Outcome, envelope_of};
+use super::plan::{Job, Outcome, Problem, envelope_of};
 use super::stream::OutStream;
 use super::{Runner, tls};
 use crate::client::{Client, ClientConfig, Credentials, DotStuffer, Event, RecipientResult};
 use crate::route::{RouteError, Target, TlsMode};
+use praisani_message::dsn::Status;
 use praisani_store::{AttemptResult, QueueEntry};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -22,9 +23,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Why a session gave no per-recipient results.
 pub(super) enum Fail {
     /// Try the next server (connection, TLS, 4xx before the message).
-    Next(String),
+    Next(Problem),
     /// Do not try again (5xx before the message, e.g. 554 greeting).
-    Permanent(String),
+    Permanent(Problem),
+}
+
+/// A reason to try the next server, with its status code.
+fn next(class: u8, subject: u16, detail: u16, text: String) -> Fail {
+    Fail::Next(Problem::new(Status::new(class, subject, detail), text))
 }
 
 impl Runner {
@@ -46,11 +52,22 @@ impl Runner {
             Err(e) => {
                 let msg = format!("{} {domain}: {e}", e.enhanced_status());
                 let permanent = !matches!(e, RouteError::Temporary(_));
-                return self.give_up(jobs, &msg, permanent).await;
+                let fallback = if permanent {
+                    Status::PERMANENT
+                } else {
+                    Status::TEMPORARY
+                };
+                let status = Status::parse(e.enhanced_status()).unwrap_or(fallback);
+                return self
+                    .give_up(jobs, &Problem::new(status, msg), permanent)
+                    .await;
             }
         };
         let mut pending: VecDeque<Job> = jobs.into();
-        let mut last_error = format!("4.4.1 no server for {domain} could be reached");
+        let mut last_error = Problem::new(
+            Status::new(4, 4, 1),
+            format!("4.4.1 no server for {domain} could be reached"),
+        );
         for target in route.hosts.iter() {
             for addr in &target.addrs {
                 if pending.is_empty() {
@@ -69,7 +86,7 @@ impl Runner {
                     Ok(()) => {}
                     Err(Fail::Permanent(e)) => return self.give_up(pending, &e, true).await,
                     Err(Fail::Next(e)) => {
-                        tracing::debug!(%domain, %addr, "trying the next server: {e}");
+                        tracing::debug!(%domain, %addr, "trying the next server: {}", e.text);
                         last_error = e;
                     }
                 }
@@ -94,8 +111,8 @@ impl Runner {
             .await
         {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(Fail::Next(format!("4.4.1 {addr}: {e}"))),
-            Err(_) => return Err(Fail::Next(format!("4.4.1 {addr}: connection timed out"))),
+            Ok(Err(e)) => return Err(next(4, 4, 1, format!("4.4.1 {addr}: {e}"))),
+            Err(_) => return Err(next(4, 4, 1, format!("4.4.1 {addr}: connection timed out"))),
         };
         let mut config = ClientConfig::new(self.settings.hostname.clone());
         config.starttls = target.tls.starttls_policy();
@@ -108,7 +125,7 @@ impl Runner {
             TlsMode::Implicit => {
                 let tls = tls::handshake(&self.tls, tcp, &target.host)
                     .await
-                    .map_err(|e| Fail::Next(e.to_string()))?;
+                    .map_err(|e| next(4, 7, 5, e.to_string()))?;
                 (OutStream::Tls(Box::new(tls)), Client::new_tls(config))
             }
             TlsMode::Starttls => (OutStream::Plain(tcp), Client::new(config)),
@@ -120,11 +137,14 @@ impl Runner {
                     Event::Send(bytes) => write(&mut stream, &bytes).await?,
                     Event::StartTls => {
                         let Some(tcp) = stream.take_plain() else {
-                            return Err(Fail::Next("TLS requested twice".into()));
+                            return Err(Fail::Next(Problem::new(
+                                Status::TEMPORARY,
+                                "TLS requested twice",
+                            )));
                         };
                         let tls = tls::handshake(&self.tls, tcp, &target.host)
                             .await
-                            .map_err(|e| Fail::Next(e.to_string()))?;
+                            .map_err(|e| next(4, 7, 5, e.to_string()))?;
                         stream = OutStream::Tls(Box::new(tls));
                         client.tls_established();
                     }
@@ -137,7 +157,10 @@ impl Runner {
                     },
                     Event::SendBody => {
                         let Some(job) = current.as_ref() else {
-                            return Err(Fail::Next("body asked for without a message".into()));
+                            return Err(Fail::Next(Problem::new(
+                                Status::TEMPORARY,
+                                "body asked for without a message",
+                            )));
                         };
                         self.send_body(&mut stream, &job.entry).await?;
                         client.body_sent();
@@ -151,14 +174,21 @@ impl Runner {
                     Event::Closed(failure) => {
                         return match failure {
                             None if pending.is_empty() && current.is_none() => Ok(()),
-                            Some(f) if f.permanent => Err(Fail::Permanent(format!(
-                                "{addr} at {}: {}",
-                                f.stage, f.reply
-                            ))),
                             Some(f) => {
-                                Err(Fail::Next(format!("{addr} at {}: {}", f.stage, f.reply)))
+                                let text = format!("{addr} at {}: {}", f.stage, f.reply);
+                                let said = Status::in_reply(&f.reply);
+                                if f.permanent {
+                                    let status = said.unwrap_or(Status::PERMANENT);
+                                    Err(Fail::Permanent(Problem::new(status, text)))
+                                } else {
+                                    let status = said.unwrap_or(Status::TEMPORARY);
+                                    Err(Fail::Next(Problem::new(status, text)))
+                                }
                             }
-                            None => Err(Fail::Next(format!("{addr}: closed before the message"))),
+                            None => Err(Fail::Next(Problem::new(
+                                Status::TEMPORARY,
+                                format!("{addr}: closed before the message"),
+                            ))),
                         };
                     }
                 }
@@ -182,16 +212,23 @@ impl Runner {
             .iter()
             .zip(results)
             .map(|(r, res)| {
-                let res = match res {
-                    RecipientResult::Delivered { .. } => AttemptResult::Delivered,
-                    RecipientResult::PermFailed { reply } => AttemptResult::Failed {
-                        error: format!("{host} said: {reply}"),
-                    },
+                let (res, status) = match res {
+                    RecipientResult::Delivered { .. } => {
+                        (AttemptResult::Delivered, Status::DELIVERED)
+                    }
+                    RecipientResult::PermFailed { reply } => (
+                        AttemptResult::Failed {
+                            error: format!("{host} said: {reply}"),
+                        },
+                        Status::in_reply(&reply).unwrap_or(Status::PERMANENT),
+                    ),
                     RecipientResult::TempFailed { reply } => {
-                        self.retry_or_fail(&job.entry, r, format!("{host} said: {reply}"))
+                        let status = Status::in_reply(&reply).unwrap_or(Status::TEMPORARY);
+                        let problem = Problem::new(status, format!("{host} said: {reply}"));
+                        self.retry_or_fail(&job.entry, r, problem)
                     }
                 };
-                (r.clone(), res, mta.clone())
+                (r.clone(), res, mta.clone(), status)
             })
             .collect()
     }
@@ -214,11 +251,11 @@ impl Runner {
             .store
             .open_queued(entry.id)
             .await
-            .map_err(|e| Fail::Next(format!("4.3.0 reading the queued message: {e}")))?;
+            .map_err(|e| next(4, 3, 0, format!("4.3.0 reading the queued message: {e}")))?;
         while let Some(chunk) = body
             .next_chunk()
             .await
-            .map_err(|e| Fail::Next(format!("4.3.0 reading the queued message: {e}")))?
+            .map_err(|e| next(4, 3, 0, format!("4.3.0 reading the queued message: {e}")))?
         {
             stuffer.encode(&chunk, &mut out);
             write(stream, &out).await?;
@@ -233,9 +270,9 @@ async fn write(stream: &mut OutStream, bytes: &[u8]) -> Result<(), Fail> {
     stream
         .write_all(bytes)
         .await
-        .map_err(|e| Fail::Next(format!("4.4.2 write failed: {e}")))?;
+        .map_err(|e| next(4, 4, 2, format!("4.4.2 write failed: {e}")))?;
     stream
         .flush()
         .await
-        .map_err(|e| Fail::Next(format!("4.4.2 write failed: {e}")))
+        .map_err(|e| next(4, 4, 2, format!("4.4.2 write failed: {e}")))
 }

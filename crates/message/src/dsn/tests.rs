@@ -838,3 +838,30 @@ fn notify_and_ret_round_trip_their_parameter_text() {
     assert_eq!(Return::from_param("hdrs"), Some(Return::Headers));
     assert_eq!(Return::from_param("ALL"), None);
 }
+
+#[test]
+fn status_codes_parse_print_and_change_class() {
+    assert_eq!(Status::parse("5.1.1").unwrap().to_string(), "5.1.1");
+    assert_eq!(Status::parse("4.4.10").unwrap().to_string(), "4.4.10");
+    for bad in [
+        "", "5.1", "5.1.1.1", "3.1.1", "5.a.1", "5..1", "5.1.1234", "55.1.1",
+    ] {
+        assert_eq!(Status::parse(bad), None, "{bad:?}");
+    }
+    assert_eq!(
+        Status::in_reply("550 5.1.1 no such user"),
+        Status::parse("5.1.1")
+    );
+    assert_eq!(
+        Status::in_reply("451 4.3.0 try later"),
+        Status::parse("4.3.0")
+    );
+    assert_eq!(Status::in_reply("554 rejected 2024.01"), None);
+    assert_eq!(
+        Status::in_reply("250 2.1.5 ok, 4.2.2 full"),
+        Status::parse("4.2.2")
+    );
+    let s = Status::parse("4.4.1").unwrap();
+    assert_eq!(s.permanent().to_string(), "5.4.1");
+    assert_eq!(s.permanent().temporary(), s);
+}
