@@ -85,9 +85,10 @@ pub async fn expire_cmd(
         Some(s) => parse_as_of(&s)?,
         None => unix_now(),
     };
-    let r = praisani_mailhost::retention::expire(store, now, config.retention.default_policy())
-        .await
-        .map_err(store_err)?;
+    let r =
+        praisani_mailhost::retention::expire(store, now, config.post_office_settings().retention)
+            .await
+            .map_err(store_err)?;
     print(
         json,
         json!({"as_of": now, "mailboxes": r.accounts, "deleted": r.messages, "bytes": r.bytes, "skipped_in_use": r.locked}),

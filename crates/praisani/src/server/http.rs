@@ -139,7 +139,7 @@ async fn answer(shared: &Shared, req: &Request, service: Service, peer: SocketAd
             return r;
         }
     };
-    let response = match shared.store.is_hosted(&lookup.domain).await {
+    let response = match shared.office.store.is_hosted(&lookup.domain).await {
         Ok(true) => autoconfig::render(&lookup, &Settings::from_config(&shared.config)),
         Ok(false) => autoconfig::not_hosted(&lookup.domain),
         Err(e) => {

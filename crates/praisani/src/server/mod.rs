@@ -29,8 +29,7 @@ use tokio::sync::watch;
 /// What every connection driver needs.
 pub(crate) struct Shared {
     pub config: Config,
-    pub store: Arc<dyn Store>,
-    /// The mail logic's shared services (over the same store).
+    /// The mail logic's shared services, the store among them.
     pub office: Arc<PostOffice>,
     /// Password checks and brute-force throttling for every protocol.
     pub logins: Arc<Logins>,
@@ -62,13 +61,14 @@ impl Shared {
     /// ([`retention::expire_before_login`]) and keeps it in the POP3 policy.
     pub async fn refresh_expire(&self) {
         let default = self.office.settings.retention;
-        let (floor, per_user) = match retention::expire_before_login(&*self.store, default).await {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!("cannot read retention policies: {e}");
-                return;
-            }
-        };
+        let (floor, per_user) =
+            match retention::expire_before_login(&*self.office.store, default).await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!("cannot read retention policies: {e}");
+                    return;
+                }
+            };
         let mut both = self.pop3.write().unwrap_or_else(|p| p.into_inner());
         if both.0.expire == floor && both.0.expire_per_user == per_user {
             return;
@@ -264,7 +264,6 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
                 ..pop3
             }),
         )),
-        store,
         next_id: AtomicU64::new(0),
         started: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -275,7 +274,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
 
     shared.refresh_expire().await;
     // No session is open yet: maildrop locks left by a killed run go.
-    match shared.store.release_maildrop_locks().await {
+    match shared.office.store.release_maildrop_locks().await {
         Ok(0) => {}
         Ok(n) => tracing::info!(locks = n, "released maildrop locks of the previous run"),
         Err(e) => {
@@ -339,7 +338,7 @@ async fn sweep(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         }
         wait = shared.config.retention.sweep_interval;
         shared.refresh_expire().await;
-        retention::sweep(&*shared.store, shared.office.settings.retention).await;
+        retention::sweep(&*shared.office.store, shared.office.settings.retention).await;
     }
 }
 
