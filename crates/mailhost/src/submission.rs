@@ -3,7 +3,7 @@
 //! the From: addresses can be checked and a missing Message-ID or Date
 //! added (section 8) before the body streams on.
 
-use mail_parser::MessageParser;
+use mail_parser::{HeaderName, MessageParser};
 
 /// Header sections larger than this are not held back: the message is
 /// treated as having no usable header (and then refused by the From check).
@@ -66,8 +66,14 @@ impl HeaderCapture {
 /// What the header section says.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct HeaderFacts {
-    /// The addresses in From: (lower case as written; IDN is not decoded).
+    /// The addresses in every From: field (as written; IDN is not decoded).
     pub from: Vec<String>,
+    /// The addresses in every Sender: field.
+    pub sender: Vec<String>,
+    /// How many From: fields the header has (RFC 5322 allows exactly one).
+    pub from_fields: usize,
+    /// How many Sender: fields the header has (at most one).
+    pub sender_fields: usize,
     /// A Message-ID: header is present.
     pub has_message_id: bool,
     /// A Date: header is present.
@@ -79,19 +85,38 @@ pub fn header_facts(header: &[u8]) -> HeaderFacts {
     let Some(msg) = MessageParser::new().parse_headers(header) else {
         return HeaderFacts::default();
     };
-    let from = msg
-        .from()
-        .map(|a| {
-            a.iter()
-                .filter_map(|addr| addr.address().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    // Every field counts, not only the one a parser keeps: a forged first
+    // From: is the one mail programs show.
+    let addresses = |name: HeaderName<'static>| -> Vec<String> {
+        msg.header_values(name)
+            .filter_map(|v| v.as_address())
+            .flat_map(|a| a.iter())
+            .filter_map(|addr| addr.address().map(str::to_string))
+            .collect()
+    };
     HeaderFacts {
-        from,
+        from: addresses(HeaderName::From),
+        sender: addresses(HeaderName::Sender),
+        from_fields: count_fields(header, b"from"),
+        sender_fields: count_fields(header, b"sender"),
         has_message_id: msg.message_id().is_some(),
         has_date: msg.date().is_some(),
     }
+}
+
+/// How many fields named `name` (lower case) start a line of the header
+/// section, whatever their case and any white space before the colon
+/// (RFC 5322's obsolete syntax, which mail programs still honour).
+fn count_fields(header: &[u8], name: &[u8]) -> usize {
+    header
+        .split(|&b| b == b'\n')
+        .filter(|line| !matches!(line.first(), Some(b' ' | b'\t')))
+        .filter_map(|line| {
+            let colon = line.iter().position(|&b| b == b':')?;
+            let field = line[..colon].trim_ascii_end();
+            field.eq_ignore_ascii_case(name).then_some(())
+        })
+        .count()
 }
 
 /// The headers to add for a submitted message missing them (RFC 6409
@@ -163,6 +188,19 @@ mod tests {
     }
 
     #[test]
+    fn every_from_and_sender_field_is_counted_and_read() {
+        let f = header_facts(
+            b"From: \"The Boss\" <boss@other.test>\r\nSubject: pay\r\nfrom : alice@example.test\r\n\
+              Sender: a@example.test\r\nSENDER: b@other.test\r\nX-From: c@other.test\r\n \
+              From: folded@other.test\r\n\r\n",
+        );
+        assert_eq!((f.from_fields, f.sender_fields), (2, 2));
+        assert!(f.from.contains(&"boss@other.test".to_string()), "{f:?}");
+        assert!(f.sender.contains(&"b@other.test".to_string()), "{f:?}");
+        assert!(!f.from.iter().any(|a| a.starts_with("folded")), "{f:?}");
+    }
+
+    #[test]
     fn facts_and_additions() {
         let f = header_facts(
             b"From: \"Somchai\" <somchai@example.test>, b@example.test\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n\r\n",
@@ -171,6 +209,7 @@ mod tests {
         assert!(f.has_date && !f.has_message_id);
         let add = missing_headers(&f, "abc", "mx.example.test");
         assert_eq!(add, "Message-ID: <abc@mx.example.test>\r\n");
+        assert_eq!((f.from_fields, f.sender_fields), (1, 0));
         let none = header_facts(b"Subject: nothing\r\n\r\n");
         assert!(none.from.is_empty());
         let add = missing_headers(&none, "abc", "h");

@@ -798,6 +798,70 @@ fn sender_policy_owned_and_any() {
     c.quit();
 }
 
+/// Issue 11 point 1: the header's From:/Sender: check reads every field,
+/// not only the last one a parser keeps; a header with two From: or two
+/// Sender: fields is refused, and each address in them must be the user's.
+#[test]
+fn several_from_or_sender_fields_are_refused_on_submission() {
+    require_tool!("python3");
+    let s = tls_server();
+    s.cli(&["alias", "add", "me@example.test", DEMO_USER])
+        .assert_ok("alias me");
+    let script = r#"
+import smtplib, sys
+sub, tok = int(sys.argv[1]), sys.argv[2]
+cases = [
+    ('forged-first', 'From: "The Boss" <boss@other.test>\r\nFrom: demo@example.test\r\n', 550),
+    ('own-then-forged', 'From: demo@example.test\r\nFrom: boss@other.test\r\n', 550),
+    ('obsolete-spacing', 'From: demo@example.test\r\nfrom : boss@other.test\r\n', 550),
+    ('two-own', 'From: demo@example.test\r\nFrom: me@example.test\r\n', 550),
+    ('list-with-forged', 'From: demo@example.test, "Boss" <boss@other.test>\r\n', 553),
+    ('forged-sender', 'From: demo@example.test\r\nSender: boss@other.test\r\n', 553),
+    ('two-senders', 'From: demo@example.test\r\nSender: demo@example.test\r\nSender: me@example.test\r\n', 550),
+    ('own-list', 'From: demo@example.test, me@example.test\r\nSender: demo@example.test\r\n', 250),
+    ('own-alias', 'From: "Me" <me@example.test>\r\n', 250),
+]
+with smtplib.SMTP('127.0.0.1', sub, timeout=30) as c:
+    c.ehlo('client.test')
+    c.login('demo@example.test', 'demo-pass')
+    for name, head, want in cases:
+        msg = head + 'To: <demo@example.test>\r\nSubject: %s-%s\r\n\r\nbody\r\n' % (tok, name)
+        try:
+            refused = c.sendmail('demo@example.test', ['demo@example.test'], msg)
+            code = 250
+            assert refused == {}, refused
+        except smtplib.SMTPDataError as e:
+            code = e.smtp_code
+            if want == 550:
+                assert b'5.6.0' in e.smtp_error and b'one' in e.smtp_error, e
+            else:
+                assert b'5.7.1' in e.smtp_error, e
+        assert code == want, (name, code, want)
+        c.rset()
+print('OK')
+"#;
+    let tok = token("from-fields");
+    let out = python(script, &[&s.submission_port.to_string(), &tok], T);
+    assert_py_ok(&out, "From:/Sender: fields");
+    let msgs = s.fetch_all(DEMO_USER, DEMO_PASS);
+    let subjects: Vec<String> = msgs
+        .iter()
+        .filter_map(|m| {
+            let text = String::from_utf8_lossy(m);
+            text.lines()
+                .find_map(|l| l.strip_prefix("Subject: ").map(str::to_string))
+        })
+        .filter(|sub| sub.starts_with(&tok))
+        .collect();
+    let mut subjects = subjects;
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        vec![format!("{tok}-own-alias"), format!("{tok}-own-list")],
+        "only the owned, single-field messages were stored"
+    );
+}
+
 #[test]
 fn received_header_names_the_protocol() {
     require_tool!("python3");

@@ -30,8 +30,8 @@ pub struct Incoming {
     /// The header section of a submitted message, held back until
     /// complete (`None` for mail from other servers).
     capture: Option<HeaderCapture>,
-    /// The submitted message's From: is not the user's.
-    from_refused: bool,
+    /// Why the submitted message's From:/Sender: header is refused.
+    from_refused: Option<Reply>,
 }
 
 /// The envelope of the message being received, for a bounce to its sender.
@@ -151,7 +151,7 @@ impl Inbound {
             // Our users' messages: hold the header back for the submission
             // checks and fixes (RFC 6409 section 8).
             capture: self.account.is_some().then(HeaderCapture::default),
-            from_refused: false,
+            from_refused: None,
         });
     }
 
@@ -187,13 +187,13 @@ impl Inbound {
             return;
         };
         let facts = header_facts(capture.header());
-        let owned = self.header_from_is_owned(&facts.from).await;
+        let refused = self.header_refusal(&facts).await;
         let hostname = &self.office.settings.hostname;
         let Some(m) = &mut self.incoming else {
             return;
         };
-        if !owned {
-            m.from_refused = true;
+        if refused.is_some() {
+            m.from_refused = refused;
         }
         let added = missing_headers(&facts, &m.queue_id, hostname);
         m.spool_write(added.as_bytes());
@@ -223,13 +223,9 @@ impl Inbound {
             return Err(local_error());
         };
         let queue_id = std::mem::take(&mut m.queue_id);
-        if m.from_refused {
-            tracing::info!(id = %queue_id, "refused: From: header not owned by the user");
-            return Err(Reply::new(
-                553,
-                "5.7.1",
-                "From: header address is not one of yours",
-            ));
+        if let Some(reply) = m.from_refused.take() {
+            tracing::info!(id = %queue_id, reason = %reply.lines.join(" "), "refused: header From:/Sender:");
+            return Err(reply);
         }
         let mut spool = match m.spool.take() {
             Some(Ok(s)) => s,

@@ -1,9 +1,11 @@
 //! Who an authenticated user may send as (RFC 6409 section 6.1): their own
 //! address, or an alias that delivers to them — for the envelope sender
-//! and for every `From:` address — unless the policy allows any.
+//! and for every `From:` and `Sender:` address — unless the policy allows
+//! any.
 
 use super::{Inbound, temp_fail};
 use crate::office::SenderPolicy;
+use crate::submission::HeaderFacts;
 use crate::{Resolution, resolve};
 use praisani_mailaddr::{Address, Domain};
 use praisani_smtp::{DomainPart, Reply, ReversePath, Verdict};
@@ -48,22 +50,38 @@ impl Inbound {
         }
     }
 
-    /// Whether every address of a submitted message's `From:` is the
-    /// user's own or an alias of theirs (true when the policy is "any" or
-    /// the client did not log in).
-    pub(super) async fn header_from_is_owned(&self, from: &[String]) -> bool {
-        let Some(account) = &self.account else {
-            return true;
-        };
+    /// Why a submitted message's header may not go out as the logged-in
+    /// user, if it may not: more than one `From:` or `Sender:` field
+    /// (RFC 5322 section 3.6 allows one; mail programs show the first,
+    /// a check that read only the last could be fooled), no `From:`
+    /// address, or an address in `From:` or `Sender:` that is neither the
+    /// user's own nor an alias of theirs. `None` when the policy is "any"
+    /// or the client did not log in.
+    pub(super) async fn header_refusal(&self, facts: &HeaderFacts) -> Option<Reply> {
+        let account = self.account.as_ref()?;
         if self.office.settings.sender_policy == SenderPolicy::Any {
-            return true;
+            return None;
         }
-        if from.is_empty() {
-            return false;
+        if facts.from_fields > 1 || facts.sender_fields > 1 {
+            return Some(Reply::new(
+                550,
+                "5.6.0",
+                "More than one From: or Sender: field in the header (RFC 5322 allows one)",
+            ));
         }
-        for text in from {
+        let not_owned = || {
+            Some(Reply::new(
+                553,
+                "5.7.1",
+                "From: header address is not one of yours",
+            ))
+        };
+        if facts.from.is_empty() {
+            return not_owned();
+        }
+        for text in facts.from.iter().chain(&facts.sender) {
             let Ok(address) = Address::parse(text) else {
-                return false;
+                return not_owned();
             };
             if address == account.address {
                 continue;
@@ -71,9 +89,9 @@ impl Inbound {
             match resolve(&*self.office.store, &address).await {
                 Ok(Resolution::Local { mailboxes, .. })
                     if mailboxes.iter().any(|m| m.id == account.id) => {}
-                _ => return false,
+                _ => return not_owned(),
             }
         }
-        true
+        None
     }
 }
