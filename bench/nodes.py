@@ -92,6 +92,7 @@ class Setup:
             conf = os.path.join(self.work, f"node{i}.toml")
             with open(conf, "w") as f:
                 f.write(f'''hostname = "bench{i}.example.test"
+postmaster = "bench@example.test"
 data_dir = "{self.work}/data{i}"
 [listen]
 smtp = ["127.0.0.1:{smtp}"]

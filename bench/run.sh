@@ -31,6 +31,7 @@ WORK=$(mktemp -d /tmp/praisani-bench.XXXXXX)
 CONF=$WORK/praisani.toml
 cat > "$CONF" <<TOML
 hostname = "bench.example.test"
+postmaster = "bench@example.test"
 data_dir = "$WORK/data"
 [listen]
 smtp = ["127.0.0.1:22525"]

@@ -17,8 +17,8 @@ pub struct Config {
     /// The name this server gives itself in greetings and trace headers.
     #[serde(deserialize_with = "hostname")]
     pub hostname: String,
-    /// Where postmaster@ mail goes for domains without their own postmaster
-    /// mailbox or alias (default: the domain's first mailbox).
+    /// Where mail to `<postmaster>` and postmaster@ of domains without
+    /// their own postmaster mailbox or alias goes; `serve` requires it.
     #[serde(deserialize_with = "address")]
     pub postmaster: Option<String>,
     /// Where the embedded store and spool files live.
@@ -799,7 +799,7 @@ impl Config {
             w.push("limits.pop3_idle_timeout is below the 10 minutes RFC 1939 requires".into());
         }
         if self.postmaster.is_none() {
-            w.push("postmaster is not set: postmaster@ mail for a domain without its own postmaster goes to the domain's first mailbox".into());
+            w.push("postmaster is not set: `serve` refuses to start without it (mail to <postmaster> needs an address of yours)".into());
         }
         w
     }

@@ -57,6 +57,9 @@ fn main() -> ExitCode {
                 None => println!("no configuration file; built-in defaults: ok"),
             }
             println!("{config:#?}");
+            for w in config.warnings() {
+                eprintln!("praisani: warning: {w}");
+            }
             return ExitCode::SUCCESS;
         }
         if let Command::Store(c) = &cli.command {

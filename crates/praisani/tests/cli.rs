@@ -845,6 +845,72 @@ fn queue_commands() {
     );
 }
 
+/// Issue 11 point 12: without `postmaster`, mail to <postmaster> went to
+/// the first mailbox of the alphabetically first domain — a customer. Now
+/// `serve` refuses to start without it, and with it postmaster mail of a
+/// domain without its own goes there, not to the domain's first mailbox.
+#[test]
+fn serve_needs_a_postmaster_and_postmaster_mail_never_reaches_a_customer() {
+    let s = offline();
+    s.add_domain("aaa.test");
+    s.add_user("first@aaa.test", "first-pass", &[]);
+    let text = s
+        .config_text()
+        .replace("postmaster = \"demo@example.test\"\n", "");
+    assert!(!text.contains("postmaster"), "{text}");
+    write_file(&s.config_path, text.as_bytes());
+    let mut c = Command::new(BIN);
+    c.arg("--config").arg(&s.config_path).arg("serve");
+    let out = run_cmd(&mut c, None, Duration::from_secs(20));
+    assert_eq!(
+        out.code(),
+        Some(2),
+        "serve without postmaster: {}",
+        out.describe()
+    );
+    assert!(
+        out.err().contains("postmaster is not set"),
+        "{}",
+        out.describe()
+    );
+    let check = s.cli(&["check-config"]);
+    assert!(
+        check.out().contains("postmaster is not set")
+            || check.err().contains("postmaster is not set"),
+        "{}",
+        check.describe()
+    );
+
+    let s = Server::start_extra(
+        ServerOpts {
+            demo: false,
+            limits: String::new(),
+        },
+        ExtraConfig {
+            top: "postmaster = \"ops@example.test\"\n".into(),
+            ..ExtraConfig::default()
+        },
+    );
+    s.add_domain("aaa.test");
+    s.add_domain("example.test");
+    s.add_user("first@aaa.test", "first-pass", &[]);
+    s.add_user("ops@example.test", "ops-pass", &[]);
+    let tok = token("postmaster");
+    let mut c = s.smtp();
+    c.ehlo("client.test");
+    for rcpt in ["Postmaster", "postmaster@aaa.test"] {
+        c.send_mail(
+            "someone@remote.test",
+            &[rcpt],
+            &simple_message("someone@remote.test", rcpt, &tok, "to the postmaster"),
+        )
+        .unwrap_or_else(|e| panic!("{rcpt}: {e}"));
+    }
+    c.quit();
+    assert_eq!(s.fetch_all("ops@example.test", "ops-pass").len(), 2);
+    assert!(s.fetch_all("first@aaa.test", "first-pass").is_empty());
+}
+
 #[test]
 fn a_second_server_on_the_same_data_directory_is_refused() {
     let s = Server::start_default();

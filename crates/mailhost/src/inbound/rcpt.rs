@@ -14,7 +14,7 @@ impl Inbound {
     pub async fn rcpt_to(&mut self, to: &ForwardPath, params: Option<&RcptParams>) -> Verdict {
         let store = &*self.office.store;
         let address = match to {
-            ForwardPath::Postmaster => return self.accept_postmaster(to, None).await,
+            ForwardPath::Postmaster => return self.accept_postmaster(to).await,
             ForwardPath::Mailbox {
                 source_route: true, ..
             } => {
@@ -48,8 +48,7 @@ impl Inbound {
         };
         match resolve(store, &address).await {
             Ok(Resolution::Unknown) if address.local() == "postmaster" => {
-                self.accept_postmaster(to, Some(address.domain().clone()))
-                    .await
+                self.accept_postmaster(to).await
             }
             Ok(Resolution::Local { mailboxes, remote }) => {
                 if !remote.is_empty() {
@@ -118,49 +117,23 @@ impl Inbound {
     /// RFC 5321 4.5.1: postmaster must be accepted for every hosted domain
     /// and without a domain. Mail goes to the domain's own postmaster
     /// mailbox or alias when there is one (handled by the caller), else to
-    /// the configured `postmaster`, else to the domain's first mailbox.
-    async fn accept_postmaster(&mut self, to: &ForwardPath, domain: Option<Domain>) -> Verdict {
-        let store = &*self.office.store;
+    /// the configured `postmaster` — never to some customer's mailbox, so
+    /// without one (the server refuses to start so) it is refused.
+    async fn accept_postmaster(&mut self, to: &ForwardPath) -> Verdict {
         let refuse = || {
-            tracing::warn!("postmaster mail refused: set `postmaster` in the configuration");
+            tracing::warn!("postmaster mail refused: `postmaster` is unset or not a local mailbox");
             Verdict::Reject(Reply::new(550, "5.1.1", "No postmaster mailbox here"))
         };
-        if let Some(target) = &self.office.settings.postmaster {
-            return match resolve(store, target).await {
-                Ok(Resolution::Local { mailboxes, .. }) if !mailboxes.is_empty() => {
-                    self.rcpts
-                        .insert(forward_key(to), mailboxes.iter().map(|m| m.id).collect());
-                    Verdict::Accept
-                }
-                Ok(_) => refuse(),
-                Err(e) => temp_fail(&e),
-            };
-        }
-        let domain = match domain {
-            Some(d) => d,
-            None => match store.domain_list().await {
-                Ok(list) => {
-                    let own = Domain::parse(&self.office.settings.hostname).ok();
-                    match list
-                        .iter()
-                        .find(|i| Some(&i.domain) == own.as_ref())
-                        .or(list.first())
-                    {
-                        Some(i) => i.domain.clone(),
-                        None => return refuse(),
-                    }
-                }
-                Err(e) => return temp_fail(&e),
-            },
+        let Some(target) = &self.office.settings.postmaster else {
+            return refuse();
         };
-        match store.account_list(Some(&domain)).await {
-            Ok(list) => match list.iter().min_by_key(|a| a.id) {
-                Some(first) => {
-                    self.rcpts.insert(forward_key(to), vec![first.id]);
-                    Verdict::Accept
-                }
-                None => refuse(),
-            },
+        match resolve(&*self.office.store, target).await {
+            Ok(Resolution::Local { mailboxes, .. }) if !mailboxes.is_empty() => {
+                self.rcpts
+                    .insert(forward_key(to), mailboxes.iter().map(|m| m.id).collect());
+                Verdict::Accept
+            }
+            Ok(_) => refuse(),
             Err(e) => temp_fail(&e),
         }
     }

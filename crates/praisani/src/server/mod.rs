@@ -153,6 +153,18 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             return ExitCode::from(1);
         }
     }
+    let mut config = config;
+    if demo && config.postmaster.is_none() {
+        config.postmaster = Some(DEMO_ADDRESS.to_string());
+    }
+    // RFC 5321 4.5.1 wants <postmaster> answered; without an address of the
+    // operator's it would have to go to some customer's mailbox.
+    if config.postmaster.is_none() {
+        eprintln!(
+            "praisani: configuration error: postmaster is not set: set `postmaster = \"ADDRESS\"` (a mailbox or alias of yours) at the top of the configuration; mail to <postmaster> and to postmaster@ of domains without their own goes there"
+        );
+        return ExitCode::from(2);
+    }
     let tls = match Tls::load(config.tls_source(), &config.data_dir, &config.hostname) {
         Ok(t) => Arc::new(t),
         Err(e) => {
@@ -161,7 +173,6 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         }
     };
     tracing::info!(fingerprint = %tls.fingerprint(), "TLS certificate (SHA-256)");
-    let mut config = config;
     if demo {
         demo_autoconfig_ports(&mut config);
     }

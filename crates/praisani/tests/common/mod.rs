@@ -533,7 +533,7 @@ impl Server {
         format!(
             r#"hostname = "mx.example.test"
 data_dir = "{data}"
-{top}
+{postmaster}{top}
 [listen]
 smtp = ["127.0.0.1:{smtp}"]
 submission = {submission}
@@ -551,6 +551,12 @@ login_delay = 0
 {tables}
 "#,
             data = self.data_dir.display(),
+            // `serve` needs one; a test that sets its own wins.
+            postmaster = if self.extra.top.contains("postmaster") {
+                ""
+            } else {
+                "postmaster = \"demo@example.test\"\n"
+            },
             top = self.extra.top,
             smtp = self.smtp_port,
             pop3 = self.pop3_port,
