@@ -313,3 +313,56 @@ fn large_message_round_trip() {
     assert_eq!(list[0].1, got.len() as u64, "LIST size vs RETR octets");
     assert!(got.ends_with(&msg), "the large message did not round-trip");
 }
+
+/// Issue 11 point 15: a NUL octet (RFC 5322 forbids it; Outlook hangs on
+/// it over POP3) is refused at the end of DATA on every listener, and new
+/// UIDLs are letters and digits only (Outlook 2003 fetches everything
+/// again when they have a dot), as Python's poplib sees them.
+#[test]
+fn nul_octets_are_refused_and_uidls_are_letters_and_digits() {
+    require_tool!("python3");
+    let s = Server::start_extra(ServerOpts::default(), ExtraConfig::tls());
+    let script = r#"
+import smtplib, poplib, sys
+smtp, sub, pop, tok = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+def msg(t, body):
+    return b'From: <demo@example.test>\r\nTo: <demo@example.test>\r\nSubject: ' + t.encode() + b'\r\n\r\n' + body + b'\r\n'
+with smtplib.SMTP('127.0.0.1', smtp, timeout=30) as c:
+    try:
+        c.sendmail('a@remote.test', ['demo@example.test'], msg(tok + '-nul', b'before\x00after'))
+        raise SystemExit('NUL accepted on port 25')
+    except smtplib.SMTPDataError as e:
+        assert e.smtp_code == 554 and b'5.6.0' in e.smtp_error, e
+    assert c.sendmail('a@remote.test', ['demo@example.test'], msg(tok + '-ok', b'clean')) == {}
+with smtplib.SMTP('127.0.0.1', sub, timeout=30) as c:
+    c.ehlo('client.test')
+    c.login('demo@example.test', 'demo-pass')
+    try:
+        c.sendmail('demo@example.test', ['demo@example.test'], msg(tok + '-nul2', b'\x00'))
+        raise SystemExit('NUL accepted on submission')
+    except smtplib.SMTPDataError as e:
+        assert e.smtp_code == 554, e
+p = poplib.POP3('127.0.0.1', pop, timeout=30)
+p.user('demo@example.test'); p.pass_('demo-pass')
+count = len(p.list()[1])
+assert count == 1, p.list()
+for line in p.uidl()[1]:
+    n, uid = line.split()
+    assert uid.isalnum(), uid
+    assert b'\x00' not in b'\r\n'.join(p.retr(int(n))[1])
+p.quit()
+print('OK')
+"#;
+    let tok = token("nul");
+    let out = python(
+        script,
+        &[
+            &s.smtp_port.to_string(),
+            &s.submission_port.to_string(),
+            &s.pop3_port.to_string(),
+            &tok,
+        ],
+        Duration::from_secs(60),
+    );
+    assert_py_ok(&out, "NUL and UIDL");
+}

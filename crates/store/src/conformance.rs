@@ -216,6 +216,13 @@ pub async fn messages<S: Store + ?Sized>(store: &S) {
         assert!(
             (1..=70).contains(&m.uidl.len()) && m.uidl.bytes().all(|c| (0x21..=0x7e).contains(&c))
         );
+        // Letters and digits only: some clients (Outlook 2003) fetch
+        // everything again when a UIDL has a dot.
+        assert!(
+            m.uidl.bytes().all(|c| c.is_ascii_alphanumeric()),
+            "UIDL {:?} is not letters and digits",
+            m.uidl
+        );
     }
     let body = store
         .open_message(a, ids2[0])

@@ -501,7 +501,7 @@ async fn copy_all(src: &Side, dst: &Side, force: bool) -> Result<Report, StoreEr
             "messages" => {
                 for r in &mut rows {
                     if let Val::T(None) = r[3] {
-                        r[3] = Val::T(Some(format!("{}.{}", src.prefix(), r[0].int())));
+                        r[3] = Val::T(Some(crate::types::new_uidl(src.prefix(), r[0].int())));
                     }
                 }
             }

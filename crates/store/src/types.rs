@@ -220,10 +220,20 @@ impl LegacyView {
     }
 }
 
-/// A message's POP3 unique id: the one it brought along when migrated from
-/// elsewhere, else the store's prefix and the message id (never reused).
+/// A message's POP3 unique id: the one it brought along (migrated from
+/// elsewhere, or made before the format changed), else [`new_uidl`].
 pub(crate) fn uidl(prefix: &str, id: MessageId, stored: Option<String>) -> String {
-    stored.unwrap_or_else(|| format!("{prefix}.{id}"))
+    stored.unwrap_or_else(|| new_uidl(prefix, id.get()))
+}
+
+/// The UIDL of a message that brought none: the store's prefix (eight hex
+/// digits, so the two parts cannot run into each other) and the message id
+/// (never reused). Letters and digits only: Outlook 2003 and others fetch
+/// everything again with a dot in the UIDL (Dovecot's
+/// `pop3_uidl_format` notes). UIDLs handed out before, with their dot,
+/// were written into the store by schema upgrade and never change.
+pub(crate) fn new_uidl(prefix: &str, id: i64) -> String {
+    format!("{prefix}{id}")
 }
 
 /// The downgraded (RFC 6857) header section of a message whose header has

@@ -57,6 +57,37 @@ async fn reopen_keeps_everything() {
     assert_eq!(s.domain_list().await.expect("list").len(), 1);
 }
 
+/// UIDLs with a dot were handed out before schema 8; the upgrade writes
+/// them into the store so clients that know them see them unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_keeps_the_uidls_clients_know() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let s = EmbeddedStore::open(dir.path()).expect("open");
+        conformance::messages(&s).await;
+    }
+    // What a store written by the previous schema holds: no stored UIDL,
+    // the client saw `prefix.id`.
+    let prefix: String = {
+        let c = rusqlite::Connection::open(dir.path().join("praisani.db")).expect("sqlite");
+        c.execute_batch("UPDATE messages SET uidl = NULL; PRAGMA user_version = 7;")
+            .expect("downgrade");
+        c.query_row("SELECT value FROM meta WHERE key = 'uid_prefix'", [], |r| {
+            r.get(0)
+        })
+        .expect("prefix")
+    };
+    let s = EmbeddedStore::open(dir.path()).expect("reopen");
+    let mut seen = 0;
+    for a in s.account_list(None).await.expect("accounts") {
+        for m in s.list_messages(a.id).await.expect("list") {
+            assert_eq!(m.uidl, format!("{prefix}.{}", m.id));
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "the suite left messages to check");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_deliveries_share_commits() {
     let (_d, s) = fresh();

@@ -32,6 +32,9 @@ pub struct Incoming {
     capture: Option<HeaderCapture>,
     /// Why the submitted message's From:/Sender: header is refused.
     from_refused: Option<Reply>,
+    /// A NUL octet arrived: RFC 5322 forbids it, and POP3 clients such as
+    /// Outlook hang on it.
+    nul: bool,
 }
 
 /// The envelope of the message being received, for a bounce to its sender.
@@ -152,6 +155,7 @@ impl Inbound {
             // checks and fixes (RFC 6409 section 8).
             capture: self.account.is_some().then(HeaderCapture::default),
             from_refused: None,
+            nul: false,
         });
     }
 
@@ -160,6 +164,7 @@ impl Inbound {
         let Some(m) = &mut self.incoming else {
             return;
         };
+        m.nul |= bytes.contains(&0);
         match &mut m.capture {
             None => m.spool_write(bytes),
             Some(c) if c.is_complete() => m.spool_write(bytes),
@@ -226,6 +231,14 @@ impl Inbound {
         if let Some(reply) = m.from_refused.take() {
             tracing::info!(id = %queue_id, reason = %reply.lines.join(" "), "refused: header From:/Sender:");
             return Err(reply);
+        }
+        if m.nul {
+            tracing::info!(id = %queue_id, "refused: NUL octet in the message");
+            return Err(Reply::new(
+                554,
+                "5.6.0",
+                "Message contains NUL octets, which RFC 5322 forbids",
+            ));
         }
         let mut spool = match m.spool.take() {
             Some(Ok(s)) => s,

@@ -139,6 +139,10 @@ const MIGRATIONS: &[&str] = &[
      );",
     // 7: deleting a body checks the queue's reference to it by index.
     "CREATE INDEX queue_by_body ON queue (body_id);",
+    // 8: UIDLs are letters and digits from now on; those clients already
+    // know, with their dot, are written out so they never change.
+    "UPDATE messages SET uidl = (SELECT value FROM meta WHERE key = 'uid_prefix') || '.' || id
+        WHERE uidl IS NULL;",
 ];
 
 /// Brings the schema up to date.

@@ -125,6 +125,10 @@ const MIGRATIONS: &[&str] = &[
     // 2: deleting a body checks the queue's reference to it by index, not
     // by scanning a queue that grows during outages.
     "CREATE INDEX queue_by_body ON queue (body_id);",
+    // 3: UIDLs are letters and digits from now on; those clients already
+    // know, with their dot, are written out so they never change.
+    "UPDATE messages SET uidl = (SELECT value FROM meta WHERE key = 'uid_prefix') || '.' || id::text
+        WHERE uidl IS NULL;",
 ];
 
 /// Brings the schema up to date; returns the store's UIDL prefix.
