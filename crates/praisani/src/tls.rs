@@ -119,7 +119,8 @@ fn ensure_self_signed(data_dir: &Path, hostname: &str) -> Result<TlsSource, Stri
     if source.cert.exists() && source.key.exists() {
         return Ok(source);
     }
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    praisani_store::files::create_private_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
     let made = |e: rcgen::Error| format!("making a self-signed certificate: {e}");
     let mut params = rcgen::CertificateParams::new(vec![hostname.to_string()]).map_err(made)?;
     params.distinguished_name = rcgen::DistinguishedName::new();
@@ -129,8 +130,9 @@ fn ensure_self_signed(data_dir: &Path, hostname: &str) -> Result<TlsSource, Stri
     let key = rcgen::KeyPair::generate().map_err(made)?;
     let cert = params.self_signed(&key).map_err(made)?;
     write_private(&source.key, key.serialize_pem().as_bytes())?;
-    std::fs::write(&source.cert, cert.pem())
-        .map_err(|e| format!("{}: {e}", source.cert.display()))?;
+    // Public, but the data directory holds only private files: one rule
+    // that a start-up check can hold everything to.
+    write_private(&source.cert, cert.pem().as_bytes())?;
     tracing::warn!(
         cert = %source.cert.display(),
         "no [tls] certificate configured: made a self-signed certificate for {hostname}"

@@ -14,6 +14,7 @@ mod body;
 pub mod conformance;
 pub mod embedded;
 mod error;
+pub mod files;
 mod ids;
 pub mod migrate;
 mod policy;

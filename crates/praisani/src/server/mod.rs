@@ -214,6 +214,26 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
     for w in config.warnings() {
         tracing::warn!("{w}");
     }
+    // Made private by this version, but older installs or a copy may not be.
+    let wide = praisani_store::files::too_wide(&config.data_dir);
+    if !wide.is_empty() {
+        let shown: Vec<String> = wide
+            .iter()
+            .take(5)
+            .map(|p| p.display().to_string())
+            .collect();
+        tracing::warn!(
+            count = wide.len(),
+            "other local users can reach the mail in the data directory: {}{}; run `chmod -R go-rwx {}`",
+            shown.join(", "),
+            if wide.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            },
+            config.data_dir.display()
+        );
+    }
     let limits = &config.limits;
     let mut smtp = praisani_smtp::Config::new(config.hostname.clone());
     smtp.max_message_size = limits.max_message_size;
@@ -531,13 +551,14 @@ fn print_demo(config: &Config) {
 /// Takes the data directory's instance lock (released by the kernel when
 /// the process ends, kill -9 included).
 pub(crate) fn instance_lock(data_dir: &std::path::Path) -> Result<std::fs::File, String> {
-    std::fs::create_dir_all(data_dir)
+    praisani_store::files::create_private_dir(data_dir)
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     let path = data_dir.join("server.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let file = opts
         .open(&path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     match file.try_lock() {

@@ -43,10 +43,11 @@ pub const DB_FILE: &str = "praisani.db";
 impl EmbeddedStore {
     /// Opens (creating if needed) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)?;
+        crate::files::create_private_dir(data_dir)?;
         let spool_dir = data_dir.join("spool");
-        std::fs::create_dir_all(&spool_dir)?;
+        crate::files::create_private_dir(&spool_dir)?;
         let db = data_dir.join(DB_FILE);
+        crate::files::create_private_file(&db)?;
         let conn = schema::open_connection(&db)?;
         schema::migrate(&conn)?;
         let uid_prefix = Arc::new(schema::uid_prefix(&conn)?);

@@ -181,7 +181,7 @@ impl PostgresStore {
     /// Connects, applies the schema migrations and starts renewing this
     /// node's maildrop leases. Spooled bodies overflow into `spool_dir`.
     pub async fn open(opts: &PgOptions, spool_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(spool_dir)?;
+        crate::files::create_private_dir(spool_dir)?;
         let pool = pool(opts)?;
         let uid_prefix = {
             let mut c = pool.get().await?;
