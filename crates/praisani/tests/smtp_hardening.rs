@@ -129,3 +129,60 @@ print("OK")
     let out = python(script, &[&s.smtp_port.to_string()], PY_TIMEOUT);
     assert_py_ok(&out, "probing unknown users");
 }
+
+/// The EHLO name is a claim: one shaped like trace fields of its own is not
+/// written into `Received:` as such, and a UTF-8 name does not put UTF-8 into
+/// the header of a message sent without SMTPUTF8 (its A-label is used).
+#[test]
+fn ehlo_names_cannot_forge_trace_fields_or_bring_utf8() {
+    let s = Server::start_default();
+    let script = r#"
+import smtplib, poplib, sys
+port, pop_port, user, password = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+forged = "trusted.example([10.1.2.3])by=mx.example.test;Mon,1Jan2001"
+for name, subject in [(forged, "forged"), ("münchen.example", "idn")]:
+    s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+    s.command_encoding = "utf-8"  # smtplib would refuse to send the UTF-8 name
+    code, _ = s.ehlo(name)
+    assert code == 250, code
+    s.sendmail("a@remote.test", [user], "Subject: %s\r\n\r\nx\r\n" % subject)
+    s.quit()
+
+p = poplib.POP3("127.0.0.1", pop_port, timeout=30)
+p.user(user)
+p.pass_(password)
+received = {}
+for i in range(1, len(p.list()[1]) + 1):
+    lines = p.retr(i)[1]
+    head = b"\r\n".join(lines).split(b"\r\n\r\n")[0]
+    unfolded = head.replace(b"\r\n\t", b" ").replace(b"\r\n ", b" ")
+    fields = unfolded.split(b"\r\n")
+    rec = [f for f in fields if f.startswith(b"Received:")]
+    subj = [f for f in fields if f.startswith(b"Subject:")][0][9:].strip().decode()
+    assert len(rec) == 1, rec
+    received[subj] = rec[0]
+p.quit()
+
+r = received["forged"]
+print(r)
+assert r.count(b";") == 1, "the client's ';' made a date of its own: %r" % r
+assert b"([10.1.2.3])" not in r, r
+assert r.startswith(b"Received: from [127.0.0.1] (helo="), r
+r = received["idn"]
+print(r)
+r.decode("ascii")  # raises if the name came through as UTF-8
+assert r.startswith(b"Received: from xn--mnchen-3ya.example ([127.0.0.1])"), r
+print("OK")
+"#;
+    let out = python(
+        script,
+        &[
+            &s.smtp_port.to_string(),
+            &s.pop3_port.to_string(),
+            DEMO_USER,
+            DEMO_PASS,
+        ],
+        PY_TIMEOUT,
+    );
+    assert_py_ok(&out, "EHLO names in Received:");
+}

@@ -99,6 +99,7 @@ impl Inbound {
             id: &queue_id,
             for_rcpt: single.as_deref().map(|s| s.trim_matches(['<', '>'])),
             return_path: &return_path,
+            smtputf8: env.params.smtputf8,
         });
         let mailboxes: Vec<AccountId> = env
             .recipients
