@@ -512,7 +512,8 @@ pub struct Limits {
     /// Longest line of message text, CRLF included (RFC 5321: at least 1000).
     #[serde(deserialize_with = "at_least::<_, 1000>")]
     pub max_text_line: usize,
-    /// Protocol errors tolerated before the server hangs up.
+    /// Protocol errors and refused recipients tolerated per SMTP connection
+    /// before the server answers `421` and hangs up.
     pub max_bad_commands: usize,
     /// Messages accepted on one SMTP connection.
     pub max_messages_per_connection: usize,

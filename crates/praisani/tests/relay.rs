@@ -69,8 +69,14 @@ fn run_tricks(c: &mut Smtp, s: &Server, from: &str) {
 }
 
 /// demo plus alice, and the IDN domain bücher.test with info@.
+/// The matrix tries every trick on one connection: the error limit, which
+/// refused recipients count toward, is raised so the connection lasts.
 fn relay_server(extra: ExtraConfig) -> Server {
-    let s = Server::start_extra(ServerOpts::default(), extra);
+    let opts = ServerOpts {
+        limits: "max_bad_commands = 1000".into(),
+        ..ServerOpts::default()
+    };
+    let s = Server::start_extra(opts, extra);
     s.add_user("alice@example.test", "alice-pass", &[]);
     s.add_domain("bücher.test");
     s.add_user("info@bücher.test", "info-pass", &[]);

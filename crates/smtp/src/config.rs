@@ -19,8 +19,8 @@ pub struct Config {
     /// Longest body text line in octets including CRLF, not counting a stuffed dot
     /// (RFC 5321 4.5.3.1.6: 1000). 0 means unlimited.
     pub max_text_line: usize,
-    /// Syntax and sequence errors tolerated per connection; the next one gets
-    /// `421 4.7.0` and the connection is closed.
+    /// Syntax and sequence errors, and recipients the server refused, tolerated
+    /// per connection; the next one gets `421 4.7.0` and the connection is closed.
     pub max_bad_commands: usize,
     /// Accepted messages per connection; a further MAIL gets `421 4.7.0` and the
     /// connection is closed, so one client cannot hold a session forever.

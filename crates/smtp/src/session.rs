@@ -28,6 +28,8 @@ mod tests;
 #[cfg(test)]
 mod tests_dsn;
 #[cfg(test)]
+mod tests_rcpt;
+#[cfg(test)]
 mod tests_submission;
 mod tls;
 
@@ -225,7 +227,9 @@ impl Session {
     }
 
     /// Answer a CheckRecipient event. Accept sends `250 2.1.5 Ok` and adds the
-    /// recipient to the transaction. Ignored when no recipient verdict is pending.
+    /// recipient to the transaction; a rejection counts toward
+    /// `max_bad_commands`, so past the limit the client gets `421 4.7.0` instead
+    /// and the connection closes. Ignored when no recipient verdict is pending.
     pub fn rcpt_verdict(&mut self, v: Verdict) {
         let Some(Waiting::Recipient(to, params)) =
             self.take_waiting(|w| matches!(w, Waiting::Recipient(..)))
@@ -240,7 +244,10 @@ impl Session {
                 }
                 self.send(Reply::new(250, "2.1.5", "Ok"));
             }
-            Verdict::Reject(r) => self.send(rejection(r)),
+            // Counted like a bad command: a client probing for valid
+            // addresses (or for an open relay) is cut off after
+            // `max_bad_commands` refusals instead of trying thousands.
+            Verdict::Reject(r) => self.bad_command(rejection(r)),
         }
     }
 

@@ -102,6 +102,7 @@ impl Inbound {
             id: &queue_id,
             for_rcpt: single.as_deref().map(|s| s.trim_matches(['<', '>'])),
             return_path: &return_path,
+            smtputf8: env.params.smtputf8,
         });
         let mailboxes: Vec<AccountId> = env
             .recipients
@@ -128,10 +129,14 @@ impl Inbound {
             envid: env.params.envid.clone(),
             headers_only: env.params.ret == Some(praisani_smtp::Ret::Headers),
         };
+        // Each remote recipient once, however often the client named it.
+        let mut seen = std::collections::HashSet::new();
         let remote: Vec<OutboundRcpt> = env
             .recipients
             .iter()
-            .filter_map(|r| self.remote.get(&forward_key(r)).cloned())
+            .map(forward_key)
+            .filter(|k| seen.insert(k.clone()))
+            .filter_map(|k| self.remote.get(&k).cloned())
             .collect();
         let outbound = (!remote.is_empty()).then(|| Outbound {
             sender: return_path.clone(),
@@ -222,8 +227,7 @@ impl Inbound {
         }
         // The transaction is over: its recipients' lookups are not needed
         // again, and a long connection should not pile them up.
-        self.rcpts.clear();
-        self.remote.clear();
+        self.forget_recipients();
         let Some(mut m) = self.incoming.take() else {
             return Err(local_error());
         };

@@ -19,9 +19,12 @@
 pub mod message;
 pub mod rcpt;
 pub mod sender;
+#[cfg(test)]
+mod tests;
 
 use crate::office::PostOffice;
-use praisani_smtp::{ForwardPath, Reply, Verdict};
+use praisani_mailaddr::Domain;
+use praisani_smtp::{DomainPart, ForwardPath, Reply, Verdict};
 use praisani_store::{Account, AccountId, OutboundRcpt, StoreError};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -41,9 +44,12 @@ pub struct Inbound {
     account: Option<Account>,
     /// Messages received on this connection so far.
     messages: u64,
-    /// Mailboxes behind each accepted recipient, by the recipient's text.
+    /// Mailboxes behind each accepted recipient of the transaction, by
+    /// [`forward_key`]. Emptied at each MAIL and at the end of data, so it
+    /// holds at most the engine's `max_recipients` entries.
     rcpts: HashMap<String, Vec<AccountId>>,
-    /// Remote recipients accepted for relay, by the recipient's text.
+    /// Remote recipients of the transaction accepted for relay, by
+    /// [`forward_key`]; emptied with `rcpts`.
     remote: HashMap<String, OutboundRcpt>,
     /// The SIZE= the client declared for the current transaction.
     declared_size: Option<u64>,
@@ -73,18 +79,40 @@ impl Inbound {
         self.account = Some(account);
     }
 
+    /// A new transaction begins (MAIL), or the last one is over: forget
+    /// its recipients. The engine drops its own list at RSET, EHLO, HELO
+    /// and the end of data; every new transaction passes through MAIL, so
+    /// recipients accepted before an RSET cannot pile up here.
+    fn forget_recipients(&mut self) {
+        self.rcpts.clear();
+        self.remote.clear();
+    }
+
     /// The account the client logged in as, if any.
     pub fn account(&self) -> Option<&Account> {
         self.account.as_ref()
     }
 }
 
-/// The key a recipient is remembered by within a transaction: the
-/// address as the client gave it.
+/// The key a recipient is remembered by within a transaction: the address
+/// with its domain normalised (lower case, A-labels), so that spellings of
+/// one address are one recipient. The local part is kept as given: other
+/// servers may tell `Bob` from `bob`, and our own mailboxes are told apart
+/// by their ids anyway.
 fn forward_key(to: &ForwardPath) -> String {
     match to {
         ForwardPath::Postmaster => "<postmaster>".into(),
-        ForwardPath::Mailbox { mailbox, .. } => mailbox.to_string(),
+        ForwardPath::Mailbox { mailbox, .. } => match &mailbox.domain {
+            DomainPart::Name(n) => match Domain::parse(n) {
+                Ok(d) => {
+                    let mut m = mailbox.clone();
+                    m.domain = DomainPart::Name(d.ascii().to_string());
+                    m.to_string()
+                }
+                Err(_) => mailbox.to_string().to_lowercase(),
+            },
+            DomainPart::Literal(_) => mailbox.to_string(),
+        },
     }
 }
 

@@ -13,6 +13,7 @@ use praisani_smtp::{DomainPart, Reply, ReversePath, Verdict};
 impl Inbound {
     /// MAIL FROM: the sender, and the SIZE= declared for the transaction.
     pub async fn mail_from(&mut self, from: &ReversePath, declared_size: Option<u64>) -> Verdict {
+        self.forget_recipients();
         self.declared_size = declared_size;
         let Some(account) = &self.account else {
             return Verdict::Accept;
