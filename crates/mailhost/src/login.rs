@@ -79,6 +79,12 @@ pub struct SaslLogin {
     verified: Option<Account>,
     /// The failure was already counted and padded (by the password check).
     counted: bool,
+    /// SCRAM's server-first message went out (the client has seen the
+    /// salt) and no verdict was recorded yet: if the exchange ends now —
+    /// cancelled with `*`, a malformed answer, a dropped connection — it
+    /// counts as a failure (see the `Drop` impl), or a client could learn
+    /// about accounts without ever being throttled.
+    outstanding: bool,
 }
 
 impl SaslLogin {
@@ -110,6 +116,7 @@ impl SaslLogin {
             user: String::new(),
             verified: None,
             counted: false,
+            outstanding: false,
         };
         let step = login.exchange.start(initial.as_deref());
         let out = login.drive(step).await;
@@ -179,7 +186,12 @@ impl SaslLogin {
                     // An account without SCRAM credentials (set before they
                     // existed) fails like a wrong password.
                     self.account = account.filter(|_| creds.is_some());
-                    self.exchange.scram_credentials(creds)
+                    self.outstanding = true;
+                    // A missing user's made-up salt derives from the
+                    // normalised name, like the one account all spellings
+                    // of a real name find.
+                    self.exchange
+                        .scram_credentials_as(creds, Some(self.user.as_str()))
                 }
                 Step::Success {
                     authcid,
@@ -192,6 +204,7 @@ impl SaslLogin {
                     let Some(account) = self.account.take() else {
                         return self.fail(LoginFail::BadCredentials).await;
                     };
+                    self.outstanding = false;
                     self.logins
                         .throttle
                         .succeeded(self.ip, &throttle_key(&authcid));
@@ -214,11 +227,22 @@ impl SaslLogin {
     /// A failed exchange: counted, and padded to the failure delay (the
     /// password path pads inside the authenticator already).
     async fn fail(&mut self, why: LoginFail) -> AuthStep {
+        self.outstanding = false;
         if !std::mem::take(&mut self.counted) {
             self.logins.throttle.failed(self.ip, &self.user);
             pad(&self.logins, self.started).await;
         }
         AuthStep::Failed(why)
+    }
+}
+
+impl Drop for SaslLogin {
+    /// An exchange that ends without a verdict after the client saw the
+    /// SCRAM salt is a failed login.
+    fn drop(&mut self) {
+        if self.outstanding {
+            self.logins.throttle.failed(self.ip, &self.user);
+        }
     }
 }
 

@@ -246,3 +246,129 @@ print('OK')
     );
     assert_py_ok(&out, "failure counting");
 }
+
+/// SCRAM tells nothing about whether an account exists: the server-first
+/// message for a missing user has the same salt on every attempt and for
+/// every spelling of the name (like a real account's), with the same
+/// iteration count and salt length. Checked with the scramp library over
+/// submission (after STARTTLS) and POP3 (after STLS).
+#[test]
+fn scram_server_first_does_not_reveal_missing_users() {
+    require_tool!("python3");
+    if !have_python_module("scramp", "pip install scramp", module_path!()) {
+        return;
+    }
+    let s = Server::start_extra(ServerOpts::default(), ExtraConfig::tls());
+    let script = r#"
+from scramp import ScramClient
+sub, pop3 = int(sys.argv[1]), int(sys.argv[2])
+def attrs(msg):
+    return dict(a.split('=', 1) for a in msg.split(','))
+def smtp_first(user, source):
+    c = Conn(sub, source=source); c.reply(); c.expect('EHLO client.test', 250)
+    c.expect('STARTTLS', 220); c.upgrade(); c.expect('EHLO client.test', 250)
+    cl = ScramClient(['SCRAM-SHA-256'], user, 'whatever')
+    r = c.cmd('AUTH SCRAM-SHA-256 ' + b64(cl.get_client_first()))
+    assert r[0] == 334, r
+    first = base64.b64decode(r[1][0][4:]).decode()
+    cl.set_server_first(first)
+    c.send(b64(cl.get_client_final()) + '\r\n'); fin = c.reply()
+    c.close()
+    return attrs(first), fin[0]
+def pop_first(user, source):
+    c = Conn(pop3, source=source); c.line(); c.pok('STLS'); c.upgrade()
+    cl = ScramClient(['SCRAM-SHA-256'], user, 'whatever')
+    r = c.pcmd('AUTH SCRAM-SHA-256 ' + b64(cl.get_client_first()))
+    assert r.startswith('+ '), r
+    first = base64.b64decode(r[2:]).decode()
+    c.send('*\r\n'); c.line()
+    c.close()
+    return attrs(first), None
+n = [0]
+def src():
+    # A fresh address per attempt, so the throttle stays out of the way.
+    n[0] += 1
+    return '127.0.2.%d' % n[0]
+for name, first in [('SMTP', smtp_first), ('POP3', pop_first)]:
+    real = [first(u, src())[0] for u in ('demo@example.test', 'DEMO@Example.TEST')]
+    assert real[0]['s'] == real[1]['s'], (name, 'real account salt differs per spelling', real)
+    for missing in (['nobody@example.test', 'nobody@example.test', 'NoBody@EXAMPLE.test'],
+                    ['ghost@remote.test', 'Ghost@Remote.Test', 'ghost@remote.test']):
+        got = [first(u, src()) for u in missing]
+        salts = {g[0]['s'] for g in got}
+        assert len(salts) == 1, (name, 'missing user salt changes', missing, got)
+        for g in got:
+            assert g[0]['i'] == real[0]['i'], (name, 'iteration count differs', g, real[0])
+            assert len(base64.b64decode(g[0]['s'])) == len(base64.b64decode(real[0]['s'])), (name, g, real[0])
+            assert g[0]['s'] != real[0]['s'], (name, 'fake salt equals a real one', g)
+            if g[1] is not None:
+                assert g[1] == 535, (name, g)
+print('OK')
+"#;
+    let out = python_tls(
+        script,
+        &[&s.submission_port.to_string(), &s.pop3_port.to_string()],
+        T,
+    );
+    assert_py_ok(&out, "SCRAM enumeration");
+}
+
+/// A SCRAM exchange cancelled with `*` after the server-first message (the
+/// client has learnt the salt) counts as a failed login, in SMTP and POP3:
+/// `auth_lockout_after` cancellations lock the address out.
+#[test]
+fn a_cancelled_scram_exchange_counts_as_a_failure() {
+    require_tool!("python3");
+    if !have_python_module("scramp", "pip install scramp", module_path!()) {
+        return;
+    }
+    let s = lockout_server();
+    let script = r#"
+from scramp import ScramClient
+sub, pop3 = int(sys.argv[1]), int(sys.argv[2])
+def smtp_cancel(source):
+    c = Conn(sub, source=source); c.reply(); c.expect('EHLO client.test', 250)
+    c.expect('STARTTLS', 220); c.upgrade(); c.expect('EHLO client.test', 250)
+    cl = ScramClient(['SCRAM-SHA-256'], 'demo@example.test', 'x')
+    r = c.cmd('AUTH SCRAM-SHA-256 ' + b64(cl.get_client_first()))
+    if r[0] != 334:
+        c.close(); return r[0]
+    r = c.cmd('*'); c.close()
+    assert r[0] == 501, r
+    return 334
+def smtp_plain(source):
+    c = Conn(sub, source=source); c.reply(); c.expect('EHLO client.test', 250)
+    c.expect('STARTTLS', 220); c.upgrade(); c.expect('EHLO client.test', 250)
+    r = c.cmd('AUTH PLAIN ' + b64('\0alice@example.test\0alice-pass')); c.close()
+    return r[0]
+def pop_cancel(source):
+    c = Conn(pop3, source=source); c.line(); c.pok('STLS'); c.upgrade()
+    cl = ScramClient(['SCRAM-SHA-256'], 'alice@example.test', 'x')
+    r = c.pcmd('AUTH SCRAM-SHA-256 ' + b64(cl.get_client_first()))
+    if not r.startswith('+ '):
+        c.close(); return r
+    r = c.pcmd('*'); c.close()
+    assert r.startswith('-ERR'), r
+    return '+'
+def pop_plain(source):
+    c = Conn(pop3, source=source); c.line(); c.pok('STLS'); c.upgrade()
+    r = c.pcmd('AUTH PLAIN ' + b64('\0alice@example.test\0alice-pass')); c.close()
+    return r
+# auth_lockout_after = 3: three cancelled exchanges, then the address is
+# locked even for another account's right password.
+for i in range(3):
+    assert smtp_cancel('127.0.3.1') == 334, i
+assert smtp_plain('127.0.3.1') == 454, 'SMTP: cancelled SCRAM exchanges not counted'
+for i in range(3):
+    assert pop_cancel('127.0.3.2') == '+', i
+r = pop_plain('127.0.3.2')
+assert r.startswith('-ERR [LOGIN-DELAY]'), ('POP3: cancelled SCRAM exchanges not counted', r)
+print('OK')
+"#;
+    let out = python_tls(
+        script,
+        &[&s.submission_port.to_string(), &s.pop3_port.to_string()],
+        T,
+    );
+    assert_py_ok(&out, "cancelled SCRAM counted");
+}

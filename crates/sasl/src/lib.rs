@@ -149,10 +149,25 @@ impl ServerExchange {
     /// the server-first message looks like a real one and the client only
     /// learns of the failure at the proof, exactly as for a wrong password.
     pub fn scram_credentials(&mut self, creds: Option<ScramCredentials>) -> Step {
+        self.scram_credentials_as(creds, None)
+    }
+
+    /// Like [`scram_credentials`](Self::scram_credentials), with the name
+    /// the made-up credentials are derived from: the caller's normalised
+    /// form of the user name (its canonical address), so that every
+    /// spelling of a missing user gets one salt, as every spelling of a
+    /// real user finds one account. `None` derives them from the name as
+    /// the client sent it.
+    pub fn scram_credentials_as(
+        &mut self,
+        creds: Option<ScramCredentials>,
+        fake_name: Option<&str>,
+    ) -> Step {
         match std::mem::replace(&mut self.state, State::Done) {
             State::Scram(scram::State::LookingUp(first)) => {
                 let ctx = scram::Context {
                     fake_secret: self.fake_secret,
+                    fake_name: fake_name.map(str::to_owned),
                     #[cfg(test)]
                     server_nonce: self.test_nonce.clone(),
                 };

@@ -70,6 +70,8 @@ pub(crate) struct Pending {
 /// Settings from the [`ServerExchange`](crate::ServerExchange).
 pub(crate) struct Context {
     pub(crate) fake_secret: Option<[u8; 32]>,
+    /// The name the made-up credentials derive from (else the authcid).
+    pub(crate) fake_name: Option<String>,
     #[cfg(test)]
     pub(crate) server_nonce: Option<String>,
 }
@@ -119,7 +121,10 @@ pub(crate) fn credentials(
     ctx: &Context,
 ) -> (Exchange, Step) {
     let known_user = creds.is_some();
-    let creds = creds.unwrap_or_else(|| fake_credentials(&first.authcid, ctx.fake_secret));
+    let creds = creds.unwrap_or_else(|| {
+        let name = ctx.fake_name.as_deref().unwrap_or(&first.authcid);
+        fake_credentials(name, ctx.fake_secret)
+    });
     #[cfg(test)]
     let server_nonce = ctx.server_nonce.clone().unwrap_or_else(random_nonce);
     #[cfg(not(test))]
@@ -419,6 +424,7 @@ mod tests {
         let first = parse_client_first(b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO").unwrap();
         let ctx = Context {
             fake_secret: None,
+            fake_name: None,
             server_nonce: Some("%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0".into()),
         };
         let (Exchange::Scram(State::ExpectClientFinal(mut pending)), _) =

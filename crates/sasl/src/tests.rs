@@ -413,6 +413,38 @@ fn scram_unknown_user_fails_only_at_the_proof() {
 }
 
 #[test]
+fn scram_made_up_salt_follows_the_callers_normalised_name() {
+    let salt_for = |user: &str, fake_name: Option<&str>| {
+        let mut ex =
+            ServerExchange::new(Mechanism::ScramSha256).with_fake_credential_secret([42; 32]);
+        ex.start(Some(format!("n,,n={user},r=abc").as_bytes()));
+        let Step::Challenge(first) = ex.scram_credentials_as(None, fake_name) else {
+            panic!("no server-first")
+        };
+        String::from_utf8(first)
+            .unwrap()
+            .split(',')
+            .nth(1)
+            .unwrap()
+            .to_owned()
+    };
+    // Two spellings of one missing user, normalised by the caller: one salt.
+    assert_eq!(
+        salt_for("Ghost@Example.Test", Some("ghost@example.test")),
+        salt_for("ghost@example.test", Some("ghost@example.test"))
+    );
+    // Without a normalised name the spelling as sent is used.
+    assert_eq!(
+        salt_for("ghost@example.test", None),
+        salt_for("x", Some("ghost@example.test"))
+    );
+    assert_ne!(
+        salt_for("ghost@example.test", None),
+        salt_for("Ghost@example.test", None)
+    );
+}
+
+#[test]
 fn scram_tampered_channel_binding_or_nonce_fails() {
     let tampered = [
         // c= of a "y" header while the client sent "n".
