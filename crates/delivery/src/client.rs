@@ -17,8 +17,10 @@
 //!    said in clear text). A refused STARTTLS leaves the session usable in clear
 //!    text: `Opportunistic` carries on, `Required` fails temporarily;
 //! 4. AUTH when credentials are configured: PLAIN with an initial response, or
-//!    LOGIN when only that is offered; only under TLS unless
-//!    `allow_plaintext_auth`;
+//!    LOGIN when only that is offered; only under TLS whose certificate the
+//!    caller verified ([`TlsTrust::Verified`]) unless `allow_plaintext_auth`:
+//!    unverified TLS hides the password from a passive eavesdropper but hands
+//!    it to anyone in the path who answers the handshake;
 //! 5. [`Event::ReadyForMessage`]: the caller calls [`Client::start_message`] or
 //!    [`Client::quit`]. Per message: MAIL, RCPT for each recipient, DATA — in one
 //!    write when the server offers PIPELINING — then the body and the final reply;
@@ -73,6 +75,17 @@ pub enum StartTlsPolicy {
     Disabled,
 }
 
+/// What the caller's TLS handshake proved about the server. The engine does
+/// no TLS itself, so the caller says, and the engine sends credentials only
+/// over [`TlsTrust::Verified`] TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsTrust {
+    /// The certificate chained to a trusted root and named the host.
+    Verified,
+    /// Encrypted, but the certificate was not checked (opportunistic TLS).
+    Unverified,
+}
+
 /// User name and password for AUTH (smarthosts).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -101,8 +114,9 @@ pub struct ClientConfig {
     /// Authenticate with these credentials (PLAIN, or LOGIN when only that is
     /// offered). A server offering neither fails temporarily.
     pub auth: Option<Credentials>,
-    /// Allow AUTH on a connection without TLS. Off by default: the password would
-    /// travel in clear text.
+    /// Allow AUTH on a connection without TLS, or with TLS whose certificate
+    /// was not verified. Off by default: the password would travel in clear
+    /// text, or to whoever answered the handshake.
     pub allow_plaintext_auth: bool,
     /// Longest reply line in octets, line end included (RFC 5321 4.5.3.1.5 says
     /// 512; servers send longer, 4096 is a good value).
@@ -412,6 +426,8 @@ pub struct Client {
     expect: VecDeque<Expect>,
     phase: Phase,
     tls: bool,
+    /// The TLS in place was verified ([`TlsTrust::Verified`]).
+    tls_verified: bool,
     /// ReadyForMessage was emitted and no message or QUIT followed yet.
     ready: bool,
     txn: Option<Transaction>,
@@ -430,16 +446,19 @@ impl Client {
             expect: VecDeque::from([Expect::Greeting]),
             phase: Phase::Open,
             tls: false,
+            tls_verified: false,
             ready: false,
             txn: None,
         }
     }
 
     /// A client on a connection that is already under TLS (implicit TLS, RFC
-    /// 8314): STARTTLS is never used and AUTH is allowed.
-    pub fn new_tls(config: Arc<ClientConfig>) -> Self {
+    /// 8314): STARTTLS is never used, and AUTH is allowed when `trust` is
+    /// [`TlsTrust::Verified`].
+    pub fn new_tls(config: Arc<ClientConfig>, trust: TlsTrust) -> Self {
         let mut c = Client::new(config);
         c.tls = true;
+        c.tls_verified = trust == TlsTrust::Verified;
         c
     }
 
@@ -535,13 +554,15 @@ impl Client {
     }
 
     /// The TLS handshake asked for by `StartTls` succeeded: EHLO again and forget
-    /// the capabilities read in clear text (RFC 3207 section 4.2).
-    pub fn tls_established(&mut self) {
+    /// the capabilities read in clear text (RFC 3207 section 4.2). `trust` says
+    /// whether the certificate was verified, which AUTH needs.
+    pub fn tls_established(&mut self, trust: TlsTrust) {
         if self.phase != Phase::AwaitTls {
             return;
         }
         self.phase = Phase::Open;
         self.tls = true;
+        self.tls_verified = trust == TlsTrust::Verified;
         self.caps = Capabilities::default();
         self.input.clear();
         self.send_command(format!("EHLO {}\r\n", self.config.helo_name), Expect::Ehlo);
@@ -883,6 +904,9 @@ impl Client {
         if !self.tls && !self.config.allow_plaintext_auth {
             let msg = "refusing to send credentials over a connection without TLS".into();
             self.fail(false, "AUTH", msg, true);
+        } else if !self.tls_verified && !self.config.allow_plaintext_auth {
+            let msg = "refusing to send credentials: the server's certificate was not verified";
+            self.fail(false, "AUTH", msg.into(), true);
         } else if self.caps.auth_plain {
             let mut blob = Vec::with_capacity(cred.user.len() + cred.password.len() + 2);
             blob.push(0);

@@ -39,6 +39,15 @@
 //! When some exchanges resolve and others fail temporarily, the route lists
 //! those that resolved: delivery to a lower-priority MX is always acceptable.
 //!
+//! Internal addresses (loopback, private, link-local, shared, multicast; see
+//! [`is_internal`]) of MX hosts, of the implicit MX and of domain literals
+//! are dropped unless [`RouterConfig::allow_internal_mx`]: whoever controls
+//! a domain's DNS could otherwise aim our delivery at hosts inside our
+//! network. When nothing else is left the error is
+//! [`RouteError::InternalAddress`], temporary (a DNS mistake may be fixed).
+//! Static routes and the smarthost are the operator's own choice and may be
+//! anywhere.
+//!
 //! A static route or smarthost given by host name is resolved to A/AAAA (no
 //! MX). When that name has no addresses the error is temporary, not
 //! permanent: it is our own configuration that is wrong, and users' mail
@@ -49,6 +58,7 @@
 //! costs one MX lookup and then the A/AAAA lookups of all exchanges in
 //! parallel, so about two timeouts at worst.
 
+mod internal;
 mod order;
 mod static_route;
 
@@ -64,6 +74,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 
 use crate::client::StartTlsPolicy;
+pub use internal::is_internal;
 pub use order::MAX_MX_HOSTS;
 use order::{MxSet, order_mx};
 pub use static_route::{StaticRoute, StaticRouteError};
@@ -92,6 +103,21 @@ pub struct Target {
     pub tls: TlsMode,
     /// User name and password for AUTH (static routes and smarthost only).
     pub auth: Option<(String, String)>,
+    /// The server's certificate must verify for `host` (static routes and
+    /// the smarthost that ask for it or carry credentials); else TLS is
+    /// opportunistic.
+    pub verify_tls: bool,
+}
+
+impl Target {
+    /// The client engine's STARTTLS policy: required when the certificate
+    /// must verify, else as [`TlsMode::starttls_policy`].
+    pub fn starttls_policy(&self) -> StartTlsPolicy {
+        match self.tls {
+            TlsMode::Starttls if self.verify_tls => StartTlsPolicy::Required,
+            mode => mode.starttls_policy(),
+        }
+    }
 }
 
 /// Shows the user name, never the password.
@@ -106,6 +132,7 @@ impl std::fmt::Debug for Target {
                 "auth",
                 &self.auth.as_ref().map(|(user, _)| (user, "<hidden>")),
             )
+            .field("verify_tls", &self.verify_tls)
             .finish()
     }
 }
@@ -149,12 +176,20 @@ pub enum RouteError {
     /// SERVFAIL, timeout, network error, resolver set-up: retry later.
     #[error("temporary DNS failure: {0}")]
     Temporary(String),
+    /// Every address found is internal (loopback, private, link-local...)
+    /// and [`RouterConfig::allow_internal_mx`] is off. Temporary: the
+    /// domain's DNS may be fixed; until then nothing is sent there.
+    #[error("refusing internal addresses: {0}")]
+    InternalAddress(String),
 }
 
 impl RouteError {
     /// True when retrying cannot help: bounce the message.
     pub fn is_permanent(&self) -> bool {
-        !matches!(self, RouteError::Temporary(_))
+        !matches!(
+            self,
+            RouteError::Temporary(_) | RouteError::InternalAddress(_)
+        )
     }
 
     /// The RFC 3463 enhanced status code for a DSN or log line.
@@ -166,8 +201,10 @@ impl RouteError {
             RouteError::NoSuchDomain | RouteError::InvalidDomain(_) => "5.1.2",
             // Unable to route.
             RouteError::NoAddresses => "5.4.4",
-            // Unable to route (transient).
+            // Directory server failure (transient).
             RouteError::Temporary(_) => "4.4.3",
+            // Unable to route (transient).
+            RouteError::InternalAddress(_) => "4.4.4",
         }
     }
 }
@@ -187,10 +224,15 @@ pub struct RouterConfig {
     pub timeout: Duration,
     /// Port for MX hosts, implicit MX and domain literals (25; tests use others).
     pub smtp_port: u16,
+    /// Follow MX hosts, implicit MX and domain literals to internal
+    /// addresses ([`is_internal`]). Off by default; on for tests on
+    /// loopback and private deployments.
+    pub allow_internal_mx: bool,
 }
 
 impl Default for RouterConfig {
-    /// System resolver, no static routes, no smarthost, 10 s DNS timeout, port 25.
+    /// System resolver, no static routes, no smarthost, 10 s DNS timeout,
+    /// port 25, internal addresses refused.
     fn default() -> Self {
         RouterConfig {
             nameservers: Vec::new(),
@@ -198,6 +240,7 @@ impl Default for RouterConfig {
             smarthost: None,
             timeout: Duration::from_secs(10),
             smtp_port: 25,
+            allow_internal_mx: false,
         }
     }
 }
@@ -210,6 +253,7 @@ pub struct Router {
     smarthost: Option<StaticRoute>,
     timeout: Duration,
     smtp_port: u16,
+    allow_internal_mx: bool,
 }
 
 impl std::fmt::Debug for Router {
@@ -219,6 +263,7 @@ impl std::fmt::Debug for Router {
             .field("smarthost", &self.smarthost)
             .field("timeout", &self.timeout)
             .field("smtp_port", &self.smtp_port)
+            .field("allow_internal_mx", &self.allow_internal_mx)
             .finish_non_exhaustive()
     }
 }
@@ -281,6 +326,7 @@ impl Router {
             smarthost: config.smarthost,
             timeout: config.timeout,
             smtp_port: config.smtp_port,
+            allow_internal_mx: config.allow_internal_mx,
         })
     }
 
@@ -302,14 +348,11 @@ impl Router {
             return self.static_route(route).await;
         }
         if let Some(ip) = literal {
+            if !self.allow_internal_mx && is_internal(ip) {
+                return Err(RouteError::InternalAddress(format!("{domain} is {ip}")));
+            }
             return Ok(Route {
-                hosts: vec![Target {
-                    host: ip.to_string(),
-                    addrs: vec![SocketAddr::new(ip, self.smtp_port)],
-                    preference: 0,
-                    tls: TlsMode::Starttls,
-                    auth: None,
-                }],
+                hosts: vec![self.mx_target(ip.to_string(), 0, vec![ip])],
             });
         }
         self.mx_route(&domain).await
@@ -340,6 +383,7 @@ impl Router {
                 preference: 0,
                 tls: route.tls,
                 auth: route.auth.clone(),
+                verify_tls: route.must_verify(),
             }],
         })
     }
@@ -363,9 +407,16 @@ impl Router {
         if exchanges.is_empty() {
             // Implicit MX: the domain itself, preference 0.
             return match resolve_host(&self.resolver, name, self.timeout).await {
-                HostAddrs::Found(addrs) => Ok(Route {
-                    hosts: vec![self.mx_target(domain.to_string(), 0, addrs)],
-                }),
+                HostAddrs::Found(addrs) => {
+                    let mut refused = None;
+                    let addrs = self.screen(domain, addrs, &mut refused);
+                    match refused {
+                        Some(e) if addrs.is_empty() => Err(RouteError::InternalAddress(e)),
+                        _ => Ok(Route {
+                            hosts: vec![self.mx_target(domain.to_string(), 0, addrs)],
+                        }),
+                    }
+                }
                 HostAddrs::None => Err(RouteError::NoAddresses),
                 HostAddrs::Temporary(e) => Err(RouteError::Temporary(e)),
             };
@@ -401,10 +452,14 @@ impl Router {
 
         let mut targets = Vec::new();
         let mut temporary = None;
+        let mut refused = None;
         for ((preference, host), found) in hosts.into_iter().zip(results) {
             match found {
                 Some(HostAddrs::Found(addrs)) => {
-                    targets.push(self.mx_target(host, preference, addrs));
+                    let addrs = self.screen(&host, addrs, &mut refused);
+                    if !addrs.is_empty() {
+                        targets.push(self.mx_target(host, preference, addrs));
+                    }
                 }
                 Some(HostAddrs::Temporary(e)) => {
                     temporary.get_or_insert_with(|| format!("{host}: {e}"));
@@ -416,9 +471,26 @@ impl Router {
             Ok(Route { hosts: targets })
         } else if let Some(e) = temporary {
             Err(RouteError::Temporary(e))
+        } else if let Some(e) = refused {
+            Err(RouteError::InternalAddress(e))
         } else {
             Err(RouteError::NoAddresses)
         }
+    }
+
+    /// `addrs` of `host` without the internal ones, unless those are
+    /// allowed; the first refusal is noted in `refused` for the error.
+    fn screen(&self, host: &str, addrs: Vec<IpAddr>, refused: &mut Option<String>) -> Vec<IpAddr> {
+        if self.allow_internal_mx {
+            return addrs;
+        }
+        let (internal, public): (Vec<IpAddr>, Vec<IpAddr>) =
+            addrs.into_iter().partition(|ip| is_internal(*ip));
+        if let Some(ip) = internal.first() {
+            tracing::warn!(%host, %ip, "refusing an internal address found in DNS");
+            refused.get_or_insert_with(|| format!("{host} resolves to {ip}"));
+        }
+        public
     }
 
     fn mx_target(&self, host: String, preference: u16, addrs: Vec<IpAddr>) -> Target {
@@ -428,6 +500,7 @@ impl Router {
             preference,
             tls: TlsMode::Starttls,
             auth: None,
+            verify_tls: false,
         }
     }
 }
@@ -566,6 +639,7 @@ mod tests {
         assert!(RouteError::NoAddresses.is_permanent());
         assert!(RouteError::InvalidDomain("x".into()).is_permanent());
         assert!(!RouteError::Temporary("x".into()).is_permanent());
+        assert!(!RouteError::InternalAddress("x".into()).is_permanent());
         assert_eq!(RouteError::NullMx.enhanced_status(), "5.1.10");
         assert!(
             RouteError::Temporary("x".into())

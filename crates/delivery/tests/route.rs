@@ -58,7 +58,18 @@ fn zone() -> Zone {
         // Next hops for static routes and the smarthost.
         .a("relay.test", "127.0.0.11")
         .a("smarthost.test", "127.0.0.12")
-        .aaaa("smarthost.test", "::1");
+        .aaaa("smarthost.test", "::1")
+        // Internal addresses (refused unless allowed).
+        .mx("internal.test", 10, "mx.internal.test")
+        .a("mx.internal.test", "10.1.2.3")
+        .aaaa("mx.internal.test", "fe80::1")
+        .mx("mapped.test", 10, "mx.mapped.test")
+        .aaaa("mx.mapped.test", "::ffff:169.254.169.254")
+        .mx("mixed.test", 10, "lo.mixed.test")
+        .mx("mixed.test", 20, "pub.mixed.test")
+        .a("lo.mixed.test", "127.0.0.1")
+        .a("pub.mixed.test", "192.0.2.7")
+        .a("pub.mixed.test", "100.64.0.1");
     // More MX hosts than the cap.
     for i in 0..15u16 {
         let host = format!("mx{i:02}.many.test");
@@ -74,6 +85,8 @@ fn config(dns: &TestDns) -> RouterConfig {
         smarthost: None,
         timeout: Duration::from_secs(2),
         smtp_port: PORT,
+        // The zone's servers are all on loopback.
+        allow_internal_mx: true,
     }
 }
 
@@ -415,4 +428,88 @@ fn static_route_parse() {
     assert_eq!(r.to_string(), "smtp.example:587");
     r.auth = Some(("me".into(), "hunter2".into()));
     assert!(!format!("{r:?}").contains("hunter2"));
+}
+
+/// A hostile domain's MX (or its own A record, or a domain literal)
+/// pointing into our network is refused, temporarily, unless allowed;
+/// public exchanges of the same domain are still used.
+#[tokio::test]
+async fn internal_addresses_are_refused_by_default() {
+    let dns = TestDns::start(zone());
+    let mut cfg = config(&dns);
+    cfg.allow_internal_mx = false;
+    cfg.static_routes.insert(
+        "routed.test".into(),
+        StaticRoute::parse("127.0.0.1:2600").unwrap(),
+    );
+    let router = Router::new(cfg).expect("router");
+    for domain in [
+        "internal.test",
+        "mapped.test",
+        "implicit.test",
+        "pref.test",
+        "[127.0.0.1]",
+        "[IPv6:::1]",
+        "[10.0.0.1]",
+    ] {
+        let err = router.route(domain).await.unwrap_err();
+        assert!(
+            matches!(err, RouteError::InternalAddress(_)),
+            "{domain}: {err:?}"
+        );
+        assert!(!err.is_permanent(), "{domain}");
+        assert!(err.enhanced_status().starts_with("4."), "{domain}");
+    }
+    // Only the public address of the public exchange is left.
+    let route = router.route("mixed.test").await.expect("route");
+    assert_eq!(hosts(&route), [("pub.mixed.test", 20)]);
+    assert_eq!(route.hosts[0].addrs, [sa("192.0.2.7:2525")]);
+    // The operator's own next hops may be anywhere.
+    let route = router.route("routed.test").await.expect("static route");
+    assert_eq!(route.hosts[0].addrs, [sa("127.0.0.1:2600")]);
+    let route = router.route("[192.0.2.1]").await.expect("public literal");
+    assert_eq!(route.hosts[0].addrs, [sa("192.0.2.1:2525")]);
+
+    // Allowed: followed as before.
+    let route = Router::new(config(&dns))
+        .unwrap()
+        .route("internal.test")
+        .await
+        .expect("allowed");
+    assert_eq!(
+        route.hosts[0].addrs,
+        [sa("[fe80::1]:2525"), sa("10.1.2.3:2525")]
+    );
+}
+
+/// Credentials or `verify_tls` make a static next hop's certificate
+/// mandatory (and STARTTLS with it); an MX host never is.
+#[tokio::test]
+async fn next_hops_with_credentials_must_verify() {
+    use praisani_delivery::client::StartTlsPolicy;
+    let dns = TestDns::start(zone());
+    let mut cfg = config(&dns);
+    cfg.smarthost = Some(StaticRoute::next_hop("relay.test:587", Some(("u".into(), "p".into()))).unwrap());
+    let mut marked = StaticRoute::parse("relay.test:25").unwrap();
+    marked.verify_tls = true;
+    cfg.static_routes.insert("marked.test".into(), marked);
+    cfg.static_routes.insert(
+        "plain.test".into(),
+        StaticRoute::parse("relay.test:25").unwrap(),
+    );
+    let router = Router::new(cfg).expect("router");
+    let t = &router.route("anything.test").await.unwrap().hosts[0];
+    assert!(t.verify_tls);
+    assert_eq!(t.starttls_policy(), StartTlsPolicy::Required);
+    let t = &router.route("marked.test").await.unwrap().hosts[0];
+    assert!(t.verify_tls && t.auth.is_none());
+    assert_eq!(t.starttls_policy(), StartTlsPolicy::Required);
+    let t = &router.route("plain.test").await.unwrap().hosts[0];
+    assert!(!t.verify_tls);
+    assert_eq!(t.starttls_policy(), StartTlsPolicy::Opportunistic);
+
+    let mut cfg = config(&dns);
+    cfg.static_routes.clear();
+    let t = &Router::new(cfg).unwrap().route("pref.test").await.unwrap().hosts[0];
+    assert!(!t.verify_tls && t.auth.is_none());
 }

@@ -321,10 +321,20 @@ pub struct Delivery {
     pub smarthost: Option<String>,
     /// User name for the smarthost's AUTH.
     pub smarthost_user: Option<String>,
-    /// Password for the smarthost's AUTH.
-    pub smarthost_password: Option<String>,
-    /// Per-domain next hops that bypass MX: { "example.org" = "host:port" }.
-    pub routes: std::collections::HashMap<String, String>,
+    /// Password for the smarthost's AUTH; never printed.
+    pub smarthost_password: Option<Secret>,
+    /// The smarthost's certificate must verify even without credentials
+    /// (with credentials it always must).
+    pub smarthost_verify_tls: bool,
+    /// Per-domain next hops that bypass MX: { "example.org" = "host:port" },
+    /// or { "example.org" = { next_hop = "host:port", verify_tls = true } }.
+    pub routes: std::collections::HashMap<String, RouteSetting>,
+    /// CA certificates (PEM) trusted besides the built-in Mozilla roots for
+    /// next hops whose certificate must verify.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Follow MX records (and domain literals) to loopback, private and
+    /// link-local addresses. Off: such a route fails temporarily.
+    pub allow_internal_mx: bool,
     /// Waits after each temporary failure, in order; the last repeats.
     #[serde(deserialize_with = "durations")]
     pub retry: Vec<Duration>,
@@ -363,7 +373,10 @@ impl Default for Delivery {
             smarthost: None,
             smarthost_user: None,
             smarthost_password: None,
+            smarthost_verify_tls: false,
             routes: Default::default(),
+            tls_ca_file: None,
+            allow_internal_mx: false,
             retry: vec![m(1), m(5), m(15), m(30), m(60), m(120), m(240)],
             max_age: Duration::from_secs(5 * 86400),
             delay_notice: Duration::from_secs(4 * 3600),
@@ -373,6 +386,70 @@ impl Default for Delivery {
             messages_per_connection: 100,
             lease: Duration::from_secs(1800),
         }
+    }
+}
+
+/// A secret from the configuration (a password): read like a string,
+/// shown as `<hidden>` by `Debug`, so `check-config` and logs never print it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
+/// One entry of `delivery.routes`: the next hop as `"host:port"`, or a
+/// table `{ next_hop = "host:port", verify_tls = true }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSetting {
+    /// `host:port`, as `praisani_delivery::route::StaticRoute::parse` reads it.
+    pub next_hop: String,
+    /// The next hop's certificate must verify (name = its host).
+    pub verify_tls: bool,
+}
+
+/// The table form of [`RouteSetting`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteTable {
+    next_hop: String,
+    #[serde(default)]
+    verify_tls: bool,
+}
+
+impl<'de> Deserialize<'de> for RouteSetting {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RouteSetting;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#""host:port" or { next_hop = "host:port", verify_tls = true }"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RouteSetting, E> {
+                Ok(RouteSetting {
+                    next_hop: v.to_string(),
+                    verify_tls: false,
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<RouteSetting, A::Error> {
+                let t = RouteTable::deserialize(serde::de::value::MapAccessDeserializer::new(m))?;
+                Ok(RouteSetting {
+                    next_hop: t.next_hop,
+                    verify_tls: t.verify_tls,
+                })
+            }
+        }
+        d.deserialize_any(Visit)
     }
 }
 
@@ -705,17 +782,19 @@ impl Config {
         let d = &self.delivery;
         let mut routes = std::collections::HashMap::new();
         for (domain, target) in &d.routes {
-            let r = StaticRoute::next_hop(target, None)
+            let mut r = StaticRoute::next_hop(&target.next_hop, None)
                 .map_err(|e| ConfigError(format!("delivery.routes.{domain}: {e}")))?;
+            r.verify_tls = target.verify_tls;
             routes.insert(domain.clone(), r);
         }
         let smarthost = match &d.smarthost {
             Some(s) => {
-                let auth = d.smarthost_user.clone().zip(d.smarthost_password.clone());
-                Some(
-                    StaticRoute::next_hop(s, auth)
-                        .map_err(|e| ConfigError(format!("delivery.smarthost: {e}")))?,
-                )
+                let password = d.smarthost_password.as_ref().map(|p| p.expose().to_string());
+                let auth = d.smarthost_user.clone().zip(password);
+                let mut r = StaticRoute::next_hop(s, auth)
+                    .map_err(|e| ConfigError(format!("delivery.smarthost: {e}")))?;
+                r.verify_tls = d.smarthost_verify_tls;
+                Some(r)
             }
             None => None,
         };
@@ -726,6 +805,8 @@ impl Config {
             smarthost,
             nameservers: d.nameservers.clone(),
             smtp_port: d.smtp_port,
+            allow_internal_mx: d.allow_internal_mx,
+            tls_ca_file: d.tls_ca_file.clone(),
             max_connections: d.max_connections,
             max_connections_per_domain: d.max_connections_per_domain,
             messages_per_connection: d.messages_per_connection,

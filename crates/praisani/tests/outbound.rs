@@ -425,8 +425,9 @@ fn mx_routing_through_a_dns_server_and_null_mx() {
         ServerOpts::default(),
         ExtraConfig {
             tls_listeners: true,
+            // The test's MX is on loopback, which is refused by default.
             tables: format!(
-                "[delivery]\nnameservers = [\"{}\"]\nsmtp_port = {}\n",
+                "[delivery]\nnameservers = [\"{}\"]\nsmtp_port = {}\nallow_internal_mx = true\n",
                 dns.addr, b.smtp_port
             ),
             ..ExtraConfig::default()
@@ -452,6 +453,44 @@ fn mx_routing_through_a_dns_server_and_null_mx() {
     );
     let asked = dns.queries();
     assert!(asked.iter().any(|(n, _)| n == "remote.test"), "{asked:?}");
+}
+
+/// An MX record pointing into our own network (here loopback, where a
+/// praisani listens) is not followed by default: the message waits with a
+/// temporary failure naming the refused address, and nothing arrives.
+#[test]
+fn mx_to_an_internal_address_is_refused() {
+    use praisani_testdns::{TestDns, Zone};
+    let b = remote();
+    let dns = TestDns::start(
+        Zone::new()
+            .mx("remote.test", 10, "mx.remote.test")
+            .a("mx.remote.test", "127.0.0.1"),
+    );
+    let a = Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tls_listeners: true,
+            tables: format!(
+                "[delivery]\nretry = [\"1h\"]\nnameservers = [\"{}\"]\nsmtp_port = {}\n",
+                dns.addr, b.smtp_port
+            ),
+            ..ExtraConfig::default()
+        },
+    );
+    submit(&a, DEMO_USER, "r@remote.test", "to an internal mx");
+    let q = wait_for("a recorded attempt or a delivery", 20, || {
+        let q = queue_json(&a);
+        (q.contains("\"attempts\":1") || q.trim() == "[]").then_some(q)
+    });
+    assert!(
+        b.fetch_all("r@remote.test", "rpw").is_empty(),
+        "delivered to an internal address"
+    );
+    assert!(q.contains("\"state\":\"pending\""), "{q}");
+    assert!(q.contains("4.4.4"), "{q}");
+    assert!(q.contains("127.0.0.1"), "{q}");
+    assert!(a.fetch_all(DEMO_USER, DEMO_PASS).is_empty(), "bounced");
 }
 
 /// Postfix's smtp-sink on a free loopback port: a real SMTP server with
@@ -694,13 +733,23 @@ print("OK")
 }
 
 /// The smarthost: a second praisani taking authenticated submission from
-/// relay@isp.test for any sender, and hosting final.test.
-fn smarthost() -> Server {
+/// relay@isp.test for any sender, and hosting final.test. Its certificate
+/// (for 127.0.0.1, the name the sender knows it by) is signed by a test CA,
+/// whose file is in the returned directory as `ca.pem`.
+fn smarthost() -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = common::certs::TestCa::new();
+    std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+    let (cert, key) = ca.issue(&["127.0.0.1"]).write(dir.path(), "smarthost");
     let b = Server::start_extra(
         ServerOpts::default(),
         ExtraConfig {
             tls_listeners: true,
-            tables: "[submission]\nsender_policy = \"any\"\n".into(),
+            tables: format!(
+                "[submission]\nsender_policy = \"any\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+                cert.display(),
+                key.display()
+            ),
             ..ExtraConfig::default()
         },
     );
@@ -708,17 +757,19 @@ fn smarthost() -> Server {
     b.add_user("relay@isp.test", "relay-pw", &[]);
     b.add_domain("final.test");
     b.add_user("f@final.test", "fpw", &[]);
-    b
+    (b, dir)
 }
 
-fn sender_via_smarthost(b: &Server, password: &str) -> Server {
+/// A sender whose smarthost is `b`, its certificate trusted through `ca`.
+fn sender_via_smarthost(b: &Server, ca: &std::path::Path, password: &str) -> Server {
     Server::start_extra(
         ServerOpts::default(),
         ExtraConfig {
             tls_listeners: true,
             tables: format!(
-                "[delivery]\nretry = [\"1h\"]\nsmarthost = \"127.0.0.1:{}\"\nsmarthost_user = \"relay@isp.test\"\nsmarthost_password = \"{password}\"\n",
-                b.submission_port
+                "[delivery]\nretry = [\"1h\"]\nsmarthost = \"127.0.0.1:{}\"\nsmarthost_user = \"relay@isp.test\"\nsmarthost_password = \"{password}\"\ntls_ca_file = \"{}\"\n",
+                b.submission_port,
+                ca.display()
             ),
             ..ExtraConfig::default()
         },
@@ -727,8 +778,9 @@ fn sender_via_smarthost(b: &Server, password: &str) -> Server {
 
 #[test]
 fn smarthost_with_starttls_and_auth() {
-    let b = smarthost();
-    let a = sender_via_smarthost(&b, "relay-pw");
+    let (b, certs) = smarthost();
+    let ca = certs.path().join("ca.pem");
+    let a = sender_via_smarthost(&b, &ca, "relay-pw");
     submit(&a, DEMO_USER, "f@final.test", "via-smarthost");
     let msgs = wait_for("the message at the final mailbox", 30, || {
         let m = b.fetch_all("f@final.test", "fpw");
@@ -745,7 +797,7 @@ fn smarthost_with_starttls_and_auth() {
 
     // Wrong credentials are the operator's to fix: the mail waits, with
     // the smarthost's answer as its last error, and nothing bounces.
-    let a2 = sender_via_smarthost(&b, "wrong");
+    let a2 = sender_via_smarthost(&b, &ca, "wrong");
     submit(&a2, DEMO_USER, "f@final.test", "bad-credentials");
     let q = wait_for("a recorded attempt", 30, || {
         let q = queue_json(&a2);

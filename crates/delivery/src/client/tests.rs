@@ -36,6 +36,8 @@ struct Driver {
     auto_quit: bool,
     /// Complete TLS handshakes (else the driver leaves StartTls pending).
     tls_ok: bool,
+    /// What the completed handshakes proved.
+    trust: TlsTrust,
     body: Vec<u8>,
     started: usize,
 }
@@ -52,6 +54,7 @@ impl Driver {
             closed: None,
             auto_quit: true,
             tls_ok: true,
+            trust: TlsTrust::Verified,
             body: Vec::new(),
             started: 0,
         }
@@ -73,7 +76,7 @@ impl Driver {
                 Event::StartTls => {
                     self.log.push("tls".into());
                     if self.tls_ok {
-                        self.c.tls_established();
+                        self.c.tls_established(self.trust);
                     }
                 }
                 Event::ReadyForMessage => {
@@ -282,7 +285,7 @@ fn starttls_flow_rereads_capabilities() {
     );
     assert_eq!(d.log, ["tls"]);
     d.c.feed(b"250 more injected\r\n");
-    d.c.tls_established();
+    d.c.tls_established(TlsTrust::Verified);
     d.pump();
     assert_eq!(d.take(), EHLO);
     assert!(d.c.tls_active());
@@ -405,6 +408,39 @@ fn auth_needs_tls_unless_allowed() {
     let mut cfg = auth_config();
     cfg.allow_plaintext_auth = true;
     let mut d = Driver::new(cfg);
+    d.server(GREETING);
+    assert_eq!(
+        d.server(b"250-mx\r\n250 AUTH PLAIN\r\n"),
+        "AUTH PLAIN AHVzZXIAcGFzcw==\r\n"
+    );
+}
+
+/// Opportunistic TLS (certificate not checked) protects a password from
+/// nobody who can answer the handshake: no AUTH over it, in any TLS mode.
+#[test]
+fn auth_needs_verified_tls() {
+    let mut d = Driver::new(auth_config()).with_message(envelope(&["b@mx.example"]), b"x\r\n");
+    d.trust = TlsTrust::Unverified;
+    d.server(GREETING);
+    assert_eq!(d.server(b"250-mx\r\n250 STARTTLS\r\n"), "STARTTLS\r\n");
+    assert_eq!(d.server(b"220 go\r\n"), EHLO);
+    let out = d.server(b"250-mx\r\n250 AUTH PLAIN LOGIN\r\n");
+    assert_eq!(out, "QUIT\r\n");
+    let f = d.failure();
+    assert_eq!((f.stage, f.permanent), ("AUTH", false));
+    assert!(f.reply.contains("not verified"), "{}", f.reply);
+    assert!(d.outcomes.is_empty(), "a message went out unauthenticated");
+
+    // Implicit TLS, unverified: the same.
+    let mut d = Driver::new(auth_config());
+    d.c = Client::new_tls(Arc::new(auth_config()), TlsTrust::Unverified);
+    d.server(GREETING);
+    assert_eq!(d.server(b"250-mx\r\n250 AUTH PLAIN\r\n"), "QUIT\r\n");
+    assert_eq!(d.failure().stage, "AUTH");
+
+    // Implicit TLS, verified: AUTH goes out.
+    let mut d = Driver::new(auth_config());
+    d.c = Client::new_tls(Arc::new(auth_config()), TlsTrust::Verified);
     d.server(GREETING);
     assert_eq!(
         d.server(b"250-mx\r\n250 AUTH PLAIN\r\n"),

@@ -15,7 +15,8 @@
 //! - `record`: results recorded, retries scheduled, messages finished.
 //! - `notify`: delay notices and bounces (RFC 3461 NOTIFY, RFC 3464).
 //! - `dkim`: signing with the sender domain's keys, read once a minute.
-//! - `tls` and `stream`: opportunistic TLS and the connection it runs on.
+//! - `tls` and `stream`: TLS (opportunistic, or verified for next hops that
+//!   must be) and the connection it runs on.
 //!
 //! The runner knows the store, the wake bell and the report delivery
 //! through the [`PostOffice`], and everything else through
@@ -28,6 +29,8 @@ mod record;
 mod session;
 mod stream;
 mod tls;
+
+pub use tls::TlsSetupError;
 
 use crate::route::{RouteError, Router, RouterConfig, StaticRoute};
 use chrono::Utc;
@@ -65,6 +68,12 @@ pub struct QueueSettings {
     pub nameservers: Vec<SocketAddr>,
     /// The port MX hosts are contacted on (25; tests use others).
     pub smtp_port: u16,
+    /// Follow MX records to internal addresses (loopback, private,
+    /// link-local; see [`crate::route::is_internal`]). Off by default.
+    pub allow_internal_mx: bool,
+    /// CA certificates (PEM) trusted, besides the Mozilla roots, for next
+    /// hops whose certificate must verify ([`StaticRoute::must_verify`]).
+    pub tls_ca_file: Option<PathBuf>,
     /// Simultaneous outbound connections.
     pub max_connections: usize,
     /// Simultaneous outbound connections to one destination domain.
@@ -93,6 +102,9 @@ pub enum QueueError {
     /// The DNS resolver could not be set up.
     #[error("{0}")]
     Router(#[from] RouteError),
+    /// The verifying TLS connector could not be built (the CA file).
+    #[error("{0}")]
+    Tls(#[from] TlsSetupError),
 }
 
 /// The queue runner's state.
@@ -100,7 +112,10 @@ pub struct Runner {
     office: Arc<PostOffice>,
     settings: QueueSettings,
     router: Router,
+    /// For MX hosts and next hops that need no verification.
     tls: TlsConnector,
+    /// For next hops whose certificate must verify (`Target::verify_tls`).
+    verified_tls: TlsConnector,
     slots: Arc<Semaphore>,
     /// Connections per destination domain, so one slow or busy receiver
     /// neither takes every slot nor gets flooded.
@@ -125,10 +140,12 @@ impl Runner {
             smarthost: settings.smarthost.clone(),
             timeout: DNS_TIMEOUT,
             smtp_port: settings.smtp_port,
+            allow_internal_mx: settings.allow_internal_mx,
         })?;
         Ok(Runner {
             router,
             tls: tls::opportunistic(),
+            verified_tls: tls::verified(settings.tls_ca_file.as_deref())?,
             slots: Arc::new(Semaphore::new(settings.max_connections)),
             per_domain: Default::default(),
             working: Default::default(),

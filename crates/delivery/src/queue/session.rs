@@ -5,8 +5,10 @@
 use super::plan::{Job, Outcome, Problem, envelope_of};
 use super::stream::OutStream;
 use super::{Runner, tls};
-use crate::client::{Client, ClientConfig, Credentials, DotStuffer, Event, RecipientResult};
-use crate::route::{RouteError, Target, TlsMode};
+use crate::client::{
+    Client, ClientConfig, Credentials, DotStuffer, Event, RecipientResult, TlsTrust,
+};
+use crate::route::{Target, TlsMode};
 use praisani_message::dsn::Status;
 use praisani_store::{AttemptResult, QueueEntry};
 use std::collections::VecDeque;
@@ -51,7 +53,7 @@ impl Runner {
             Ok(r) => r,
             Err(e) => {
                 let msg = format!("{} {domain}: {e}", e.enhanced_status());
-                let permanent = !matches!(e, RouteError::Temporary(_));
+                let permanent = e.is_permanent();
                 let fallback = if permanent {
                     Status::PERMANENT
                 } else {
@@ -115,18 +117,26 @@ impl Runner {
             Err(_) => return Err(next(4, 4, 1, format!("4.4.1 {addr}: connection timed out"))),
         };
         let mut config = ClientConfig::new(self.settings.hostname.clone());
-        config.starttls = target.tls.starttls_policy();
+        config.starttls = target.starttls_policy();
         config.auth = target.auth.as_ref().map(|(u, p)| Credentials {
             user: u.clone(),
             password: p.clone(),
         });
         let config = Arc::new(config);
+        // A next hop that must verify gets the verifying connector, so a
+        // finished handshake is a verified one; the engine sends AUTH only
+        // when told so.
+        let (connector, trust) = if target.verify_tls {
+            (&self.verified_tls, TlsTrust::Verified)
+        } else {
+            (&self.tls, TlsTrust::Unverified)
+        };
         let (mut stream, mut client) = match target.tls {
             TlsMode::Implicit => {
-                let tls = tls::handshake(&self.tls, tcp, &target.host)
+                let tls = tls::handshake(connector, tcp, &target.host)
                     .await
                     .map_err(|e| next(4, 7, 5, e.to_string()))?;
-                (OutStream::Tls(Box::new(tls)), Client::new_tls(config))
+                (OutStream::Tls(Box::new(tls)), Client::new_tls(config, trust))
             }
             TlsMode::Starttls => (OutStream::Plain(tcp), Client::new(config)),
         };
@@ -142,11 +152,11 @@ impl Runner {
                                 "TLS requested twice",
                             )));
                         };
-                        let tls = tls::handshake(&self.tls, tcp, &target.host)
+                        let tls = tls::handshake(connector, tcp, &target.host)
                             .await
                             .map_err(|e| next(4, 7, 5, e.to_string()))?;
                         stream = OutStream::Tls(Box::new(tls));
-                        client.tls_established();
+                        client.tls_established(trust);
                     }
                     Event::ReadyForMessage => match pending.pop_front() {
                         Some(job) => {

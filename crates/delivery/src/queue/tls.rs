@@ -1,6 +1,12 @@
-//! Opportunistic TLS for outbound SMTP: encrypted whenever the server
-//! offers it, its certificate not checked.
+//! TLS for outbound SMTP: opportunistic for MX hosts (encrypted whenever
+//! the server offers it, its certificate not checked), verified for the
+//! next hops that must be (the smarthost with credentials, static routes
+//! marked `verify_tls`): the certificate chains to the Mozilla roots or to
+//! a configured CA file and names the host.
 
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -29,6 +35,22 @@ pub(super) enum HandshakeError {
     /// The server did not finish the handshake in time.
     #[error("4.7.5 TLS with {host} timed out")]
     TimedOut { host: String },
+}
+
+/// Why the verifying TLS connector could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    /// The CA file could not be read or holds no certificate.
+    #[error("delivery.tls_ca_file {}: {reason}", path.display())]
+    CaFile {
+        /// The configured file.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// rustls refused the settings (a CA certificate it cannot use).
+    #[error("verified outbound TLS: {0}")]
+    Config(#[from] rustls::Error),
 }
 
 /// The client side of a TLS handshake with `host` over `tcp`.
@@ -80,6 +102,38 @@ pub(super) fn opportunistic() -> TlsConnector {
                 .with_no_client_auth(),
         )),
     }
+}
+
+/// A connector whose handshake fails unless the server's certificate
+/// chains to a Mozilla root (webpki-roots) or to a certificate of
+/// `ca_file` (PEM), and names the host asked for (an IP address host is
+/// matched against the certificate's IP addresses).
+pub(super) fn verified(ca_file: Option<&Path>) -> Result<TlsConnector, TlsSetupError> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = ca_file {
+        let bad = |reason: String| TlsSetupError::CaFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| bad(e.to_string()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(bad("no certificate in the file".into()));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
 }
 
 /// Accepts any certificate, but still checks the handshake signatures.

@@ -42,6 +42,9 @@ pub struct StaticRoute {
     pub tls: TlsMode,
     /// User name and password for AUTH.
     pub auth: Option<(String, String)>,
+    /// The server's certificate must verify for `host`, even without
+    /// `auth` (with `auth` it always must: see [`must_verify`](Self::must_verify)).
+    pub verify_tls: bool,
 }
 
 impl StaticRoute {
@@ -50,7 +53,8 @@ impl StaticRoute {
     /// `[192.0.2.1]` and `[IPv6:2001:db8::1]` (RFC 5321 address-literal forms)
     /// are accepted too. A Unicode host name is converted to its A-label.
     ///
-    /// The result uses STARTTLS and no AUTH; set `tls` and `auth` afterwards.
+    /// The result uses STARTTLS, no AUTH and no certificate check; set `tls`,
+    /// `auth` and `verify_tls` afterwards.
     pub fn parse(s: &str) -> Result<Self, StaticRouteError> {
         let s = s.trim();
         let input = || s.to_string();
@@ -119,12 +123,20 @@ impl StaticRoute {
         Ok(r)
     }
 
+    /// Whether the server's certificate must verify: asked for, or
+    /// credentials to protect. A password is only worth sending to the
+    /// server it is meant for, and opportunistic TLS cannot tell.
+    pub fn must_verify(&self) -> bool {
+        self.verify_tls || self.auth.is_some()
+    }
+
     fn new(host: String, port: u16) -> Self {
         StaticRoute {
             host,
             port,
             tls: TlsMode::Starttls,
             auth: None,
+            verify_tls: false,
         }
     }
 }
@@ -161,6 +173,7 @@ impl fmt::Debug for StaticRoute {
                 "auth",
                 &self.auth.as_ref().map(|(user, _)| (user, "<hidden>")),
             )
+            .field("verify_tls", &self.verify_tls)
             .finish()
     }
 }
@@ -186,8 +199,12 @@ mod tests {
         let r = StaticRoute::next_hop("relay.test:465", Some(("u".into(), "p".into()))).unwrap();
         assert_eq!(r.tls, TlsMode::Implicit);
         assert_eq!(r.auth, Some(("u".into(), "p".into())));
-        let r = StaticRoute::next_hop("relay.test:587", None).unwrap();
+        assert!(r.must_verify(), "credentials need a verified server");
+        let mut r = StaticRoute::next_hop("relay.test:587", None).unwrap();
         assert_eq!(r.tls, TlsMode::Starttls);
         assert_eq!(r.auth, None);
+        assert!(!r.must_verify());
+        r.verify_tls = true;
+        assert!(r.must_verify());
     }
 }
