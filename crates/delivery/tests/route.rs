@@ -489,7 +489,8 @@ async fn next_hops_with_credentials_must_verify() {
     use praisani_delivery::client::StartTlsPolicy;
     let dns = TestDns::start(zone());
     let mut cfg = config(&dns);
-    cfg.smarthost = Some(StaticRoute::next_hop("relay.test:587", Some(("u".into(), "p".into()))).unwrap());
+    cfg.smarthost =
+        Some(StaticRoute::next_hop("relay.test:587", Some(("u".into(), "p".into()))).unwrap());
     let mut marked = StaticRoute::parse("relay.test:25").unwrap();
     marked.verify_tls = true;
     cfg.static_routes.insert("marked.test".into(), marked);
@@ -510,6 +511,11 @@ async fn next_hops_with_credentials_must_verify() {
 
     let mut cfg = config(&dns);
     cfg.static_routes.clear();
-    let t = &Router::new(cfg).unwrap().route("pref.test").await.unwrap().hosts[0];
+    let t = &Router::new(cfg)
+        .unwrap()
+        .route("pref.test")
+        .await
+        .unwrap()
+        .hosts[0];
     assert!(!t.verify_tls && t.auth.is_none());
 }

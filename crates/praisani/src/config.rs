@@ -441,7 +441,10 @@ impl<'de> Deserialize<'de> for RouteSetting {
                     verify_tls: false,
                 })
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<RouteSetting, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                m: A,
+            ) -> Result<RouteSetting, A::Error> {
                 let t = RouteTable::deserialize(serde::de::value::MapAccessDeserializer::new(m))?;
                 Ok(RouteSetting {
                     next_hop: t.next_hop,
@@ -789,7 +792,10 @@ impl Config {
         }
         let smarthost = match &d.smarthost {
             Some(s) => {
-                let password = d.smarthost_password.as_ref().map(|p| p.expose().to_string());
+                let password = d
+                    .smarthost_password
+                    .as_ref()
+                    .map(|p| p.expose().to_string());
                 let auth = d.smarthost_user.clone().zip(password);
                 let mut r = StaticRoute::next_hop(s, auth)
                     .map_err(|e| ConfigError(format!("delivery.smarthost: {e}")))?;

@@ -203,7 +203,10 @@ fn smarthost_credentials_only_after_the_certificate_verifies() {
     let q = attempted(&a);
     let seen = hop.commands();
     assert!(seen.contains("PLAIN STARTTLS"), "{seen}");
-    assert!(!seen.contains("AUTH"), "credentials sent to an unverified server:\n{seen}");
+    assert!(
+        !seen.contains("AUTH"),
+        "credentials sent to an unverified server:\n{seen}"
+    );
     assert!(!seen.contains("MAIL FROM"), "{seen}");
     assert!(q.contains("\"state\":\"pending\""), "{q}");
     assert!(q.contains("4.7.5"), "not a TLS failure: {q}");
@@ -239,7 +242,10 @@ fn smarthost_without_starttls_gets_no_credentials() {
     let q = attempted(&a);
     let seen = hop.commands();
     assert!(seen.contains("PLAIN EHLO"), "{seen}");
-    assert!(!seen.contains("AUTH"), "credentials sent in clear text:\n{seen}");
+    assert!(
+        !seen.contains("AUTH"),
+        "credentials sent in clear text:\n{seen}"
+    );
     assert!(!seen.contains("MAIL FROM"), "{seen}");
     assert!(q.contains("\"state\":\"pending\""), "{q}");
     assert!(q.contains("STARTTLS required"), "{q}");
@@ -267,7 +273,10 @@ fn route_marked_verify_tls_checks_the_name() {
     assert!(q.contains("4.7.5"), "{q}");
     let seen = wrong.commands();
     assert!(seen.contains("PLAIN STARTTLS"), "{seen}");
-    assert!(!seen.contains("MAIL FROM"), "sent to the wrong server:\n{seen}");
+    assert!(
+        !seen.contains("MAIL FROM"),
+        "sent to the wrong server:\n{seen}"
+    );
 
     submit(&a, "y@right.test", "right-name");
     wait_for("the message at the verified route", 30, || {

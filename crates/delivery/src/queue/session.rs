@@ -136,7 +136,10 @@ impl Runner {
                 let tls = tls::handshake(connector, tcp, &target.host)
                     .await
                     .map_err(|e| next(4, 7, 5, e.to_string()))?;
-                (OutStream::Tls(Box::new(tls)), Client::new_tls(config, trust))
+                (
+                    OutStream::Tls(Box::new(tls)),
+                    Client::new_tls(config, trust),
+                )
             }
             TlsMode::Starttls => (OutStream::Plain(tcp), Client::new(config)),
         };
