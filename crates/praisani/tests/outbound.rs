@@ -31,26 +31,6 @@ fn sender(b: &Server, closed_port: u16) -> Server {
     )
 }
 
-/// Submits one message as demo@example.test (AUTH PLAIN on loopback).
-fn submit(a: &Server, from: &str, to: &str, subject: &str) {
-    let mut c = a.submission();
-    c.ehlo("client.test");
-    c.expect(
-        &format!("AUTH PLAIN {}", plain_b64(DEMO_USER, DEMO_PASS)),
-        235,
-    );
-    let msg = simple_message(DEMO_USER, to, subject, "hello out there");
-    c.send_mail(from, &[to], &msg)
-        .unwrap_or_else(|e| panic!("submission to {to}: {e}\n{}", a.log()));
-    c.quit();
-}
-
-fn queue_json(a: &Server) -> String {
-    let out = a.cli(&["--json", "queue", "list"]);
-    out.assert_ok("queue list");
-    out.out()
-}
-
 #[test]
 fn delivers_to_the_remote_server() {
     let b = remote();

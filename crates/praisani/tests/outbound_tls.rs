@@ -157,26 +157,6 @@ fn smarthost_lines(hop: &FakeHop) -> String {
     )
 }
 
-/// Submits one message as demo@example.test (AUTH PLAIN on loopback).
-fn submit(a: &Server, to: &str, subject: &str) {
-    let mut c = a.submission();
-    c.ehlo("client.test");
-    c.expect(
-        &format!("AUTH PLAIN {}", plain_b64(DEMO_USER, DEMO_PASS)),
-        235,
-    );
-    let msg = simple_message(DEMO_USER, to, subject, "hello");
-    c.send_mail(DEMO_USER, &[to], &msg)
-        .unwrap_or_else(|e| panic!("submission to {to}: {e}\n{}", a.log()));
-    c.quit();
-}
-
-fn queue_json(a: &Server) -> String {
-    let out = a.cli(&["--json", "queue", "list"]);
-    out.assert_ok("queue list");
-    out.out()
-}
-
 /// Waits until the one queued message had an attempt, or was delivered
 /// (the queue is empty); returns the queue listing.
 fn attempted(a: &Server) -> String {
@@ -199,7 +179,7 @@ fn smarthost_credentials_only_after_the_certificate_verifies() {
     let cert = certs::self_signed(&["127.0.0.1"]);
     let hop = FakeHop::start("starttls", &cert);
     let a = sender(&smarthost_lines(&hop));
-    submit(&a, "f@final.test", "untrusted");
+    submit(&a, DEMO_USER, "f@final.test", "untrusted");
     let q = attempted(&a);
     let seen = hop.commands();
     assert!(seen.contains("PLAIN STARTTLS"), "{seen}");
@@ -220,7 +200,7 @@ fn smarthost_credentials_only_after_the_certificate_verifies() {
         smarthost_lines(&hop),
         path_str(&ca)
     ));
-    submit(&a2, "f@final.test", "trusted");
+    submit(&a2, DEMO_USER, "f@final.test", "trusted");
     wait_for("the message at the smarthost", 30, || {
         hop.commands().contains("MESSAGE").then_some(())
     });
@@ -238,7 +218,7 @@ fn smarthost_credentials_only_after_the_certificate_verifies() {
 fn smarthost_without_starttls_gets_no_credentials() {
     let hop = FakeHop::start("plain", &certs::self_signed(&["127.0.0.1"]));
     let a = sender(&smarthost_lines(&hop));
-    submit(&a, "f@final.test", "no-tls");
+    submit(&a, DEMO_USER, "f@final.test", "no-tls");
     let q = attempted(&a);
     let seen = hop.commands();
     assert!(seen.contains("PLAIN EHLO"), "{seen}");
@@ -268,7 +248,7 @@ fn route_marked_verify_tls_checks_the_name() {
         wrong.port,
         right.port
     ));
-    submit(&a, "x@wrong.test", "wrong-name");
+    submit(&a, DEMO_USER, "x@wrong.test", "wrong-name");
     let q = attempted(&a);
     assert!(q.contains("4.7.5"), "{q}");
     let seen = wrong.commands();
@@ -278,7 +258,7 @@ fn route_marked_verify_tls_checks_the_name() {
         "sent to the wrong server:\n{seen}"
     );
 
-    submit(&a, "y@right.test", "right-name");
+    submit(&a, DEMO_USER, "y@right.test", "right-name");
     wait_for("the message at the verified route", 30, || {
         right.commands().contains("MESSAGE").then_some(())
     });

@@ -1220,3 +1220,25 @@ pub fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Submits one message with envelope sender `from` after logging in as
+/// demo@example.test (AUTH PLAIN on loopback); panics with the log if refused.
+pub fn submit(a: &Server, from: &str, to: &str, subject: &str) {
+    let mut c = a.submission();
+    c.ehlo("client.test");
+    c.expect(
+        &format!("AUTH PLAIN {}", plain_b64(DEMO_USER, DEMO_PASS)),
+        235,
+    );
+    let msg = simple_message(DEMO_USER, to, subject, "hello out there");
+    c.send_mail(from, &[to], &msg)
+        .unwrap_or_else(|e| panic!("submission to {to}: {e}\n{}", a.log()));
+    c.quit();
+}
+
+/// `queue list --json`, checked to succeed.
+pub fn queue_json(a: &Server) -> String {
+    let out = a.cli(&["--json", "queue", "list"]);
+    out.assert_ok("queue list");
+    out.out()
+}
