@@ -624,3 +624,43 @@ fn a_node_killed_under_load_loses_nothing_and_its_lock_and_leases_lapse() {
     let _ = sink.kill();
     let _ = sink.wait();
 }
+
+/// EXPIRE 0 deletes at QUIT only what was retrieved: a RETR that failed
+/// (here the store cannot read bodies for a moment) must not count, or the
+/// client's QUIT deletes a message it never received.
+#[test]
+fn a_failed_retr_is_not_deleted_by_expire_zero() {
+    let Some(db) = Db::new("a_failed_retr_is_not_deleted_by_expire_zero") else {
+        return;
+    };
+    let mut s = db.server();
+    s.start();
+    s.add_domain("example.test");
+    s.add_user(USER, PASS, &[]);
+    s.cli(&["user", "retention", USER, "--after-retrieval", "0"])
+        .assert_ok("retention");
+    s.deliver(
+        "x@remote.test",
+        &[USER],
+        &simple_message("x@remote.test", USER, "kept", "never received"),
+    );
+    let mut pop = s.pop3_login(USER, PASS);
+    assert_eq!(pop.stat().0, 1);
+    psql(&db.url, "ALTER TABLE bodies RENAME TO bodies_away").assert_ok("hide bodies");
+    let failed = pop.cmd("RETR 1");
+    assert!(failed.starts_with("-ERR"), "{failed}");
+    psql(&db.url, "ALTER TABLE bodies_away RENAME TO bodies").assert_ok("bring bodies back");
+    assert!(pop.cmd("NOOP").starts_with("+OK"));
+    let bye = pop.quit();
+    assert!(bye.starts_with("+OK"), "{bye}");
+    let mut again = s.pop3_login(USER, PASS);
+    assert_eq!(
+        again.stat().0,
+        1,
+        "the message the client never got was deleted"
+    );
+    let body = again.retr(1);
+    assert!(String::from_utf8_lossy(&body).contains("never received"));
+    again.quit();
+    s.stop_term();
+}

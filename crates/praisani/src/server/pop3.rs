@@ -247,9 +247,6 @@ impl Conn {
             out.extend_from_slice(&session.retrieve_failure(RetrieveFailure::NoMailbox));
             return Ok(());
         };
-        if top.is_none() {
-            maildrop.sending(id);
-        }
         let mut reader = match maildrop.read(id).await {
             Ok(r) => r,
             Err(e) => {
@@ -283,6 +280,11 @@ impl Conn {
             }
         }
         encoder.finish(out);
+        // Only a whole response counts as retrieved (EXPIRE 0 deletes it at
+        // QUIT): a RETR that failed, or failed half-way, must not.
+        if top.is_none() {
+            maildrop.sending(id);
+        }
         Ok(())
     }
 
