@@ -107,7 +107,9 @@ impl Sink {
     fn messages(&self) -> Vec<String> {
         std::fs::read_dir(self.dir.path().join("mail"))
             .unwrap()
-            .map(|e| String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned())
+            .map(|e| {
+                String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned()
+            })
             .filter(|t| !t.is_empty())
             .collect()
     }
@@ -161,11 +163,20 @@ c.quit()
         Duration::from_secs(30),
     );
     assert!(out.status.success(), "{}", out.describe());
-    assert!(out.out().contains("full@example.test") && out.out().contains("452"), "{}", out.describe());
+    assert!(
+        out.out().contains("full@example.test") && out.out().contains("452"),
+        "{}",
+        out.describe()
+    );
 
     // Without SIZE= both pass RCPT; only ok@ has room at the end of DATA.
     let body = message(2000, "forged", "WHOLE-BODY-LINE");
-    let r = forge(&s, "victim@forged.test", &body, &["full@example.test", "ok@example.test"]);
+    let r = forge(
+        &s,
+        "victim@forged.test",
+        &body,
+        &["full@example.test", "ok@example.test"],
+    );
     assert!(r.contains("DATA 250"), "{r}");
     let bounce = wait_for("the bounce at the sink", 30, || {
         let m = sink.messages();
@@ -173,18 +184,36 @@ c.quit()
     });
     assert_eq!(bounce.len(), 1, "{bounce:?}");
     let text = &bounce[0];
-    assert!(text.contains("Final-Recipient: rfc822;full@example.test"), "{text}");
+    assert!(
+        text.contains("Final-Recipient: rfc822;full@example.test"),
+        "{text}"
+    );
     assert!(text.contains("text/rfc822-headers"), "headers only: {text}");
-    assert!(text.contains("Subject: forged"), "the header is returned: {text}");
-    assert!(!text.contains("WHOLE-BODY-LINE"), "the body must not be returned: {text}");
+    assert!(
+        text.contains("Subject: forged"),
+        "the header is returned: {text}"
+    );
+    assert!(
+        !text.contains("WHOLE-BODY-LINE"),
+        "the body must not be returned: {text}"
+    );
     assert!(!text.contains("SIZED-BODY"), "{text}");
 
     // Within the hour the same sender (however spelled) gets no second one.
     let body = message(2000, "again", "SECOND-BODY");
-    let r = forge(&s, "Victim@FORGED.test", &body, &["full@example.test", "ok@example.test"]);
+    let r = forge(
+        &s,
+        "Victim@FORGED.test",
+        &body,
+        &["full@example.test", "ok@example.test"],
+    );
     assert!(r.contains("DATA 250"), "{r}");
     std::thread::sleep(Duration::from_secs(3));
-    assert!(!queue_json(&s).contains("forged.test"), "{}", queue_json(&s));
+    assert!(
+        !queue_json(&s).contains("forged.test"),
+        "{}",
+        queue_json(&s)
+    );
     assert_eq!(sink.messages().len(), 1, "{:?}", sink.messages());
     assert_eq!(s.fetch_all("ok@example.test", "opw").len(), 3);
     assert_eq!(s.fetch_all("full@example.test", "fpw").len(), 1);
@@ -205,13 +234,25 @@ fn a_forged_local_sender_never_pushes_its_mailbox_over_quota() {
     let quota = 8 * 1024;
     for i in 0..5 {
         let body = message(6000, &format!("forged-{i}"), "WHOLE-BODY-LINE");
-        let r = forge(&s, "victim@example.test", &body, &["full@example.test", "ok@example.test"]);
+        let r = forge(
+            &s,
+            "victim@example.test",
+            &body,
+            &["full@example.test", "ok@example.test"],
+        );
         assert!(r.contains("DATA 250"), "{r}");
         let (bytes, _) = used(&s, "victim@example.test");
-        assert!(bytes <= quota, "message {i}: the victim's mailbox holds {bytes} of {quota}");
+        assert!(
+            bytes <= quota,
+            "message {i}: the victim's mailbox holds {bytes} of {quota}"
+        );
     }
     for m in s.fetch_all("victim@example.test", "vpw") {
-        assert!(!contains(&m, b"WHOLE-BODY-LINE"), "{}", String::from_utf8_lossy(&m));
+        assert!(
+            !contains(&m, b"WHOLE-BODY-LINE"),
+            "{}",
+            String::from_utf8_lossy(&m)
+        );
     }
     assert_eq!(s.fetch_all("ok@example.test", "opw").len(), 5);
 }
@@ -223,9 +264,18 @@ fn mail_for_only_full_mailboxes_is_refused_in_the_dialogue() {
     s.add_user("full2@example.test", "fpw", &["--quota", "4K"]);
     s.add_user("victim@example.test", "vpw", &[]);
     let filler = message(3000, "filler", "filler");
-    s.deliver("s@sender.test", &["full@example.test", "full2@example.test"], filler.as_bytes());
+    s.deliver(
+        "s@sender.test",
+        &["full@example.test", "full2@example.test"],
+        filler.as_bytes(),
+    );
     let body = message(2000, "forged", "WHOLE-BODY-LINE");
-    let r = forge(&s, "victim@example.test", &body, &["full@example.test", "full2@example.test"]);
+    let r = forge(
+        &s,
+        "victim@example.test",
+        &body,
+        &["full@example.test", "full2@example.test"],
+    );
     assert!(r.contains("DATA 452"), "{r}");
     assert!(r.contains("4.2.2"), "{r}");
     // A mailbox already at its quota is refused at RCPT.
@@ -234,5 +284,8 @@ fn mail_for_only_full_mailboxes_is_refused_in_the_dialogue() {
     let r = forge(&s, "victim@example.test", &body, &["count@example.test"]);
     assert!(r.contains("RCPT count@example.test 452"), "{r}");
     std::thread::sleep(Duration::from_millis(500));
-    assert!(s.fetch_all("victim@example.test", "vpw").is_empty(), "no bounce");
+    assert!(
+        s.fetch_all("victim@example.test", "vpw").is_empty(),
+        "no bounce"
+    );
 }

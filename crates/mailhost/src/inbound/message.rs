@@ -43,7 +43,6 @@ struct BounceInfo {
     sender: String,
     smtputf8: bool,
     envid: Option<String>,
-    headers_only: bool,
 }
 
 /// A capture that lets everything through.
@@ -127,7 +126,6 @@ impl Inbound {
             sender: return_path.clone(),
             smtputf8: env.params.smtputf8,
             envid: env.params.envid.clone(),
-            headers_only: env.params.ret == Some(praisani_smtp::Ret::Headers),
         };
         // Each remote recipient once, however often the client named it.
         let mut seen = std::collections::HashSet::new();
@@ -310,10 +308,10 @@ impl Inbound {
                 &self.office,
                 QuotaBounce {
                     sender: info.sender,
+                    authenticated: self.account.is_some(),
                     recipients,
                     smtputf8: info.smtputf8,
                     envid: info.envid,
-                    headers_only: info.headers_only,
                     arrival: chrono::Utc::now(),
                     copy,
                 },
