@@ -40,6 +40,24 @@ impl BounceLimit {
         self.allow_at(sender, Instant::now())
     }
 
+    /// Whether `sender` would be refused a bounce now (nothing is counted):
+    /// mail whose refusal could not be reported is better deferred.
+    pub fn spent(&self, sender: &str) -> bool {
+        self.spent_at(sender, Instant::now())
+    }
+
+    fn spent_at(&self, sender: &str, now: Instant) -> bool {
+        let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let key = sender.to_lowercase();
+        if let Some(t) = last.get(&key) {
+            return now.saturating_duration_since(*t) < self.interval;
+        }
+        last.len() >= self.capacity
+            && last
+                .values()
+                .all(|t| now.saturating_duration_since(*t) < self.interval)
+    }
+
     fn allow_at(&self, sender: &str, now: Instant) -> bool {
         let key = sender.to_lowercase();
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
@@ -72,7 +90,9 @@ mod tests {
     fn once_per_interval_per_sender_whatever_its_case() {
         let l = BounceLimit::new(Duration::from_secs(3600), 10);
         let t0 = Instant::now();
+        assert!(!l.spent_at("v@forged.test", t0));
         assert!(l.allow_at("v@forged.test", t0));
+        assert!(l.spent_at("v@forged.test", t0));
         assert!(!l.allow_at("V@FORGED.test", t0 + Duration::from_secs(60)));
         assert!(l.allow_at("w@forged.test", t0 + Duration::from_secs(60)));
         assert!(l.allow_at("v@forged.test", t0 + Duration::from_secs(3600)));
@@ -84,7 +104,9 @@ mod tests {
         let t0 = Instant::now();
         assert!(l.allow_at("a@x.test", t0));
         assert!(l.allow_at("b@x.test", t0));
+        assert!(l.spent_at("c@x.test", t0));
         assert!(!l.allow_at("c@x.test", t0));
+        assert!(!l.spent_at("c@x.test", t0 + Duration::from_secs(3600)));
         assert!(l.allow_at("c@x.test", t0 + Duration::from_secs(3600)));
         assert_eq!(l.last.lock().unwrap().len(), 1);
     }

@@ -199,7 +199,9 @@ c.quit()
     );
     assert!(!text.contains("SIZED-BODY"), "{text}");
 
-    // Within the hour the same sender (however spelled) gets no second one.
+    // Within the hour the same sender (however spelled) gets no second
+    // one: with a full mailbox among the recipients the whole message is
+    // deferred instead (the sending server keeps it, nothing is lost) ...
     let body = message(2000, "again", "SECOND-BODY");
     let r = forge(
         &s,
@@ -207,6 +209,10 @@ c.quit()
         &body,
         &["full@example.test", "ok@example.test"],
     );
+    assert!(r.contains("DATA 452"), "{r}");
+    assert!(r.contains("4.2.2"), "{r}");
+    // ... while mail that fits everywhere is accepted as ever.
+    let r = forge(&s, "victim@forged.test", &body, &["ok@example.test"]);
     assert!(r.contains("DATA 250"), "{r}");
     std::thread::sleep(Duration::from_secs(3));
     assert!(
@@ -221,7 +227,15 @@ c.quit()
 
 #[test]
 fn a_forged_local_sender_never_pushes_its_mailbox_over_quota() {
-    let s = Server::start_default();
+    // A bounce per second may go to the sender, so that each message
+    // tries to store one: the quota alone must keep them out.
+    let s = Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tables: "[quota]\nbounce_interval = \"1s\"\n".into(),
+            ..ExtraConfig::default()
+        },
+    );
     s.add_user("full@example.test", "fpw", &["--quota", "4K"]);
     s.add_user("ok@example.test", "opw", &[]);
     s.add_user("victim@example.test", "vpw", &["--quota", "8K"]);
@@ -241,12 +255,20 @@ fn a_forged_local_sender_never_pushes_its_mailbox_over_quota() {
             &["full@example.test", "ok@example.test"],
         );
         assert!(r.contains("DATA 250"), "{r}");
+        std::thread::sleep(Duration::from_millis(1100));
         let (bytes, _) = used(&s, "victim@example.test");
         assert!(
             bytes <= quota,
             "message {i}: the victim's mailbox holds {bytes} of {quota}"
         );
     }
+    // Each message tried to bounce and found no room.
+    assert_eq!(
+        s.log().matches("the sender's own mailbox is full").count(),
+        5,
+        "{}",
+        s.log()
+    );
     for m in s.fetch_all("victim@example.test", "vpw") {
         assert!(
             !contains(&m, b"WHOLE-BODY-LINE"),
@@ -288,4 +310,16 @@ fn mail_for_only_full_mailboxes_is_refused_in_the_dialogue() {
         s.fetch_all("victim@example.test", "vpw").is_empty(),
         "no bounce"
     );
+
+    // The null sender (a bounce itself) never gets a bounce: with a full
+    // mailbox among the recipients its message is deferred.
+    s.add_user("ok@example.test", "opw", &[]);
+    let r = forge(&s, "", &body, &["full@example.test", "ok@example.test"]);
+    assert!(
+        r.contains("DATA 452"),
+        "deferred, as no bounce may report a full mailbox: {r}"
+    );
+    assert!(s.fetch_all("ok@example.test", "opw").is_empty());
+    let q = queue_json(&s);
+    assert_eq!(q.trim(), "[]", "nothing queued for <>: {q}");
 }

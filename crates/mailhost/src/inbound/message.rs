@@ -7,9 +7,13 @@ use super::rcpt::{full, too_big};
 use super::{Inbound, forward_key};
 use crate::reports::{self, Copy, QuotaBounce};
 use crate::submission::{HeaderCapture, header_facts, missing_headers};
+use crate::{Resolution, resolve};
 use crate::{downgrade, quota, trace};
+use praisani_mailaddr::Address;
 use praisani_smtp::{Envelope, Reply, ReversePath};
-use praisani_store::{AccountId, Fit, Outbound, OutboundRcpt, QueueId, Spool};
+use praisani_store::{
+    Account, AccountId, Fit, Outbound, OutboundRcpt, QueueId, Spool, StoreError, Usage,
+};
 
 /// A message between DATA (or the first BDAT) and its end.
 pub struct Incoming {
@@ -211,6 +215,43 @@ impl Inbound {
         m.capture = Some(capture_done());
     }
 
+    /// No bounce could report a full mailbox now: the sender is `<>`, or
+    /// did not log in and already got its bounce for this interval.
+    fn no_bounce_possible(&self, sender: &str) -> bool {
+        sender.is_empty() || (self.account.is_none() && self.office.bounce_limit.spent(sender))
+    }
+
+    /// Whether every mailbox of the message has room for `size` octets
+    /// now, read before the commit (which decides again): when no bounce
+    /// could report a full one, the whole message is deferred instead, so
+    /// the sending server keeps it and nothing is lost.
+    async fn room_for_all(&self, m: &Incoming, size: u64) -> Result<bool, StoreError> {
+        let store = &*self.office.store;
+        let mut seen = std::collections::HashSet::new();
+        for (id, rcpt) in &m.bounce.owners {
+            if !seen.insert(rcpt) {
+                continue;
+            }
+            // Bare postmaster: the configured mailbox, looked up by id.
+            let Ok(address) = Address::parse(rcpt) else {
+                if let Some(a) = store.account_by_id(*id).await?
+                    && !account_has_room(&a, size)
+                {
+                    return Ok(false);
+                }
+                continue;
+            };
+            if let Resolution::Local { mailboxes, .. } = resolve(store, &address).await?
+                && mailboxes
+                    .iter()
+                    .any(|mb| m.mailboxes.contains(&mb.id) && mb.usage.fit(size) != Fit::Fits)
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// The message is complete: commit it for every recipient that has
     /// room (quotas checked inside the store's commit), and answer with
     /// its queue id, or the reply that refuses it.
@@ -264,6 +305,19 @@ impl Inbound {
             spool.set_downgrade(d);
         }
         let size = spool.len();
+        if self.no_bounce_possible(&m.bounce.sender) {
+            match self.room_for_all(&m, size).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!(id = %queue_id, size, sender = %m.bounce.sender, "deferred: a mailbox is full and no bounce may be sent now");
+                    return Err(full());
+                }
+                Err(e) => {
+                    tracing::error!(id = %queue_id, "quota check failed: {e}");
+                    return Err(local_error());
+                }
+            }
+        }
         let accepted = match self
             .office
             .store
@@ -325,4 +379,16 @@ impl Inbound {
         quota::warn_if_due(&self.office, accepted.usage);
         Ok(queue_id)
     }
+}
+
+/// An account's own quota (without its domain's) has room for `size`.
+fn account_has_room(a: &Account, size: u64) -> bool {
+    let usage = Usage {
+        used_bytes: a.used_bytes,
+        used_messages: a.used_messages,
+        quota_bytes: a.quota_bytes,
+        quota_messages: a.quota_messages,
+        ..Usage::default()
+    };
+    usage.fit(size) == Fit::Fits
 }
