@@ -1,7 +1,8 @@
 //! The message being received: its trace headers, the submission checks
 //! and fixes for our users' mail (RFC 6409 sections 6.1 and 8), the spool,
-//! and the commit — quotas checked inside the store's commit, a bounce for
-//! mailboxes that had no room stored before the 250, quota warnings.
+//! and the commit — quotas checked inside the store's commit, a headers-only
+//! bounce for mailboxes that had no room stored before the 250 (or, when no
+//! bounce may be sent, the whole message deferred), quota warnings.
 
 use super::rcpt::{full, too_big};
 use super::{Inbound, forward_key};
