@@ -63,6 +63,10 @@ fn dedup(mut v: Vec<AccountId>) -> Vec<AccountId> {
     v
 }
 
+/// What a headers-only bounce adds to the returned header, at most: its
+/// own header, the texts in the sender's language and the status fields.
+const BOUNCE_TEXT_ALLOWANCE: usize = 8 * 1024;
+
 /// Local errors all look alike to the client: try again later.
 fn local_error() -> Reply {
     Reply::new(451, "4.3.0", "Local error in processing, try again later")
@@ -216,10 +220,28 @@ impl Inbound {
         m.capture = Some(capture_done());
     }
 
-    /// No bounce could report a full mailbox now: the sender is `<>`, or
-    /// did not log in and already got its bounce for this interval.
-    fn no_bounce_possible(&self, sender: &str) -> bool {
-        sender.is_empty() || (self.account.is_none() && self.office.bounce_limit.spent(sender))
+    /// No bounce could report a full mailbox now: the sender is `<>`, did
+    /// not log in and already got its bounce for this interval, or is ours
+    /// and has no room for a bounce returning a header of `header_len`
+    /// octets.
+    async fn no_bounce_possible(
+        &self,
+        sender: &str,
+        header_len: usize,
+    ) -> Result<bool, StoreError> {
+        if sender.is_empty() || (self.account.is_none() && self.office.bounce_limit.spent(sender)) {
+            return Ok(true);
+        }
+        let Ok(address) = Address::parse(sender) else {
+            return Ok(false);
+        };
+        let estimate = (header_len + BOUNCE_TEXT_ALLOWANCE) as u64;
+        Ok(match resolve(&*self.office.store, &address).await? {
+            Resolution::Local { mailboxes, .. } if !mailboxes.is_empty() => mailboxes
+                .iter()
+                .all(|mb| mb.usage.fit(estimate) != Fit::Fits),
+            _ => false,
+        })
     }
 
     /// Whether every mailbox of the message has room for `size` octets
@@ -306,7 +328,19 @@ impl Inbound {
             spool.set_downgrade(d);
         }
         let size = spool.len();
-        if self.no_bounce_possible(&m.bounce.sender) {
+        // Only mail for our mailboxes can meet a full one.
+        let no_bounce = !m.mailboxes.is_empty()
+            && match self
+                .no_bounce_possible(&m.bounce.sender, m.sniff.header().len())
+                .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(id = %queue_id, "sender lookup failed: {e}");
+                    return Err(local_error());
+                }
+            };
+        if no_bounce {
             match self.room_for_all(&m, size).await {
                 Ok(true) => {}
                 Ok(false) => {
