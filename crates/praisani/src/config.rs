@@ -1132,6 +1132,8 @@ mod tests {
             ("[autoconfig]\nhost = \"not a host\"", "host"),
             ("[http]\nmax_body_size = 10", "max_body_size"),
             ("[http]\ntimeout = 0", "timeout"),
+            ("[quota]\nbounce_interval = 0", "bounce_interval"),
+            ("[quota]\nbounce_senders = 0", "bounce_senders"),
             ("[listen]\nhttp = [\"nowhere\"]", "http"),
         ] {
             let e = Config::parse(doc).unwrap_err();
