@@ -331,6 +331,10 @@ fn mail_for_only_full_mailboxes_is_refused_in_the_dialogue() {
         "deferred, as no bounce may report a full mailbox: {r}"
     );
     assert!(s.fetch_all("ok@example.test", "opw").is_empty());
+    // Larger than every recipient's quota: refused for good, not deferred.
+    let big = message(6000, "big", "WHOLE-BODY-LINE");
+    let r = forge(&s, "", &big, &["full@example.test", "full2@example.test"]);
+    assert!(r.contains("DATA 552") && r.contains("5.2.2"), "{r}");
     let q = queue_json(&s);
     assert_eq!(q.trim(), "[]", "nothing queued for <>: {q}");
 }

@@ -244,35 +244,40 @@ impl Inbound {
         })
     }
 
-    /// Whether every mailbox of the message has room for `size` octets
-    /// now, read before the commit (which decides again): when no bounce
-    /// could report a full one, the whole message is deferred instead, so
-    /// the sending server keeps it and nothing is lost.
-    async fn room_for_all(&self, m: &Incoming, size: u64) -> Result<bool, StoreError> {
+    /// Whether the mailboxes of the message have room for `size` octets
+    /// now, read before the commit (which decides again): (some have, some
+    /// have not). When no bounce could report a full one, the whole message
+    /// is deferred instead, so the sending server keeps it and nothing is
+    /// lost.
+    async fn room(&self, m: &Incoming, size: u64) -> Result<(bool, bool), StoreError> {
         let store = &*self.office.store;
+        let (mut some_fit, mut some_full) = (false, false);
         let mut seen = std::collections::HashSet::new();
         for (id, rcpt) in &m.bounce.owners {
             if !seen.insert(rcpt) {
                 continue;
             }
-            // Bare postmaster: the configured mailbox, looked up by id.
-            let Ok(address) = Address::parse(rcpt) else {
-                if let Some(a) = store.account_by_id(*id).await?
-                    && !account_has_room(&a, size)
-                {
-                    return Ok(false);
-                }
-                continue;
+            let fits: Vec<bool> = match Address::parse(rcpt) {
+                Ok(address) => match resolve(store, &address).await? {
+                    Resolution::Local { mailboxes, .. } => mailboxes
+                        .iter()
+                        .filter(|mb| m.mailboxes.contains(&mb.id))
+                        .map(|mb| mb.usage.fit(size) == Fit::Fits)
+                        .collect(),
+                    _ => Vec::new(),
+                },
+                // Bare postmaster: the configured mailbox, looked up by id.
+                Err(_) => store
+                    .account_by_id(*id)
+                    .await?
+                    .map(|a| account_has_room(&a, size))
+                    .into_iter()
+                    .collect(),
             };
-            if let Resolution::Local { mailboxes, .. } = resolve(store, &address).await?
-                && mailboxes
-                    .iter()
-                    .any(|mb| m.mailboxes.contains(&mb.id) && mb.usage.fit(size) != Fit::Fits)
-            {
-                return Ok(false);
-            }
+            some_fit |= fits.iter().any(|&f| f);
+            some_full |= fits.iter().any(|&f| !f);
         }
-        Ok(true)
+        Ok((some_fit, some_full))
     }
 
     /// The message is complete: commit it for every recipient that has
@@ -341,12 +346,15 @@ impl Inbound {
                 }
             };
         if no_bounce {
-            match self.room_for_all(&m, size).await {
-                Ok(true) => {}
-                Ok(false) => {
+            match self.room(&m, size).await {
+                // Some copies would be stored and some not: defer it all.
+                // When none would be, the commit refuses the whole message
+                // with the right code (452 or 552).
+                Ok((some_fit, true)) if some_fit || m.outbound.is_some() => {
                     tracing::info!(id = %queue_id, size, sender = %m.bounce.sender, "deferred: a mailbox is full and no bounce may be sent now");
                     return Err(full());
                 }
+                Ok(_) => {}
                 Err(e) => {
                     tracing::error!(id = %queue_id, "quota check failed: {e}");
                     return Err(local_error());
