@@ -249,7 +249,11 @@ impl Inbound {
     /// have not). When no bounce could report a full one, the whole message
     /// is deferred instead, so the sending server keeps it and nothing is
     /// lost.
-    async fn room(&self, m: &Incoming, size: u64) -> Result<(bool, bool), StoreError> {
+    async fn room_before_commit(
+        &self,
+        m: &Incoming,
+        size: u64,
+    ) -> Result<(bool, bool), StoreError> {
         let store = &*self.office.store;
         let (mut some_fit, mut some_full) = (false, false);
         let mut seen = std::collections::HashSet::new();
@@ -346,7 +350,7 @@ impl Inbound {
                 }
             };
         if no_bounce {
-            match self.room(&m, size).await {
+            match self.room_before_commit(&m, size).await {
                 // Some copies would be stored and some not: defer it all.
                 // When none would be, the commit refuses the whole message
                 // with the right code (452 or 552).
