@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod auth;
 mod auth_cache;
+pub mod bounce_limit;
 pub mod downgrade;
 pub mod inbound;
 pub mod login;

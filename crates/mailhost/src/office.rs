@@ -3,6 +3,7 @@
 //! outbound queue. The SMTP and POP3 drivers, the CLI and (later) the admin
 //! API all reach the mail logic through one of these.
 
+use crate::bounce_limit::BounceLimit;
 use crate::maildrop::LoginTimes;
 use praisani_mailaddr::Address;
 use praisani_store::{Retention, Store};
@@ -39,6 +40,12 @@ pub struct Settings {
     /// How soon an account may log in over POP3 again (RFC 2449
     /// LOGIN-DELAY); `None` for no limit.
     pub login_delay: Option<Duration>,
+    /// The least time between two bounces for full mailboxes to one sender
+    /// that did not log in (`[quota] bounce_interval`).
+    pub bounce_interval: Duration,
+    /// How many such senders are remembered at once (`[quota]
+    /// bounce_senders`).
+    pub bounce_senders: usize,
 }
 
 /// The mail host's shared services.
@@ -52,12 +59,15 @@ pub struct PostOffice {
     pub queue_wake: tokio::sync::Notify,
     /// When each account last logged in over POP3, for LOGIN-DELAY.
     pub login_times: LoginTimes,
+    /// When senders that did not log in last got a bounce from us.
+    pub bounce_limit: BounceLimit,
 }
 
 impl PostOffice {
     /// A post office over `store`.
     pub fn new(store: Arc<dyn Store>, settings: Settings) -> Self {
         PostOffice {
+            bounce_limit: BounceLimit::new(settings.bounce_interval, settings.bounce_senders),
             store,
             settings,
             queue_wake: tokio::sync::Notify::new(),

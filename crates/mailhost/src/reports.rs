@@ -66,6 +66,28 @@ pub(crate) async fn deliver(
     smtputf8: bool,
     message: &[u8],
 ) -> Result<Vec<(AccountId, Usage)>, ReportError> {
+    Ok(deliver_checked(office, to, smtputf8, message, false)
+        .await?
+        .usage)
+}
+
+/// Where a report went.
+struct Delivered {
+    /// The local mailboxes that took it, with their usage after it.
+    usage: Vec<(AccountId, Usage)>,
+    /// Some copy was stored or queued.
+    stored: bool,
+}
+
+/// Delivers a report like [`deliver`]; with `check_quota`, a local
+/// mailbox takes it only when it fits there, like any other mail.
+async fn deliver_checked(
+    office: &PostOffice,
+    to: &str,
+    smtputf8: bool,
+    message: &[u8],
+    check_quota: bool,
+) -> Result<Delivered, ReportError> {
     let store = &*office.store;
     let mut spool = store.new_spool();
     spool.write(b"Return-Path: <>\r\n")?;
@@ -82,8 +104,11 @@ pub(crate) async fn deliver(
     };
     match local {
         Some(ids) if !ids.is_empty() => {
-            let accepted = store.accept(spool, &ids, None, false).await?;
-            return Ok(accepted.usage);
+            let accepted = store.accept(spool, &ids, None, check_quota).await?;
+            return Ok(Delivered {
+                stored: !accepted.messages.is_empty(),
+                usage: accepted.usage,
+            });
         }
         _ => {
             let domain = match Address::parse(to) {
@@ -110,7 +135,10 @@ pub(crate) async fn deliver(
             office.queue_wake.notify_one();
         }
     }
-    Ok(Vec::new())
+    Ok(Delivered {
+        usage: Vec::new(),
+        stored: true,
+    })
 }
 
 /// Keeps the RFC 6857 downgraded header of a message we write, for POP3
@@ -144,17 +172,19 @@ pub async fn read_prefix(
 pub struct QuotaBounce {
     /// The envelope sender (empty for `<>`: no bounce then).
     pub sender: String,
+    /// The sender logged in (SMTP AUTH), so the address is theirs. Any
+    /// other sender may be forged and gets at most one bounce per
+    /// `[quota] bounce_interval`.
+    pub authenticated: bool,
     /// The recipients whose mailbox had no room, as given in RCPT TO.
     pub recipients: Vec<String>,
     /// The message needed SMTPUTF8.
     pub smtputf8: bool,
     /// RFC 3461 ENVID.
     pub envid: Option<String>,
-    /// RFC 3461 RET=HDRS.
-    pub headers_only: bool,
     /// When the message arrived.
     pub arrival: DateTime<Utc>,
-    /// A stored copy of the message, to return with the report.
+    /// A stored copy of the message, whose header the report returns.
     pub copy: Copy,
 }
 
@@ -167,12 +197,34 @@ pub enum Copy {
     Queued(praisani_store::QueueId),
 }
 
+/// What became of a bounce for full mailboxes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BounceOutcome {
+    /// Stored in the sender's mailbox or queued for the sender's server.
+    Sent,
+    /// None is due: the null sender, or the message was itself automatic.
+    NotDue,
+    /// The sender did not log in and already got one within the interval.
+    RateLimited,
+    /// The sender is ours and their mailbox has no room for it.
+    SenderFull,
+}
+
 /// Tells the sender that some recipients' mailboxes were full when the
 /// message was accepted for the others (SMTP has one reply for all at the
 /// end of DATA, so the refusal travels as a bounce: RFC 3464, 5.2.2).
-pub async fn quota_bounce(office: &Arc<PostOffice>, b: QuotaBounce) -> Result<(), ReportError> {
+///
+/// The sender may be forged, so the bounce must not be worth forging
+/// (backscatter): it returns the header only (RFC 3462
+/// `text/rfc822-headers`) whatever RET= asked, goes to a sender that did
+/// not log in at most once per `[quota] bounce_interval`, and is stored
+/// into a local sender's mailbox only when it fits the quota.
+pub async fn quota_bounce(
+    office: &Arc<PostOffice>,
+    b: QuotaBounce,
+) -> Result<BounceOutcome, ReportError> {
     if b.sender.is_empty() {
-        return Ok(());
+        return Ok(BounceOutcome::NotDue);
     }
     let store = &*office.store;
     let body = match b.copy {
@@ -185,7 +237,11 @@ pub async fn quota_bounce(office: &Arc<PostOffice>, b: QuotaBounce) -> Result<()
     }
     .map_err(ReportError::ReadOriginal)?;
     if dsn::is_automatic(&original) {
-        return Ok(());
+        return Ok(BounceOutcome::NotDue);
+    }
+    if !b.authenticated && !office.bounce_limit.allow(&b.sender) {
+        tracing::info!(to = %b.sender, "no bounce for full mailboxes: one was sent to this sender within the interval");
+        return Ok(BounceOutcome::RateLimited);
     }
     let hostname = &office.settings.hostname;
     let now = Utc::now().fixed_offset();
@@ -209,17 +265,18 @@ pub async fn quota_bounce(office: &Arc<PostOffice>, b: QuotaBounce) -> Result<()
         arrival: b.arrival.fixed_offset(),
         recipients: &statuses,
         original: &original,
-        ret: if b.headers_only {
-            Return::Headers
-        } else {
-            Return::Full
-        },
+        ret: Return::Headers,
         smtputf8: b.smtputf8,
         language: language_of(office, &b.sender).await,
         message_id: &message_id,
         max_attach: MAX_ATTACH,
     })?;
-    deliver_report(office, &b.sender, b.smtputf8, &report).await?;
+    let delivered = deliver_checked(office, &b.sender, b.smtputf8, &report, true).await?;
+    crate::quota::warn_if_due(office, delivered.usage);
+    if !delivered.stored {
+        tracing::info!(to = %b.sender, "no bounce for full mailboxes: the sender's own mailbox is full");
+        return Ok(BounceOutcome::SenderFull);
+    }
     tracing::info!(to = %b.sender, "bounce sent for full mailboxes");
-    Ok(())
+    Ok(BounceOutcome::Sent)
 }

@@ -145,11 +145,23 @@ pub struct QuotaSettings {
     /// Thresholds in percent of the quota; crossing one delivers a warning.
     #[serde(deserialize_with = "percentages")]
     pub warn: Vec<u8>,
+    /// The least time between two bounces for full mailboxes to one sender
+    /// that did not log in (its address may be forged: backscatter).
+    #[serde(deserialize_with = "timeout")]
+    pub bounce_interval: Duration,
+    /// How many such senders are remembered at once; when all are within
+    /// their interval, no further sender gets a bounce.
+    #[serde(deserialize_with = "at_least::<_, 1>")]
+    pub bounce_senders: usize,
 }
 
 impl Default for QuotaSettings {
     fn default() -> Self {
-        QuotaSettings { warn: vec![80, 95] }
+        QuotaSettings {
+            warn: vec![80, 95],
+            bounce_interval: Duration::from_secs(3600),
+            bounce_senders: 10_000,
+        }
     }
 }
 
@@ -775,6 +787,8 @@ impl Config {
             retention: self.retention.default_policy(),
             login_delay: (self.pop3.login_delay > 0)
                 .then(|| std::time::Duration::from_secs(self.pop3.login_delay.into())),
+            bounce_interval: self.quota.bounce_interval,
+            bounce_senders: self.quota.bounce_senders,
         }
     }
 
@@ -1118,6 +1132,8 @@ mod tests {
             ("[autoconfig]\nhost = \"not a host\"", "host"),
             ("[http]\nmax_body_size = 10", "max_body_size"),
             ("[http]\ntimeout = 0", "timeout"),
+            ("[quota]\nbounce_interval = 0", "bounce_interval"),
+            ("[quota]\nbounce_senders = 0", "bounce_senders"),
             ("[listen]\nhttp = [\"nowhere\"]", "http"),
         ] {
             let e = Config::parse(doc).unwrap_err();

@@ -1,15 +1,20 @@
 //! The message being received: its trace headers, the submission checks
 //! and fixes for our users' mail (RFC 6409 sections 6.1 and 8), the spool,
-//! and the commit — quotas checked inside the store's commit, a bounce for
-//! mailboxes that had no room stored before the 250, quota warnings.
+//! and the commit — quotas checked inside the store's commit, a headers-only
+//! bounce for mailboxes that had no room stored before the 250 (or, when no
+//! bounce may be sent, the whole message deferred), quota warnings.
 
 use super::rcpt::{full, too_big};
 use super::{Inbound, forward_key};
 use crate::reports::{self, Copy, QuotaBounce};
 use crate::submission::{HeaderCapture, header_facts, missing_headers};
+use crate::{Resolution, resolve};
 use crate::{downgrade, quota, trace};
+use praisani_mailaddr::Address;
 use praisani_smtp::{Envelope, Reply, ReversePath};
-use praisani_store::{AccountId, Fit, Outbound, OutboundRcpt, QueueId, Spool};
+use praisani_store::{
+    Account, AccountId, Fit, Outbound, OutboundRcpt, QueueId, Spool, StoreError, Usage,
+};
 
 /// A message between DATA (or the first BDAT) and its end.
 pub struct Incoming {
@@ -43,7 +48,6 @@ struct BounceInfo {
     sender: String,
     smtputf8: bool,
     envid: Option<String>,
-    headers_only: bool,
 }
 
 /// A capture that lets everything through.
@@ -58,6 +62,10 @@ fn dedup(mut v: Vec<AccountId>) -> Vec<AccountId> {
     v.retain(|x| seen.insert(*x));
     v
 }
+
+/// What a headers-only bounce adds to the returned header, at most: its
+/// own header, the texts in the sender's language and the status fields.
+const BOUNCE_TEXT_ALLOWANCE: usize = 8 * 1024;
 
 /// Local errors all look alike to the client: try again later.
 fn local_error() -> Reply {
@@ -127,7 +135,6 @@ impl Inbound {
             sender: return_path.clone(),
             smtputf8: env.params.smtputf8,
             envid: env.params.envid.clone(),
-            headers_only: env.params.ret == Some(praisani_smtp::Ret::Headers),
         };
         // Each remote recipient once, however often the client named it.
         let mut seen = std::collections::HashSet::new();
@@ -213,6 +220,70 @@ impl Inbound {
         m.capture = Some(capture_done());
     }
 
+    /// No bounce could report a full mailbox now: the sender is `<>`, did
+    /// not log in and already got its bounce for this interval, or is ours
+    /// and has no room for a bounce returning a header of `header_len`
+    /// octets.
+    async fn no_bounce_possible(
+        &self,
+        sender: &str,
+        header_len: usize,
+    ) -> Result<bool, StoreError> {
+        if sender.is_empty() || (self.account.is_none() && self.office.bounce_limit.spent(sender)) {
+            return Ok(true);
+        }
+        let Ok(address) = Address::parse(sender) else {
+            return Ok(false);
+        };
+        let estimate = (header_len + BOUNCE_TEXT_ALLOWANCE) as u64;
+        Ok(match resolve(&*self.office.store, &address).await? {
+            Resolution::Local { mailboxes, .. } if !mailboxes.is_empty() => mailboxes
+                .iter()
+                .all(|mb| mb.usage.fit(estimate) != Fit::Fits),
+            _ => false,
+        })
+    }
+
+    /// Whether the mailboxes of the message have room for `size` octets
+    /// now, read before the commit (which decides again): (some have, some
+    /// have not). When no bounce could report a full one, the whole message
+    /// is deferred instead, so the sending server keeps it and nothing is
+    /// lost.
+    async fn room_before_commit(
+        &self,
+        m: &Incoming,
+        size: u64,
+    ) -> Result<(bool, bool), StoreError> {
+        let store = &*self.office.store;
+        let (mut some_fit, mut some_full) = (false, false);
+        let mut seen = std::collections::HashSet::new();
+        for (id, rcpt) in &m.bounce.owners {
+            if !seen.insert(rcpt) {
+                continue;
+            }
+            let fits: Vec<bool> = match Address::parse(rcpt) {
+                Ok(address) => match resolve(store, &address).await? {
+                    Resolution::Local { mailboxes, .. } => mailboxes
+                        .iter()
+                        .filter(|mb| m.mailboxes.contains(&mb.id))
+                        .map(|mb| mb.usage.fit(size) == Fit::Fits)
+                        .collect(),
+                    _ => Vec::new(),
+                },
+                // Bare postmaster: the configured mailbox, looked up by id.
+                Err(_) => store
+                    .account_by_id(*id)
+                    .await?
+                    .map(|a| account_has_room(&a, size))
+                    .into_iter()
+                    .collect(),
+            };
+            some_fit |= fits.iter().any(|&f| f);
+            some_full |= fits.iter().any(|&f| !f);
+        }
+        Ok((some_fit, some_full))
+    }
+
     /// The message is complete: commit it for every recipient that has
     /// room (quotas checked inside the store's commit), and answer with
     /// its queue id, or the reply that refuses it.
@@ -266,6 +337,34 @@ impl Inbound {
             spool.set_downgrade(d);
         }
         let size = spool.len();
+        // Only mail for our mailboxes can meet a full one.
+        let no_bounce = !m.mailboxes.is_empty()
+            && match self
+                .no_bounce_possible(&m.bounce.sender, m.sniff.header().len())
+                .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(id = %queue_id, "sender lookup failed: {e}");
+                    return Err(local_error());
+                }
+            };
+        if no_bounce {
+            match self.room_before_commit(&m, size).await {
+                // Some copies would be stored and some not: defer it all.
+                // When none would be, the commit refuses the whole message
+                // with the right code (452 or 552).
+                Ok((some_fit, true)) if some_fit || m.outbound.is_some() => {
+                    tracing::info!(id = %queue_id, size, sender = %m.bounce.sender, "deferred: a mailbox is full and no bounce may be sent now");
+                    return Err(full());
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(id = %queue_id, "quota check failed: {e}");
+                    return Err(local_error());
+                }
+            }
+        }
         let accepted = match self
             .office
             .store
@@ -310,10 +409,10 @@ impl Inbound {
                 &self.office,
                 QuotaBounce {
                     sender: info.sender,
+                    authenticated: self.account.is_some(),
                     recipients,
                     smtputf8: info.smtputf8,
                     envid: info.envid,
-                    headers_only: info.headers_only,
                     arrival: chrono::Utc::now(),
                     copy,
                 },
@@ -327,4 +426,16 @@ impl Inbound {
         quota::warn_if_due(&self.office, accepted.usage);
         Ok(queue_id)
     }
+}
+
+/// An account's own quota (without its domain's) has room for `size`.
+fn account_has_room(a: &Account, size: u64) -> bool {
+    let usage = Usage {
+        used_bytes: a.used_bytes,
+        used_messages: a.used_messages,
+        quota_bytes: a.quota_bytes,
+        quota_messages: a.quota_messages,
+        ..Usage::default()
+    };
+    usage.fit(size) == Fit::Fits
 }

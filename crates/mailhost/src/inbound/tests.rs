@@ -22,6 +22,8 @@ async fn trusted_inbound(dir: &std::path::Path) -> (Arc<PostOffice>, Inbound) {
         postmaster: None,
         retention: Retention::default(),
         login_delay: None,
+        bounce_interval: std::time::Duration::from_secs(3600),
+        bounce_senders: 100,
     };
     let office = Arc::new(PostOffice::new(Arc::new(store), settings));
     let inbound = Inbound::new(
