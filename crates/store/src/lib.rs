@@ -28,7 +28,7 @@ pub use error::{Conflict, StoreError, Subject, Unavailable};
 pub use ids::{AccountId, MessageId, QueueId, QueueRcptId};
 pub use policy::{ExpireReport, Fit, Keep, NoticeWriter, QuotaRefusal, Retention, Usage};
 pub use postgres::{PgOptions, PostgresStore};
-pub use spool::Spool;
+pub use spool::{Spool, SpoolPeek};
 pub use types::*;
 
 use async_trait::async_trait;

@@ -22,6 +22,9 @@ pub struct Spool {
     file: Option<File>,
     len: u64,
     downgrade: Option<HeaderDowngrade>,
+    /// A [`Spool::peek`] moved the file's position: the next write must
+    /// go back to the end first.
+    rewound: bool,
 }
 
 impl Spool {
@@ -33,6 +36,7 @@ impl Spool {
             file: None,
             len: 0,
             downgrade: None,
+            rewound: false,
         }
     }
 
@@ -47,7 +51,13 @@ impl Spool {
             self.file = Some(f);
         }
         match &mut self.file {
-            Some(f) => f.write_all(data)?,
+            Some(f) => {
+                if self.rewound {
+                    f.seek(SeekFrom::End(0))?;
+                    self.rewound = false;
+                }
+                f.write_all(data)?
+            }
             None => self.memory.extend_from_slice(data),
         }
         self.len += data.len() as u64;
@@ -75,6 +85,21 @@ impl Spool {
         self.downgrade.take()
     }
 
+    /// Reads the body so far without giving the spool up (a filter such as
+    /// the spam checker reads it before it is stored); at most `max`
+    /// octets are in memory at a time for a body kept in a file.
+    pub fn peek(&mut self, max: usize) -> io::Result<SpoolPeek<'_>> {
+        if let Some(f) = &mut self.file {
+            self.rewound = true;
+            f.seek(SeekFrom::Start(0))?;
+        }
+        Ok(SpoolPeek {
+            spool: self,
+            pos: 0,
+            max: max.max(1),
+        })
+    }
+
     /// Reads the body back in chunks of at most `chunk` octets.
     pub fn into_reader(self) -> io::Result<SpoolReader> {
         let file = match self.file {
@@ -89,6 +114,37 @@ impl Spool {
             pos: 0,
             file,
         })
+    }
+}
+
+/// Reads a [`Spool`] without consuming it; see [`Spool::peek`].
+pub struct SpoolPeek<'a> {
+    spool: &'a mut Spool,
+    pos: u64,
+    max: usize,
+}
+
+impl SpoolPeek<'_> {
+    /// The next chunk, or `None` at the end.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let left = self.spool.len - self.pos;
+        if left == 0 {
+            return Ok(None);
+        }
+        let n = (self.max as u64).min(left) as usize;
+        let out = match &mut self.spool.file {
+            Some(f) => {
+                let mut buf = vec![0u8; n];
+                f.read_exact(&mut buf)?;
+                buf
+            }
+            None => {
+                let start = self.pos as usize;
+                self.spool.memory[start..start + n].to_vec()
+            }
+        };
+        self.pos += n as u64;
+        Ok(Some(out))
     }
 }
 
@@ -147,6 +203,33 @@ mod tests {
             back.extend(c);
         }
         assert_eq!(back, data);
+    }
+
+    #[test]
+    fn peeking_leaves_the_spool_whole_and_writable() {
+        for total in [0, 10, MEMORY_LIMIT + 5000] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut s = Spool::new(dir.path().to_path_buf());
+            let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+            s.write(&data).unwrap();
+            let mut seen = Vec::new();
+            let mut p = s.peek(4096).unwrap();
+            while let Some(c) = p.next_chunk().unwrap() {
+                assert!(c.len() <= 4096);
+                seen.extend(c);
+            }
+            drop(p);
+            assert_eq!(seen, data);
+            s.write(b"tail").unwrap();
+            let mut r = s.into_reader().unwrap();
+            let mut back = Vec::new();
+            while let Some(c) = r.next_chunk(100_000).unwrap() {
+                back.extend(c);
+            }
+            let mut want = data.clone();
+            want.extend_from_slice(b"tail");
+            assert_eq!(back, want);
+        }
     }
 
     #[test]
