@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hickory_resolver::proto::op::{Message, OpCode, ResponseCode};
-use hickory_resolver::proto::rr::rdata::{A, AAAA, CNAME, MX, SOA};
+use hickory_resolver::proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, SOA, TXT};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 
 fn name(s: &str) -> Name {
@@ -64,6 +64,30 @@ impl Zone {
 
     pub fn cname(self, owner: &str, target: &str) -> Self {
         self.add(owner, RData::CNAME(CNAME(name(target))))
+    }
+
+    /// A TXT record holding `text`, cut into character-strings of at most
+    /// 255 bytes as a zone file would have to (long DKIM keys need several).
+    pub fn txt(self, owner: &str, text: &str) -> Self {
+        let strings: Vec<&[u8]> = text.as_bytes().chunks(255).collect();
+        let strings = if strings.is_empty() {
+            vec![&b""[..]]
+        } else {
+            strings
+        };
+        self.add(owner, RData::TXT(TXT::from_bytes(strings)))
+    }
+
+    /// A TXT record made of exactly these character-strings.
+    pub fn txt_strings(self, owner: &str, strings: &[&str]) -> Self {
+        let strings = strings.iter().map(|s| s.as_bytes()).collect();
+        self.add(owner, RData::TXT(TXT::from_bytes(strings)))
+    }
+
+    /// A PTR record (`owner` is the reverse name, e.g.
+    /// `1.0.0.127.in-addr.arpa`).
+    pub fn ptr(self, owner: &str, target: &str) -> Self {
+        self.add(owner, RData::PTR(PTR(name(target))))
     }
 
     /// A name exists when it owns records or has a descendant that does
