@@ -104,7 +104,10 @@ impl TrustChecker {
             .and_then(|s| s.rsplit_once('@'))
             .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
             .unwrap_or_default();
-        let parsed = AuthenticatedMessage::parse(input.message);
+        let parsed = AuthenticatedMessage::parse(input.message).map(|mut message| {
+            super::body_hash::repair_relaxed_body_hashes(&mut message);
+            message
+        });
 
         let spf_helo = async {
             let Some(helo) = helo else {

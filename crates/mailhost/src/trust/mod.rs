@@ -17,6 +17,7 @@
 //! with [`strip::strip_authentication_results`] applied and
 //! [`Verdict::authentication_results`] (plus [`Decision`]'s mark) prepended.
 
+mod body_hash;
 pub mod cache;
 pub mod checker;
 pub mod dns;

@@ -117,11 +117,13 @@ fn resinfo(out: &mut String, method: &str, result: AuthResult) {
     out.push_str(result.keyword());
 }
 
-/// ` (text)` with anything that could end the comment or the line removed.
+/// ` (text)` with anything that could end the comment or the line removed,
+/// and `;` (legal in a comment) made `,` for parsers that split naively.
 fn push_comment(out: &mut String, text: &str) {
     let clean: String = text
         .chars()
         .filter(|c| !c.is_control() && !matches!(c, '(' | ')' | '\\'))
+        .map(|c| if c == ';' { ',' } else { c })
         .collect();
     let clean = clean.trim();
     if !clean.is_empty() {
@@ -176,6 +178,6 @@ mod tests {
     fn comments_cannot_be_closed_early() {
         let mut out = String::new();
         push_comment(&mut out, "a) ; b\r\n(c");
-        assert_eq!(out, " (a ; bc)");
+        assert_eq!(out, " (a , bc)");
     }
 }
