@@ -95,7 +95,17 @@ fn zone() -> Zone {
         .a("strict.test", "127.0.0.1")
         .txt("bounce.strict.test", spf_ok)
         // A forwarder that seals ARC.
-        .txt("fwd.test", spf_ok);
+        .txt("fwd.test", spf_ok)
+        // SPF that includes itself, and a chain of 11 includes (RFC 7208
+        // §4.6.4 allows 10 lookups).
+        .txt("loop.test", "v=spf1 include:loop.test -all");
+    for i in 0..11 {
+        zone = zone.txt(
+            &format!("chain{i}.test"),
+            &format!("v=spf1 include:chain{}.test -all", i + 1),
+        );
+    }
+    zone = zone.txt("chain11.test", spf_ok);
     for domain in [
         "sender.test",
         "reject.test",
@@ -256,6 +266,9 @@ async fn spf_results_for_mail_from_helo_and_the_null_sender() {
         ("a@neutral.test", AuthResult::Neutral),
         ("a@nospf.test", AuthResult::None),
         ("a@nonexistent.test", AuthResult::None),
+        ("a@loop.test", AuthResult::PermError),
+        ("a@chain0.test", AuthResult::PermError),
+        ("a@chain2.test", AuthResult::Pass),
     ];
     for (from, want) in cases {
         let msg = message(from, "spf", "x\r\n");

@@ -263,3 +263,137 @@ fn finding_tag(finding: &Finding) -> &'static str {
         Finding::SpfSoftFail => "spf-softfail",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trust::verdict::{Alignment, ArcCheck, DmarcCheck, SpfCheck, SpfIdentity};
+
+    fn verdict(spf: AuthResult, dmarc: AuthResult, policy: DmarcPolicy) -> Verdict {
+        let spf_check = |identity| SpfCheck {
+            identity,
+            subject: "a@example.test".into(),
+            domain: "example.test".into(),
+            result: spf,
+            explanation: None,
+        };
+        Verdict {
+            authserv_id: "mx.test".into(),
+            client_ip: [192, 0, 2, 1].into(),
+            spf_helo: spf_check(SpfIdentity::Helo),
+            spf_mail_from: spf_check(SpfIdentity::MailFrom),
+            dkim: Vec::new(),
+            arc: ArcCheck {
+                result: AuthResult::None,
+                instances: 0,
+                sealer: None,
+                reason: None,
+            },
+            dmarc: DmarcCheck {
+                result: dmarc,
+                from_domain: "example.test".into(),
+                record: dmarc != AuthResult::None,
+                policy,
+                spf_aligned: false,
+                dkim_aligned: dmarc == AuthResult::Pass,
+                adkim: Alignment::Relaxed,
+                aspf: Alignment::Relaxed,
+            },
+        }
+    }
+
+    fn action(decision: Decision) -> Action {
+        match decision {
+            Decision::Accept => Action::Accept,
+            Decision::Mark { .. } => Action::Mark,
+            Decision::Reject { .. } => Action::Reject,
+            Decision::TempFail { .. } => Action::TempFail,
+        }
+    }
+
+    #[test]
+    fn the_default_table() {
+        use AuthResult as R;
+        use DmarcPolicy as P;
+        let policy = TrustPolicy::default();
+        let cases = [
+            (R::Fail, R::Fail, P::Reject, Action::Reject),
+            (R::Pass, R::Fail, P::Reject, Action::Reject),
+            (R::Fail, R::Fail, P::Quarantine, Action::Mark),
+            (R::Fail, R::Fail, P::None, Action::Mark),
+            (R::Fail, R::None, P::None, Action::Mark),
+            (R::SoftFail, R::None, P::None, Action::Accept),
+            (R::Neutral, R::None, P::None, Action::Accept),
+            (R::None, R::None, P::None, Action::Accept),
+            (R::PermError, R::None, P::None, Action::Accept),
+            // An aligned DKIM pass outweighs SPF.
+            (R::Fail, R::Pass, P::Reject, Action::Accept),
+            (R::TempError, R::None, P::None, Action::TempFail),
+            (R::Pass, R::TempError, P::None, Action::TempFail),
+        ];
+        for (spf, dmarc, p, want) in cases {
+            let got = action(policy.decide(&verdict(spf, dmarc, p)));
+            assert_eq!(got, want, "spf={spf} dmarc={dmarc} p={}", p.keyword());
+        }
+    }
+
+    #[test]
+    fn replies_carry_the_codes() {
+        let policy = TrustPolicy::default();
+        let reject = policy.decide(&verdict(
+            AuthResult::Fail,
+            AuthResult::Fail,
+            DmarcPolicy::Reject,
+        ));
+        let reply = reject.reply().unwrap();
+        assert_eq!(
+            (reply.code, reply.enhanced.as_deref()),
+            (550, Some("5.7.1"))
+        );
+        let temp = policy.decide(&verdict(
+            AuthResult::TempError,
+            AuthResult::None,
+            DmarcPolicy::None,
+        ));
+        let reply = temp.reply().unwrap();
+        assert_eq!(
+            (reply.code, reply.enhanced.as_deref()),
+            (451, Some("4.7.24"))
+        );
+        assert_eq!(Decision::Accept.reply(), None);
+    }
+
+    #[test]
+    fn a_trusted_arc_sealer_overrides_a_dmarc_failure() {
+        let mut v = verdict(AuthResult::Fail, AuthResult::Fail, DmarcPolicy::Reject);
+        v.arc = ArcCheck {
+            result: AuthResult::Pass,
+            instances: 1,
+            sealer: Some("lists.example".into()),
+            reason: None,
+        };
+        let mut policy = TrustPolicy::default();
+        assert_eq!(action(policy.decide(&v)), Action::Reject);
+        policy.trusted_arc_sealers = vec!["Lists.Example".into()];
+        assert_eq!(policy.decide(&v), Decision::Accept);
+        v.arc.result = AuthResult::Fail;
+        assert_eq!(action(policy.decide(&v)), Action::Reject);
+    }
+
+    #[test]
+    fn per_domain_policies() {
+        let mut policies = DomainPolicies::default();
+        policies.per_domain.insert(
+            "strict.example".into(),
+            TrustPolicy {
+                spf_fail: Action::Reject,
+                ..TrustPolicy::default()
+            },
+        );
+        assert_eq!(
+            policies.for_domain("STRICT.example").spf_fail,
+            Action::Reject
+        );
+        assert_eq!(policies.for_domain("other.example").spf_fail, Action::Mark);
+    }
+}
