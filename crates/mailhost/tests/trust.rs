@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use praisani_mailhost::trust::{
     Action, AuthResult, CheckInput, Decision, DmarcPolicy, DnsSettings, SpfIdentity, TrustChecker,
-    TrustPolicy, TrustSettings, Verdict, strip_authentication_results,
+    TrustPolicy, TrustSettings, Verdict, stored_header, strip_authentication_results,
 };
 use praisani_testdns::{TestDns, Zone};
 use serde_json::{Value, json};
@@ -600,6 +600,57 @@ async fn authentication_results_format() {
         .map(|r| r[0].as_str().unwrap())
         .collect();
     assert_eq!(methods, ["spf", "spf", "dkim", "arc", "dmarc"], "{header}");
+}
+
+#[tokio::test]
+async fn the_stored_header_carries_our_results_and_marks() {
+    let dns = TestDns::start(zone());
+    let checker = checker(&dns);
+    let forged =
+        "Authentication-Results: MX.PRAISANI.TEST;\r\n\tdmarc=pass header.from=quarantine.test\r\n";
+
+    // A signed message with a forged field of ours: the field goes, ours
+    // comes on top, the signature still verifies on what is stored.
+    let signed = sign(
+        &message("a@sender.test", "hi", "Hello.\r\n"),
+        "sender.test",
+        "rsa",
+    );
+    let received = format!("{forged}{signed}");
+    let v = check(&checker, "helo.test", "a@sender.test", &received).await;
+    let decision = v.decision(&TrustPolicy::default());
+    assert_eq!(decision, Decision::Accept);
+    let stored = String::from_utf8(stored_header(received.as_bytes(), &v, &decision)).unwrap();
+    assert!(stored.starts_with(&v.authentication_results()));
+    assert_eq!(
+        stored.matches("Authentication-Results:").count(),
+        1,
+        "{stored}"
+    );
+    assert!(stored.ends_with(&signed));
+    let again = check(&checker, "helo.test", "a@sender.test", &stored).await;
+    assert_eq!(dkim_results(&again), [AuthResult::Pass]);
+
+    // p=quarantine with a subject tag: marked and tagged.
+    let received = format!("{forged}{}", message("a@quarantine.test", "Offer", "x\r\n"));
+    let v = check(&checker, "helo.test", "a@quarantine.test", &received).await;
+    let tagged = TrustPolicy {
+        subject_tag: Some("[SPAM]".into()),
+        ..TrustPolicy::default()
+    };
+    let decision = v.decision(&tagged);
+    let stored = String::from_utf8(stored_header(received.as_bytes(), &v, &decision)).unwrap();
+    assert!(stored.starts_with("Authentication-Results: mx.praisani.test;\r\n"));
+    assert!(
+        stored
+            .contains("\tdmarc=fail (p=quarantine adkim=r aspf=r) header.from=quarantine.test\r\n")
+    );
+    assert!(stored.contains("\r\nX-Spam-Flag: YES\r\n"), "{stored}");
+    assert!(stored.contains("\r\nSubject: [SPAM] Offer\r\n"), "{stored}");
+    assert!(
+        !stored.contains("dmarc=pass"),
+        "the forgery is gone: {stored}"
+    );
 }
 
 #[test]

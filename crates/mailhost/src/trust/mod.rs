@@ -14,8 +14,10 @@
 //! plan: `Inbound::message_end` runs [`TrustChecker::check`] on the
 //! spooled message for unauthenticated, non-trusted clients, answers
 //! [`Decision::reply`] when there is one, and otherwise stores the message
-//! with [`strip::strip_authentication_results`] applied and
-//! [`Verdict::authentication_results`] (plus [`Decision`]'s mark) prepended.
+//! with its header replaced by [`stamp::stored_header`]: our
+//! [`Verdict::authentication_results`] and the [`Decision`]'s marks on top,
+//! forged fields with our authserv-id removed
+//! ([`strip::strip_authentication_results`]).
 
 mod body_hash;
 pub mod cache;
@@ -23,12 +25,14 @@ pub mod checker;
 pub mod dns;
 pub mod policy;
 pub mod results;
+pub mod stamp;
 pub mod strip;
 pub mod verdict;
 
 pub use checker::{CheckInput, TrustChecker, TrustSettings};
 pub use dns::{DnsSettings, TrustError, build_resolver};
 pub use policy::{Action, Decision, DomainPolicies, TrustPolicy};
+pub use stamp::stored_header;
 pub use strip::strip_authentication_results;
 pub use verdict::{
     Alignment, ArcCheck, AuthResult, DkimCheck, DmarcCheck, DmarcPolicy, SpfCheck, SpfIdentity,
