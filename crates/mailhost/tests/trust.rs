@@ -195,6 +195,24 @@ async fn signed_aligned_mail_passes_everything() {
 }
 
 #[tokio::test]
+async fn signatures_beyond_the_limit_are_not_checked() {
+    let dns = TestDns::start(zone());
+    let checker = checker(&dns);
+    let msg = message("a@sender.test", "many", "x\r\n");
+    let signed = sign(&msg, "sender.test", "rsa");
+    let signature = signed.strip_suffix(msg.as_str()).unwrap();
+    let many = format!("{}{msg}", signature.repeat(50));
+    let v = check(&checker, "helo.test", "a@sender.test", &many).await;
+    assert_eq!(dkim_results(&v), [AuthResult::Pass; 10]);
+    let key_lookups = dns
+        .queries()
+        .iter()
+        .filter(|(name, _)| name == "rsa._domainkey.sender.test")
+        .count();
+    assert_eq!(key_lookups, 1, "the key is asked once and cached");
+}
+
+#[tokio::test]
 async fn relaxed_body_hash_of_a_body_ending_in_blank_lines() {
     let dns = TestDns::start(zone());
     let checker = checker(&dns);

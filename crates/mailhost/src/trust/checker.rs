@@ -27,15 +27,20 @@ pub struct TrustSettings {
     /// Parsed records kept per record type (SPF/DKIM/DMARC texts, MX, A,
     /// AAAA, PTR), each until its TTL runs out.
     pub cache_entries: usize,
+    /// DKIM signatures verified per message, the topmost first (RFC 6376
+    /// §6.1 lets verifiers limit them): each costs a DNS lookup, and a
+    /// message could carry thousands.
+    pub max_dkim_signatures: usize,
 }
 
 impl Default for TrustSettings {
     /// 20 s per check (RFC 7208 §4.6.4 suggests at least 20 s for SPF),
-    /// 4096 cached records per type.
+    /// 4096 cached records per type, 10 DKIM signatures per message.
     fn default() -> Self {
         TrustSettings {
             check_timeout: Duration::from_secs(20),
             cache_entries: 4096,
+            max_dkim_signatures: 10,
         }
     }
 }
@@ -106,6 +111,9 @@ impl TrustChecker {
             .unwrap_or_default();
         let parsed = AuthenticatedMessage::parse(input.message).map(|mut message| {
             super::body_hash::repair_relaxed_body_hashes(&mut message);
+            message
+                .dkim_headers
+                .truncate(self.settings.max_dkim_signatures);
             message
         });
 
