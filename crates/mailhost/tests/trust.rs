@@ -98,7 +98,9 @@ fn zone() -> Zone {
         .txt("fwd.test", spf_ok)
         // SPF that includes itself, and a chain of 11 includes (RFC 7208
         // §4.6.4 allows 10 lookups).
-        .txt("loop.test", "v=spf1 include:loop.test -all");
+        .txt("loop.test", "v=spf1 include:loop.test -all")
+        // A selector whose key lookup times out.
+        .silent("slow._domainkey.reject.test");
     for i in 0..11 {
         zone = zone.txt(
             &format!("chain{i}.test"),
@@ -548,6 +550,26 @@ async fn dns_timeout_is_a_temperror_and_a_451() {
     };
     assert_eq!(v.decision(&open), Decision::Accept);
     drop(silent);
+}
+
+#[tokio::test]
+async fn a_dkim_key_lookup_timeout_is_not_a_dmarc_failure() {
+    let dns = TestDns::start(zone());
+    let checker = checker(&dns);
+    // reject.test (p=reject, SPF not covering us) signs with a selector
+    // whose key does not arrive: without the key DMARC cannot fail.
+    let msg = sign(
+        &message("billing@reject.test", "hi", "x\r\n"),
+        "reject.test",
+        "slow",
+    );
+    let v = check(&checker, "helo.test", "billing@reject.test", &msg).await;
+    assert_eq!(dkim_results(&v), [AuthResult::TempError]);
+    assert_eq!(v.dmarc.result, AuthResult::TempError);
+    assert!(matches!(
+        v.decision(&TrustPolicy::default()),
+        Decision::TempFail { code: 451, .. }
+    ));
 }
 
 #[tokio::test]

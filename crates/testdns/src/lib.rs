@@ -31,6 +31,7 @@ fn key(n: &Name) -> String {
 #[derive(Default, Clone)]
 pub struct Zone {
     records: Vec<(String, RData)>,
+    silent: Vec<String>,
 }
 
 impl Zone {
@@ -84,6 +85,13 @@ impl Zone {
         self.add(owner, RData::TXT(TXT::from_bytes(strings)))
     }
 
+    /// Questions about exactly `owner` get no answer (a timeout), like
+    /// everything under `slow.test`.
+    pub fn silent(mut self, owner: &str) -> Self {
+        self.silent.push(owner.to_ascii_lowercase());
+        self
+    }
+
     /// A PTR record (`owner` is the reverse name, e.g.
     /// `1.0.0.127.in-addr.arpa`).
     pub fn ptr(self, owner: &str, target: &str) -> Self {
@@ -120,7 +128,7 @@ impl Zone {
         response.add_query(query.clone());
         let qname = key(&query.name);
         let under = |zone: &str| qname == zone || qname.ends_with(&format!(".{zone}"));
-        if under("slow.test") {
+        if under("slow.test") || self.silent.contains(&qname) {
             return None;
         }
         if under("servfail.test") {

@@ -22,7 +22,9 @@ use super::verdict::{ArcCheck, AuthResult, DkimCheck, DmarcCheck, SpfCheck, SpfI
 pub struct TrustSettings {
     /// Bound on each check as a whole (SPF may make 10 lookups one after
     /// the other; DKIM one per signature). Each single lookup is bounded by
-    /// the resolver's own timeout ([`DnsSettings::timeout`]).
+    /// the resolver's own timeout ([`DnsSettings::timeout`]). SPF, DKIM and
+    /// ARC run at once and DMARC after them, so a message takes at most
+    /// twice this.
     pub check_timeout: Duration,
     /// Parsed records kept per record type (SPF/DKIM/DMARC texts, MX, A,
     /// AAAA, PTR), each until its TTL runs out.
@@ -127,7 +129,8 @@ impl TrustChecker {
         };
         let spf_mail_from = async {
             let Some(sender) = mail_from_subject.as_deref() else {
-                return (None, none_spf(SpfIdentity::MailFrom, "postmaster"));
+                let subject = format!("postmaster@{}", input.helo);
+                return (None, none_spf(SpfIdentity::MailFrom, &subject));
             };
             let params = self.params(SpfParameters::verify_mail_from(
                 ip,
@@ -166,6 +169,20 @@ impl TrustChecker {
         let has_signatures = parsed
             .as_ref()
             .is_some_and(|m| !m.dkim_headers.is_empty() || m.has_dkim_errors);
+        // Whether a signature we could not check might have aligned with
+        // `From:` (same domain or one inside the other: a superset of
+        // relaxed alignment).
+        let could_align = parsed.as_ref().is_some_and(|m| {
+            let from = m
+                .from()
+                .rsplit_once('@')
+                .map_or("", |(_, d)| d)
+                .to_ascii_lowercase();
+            m.dkim_headers.iter().any(|h| {
+                let d = h.header.d.to_ascii_lowercase();
+                d == from || d.ends_with(&format!(".{from}")) || from.ends_with(&format!(".{d}"))
+            })
+        });
         let dkim = match &dkim_outputs {
             Some(outputs) => outputs.iter().map(DkimCheck::from_output).collect(),
             None if has_signatures => vec![DkimCheck {
@@ -201,7 +218,8 @@ impl TrustChecker {
                         // Signatures we could not check might have aligned:
                         // not knowing is not failing.
                         if dkim_outputs.is_none()
-                            && has_signatures
+                            && could_align
+                            && check.record
                             && check.result != AuthResult::Pass
                             && *out.dkim_result() != DmarcResult::Pass
                         {
