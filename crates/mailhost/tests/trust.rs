@@ -706,3 +706,31 @@ fn strip_removes_only_our_authserv_id() {
          From: a@bank.example\r\n\r\nbody\r\n"
     );
 }
+
+/// Sessions run on tokio's multi-threaded runtime: the checker is shared
+/// between them and its check must be a `Send` future.
+#[test]
+fn the_checker_is_shareable_and_its_check_is_send() {
+    fn shareable<T: Send + Sync>() {}
+    fn send<T: Send>(_: &T) {}
+    shareable::<TrustChecker>();
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns = DnsSettings {
+        nameservers: vec![silent.local_addr().unwrap()],
+        timeout: Duration::from_millis(100),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = runtime.enter();
+    let checker = TrustChecker::with_dns(TrustSettings::default(), &dns).unwrap();
+    let future = checker.check(CheckInput {
+        client_ip: IpAddr::from([127, 0, 0, 1]),
+        helo: "helo.test",
+        mail_from: "",
+        hostname: HOST,
+        message: b"From: a@b.test\r\n\r\n",
+    });
+    send(&future);
+}

@@ -232,6 +232,16 @@ impl TrustChecker {
             }
         };
 
+        tracing::debug!(
+            client = %ip,
+            spf = %spf_mail_from.result,
+            spf_helo = %spf_helo.result,
+            dkim = ?dkim.iter().map(|d| d.result.keyword()).collect::<Vec<_>>(),
+            arc = %arc.result,
+            dmarc = %dmarc.result,
+            from_domain = %dmarc.from_domain,
+            "trust checks done"
+        );
         Verdict {
             authserv_id: input.hostname.to_string(),
             client_ip: ip,
