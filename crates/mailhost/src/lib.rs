@@ -24,6 +24,7 @@ pub mod retention;
 pub mod submission;
 pub mod throttle;
 pub mod trace;
+pub mod trust;
 
 pub use auth::{Authenticator, LoginError};
 pub use maildrop::Maildrop;

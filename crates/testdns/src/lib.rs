@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hickory_resolver::proto::op::{Message, OpCode, ResponseCode};
-use hickory_resolver::proto::rr::rdata::{A, AAAA, CNAME, MX, SOA};
+use hickory_resolver::proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, SOA, TXT};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 
 fn name(s: &str) -> Name {
@@ -31,6 +31,7 @@ fn key(n: &Name) -> String {
 #[derive(Default, Clone)]
 pub struct Zone {
     records: Vec<(String, RData)>,
+    silent: Vec<String>,
 }
 
 impl Zone {
@@ -66,6 +67,37 @@ impl Zone {
         self.add(owner, RData::CNAME(CNAME(name(target))))
     }
 
+    /// A TXT record holding `text`, cut into character-strings of at most
+    /// 255 bytes as a zone file would have to (long DKIM keys need several).
+    pub fn txt(self, owner: &str, text: &str) -> Self {
+        let strings: Vec<&[u8]> = text.as_bytes().chunks(255).collect();
+        let strings = if strings.is_empty() {
+            vec![&b""[..]]
+        } else {
+            strings
+        };
+        self.add(owner, RData::TXT(TXT::from_bytes(strings)))
+    }
+
+    /// A TXT record made of exactly these character-strings.
+    pub fn txt_strings(self, owner: &str, strings: &[&str]) -> Self {
+        let strings = strings.iter().map(|s| s.as_bytes()).collect();
+        self.add(owner, RData::TXT(TXT::from_bytes(strings)))
+    }
+
+    /// Questions about exactly `owner` get no answer (a timeout), like
+    /// everything under `slow.test`.
+    pub fn silent(mut self, owner: &str) -> Self {
+        self.silent.push(owner.to_ascii_lowercase());
+        self
+    }
+
+    /// A PTR record (`owner` is the reverse name, e.g.
+    /// `1.0.0.127.in-addr.arpa`).
+    pub fn ptr(self, owner: &str, target: &str) -> Self {
+        self.add(owner, RData::PTR(PTR(name(target))))
+    }
+
     /// A name exists when it owns records or has a descendant that does
     /// (an "empty non-terminal" answers NODATA, not NXDOMAIN).
     fn exists(&self, owner: &str) -> bool {
@@ -96,7 +128,7 @@ impl Zone {
         response.add_query(query.clone());
         let qname = key(&query.name);
         let under = |zone: &str| qname == zone || qname.ends_with(&format!(".{zone}"));
-        if under("slow.test") {
+        if under("slow.test") || self.silent.contains(&qname) {
             return None;
         }
         if under("servfail.test") {
