@@ -19,6 +19,9 @@ impl Session {
             "8BITMIME".to_owned(),
             "ENHANCEDSTATUSCODES".to_owned(),
         ];
+        if c.chunking {
+            lines.push("CHUNKING".to_owned()); // RFC 3030
+        }
         if c.smtputf8 {
             lines.push("SMTPUTF8".to_owned());
         }
@@ -33,7 +36,7 @@ impl Session {
         if !mechanisms.is_empty() {
             lines.push(format!("AUTH {}", mechanisms.join(" ")));
         }
-        self.transaction = None;
+        self.reset_transaction();
         self.helo = Some(Helo { name, esmtp: true });
         // No enhanced code: the EHLO reply is where the client learns whether we
         // use them at all (RFC 2034 section 3).
@@ -43,7 +46,7 @@ impl Session {
     /// HELO: plain SMTP, no extensions (MAIL parameters are refused afterwards, and
     /// so are STARTTLS and AUTH).
     pub(super) fn helo(&mut self, name: String) {
-        self.transaction = None;
+        self.reset_transaction();
         self.helo = Some(Helo { name, esmtp: false });
         let host = self.config.hostname.clone();
         self.send(Reply::new(250, "", host));
