@@ -31,6 +31,8 @@ mod rcpt;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_bdat;
+#[cfg(test)]
 mod tests_dsn;
 #[cfg(test)]
 mod tests_rcpt;
