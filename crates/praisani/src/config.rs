@@ -1194,7 +1194,12 @@ mod tests {
         assert_eq!(c.pop3.languages, Language::ALL);
         assert!(!c.smtp.allow_utf8_headers_without_smtputf8);
         assert!(c.smtp.chunking);
-        assert!(!Config::parse("[smtp]\nchunking = false").unwrap().smtp.chunking);
+        assert!(
+            !Config::parse("[smtp]\nchunking = false")
+                .unwrap()
+                .smtp
+                .chunking
+        );
         let c = Config::parse("[pop3]\nutf8 = false\nlanguages = [\"TH\"]").unwrap();
         assert!(!c.pop3.utf8);
         assert_eq!(c.pop3.languages, [Language::Th]);

@@ -1,0 +1,282 @@
+//! CHUNKING (RFC 3030): BDAT on the real binary. Python's smtplib has no BDAT, so
+//! the client side is raw sockets; what arrives is read back with poplib, and
+//! relayed mail at a second praisani.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const PY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A message whose body holds an end of data, a whole second transaction, a
+/// dot-led line and 8-bit text: as BDAT content all of it is message.
+fn tricky_message(from: &str, to: &str, subject: &str) -> Vec<u8> {
+    format!(
+        "From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nMessage-ID: <{subject}@client.test>\r\n\
+         Date: Thu, 3 Dec 2026 07:00:00 +0000\r\n\r\n\
+         first line\r\n.\r\nMAIL FROM:<evil@remote.test>\r\nRCPT TO:<{DEMO_USER}>\r\nDATA\r\n\
+         Subject: smuggled\r\n\r\nsmuggled body\r\n.\r\nQUIT\r\n.leading dot\r\n..two dots\r\n\
+         8-bit: caf\u{e9} \u{e44}\u{e17}\u{e22}\r\nlast line\r\n"
+    )
+    .into_bytes()
+}
+
+/// The BDAT commands for `message` cut at `cuts`, the last one with LAST, as one
+/// pipelined write.
+fn bdat_stream(message: &[u8], cuts: &[usize]) -> (Vec<u8>, usize) {
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(message.len());
+    let mut out = Vec::new();
+    let n = bounds.len() - 1;
+    for (i, w) in bounds.windows(2).enumerate() {
+        let part = &message[w[0]..w[1]];
+        let last = if i + 1 == n { " LAST" } else { "" };
+        out.extend_from_slice(format!("BDAT {}{last}\r\n", part.len()).as_bytes());
+        out.extend_from_slice(part);
+    }
+    (out, n)
+}
+
+/// Pipelines MAIL, RCPT and the chunks; returns every reply in order.
+fn send_bdat(
+    c: &mut Smtp,
+    mail: &str,
+    rcpts: &[&str],
+    message: &[u8],
+    cuts: &[usize],
+) -> Vec<Reply> {
+    let mut out = format!("MAIL FROM:{mail}\r\n").into_bytes();
+    for r in rcpts {
+        out.extend_from_slice(format!("RCPT TO:<{r}>\r\n").as_bytes());
+    }
+    let (chunks, n) = bdat_stream(message, cuts);
+    out.extend_from_slice(&chunks);
+    c.send_raw(&out).unwrap();
+    (0..1 + rcpts.len() + n)
+        .map(|_| c.reply().expect("a reply to every command"))
+        .collect()
+}
+
+#[track_caller]
+fn assert_codes(replies: &[Reply], want: &[u16]) {
+    let got: Vec<u16> = replies.iter().map(|r| r.code).collect();
+    assert_eq!(got, want, "{replies:?}");
+}
+
+fn ends_with(hay: &[u8], needle: &[u8]) -> bool {
+    hay.len() >= needle.len() && &hay[hay.len() - needle.len()..] == needle
+}
+
+#[test]
+fn bdat_message_is_stored_byte_exact_and_acknowledged_only_once_durable() {
+    require_tool!("python3");
+    let mut s = Server::start_default();
+    let mut c = s.smtp();
+    let ehlo = c.ehlo("client.test");
+    assert!(
+        ehlo.lines.iter().any(|l| &l[4..] == "CHUNKING"),
+        "EHLO offers CHUNKING: {ehlo}"
+    );
+    assert!(!ehlo.text().contains("BINARYMIME"), "{ehlo}");
+    let msg = tricky_message("sender@remote.test", DEMO_USER, "bdat-exact");
+    // Cut inside the "\r\n.\r\n" (a CRLF split across chunks) and in a line.
+    let dot = msg.windows(5).position(|w| w == b"\r\n.\r\n").unwrap();
+    let replies = send_bdat(
+        &mut c,
+        "<sender@remote.test> BODY=8BITMIME SMTPUTF8",
+        &[DEMO_USER],
+        &msg,
+        &[dot + 1, dot + 3, dot + 40],
+    );
+    assert_codes(&replies, &[250, 250, 250, 250, 250, 250]);
+    assert!(replies[2].text().contains("octets received"), "{replies:?}");
+    assert!(replies[5].text().contains("queued as"), "{replies:?}");
+    // The session is in step: the smuggled QUIT was content.
+    c.expect("NOOP", 250);
+    // The 250 came after the commit: a kill -9 now loses nothing.
+    s.kill9();
+    drop(c);
+    s.restart(false);
+    let script = r#"
+import poplib, sys
+port = int(sys.argv[1]); want = bytes.fromhex(sys.argv[2])
+p = poplib.POP3('127.0.0.1', port, timeout=30)
+p.user('demo@example.test'); p.pass_('demo-pass')
+count, total = p.stat()
+assert count == 1, ('one message, the smuggled one is not a message', count)
+resp, lines, octets = p.retr(1)
+got = b'\r\n'.join(lines) + b'\r\n'
+assert got.endswith(want), (got, want)
+head = got[:len(got) - len(want)]
+assert head.startswith(b'Return-Path: <sender@remote.test>\r\n'), head
+assert b'Received: ' in head and b'UTF8SMTP' in head, head
+assert total == len(got), ('LIST size is the RETR size', total, len(got))
+p.quit()
+print('OK')
+"#;
+    let hex: String = msg.iter().map(|b| format!("{b:02x}")).collect();
+    let out = python(script, &[&s.pop3_port.to_string(), &hex], PY_TIMEOUT);
+    assert_py_ok(&out, "poplib reads the BDAT message byte for byte");
+}
+
+#[test]
+fn oversized_bdat_gets_552_after_its_chunk_and_the_session_goes_on() {
+    let s = Server::start_with(ServerOpts {
+        limits: "max_message_size = 4000".into(),
+        ..ServerOpts::default()
+    });
+    let mut c = s.smtp();
+    c.ehlo("client.test");
+    // 3000 octets that fit, 3000 that break the limit (made of commands), and the
+    // LAST chunk the client pipelined before it could see the 552.
+    let fits = b"X-Filler: yes\r\n".repeat(200);
+    let commands = b"RSET\r\nQUIT\r\n".repeat(250);
+    let mut out =
+        format!("MAIL FROM:<sender@remote.test>\r\nRCPT TO:<{DEMO_USER}>\r\n").into_bytes();
+    out.extend_from_slice(format!("BDAT {}\r\n", fits.len()).as_bytes());
+    out.extend_from_slice(&fits);
+    out.extend_from_slice(format!("BDAT {}\r\n", commands.len()).as_bytes());
+    out.extend_from_slice(&commands);
+    out.extend_from_slice(b"BDAT 6 LAST\r\nQUIT\r\nNOOP\r\n");
+    c.send_raw(&out).unwrap();
+    let replies: Vec<Reply> = (0..6).map(|_| c.reply().unwrap()).collect();
+    assert_codes(&replies, &[250, 250, 250, 552, 503, 250]);
+    assert!(replies[3].text().starts_with("552 5.3.4"), "{replies:?}");
+    // The client starts over and the next message goes through.
+    c.expect("RSET", 250);
+    let msg = simple_message("sender@remote.test", DEMO_USER, "after-552", "small");
+    let replies = send_bdat(&mut c, "<sender@remote.test>", &[DEMO_USER], &msg, &[]);
+    assert_codes(&replies, &[250, 250, 250]);
+    c.quit();
+    let msgs = s.fetch_all(DEMO_USER, DEMO_PASS);
+    assert_eq!(msgs.len(), 1, "only the second message was stored");
+    assert!(ends_with(&msgs[0], &msg));
+}
+
+#[test]
+fn bdat_refusals_keep_dialogue_and_message_checks_of_data() {
+    let s = Server::start_default();
+    let mut c = s.smtp();
+    c.ehlo("client.test");
+    // BDAT without a transaction: its octets are skipped, not run.
+    c.send_raw(b"BDAT 32\r\nMAIL FROM:<evil@remote.test>\r\n\r\nNOOP\r\n")
+        .unwrap();
+    assert_eq!(c.reply().unwrap().code, 503);
+    assert_eq!(c.reply().unwrap().code, 250, "NOOP after the skipped chunk");
+    // A NUL octet is refused at the end as with DATA (554 5.6.0), after the
+    // store looked at the message.
+    let replies = send_bdat(
+        &mut c,
+        "<sender@remote.test>",
+        &[DEMO_USER],
+        b"Subject: nul\r\n\r\na\0b\r\n",
+        &[],
+    );
+    assert_codes(&replies, &[250, 250, 554]);
+    // DATA after BDAT is refused (RFC 3030), RSET recovers.
+    c.expect("MAIL FROM:<sender@remote.test>", 250);
+    c.expect(&format!("RCPT TO:<{DEMO_USER}>"), 250);
+    c.send_raw(b"BDAT 4\r\nab\r\n").unwrap();
+    assert_eq!(c.reply().unwrap().code, 250);
+    c.expect("DATA", 503);
+    c.expect("RSET", 250);
+    // A BDAT whose size cannot be read ends the connection: nothing after it can
+    // be told apart from chunk data.
+    c.send_raw(b"BDAT lots\r\nQUIT\r\n").unwrap();
+    assert_eq!(c.reply().unwrap().code, 501);
+    assert!(c.reply().is_err(), "connection closed");
+    assert_eq!(s.fetch_all(DEMO_USER, DEMO_PASS).len(), 0);
+}
+
+/// The sending side: relays for 127.0.0.0/8 and submission, routes remote.test to `b`.
+fn relaying_sender(b: &Server) -> Server {
+    Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tls_listeners: true,
+            top: "trusted_networks = [\"127.0.0.0/8\"]".into(),
+            tables: format!(
+                "[delivery]\nretry = [\"1h\"]\nroutes = {{ \"remote.test\" = \"127.0.0.1:{}\" }}\n",
+                b.smtp_port
+            ),
+            ..ExtraConfig::default()
+        },
+    )
+}
+
+#[test]
+fn bdat_to_remote_recipients_is_queued_and_relayed_intact() {
+    let b = Server::start_default();
+    b.add_domain("remote.test");
+    b.add_user("r@remote.test", "rpw", &[]);
+    let a = relaying_sender(&b);
+    // From a trusted network on the MX listener.
+    let relayed = tricky_message("app@example.test", "r@remote.test", "bdat-trusted");
+    let mut c = a.smtp();
+    c.ehlo("client.test");
+    let replies = send_bdat(
+        &mut c,
+        "<app@example.test> BODY=8BITMIME",
+        &["r@remote.test"],
+        &relayed,
+        &[100],
+    );
+    assert_codes(&replies, &[250, 250, 250, 250]);
+    c.quit();
+    // Submission, authenticated.
+    let submitted = tricky_message(DEMO_USER, "r@remote.test", "bdat-submitted");
+    let mut c = a.submission();
+    let ehlo = c.ehlo("client.test");
+    assert!(
+        ehlo.text().contains("CHUNKING"),
+        "submission offers it too: {ehlo}"
+    );
+    c.expect(
+        &format!("AUTH PLAIN {}", plain_b64(DEMO_USER, DEMO_PASS)),
+        235,
+    );
+    let replies = send_bdat(
+        &mut c,
+        &format!("<{DEMO_USER}> BODY=8BITMIME"),
+        &["r@remote.test"],
+        &submitted,
+        &[10, 11, 200],
+    );
+    assert_codes(&replies, &[250, 250, 250, 250, 250, 250]);
+    c.quit();
+    let msgs = wait_for("both messages at the remote server", 30, || {
+        let m = b.fetch_all("r@remote.test", "rpw");
+        (m.len() >= 2).then_some(m)
+    });
+    assert_eq!(msgs.len(), 2, "each delivered once, nothing smuggled");
+    for want in [&relayed, &submitted] {
+        assert!(
+            msgs.iter().any(|m| ends_with(m, want)),
+            "relayed byte for byte: {:?}",
+            String::from_utf8_lossy(want)
+        );
+    }
+    wait_for("the queue to empty", 10, || {
+        (queue_json(&a).trim() == "[]").then_some(())
+    });
+}
+
+#[test]
+fn chunking_can_be_turned_off() {
+    let s = Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tables: "[smtp]\nchunking = false\n".into(),
+            ..ExtraConfig::default()
+        },
+    );
+    let mut c = s.smtp();
+    let ehlo = c.ehlo("client.test");
+    assert!(!ehlo.text().contains("CHUNKING"), "{ehlo}");
+    c.expect("MAIL FROM:<sender@remote.test>", 250);
+    c.expect(&format!("RCPT TO:<{DEMO_USER}>"), 250);
+    c.expect("BDAT 0 LAST", 502);
+    c.quit();
+}
