@@ -190,6 +190,38 @@ fn bdat_refusals_keep_dialogue_and_message_checks_of_data() {
     assert_eq!(s.fetch_all(DEMO_USER, DEMO_PASS).len(), 0);
 }
 
+#[test]
+fn bdat_message_over_the_quota_is_refused_in_the_commit() {
+    let s = Server::start_default();
+    s.add_user("q@example.test", "qpw", &["--quota", "4K"]);
+    let mut c = s.smtp();
+    c.ehlo("client.test");
+    // No SIZE=: RCPT passes, the store's commit refuses a message larger than the
+    // quota (552 5.2.2), and the next message that fits is fine.
+    let big = [
+        b"Subject: big\r\n\r\n".as_slice(),
+        &b"x".repeat(70).repeat(80),
+    ]
+    .concat();
+    let big: Vec<u8> = big.chunks(70).flat_map(|l| [l, b"\r\n"].concat()).collect();
+    let replies = send_bdat(
+        &mut c,
+        "<s@sender.test>",
+        &["q@example.test"],
+        &big,
+        &[2000],
+    );
+    assert_codes(&replies[..3], &[250, 250, 250]);
+    assert!(replies[3].text().starts_with("552 5.2.2"), "{replies:?}");
+    let small = simple_message("s@sender.test", "q@example.test", "fits", "small");
+    let replies = send_bdat(&mut c, "<s@sender.test>", &["q@example.test"], &small, &[]);
+    assert_codes(&replies, &[250, 250, 250]);
+    c.quit();
+    let msgs = s.fetch_all("q@example.test", "qpw");
+    assert_eq!(msgs.len(), 1);
+    assert!(ends_with(&msgs[0], &small));
+}
+
 /// The sending side: relays for 127.0.0.0/8 and submission, routes remote.test to `b`.
 fn relaying_sender(b: &Server) -> Server {
     Server::start_extra(
@@ -245,6 +277,25 @@ fn bdat_to_remote_recipients_is_queued_and_relayed_intact() {
         &[10, 11, 200],
     );
     assert_codes(&replies, &[250, 250, 250, 250, 250, 250]);
+    // The From: checks of submission hold for BDAT: a forged From: (the header
+    // split across chunks) and a second From: are refused at LAST, nothing queued.
+    let forged = tricky_message("boss@other.test", "r@remote.test", "bdat-forged");
+    let twice = [b"From: <boss@other.test>\r\n".as_slice(), &submitted].concat();
+    for bad in [forged, twice] {
+        let replies = send_bdat(
+            &mut c,
+            &format!("<{DEMO_USER}>"),
+            &["r@remote.test"],
+            &bad,
+            &[3, 30],
+        );
+        assert_codes(&replies[..4], &[250, 250, 250, 250]);
+        assert!(
+            replies[4].text().starts_with("553 5.7.1")
+                || replies[4].text().starts_with("550 5.6.0"),
+            "{replies:?}"
+        );
+    }
     c.quit();
     let msgs = wait_for("both messages at the remote server", 30, || {
         let m = b.fetch_all("r@remote.test", "rpw");
