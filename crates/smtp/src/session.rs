@@ -424,8 +424,15 @@ impl Session {
 
     fn dispatch(&mut self, cmd: Command) {
         match cmd {
-            Command::Ehlo(name) => self.ehlo(name),
-            Command::Helo(name) => self.helo(name),
+            // Both reset the transaction; a BDAT message in it is aborted first.
+            Command::Ehlo(name) => {
+                self.reset_transaction();
+                self.ehlo(name)
+            }
+            Command::Helo(name) => {
+                self.reset_transaction();
+                self.helo(name)
+            }
             Command::Mail { from, params } => self.mail(from, &params),
             Command::Rcpt { to, params } => self.rcpt(to, &params),
             Command::Data => self.data(),

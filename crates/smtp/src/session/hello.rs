@@ -36,7 +36,7 @@ impl Session {
         if !mechanisms.is_empty() {
             lines.push(format!("AUTH {}", mechanisms.join(" ")));
         }
-        self.reset_transaction();
+        self.transaction = None;
         self.helo = Some(Helo { name, esmtp: true });
         // No enhanced code: the EHLO reply is where the client learns whether we
         // use them at all (RFC 2034 section 3).
@@ -46,7 +46,7 @@ impl Session {
     /// HELO: plain SMTP, no extensions (MAIL parameters are refused afterwards, and
     /// so are STARTTLS and AUTH).
     pub(super) fn helo(&mut self, name: String) {
-        self.reset_transaction();
+        self.transaction = None;
         self.helo = Some(Helo { name, esmtp: false });
         let host = self.config.hostname.clone();
         self.send(Reply::new(250, "", host));
