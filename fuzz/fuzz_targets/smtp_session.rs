@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
     config.auth_mechanisms_tls = vec!["PLAIN".into(), "LOGIN".into()];
     config.auth_mechanisms_plain = vec!["SCRAM-SHA-256".into()];
     config.require_auth = data.first().is_some_and(|b| b % 2 == 0);
+    config.chunking = data.get(1).is_none_or(|b| b % 3 != 0);
     let config = Arc::new(config);
     let mut s = Session::new(config.clone());
     let mut i = 0;

@@ -469,7 +469,7 @@ impl<'de> Deserialize<'de> for RouteSetting {
 }
 
 /// `[smtp]`: the MX listener.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmtpSettings {
     /// Offer AUTH on the MX listener too (some old clients send to port 25).
@@ -478,6 +478,18 @@ pub struct SmtpSettings {
     /// without SMTPUTF8 (legacy 8-bit headers). Off (default): refused with
     /// `550 5.6.9`, as RFC 6531/6532 want.
     pub allow_utf8_headers_without_smtputf8: bool,
+    /// Offer CHUNKING (RFC 3030, BDAT) on every SMTP listener (default on).
+    pub chunking: bool,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            auth_on_mx: false,
+            allow_utf8_headers_without_smtputf8: false,
+            chunking: true,
+        }
+    }
 }
 
 /// `[submission]`: what authenticated users may send.
@@ -1197,6 +1209,13 @@ mod tests {
         assert!(c.pop3.utf8);
         assert_eq!(c.pop3.languages, Language::ALL);
         assert!(!c.smtp.allow_utf8_headers_without_smtputf8);
+        assert!(c.smtp.chunking);
+        assert!(
+            !Config::parse("[smtp]\nchunking = false")
+                .unwrap()
+                .smtp
+                .chunking
+        );
         let c = Config::parse("[pop3]\nutf8 = false\nlanguages = [\"TH\"]").unwrap();
         assert!(!c.pop3.utf8);
         assert_eq!(c.pop3.languages, [Language::Th]);

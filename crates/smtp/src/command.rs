@@ -47,7 +47,15 @@ pub enum Command {
         /// The initial response as sent: base64 or `=` (not decoded here).
         initial_response: Option<String>,
     },
-    /// A command we know of but do not implement (BDAT, ETRN, …); the upper-cased
+    /// `BDAT chunk-size [LAST]` (RFC 3030): exactly `size` octets of message
+    /// follow the command line.
+    Bdat {
+        /// The octets that follow.
+        size: u64,
+        /// This chunk ends the message.
+        last: bool,
+    },
+    /// A command we know of but do not implement (ETRN, TURN, …); the upper-cased
     /// verb.
     NotImplemented(&'static str),
     /// An HTTP request line (`GET / HTTP/1.1`…): someone pointed a web client or a
@@ -82,10 +90,15 @@ pub enum CommandError {
     /// A malformed ESMTP parameter (501 5.5.4).
     #[error("bad parameter syntax")]
     BadParameter,
+    /// A malformed BDAT command (501 5.5.4) with the size it announced, if that
+    /// could be read: those octets follow it and are not commands. When it could
+    /// not, nothing after the line can be told apart from the chunk.
+    #[error("Syntax: BDAT size [LAST]")]
+    Bdat(Option<u64>),
 }
 
 /// Verbs that we recognise but do not implement yet; answered 502 and not advertised.
-const NOT_IMPLEMENTED: &[&str] = &["BDAT", "ETRN", "TURN", "ATRN", "SEND", "SOML", "SAML"];
+const NOT_IMPLEMENTED: &[&str] = &["ETRN", "TURN", "ATRN", "SEND", "SOML", "SAML"];
 
 /// Request methods that identify an HTTP client speaking to an SMTP port.
 const HTTP_METHODS: &[&str] = &[
@@ -137,6 +150,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
         "QUIT" => no_arg(rest, Command::Quit, "Syntax: QUIT"),
         "STARTTLS" => no_arg(rest, Command::StartTls, "Syntax: STARTTLS"),
         "AUTH" => auth_args(rest),
+        "BDAT" => bdat_args(rest),
         "NOOP" => Ok(Command::Noop),
         "HELP" => Ok(Command::Help),
         "VRFY" => some_arg(rest, "Syntax: VRFY address").map(Command::Vrfy),
@@ -147,6 +161,27 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
             None => Err(CommandError::Unrecognized),
         },
     }
+}
+
+/// `BDAT chunk-size [LAST]`, chunk-size = 1*DIGIT (RFC 3030 section 2). `LAST` is
+/// case-insensitive like every keyword. Anything else after a readable size is
+/// still a syntax error, but one whose chunk can be skipped.
+fn bdat_args(rest: &str) -> Result<Command, CommandError> {
+    let mut words = rest.split(' ').filter(|w| !w.is_empty());
+    let size = words
+        .next()
+        .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|w| w.parse::<u64>().ok())
+        .ok_or(CommandError::Bdat(None))?;
+    let last = match words.next() {
+        None => false,
+        Some(w) if w.eq_ignore_ascii_case("LAST") => true,
+        Some(_) => return Err(CommandError::Bdat(Some(size))),
+    };
+    if words.next().is_some() {
+        return Err(CommandError::Bdat(Some(size)));
+    }
+    Ok(Command::Bdat { size, last })
 }
 
 const AUTH_USAGE: CommandError = CommandError::Syntax("Syntax: AUTH mechanism [initial-response]");
@@ -482,13 +517,40 @@ mod tests {
 
     #[test]
     fn not_implemented_and_unknown() {
-        assert_eq!(parse("BDAT 10 LAST"), Ok(Command::NotImplemented("BDAT")));
         assert_eq!(parse("ETRN x"), Ok(Command::NotImplemented("ETRN")));
         assert_eq!(parse("FOO"), Err(CommandError::Unrecognized));
         assert_eq!(parse(""), Err(CommandError::Unrecognized));
         assert_eq!(parse(" EHLO x"), Err(CommandError::Unrecognized));
         assert_eq!(parse("MAIL:FROM"), Err(CommandError::Unrecognized));
         assert_eq!(parse("EHLO1 x"), Err(CommandError::Unrecognized));
+    }
+
+    #[test]
+    fn bdat() {
+        let bdat = |size, last| Ok(Command::Bdat { size, last });
+        assert_eq!(parse("BDAT 10 LAST"), bdat(10, true));
+        assert_eq!(parse("bdat 0 last"), bdat(0, true));
+        assert_eq!(parse("BDAT 65536"), bdat(65536, false));
+        assert_eq!(parse("BDAT  007  LAST "), bdat(7, true));
+        assert_eq!(parse("BDAT 18446744073709551615"), bdat(u64::MAX, false));
+        for unreadable in [
+            "BDAT",
+            "BDAT LAST",
+            "BDAT +5",
+            "BDAT -5",
+            "BDAT 5x",
+            "BDAT 0x10",
+            "BDAT 18446744073709551616",
+        ] {
+            assert_eq!(
+                parse(unreadable),
+                Err(CommandError::Bdat(None)),
+                "{unreadable}"
+            );
+        }
+        assert_eq!(parse("BDAT 5 FIRST"), Err(CommandError::Bdat(Some(5))));
+        assert_eq!(parse("BDAT 5 LAST x"), Err(CommandError::Bdat(Some(5))));
+        assert_eq!(parse("BDAT 5\0"), Err(CommandError::InvalidCharacters));
     }
 
     #[test]

@@ -55,13 +55,17 @@ pub struct Config {
     /// MAIL on a session that is not under TLS is refused with
     /// `530 5.7.0 Must issue a STARTTLS command first` (RFC 3207 section 4).
     pub require_tls_for_mail: bool,
+    /// Advertise CHUNKING (RFC 3030) and accept BDAT. Off, BDAT is answered
+    /// `502 5.5.1` like any command we do not implement.
+    pub chunking: bool,
 }
 
 impl Config {
     /// A configuration with the given host name and the usual defaults:
     /// 50 MiB messages, 100 recipients, 512-octet command lines, 1000-octet text
     /// lines, 20 bad commands, 100 messages per connection, SMTPUTF8 on; no DSN, no
-    /// STARTTLS, no AUTH, neither authentication nor TLS required.
+    /// STARTTLS, no AUTH, neither authentication nor TLS required, no CHUNKING (the
+    /// server turns it on per listener).
     pub fn new(hostname: impl Into<String>) -> Self {
         Config {
             hostname: hostname.into(),
@@ -79,6 +83,7 @@ impl Config {
             auth_mechanisms_plain: Vec::new(),
             require_auth: false,
             require_tls_for_mail: false,
+            chunking: false,
         }
     }
 }
@@ -104,5 +109,6 @@ mod tests {
         assert!(c.auth_mechanisms_plain.is_empty());
         assert!(!c.require_auth);
         assert!(!c.require_tls_for_mail);
+        assert!(!c.chunking);
     }
 }

@@ -59,16 +59,20 @@ pub enum Event {
         /// The forward path.
         to: ForwardPath,
     },
-    /// DATA was accepted (the 354 follows as a Send event): start a new body.
+    /// DATA was accepted (the 354 follows as a Send event), or the first BDAT
+    /// chunk of a transaction: start a new body.
     MessageStart(Envelope),
     /// Body octets after dot-unstuffing and line-end normalisation, in order; at most
     /// [`CHUNK_SIZE`](crate::data::CHUNK_SIZE) octets each.
     MessageChunk(Vec<u8>),
-    /// The end of data was reached and the whole body was delivered as chunks: store
-    /// it and answer with `Session::message_verdict` or `Session::message_accepted`.
+    /// The end of data (or of the `BDAT … LAST` chunk) was reached and the whole body
+    /// was delivered as chunks: store it and answer with `Session::message_verdict`
+    /// or `Session::message_accepted`; only that answer sends the 250.
     MessageEnd,
     /// Discard the body (too big, or a line too long). The session reads on to the end
-    /// of data and sends the error reply itself; no MessageEnd follows.
+    /// of data (or of the BDAT chunk) and sends the error reply itself; no MessageEnd
+    /// follows. Also emitted when RSET, EHLO, HELO or DATA ends a BDAT message
+    /// between its chunks.
     MessageAborted,
     /// Close the connection after writing the pending Send events.
     Close,

@@ -15,9 +15,14 @@
 //! [`AUTH_LINE_MAX`] octets when AUTH is offered (RFC 4954 section 4); during a
 //! STARTTLS handshake nothing is buffered at all.
 //!
+//! BDAT chunks (RFC 3030) are read by their announced size, in whatever state the
+//! session is: a chunk whose command is refused is still skipped, so its octets
+//! are never taken as commands.
+//!
 //! Per-command handlers live in the submodules, one per command family.
 
 mod auth;
+mod bdat;
 mod data;
 mod hello;
 mod mail;
@@ -25,6 +30,8 @@ mod misc;
 mod rcpt;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bdat;
 #[cfg(test)]
 mod tests_dsn;
 #[cfg(test)]
@@ -36,6 +43,7 @@ mod tls;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::bdat::BdatDecoder;
 use crate::command::{Command, CommandError, parse_command};
 use crate::config::Config;
 use crate::data::DataDecoder;
@@ -70,6 +78,11 @@ pub struct Session {
     waiting: Option<Waiting>,
     /// The body decoder while reading DATA.
     body: Option<Body>,
+    /// The octets of a BDAT chunk are being read.
+    chunk: Option<Chunk>,
+    /// A BDAT of the last transaction failed: chunks the client pipelined after
+    /// it are skipped until RSET, MAIL, EHLO or HELO (RFC 3030 section 2).
+    bdat_failed: bool,
     bad_commands: usize,
     accepted_messages: usize,
     closed: bool,
@@ -96,6 +109,34 @@ struct Transaction {
     recipients: Vec<ForwardPath>,
     /// The RCPT parameters of each accepted recipient, parallel to `recipients`.
     recipient_params: Vec<RcptParams>,
+    /// The message being received with BDAT, after its first chunk.
+    message: Option<BdatBody>,
+}
+
+/// A message arriving in BDAT chunks; MessageStart has been emitted.
+#[derive(Debug)]
+struct BdatBody {
+    decoder: BdatDecoder,
+    /// MessageAborted has been emitted.
+    aborted: bool,
+    /// As [`Body::header`].
+    header: Option<crate::data::HeaderScan>,
+    /// As [`Body::utf8_header`].
+    utf8_header: bool,
+}
+
+/// The BDAT chunk being read.
+#[derive(Debug)]
+enum Chunk {
+    /// Octets of the transaction's message; `size` as announced.
+    Message { size: u64, last: bool },
+    /// Octets of a refused BDAT, thrown away; then `reply` is sent, counted as a
+    /// bad command when `bad`.
+    Skip {
+        remaining: u64,
+        reply: Reply,
+        bad: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -146,6 +187,8 @@ impl Session {
             transaction: None,
             waiting: None,
             body: None,
+            chunk: None,
+            bdat_failed: false,
             bad_commands: 0,
             accepted_messages: 0,
             closed: false,
@@ -195,6 +238,8 @@ impl Session {
             }
             let progressed = if self.body.is_some() {
                 self.step_body()
+            } else if self.chunk.is_some() {
+                self.step_chunk()
             } else {
                 self.step_command()
             };
@@ -219,6 +264,7 @@ impl Session {
                     params,
                     recipients: Vec::new(),
                     recipient_params: Vec::new(),
+                    message: None,
                 });
                 self.send(Reply::new(250, "2.1.0", "Ok"));
             }
@@ -327,9 +373,10 @@ impl Session {
         }
     }
 
-    /// The session is reading a message body.
+    /// The session is reading a message body after DATA, or the octets of a BDAT
+    /// chunk.
     pub fn in_data(&self) -> bool {
-        self.body.is_some()
+        self.body.is_some() || self.chunk.is_some()
     }
 
     /// Received octets not yet processed (for tests and memory accounting).
@@ -369,6 +416,7 @@ impl Session {
         }
         match parse_command(line) {
             Ok(cmd) => self.dispatch(cmd),
+            Err(CommandError::Bdat(size)) => self.bdat_syntax(size),
             Err(e) => self.command_error(e),
         }
         true
@@ -376,11 +424,19 @@ impl Session {
 
     fn dispatch(&mut self, cmd: Command) {
         match cmd {
-            Command::Ehlo(name) => self.ehlo(name),
-            Command::Helo(name) => self.helo(name),
+            // Both reset the transaction; a BDAT message in it is aborted first.
+            Command::Ehlo(name) => {
+                self.reset_transaction();
+                self.ehlo(name)
+            }
+            Command::Helo(name) => {
+                self.reset_transaction();
+                self.helo(name)
+            }
             Command::Mail { from, params } => self.mail(from, &params),
             Command::Rcpt { to, params } => self.rcpt(to, &params),
             Command::Data => self.data(),
+            Command::Bdat { size, last } => self.bdat(size, last),
             Command::Rset => self.rset(),
             Command::Noop => self.noop(),
             Command::Quit => self.quit(),
@@ -410,6 +466,7 @@ impl Session {
                 Reply::new(501, "5.1.3", format!("Bad address syntax: {e}"))
             }
             CommandError::BadParameter => Reply::new(501, "5.5.4", "Bad parameter syntax"),
+            CommandError::Bdat(_) => Reply::new(501, "5.5.4", "Syntax: BDAT size [LAST]"),
         };
         self.bad_command(reply);
     }
@@ -449,8 +506,20 @@ impl Session {
         self.start = 0;
         self.transaction = None;
         self.body = None;
+        self.chunk = None;
         self.waiting = None;
         self.auth_exchange = false;
+    }
+
+    /// End the transaction (RSET, EHLO, HELO, a new TLS session): a BDAT message
+    /// in it is discarded, and so is the memory of a failed BDAT.
+    fn reset_transaction(&mut self) {
+        if let Some(tx) = self.transaction.take()
+            && tx.message.is_some_and(|m| !m.aborted)
+        {
+            self.events.push_back(Event::MessageAborted);
+        }
+        self.bdat_failed = false;
     }
 
     /// Take the pending request if it is of the expected kind.
@@ -493,7 +562,7 @@ impl Session {
     /// be recognised as too long when its LF arrives) and drop the rest of it as it
     /// arrives.
     fn limit_partial_line(&mut self) {
-        if self.body.is_some() {
+        if self.body.is_some() || self.chunk.is_some() {
             return; // body octets are consumed by the decoder, not buffered as lines
         }
         let pending = &self.input[self.start..];

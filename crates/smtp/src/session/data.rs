@@ -14,6 +14,12 @@ impl Session {
         let Some(tx) = &self.transaction else {
             return self.bad_command(Reply::new(503, "5.5.1", "Error: need MAIL command"));
         };
+        if tx.message.is_some() {
+            // RFC 3030 section 2: DATA cannot follow BDAT in a transaction. The
+            // message so far is dropped: the client must RSET and start again.
+            self.abort_bdat();
+            return self.bad_command(Reply::new(503, "5.5.1", "Error: DATA after BDAT"));
+        }
         if tx.recipients.is_empty() {
             // Not counted as a client error: it follows from our own rejections.
             return self.send(Reply::new(554, "5.5.1", "Error: no valid recipients"));
@@ -77,26 +83,33 @@ impl Session {
         let utf8_header = body.utf8_header;
         if progress.finished {
             self.body = None;
-            match error {
-                None if utf8_header => self.send(Reply::new(
-                    550,
-                    "5.6.9",
-                    "Message has UTF-8 header fields: send it with SMTPUTF8",
-                )),
+            match refusal(error, utf8_header) {
+                Some(reply) => self.send(reply),
                 None => {
                     self.events.push_back(Event::MessageEnd);
                     self.waiting = Some(Waiting::Message);
                 }
-                Some(DataError::TooBig) => self.send(Reply::new(
-                    552,
-                    "5.3.4",
-                    "Message size exceeds fixed maximum message size",
-                )),
-                Some(DataError::LineTooLong) => {
-                    self.send(Reply::new(500, "5.5.6", "Text line too long"))
-                }
             }
         }
         true
+    }
+}
+
+/// The reply refusing a message that broke a limit or has UTF-8 header fields
+/// without SMTPUTF8 (for DATA at its end, for BDAT at the end of the chunk).
+pub(super) fn refusal(error: Option<DataError>, utf8_header: bool) -> Option<Reply> {
+    match error {
+        None if utf8_header => Some(Reply::new(
+            550,
+            "5.6.9",
+            "Message has UTF-8 header fields: send it with SMTPUTF8",
+        )),
+        None => None,
+        Some(DataError::TooBig) => Some(Reply::new(
+            552,
+            "5.3.4",
+            "Message size exceeds fixed maximum message size",
+        )),
+        Some(DataError::LineTooLong) => Some(Reply::new(500, "5.5.6", "Text line too long")),
     }
 }

@@ -19,6 +19,9 @@ impl Session {
             "8BITMIME".to_owned(),
             "ENHANCEDSTATUSCODES".to_owned(),
         ];
+        if c.chunking {
+            lines.push("CHUNKING".to_owned()); // RFC 3030
+        }
         if c.smtputf8 {
             lines.push("SMTPUTF8".to_owned());
         }

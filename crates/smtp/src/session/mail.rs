@@ -18,6 +18,8 @@ impl Session {
         if self.transaction.is_some() {
             return self.bad_command(Reply::new(503, "5.5.1", "Error: nested MAIL command"));
         }
+        // A new transaction: chunks of a failed BDAT can no longer be in the pipe.
+        self.bdat_failed = false;
         // Policy before parameters: a client that must first STARTTLS or AUTH learns
         // that, not some detail of its MAIL line. RCPT and DATA then get 503 (no
         // transaction). Counted as errors so a client cannot loop here forever.

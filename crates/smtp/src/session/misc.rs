@@ -6,7 +6,7 @@ use crate::reply::Reply;
 impl Session {
     /// RSET: abort the transaction, keep the EHLO state (and any authentication).
     pub(super) fn rset(&mut self) {
-        self.transaction = None;
+        self.reset_transaction();
         self.send(Reply::new(250, "2.0.0", "Ok"));
     }
 

@@ -18,6 +18,10 @@ impl Session {
         let Some(tx) = &self.transaction else {
             return self.bad_command(Reply::new(503, "5.5.1", "Error: need MAIL command"));
         };
+        if tx.message.is_some() {
+            // The envelope went to the server with the first chunk.
+            return self.bad_command(Reply::new(503, "5.5.1", "Error: RCPT after BDAT"));
+        }
         let (count, smtputf8) = (tx.recipients.len(), tx.params.smtputf8);
         let rcpt_params = match RcptParams::from_params_with_dsn(params, dsn, smtputf8) {
             Ok(p) => p,

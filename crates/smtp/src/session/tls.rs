@@ -61,7 +61,7 @@ impl Session {
         }
         self.tls_active = true;
         self.helo = None;
-        self.transaction = None;
+        self.reset_transaction();
         self.authenticated = None;
         self.auth_exchange = false;
         self.input = Vec::new();
