@@ -21,6 +21,7 @@ pub mod quota;
 pub mod recipients;
 pub mod reports;
 pub mod retention;
+pub mod spam;
 pub mod submission;
 pub mod throttle;
 pub mod trace;
