@@ -13,6 +13,7 @@ mod auth_cache;
 pub mod bounce_limit;
 pub mod dnsbl;
 pub mod downgrade;
+pub mod greylist;
 pub mod inbound;
 pub mod login;
 pub mod maildrop;
