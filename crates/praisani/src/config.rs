@@ -637,7 +637,8 @@ pub struct Limits {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Pop3 {
-    /// USER/PASS and APOP without TLS: `true`, `false` or `"loopback"`.
+    /// Logins without TLS (USER/PASS, APOP, every SASL mechanism, in POP3
+    /// and SMTP AUTH): `true`, `false` or `"loopback"`.
     #[serde(deserialize_with = "plaintext_policy")]
     pub allow_plaintext: Plaintext,
     /// Seconds advertised as LOGIN-DELAY (0: not advertised).

@@ -290,8 +290,9 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             Arc::new(pop3.clone()),
             Arc::new(praisani_pop3::Config {
                 allow_plaintext: false,
-                // Mechanisms that send the password itself wait for TLS.
-                sasl_mechanisms_plain: vec!["SCRAM-SHA-256".into()],
+                // Every mechanism waits for TLS, SCRAM too (see
+                // `smtp::engine_config`).
+                sasl_mechanisms_plain: Vec::new(),
                 ..pop3
             }),
         )),
