@@ -272,6 +272,8 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             throttle: Throttle::new(ThrottlePolicy {
                 lockout_after: u32::try_from(limits.auth_lockout_after).unwrap_or(u32::MAX),
                 lockout: limits.auth_lockout,
+                account_lockout_after: u32::try_from(limits.auth_account_lockout_after)
+                    .unwrap_or(u32::MAX),
                 window: limits.auth_lockout.max(Duration::from_secs(900)),
                 step: Duration::from_secs(1),
                 max_delay: Duration::from_secs(10),
