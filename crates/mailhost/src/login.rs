@@ -312,5 +312,10 @@ async fn throttled(
             tracing::error!("login lookup failed: {e}");
             Err(LoginFail::Temporary)
         }
+        Err(LoginError::Busy(e)) => {
+            attempt.abandoned();
+            tracing::warn!("login refused: {e}");
+            Err(LoginFail::Temporary)
+        }
     }
 }

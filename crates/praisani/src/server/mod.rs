@@ -268,6 +268,12 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
                 store.clone(),
                 limits.auth_failure_delay,
                 limits.auth_cache_ttl,
+            )
+            // A queued login waits no longer than its session would wait
+            // for the client.
+            .with_hash_limit(
+                limits.auth_max_parallel_hashes,
+                limits.smtp_timeout.min(limits.pop3_idle_timeout),
             ),
             throttle: Throttle::new(ThrottlePolicy {
                 lockout_after: u32::try_from(limits.auth_lockout_after).unwrap_or(u32::MAX),
