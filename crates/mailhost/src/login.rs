@@ -170,7 +170,7 @@ impl SaslLogin {
                 }
                 Step::NeedScramCredentials { authcid } => {
                     self.user = throttle_key(&authcid);
-                    match self.logins.throttle.begin(self.ip, &self.user) {
+                    match self.logins.throttle.begin(self.ip, &self.user).await {
                         Ok(attempt) => self.attempt = Some(attempt),
                         Err(_) => return AuthStep::Failed(LoginFail::Locked),
                     }
@@ -291,7 +291,7 @@ async fn throttled(
     let started = Instant::now();
     let user = &throttle_key(user);
     // Recorded before the check: simultaneous guesses count at once.
-    let Ok(attempt) = logins.throttle.begin(ip, user) else {
+    let Ok(attempt) = logins.throttle.begin(ip, user).await else {
         pad(logins, started).await;
         return Err(LoginFail::Locked);
     };

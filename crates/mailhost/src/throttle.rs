@@ -4,9 +4,13 @@
 //! ([`Throttle::begin`] hands out an [`Attempt`]) and counts as a failure
 //! while it is in flight, so simultaneous guesses from one address cannot
 //! all reach the password check: once `lockout_after` failures (confirmed
-//! or in flight) are on an address's record, its next attempts are refused
-//! unchecked, and `lockout_after` confirmed failures lock it for `lockout`.
-//! Each failure on the record makes the next attempt wait `step` longer.
+//! or in flight) are on an address's record, its next attempts wait
+//! ([`Throttle::begin`]) until one in flight is decided — a success frees
+//! its place, so many users behind one address still log in at once — and
+//! `lockout_after` confirmed failures lock it for `lockout`: the waiting
+//! attempts are then refused unchecked.
+//! Each confirmed failure on the record makes the next attempt wait `step`
+//! longer.
 //!
 //! Addresses are counted per IPv4 address and per IPv6 /64 (one customer's
 //! network; an IPv6 host can pick any address in it).
@@ -105,6 +109,9 @@ struct Records {
 struct Inner {
     policy: ThrottlePolicy,
     records: Mutex<Records>,
+    /// Woken whenever an attempt is decided, for attempts waiting for a
+    /// place.
+    decided: tokio::sync::Notify,
 }
 
 /// Failure records by client address and by account name.
@@ -129,6 +136,16 @@ pub struct Attempt {
 /// A login refused without checking: the address or the account is locked.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Locked;
+
+/// Why [`Throttle::try_begin`] did not start an attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Locked out.
+    Locked,
+    /// As many attempts are in flight as failures would lock the address
+    /// (or the account): wait until one is decided.
+    Full,
+}
 
 /// Records kept at most per map; old ones are pruned beyond this.
 const MAX_RECORDS: usize = 100_000;
@@ -164,7 +181,7 @@ impl Inner {
         }
     }
 
-    fn begin(&self, ip: IpAddr, account: &str) -> Result<Duration, Locked> {
+    fn begin(&self, ip: IpAddr, account: &str) -> Result<Duration, Refused> {
         let now = Instant::now();
         let p = &self.policy;
         let mut records = self.lock();
@@ -174,10 +191,16 @@ impl Inner {
         self.refresh(ip_rec, now);
         // Attempts in flight count: the lockout_after-th guess may still be
         // checked, none after it until some come back as successes.
-        if ip_rec.locked(now) || ip_rec.failures + ip_rec.in_flight >= p.lockout_after {
-            return Err(Locked);
+        if ip_rec.locked(now) {
+            return Err(Refused::Locked);
         }
-        let mut count = ip_rec.failures + ip_rec.in_flight;
+        if ip_rec.failures + ip_rec.in_flight >= p.lockout_after {
+            return Err(Refused::Full);
+        }
+        // The delay counts confirmed failures only: attempts in flight are
+        // bounded above, and counting them would slow down many correct
+        // logins from one address (an office behind NAT) for nothing.
+        let mut count = ip_rec.failures;
         if !account.is_empty() {
             let acc = accounts
                 .entry(account.to_owned())
@@ -191,21 +214,27 @@ impl Inner {
                 acc.sources.clear();
             }
             let r = &acc.record;
-            if r.locked(now)
-                || (p.account_lockout_after > 0
-                    && acc.total + r.in_flight >= p.account_lockout_after)
-            {
-                return Err(Locked);
+            if r.locked(now) {
+                return Err(Refused::Locked);
             }
-            count = count.max(r.failures + r.in_flight);
+            if p.account_lockout_after > 0 && acc.total + r.in_flight >= p.account_lockout_after {
+                return Err(Refused::Full);
+            }
+            count = count.max(r.failures);
             acc.record.in_flight += 1;
         }
         ip_rec.in_flight += 1;
         Ok(p.step.saturating_mul(count).min(p.max_delay))
     }
 
-    /// Ends an attempt begun with `begin`; `failed` says how.
+    /// Ends an attempt begun with `begin`, `outcome` says how, and wakes
+    /// the attempts waiting for a place.
     fn finish(&self, ip: IpAddr, account: &str, outcome: Outcome) {
+        self.decide(ip, account, outcome);
+        self.decided.notify_waiters();
+    }
+
+    fn decide(&self, ip: IpAddr, account: &str, outcome: Outcome) {
         let now = Instant::now();
         let p = &self.policy;
         let mut records = self.lock();
@@ -307,14 +336,32 @@ impl Throttle {
             inner: Arc::new(Inner {
                 policy,
                 records: Mutex::new(Records::default()),
+                decided: tokio::sync::Notify::new(),
             }),
         }
     }
 
     /// Before checking credentials for `account` (the canonical name, or
-    /// empty when there is none) from `ip`: records the attempt, or refuses
-    /// it when the address or the account is locked.
-    pub fn begin(&self, ip: IpAddr, account: &str) -> Result<Attempt, Locked> {
+    /// empty when there is none) from `ip`: records the attempt, waiting
+    /// first while the attempts in flight could lock the address (or the
+    /// account) if they failed; refuses it when the address or the account
+    /// is locked.
+    pub async fn begin(&self, ip: IpAddr, account: &str) -> Result<Attempt, Locked> {
+        loop {
+            // Registered before looking, so a decision in between wakes us.
+            let decided = self.inner.decided.notified();
+            tokio::pin!(decided);
+            decided.as_mut().enable();
+            match self.try_begin(ip, account) {
+                Ok(attempt) => return Ok(attempt),
+                Err(Refused::Locked) => return Err(Locked),
+                Err(Refused::Full) => decided.await,
+            }
+        }
+    }
+
+    /// [`begin`](Self::begin) without waiting.
+    pub fn try_begin(&self, ip: IpAddr, account: &str) -> Result<Attempt, Refused> {
         let ip = source_key(ip);
         let account = account.to_lowercase();
         let delay = self.inner.begin(ip, &account)?;
@@ -399,11 +446,11 @@ mod tests {
     }
 
     fn fail(t: &Throttle, from: &str, account: &str) {
-        t.begin(ip(from), account).unwrap().failed();
+        t.try_begin(ip(from), account).unwrap().failed();
     }
 
-    fn delay(t: &Throttle, from: &str, account: &str) -> Result<Duration, Locked> {
-        t.begin(ip(from), account).map(|a| {
+    fn delay(t: &Throttle, from: &str, account: &str) -> Result<Duration, Refused> {
+        t.try_begin(ip(from), account).map(|a| {
             let d = a.delay;
             a.abandoned();
             d
@@ -426,8 +473,8 @@ mod tests {
         );
         fail(&t, "192.0.2.7", "a@x.test");
         // The address is locked for every account ...
-        assert_eq!(delay(&t, "192.0.2.7", "a@x.test"), Err(Locked));
-        assert_eq!(delay(&t, "192.0.2.7", "b@x.test"), Err(Locked));
+        assert_eq!(delay(&t, "192.0.2.7", "a@x.test"), Err(Refused::Locked));
+        assert_eq!(delay(&t, "192.0.2.7", "b@x.test"), Err(Refused::Locked));
         // ... the account is not, from elsewhere.
         assert_eq!(delay(&t, "192.0.2.8", "A@x.test"), Ok(Duration::ZERO));
         std::thread::sleep(Duration::from_millis(100));
@@ -438,17 +485,56 @@ mod tests {
     fn attempts_in_flight_count_before_they_are_checked() {
         let t = Throttle::new(policy());
         let a: Vec<Attempt> = (0..3)
-            .map(|_| t.begin(ip("192.0.2.9"), "a@x.test").unwrap())
+            .map(|_| t.try_begin(ip("192.0.2.9"), "a@x.test").unwrap())
             .collect();
         assert_eq!(
             a.iter().map(|a| a.delay).collect::<Vec<_>>(),
-            [0, 10, 20].map(Duration::from_millis)
+            [Duration::ZERO; 3]
         );
-        // The fourth simultaneous guess is refused unchecked.
-        assert!(t.begin(ip("192.0.2.9"), "b@x.test").is_err());
-        // Dropped unfinished: failures.
+        // The fourth simultaneous guess must wait for a decision ...
+        assert_eq!(
+            t.try_begin(ip("192.0.2.9"), "b@x.test").err(),
+            Some(Refused::Full)
+        );
+        // ... and is refused unchecked once the three failed (dropped
+        // unfinished: failures).
         drop(a);
-        assert!(t.begin(ip("192.0.2.9"), "c@x.test").is_err());
+        assert_eq!(
+            t.try_begin(ip("192.0.2.9"), "c@x.test").err(),
+            Some(Refused::Locked)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiting_attempt_goes_ahead_when_one_in_flight_succeeds() {
+        let t = std::sync::Arc::new(Throttle::new(policy()));
+        let a: Vec<Attempt> = (0..3)
+            .map(|_| t.try_begin(ip("192.0.2.30"), "u@x.test").unwrap())
+            .collect();
+        let wait = |t: &std::sync::Arc<Throttle>| {
+            let t = t.clone();
+            tokio::spawn(async move {
+                t.begin(ip("192.0.2.30"), "v@x.test")
+                    .await
+                    .map(|a| a.abandoned())
+            })
+        };
+        let waiting = wait(&t);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished());
+        let mut a = a.into_iter();
+        a.next().unwrap().succeeded();
+        assert_eq!(waiting.await.unwrap(), Ok(()));
+        // Two in flight and a third begun: the next one waits, and is
+        // refused when all three fail.
+        let rest: Vec<Attempt> = a.collect();
+        let third = t.try_begin(ip("192.0.2.30"), "w@x.test").unwrap();
+        let waiting = wait(&t);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished());
+        drop(rest);
+        third.failed();
+        assert_eq!(waiting.await.unwrap(), Err(Locked));
     }
 
     #[test]
@@ -456,16 +542,18 @@ mod tests {
         let t = Throttle::new(policy());
         fail(&t, "192.0.2.10", "victim@x.test");
         fail(&t, "192.0.2.10", "victim@x.test");
-        t.begin(ip("192.0.2.10"), "own@x.test").unwrap().succeeded();
+        t.try_begin(ip("192.0.2.10"), "own@x.test")
+            .unwrap()
+            .succeeded();
         // The address's two failures remain: one more locks it.
         assert_eq!(
             delay(&t, "192.0.2.10", "own@x.test"),
             Ok(Duration::from_millis(20))
         );
         fail(&t, "192.0.2.10", "victim@x.test");
-        assert_eq!(delay(&t, "192.0.2.10", "own@x.test"), Err(Locked));
+        assert_eq!(delay(&t, "192.0.2.10", "own@x.test"), Err(Refused::Locked));
         // The victim's record was cleared by its own success elsewhere.
-        t.begin(ip("192.0.2.11"), "victim@x.test")
+        t.try_begin(ip("192.0.2.11"), "victim@x.test")
             .unwrap()
             .succeeded();
         assert_eq!(delay(&t, "192.0.2.12", "victim@x.test"), Ok(Duration::ZERO));
@@ -485,14 +573,14 @@ mod tests {
                 fail(&t, a, "v@x.test");
             }
             for a in &attackers {
-                assert_eq!(delay(&t, a, "other@x.test"), Err(Locked), "{a}");
+                assert_eq!(delay(&t, a, "other@x.test"), Err(Refused::Locked), "{a}");
             }
             // The account is open from elsewhere (with delay reset).
             assert_eq!(delay(&t, "203.0.113.1", "v@x.test"), Ok(Duration::ZERO));
         }
         // Six failures so far; the seventh locks the account everywhere.
         fail(&t, "198.51.100.50", "v@x.test");
-        assert_eq!(delay(&t, "203.0.113.1", "v@x.test"), Err(Locked));
+        assert_eq!(delay(&t, "203.0.113.1", "v@x.test"), Err(Refused::Locked));
         assert_eq!(delay(&t, "203.0.113.1", "w@x.test"), Ok(Duration::ZERO));
     }
 
@@ -505,7 +593,10 @@ mod tests {
         fail(&t, "2001:db8:1:2::1", "a@x.test");
         fail(&t, "2001:db8:1:2::2", "b@x.test");
         fail(&t, "2001:db8:1:2:ffff::3", "c@x.test");
-        assert_eq!(delay(&t, "2001:db8:1:2::99", "d@x.test"), Err(Locked));
+        assert_eq!(
+            delay(&t, "2001:db8:1:2::99", "d@x.test"),
+            Err(Refused::Locked)
+        );
         assert_eq!(delay(&t, "2001:db8:1:3::1", "d@x.test"), Ok(Duration::ZERO));
     }
 
@@ -524,7 +615,9 @@ mod tests {
         );
         let t = Throttle::new(policy());
         for _ in 0..5 {
-            t.begin(ip("192.0.2.20"), "a@x.test").unwrap().abandoned();
+            t.try_begin(ip("192.0.2.20"), "a@x.test")
+                .unwrap()
+                .abandoned();
         }
         assert_eq!(delay(&t, "192.0.2.20", "a@x.test"), Ok(Duration::ZERO));
     }
