@@ -20,6 +20,9 @@ pub enum LoginError {
     /// The store could not be asked; try again later.
     #[error("temporary failure: {0}")]
     Temporary(StoreError),
+    /// Every password-verification slot stayed busy for the whole wait.
+    #[error("{0}")]
+    Busy(#[from] passwords::Busy),
 }
 
 /// Checks credentials against the store.
@@ -28,6 +31,7 @@ pub struct Authenticator {
     store: Arc<dyn Store>,
     failure_delay: Duration,
     cache: Arc<AuthCache>,
+    hashes: Arc<passwords::Verifier>,
 }
 
 impl Authenticator {
@@ -38,7 +42,21 @@ impl Authenticator {
             store,
             failure_delay,
             cache: Arc::new(AuthCache::new(cache_ttl)),
+            hashes: Arc::new(passwords::Verifier::new(0, Duration::from_secs(300))),
         }
+    }
+
+    /// At most `parallel` password hashes verified at once (0: one per CPU
+    /// core); a login waits at most `wait` for its turn, then fails as
+    /// [`LoginError::Busy`]. The default is one per core and 5 minutes.
+    pub fn with_hash_limit(mut self, parallel: usize, wait: Duration) -> Self {
+        self.hashes = Arc::new(passwords::Verifier::new(parallel, wait));
+        self
+    }
+
+    /// How many password hashes are verified at once at most.
+    pub fn parallel_hashes(&self) -> usize {
+        self.hashes.parallel()
     }
 
     async fn find(&self, user: &str) -> Result<Option<Account>, LoginError> {
@@ -73,11 +91,8 @@ impl Authenticator {
             .as_ref()
             .map(|a| a.password_hash.clone())
             .unwrap_or_else(|| passwords::dummy_hash().to_string());
-        let pw = password.to_string();
-        // argon2 takes tens of milliseconds of CPU: keep it off the I/O threads.
-        let ok = tokio::task::spawn_blocking(move || passwords::verify(&hash, &pw))
-            .await
-            .unwrap_or(false);
+        // Off the I/O threads, a bounded number at once (argon2's memory).
+        let ok = self.hashes.verify(hash, password.to_string()).await?;
         match account {
             Some(a) if ok => {
                 self.cache.insert(a.id, &a.password_hash, password);

@@ -16,7 +16,7 @@
 
 use crate::LoginError;
 use crate::auth::Authenticator;
-use crate::throttle::{Gate, Throttle};
+use crate::throttle::{Attempt, Throttle};
 use praisani_mailaddr::Address;
 use praisani_sasl::{
     Failure, Mechanism, ScramCredentials, ServerExchange, Step, b64_decode, b64_encode,
@@ -79,12 +79,13 @@ pub struct SaslLogin {
     verified: Option<Account>,
     /// The failure was already counted and padded (by the password check).
     counted: bool,
-    /// SCRAM's server-first message went out (the client has seen the
-    /// salt) and no verdict was recorded yet: if the exchange ends now —
-    /// cancelled with `*`, a malformed answer, a dropped connection — it
-    /// counts as a failure (see the `Drop` impl), or a client could learn
-    /// about accounts without ever being throttled.
-    outstanding: bool,
+    /// The SCRAM attempt, recorded with the throttle before the
+    /// server-first message goes out (the client sees the salt): if the
+    /// exchange ends without a verdict — cancelled with `*`, a malformed
+    /// answer, a dropped connection — the dropped attempt counts as a
+    /// failure, or a client could learn about accounts without ever being
+    /// throttled.
+    attempt: Option<Attempt>,
 }
 
 impl SaslLogin {
@@ -116,7 +117,7 @@ impl SaslLogin {
             user: String::new(),
             verified: None,
             counted: false,
-            outstanding: false,
+            attempt: None,
         };
         let step = login.exchange.start(initial.as_deref());
         let out = login.drive(step).await;
@@ -169,8 +170,9 @@ impl SaslLogin {
                 }
                 Step::NeedScramCredentials { authcid } => {
                     self.user = throttle_key(&authcid);
-                    if let Gate::Locked = self.logins.throttle.gate(self.ip, &self.user) {
-                        return AuthStep::Failed(LoginFail::Locked);
+                    match self.logins.throttle.begin(self.ip, &self.user).await {
+                        Ok(attempt) => self.attempt = Some(attempt),
+                        Err(_) => return AuthStep::Failed(LoginFail::Locked),
                     }
                     let account = match Address::parse(&authcid) {
                         Ok(a) => match self.logins.store.account_get(&a).await {
@@ -186,7 +188,6 @@ impl SaslLogin {
                     // An account without SCRAM credentials (set before they
                     // existed) fails like a wrong password.
                     self.account = account.filter(|_| creds.is_some());
-                    self.outstanding = true;
                     // A missing user's made-up salt derives from the
                     // normalised name, like the one account all spellings
                     // of a real name find.
@@ -204,10 +205,9 @@ impl SaslLogin {
                     let Some(account) = self.account.take() else {
                         return self.fail(LoginFail::BadCredentials).await;
                     };
-                    self.outstanding = false;
-                    self.logins
-                        .throttle
-                        .succeeded(self.ip, &throttle_key(&authcid));
+                    if let Some(attempt) = self.attempt.take() {
+                        attempt.succeeded();
+                    }
                     match final_data {
                         Some(data) => {
                             self.verified = Some(account);
@@ -227,22 +227,14 @@ impl SaslLogin {
     /// A failed exchange: counted, and padded to the failure delay (the
     /// password path pads inside the authenticator already).
     async fn fail(&mut self, why: LoginFail) -> AuthStep {
-        self.outstanding = false;
         if !std::mem::take(&mut self.counted) {
-            self.logins.throttle.failed(self.ip, &self.user);
+            match self.attempt.take() {
+                Some(attempt) => attempt.failed(),
+                None => self.logins.throttle.failed(self.ip, &self.user),
+            }
             pad(&self.logins, self.started).await;
         }
         AuthStep::Failed(why)
-    }
-}
-
-impl Drop for SaslLogin {
-    /// An exchange that ends without a verdict after the client saw the
-    /// SCRAM salt is a failed login.
-    fn drop(&mut self) {
-        if self.outstanding {
-            self.logins.throttle.failed(self.ip, &self.user);
-        }
     }
 }
 
@@ -298,25 +290,31 @@ async fn throttled(
 ) -> Result<Account, LoginFail> {
     let started = Instant::now();
     let user = &throttle_key(user);
-    match logins.throttle.gate(ip, user) {
-        Gate::Locked => {
-            pad(logins, started).await;
-            return Err(LoginFail::Locked);
-        }
-        Gate::Proceed(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
-        Gate::Proceed(_) => {}
+    // Recorded before the check: simultaneous guesses count at once.
+    let Ok(attempt) = logins.throttle.begin(ip, user).await else {
+        pad(logins, started).await;
+        return Err(LoginFail::Locked);
+    };
+    if !attempt.delay.is_zero() {
+        tokio::time::sleep(attempt.delay).await;
     }
     match check.await {
         Ok(a) => {
-            logins.throttle.succeeded(ip, user);
+            attempt.succeeded();
             Ok(a)
         }
         Err(LoginError::Failed) => {
-            logins.throttle.failed(ip, user);
+            attempt.failed();
             Err(LoginFail::BadCredentials)
         }
         Err(LoginError::Temporary(e)) => {
+            attempt.abandoned();
             tracing::error!("login lookup failed: {e}");
+            Err(LoginFail::Temporary)
+        }
+        Err(LoginError::Busy(e)) => {
+            attempt.abandoned();
+            tracing::warn!("login refused: {e}");
             Err(LoginFail::Temporary)
         }
     }

@@ -644,9 +644,17 @@ pub struct Limits {
     /// log in every few minutes skip the argon2 cost (0: never).
     #[serde(deserialize_with = "duration")]
     pub auth_cache_ttl: Duration,
-    /// Failed logins (per client address, or per account) before a lockout.
+    /// Failed logins from one client address (IPv6: one /64) before it is
+    /// locked; failed logins on one account before the addresses they came
+    /// from are locked.
     #[serde(deserialize_with = "at_least::<_, 1>")]
     pub auth_lockout_after: usize,
+    /// Failed logins on one account (from any addresses) within the window
+    /// before the account itself is locked, the last resort (0: never).
+    pub auth_account_lockout_after: usize,
+    /// Password hashes (argon2) verified at once; more logins wait their
+    /// turn (0: one per CPU core).
+    pub auth_max_parallel_hashes: usize,
     /// How long a lockout lasts; the real user gets in again after it.
     #[serde(deserialize_with = "timeout")]
     pub auth_lockout: Duration,
@@ -661,7 +669,8 @@ pub struct Limits {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Pop3 {
-    /// USER/PASS and APOP without TLS: `true`, `false` or `"loopback"`.
+    /// Logins without TLS (USER/PASS, APOP, every SASL mechanism, in POP3
+    /// and SMTP AUTH): `true`, `false` or `"loopback"`.
     #[serde(deserialize_with = "plaintext_policy")]
     pub allow_plaintext: Plaintext,
     /// Seconds advertised as LOGIN-DELAY (0: not advertised).
@@ -732,6 +741,8 @@ impl Default for Limits {
             auth_cache_ttl: Duration::from_secs(600),
             tls_handshake_timeout: Duration::from_secs(30),
             auth_lockout_after: 10,
+            auth_account_lockout_after: 100,
+            auth_max_parallel_hashes: 0,
             auth_lockout: Duration::from_secs(300),
             max_auth_failures: 3,
         }
@@ -879,6 +890,15 @@ impl Config {
             return Err(ConfigError(
                 "store.lock_lease must be at least 10s (it is renewed every third of it)".into(),
             ));
+        }
+        let l = &config.limits;
+        if l.auth_account_lockout_after != 0 && l.auth_account_lockout_after <= l.auth_lockout_after
+        {
+            return Err(ConfigError(format!(
+                "limits.auth_account_lockout_after ({}) must be 0 (never) or more than \
+                 limits.auth_lockout_after ({}): locking the account is the last resort",
+                l.auth_account_lockout_after, l.auth_lockout_after
+            )));
         }
         Ok(config)
     }
@@ -1178,6 +1198,17 @@ mod tests {
         assert_eq!(c.client_host(), "xn--y3ci3f.xn--72c1a1bt4awk9o.xn--o3cw4h");
         assert_eq!(c.autoconfig.pop3s_port, 10995);
         assert_eq!(c.http.max_body_size, 4096);
+    }
+
+    #[test]
+    fn account_lockout_must_exceed_the_address_lockout() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.limits.auth_account_lockout_after, 100);
+        assert_eq!(c.limits.auth_max_parallel_hashes, 0);
+        Config::parse("[limits]\nauth_account_lockout_after = 0").unwrap();
+        let e = Config::parse("[limits]\nauth_lockout_after = 10\nauth_account_lockout_after = 10")
+            .unwrap_err();
+        assert!(e.0.contains("auth_account_lockout_after"), "{}", e.0);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Brute-force protection: failed logins are slow, a few of them lock the
-//! client address and the account for a while (even the right password is
-//! refused then), the lock ends by itself, and an unknown user cannot be
-//! told from a wrong password.
+//! client address for a while (even the right password is refused then) —
+//! the addresses that attack an account, not the account — the lock ends by
+//! itself, and an unknown user cannot be told from a wrong password.
 //!
 //! The per-IP and per-account records are told apart by connecting from
 //! other loopback addresses (127.0.0.2, …), which Linux routes to lo.
@@ -57,16 +57,17 @@ locked_at = time.monotonic()
 assert times[0] >= 0.1, ('first failure faster than auth_failure_delay', times)
 assert times[1] >= 1.0 and times[2] >= 2.0, ('failures do not slow down', times)
 assert times[0] < 0.9 and times[1] < 1.9 and times[2] < 2.9, ('more delay than 1 s per earlier failure', times)
-# Locked: the right password gets 454 4.7.0, from this address for any
-# account, and for this account from any address.
+# Locked: the right password gets 454 4.7.0 from this address, for any
+# account.
 for user, pw, source, mech in [('demo@example.test', 'demo-pass', None, 'PLAIN'),
                                ('demo@example.test', 'demo-pass', None, 'SCRAM'),
-                               ('alice@example.test', 'alice-pass', None, 'PLAIN'),
-                               ('demo@example.test', 'demo-pass', '127.0.0.2', 'PLAIN'),
-                               ('DEMO@example.test', 'demo-pass', '127.0.0.3', 'PLAIN')]:
+                               ('alice@example.test', 'alice-pass', None, 'PLAIN')]:
     code, line, dt, _ = auth(user, pw, source, mech)
     assert code == 454 and '4.7.0' in line, ('locked', user, source, mech, code, line)
-# Another account from another address is not affected.
+# The attacked account is not locked (issue 11 point 6: the attacker's
+# address is), nor is another account from another address.
+code, line, dt, mail = auth('DEMO@example.test', 'demo-pass', '127.0.0.3')
+assert code == 235 and mail == 250, ('demo from 127.0.0.3', code, line, mail)
 code, line, dt, mail = auth('alice@example.test', 'alice-pass', '127.0.0.4')
 assert code == 235 and mail == 250, ('alice from 127.0.0.4', code, line, mail)
 assert time.monotonic() - locked_at < 2.0, 'checks took longer than the lockout; raise auth_lockout'
@@ -114,10 +115,12 @@ locked_at = time.monotonic()
 assert times[0] >= 0.1 and times[1] >= 1.0 and times[2] >= 2.0, ('failure delays', times)
 for user, pw, source, how in [('demo@example.test', 'demo-pass', None, 'USER'),
                               ('demo@example.test', 'demo-pass', None, 'AUTH'),
-                              ('alice@example.test', 'alice-pass', None, 'USER'),
-                              ('demo@example.test', 'demo-pass', '127.0.0.2', 'USER')]:
+                              ('alice@example.test', 'alice-pass', None, 'USER')]:
     r, dt = login(user, pw, source, how)
     assert r.startswith('-ERR [LOGIN-DELAY]'), ('locked', user, source, how, r)
+# The address is locked, not the account.
+r, dt = login('demo@example.test', 'demo-pass', '127.0.0.2')
+assert r.startswith('+OK'), ('demo from 127.0.0.2', r)
 r, dt = login('alice@example.test', 'alice-pass', '127.0.0.4')
 assert r.startswith('+OK'), ('alice from 127.0.0.4', r)
 assert time.monotonic() - locked_at < 2.0, 'checks took longer than the lockout'
@@ -371,4 +374,123 @@ print('OK')
         T,
     );
     assert_py_ok(&out, "cancelled SCRAM counted");
+}
+
+/// Issue 11 point 6: simultaneous wrong passwords from one address are
+/// counted before any is checked, so no more than `auth_lockout_after` of
+/// them reach the password check; the others are refused as locked at once.
+#[test]
+fn simultaneous_wrong_passwords_from_one_address_are_throttled_before_checking() {
+    require_tool!("python3");
+    let s = lockout_server();
+    let script = r#"
+import threading
+sub, pop3 = int(sys.argv[1]), int(sys.argv[2])
+def smtp(i, out):
+    c = Conn(sub, source='127.0.5.1'); c.reply(); c.expect('EHLO client.test', 250)
+    out[i] = c.cmd('AUTH PLAIN ' + b64('\0demo@example.test\0wrong-%d' % i))[0]
+    c.close()
+def pop(i, out):
+    c = Conn(pop3, source='127.0.5.2'); c.line()
+    c.pok('USER alice@example.test')
+    out[i] = c.pcmd('PASS wrong-%d' % i)
+    c.close()
+for name, f, checked in [('SMTP', smtp, lambda r: r == 535), ('POP3', pop, lambda r: '[LOGIN-DELAY]' not in r)]:
+    out = [None] * 12
+    ts = [threading.Thread(target=f, args=(i, out)) for i in range(12)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    n = sum(1 for r in out if checked(r))
+    # auth_lockout_after = 3: three checked (535 / -ERR), nine refused unchecked.
+    assert n <= 3, (name, 'checked %d of 12 simultaneous wrong passwords' % n, out)
+print('OK')
+"#;
+    let out = python_tls(
+        script,
+        &[&s.submission_port.to_string(), &s.pop3_port.to_string()],
+        T,
+    );
+    assert_py_ok(&out, "simultaneous wrong passwords");
+}
+
+/// Issue 11 point 6: a successful login to the attacker's own account clears
+/// that account's record only, not the address's: failures against another
+/// account between own logins still lock the address.
+#[test]
+fn a_login_to_ones_own_account_does_not_clear_the_address() {
+    require_tool!("python3");
+    let s = lockout_server();
+    let script = r#"
+sub = int(sys.argv[1])
+def auth(user, pw, source='127.0.5.3'):
+    c = Conn(sub, source=source); c.reply(); c.expect('EHLO client.test', 250)
+    r = c.cmd('AUTH PLAIN ' + b64('\0' + user + '\0' + pw))[0]
+    c.close()
+    return r
+got = []
+for i in range(2):
+    got.append(auth('demo@example.test', 'guess-%d' % i))
+    got.append(auth('alice@example.test', 'alice-pass'))
+got.append(auth('demo@example.test', 'guess-2'))
+assert got == [535, 235, 535, 235, 535], got
+# Three failures from this address: locked, even for its own account.
+r = auth('alice@example.test', 'alice-pass')
+assert r == 454, ('own logins cleared the address record', got, r)
+print('OK')
+"#;
+    let out = python_tls(script, &[&s.submission_port.to_string()], T);
+    assert_py_ok(&out, "own login clears the address");
+}
+
+/// Issue 11 point 6: wrong passwords for one user from several addresses lock
+/// those addresses, not the user: the real user still gets in from another
+/// address, each time the attack is repeated; only far more failures
+/// (`auth_account_lockout_after`) lock the account itself.
+#[test]
+fn failures_from_several_addresses_lock_the_addresses_not_the_account() {
+    require_tool!("python3");
+    let s = Server::start_extra(
+        ServerOpts {
+            demo: true,
+            limits: "auth_lockout_after = 3\nauth_lockout = \"1m\"\n\
+                     auth_account_lockout_after = 9\n"
+                .into(),
+        },
+        ExtraConfig::tls(),
+    );
+    s.add_user("alice@example.test", "alice-pass", &[]);
+    let script = r#"
+sub = int(sys.argv[1])
+def auth(user, pw, source):
+    c = Conn(sub, source=source); c.reply(); c.expect('EHLO client.test', 250)
+    r = c.cmd('AUTH PLAIN ' + b64('\0' + user + '\0' + pw))[0]
+    c.close()
+    return r
+n = [0]
+def fresh():
+    n[0] += 1
+    return '127.0.7.%d' % n[0]
+for round in range(2):
+    attackers = [fresh() for _ in range(3)]
+    for a in attackers:
+        assert auth('alice@example.test', 'guess', a) == 535, (round, a)
+    # The attacking addresses are locked, for any account ...
+    for a in attackers:
+        r = auth('demo@example.test', 'demo-pass', a)
+        assert r == 454, ('attacking address not locked', round, a, r)
+    # ... the user is not.
+    r = auth('alice@example.test', 'alice-pass', fresh())
+    assert r == 235, ('account locked by failures from several addresses', round, r)
+# The last resort: auth_account_lockout_after = 9 failures in the window
+# lock the account from everywhere (the logins above cleared its record).
+for i in range(9):
+    assert auth('alice@example.test', 'guess', fresh()) == 535, i
+r = auth('alice@example.test', 'alice-pass', fresh())
+assert r == 454, ('account-wide lock', r)
+r = auth('demo@example.test', 'demo-pass', fresh())
+assert r == 235, ('another account', r)
+print('OK')
+"#;
+    let out = python_tls(script, &[&s.submission_port.to_string()], T);
+    assert_py_ok(&out, "several addresses");
 }

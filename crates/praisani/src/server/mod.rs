@@ -269,10 +269,18 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
                 store.clone(),
                 limits.auth_failure_delay,
                 limits.auth_cache_ttl,
+            )
+            // A queued login waits no longer than its session would wait
+            // for the client.
+            .with_hash_limit(
+                limits.auth_max_parallel_hashes,
+                limits.smtp_timeout.min(limits.pop3_idle_timeout),
             ),
             throttle: Throttle::new(ThrottlePolicy {
                 lockout_after: u32::try_from(limits.auth_lockout_after).unwrap_or(u32::MAX),
                 lockout: limits.auth_lockout,
+                account_lockout_after: u32::try_from(limits.auth_account_lockout_after)
+                    .unwrap_or(u32::MAX),
                 window: limits.auth_lockout.max(Duration::from_secs(900)),
                 step: Duration::from_secs(1),
                 max_delay: Duration::from_secs(10),
@@ -291,8 +299,9 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             Arc::new(pop3.clone()),
             Arc::new(praisani_pop3::Config {
                 allow_plaintext: false,
-                // Mechanisms that send the password itself wait for TLS.
-                sasl_mechanisms_plain: vec!["SCRAM-SHA-256".into()],
+                // Every mechanism waits for TLS, SCRAM too (see
+                // `smtp::engine_config`).
+                sasl_mechanisms_plain: Vec::new(),
                 ..pop3
             }),
         )),

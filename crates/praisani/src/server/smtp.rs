@@ -78,12 +78,14 @@ fn engine_config(shared: &Shared, service: Service, peer: SocketAddr) -> praisan
             .map(String::from)
             .to_vec();
         c.auth_mechanisms_tls = all.clone();
-        // Mechanisms that send the password itself wait for TLS, except
-        // from loopback when the configuration allows it.
+        // Without TLS only where the configuration allows it (loopback by
+        // default). Not even SCRAM otherwise: its exchange hands an
+        // eavesdropper a verifier to guess at offline, and the mail that
+        // follows is in the clear anyway (issue 11 point 10).
         c.auth_mechanisms_plain = if shared.config.pop3.allow_plaintext.allows(peer.ip()) {
             all
         } else {
-            vec!["SCRAM-SHA-256".into()]
+            Vec::new()
         };
     }
     c.require_auth = submission;
