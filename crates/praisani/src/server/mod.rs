@@ -122,6 +122,16 @@ impl Service {
     fn implicit_tls(self) -> bool {
         matches!(self, Service::Submissions | Service::Pop3s | Service::Https)
     }
+
+    /// The connection budget this service's connections count against.
+    fn budget(self) -> limits::Budget {
+        match self {
+            Service::Smtp => limits::Budget::Smtp,
+            Service::Submission | Service::Submissions => limits::Budget::Submission,
+            Service::Pop3 | Service::Pop3s => limits::Budget::Pop3,
+            Service::Http | Service::Https => limits::Budget::Http,
+        }
+    }
 }
 
 /// Binds every listener, then serves until SIGINT or SIGTERM.
@@ -279,7 +289,18 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             scram_secret,
             failure_delay: limits.auth_failure_delay,
         }),
-        limits: limits::ConnLimits::new(limits.max_connections, limits.max_connections_per_ip),
+        limits: limits::ConnLimits::new(&{
+            let [smtp, submission, pop3, http] = limits.service_connections();
+            limits::Sizes {
+                total: limits.max_connections,
+                smtp,
+                submission,
+                pop3,
+                http,
+                per_ip: limits.max_connections_per_ip,
+                pressure_percent: limits.pressure_threshold_percent,
+            }
+        }),
         tls: tls.clone(),
         office: Arc::new(PostOffice::new(
             store.clone(),
@@ -380,10 +401,14 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        // Waiting for a global slot before accepting leaves excess clients in
-        // the kernel's backlog instead of costing us memory.
+        // Waiting for a slot (this service's, then the global one) before
+        // accepting leaves excess clients in the kernel's backlog instead of
+        // costing us memory; other services' clients are still accepted.
         let slot = tokio::select! {
-            s = shared.limits.acquire() => s,
+            s = shared.limits.acquire(service.budget()) => match s {
+                Some(s) => s,
+                None => return, // the budgets are never closed
+            },
             _ = stop.changed() => return,
         };
         let (stream, peer) = tokio::select! {
@@ -401,21 +426,27 @@ async fn accept_loop(
         let shared = shared.clone();
         tokio::spawn(async move {
             let per_ip = shared.limits.per_ip(peer.ip());
+            let mut pressure = slot.pressure();
             let mut stream = MailStream::Plain(stream);
-            if service.implicit_tls()
-                && per_ip.allowed
-                && !stream
-                    .upgrade(&shared, &format!("{service:?} from {peer}"))
-                    .await
-            {
-                return;
+            if service.implicit_tls() && per_ip.allowed {
+                // The handshake comes before the greeting: under pressure a
+                // client gets no longer for it than for greeting.
+                let l = &shared.config.limits;
+                let limit = match pressure.on() {
+                    true => l.tls_handshake_timeout.min(l.idle_timeout_under_pressure),
+                    false => l.tls_handshake_timeout,
+                };
+                let what = format!("{service:?} from {peer}");
+                if !stream.upgrade_within(&shared, &what, limit).await {
+                    return;
+                }
             }
             match service {
                 Service::Smtp | Service::Submission | Service::Submissions => {
-                    smtp::handle(shared, stream, peer, per_ip, service).await
+                    smtp::handle(shared, stream, peer, per_ip, service, pressure).await
                 }
                 Service::Pop3 | Service::Pop3s => {
-                    pop3::handle(shared, stream, peer, per_ip, service).await
+                    pop3::handle(shared, stream, peer, per_ip, service, pressure).await
                 }
                 Service::Http | Service::Https => {
                     http::handle(shared, stream, peer, per_ip, service).await
