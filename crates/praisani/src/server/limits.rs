@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -43,6 +44,9 @@ pub(crate) struct Sizes {
 struct Pool {
     sem: Arc<Semaphore>,
     max: usize,
+    /// Connections accepted and open. The semaphore counts one more per
+    /// listener: the slot its accept loop holds for the next client.
+    open: AtomicUsize,
     /// In use from this many on, the pool is under pressure.
     pressure_from: usize,
     pressure: watch::Sender<bool>,
@@ -55,18 +59,24 @@ impl Pool {
         Arc::new(Pool {
             sem: Arc::new(Semaphore::new(max)),
             max,
+            open: AtomicUsize::new(0),
             pressure_from,
             pressure: watch::channel(false).0,
         })
     }
 
-    /// Recomputes the pressure flag; waiting connections are woken only when
-    /// it flips. Counted inside the channel's lock, so concurrent updates
-    /// cannot leave a stale value behind.
-    fn update(&self) {
+    /// Counts a connection opened (or closed) and recomputes the pressure
+    /// flag; waiting connections are woken only when it flips. Counted
+    /// inside the channel's lock, so concurrent updates cannot leave a
+    /// stale flag behind.
+    fn count(&self, opened: bool) {
         self.pressure.send_if_modified(|on| {
-            let used = self.max - self.sem.available_permits();
-            let now = used >= self.pressure_from;
+            let open = if opened {
+                self.open.fetch_add(1, Ordering::Relaxed) + 1
+            } else {
+                self.open.fetch_sub(1, Ordering::Relaxed) - 1
+            };
+            let now = open >= self.pressure_from;
             let flipped = *on != now;
             *on = now;
             flipped
@@ -88,17 +98,31 @@ pub(crate) struct Slot {
     permits: Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)>,
     service: Arc<Pool>,
     total: Arc<Pool>,
+    /// Counted as open ([`admit`](Self::admit)).
+    open: bool,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         drop(self.permits.take());
-        self.service.update();
-        self.total.update();
+        if self.open {
+            self.service.count(false);
+            self.total.count(false);
+        }
     }
 }
 
 impl Slot {
+    /// A client was accepted into this slot: from now on it counts towards
+    /// the pressure on its budgets.
+    pub(crate) fn admit(&mut self) {
+        if !self.open {
+            self.open = true;
+            self.service.count(true);
+            self.total.count(true);
+        }
+    }
+
     /// Watches the pressure on this connection's budgets.
     pub(crate) fn pressure(&self) -> Pressure {
         Pressure {
@@ -226,14 +250,12 @@ impl ConnLimits {
         let service = self.services[budget as usize].clone();
         let own = service.sem.clone().acquire_owned().await.ok()?;
         let all = self.total.sem.clone().acquire_owned().await.ok()?;
-        let slot = Slot {
+        Some(Slot {
             permits: Some((own, all)),
             service,
             total: self.total.clone(),
-        };
-        slot.service.update();
-        slot.total.update();
-        Some(slot)
+            open: false,
+        })
     }
 
     /// Counts a connection from `ip`.
@@ -298,27 +320,31 @@ mod tests {
     #[tokio::test]
     async fn pressure_flips_with_use() {
         let l = ConnLimits::new(&sizes(100, 4));
-        let a = l.acquire(Budget::Pop3).await.unwrap();
+        let mut a = l.acquire(Budget::Pop3).await.unwrap();
+        a.admit();
         let mut p = a.pressure();
         assert!(!p.on());
-        let b = l.acquire(Budget::Pop3).await.unwrap();
+        let mut b = l.acquire(Budget::Pop3).await.unwrap();
+        assert!(!p.on(), "a slot waiting for its client is not a connection");
+        b.admit();
         assert!(p.on(), "2 of 4 is 50 %");
         drop(b);
         assert!(!p.on());
         // Another service's use does not press this one.
-        let _s: Vec<_> = [
-            l.acquire(Budget::Smtp).await,
-            l.acquire(Budget::Smtp).await,
-        ]
-        .into_iter()
-        .collect();
+        let mut smtp = Vec::new();
+        for _ in 0..2 {
+            let mut s = l.acquire(Budget::Smtp).await.unwrap();
+            s.admit();
+            smtp.push(s);
+        }
         assert!(!p.on());
     }
 
     #[tokio::test(start_paused = true)]
     async fn pressure_shortens_the_wait_of_unproven_clients() {
         let l = ConnLimits::new(&sizes(100, 2));
-        let a = l.acquire(Budget::Smtp).await.unwrap();
+        let mut a = l.acquire(Budget::Smtp).await.unwrap();
+        a.admit();
         let limit = |slot: &Slot| IdleLimit {
             normal: Duration::from_secs(300),
             under_pressure: Duration::from_secs(10),
@@ -331,7 +357,9 @@ mod tests {
         // so the client goes at once.
         let press = async {
             tokio::time::sleep(Duration::from_secs(20)).await;
-            l.acquire(Budget::Smtp).await.unwrap()
+            let mut b = l.acquire(Budget::Smtp).await.unwrap();
+            b.admit();
+            b
         };
         let (waited, _b) = tokio::join!(idle.wait(std::future::pending::<()>(), true), press);
         assert!(matches!(waited, Waited::Pressure));

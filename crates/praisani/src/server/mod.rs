@@ -404,7 +404,7 @@ async fn accept_loop(
         // Waiting for a slot (this service's, then the global one) before
         // accepting leaves excess clients in the kernel's backlog instead of
         // costing us memory; other services' clients are still accepted.
-        let slot = tokio::select! {
+        let mut slot = tokio::select! {
             s = shared.limits.acquire(service.budget()) => match s {
                 Some(s) => s,
                 None => return, // the budgets are never closed
@@ -423,6 +423,7 @@ async fn accept_loop(
             _ = stop.changed() => return,
         };
         let _ = stream.set_nodelay(true);
+        slot.admit();
         let shared = shared.clone();
         tokio::spawn(async move {
             let per_ip = shared.limits.per_ip(peer.ip());
