@@ -1054,7 +1054,9 @@ fn some_at_least_1<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::
 fn percent<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
     match u8::deserialize(d)? {
         n @ 1..=100 => Ok(n),
-        _ => Err(serde::de::Error::custom("must be a percentage from 1 to 100")),
+        _ => Err(serde::de::Error::custom(
+            "must be a percentage from 1 to 100",
+        )),
     }
 }
 
@@ -1208,8 +1210,8 @@ mod tests {
 
     #[test]
     fn connection_budgets_per_service() {
-        let c = Config::parse("[limits]\nmax_connections = 101\nmax_connections_pop3 = 7\n")
-            .unwrap();
+        let c =
+            Config::parse("[limits]\nmax_connections = 101\nmax_connections_pop3 = 7\n").unwrap();
         assert_eq!(c.limits.service_connections(), [51, 51, 7, 51]);
         let e = Config::parse("[limits]\nmax_connections = 10\nmax_connections_smtp = 11\n")
             .unwrap_err();

@@ -106,7 +106,11 @@ fn idle_smtp_clients_do_not_starve_pop3() {
 /// and logged-in clients stay, and so do unproven ones without pressure.
 #[test]
 fn under_pressure_unproven_idle_clients_go_sooner() {
-    if !have_python_module("poplib", "python3", "under_pressure_unproven_idle_clients_go_sooner") {
+    if !have_python_module(
+        "poplib",
+        "python3",
+        "under_pressure_unproven_idle_clients_go_sooner",
+    ) {
         return;
     }
     let s = Server::start_with(ServerOpts {

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -40,54 +39,60 @@ pub(crate) struct Sizes {
     pub pressure_percent: u8,
 }
 
-/// One budget: a semaphore and the pressure flag derived from its use.
-struct Pool {
-    sem: Arc<Semaphore>,
-    max: usize,
-    /// Connections accepted and open. The semaphore counts one more per
-    /// listener: the slot its accept loop holds for the next client.
-    open: AtomicUsize,
-    /// In use from this many on, the pool is under pressure.
-    pressure_from: usize,
-    pressure: watch::Sender<bool>,
+/// The open connections per budget, and the pressure flags derived from
+/// them.
+struct Pressures {
+    open: Mutex<Open>,
+    /// In use from this many on, a service's budget is under pressure...
+    from: [usize; 4],
+    /// ...and the total.
+    total_from: usize,
+    /// Per service: its budget or the total is under pressure. One flag
+    /// per connection to watch keeps an idle connection's wait small.
+    flags: [watch::Sender<bool>; 4],
 }
 
-impl Pool {
-    fn new(max: usize, percent: u8) -> Arc<Pool> {
-        // Rounded up, and at least one, so "80 % of 1" is "full".
-        let pressure_from = (max * usize::from(percent)).div_ceil(100).max(1);
-        Arc::new(Pool {
-            sem: Arc::new(Semaphore::new(max)),
-            max,
-            open: AtomicUsize::new(0),
-            pressure_from,
-            pressure: watch::channel(false).0,
-        })
-    }
+/// Connections accepted and open. The semaphores count one more per
+/// listener: the slot its accept loop holds for the next client.
+#[derive(Default)]
+struct Open {
+    service: [usize; 4],
+    total: usize,
+}
 
-    /// Counts a connection opened (or closed) and recomputes the pressure
-    /// flag; waiting connections are woken only when it flips. Counted
-    /// inside the channel's lock, so concurrent updates cannot leave a
-    /// stale flag behind.
-    fn count(&self, opened: bool) {
-        self.pressure.send_if_modified(|on| {
-            let open = if opened {
-                self.open.fetch_add(1, Ordering::Relaxed) + 1
-            } else {
-                self.open.fetch_sub(1, Ordering::Relaxed) - 1
-            };
-            let now = open >= self.pressure_from;
-            let flipped = *on != now;
-            *on = now;
-            flipped
-        });
+/// From this many in use, `max` is under pressure (rounded up, at least
+/// one, so "80 % of 1" is "full").
+fn pressure_from(max: usize, percent: u8) -> usize {
+    (max * usize::from(percent)).div_ceil(100).max(1)
+}
+
+impl Pressures {
+    /// Counts a connection opened (or closed) and recomputes the flags;
+    /// waiting connections are woken only when their flag flips.
+    fn count(&self, budget: Budget, opened: bool) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let i = budget as usize;
+        if opened {
+            open.service[i] += 1;
+            open.total += 1;
+        } else {
+            open.service[i] -= 1;
+            open.total -= 1;
+        }
+        let total = open.total >= self.total_from;
+        for (i, flag) in self.flags.iter().enumerate() {
+            let now = total || open.service[i] >= self.from[i];
+            flag.send_if_modified(|on| std::mem::replace(on, now) != now);
+        }
     }
 }
 
 /// Counts open connections.
 pub(crate) struct ConnLimits {
-    total: Arc<Pool>,
-    services: [Arc<Pool>; 4],
+    total: Arc<Semaphore>,
+    max_total: usize,
+    services: [Arc<Semaphore>; 4],
+    pressures: Arc<Pressures>,
     per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
     max_per_ip: usize,
 }
@@ -95,19 +100,17 @@ pub(crate) struct ConnLimits {
 /// A connection's place in its service's budget and in the total; both are
 /// given back when it is dropped.
 pub(crate) struct Slot {
-    permits: Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)>,
-    service: Arc<Pool>,
-    total: Arc<Pool>,
+    _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+    budget: Budget,
+    pressures: Arc<Pressures>,
     /// Counted as open ([`admit`](Self::admit)).
     open: bool,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        drop(self.permits.take());
         if self.open {
-            self.service.count(false);
-            self.total.count(false);
+            self.pressures.count(self.budget, false);
         }
     }
 }
@@ -118,37 +121,30 @@ impl Slot {
     pub(crate) fn admit(&mut self) {
         if !self.open {
             self.open = true;
-            self.service.count(true);
-            self.total.count(true);
+            self.pressures.count(self.budget, true);
         }
     }
 
     /// Watches the pressure on this connection's budgets.
     pub(crate) fn pressure(&self) -> Pressure {
-        Pressure {
-            service: self.service.pressure.subscribe(),
-            total: self.total.pressure.subscribe(),
-        }
+        Pressure(self.pressures.flags[self.budget as usize].subscribe())
     }
 }
 
-/// Whether the budgets a connection counts against are under pressure.
-pub(crate) struct Pressure {
-    service: watch::Receiver<bool>,
-    total: watch::Receiver<bool>,
-}
+/// Whether the budgets a connection counts against (its service's and the
+/// total) are under pressure.
+pub(crate) struct Pressure(watch::Receiver<bool>);
 
 impl Pressure {
-    /// Under pressure now (its service's budget or the total).
+    /// Under pressure now.
     pub(crate) fn on(&mut self) -> bool {
-        *self.service.borrow_and_update() || *self.total.borrow_and_update()
+        *self.0.borrow_and_update()
     }
 
     /// Resolves when the pressure may have changed.
-    pub(crate) async fn changed(&mut self) {
-        tokio::select! {
-            r = self.service.changed() => if r.is_err() { std::future::pending::<()>().await },
-            r = self.total.changed() => if r.is_err() { std::future::pending::<()>().await },
+    async fn changed(&mut self) {
+        if self.0.changed().await.is_err() {
+            std::future::pending::<()>().await
         }
     }
 }
@@ -177,13 +173,20 @@ pub(crate) enum Waited<T> {
 }
 
 impl IdleLimit {
-    /// Waits for `input` (the client's next bytes). `unproven`: the client
-    /// has not greeted or logged in yet, so pressure shortens its timeout,
-    /// also while it is already waiting (the wait is counted from its
-    /// start, so clients idle longer than the short timeout go at once).
-    pub(crate) async fn wait<F: Future>(&mut self, input: F, unproven: bool) -> Waited<F::Output> {
+    /// Waits for the future `input` makes (the client's next bytes).
+    /// `unproven`: the client has not greeted or logged in yet, so pressure
+    /// shortens its timeout, also while it is already waiting (the wait is
+    /// counted from its start, so clients idle longer than the short
+    /// timeout go at once).
+    pub(crate) async fn wait<F: Future>(
+        &mut self,
+        input: impl FnOnce() -> F,
+        unproven: bool,
+    ) -> Waited<F::Output> {
         let since = Instant::now();
-        tokio::pin!(input);
+        // Made here, not passed in, so an idle connection's state holds it
+        // once.
+        let mut input = std::pin::pin!(input());
         loop {
             let pressed = unproven && self.pressure.on() && self.under_pressure < self.normal;
             let limit = if pressed {
@@ -230,15 +233,18 @@ impl Drop for IpSlot {
 
 impl ConnLimits {
     pub(crate) fn new(sizes: &Sizes) -> Self {
-        let pool = |max| Pool::new(max, sizes.pressure_percent);
+        let services = [sizes.smtp, sizes.submission, sizes.pop3, sizes.http];
+        let percent = sizes.pressure_percent;
         ConnLimits {
-            total: pool(sizes.total),
-            services: [
-                pool(sizes.smtp),
-                pool(sizes.submission),
-                pool(sizes.pop3),
-                pool(sizes.http),
-            ],
+            total: Arc::new(Semaphore::new(sizes.total)),
+            max_total: sizes.total,
+            services: services.map(|n| Arc::new(Semaphore::new(n))),
+            pressures: Arc::new(Pressures {
+                open: Mutex::new(Open::default()),
+                from: services.map(|n| pressure_from(n, percent)),
+                total_from: pressure_from(sizes.total, percent),
+                flags: std::array::from_fn(|_| watch::channel(false).0),
+            }),
             per_ip: Arc::new(Mutex::new(HashMap::new())),
             max_per_ip: sizes.per_ip,
         }
@@ -247,13 +253,16 @@ impl ConnLimits {
     /// Waits for a free slot in `budget` and then in the total. A full
     /// budget of one service leaves the others' clients unaffected.
     pub(crate) async fn acquire(&self, budget: Budget) -> Option<Slot> {
-        let service = self.services[budget as usize].clone();
-        let own = service.sem.clone().acquire_owned().await.ok()?;
-        let all = self.total.sem.clone().acquire_owned().await.ok()?;
+        let own = self.services[budget as usize]
+            .clone()
+            .acquire_owned()
+            .await
+            .ok()?;
+        let all = self.total.clone().acquire_owned().await.ok()?;
         Some(Slot {
-            permits: Some((own, all)),
-            service,
-            total: self.total.clone(),
+            _permits: (own, all),
+            budget,
+            pressures: self.pressures.clone(),
             open: false,
         })
     }
@@ -272,8 +281,8 @@ impl ConnLimits {
 
     /// Resolves when every connection has closed.
     pub(crate) async fn drained(&self) {
-        let n = u32::try_from(self.total.max).unwrap_or(u32::MAX);
-        let _all = self.total.sem.acquire_many(n).await;
+        let n = u32::try_from(self.max_total).unwrap_or(u32::MAX);
+        let _all = self.total.acquire_many(n).await;
     }
 }
 
@@ -361,12 +370,12 @@ mod tests {
             b.admit();
             b
         };
-        let (waited, _b) = tokio::join!(idle.wait(std::future::pending::<()>(), true), press);
+        let (waited, _b) = tokio::join!(idle.wait(std::future::pending::<()>, true), press);
         assert!(matches!(waited, Waited::Pressure));
         assert_eq!(start.elapsed().as_secs(), 20);
         // A client that has greeted keeps the protocol's timeout.
         let start = Instant::now();
-        let waited = limit(&a).wait(std::future::pending::<()>(), false).await;
+        let waited = limit(&a).wait(std::future::pending::<()>, false).await;
         assert!(matches!(waited, Waited::TimedOut));
         assert_eq!(start.elapsed().as_secs(), 300);
     }

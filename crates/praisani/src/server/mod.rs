@@ -442,15 +442,23 @@ async fn accept_loop(
                     return;
                 }
             }
+            // Boxed: this task's own state is then only what the
+            // connection's service needs, not the largest of all of them.
             match service {
                 Service::Smtp | Service::Submission | Service::Submissions => {
-                    smtp::handle(shared, stream, peer, per_ip, service, pressure).await
+                    Box::pin(smtp::handle(
+                        shared, stream, peer, per_ip, service, pressure,
+                    ))
+                    .await
                 }
                 Service::Pop3 | Service::Pop3s => {
-                    pop3::handle(shared, stream, peer, per_ip, service, pressure).await
+                    Box::pin(pop3::handle(
+                        shared, stream, peer, per_ip, service, pressure,
+                    ))
+                    .await
                 }
                 Service::Http | Service::Https => {
-                    http::handle(shared, stream, peer, per_ip, service).await
+                    Box::pin(http::handle(shared, stream, peer, per_ip, service)).await
                 }
             }
             drop(slot);

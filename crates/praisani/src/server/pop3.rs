@@ -71,9 +71,10 @@ struct Conn {
     shared: Arc<Shared>,
     peer: SocketAddr,
     /// The logged-in account's maildrop, locked.
-    maildrop: Option<Maildrop>,
+    /// (Boxed, as `sasl`: idle connections before login stay small.)
+    maildrop: Option<Box<Maildrop>>,
     /// The AUTH exchange in progress.
-    sasl: Option<SaslLogin>,
+    sasl: Option<Box<SaslLogin>>,
 }
 
 /// How a failed login is reported (RFC 2449/3206 response codes).
@@ -114,7 +115,9 @@ impl Conn {
                 match event {
                     Event::Send(bytes) => out.extend_from_slice(&bytes),
                     Event::Authenticate { user, credential } => {
-                        let outcome = self.login(&session, &user, credential).await;
+                        // Boxed (as the other logins): large, and needed
+                        // only now, not in every idle connection's state.
+                        let outcome = Box::pin(self.login(&session, &user, credential)).await;
                         self.auth_result(&mut session, outcome);
                     }
                     Event::Retrieve {
@@ -142,22 +145,22 @@ impl Conn {
                         mechanism,
                         initial_response,
                     } => {
-                        let (sasl, step) = SaslLogin::start(
+                        let (sasl, step) = Box::pin(SaslLogin::start(
                             self.shared.logins.clone(),
                             self.peer.ip(),
                             &mechanism,
                             initial_response.as_deref(),
-                        )
+                        ))
                         .await;
-                        self.sasl = sasl;
-                        self.auth_step(&mut session, step).await;
+                        self.sasl = sasl.map(Box::new);
+                        Box::pin(self.auth_step(&mut session, step)).await;
                     }
                     Event::AuthResponse(line) => {
                         let step = match &mut self.sasl {
-                            Some(s) => s.respond(&line).await,
+                            Some(s) => Box::pin(s.respond(&line)).await,
                             None => AuthStep::Failed(LoginFail::Malformed),
                         };
-                        self.auth_step(&mut session, step).await;
+                        Box::pin(self.auth_step(&mut session, step)).await;
                     }
                     Event::AuthCancelled => self.sasl = None,
                     Event::Close => {
@@ -174,7 +177,10 @@ impl Conn {
             out = Vec::new();
             session.release_buffers();
             let unproven = self.maildrop.is_none();
-            let n = match idle.wait(stream.read_some(&mut buf, read_size), unproven).await {
+            let n = match idle
+                .wait(|| stream.read_some(&mut buf, read_size), unproven)
+                .await
+            {
                 Waited::Ready(r) => r?,
                 why => {
                     match why {
@@ -232,7 +238,7 @@ impl Conn {
         match Maildrop::open(&self.shared.office, account, utf8).await {
             Ok((maildrop, messages)) => {
                 tracing::info!(user, messages = messages.len(), utf8, "logged in");
-                self.maildrop = Some(maildrop);
+                self.maildrop = Some(Box::new(maildrop));
                 AuthOutcome::Ok { messages }
             }
             Err(e) => {

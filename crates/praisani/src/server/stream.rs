@@ -49,7 +49,9 @@ impl MailStream {
         match self {
             MailStream::Plain(tcp) => loop {
                 if buf.capacity() == 0 {
-                    tcp.readable().await?;
+                    // Not `readable()`: its future is 150 octets of every
+                    // idle connection's state, this one a reference.
+                    std::future::poll_fn(|cx| tcp.poll_read_ready(cx)).await?;
                 }
                 buf.clear();
                 buf.reserve_exact(size);
@@ -109,7 +111,9 @@ impl MailStream {
         limit: std::time::Duration,
     ) -> bool {
         let acceptor = shared.tls.acceptor();
-        match tokio::time::timeout(limit, self.start_tls(&acceptor)).await {
+        // Boxed: the handshake's state is large and needed only now, not
+        // in every connection's idle state.
+        match tokio::time::timeout(limit, Box::pin(self.start_tls(&acceptor))).await {
             Ok(Ok(())) => {
                 tracing::debug!(tls = ?self.tls_description(), "{command} done");
                 true
