@@ -34,6 +34,9 @@ pub(crate) struct Shared {
     /// Password checks and brute-force throttling for every protocol.
     pub logins: Arc<Logins>,
     pub smtp: Arc<praisani_smtp::Config>,
+    /// The engine settings SMTP connections use, one of each kind
+    /// (`smtp_engine`).
+    smtp_engines: std::sync::Mutex<Vec<Arc<praisani_smtp::Config>>>,
     /// The POP3 policy, and the same for clients that may not send
     /// passwords in the clear; replaced when the EXPIRE shown before login
     /// changes (`refresh_expire`).
@@ -81,6 +84,22 @@ impl Shared {
             })
         };
         *both = (update(&both.0), update(&both.1));
+    }
+
+    /// `config` as one shared copy: connections with the same settings
+    /// share one, so an idle connection holds no copy of its own.
+    pub fn smtp_engine(&self, config: praisani_smtp::Config) -> Arc<praisani_smtp::Config> {
+        // A few kinds in practice (listener × TLS policy); bounded anyway.
+        const KINDS: usize = 32;
+        let mut kinds = self.smtp_engines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = kinds.iter().find(|c| ***c == config) {
+            return c.clone();
+        }
+        let c = Arc::new(config);
+        if kinds.len() < KINDS {
+            kinds.push(c.clone());
+        }
+        c
     }
 
     /// A fresh session id, unique across restarts (start time + counter).
@@ -307,6 +326,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             config.post_office_settings(),
         )),
         smtp: Arc::new(smtp),
+        smtp_engines: std::sync::Mutex::new(Vec::new()),
         pop3: std::sync::RwLock::new((
             Arc::new(pop3.clone()),
             Arc::new(praisani_pop3::Config {

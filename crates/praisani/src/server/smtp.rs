@@ -97,7 +97,8 @@ fn engine_config(shared: &Shared, service: Service, peer: SocketAddr) -> praisan
 
 impl Conn {
     async fn run(&mut self, stream: &mut MailStream, pressure: Pressure) -> std::io::Result<()> {
-        let config = Arc::new(engine_config(&self.shared, self.service, self.peer));
+        let own = engine_config(&self.shared, self.service, self.peer);
+        let config = self.shared.smtp_engine(own);
         let mut session = Session::with_tls(config, stream.is_tls());
         let mut out: Vec<u8> = Vec::new();
         let (mut buf, mut read_size) = (Vec::new(), READ_BUF);
