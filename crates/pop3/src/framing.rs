@@ -168,6 +168,16 @@ impl LineReader {
         self.queued + self.partial.len()
     }
 
+    /// Gives back the space of an empty queue and partial line.
+    pub(crate) fn release_buffers(&mut self) {
+        if self.partial.is_empty() {
+            self.partial = Vec::new();
+        }
+        if self.queue.is_empty() {
+            self.queue = VecDeque::new();
+        }
+    }
+
     /// Drops everything held, e.g. when the session closes.
     pub(crate) fn clear(&mut self) {
         self.queue = VecDeque::new();

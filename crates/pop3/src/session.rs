@@ -363,6 +363,16 @@ impl Session {
         }
     }
 
+    /// Gives back the space kept from earlier input and events, for a
+    /// connection about to wait idle (many idle clients then cost little);
+    /// nothing pending is dropped.
+    pub fn release_buffers(&mut self) {
+        self.reader.release_buffers();
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
+    }
+
     /// The next thing to do, or `None` when the session needs more input or is waiting for
     /// [`auth_result`](Self::auth_result) / [`auth_challenge`](Self::auth_challenge) /
     /// [`update_result`](Self::update_result) / [`tls_established`](Self::tls_established).

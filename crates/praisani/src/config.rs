@@ -627,6 +627,28 @@ pub struct Limits {
     /// Simultaneous connections from one IP address.
     #[serde(deserialize_with = "at_least::<_, 1>")]
     pub max_connections_per_ip: usize,
+    /// Simultaneous connections to the SMTP (MX) listeners; unset: half
+    /// of `max_connections`, so no one service can take every slot.
+    #[serde(deserialize_with = "some_at_least_1")]
+    pub max_connections_smtp: Option<usize>,
+    /// The same for the submission listeners (ports 587 and 465 together).
+    #[serde(deserialize_with = "some_at_least_1")]
+    pub max_connections_submission: Option<usize>,
+    /// The same for the POP3 listeners (ports 110 and 995 together).
+    #[serde(deserialize_with = "some_at_least_1")]
+    pub max_connections_pop3: Option<usize>,
+    /// The same for the HTTP(S) auto-configuration listeners.
+    #[serde(deserialize_with = "some_at_least_1")]
+    pub max_connections_http: Option<usize>,
+    /// A budget (a service's, or `max_connections`) is under pressure from
+    /// this share of it in use, in percent.
+    #[serde(deserialize_with = "percent")]
+    pub pressure_threshold_percent: u8,
+    /// Under pressure, clients that have not greeted (SMTP: HELO/EHLO, or
+    /// a TLS handshake) or logged in (submission, POP3) yet are closed after
+    /// this much idle time instead of the protocol's own timeout.
+    #[serde(deserialize_with = "timeout")]
+    pub idle_timeout_under_pressure: Duration,
     /// SMTP: idle time allowed while waiting for a command or for data.
     #[serde(deserialize_with = "timeout")]
     pub smtp_timeout: Duration,
@@ -734,6 +756,12 @@ impl Default for Limits {
             max_messages_per_connection: 100,
             max_connections: 2000,
             max_connections_per_ip: 50,
+            max_connections_smtp: None,
+            max_connections_submission: None,
+            max_connections_pop3: None,
+            max_connections_http: None,
+            pressure_threshold_percent: 80,
+            idle_timeout_under_pressure: Duration::from_secs(30),
             smtp_timeout: Duration::from_secs(300),
             pop3_idle_timeout: Duration::from_secs(600),
             session_max: Duration::from_secs(3600),
@@ -746,6 +774,20 @@ impl Default for Limits {
             auth_lockout: Duration::from_secs(300),
             max_auth_failures: 3,
         }
+    }
+}
+
+impl Limits {
+    /// The connection budgets of SMTP, submission, POP3 and HTTP, in that
+    /// order: as configured, else half of `max_connections` each.
+    pub fn service_connections(&self) -> [usize; 4] {
+        [
+            self.max_connections_smtp,
+            self.max_connections_submission,
+            self.max_connections_pop3,
+            self.max_connections_http,
+        ]
+        .map(|n| n.unwrap_or(self.max_connections.div_ceil(2)))
     }
 }
 
@@ -885,6 +927,20 @@ impl Config {
             return Err(ConfigError(
                 "[store] backend = \"postgres\" needs url = \"postgres://…\"".into(),
             ));
+        }
+        let l = &config.limits;
+        for (key, n) in [
+            ("max_connections_smtp", l.max_connections_smtp),
+            ("max_connections_submission", l.max_connections_submission),
+            ("max_connections_pop3", l.max_connections_pop3),
+            ("max_connections_http", l.max_connections_http),
+        ] {
+            if let Some(n) = n.filter(|&n| n > l.max_connections) {
+                return Err(ConfigError(format!(
+                    "limits.{key} = {n} is above limits.max_connections = {}, the cap over all listeners: raise max_connections too",
+                    l.max_connections
+                )));
+            }
         }
         if config.store.lock_lease < Duration::from_secs(10) {
             return Err(ConfigError(
@@ -1037,6 +1093,19 @@ fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error>
         .collect()
 }
 
+fn some_at_least_1<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    at_least::<_, 1>(d).map(Some)
+}
+
+fn percent<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    match u8::deserialize(d)? {
+        n @ 1..=100 => Ok(n),
+        _ => Err(serde::de::Error::custom(
+            "must be a percentage from 1 to 100",
+        )),
+    }
+}
+
 fn at_least<'de, D: Deserializer<'de>, const MIN: usize>(d: D) -> Result<usize, D::Error> {
     let n = usize::deserialize(d)?;
     if n < MIN {
@@ -1167,11 +1236,37 @@ mod tests {
             ("[quota]\nbounce_interval = 0", "bounce_interval"),
             ("[quota]\nbounce_senders = 0", "bounce_senders"),
             ("[listen]\nhttp = [\"nowhere\"]", "http"),
+            ("[limits]\nmax_connections_pop3 = 0", "max_connections_pop3"),
+            (
+                "[limits]\npressure_threshold_percent = 0",
+                "pressure_threshold_percent",
+            ),
+            (
+                "[limits]\npressure_threshold_percent = 101",
+                "pressure_threshold_percent",
+            ),
+            (
+                "[limits]\nidle_timeout_under_pressure = 0",
+                "idle_timeout_under_pressure",
+            ),
         ] {
             let e = Config::parse(doc).unwrap_err();
             assert!(e.0.contains(key), "{doc}: {e}");
             assert!(e.0.contains("line "), "{doc}: {e}");
         }
+    }
+
+    #[test]
+    fn connection_budgets_per_service() {
+        let c =
+            Config::parse("[limits]\nmax_connections = 101\nmax_connections_pop3 = 7\n").unwrap();
+        assert_eq!(c.limits.service_connections(), [51, 51, 7, 51]);
+        let e = Config::parse("[limits]\nmax_connections = 10\nmax_connections_smtp = 11\n")
+            .unwrap_err();
+        assert!(
+            e.0.contains("max_connections_smtp") && e.0.contains("max_connections = 10"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 ///
 /// Every limit exists so that memory and work per connection stay bounded
 /// whatever the peer sends.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Our host name, used in the 220 greeting, the EHLO/HELO reply and 221/421 replies.
     pub hostname: String,

@@ -352,6 +352,24 @@ impl Session {
         self.tls_active
     }
 
+    /// The client has sent HELO or EHLO (again after STARTTLS).
+    pub fn greeted(&self) -> bool {
+        self.helo.is_some()
+    }
+
+    /// Gives back the space kept from earlier input and events, for a
+    /// connection about to wait idle (many idle clients then cost little);
+    /// nothing pending is dropped.
+    pub fn release_buffers(&mut self) {
+        if self.start >= self.input.len() {
+            self.input = Vec::new();
+            self.start = 0;
+        }
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
+    }
+
     /// The identity given to `auth_succeeded`, once the client has authenticated.
     pub fn authenticated(&self) -> Option<&str> {
         self.authenticated.as_deref()

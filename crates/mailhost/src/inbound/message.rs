@@ -156,7 +156,7 @@ impl Inbound {
         let mut sniff = HeaderCapture::default();
         let _ = sniff.push(headers.as_bytes());
         let written = spool.write(headers.as_bytes()).map(|_| spool);
-        self.incoming = Some(Incoming {
+        self.incoming = Some(Box::new(Incoming {
             queue_id,
             mailboxes: dedup(mailboxes),
             bounce,
@@ -168,7 +168,7 @@ impl Inbound {
             capture: self.account.is_some().then(HeaderCapture::default),
             from_refused: None,
             nul: false,
-        });
+        }));
     }
 
     /// More of the message's data (dot-stuffing already undone).

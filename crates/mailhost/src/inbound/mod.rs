@@ -53,8 +53,8 @@ pub struct Inbound {
     remote: HashMap<String, OutboundRcpt>,
     /// The SIZE= the client declared for the current transaction.
     declared_size: Option<u64>,
-    /// The message being received.
-    incoming: Option<message::Incoming>,
+    /// The message being received (boxed: idle connections stay small).
+    incoming: Option<Box<message::Incoming>>,
 }
 
 impl Inbound {

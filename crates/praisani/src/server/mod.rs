@@ -34,6 +34,9 @@ pub(crate) struct Shared {
     /// Password checks and brute-force throttling for every protocol.
     pub logins: Arc<Logins>,
     pub smtp: Arc<praisani_smtp::Config>,
+    /// The engine settings SMTP connections use, one of each kind
+    /// (`smtp_engine`).
+    smtp_engines: std::sync::Mutex<Vec<Arc<praisani_smtp::Config>>>,
     /// The POP3 policy, and the same for clients that may not send
     /// passwords in the clear; replaced when the EXPIRE shown before login
     /// changes (`refresh_expire`).
@@ -83,6 +86,22 @@ impl Shared {
         *both = (update(&both.0), update(&both.1));
     }
 
+    /// `config` as one shared copy: connections with the same settings
+    /// share one, so an idle connection holds no copy of its own.
+    pub fn smtp_engine(&self, config: praisani_smtp::Config) -> Arc<praisani_smtp::Config> {
+        // A few kinds in practice (listener × TLS policy); bounded anyway.
+        const KINDS: usize = 32;
+        let mut kinds = self.smtp_engines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = kinds.iter().find(|c| ***c == config) {
+            return c.clone();
+        }
+        let c = Arc::new(config);
+        if kinds.len() < KINDS {
+            kinds.push(c.clone());
+        }
+        c
+    }
+
     /// A fresh session id, unique across restarts (start time + counter).
     pub fn session_id(&self) -> String {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -121,6 +140,16 @@ impl Service {
     /// Implicit TLS: the handshake comes before the protocol.
     fn implicit_tls(self) -> bool {
         matches!(self, Service::Submissions | Service::Pop3s | Service::Https)
+    }
+
+    /// The connection budget this service's connections count against.
+    fn budget(self) -> limits::Budget {
+        match self {
+            Service::Smtp => limits::Budget::Smtp,
+            Service::Submission | Service::Submissions => limits::Budget::Submission,
+            Service::Pop3 | Service::Pop3s => limits::Budget::Pop3,
+            Service::Http | Service::Https => limits::Budget::Http,
+        }
     }
 }
 
@@ -288,13 +317,25 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             scram_secret,
             failure_delay: limits.auth_failure_delay,
         }),
-        limits: limits::ConnLimits::new(limits.max_connections, limits.max_connections_per_ip),
+        limits: limits::ConnLimits::new(&{
+            let [smtp, submission, pop3, http] = limits.service_connections();
+            limits::Sizes {
+                total: limits.max_connections,
+                smtp,
+                submission,
+                pop3,
+                http,
+                per_ip: limits.max_connections_per_ip,
+                pressure_percent: limits.pressure_threshold_percent,
+            }
+        }),
         tls: tls.clone(),
         office: Arc::new(PostOffice::new(
             store.clone(),
             config.post_office_settings(),
         )),
         smtp: Arc::new(smtp),
+        smtp_engines: std::sync::Mutex::new(Vec::new()),
         pop3: std::sync::RwLock::new((
             Arc::new(pop3.clone()),
             Arc::new(praisani_pop3::Config {
@@ -390,10 +431,14 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        // Waiting for a global slot before accepting leaves excess clients in
-        // the kernel's backlog instead of costing us memory.
-        let slot = tokio::select! {
-            s = shared.limits.acquire() => s,
+        // Waiting for a slot (this service's, then the global one) before
+        // accepting leaves excess clients in the kernel's backlog instead of
+        // costing us memory; other services' clients are still accepted.
+        let mut slot = tokio::select! {
+            s = shared.limits.acquire(service.budget()) => match s {
+                Some(s) => s,
+                None => return, // the budgets are never closed
+            },
             _ = stop.changed() => return,
         };
         let (stream, peer) = tokio::select! {
@@ -408,27 +453,42 @@ async fn accept_loop(
             _ = stop.changed() => return,
         };
         let _ = stream.set_nodelay(true);
+        slot.admit();
         let shared = shared.clone();
         tokio::spawn(async move {
             let per_ip = shared.limits.per_ip(peer.ip());
+            let mut pressure = slot.pressure();
             let mut stream = MailStream::Plain(stream);
-            if service.implicit_tls()
-                && per_ip.allowed
-                && !stream
-                    .upgrade(&shared, &format!("{service:?} from {peer}"))
-                    .await
-            {
-                return;
+            if service.implicit_tls() && per_ip.allowed {
+                // The handshake comes before the greeting: under pressure a
+                // client gets no longer for it than for greeting.
+                let l = &shared.config.limits;
+                let limit = match pressure.on() {
+                    true => l.tls_handshake_timeout.min(l.idle_timeout_under_pressure),
+                    false => l.tls_handshake_timeout,
+                };
+                let what = format!("{service:?} from {peer}");
+                if !stream.upgrade_within(&shared, &what, limit).await {
+                    return;
+                }
             }
+            // Boxed: this task's own state is then only what the
+            // connection's service needs, not the largest of all of them.
             match service {
                 Service::Smtp | Service::Submission | Service::Submissions => {
-                    smtp::handle(shared, stream, peer, per_ip, service).await
+                    Box::pin(smtp::handle(
+                        shared, stream, peer, per_ip, service, pressure,
+                    ))
+                    .await
                 }
                 Service::Pop3 | Service::Pop3s => {
-                    pop3::handle(shared, stream, peer, per_ip, service).await
+                    Box::pin(pop3::handle(
+                        shared, stream, peer, per_ip, service, pressure,
+                    ))
+                    .await
                 }
                 Service::Http | Service::Https => {
-                    http::handle(shared, stream, peer, per_ip, service).await
+                    Box::pin(http::handle(shared, stream, peer, per_ip, service)).await
                 }
             }
             drop(slot);

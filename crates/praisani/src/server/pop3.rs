@@ -2,7 +2,7 @@
 //! `praisani_pop3` engine, logins checked, and the maildrop
 //! ([`praisani_mailhost::Maildrop`]) opened, read and updated for it.
 
-use super::limits::IpSlot;
+use super::limits::{IdleLimit, IpSlot, Pressure, Waited};
 use super::stream::MailStream;
 use super::{Service, Shared};
 use praisani_mailhost::Maildrop;
@@ -12,12 +12,13 @@ use praisani_pop3::{AuthOutcome, Credential, Encoder, Event, RetrieveFailure, Se
 use praisani_store::Account;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tracing::Instrument;
 
 /// Reads from the socket in pieces of this size.
-/// Reads start with a small buffer, so idle connections cost little, and
-/// grow to [`READ_BUF_MAX`] while a client keeps filling it.
+/// Reads start with a small buffer and grow to [`READ_BUF_MAX`] while a
+/// client keeps filling it; an idle plain connection holds none
+/// ([`MailStream::read_some`]).
 const READ_BUF: usize = 2 * 1024;
 /// The largest read buffer.
 const READ_BUF_MAX: usize = 16 * 1024;
@@ -31,6 +32,7 @@ pub(crate) async fn handle(
     peer: SocketAddr,
     ip: IpSlot,
     service: Service,
+    pressure: Pressure,
 ) {
     let id = shared.session_id();
     let span = tracing::info_span!("pop3", session = %id, peer = %peer);
@@ -50,7 +52,7 @@ pub(crate) async fn handle(
             maildrop: None,
             sasl: None,
         };
-        match conn.run(&mut stream, timestamp).await {
+        match conn.run(&mut stream, timestamp, pressure).await {
             Ok(()) => tracing::debug!("closed"),
             Err(e) => tracing::debug!("connection ended: {e}"),
         }
@@ -69,9 +71,10 @@ struct Conn {
     shared: Arc<Shared>,
     peer: SocketAddr,
     /// The logged-in account's maildrop, locked.
-    maildrop: Option<Maildrop>,
+    /// (Boxed, as `sasl`: idle connections before login stay small.)
+    maildrop: Option<Box<Maildrop>>,
     /// The AUTH exchange in progress.
-    sasl: Option<SaslLogin>,
+    sasl: Option<Box<SaslLogin>>,
 }
 
 /// How a failed login is reported (RFC 2449/3206 response codes).
@@ -84,7 +87,12 @@ fn fail_outcome(why: LoginFail) -> AuthOutcome {
 }
 
 impl Conn {
-    async fn run(&mut self, stream: &mut MailStream, timestamp: String) -> std::io::Result<()> {
+    async fn run(
+        &mut self,
+        stream: &mut MailStream,
+        timestamp: String,
+        pressure: Pressure,
+    ) -> std::io::Result<()> {
         let plaintext_ok = self
             .shared
             .config
@@ -94,15 +102,22 @@ impl Conn {
         let policy = self.shared.pop3_policy(plaintext_ok);
         let mut session = Session::with_tls(policy, timestamp, stream.is_tls());
         let mut out: Vec<u8> = Vec::new();
-        let mut buf = vec![0u8; READ_BUF];
-        let idle = self.shared.config.limits.pop3_idle_timeout;
-        let deadline = tokio::time::Instant::now() + self.shared.config.limits.session_max;
+        let (mut buf, mut read_size) = (Vec::new(), READ_BUF);
+        let limits = &self.shared.config.limits;
+        let mut idle = IdleLimit {
+            normal: limits.pop3_idle_timeout,
+            under_pressure: limits.idle_timeout_under_pressure,
+            deadline: tokio::time::Instant::now() + limits.session_max,
+            pressure,
+        };
         loop {
             while let Some(event) = session.poll() {
                 match event {
                     Event::Send(bytes) => out.extend_from_slice(&bytes),
                     Event::Authenticate { user, credential } => {
-                        let outcome = self.login(&session, &user, credential).await;
+                        // Boxed (as the other logins): large, and needed
+                        // only now, not in every idle connection's state.
+                        let outcome = Box::pin(self.login(&session, &user, credential)).await;
                         self.auth_result(&mut session, outcome);
                     }
                     Event::Retrieve {
@@ -130,22 +145,22 @@ impl Conn {
                         mechanism,
                         initial_response,
                     } => {
-                        let (sasl, step) = SaslLogin::start(
+                        let (sasl, step) = Box::pin(SaslLogin::start(
                             self.shared.logins.clone(),
                             self.peer.ip(),
                             &mechanism,
                             initial_response.as_deref(),
-                        )
+                        ))
                         .await;
-                        self.sasl = sasl;
-                        self.auth_step(&mut session, step).await;
+                        self.sasl = sasl.map(Box::new);
+                        Box::pin(self.auth_step(&mut session, step)).await;
                     }
                     Event::AuthResponse(line) => {
                         let step = match &mut self.sasl {
-                            Some(s) => s.respond(&line).await,
+                            Some(s) => Box::pin(s.respond(&line)).await,
                             None => AuthStep::Failed(LoginFail::Malformed),
                         };
-                        self.auth_step(&mut session, step).await;
+                        Box::pin(self.auth_step(&mut session, step)).await;
                     }
                     Event::AuthCancelled => self.sasl = None,
                     Event::Close => {
@@ -158,11 +173,22 @@ impl Conn {
                 }
             }
             self.flush(stream, &mut out).await?;
-            let wait = idle.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
-            let n = match tokio::time::timeout(wait, stream.read(&mut buf)).await {
-                Ok(r) => r?,
-                Err(_) => {
-                    tracing::info!("autologout");
+            // Nothing is held for the wait: idle connections stay small.
+            out = Vec::new();
+            session.release_buffers();
+            let unproven = self.maildrop.is_none();
+            let n = match idle
+                .wait(|| stream.read_some(&mut buf, read_size), unproven)
+                .await
+            {
+                Waited::Ready(r) => r?,
+                why => {
+                    match why {
+                        Waited::Pressure => {
+                            tracing::info!("autologout (connections under pressure)")
+                        }
+                        _ => tracing::info!("autologout"),
+                    }
                     out.extend_from_slice(&session.autologout_reply());
                     let _ = stream.send(&mut out).await;
                     return Ok(());
@@ -172,8 +198,8 @@ impl Conn {
                 return Ok(());
             }
             session.feed(&buf[..n]);
-            if n == buf.len() && buf.len() < READ_BUF_MAX {
-                buf.resize(buf.len() * 2, 0);
+            if n >= read_size && read_size < READ_BUF_MAX {
+                read_size *= 2;
             }
         }
     }
@@ -212,7 +238,7 @@ impl Conn {
         match Maildrop::open(&self.shared.office, account, utf8).await {
             Ok((maildrop, messages)) => {
                 tracing::info!(user, messages = messages.len(), utf8, "logged in");
-                self.maildrop = Some(maildrop);
+                self.maildrop = Some(Box::new(maildrop));
                 AuthOutcome::Ok { messages }
             }
             Err(e) => {

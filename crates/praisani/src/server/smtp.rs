@@ -2,7 +2,7 @@
 //! `praisani_smtp` engine, its questions answered by the post office's
 //! inbound service ([`praisani_mailhost::inbound::Inbound`]).
 
-use super::limits::IpSlot;
+use super::limits::{IdleLimit, IpSlot, Pressure, Waited};
 use super::stream::MailStream;
 use super::{Service, Shared};
 use praisani_mailhost::inbound::Inbound;
@@ -10,12 +10,13 @@ use praisani_mailhost::login::{AuthStep, LoginFail, SaslLogin};
 use praisani_smtp::{Event, Reply, Session, Verdict};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tracing::Instrument;
 
 /// Reads from the socket in pieces of this size.
-/// Reads start with a small buffer, so idle connections cost little, and
-/// grow to [`READ_BUF_MAX`] while a client keeps filling it.
+/// Reads start with a small buffer and grow to [`READ_BUF_MAX`] while a
+/// client keeps filling it; an idle plain connection holds none
+/// ([`MailStream::read_some`]).
 const READ_BUF: usize = 2 * 1024;
 /// The largest read buffer.
 const READ_BUF_MAX: usize = 64 * 1024;
@@ -27,6 +28,7 @@ pub(crate) async fn handle(
     peer: SocketAddr,
     ip: IpSlot,
     service: Service,
+    pressure: Pressure,
 ) {
     let id = shared.session_id();
     let span = tracing::info_span!("smtp", session = %id, peer = %peer);
@@ -47,7 +49,7 @@ pub(crate) async fn handle(
             service,
             sasl: None,
         };
-        match conn.run(&mut stream).await {
+        match conn.run(&mut stream, pressure).await {
             Ok(()) => tracing::debug!("closed"),
             Err(e) => tracing::debug!("connection ended: {e}"),
         }
@@ -64,7 +66,8 @@ struct Conn {
     /// The post office's side of the dialogue.
     inbound: Inbound,
     /// The AUTH exchange in progress.
-    sasl: Option<SaslLogin>,
+    /// (Boxed: idle connections stay small.)
+    sasl: Option<Box<SaslLogin>>,
 }
 
 /// The engine settings for one connection: what this listener offers, and
@@ -95,32 +98,42 @@ fn engine_config(shared: &Shared, service: Service, peer: SocketAddr) -> praisan
 }
 
 impl Conn {
-    async fn run(&mut self, stream: &mut MailStream) -> std::io::Result<()> {
-        let config = Arc::new(engine_config(&self.shared, self.service, self.peer));
+    async fn run(&mut self, stream: &mut MailStream, pressure: Pressure) -> std::io::Result<()> {
+        let own = engine_config(&self.shared, self.service, self.peer);
+        let config = self.shared.smtp_engine(own);
         let mut session = Session::with_tls(config, stream.is_tls());
         let mut out: Vec<u8> = Vec::new();
-        let mut buf = vec![0u8; READ_BUF];
-        let timeout = self.shared.config.limits.smtp_timeout;
+        let (mut buf, mut read_size) = (Vec::new(), READ_BUF);
+        let limits = &self.shared.config.limits;
         // A client that trickles bytes never hits the idle timeout; the
         // session limit bounds how long any one connection can be held.
-        let deadline = tokio::time::Instant::now() + self.shared.config.limits.session_max;
+        let mut idle = IdleLimit {
+            normal: limits.smtp_timeout,
+            under_pressure: limits.idle_timeout_under_pressure,
+            deadline: tokio::time::Instant::now() + limits.session_max,
+            pressure,
+        };
         loop {
             while let Some(event) = session.poll() {
                 match event {
                     Event::Send(bytes) => out.extend_from_slice(&bytes),
                     Event::CheckSender { from, params } => {
-                        let v = self.inbound.mail_from(&from, params.size).await;
+                        let v = Box::pin(self.inbound.mail_from(&from, params.size)).await;
                         session.mail_verdict(v)
                     }
                     Event::CheckRecipient { to } => {
                         let params = session.pending_rcpt_params().cloned();
-                        let v = self.inbound.rcpt_to(&to, params.as_ref()).await;
+                        // Boxed (as the other large steps): needed only
+                        // now, not in every idle connection's state.
+                        let v = Box::pin(self.inbound.rcpt_to(&to, params.as_ref())).await;
                         session.rcpt_verdict(v);
                     }
                     Event::MessageStart(envelope) => self.inbound.message_start(&envelope),
-                    Event::MessageChunk(bytes) => self.inbound.message_bytes(&bytes).await,
+                    Event::MessageChunk(bytes) => {
+                        Box::pin(self.inbound.message_bytes(&bytes)).await
+                    }
                     Event::MessageAborted => self.inbound.message_aborted(),
-                    Event::MessageEnd => match self.inbound.message_end().await {
+                    Event::MessageEnd => match Box::pin(self.inbound.message_end()).await {
                         Ok(queue_id) => session.message_accepted(&queue_id),
                         Err(reply) => session.message_verdict(Verdict::Reject(reply)),
                     },
@@ -135,19 +148,19 @@ impl Conn {
                         mechanism,
                         initial_response,
                     } => {
-                        let (login, step) = SaslLogin::start(
+                        let (login, step) = Box::pin(SaslLogin::start(
                             self.shared.logins.clone(),
                             self.peer.ip(),
                             &mechanism,
                             initial_response.as_deref(),
-                        )
+                        ))
                         .await;
-                        self.sasl = login;
+                        self.sasl = login.map(Box::new);
                         self.auth_step(&mut session, step);
                     }
                     Event::AuthResponse(line) => {
                         let step = match &mut self.sasl {
-                            Some(login) => login.respond(&line).await,
+                            Some(login) => Box::pin(login.respond(&line)).await,
                             None => AuthStep::Failed(LoginFail::Malformed),
                         };
                         self.auth_step(&mut session, step);
@@ -163,11 +176,24 @@ impl Conn {
             if session.is_closed() {
                 return Ok(());
             }
-            let wait = timeout.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
-            let n = match tokio::time::timeout(wait, stream.read(&mut buf)).await {
-                Ok(r) => r?,
-                Err(_) => {
-                    tracing::info!("timeout");
+            // Nothing is held for the wait: idle connections stay small.
+            out = Vec::new();
+            session.release_buffers();
+            // Not greeted (MX) or not logged in (submission) yet.
+            let unproven = match self.service {
+                Service::Smtp => !session.greeted(),
+                _ => session.authenticated().is_none(),
+            };
+            let n = match idle
+                .wait(|| stream.read_some(&mut buf, read_size), unproven)
+                .await
+            {
+                Waited::Ready(r) => r?,
+                why => {
+                    match why {
+                        Waited::Pressure => tracing::info!("timeout (connections under pressure)"),
+                        _ => tracing::info!("timeout"),
+                    }
                     out.extend_from_slice(&session.timeout_reply());
                     let _ = stream.send(&mut out).await;
                     return Ok(());
@@ -177,8 +203,8 @@ impl Conn {
                 return Ok(());
             }
             session.feed(&buf[..n]);
-            if n == buf.len() && buf.len() < READ_BUF_MAX {
-                buf.resize(buf.len() * 2, 0);
+            if n >= read_size && read_size < READ_BUF_MAX {
+                read_size *= 2;
             }
         }
     }

@@ -6,7 +6,7 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
@@ -35,6 +35,38 @@ impl MailStream {
                 *self = other;
                 None
             }
+        }
+    }
+
+    /// Reads the client's next bytes into `buf`, in place of what it held,
+    /// taking up to `size` octets (or `buf`'s capacity, if larger). An idle
+    /// plain connection holds no read buffer: the buffer is given back as
+    /// soon as the client has nothing more to send, and taken again once
+    /// the socket is readable, so idle clients cost no buffer memory. (TLS
+    /// keeps its buffer: rustls may hold decrypted input the socket's
+    /// readiness does not show.)
+    pub(crate) async fn read_some(&mut self, buf: &mut Vec<u8>, size: usize) -> io::Result<usize> {
+        match self {
+            MailStream::Plain(tcp) => loop {
+                if buf.capacity() == 0 {
+                    // Not `readable()`: its future is 150 octets of every
+                    // idle connection's state, this one a reference.
+                    std::future::poll_fn(|cx| tcp.poll_read_ready(cx)).await?;
+                }
+                buf.clear();
+                buf.reserve_exact(size);
+                match tcp.try_read_buf(buf) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => *buf = Vec::new(),
+                    Err(e) => return Err(e),
+                }
+            },
+            MailStream::Tls(tls) => {
+                buf.clear();
+                buf.reserve_exact(size);
+                tls.read_buf(buf).await
+            }
+            MailStream::Switching => Err(switching()),
         }
     }
 
@@ -67,9 +99,21 @@ impl MailStream {
     /// the configured time. False when it failed and the connection must
     /// be dropped (the reason is logged).
     pub(crate) async fn upgrade(&mut self, shared: &super::Shared, command: &str) -> bool {
-        let acceptor = shared.tls.acceptor();
         let limit = shared.config.limits.tls_handshake_timeout;
-        match tokio::time::timeout(limit, self.start_tls(&acceptor)).await {
+        self.upgrade_within(shared, command, limit).await
+    }
+
+    /// [`upgrade`](Self::upgrade) within `limit`.
+    pub(crate) async fn upgrade_within(
+        &mut self,
+        shared: &super::Shared,
+        command: &str,
+        limit: std::time::Duration,
+    ) -> bool {
+        let acceptor = shared.tls.acceptor();
+        // Boxed: the handshake's state is large and needed only now, not
+        // in every connection's idle state.
+        match tokio::time::timeout(limit, Box::pin(self.start_tls(&acceptor))).await {
             Ok(Ok(())) => {
                 tracing::debug!(tls = ?self.tls_description(), "{command} done");
                 true
