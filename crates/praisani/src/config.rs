@@ -10,6 +10,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod trust;
+pub use trust::TrustConfig;
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -52,6 +55,8 @@ pub struct Config {
     pub http: Http,
     /// Where accounts and mail are kept: embedded or PostgreSQL.
     pub store: StoreSettings,
+    /// SPF, DKIM, DMARC and ARC checks on mail from other servers.
+    pub trust: TrustConfig,
 }
 
 /// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
@@ -695,6 +700,7 @@ impl Default for Config {
             autoconfig: Autoconfig::default(),
             http: Http::default(),
             store: StoreSettings::default(),
+            trust: TrustConfig::default(),
         }
     }
 }
@@ -880,6 +886,7 @@ impl Config {
                 "store.lock_lease must be at least 10s (it is renewed every third of it)".into(),
             ));
         }
+        config.trust.validate()?;
         Ok(config)
     }
 
