@@ -255,7 +255,6 @@ mod tests {
                 assert!(c.len() <= 4096);
                 seen.extend(c);
             }
-            drop(p);
             assert_eq!(seen, data);
             s.write(b"tail").unwrap();
             let mut r = s.into_reader().unwrap();
