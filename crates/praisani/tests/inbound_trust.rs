@@ -395,3 +395,70 @@ fn our_users_and_trusted_networks_are_not_checked() {
     }
     assert!(!s.stderr_text().contains("trust checks"), "{}", s.log());
 }
+
+#[test]
+fn large_and_utf8_messages_are_checked_and_downgraded() {
+    if !have_dkimpy() {
+        return;
+    }
+    let dns = TestDns::start(zone());
+    let s = server(dns.addr, "", "");
+
+    // A body past the spool's memory limit: read back from its file for
+    // the checks, and stored after the stamped header.
+    let line = format!("{}\r\n", "0123456789".repeat(7));
+    let body = line.repeat(6000);
+    let big = signed(&message("a@sender.test", "big", "").replace("Hello.\r\n", &body));
+    assert_eq!(
+        smtplib_send(&s, "helo.test", "a@sender.test", &big).0,
+        250,
+        "{}",
+        s.log()
+    );
+
+    // A UTF-8 header (SMTPUTF8): clients without UTF8 get the downgrade of
+    // the stamped header.
+    let thai = signed(&message("a@sender.test", "สวัสดี", ""));
+    let path = s.path("thai.eml");
+    write_file(&path, thai.as_bytes());
+    let out = python(
+        r#"
+import smtplib, sys
+c = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), local_hostname='helo.test', timeout=30)
+c.sendmail('a@sender.test', [sys.argv[2]], open(sys.argv[3], 'rb').read(), mail_options=['SMTPUTF8'])
+c.quit()
+print('OK')
+"#,
+        &[&s.smtp_port.to_string(), DEMO_USER, path.to_str().unwrap()],
+        PY_TIMEOUT,
+    );
+    assert_py_ok(&out, "SMTPUTF8 send");
+
+    let msgs = s.fetch_all(DEMO_USER, DEMO_PASS);
+    assert_eq!(msgs.len(), 2);
+    let big_stored = String::from_utf8_lossy(&msgs[0]);
+    assert_eq!(result_of(&our_results(&big_stored), "dkim"), "pass");
+    assert!(big_stored.ends_with(&format!("\r\n\r\n{body}.leading dot\r\n\r\n")));
+    let legacy = String::from_utf8_lossy(&msgs[1]);
+    assert!(legacy.is_ascii(), "{legacy}");
+    assert!(
+        fields(&legacy, "Subject")[0].starts_with("=?UTF-8?"),
+        "{legacy}"
+    );
+    assert_eq!(result_of(&our_results(&legacy), "dkim"), "pass", "{legacy}");
+    assert_eq!(
+        result_of(&our_results(&legacy), "dmarc"),
+        "pass",
+        "{legacy}"
+    );
+
+    // A client with UTF8 gets it as stored.
+    let mut p = s.pop3();
+    p.ok("UTF8");
+    p.ok(&format!("USER {DEMO_USER}"));
+    p.ok(&format!("PASS {DEMO_PASS}"));
+    let raw = String::from_utf8(p.retr(2)).unwrap();
+    p.quit();
+    assert_eq!(fields(&raw, "Subject"), ["สวัสดี"]);
+    assert_eq!(result_of(&our_results(&raw), "dkim"), "pass");
+}
