@@ -374,7 +374,11 @@ fn dns_not_answering_is_a_temporary_failure() {
     submit(&s, DEMO_USER, DEMO_USER, "submitted");
     let msgs = poplib_messages(&s);
     assert_eq!(msgs.len(), 1);
-    assert!(fields(&msgs[0], "Authentication-Results").is_empty(), "{}", msgs[0]);
+    assert!(
+        fields(&msgs[0], "Authentication-Results").is_empty(),
+        "{}",
+        msgs[0]
+    );
 }
 
 #[test]
