@@ -70,6 +70,16 @@ fn zone() -> Zone {
         .txt("_dmarc.reject.test", "v=DMARC1; p=reject")
         .txt("quarantine.test", spf_elsewhere)
         .txt("_dmarc.quarantine.test", "v=DMARC1; p=quarantine")
+        .txt(
+            "rsa._domainkey.reject.test",
+            &format!("v=DKIM1; k=rsa; p={}", keys().1),
+        )
+        // A mailing list that seals ARC.
+        .txt("fwd.test", spf_ok)
+        .txt(
+            "rsa._domainkey.fwd.test",
+            &format!("v=DKIM1; k=rsa; p={}", keys().1),
+        )
 }
 
 fn message(from: &str, subject: &str, extra_headers: &str) -> String {
@@ -82,8 +92,13 @@ fn message(from: &str, subject: &str, extra_headers: &str) -> String {
 
 /// `message` with a DKIM signature of sender.test prepended.
 fn signed(message: &str) -> String {
+    signed_by(message, "sender.test")
+}
+
+/// `message` with a DKIM signature of `domain` prepended.
+fn signed_by(message: &str, domain: &str) -> String {
     let r = dkimpy(json!({
-        "op": "sign", "message": message, "domain": "sender.test", "selector": "rsa",
+        "op": "sign", "message": message, "domain": domain, "selector": "rsa",
         "key": keys().0, "algo": "rsa-sha256", "canon": "relaxed/relaxed",
     }));
     format!("{}{message}", r["header"].as_str().unwrap())
@@ -353,6 +368,63 @@ print('OK')
     let p = String::from_utf8_lossy(&plain[0]);
     assert_eq!(fields(&p, "X-Spam-Flag"), ["YES"], "{p}");
     assert_eq!(fields(&p, "Subject"), ["offer"], "{p}");
+}
+
+#[test]
+fn a_trusted_arc_sealer_carries_a_forwarded_message_through() {
+    if !have_dkimpy() {
+        return;
+    }
+    let dns = TestDns::start(zone());
+    let s = server(
+        dns.addr,
+        "",
+        "trusted_arc_sealers = [\"fwd.test\"]\n\
+         [trust.domains.\"plain.test\"]\ntrusted_arc_sealers = []\n",
+    );
+    s.add_domain("plain.test");
+    s.add_user("u@plain.test", "u-pass", &[]);
+    // reject.test signs; the list adds a footer (breaking the signature)
+    // and seals the result.
+    let original = signed_by(&message("news@reject.test", "list", ""), "reject.test");
+    let forwarded = format!(
+        "Authentication-Results: fwd.test; dkim=pass header.d=reject.test\r\n{original}-- \r\nthe list\r\n"
+    );
+    let seal = dkimpy(json!({
+        "op": "arc", "message": forwarded, "domain": "fwd.test", "selector": "rsa",
+        "key": keys().0, "srv_id": "fwd.test",
+    }));
+    let sealed = format!("{}{forwarded}", seal["headers"].as_str().unwrap());
+    assert_eq!(
+        smtplib_send(&s, "helo.test", "list@fwd.test", &sealed).0,
+        250,
+        "{}",
+        s.log()
+    );
+    let msgs = poplib_messages(&s);
+    assert_eq!(msgs.len(), 1);
+    let results = our_results(&msgs[0]);
+    assert_eq!(result_of(&results, "arc"), "pass", "{}", msgs[0]);
+    assert_eq!(result_of(&results, "dmarc"), "fail", "{}", msgs[0]);
+    assert!(fields(&msgs[0], "X-Spam-Flag").is_empty());
+    // plain.test trusts no sealer: the DMARC failure stands.
+    let path = s.path("sealed.eml");
+    write_file(&path, sealed.as_bytes());
+    let out = python(
+        r#"
+import smtplib, sys
+c = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), local_hostname='helo.test', timeout=30)
+try:
+    c.sendmail('list@fwd.test', ['u@plain.test'], open(sys.argv[2], 'rb').read())
+    print('accepted')
+except smtplib.SMTPDataError as e:
+    print(e.smtp_code)
+c.quit()
+"#,
+        &[&s.smtp_port.to_string(), path.to_str().unwrap()],
+        PY_TIMEOUT,
+    );
+    assert_eq!(out.out().trim(), "550", "{}", out.describe());
 }
 
 #[test]
