@@ -1045,3 +1045,72 @@ pub async fn queue_take_is_exclusive<S: Store>(store: Arc<S>) {
     assert_eq!(all.len(), 30, "every recipient taken exactly once");
     assert_eq!(unique.len(), 30, "none taken twice");
 }
+
+/// Greylisting: a new triplet waits, passes after the delay, is
+/// remembered; a client that passed passes its new triplets; old entries
+/// are forgotten; concurrent first attempts of one triplet all wait.
+pub async fn greylisting<S: Store + ?Sized + 'static>(store: Arc<S>) {
+    use crate::greylist::{GreyOutcome, GreyRules};
+    let rules = GreyRules {
+        delay: 300,
+        retry_window: 3600,
+        max_age: 86_400,
+        remember_clients: true,
+    };
+    let t = "192.0.2.0/24|a@sender.test|b@example.test";
+    let client = "192.0.2.0/24";
+    let at = |now| {
+        let store = store.clone();
+        let rules = rules.clone();
+        async move { store.greylist(t, client, now, &rules).await.unwrap() }
+    };
+    assert_eq!(at(1000).await, GreyOutcome::Wait { retry_in: 300 });
+    assert_eq!(at(1100).await, GreyOutcome::Wait { retry_in: 200 });
+    assert_eq!(at(1300).await, GreyOutcome::Pass);
+    assert_eq!(at(2000).await, GreyOutcome::Pass);
+    // The client passed: its new triplets pass at once.
+    let other = store
+        .greylist(
+            "192.0.2.0/24|c@sender.test|b@example.test",
+            client,
+            2100,
+            &rules,
+        )
+        .await
+        .unwrap();
+    assert_eq!(other, GreyOutcome::Pass);
+    // Another client's first attempt waits; and far later everything of
+    // the first client is forgotten (pruned by the new triplet).
+    let stranger = "198.51.100.0/24";
+    let first = store
+        .greylist(
+            "198.51.100.0/24|x@y.test|b@example.test",
+            stranger,
+            200_000,
+            &rules,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first, GreyOutcome::Wait { retry_in: 300 });
+    assert_eq!(at(200_001).await, GreyOutcome::Wait { retry_in: 300 });
+    // Eight simultaneous first attempts of one new triplet: none passes.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        let rules = rules.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .greylist(
+                    "203.0.113.0/24|p@q.test|b@example.test",
+                    "203.0.113.0/24",
+                    300_000,
+                    &rules,
+                )
+                .await
+        }));
+    }
+    for t in tasks {
+        let o = t.await.unwrap().unwrap();
+        assert!(matches!(o, GreyOutcome::Wait { .. }), "{o:?}");
+    }
+}

@@ -15,6 +15,7 @@ pub mod conformance;
 pub mod embedded;
 mod error;
 pub mod files;
+pub mod greylist;
 mod ids;
 pub mod migrate;
 mod policy;
@@ -276,4 +277,18 @@ pub trait Store: Send + Sync + 'static {
     /// own, else its domain's, else `default`) says have expired. A
     /// mailbox a POP3 session holds is skipped, never renumbered under it.
     async fn expire(&self, now: i64, default: Retention) -> Result<ExpireReport, StoreError>;
+
+    // ---- greylisting ----
+
+    /// One delivery attempt of a greylisting `triplet` from the client
+    /// network `client`, decided by [`greylist::step`] and recorded in one
+    /// commit (every node sees it). Entries unseen for `rules.max_age` are
+    /// pruned along the way.
+    async fn greylist(
+        &self,
+        triplet: &str,
+        client: &str,
+        now: i64,
+        rules: &greylist::GreyRules,
+    ) -> Result<greylist::GreyOutcome, StoreError>;
 }

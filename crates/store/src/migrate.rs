@@ -203,6 +203,22 @@ const TABLES: &[Table] = &[
         ],
         order: "id",
     },
+    // Greylisting's memory: senders that passed stay passed on the new store.
+    Table {
+        name: "greylist",
+        columns: &[
+            ("triplet", Text),
+            ("first_seen", Int),
+            ("last_seen", Int),
+            ("passed", Bool),
+        ],
+        order: "triplet",
+    },
+    Table {
+        name: "greylist_clients",
+        columns: &[("client", Text), ("last_seen", Int)],
+        order: "client",
+    },
 ];
 
 const CHUNKS: Table = Table {

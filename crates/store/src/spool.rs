@@ -250,10 +250,12 @@ mod tests {
             let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
             s.write(&data).unwrap();
             let mut seen = Vec::new();
-            let mut p = s.peek(4096).unwrap();
-            while let Some(c) = p.next_chunk().unwrap() {
-                assert!(c.len() <= 4096);
-                seen.extend(c);
+            {
+                let mut p = s.peek(4096).unwrap();
+                while let Some(c) = p.next_chunk().unwrap() {
+                    assert!(c.len() <= 4096);
+                    seen.extend(c);
+                }
             }
             assert_eq!(seen, data);
             s.write(b"tail").unwrap();

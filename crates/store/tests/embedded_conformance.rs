@@ -76,8 +76,11 @@ async fn upgrade_keeps_the_uidls_clients_know() {
     // the client saw `prefix.id`.
     let prefix: String = {
         let c = rusqlite::Connection::open(dir.path().join("praisani.db")).expect("sqlite");
-        c.execute_batch("UPDATE messages SET uidl = NULL; PRAGMA user_version = 7;")
-            .expect("downgrade");
+        c.execute_batch(
+            "UPDATE messages SET uidl = NULL; DROP TABLE greylist; DROP TABLE greylist_clients;
+             PRAGMA user_version = 7;",
+        )
+        .expect("downgrade");
         c.query_row("SELECT value FROM meta WHERE key = 'uid_prefix'", [], |r| {
             r.get(0)
         })
@@ -204,4 +207,10 @@ async fn maildrop_lock_is_seen_by_a_second_handle() {
 async fn queue_take_is_exclusive() {
     let (_d, s) = fresh();
     conformance::queue_take_is_exclusive(Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn greylisting() {
+    let (_d, s) = fresh();
+    conformance::greylisting(Arc::new(s)).await;
 }

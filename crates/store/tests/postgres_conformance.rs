@@ -151,6 +151,9 @@ macro_rules! conformance_test {
     };
 }
 
+conformance_test!(greylisting, |s: PostgresStore| async move {
+    conformance::greylisting(Arc::new(s)).await
+});
 conformance_test!(domains, |s: PostgresStore| async move {
     conformance::domains(&s).await
 });

@@ -12,6 +12,7 @@ mod pool;
 mod schema;
 mod writer;
 
+use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::sweep_plan;
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, ExpireReport,
@@ -439,6 +440,20 @@ impl Store for EmbeddedStore {
             report.record(outcome);
         }
         Ok(report)
+    }
+
+    async fn greylist(
+        &self,
+        triplet: &str,
+        client: &str,
+        now: i64,
+        rules: &GreyRules,
+    ) -> Result<GreyOutcome, StoreError> {
+        let (t, c, r) = (triplet.to_string(), client.to_string(), rules.clone());
+        self.inner
+            .writer
+            .run(move |conn| ops::greylist(conn, &t, &c, now, &r))
+            .await
     }
 
     async fn list_messages(&self, account: AccountId) -> Result<Vec<MessageMeta>, StoreError> {

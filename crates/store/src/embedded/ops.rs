@@ -5,6 +5,7 @@ use super::locks;
 use super::pool::ReadPool;
 use crate::body::{ChunkCursor, NextChunk};
 use crate::error::corrupt;
+use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
 use crate::types::{
     due_order, group_taken, notify_from_db, notify_to_db, ret_from_db, ret_to_db, taken_messages,
@@ -1036,4 +1037,49 @@ impl BodySource for ChunkSource {
             }
         }
     }
+}
+
+/// One greylisting attempt (see [`crate::Store::greylist`]).
+pub(super) fn greylist(
+    c: &Connection,
+    triplet: &str,
+    client: &str,
+    now: i64,
+    rules: &GreyRules,
+) -> Result<GreyOutcome, StoreError> {
+    let cutoff = now - rules.max_age;
+    let entry = c
+        .prepare_cached("SELECT first_seen, last_seen, passed FROM greylist WHERE triplet = ?1")?
+        .query_row(params![triplet], |r| {
+            Ok(GreyEntry {
+                first_seen: r.get(0)?,
+                last_seen: r.get(1)?,
+                passed: r.get::<_, i64>(2)? != 0,
+            })
+        })
+        .optional()?;
+    if entry.is_none() {
+        // New triplets are where the table grows: prune there.
+        c.prepare_cached("DELETE FROM greylist WHERE last_seen < ?1")?
+            .execute(params![cutoff])?;
+        c.prepare_cached("DELETE FROM greylist_clients WHERE last_seen < ?1")?
+            .execute(params![cutoff])?;
+    }
+    let client_known = c
+        .prepare_cached("SELECT 1 FROM greylist_clients WHERE client = ?1 AND last_seen >= ?2")?
+        .exists(params![client, cutoff])?;
+    let (outcome, e) = greylist::step(entry, client_known, now, rules);
+    c.prepare_cached(
+        "INSERT INTO greylist (triplet, first_seen, last_seen, passed) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (triplet) DO UPDATE SET first_seen = ?2, last_seen = ?3, passed = ?4",
+    )?
+    .execute(params![triplet, e.first_seen, e.last_seen, e.passed as i64])?;
+    if outcome == GreyOutcome::Pass {
+        c.prepare_cached(
+            "INSERT INTO greylist_clients (client, last_seen) VALUES (?1, ?2)
+             ON CONFLICT (client) DO UPDATE SET last_seen = ?2",
+        )?
+        .execute(params![client, now])?;
+    }
+    Ok(outcome)
 }

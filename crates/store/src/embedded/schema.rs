@@ -143,6 +143,20 @@ const MIGRATIONS: &[&str] = &[
     // know, with their dot, are written out so they never change.
     "UPDATE messages SET uidl = (SELECT value FROM meta WHERE key = 'uid_prefix') || '.' || id
         WHERE uidl IS NULL;",
+    // 9: greylisting: triplets (client network, sender, recipient) and the
+    // client networks that passed, pruned by last sight.
+    "CREATE TABLE greylist (
+        triplet TEXT PRIMARY KEY,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        passed INTEGER NOT NULL
+     );
+     CREATE INDEX greylist_last_seen ON greylist (last_seen);
+     CREATE TABLE greylist_clients (
+        client TEXT PRIMARY KEY,
+        last_seen INTEGER NOT NULL
+     );
+     CREATE INDEX greylist_clients_last_seen ON greylist_clients (last_seen);",
 ];
 
 /// Brings the schema up to date.

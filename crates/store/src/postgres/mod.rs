@@ -55,6 +55,7 @@ pub use schema::current_version as schema_version;
 
 use crate::Unavailable;
 use crate::body::{ChunkCursor, NextChunk};
+use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::{Expired, sweep_plan};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodySource, BodyStream, DomainInfo,
@@ -599,6 +600,17 @@ impl Store for PostgresStore {
             report.record(swept?);
         }
         Ok(report)
+    }
+
+    async fn greylist(
+        &self,
+        triplet: &str,
+        client: &str,
+        now: i64,
+        rules: &GreyRules,
+    ) -> Result<GreyOutcome, StoreError> {
+        write!(self, |tx| ops::greylist(&tx, triplet, client, now, rules)
+            .await?)
     }
 }
 

@@ -7,6 +7,7 @@
 //! is checked on values no one else can change before the commit.
 
 use crate::error::corrupt;
+use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
 use crate::types::{
     due_order, group_taken, notify_from_db, notify_to_db, ret_from_db, ret_to_db, taken_messages,
@@ -1182,4 +1183,63 @@ async fn rearm_warnings<C: GenericClient>(c: &C, account: AccountId) -> Result<(
         .await?;
     }
     Ok(())
+}
+
+/// One greylisting attempt (see [`crate::Store::greylist`]), inside the
+/// caller's transaction: the triplet's row is locked, so two nodes seeing
+/// the same attempt decide one after the other.
+pub(super) async fn greylist<C: GenericClient>(
+    c: &C,
+    triplet: &str,
+    client: &str,
+    now: i64,
+    rules: &GreyRules,
+) -> Result<GreyOutcome, StoreError> {
+    let cutoff = now - rules.max_age;
+    let entry = opt(
+        c,
+        "SELECT first_seen, last_seen, passed FROM greylist WHERE triplet = $1 FOR UPDATE",
+        &[&triplet],
+    )
+    .await?
+    .map(|r| GreyEntry {
+        first_seen: r.get(0),
+        last_seen: r.get(1),
+        passed: r.get(2),
+    });
+    if entry.is_none() {
+        // New triplets are where the table grows: prune there.
+        exec(c, "DELETE FROM greylist WHERE last_seen < $1", &[&cutoff]).await?;
+        exec(
+            c,
+            "DELETE FROM greylist_clients WHERE last_seen < $1",
+            &[&cutoff],
+        )
+        .await?;
+    }
+    let client_known = opt(
+        c,
+        "SELECT 1 FROM greylist_clients WHERE client = $1 AND last_seen >= $2",
+        &[&client, &cutoff],
+    )
+    .await?
+    .is_some();
+    let (outcome, e) = greylist::step(entry, client_known, now, rules);
+    exec(
+        c,
+        "INSERT INTO greylist (triplet, first_seen, last_seen, passed) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (triplet) DO UPDATE SET first_seen = $2, last_seen = $3, passed = $4",
+        &[&triplet, &e.first_seen, &e.last_seen, &e.passed],
+    )
+    .await?;
+    if outcome == GreyOutcome::Pass {
+        exec(
+            c,
+            "INSERT INTO greylist_clients (client, last_seen) VALUES ($1, $2)
+             ON CONFLICT (client) DO UPDATE SET last_seen = $2",
+            &[&client, &now],
+        )
+        .await?;
+    }
+    Ok(outcome)
 }

@@ -129,6 +129,20 @@ const MIGRATIONS: &[&str] = &[
     // know, with their dot, are written out so they never change.
     "UPDATE messages SET uidl = (SELECT value FROM meta WHERE key = 'uid_prefix') || '.' || id::text
         WHERE uidl IS NULL;",
+    // 4: greylisting: triplets (client network, sender, recipient) and the
+    // client networks that passed, pruned by last sight.
+    "CREATE TABLE greylist (
+        triplet TEXT PRIMARY KEY,
+        first_seen BIGINT NOT NULL,
+        last_seen BIGINT NOT NULL,
+        passed BOOLEAN NOT NULL
+     );
+     CREATE INDEX greylist_last_seen ON greylist (last_seen);
+     CREATE TABLE greylist_clients (
+        client TEXT PRIMARY KEY,
+        last_seen BIGINT NOT NULL
+     );
+     CREATE INDEX greylist_clients_last_seen ON greylist_clients (last_seen);",
 ];
 
 /// Brings the schema up to date; returns the store's UIDL prefix.
