@@ -105,7 +105,9 @@ impl Inbound {
         let verdict = trust
             .checker
             .check(CheckInput {
-                client_ip: self.peer,
+                // An IPv4 client of a dual-stack listener arrives as
+                // ::ffff:a.b.c.d: checked and recorded as the IPv4 address.
+                client_ip: self.peer.to_canonical(),
                 helo: &held.helo,
                 mail_from: &held.mail_from,
                 hostname: &self.office.settings.hostname,
