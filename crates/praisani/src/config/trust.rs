@@ -175,10 +175,19 @@ impl TrustConfig {
     /// Checks what deserializing could not: domain names as keys, the
     /// timeouts against each other.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
         for name in self.domains.keys() {
-            if praisani_mailaddr::Domain::parse(name).is_err() {
+            let Ok(domain) = praisani_mailaddr::Domain::parse(name) else {
                 return Err(ConfigError(format!(
                     "[trust.domains.{name:?}]: {name:?} is not a domain name"
+                )));
+            };
+            // "Example.com", "example.com" and an IDN's two spellings are
+            // one domain: which table would win is not for us to guess.
+            if !seen.insert(domain.ascii().to_ascii_lowercase()) {
+                return Err(ConfigError(format!(
+                    "[trust.domains.{name:?}]: the domain {} has two tables",
+                    domain.ascii()
                 )));
             }
         }
@@ -306,6 +315,10 @@ mod tests {
             ),
             ("[trust.domains.\"a.example\"]\nenabled = false", "enabled"),
             ("[trust]\nenable = false", "enable"),
+            (
+                "[trust.domains.\"a.example\"]\n[trust.domains.\"A.Example\"]",
+                "two tables",
+            ),
         ] {
             let e = Config::parse(doc).unwrap_err();
             assert!(e.0.contains(needle), "{doc}: {e}");
