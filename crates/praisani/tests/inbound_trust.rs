@@ -333,6 +333,16 @@ fn quarantine_is_marked_and_tagged_per_domain() {
         "",
         "subject_tag = \"[SPAM]\"\n[trust.domains.\"plain.test\"]\nsubject_tag = \"\"\n",
     );
+    // Not hosted yet at the start: the operator is told.
+    assert!(
+        s.wait_log_count(
+            "[trust.domains.\"plain.test\"]: not a hosted domain",
+            1,
+            Duration::from_secs(10)
+        ),
+        "{}",
+        s.log()
+    );
     s.add_domain("plain.test");
     s.add_user("u@plain.test", "u-pass", &[]);
 

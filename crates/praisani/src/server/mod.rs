@@ -263,7 +263,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         languages: config.pop3.languages.clone(),
         ..praisani_pop3::Config::default()
     };
-    let office = match post_office(&config, store.clone()) {
+    let office = match post_office(&config, store.clone()).await {
         Ok(o) => Arc::new(o),
         Err(e) => {
             eprintln!("praisani: {e}");
@@ -602,8 +602,8 @@ fn demo_autoconfig_ports(config: &mut Config) {
 /// The post office, with the trust checks of `[trust]` when they are on:
 /// one checker (its resolver asking `delivery.nameservers`, and its record
 /// caches) for every session.
-fn post_office(config: &Config, store: Arc<dyn Store>) -> Result<PostOffice, String> {
-    let office = PostOffice::new(store, config.post_office_settings());
+async fn post_office(config: &Config, store: Arc<dyn Store>) -> Result<PostOffice, String> {
+    let office = PostOffice::new(store.clone(), config.post_office_settings());
     let t = &config.trust;
     if !t.enabled {
         tracing::warn!("[trust] enabled = false: mail from other servers is not checked");
@@ -613,8 +613,19 @@ fn post_office(config: &Config, store: Arc<dyn Store>) -> Result<PostOffice, Str
     let checker = TrustChecker::with_dns(t.check_settings(), &dns)
         .map_err(|e| format!("cannot set up the trust checks: {e}"))?;
     tracing::info!(nameservers = ?dns.nameservers, "checking SPF, DKIM, DMARC and ARC on mail from other servers");
+    let policies = t.policies();
+    for name in policies.per_domain.keys() {
+        // A typo here would quietly leave the domain on the global policy.
+        if let Ok(domain) = Domain::parse(name)
+            && let Ok(false) = store.is_hosted(&domain).await
+        {
+            tracing::warn!(
+                "[trust.domains.\"{name}\"]: not a hosted domain, its policy applies to no mail"
+            );
+        }
+    }
     Ok(office.with_trust(InboundTrust {
         checker: Arc::new(checker),
-        policies: t.policies(),
+        policies,
     }))
 }
