@@ -105,6 +105,8 @@ https = []
 [limits]
 max_connections_per_ip = 5000
 max_connections = 5000
+[trust]
+enabled = false
 {store}''')
             self.nodes.append({"conf": conf, "smtp": smtp, "pop3": pop3})
         c0 = self.nodes[0]["conf"]

@@ -43,6 +43,11 @@ pop3s = []
 max_connections_per_ip = 5000
 max_connections = 5000
 auth_failure_delay = "2s"
+# The load comes from 127.0.0.1 as a@example.test with no DNS to ask: the
+# inbound trust checks (on by default) would answer 451. A run with them on
+# needs a local DNS server publishing the senders' records.
+[trust]
+enabled = false
 TOML
 "$BIN" --config "$CONF" domain add example.test >/dev/null
 for i in $(seq 1 20); do

@@ -5,6 +5,7 @@
 
 use crate::bounce_limit::BounceLimit;
 use crate::maildrop::LoginTimes;
+use crate::trust::{DomainPolicies, TrustChecker};
 use praisani_mailaddr::Address;
 use praisani_store::{Retention, Store};
 use std::sync::Arc;
@@ -61,6 +62,20 @@ pub struct PostOffice {
     pub login_times: LoginTimes,
     /// When senders that did not log in last got a bounce from us.
     pub bounce_limit: BounceLimit,
+    /// The SPF/DKIM/DMARC/ARC checks on mail from other servers (`[trust]`);
+    /// `None` when they are turned off.
+    pub trust: Option<InboundTrust>,
+}
+
+/// The inbound trust checks as the post office applies them: one checker
+/// (resolver and record caches) every session shares, and the policies
+/// that turn its verdicts into answers.
+#[derive(Debug, Clone)]
+pub struct InboundTrust {
+    /// Runs the checks.
+    pub checker: Arc<TrustChecker>,
+    /// The global policy and the hosted domains' own.
+    pub policies: DomainPolicies,
 }
 
 impl PostOffice {
@@ -72,6 +87,13 @@ impl PostOffice {
             settings,
             queue_wake: tokio::sync::Notify::new(),
             login_times: LoginTimes::default(),
+            trust: None,
         }
+    }
+
+    /// The same post office checking mail from other servers with `trust`.
+    pub fn with_trust(mut self, trust: InboundTrust) -> Self {
+        self.trust = Some(trust);
+        self
     }
 }

@@ -10,6 +10,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod trust;
+pub use trust::TrustConfig;
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -52,6 +55,8 @@ pub struct Config {
     pub http: Http,
     /// Where accounts and mail are kept: embedded or PostgreSQL.
     pub store: StoreSettings,
+    /// SPF, DKIM, DMARC and ARC checks on mail from other servers.
+    pub trust: TrustConfig,
 }
 
 /// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
@@ -726,6 +731,7 @@ impl Default for Config {
             autoconfig: Autoconfig::default(),
             http: Http::default(),
             store: StoreSettings::default(),
+            trust: TrustConfig::default(),
         }
     }
 }
@@ -956,6 +962,7 @@ impl Config {
                 l.auth_account_lockout_after, l.auth_lockout_after
             )));
         }
+        config.trust.validate()?;
         Ok(config)
     }
 

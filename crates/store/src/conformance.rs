@@ -958,6 +958,52 @@ pub async fn downgrades<S: Store + ?Sized>(store: &S) {
     assert!(store.list_messages(b).await.unwrap().is_empty());
 }
 
+/// A spool whose header was set after its body ([`crate::Spool::set_head`]):
+/// stored head first, counted in the size and the quota, with a downgrade
+/// of the head; bodies in memory and in a file alike.
+pub async fn spool_heads<S: Store + ?Sized>(store: &S) {
+    store.domain_add(&dom("example.test")).await.unwrap();
+    let a = store.account_add(account("a@example.test")).await.unwrap();
+    let head = "Received: by mx\r\nSubject: สวัสดี\r\n\r\n"
+        .as_bytes()
+        .to_vec();
+    let mut total = 0;
+    for body_len in [10, 300 * 1024] {
+        let body: Vec<u8> = (0..body_len).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut spool = store.new_spool();
+        spool.write(&body).unwrap();
+        spool.set_head(head.clone());
+        let replacement = b"Received: by mx\r\nSubject: =?UTF-8?B?x?=\r\n\r\n".to_vec();
+        spool.set_downgrade(HeaderDowngrade {
+            original_len: head.len() as u64,
+            header: Some(replacement.clone()),
+        });
+        let ids = store.deliver(spool, &[a]).await.unwrap();
+        let mut want = head.clone();
+        want.extend_from_slice(&body);
+        total += want.len() as u64;
+        let list = store.list_messages(a).await.unwrap();
+        let listed = list.iter().find(|m| m.id == ids[0]).unwrap();
+        assert_eq!(listed.size, want.len() as u64);
+        assert_eq!(
+            listed.legacy,
+            LegacyView::Downgraded {
+                size: (replacement.len() + body.len()) as u64
+            }
+        );
+        let stored = store
+            .open_message(a, ids[0])
+            .await
+            .unwrap()
+            .read_all()
+            .await
+            .unwrap();
+        assert_eq!(stored, want, "body of {body_len}");
+    }
+    let acc = store.account_by_id(a).await.unwrap().unwrap();
+    assert_eq!(acc.used_bytes, total);
+}
+
 /// Workers taking due recipients at once: each recipient is leased to
 /// exactly one of them, none is lost.
 pub async fn queue_take_is_exclusive<S: Store>(store: Arc<S>) {

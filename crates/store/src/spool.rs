@@ -4,6 +4,13 @@
 //! to an anonymous temporary file in the data directory, so a 50 MB message
 //! costs bounded memory. Nothing in a spool is durable: it becomes durable
 //! only when a store delivers it.
+//!
+//! A spool may also carry a *head* ([`Spool::set_head`]): octets that go
+//! before everything written, set once the body is in — the header section
+//! of a message whose header could only be written after its body was
+//! checked. Everything that reads a spool (its length, [`Spool::peek`],
+//! [`Spool::into_reader`]) sees the head first, so the stores and their
+//! size accounting need not know about it.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -18,8 +25,11 @@ pub const MEMORY_LIMIT: usize = 256 * 1024;
 #[derive(Debug)]
 pub struct Spool {
     dir: PathBuf,
+    /// Octets that go before the written ones (see [`Spool::set_head`]).
+    head: Vec<u8>,
     memory: Vec<u8>,
     file: Option<File>,
+    /// Octets written (the head not counted).
     len: u64,
     downgrade: Option<HeaderDowngrade>,
     /// A [`Spool::peek`] moved the file's position: the next write must
@@ -32,6 +42,7 @@ impl Spool {
     pub fn new(dir: PathBuf) -> Self {
         Spool {
             dir,
+            head: Vec::new(),
             memory: Vec::new(),
             file: None,
             len: 0,
@@ -64,14 +75,26 @@ impl Spool {
         Ok(())
     }
 
-    /// Octets written so far.
+    /// Octets in the spool: the head and everything written so far.
     pub fn len(&self) -> u64 {
-        self.len
+        self.head.len() as u64 + self.len
     }
 
-    /// True when nothing was written.
+    /// True when the spool holds nothing, head included.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
+    }
+
+    /// Puts `head` before everything written (replacing an earlier head):
+    /// the message's header section, when it is decided only after the
+    /// body has been received. It is held in memory.
+    pub fn set_head(&mut self, head: Vec<u8>) {
+        self.head = head;
+    }
+
+    /// The head set by [`Spool::set_head`] (empty when none).
+    pub fn head(&self) -> &[u8] {
+        &self.head
     }
 
     /// Attaches the downgraded header section the store keeps with the body
@@ -85,9 +108,9 @@ impl Spool {
         self.downgrade.take()
     }
 
-    /// Reads the body so far without giving the spool up (a filter such as
-    /// the spam checker reads it before it is stored); at most `max`
-    /// octets are in memory at a time for a body kept in a file.
+    /// Reads the spool so far (head first) without giving it up (a filter
+    /// such as the spam checker reads it before it is stored); at most
+    /// `max` octets are in memory at a time for a body kept in a file.
     pub fn peek(&mut self, max: usize) -> io::Result<SpoolPeek<'_>> {
         if let Some(f) = &mut self.file {
             self.rewound = true;
@@ -110,6 +133,8 @@ impl Spool {
             None => None,
         };
         Ok(SpoolReader {
+            head: self.head,
+            head_pos: 0,
             memory: self.memory,
             pos: 0,
             file,
@@ -125,42 +150,60 @@ pub struct SpoolPeek<'a> {
 }
 
 impl SpoolPeek<'_> {
-    /// The next chunk, or `None` at the end.
+    /// The next chunk (at most `max` octets), or `None` at the end.
     pub fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
-        let left = self.spool.len - self.pos;
+        let left = self.spool.len() - self.pos;
         if left == 0 {
             return Ok(None);
         }
         let n = (self.max as u64).min(left) as usize;
-        let out = match &mut self.spool.file {
-            Some(f) => {
-                let mut buf = vec![0u8; n];
-                f.read_exact(&mut buf)?;
-                buf
+        let mut out = Vec::with_capacity(n);
+        let head = self.spool.head.len();
+        if (self.pos as usize) < head {
+            let start = self.pos as usize;
+            let end = head.min(start + n);
+            out.extend_from_slice(&self.spool.head[start..end]);
+        }
+        let want = n - out.len();
+        if want > 0 {
+            let body_pos = self.pos as usize + out.len() - head;
+            match &mut self.spool.file {
+                Some(f) => {
+                    let at = out.len();
+                    out.resize(at + want, 0);
+                    f.read_exact(&mut out[at..])?;
+                }
+                None => out.extend_from_slice(&self.spool.memory[body_pos..body_pos + want]),
             }
-            None => {
-                let start = self.pos as usize;
-                self.spool.memory[start..start + n].to_vec()
-            }
-        };
+        }
         self.pos += n as u64;
         Ok(Some(out))
     }
 }
 
-/// Reads a finished [`Spool`] back.
+/// Reads a finished [`Spool`] back, head first.
 pub struct SpoolReader {
+    head: Vec<u8>,
+    head_pos: usize,
     memory: Vec<u8>,
     pos: usize,
     file: Option<File>,
 }
 
 impl SpoolReader {
-    /// The next chunk of at most `max` octets, or `None` at the end.
+    /// The next chunk of at most `max` octets (exactly `max` but for the
+    /// last), or `None` at the end.
     pub fn next_chunk(&mut self, max: usize) -> io::Result<Option<Vec<u8>>> {
+        let max = max.max(1);
+        let mut buf = Vec::with_capacity(max);
+        if self.head_pos < self.head.len() {
+            let end = self.head.len().min(self.head_pos + max);
+            buf.extend_from_slice(&self.head[self.head_pos..end]);
+            self.head_pos = end;
+        }
         if let Some(f) = &mut self.file {
-            let mut buf = vec![0u8; max];
-            let mut filled = 0;
+            let mut filled = buf.len();
+            buf.resize(max, 0);
             while filled < max {
                 let n = f.read(&mut buf[filled..])?;
                 if n == 0 {
@@ -168,19 +211,13 @@ impl SpoolReader {
                 }
                 filled += n;
             }
-            if filled == 0 {
-                return Ok(None);
-            }
             buf.truncate(filled);
-            return Ok(Some(buf));
+        } else if self.pos < self.memory.len() {
+            let end = (self.pos + max - buf.len()).min(self.memory.len());
+            buf.extend_from_slice(&self.memory[self.pos..end]);
+            self.pos = end;
         }
-        if self.pos >= self.memory.len() {
-            return Ok(None);
-        }
-        let end = (self.pos + max).min(self.memory.len());
-        let out = self.memory[self.pos..end].to_vec();
-        self.pos = end;
-        Ok(Some(out))
+        Ok((!buf.is_empty()).then_some(buf))
     }
 }
 
@@ -230,6 +267,44 @@ mod tests {
             let mut want = data.clone();
             want.extend_from_slice(b"tail");
             assert_eq!(back, want);
+        }
+    }
+
+    #[test]
+    fn a_head_comes_first_everywhere() {
+        for total in [0, 10, MEMORY_LIMIT + 5000] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut s = Spool::new(dir.path().to_path_buf());
+            let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+            s.write(&data).unwrap();
+            let head = b"Received: x\r\nSubject: y\r\n\r\n".to_vec();
+            s.set_head(head.clone());
+            let mut want = head.clone();
+            want.extend_from_slice(&data);
+            assert_eq!(s.len(), want.len() as u64);
+            for max in [1, 7, 4096, 1 << 20] {
+                let mut seen = Vec::new();
+                let mut p = s.peek(max).unwrap();
+                while let Some(c) = p.next_chunk().unwrap() {
+                    assert!(c.len() <= max);
+                    seen.extend(c);
+                }
+                assert_eq!(seen, want, "peek {max}");
+            }
+            let mut r = s.into_reader().unwrap();
+            let mut back = Vec::new();
+            let mut sizes = Vec::new();
+            while let Some(c) = r.next_chunk(1000).unwrap() {
+                sizes.push(c.len());
+                back.extend(c);
+            }
+            assert_eq!(back, want);
+            // Every chunk is full but the last.
+            let n = sizes.len();
+            assert!(
+                sizes.iter().take(n.saturating_sub(1)).all(|&l| l == 1000),
+                "{sizes:?}"
+            );
         }
     }
 

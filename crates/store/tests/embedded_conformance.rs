@@ -34,6 +34,12 @@ async fn downgrades() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spool_heads() {
+    let (_d, s) = fresh();
+    conformance::spool_heads(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maildrop_lock() {
     let (_d, s) = fresh();
     conformance::maildrop_lock(&s).await;

@@ -166,6 +166,9 @@ conformance_test!(messages, |s: PostgresStore| async move {
 conformance_test!(downgrades, |s: PostgresStore| async move {
     conformance::downgrades(&s).await
 });
+conformance_test!(spool_heads, |s: PostgresStore| async move {
+    conformance::spool_heads(&s).await
+});
 conformance_test!(maildrop_lock, |s: PostgresStore| async move {
     conformance::maildrop_lock(&s).await
 });

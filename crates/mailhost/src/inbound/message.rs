@@ -2,9 +2,11 @@
 //! and fixes for our users' mail (RFC 6409 sections 6.1 and 8), the spool,
 //! and the commit — quotas checked inside the store's commit, a headers-only
 //! bounce for mailboxes that had no room stored before the 250 (or, when no
-//! bounce may be sent, the whole message deferred), quota warnings.
+//! bounce may be sent, the whole message deferred), quota warnings. Mail
+//! from other servers passes the trust checks first ([`super::trust`]).
 
 use super::rcpt::{full, too_big};
+use super::trust::Held;
 use super::{Inbound, forward_key};
 use crate::reports::{self, Copy, QuotaBounce};
 use crate::submission::{HeaderCapture, header_facts, missing_headers};
@@ -35,6 +37,10 @@ pub struct Incoming {
     /// The header section of a submitted message, held back until
     /// complete (`None` for mail from other servers).
     capture: Option<HeaderCapture>,
+    /// A message from another server, checked at its end: its trace
+    /// headers and header section, held back until then (`None` for our
+    /// users' and trusted networks' mail, and with the checks off).
+    held: Option<Held>,
     /// Why the submitted message's From:/Sender: header is refused.
     from_refused: Option<Reply>,
     /// A NUL octet arrived: RFC 5322 forbids it, and POP3 clients such as
@@ -68,7 +74,7 @@ fn dedup(mut v: Vec<AccountId>) -> Vec<AccountId> {
 const BOUNCE_TEXT_ALLOWANCE: usize = 8 * 1024;
 
 /// Local errors all look alike to the client: try again later.
-fn local_error() -> Reply {
+pub(super) fn local_error() -> Reply {
     Reply::new(451, "4.3.0", "Local error in processing, try again later")
 }
 
@@ -153,9 +159,17 @@ impl Inbound {
             smtputf8: env.params.smtputf8,
             eight_bit: env.params.body == praisani_smtp::Body::EightBitMime,
         });
-        let mut sniff = HeaderCapture::default();
-        let _ = sniff.push(headers.as_bytes());
-        let written = spool.write(headers.as_bytes()).map(|_| spool);
+        // Mail from other servers: its header waits for the checks, and the
+        // trace headers with it, so nothing is written before the body.
+        let checked = self.office.trust.is_some() && self.account.is_none() && !self.trusted;
+        let (sniff, written, held) = if checked {
+            (capture_done(), Ok(spool), Some(Held::new(headers, env)))
+        } else {
+            let mut sniff = HeaderCapture::default();
+            let _ = sniff.push(headers.as_bytes());
+            let written = spool.write(headers.as_bytes()).map(|_| spool);
+            (sniff, written, None)
+        };
         self.incoming = Some(Box::new(Incoming {
             queue_id,
             mailboxes: dedup(mailboxes),
@@ -166,6 +180,7 @@ impl Inbound {
             // Our users' messages: hold the header back for the submission
             // checks and fixes (RFC 6409 section 8).
             capture: self.account.is_some().then(HeaderCapture::default),
+            held,
             from_refused: None,
             nul: false,
         }));
@@ -177,6 +192,12 @@ impl Inbound {
             return;
         };
         m.nul |= bytes.contains(&0);
+        if let Some(held) = m.held.as_mut().filter(|h| !h.capture.is_complete()) {
+            if let Some(body) = held.capture.push(bytes) {
+                m.spool_write(body);
+            }
+            return;
+        }
         match &mut m.capture {
             None => m.spool_write(bytes),
             Some(c) if c.is_complete() => m.spool_write(bytes),
@@ -194,6 +215,7 @@ impl Inbound {
         if let Some(m) = &mut self.incoming {
             m.spool = None;
             m.capture = None;
+            m.held = None;
         }
     }
 
@@ -323,7 +345,7 @@ impl Inbound {
             }
             None => return Err(local_error()),
         };
-        if m.sniff.overflowed() {
+        if m.sniff.overflowed() || m.held.as_ref().is_some_and(|h| h.capture.overflowed()) {
             // Its header could not be checked or downgraded for POP3
             // clients without UTF8; no real mail has one this large.
             tracing::info!(id = %queue_id, "refused: header section over 256 KiB");
@@ -333,16 +355,26 @@ impl Inbound {
                 "Message header section too large (256 KiB at most)",
             ));
         }
-        if let Some(d) = downgrade::for_storage(m.sniff.header()) {
-            spool.set_downgrade(d);
-        }
+        let header_len = match m.held.take() {
+            Some(held) => {
+                self.check_trust(held, &mut spool, &queue_id).await?;
+                // The stored header is the spool's head now.
+                if let Some(d) = downgrade::for_storage(spool.head()) {
+                    spool.set_downgrade(d);
+                }
+                spool.head().len()
+            }
+            None => {
+                if let Some(d) = downgrade::for_storage(m.sniff.header()) {
+                    spool.set_downgrade(d);
+                }
+                m.sniff.header().len()
+            }
+        };
         let size = spool.len();
         // Only mail for our mailboxes can meet a full one.
         let no_bounce = !m.mailboxes.is_empty()
-            && match self
-                .no_bounce_possible(&m.bounce.sender, m.sniff.header().len())
-                .await
-            {
+            && match self.no_bounce_possible(&m.bounce.sender, header_len).await {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(id = %queue_id, "sender lookup failed: {e}");

@@ -10,17 +10,19 @@
 //!   section 4.5.1), the relay decision, the quota at RCPT time;
 //! - [`message`]: the message being received — trace headers, the
 //!   submission fixes (RFC 6409 section 8), the spool, and the commit with
-//!   quotas, the partial-delivery bounce and quota warnings.
+//!   quotas, the partial-delivery bounce and quota warnings;
+//! - [`trust`]: SPF, DKIM, DMARC and ARC on mail from other servers, at the
+//!   end of data, with `Authentication-Results` and the policy's answer.
 //!
-//! The coming trust checks (SPF, DKIM, DMARC, ARC, DNSBL, spam filtering)
-//! belong here too: at MAIL/RCPT in [`rcpt`], after the header in
-//! [`message`].
+//! The coming checks (DNSBL, spam filtering) belong here too: at MAIL/RCPT
+//! in [`rcpt`], at the end of data beside [`trust`].
 
 pub mod message;
 pub mod rcpt;
 pub mod sender;
 #[cfg(test)]
 mod tests;
+pub mod trust;
 
 use crate::office::PostOffice;
 use praisani_mailaddr::Domain;

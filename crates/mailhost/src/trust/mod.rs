@@ -10,14 +10,13 @@
 //! one we remove from incoming mail ([`strip`]) and what to do
 //! ([`TrustPolicy`] → [`Decision`]).
 //!
-//! Not yet applied to mail: the SMTP dialogue calls none of this. Wiring
-//! plan: `Inbound::message_end` runs [`TrustChecker::check`] on the
-//! spooled message for unauthenticated, non-trusted clients, answers
-//! [`Decision::reply`] when there is one, and otherwise stores the message
-//! with its header replaced by [`stamp::stored_header`]: our
-//! [`Verdict::authentication_results`] and the [`Decision`]'s marks on top,
-//! forged fields with our authserv-id removed
-//! ([`strip::strip_authentication_results`]).
+//! Applied to mail by [`crate::inbound::trust`]: at the end of data
+//! `Inbound::message_end` runs [`TrustChecker::check`] on the message of an
+//! unauthenticated, non-trusted client, answers [`Decision::reply`] when
+//! there is one, and otherwise stores the message with its header replaced
+//! by [`stamp::stored_header`]: our [`Verdict::authentication_results`] and
+//! the [`Decision`]'s marks on top, forged fields with our authserv-id
+//! removed ([`strip::strip_authentication_results`]).
 
 mod body_hash;
 pub mod cache;

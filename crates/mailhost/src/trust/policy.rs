@@ -89,6 +89,33 @@ impl DomainPolicies {
             .get(&domain.to_ascii_lowercase())
             .unwrap_or(&self.default)
     }
+
+    /// The decision for a message to recipients in `domains` (an empty
+    /// name for one without a domain, such as `<postmaster>`: the global
+    /// policy): the strictest of their policies' decisions, since one
+    /// message gets one answer. Strictest first: reject, try again later,
+    /// mark with a subject tag, mark, accept. No domains: the global policy.
+    pub fn decide_for<'a>(
+        &self,
+        domains: impl IntoIterator<Item = &'a str>,
+        verdict: &Verdict,
+    ) -> Decision {
+        // Each policy once, however many recipients share it.
+        let mut seen: Vec<&TrustPolicy> = Vec::new();
+        let mut best: Option<Decision> = None;
+        for domain in domains {
+            let policy = self.for_domain(domain);
+            if seen.iter().any(|p| std::ptr::eq(*p, policy)) {
+                continue;
+            }
+            seen.push(policy);
+            let decision = policy.decide(verdict);
+            if best.as_ref().is_none_or(|b| decision.rank() > b.rank()) {
+                best = Some(decision);
+            }
+        }
+        best.unwrap_or_else(|| self.default.decide(verdict))
+    }
 }
 
 /// The answer for one message.
@@ -124,6 +151,29 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// How strict it is, for [`DomainPolicies::decide_for`].
+    fn rank(&self) -> u8 {
+        match self {
+            Decision::Accept => 0,
+            Decision::Mark {
+                subject_tag: None, ..
+            } => 1,
+            Decision::Mark { .. } => 2,
+            Decision::TempFail { .. } => 3,
+            Decision::Reject { .. } => 4,
+        }
+    }
+
+    /// A short word for logs: `accept`, `mark`, `reject`, `tempfail`.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Decision::Accept => "accept",
+            Decision::Mark { .. } => "mark",
+            Decision::Reject { .. } => "reject",
+            Decision::TempFail { .. } => "tempfail",
+        }
+    }
+
     /// The SMTP reply that refuses the message, for [`Decision::Reject`]
     /// and [`Decision::TempFail`].
     pub fn reply(&self) -> Option<Reply> {
@@ -395,5 +445,47 @@ mod tests {
             Action::Reject
         );
         assert_eq!(policies.for_domain("other.example").spf_fail, Action::Mark);
+    }
+
+    #[test]
+    fn the_strictest_recipient_domain_decides() {
+        let mut policies = DomainPolicies::default();
+        policies.per_domain.insert(
+            "lenient.example".into(),
+            TrustPolicy {
+                spf_fail: Action::Accept,
+                ..TrustPolicy::default()
+            },
+        );
+        policies.per_domain.insert(
+            "tagged.example".into(),
+            TrustPolicy {
+                subject_tag: Some("[SPAM]".into()),
+                ..TrustPolicy::default()
+            },
+        );
+        policies.per_domain.insert(
+            "strict.example".into(),
+            TrustPolicy {
+                spf_fail: Action::Reject,
+                ..TrustPolicy::default()
+            },
+        );
+        let v = verdict(AuthResult::Fail, AuthResult::None, DmarcPolicy::None);
+        let decide = |d: &[&str]| policies.decide_for(d.iter().copied(), &v);
+        assert_eq!(decide(&["lenient.example"]), Decision::Accept);
+        assert_eq!(action(decide(&["lenient.example", ""])), Action::Mark);
+        assert!(matches!(
+            decide(&["other.example", "tagged.example", "lenient.example"]),
+            Decision::Mark {
+                subject_tag: Some(_),
+                ..
+            }
+        ));
+        assert_eq!(
+            action(decide(&["tagged.example", "strict.example"])),
+            Action::Reject
+        );
+        assert_eq!(action(decide(&[])), Action::Mark);
     }
 }

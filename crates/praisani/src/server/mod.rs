@@ -15,7 +15,8 @@ use praisani_delivery::queue::Runner;
 use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::login::Logins;
 use praisani_mailhost::throttle::{Throttle, ThrottlePolicy};
-use praisani_mailhost::{Authenticator, PostOffice, retention};
+use praisani_mailhost::trust::TrustChecker;
+use praisani_mailhost::{Authenticator, InboundTrust, PostOffice, retention};
 use praisani_store::{Store, StoreError};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -291,6 +292,13 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         languages: config.pop3.languages.clone(),
         ..praisani_pop3::Config::default()
     };
+    let office = match post_office(&config, store.clone()).await {
+        Ok(o) => Arc::new(o),
+        Err(e) => {
+            eprintln!("praisani: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let shared = Arc::new(Shared {
         logins: Arc::new(Logins {
             store: store.clone(),
@@ -330,10 +338,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             }
         }),
         tls: tls.clone(),
-        office: Arc::new(PostOffice::new(
-            store.clone(),
-            config.post_office_settings(),
-        )),
+        office,
         smtp: Arc::new(smtp),
         smtp_engines: std::sync::Mutex::new(Vec::new()),
         pop3: std::sync::RwLock::new((
@@ -661,4 +666,35 @@ fn demo_autoconfig_ports(config: &mut Config) {
     a.submissions_port = first(&l.submissions, 465);
     a.submission_port = first(&l.submission, 587);
     a.https_port = first(&l.https, 443);
+}
+
+/// The post office, with the trust checks of `[trust]` when they are on:
+/// one checker (its resolver asking `delivery.nameservers`, and its record
+/// caches) for every session.
+async fn post_office(config: &Config, store: Arc<dyn Store>) -> Result<PostOffice, String> {
+    let office = PostOffice::new(store.clone(), config.post_office_settings());
+    let t = &config.trust;
+    if !t.enabled {
+        tracing::warn!("[trust] enabled = false: mail from other servers is not checked");
+        return Ok(office);
+    }
+    let dns = t.dns_settings(&config.delivery.nameservers);
+    let checker = TrustChecker::with_dns(t.check_settings(), &dns)
+        .map_err(|e| format!("cannot set up the trust checks: {e}"))?;
+    tracing::info!(nameservers = ?dns.nameservers, "checking SPF, DKIM, DMARC and ARC on mail from other servers");
+    let policies = t.policies();
+    for name in policies.per_domain.keys() {
+        // A typo here would quietly leave the domain on the global policy.
+        if let Ok(domain) = Domain::parse(name)
+            && let Ok(false) = store.is_hosted(&domain).await
+        {
+            tracing::warn!(
+                "[trust.domains.\"{name}\"]: not a hosted domain, its policy applies to no mail"
+            );
+        }
+    }
+    Ok(office.with_trust(InboundTrust {
+        checker: Arc::new(checker),
+        policies,
+    }))
 }

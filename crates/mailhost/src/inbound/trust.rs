@@ -1,0 +1,157 @@
+//! The trust checks ([`crate::trust`]: SPF, DKIM, DMARC, ARC) applied to a
+//! message from another server — not to our users' mail (they logged in)
+//! nor to `trusted_networks` (the operator vouches for them).
+//!
+//! The client's header section is held back while the body streams into
+//! the spool: our `Authentication-Results` must go on top of it, forged
+//! ones with our authserv-id must go, and the verdict is known only at the
+//! end of data (DKIM needs the whole body). At the end the message as the
+//! client sent it (the held header and the spooled body, without our trace
+//! header) is read into memory once for the checks — at most
+//! `max_message_size` octets per message being checked — and the header
+//! to store is put before the body with [`Spool::set_head`]. A refusal
+//! happens there, inside the dialogue: nothing is stored and no bounce is
+//! ever sent for it.
+
+use std::time::Instant;
+
+use super::Inbound;
+use crate::submission::HeaderCapture;
+use crate::trust::{CheckInput, Decision, stored_header};
+use praisani_mailaddr::Domain;
+use praisani_smtp::{DomainPart, Envelope, ForwardPath, Reply, ReversePath};
+use praisani_store::Spool;
+
+/// How much of a spooled body is read back at a time for the checks.
+const PEEK_CHUNK: usize = 64 * 1024;
+
+/// A message from another server while it is being received: what the
+/// checks need at its end.
+pub(super) struct Held {
+    /// Our trace headers, which go above the checked header.
+    trace: String,
+    /// The client's header section, held back until the end of data
+    /// (bounded by [`crate::submission::MAX_HEADER`]; a longer one is
+    /// refused like any other).
+    pub(super) capture: HeaderCapture,
+    /// The EHLO/HELO argument.
+    helo: String,
+    /// The envelope sender without brackets, empty for `<>`.
+    mail_from: String,
+    /// The recipients' domains (lower-case A-labels), whose policies
+    /// decide; an empty name for `<postmaster>` (the global policy).
+    domains: Vec<String>,
+}
+
+impl Held {
+    /// The state for a message of `env` whose trace headers are `trace`.
+    pub(super) fn new(trace: String, env: &Envelope) -> Held {
+        let mut domains: Vec<String> = env.recipients.iter().map(recipient_domain).collect();
+        domains.sort();
+        domains.dedup();
+        Held {
+            trace,
+            capture: HeaderCapture::default(),
+            helo: env.helo.clone(),
+            mail_from: match &env.mail_from {
+                ReversePath::Null => String::new(),
+                ReversePath::Mailbox(m) => m.to_string(),
+            },
+            domains,
+        }
+    }
+}
+
+/// The domain whose policy applies to mail for `to`.
+fn recipient_domain(to: &ForwardPath) -> String {
+    match to {
+        ForwardPath::Postmaster => String::new(),
+        ForwardPath::Mailbox { mailbox, .. } => match &mailbox.domain {
+            DomainPart::Name(n) => Domain::parse(n)
+                .map(|d| d.ascii().to_ascii_lowercase())
+                .unwrap_or_else(|_| n.to_ascii_lowercase()),
+            DomainPart::Literal(_) => String::new(),
+        },
+    }
+}
+
+impl Inbound {
+    /// Runs the checks on the held message whose body is in `spool`, and
+    /// either refuses it (the reply for the end of data) or puts the
+    /// header to store before the body: trace headers, our
+    /// `Authentication-Results`, the policy's marks and the client's header
+    /// without forged fields of ours.
+    pub(super) async fn check_trust(
+        &self,
+        held: Held,
+        spool: &mut Spool,
+        queue_id: &str,
+    ) -> Result<(), Reply> {
+        let Some(trust) = &self.office.trust else {
+            let mut head = held.trace.into_bytes();
+            head.extend_from_slice(held.capture.header());
+            spool.set_head(head);
+            return Ok(());
+        };
+        let header = held.capture.header();
+        let message = match read_message(header, spool) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(id = %queue_id, "reading the spool for the trust checks: {e}");
+                return Err(super::message::local_error());
+            }
+        };
+        let started = Instant::now();
+        let verdict = trust
+            .checker
+            .check(CheckInput {
+                // An IPv4 client of a dual-stack listener arrives as
+                // ::ffff:a.b.c.d: checked and recorded as the IPv4 address.
+                client_ip: self.peer.to_canonical(),
+                helo: &held.helo,
+                mail_from: &held.mail_from,
+                hostname: &self.office.settings.hostname,
+                message: &message,
+            })
+            .await;
+        drop(message);
+        let decision = trust
+            .policies
+            .decide_for(held.domains.iter().map(String::as_str), &verdict);
+        tracing::info!(
+            id = %queue_id,
+            client = %self.peer,
+            spf = %verdict.spf_mail_from.result,
+            dkim = ?verdict.dkim.iter().map(|d| d.result.keyword()).collect::<Vec<_>>(),
+            arc = %verdict.arc.result,
+            dmarc = %verdict.dmarc.result,
+            from_domain = %verdict.dmarc.from_domain,
+            decision = decision.keyword(),
+            ms = started.elapsed().as_millis() as u64,
+            "trust checks"
+        );
+        if let Some(reply) = decision.reply() {
+            tracing::info!(id = %queue_id, reason = %reply.lines.join(" "), "refused: trust policy");
+            return Err(reply);
+        }
+        if let Decision::Mark { .. } = decision {
+            tracing::info!(id = %queue_id, "marked as spam");
+        }
+        let mut head = held.trace.into_bytes();
+        head.extend_from_slice(&stored_header(header, &verdict, &decision));
+        spool.set_head(head);
+        Ok(())
+    }
+}
+
+/// The message as the client sent it: its held `header` and the body in
+/// `spool`.
+fn read_message(header: &[u8], spool: &mut Spool) -> std::io::Result<Vec<u8>> {
+    let mut message = Vec::with_capacity(header.len() + spool.len() as usize);
+    message.extend_from_slice(header);
+    let mut body = spool.peek(PEEK_CHUNK)?;
+    while let Some(chunk) = body.next_chunk()? {
+        message.extend_from_slice(&chunk);
+    }
+    Ok(message)
+}
