@@ -943,3 +943,19 @@ fn store_migrate_refuses_while_a_server_runs_on_the_data_directory() {
         out.describe()
     );
 }
+
+/// A SIGTERM that comes as soon as the server accepts connections stops
+/// it cleanly: the signal is listened for from before the listeners start
+/// (it once arrived before the handler was installed and killed the
+/// server).
+#[test]
+fn sigterm_right_after_start_is_a_clean_stop() {
+    let mut s = Server::start_default();
+    let st = s.stop_term();
+    assert!(st.success(), "exit status after SIGTERM: {st}");
+    for round in 0..5 {
+        s.start();
+        let st = s.stop_term();
+        assert!(st.success(), "round {round}: exit status after SIGTERM: {st}");
+    }
+}

@@ -156,6 +156,9 @@ impl Service {
 
 /// Binds every listener, then serves until SIGINT or SIGTERM.
 pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCode {
+    // From here on a SIGTERM is a clean stop, even one that arrives while
+    // the server is still starting (it stops once started).
+    let stop_signals = StopSignals::listen();
     // One server per data directory: a second one would clear the first
     // one's maildrop locks and queue leases at start. Held until exit.
     let _instance = match instance_lock(&config.data_dir) {
@@ -401,7 +404,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
     };
     tasks.spawn(runner.run(stop_rx.clone()));
     tasks.spawn(sweep(shared.clone(), stop_rx.clone()));
-    wait_for_signal().await;
+    stop_signals.wait().await;
     tracing::info!("shutting down: no new connections; waiting up to 10s for open sessions");
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
@@ -536,25 +539,54 @@ async fn reload_on_hup(tls: Arc<Tls>) {
     let _ = tls;
 }
 
-async fn wait_for_signal() {
+/// The signals that stop the server, listened for from before the first
+/// listener accepts: a SIGTERM that arrives while the server starts must
+/// shut it down cleanly, not kill it with the default action.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn listen() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        StopSignals {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        {
+            async fn recv(s: Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            if self.term.is_none() && self.int.is_none() {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+            tokio::select! {
+                _ = recv(self.term) => {}
+                _ = recv(self.int) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
