@@ -956,6 +956,9 @@ fn sigterm_right_after_start_is_a_clean_stop() {
     for round in 0..5 {
         s.start();
         let st = s.stop_term();
-        assert!(st.success(), "round {round}: exit status after SIGTERM: {st}");
+        assert!(
+            st.success(),
+            "round {round}: exit status after SIGTERM: {st}"
+        );
     }
 }
