@@ -10,7 +10,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod dnsbl;
+mod greylist;
 mod trust;
+pub use dnsbl::{CheckAt, DnsblConfig};
+pub use greylist::GreylistConfig;
 pub use trust::TrustConfig;
 
 /// The whole configuration.
@@ -57,6 +61,10 @@ pub struct Config {
     pub store: StoreSettings,
     /// SPF, DKIM, DMARC and ARC checks on mail from other servers.
     pub trust: TrustConfig,
+    /// DNS blocklists and allowlists asked about other servers.
+    pub dnsbl: DnsblConfig,
+    /// Greylisting of other servers.
+    pub greylist: GreylistConfig,
 }
 
 /// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
@@ -732,6 +740,8 @@ impl Default for Config {
             http: Http::default(),
             store: StoreSettings::default(),
             trust: TrustConfig::default(),
+            dnsbl: DnsblConfig::default(),
+            greylist: GreylistConfig::default(),
         }
     }
 }
@@ -963,6 +973,8 @@ impl Config {
             )));
         }
         config.trust.validate()?;
+        config.dnsbl.validate()?;
+        config.greylist.validate()?;
         Ok(config)
     }
 

@@ -15,8 +15,9 @@ use praisani_delivery::queue::Runner;
 use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::login::Logins;
 use praisani_mailhost::throttle::{Throttle, ThrottlePolicy};
-use praisani_mailhost::trust::TrustChecker;
-use praisani_mailhost::{Authenticator, InboundTrust, PostOffice, retention};
+use praisani_mailhost::dnsbl::Dnsbl;
+use praisani_mailhost::trust::{DnsSettings, TrustChecker, build_resolver};
+use praisani_mailhost::{Authenticator, InboundDnsbl, InboundTrust, PostOffice, retention};
 use praisani_store::{Store, StoreError};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -672,7 +673,7 @@ fn demo_autoconfig_ports(config: &mut Config) {
 /// one checker (its resolver asking `delivery.nameservers`, and its record
 /// caches) for every session.
 async fn post_office(config: &Config, store: Arc<dyn Store>) -> Result<PostOffice, String> {
-    let office = PostOffice::new(store.clone(), config.post_office_settings());
+    let office = filters(config, PostOffice::new(store.clone(), config.post_office_settings()))?;
     let t = &config.trust;
     if !t.enabled {
         tracing::warn!("[trust] enabled = false: mail from other servers is not checked");
@@ -697,4 +698,28 @@ async fn post_office(config: &Config, store: Arc<dyn Store>) -> Result<PostOffic
         checker: Arc::new(checker),
         policies,
     }))
+}
+
+/// The post office with the filters on other servers that are configured:
+/// the DNS lists of `[dnsbl]` and the greylisting of `[greylist]`.
+fn filters(config: &Config, mut office: PostOffice) -> Result<PostOffice, String> {
+    let d = &config.dnsbl;
+    if d.enabled() {
+        let dns = DnsSettings {
+            nameservers: config.delivery.nameservers.clone(),
+            timeout: d.timeout,
+        };
+        let resolver = build_resolver(&dns)
+            .map_err(|e| format!("cannot set up the DNS lists: {e}"))?;
+        tracing::info!(blocklists = ?d.blocklists, allowlists = ?d.allowlists, check_at = ?d.check_at, "asking DNS lists about other servers");
+        office = office.with_dnsbl(InboundDnsbl {
+            lists: Arc::new(Dnsbl::new(d.settings(), resolver)),
+            at_connect: d.check_at == crate::config::CheckAt::Connect,
+        });
+    }
+    if let Some(rules) = config.greylist.rules() {
+        tracing::info!(delay = rules.delay, "greylisting other servers");
+        office = office.with_greylist(rules);
+    }
+    Ok(office)
 }
