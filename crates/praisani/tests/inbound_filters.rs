@@ -1,0 +1,221 @@
+//! The filters on other servers on the real binary, with smtplib and
+//! poplib: DNS blocklists and allowlists (against the test DNS server,
+//! which lists 127.0.0.1), greylisting, and the spam filter (a real
+//! rspamd on loopback).
+
+mod common;
+
+use common::*;
+use praisani_testdns::{TestDns, Zone};
+use serde_json::Value;
+use std::time::Duration;
+
+const PY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// 127.0.0.1 is on bl.test (with a reason) and on wl.test; slow.test
+/// never answers for it. 127.0.0.2 is on bl.test.
+fn zone() -> Zone {
+    Zone::new()
+        .a("1.0.0.127.bl.test", "127.0.0.2")
+        .txt("1.0.0.127.bl.test", "Listed for testing, see https://bl.test/q")
+        .a("1.0.0.127.wl.test", "127.0.10.1")
+        .silent("1.0.0.127.slow.test")
+        .a("2.0.0.127.bl.test", "127.0.0.2")
+}
+
+/// A server (trust checks off) asking `dns`, with `tables` added.
+fn server(dns: &TestDns, tables: &str) -> Server {
+    Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tables: format!("[delivery]\nnameservers = [\"{}\"]\n{tables}", dns.addr),
+            ..ExtraConfig::default()
+        },
+    )
+}
+
+/// One smtplib transaction: the replies to RCPT for each of `rcpts`, and
+/// to the end of data when some were accepted (`message` given), as
+/// `[code, text]` pairs; or `{"connect": [code, text]}` when the greeting
+/// refused.
+fn dialogue(s: &Server, rcpts: &[&str], message: Option<&str>) -> Value {
+    dialogue_from(s, "127.0.0.1", rcpts, message)
+}
+
+/// `dialogue` from the loopback address `source`.
+fn dialogue_from(s: &Server, source: &str, rcpts: &[&str], message: Option<&str>) -> Value {
+    let out = python(
+        r#"
+import smtplib, sys, json
+port, source, message = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+rcpts = sys.argv[4:]
+try:
+    c = smtplib.SMTP('127.0.0.1', port, local_hostname='client.test', timeout=30,
+                     source_address=(source, 0))
+except smtplib.SMTPConnectError as e:
+    print(json.dumps({"connect": [e.smtp_code, e.smtp_error.decode()]}))
+    sys.exit(0)
+c.ehlo()
+c.mail('sender@sender.test')
+out = {"rcpt": []}
+ok = False
+for r in rcpts:
+    code, text = c.rcpt(r)
+    out["rcpt"].append([code, text.decode()])
+    ok = ok or code == 250
+if ok and message:
+    try:
+        c.data(message.encode())
+        out["data"] = [250, "ok"]
+    except smtplib.SMTPDataError as e:
+        out["data"] = [e.smtp_code, e.smtp_error.decode()]
+c.quit()
+print(json.dumps(out))
+"#,
+        &[
+            &[s.smtp_port.to_string().as_str(), source, message.unwrap_or("")],
+            rcpts,
+        ]
+        .concat(),
+        PY_TIMEOUT,
+    );
+    assert!(out.status.success(), "smtplib: {}\n{}", out.describe(), s.log());
+    serde_json::from_str(out.out().trim()).unwrap()
+}
+
+/// The RCPT reply for the `i`th recipient: (code, text).
+fn rcpt(v: &Value, i: usize) -> (u64, String) {
+    let r = &v["rcpt"][i];
+    (r[0].as_u64().unwrap(), r[1].as_str().unwrap().to_string())
+}
+
+/// The number of messages in the demo mailbox (POP3 STAT, poplib).
+fn stat(s: &Server) -> u64 {
+    let out = python(
+        r#"
+import poplib, sys
+p = poplib.POP3('127.0.0.1', int(sys.argv[1]), timeout=30)
+p.user(sys.argv[2]); p.pass_(sys.argv[3])
+print(p.stat()[0])
+p.quit()
+"#,
+        &[&s.pop3_port.to_string(), DEMO_USER, DEMO_PASS],
+        PY_TIMEOUT,
+    );
+    assert!(out.status.success(), "poplib: {}", out.describe());
+    out.out().trim().parse().unwrap()
+}
+
+const CLEAN: &str = "From: <sender@sender.test>\r\nTo: <demo@example.test>\r\n\
+    Subject: Hello\r\nDate: Thu, 03 Dec 2026 07:00:00 +0000\r\n\
+    Message-ID: <hello@sender.test>\r\n\r\nHello there, see you at lunch.\r\n";
+
+#[test]
+fn a_listed_client_is_refused_at_rcpt_but_reaches_postmaster() {
+    if !have_tool("python3", module_path!()) {
+        return;
+    }
+    let dns = TestDns::start(zone());
+    let s = server(
+        &dns,
+        "[dnsbl]\nblocklists = [\"bl.test\"]\ncheck_loopback = true\ntimeout = \"2s\"\n",
+    );
+    let v = dialogue(
+        &s,
+        &[DEMO_USER, "postmaster@example.test", "<postmaster>"],
+        Some(CLEAN),
+    );
+    let (code, text) = rcpt(&v, 0);
+    assert_eq!(code, 554, "{v}");
+    assert!(
+        text.contains("5.7.1") && text.contains("blocked using bl.test: Listed for testing"),
+        "{v}"
+    );
+    assert_eq!(rcpt(&v, 1).0, 250, "{v}");
+    assert_eq!(v["data"][0], 250, "{v}");
+    // The postmaster copy went to the demo mailbox (the configured postmaster).
+    assert_eq!(stat(&s), 1);
+}
+
+#[test]
+fn allowlisted_clients_pass_and_silent_lists_do_not_block() {
+    if !have_tool("python3", module_path!()) {
+        return;
+    }
+    let dns = TestDns::start(zone());
+    for dnsbl in [
+        // The client's network is allowlisted.
+        "blocklists = [\"bl.test\"]\ncheck_loopback = true\nallow_clients = [\"127.0.0.0/8\"]\n",
+        // A DNS allowlist lists it.
+        "blocklists = [\"bl.test\"]\ncheck_loopback = true\nallowlists = [\"wl.test\"]\n",
+        // The only list never answers.
+        "blocklists = [\"slow.test\"]\ncheck_loopback = true\ntimeout = \"1s\"\n",
+        // Loopback clients are not looked up by default.
+        "blocklists = [\"bl.test\"]\n",
+    ] {
+        let s = server(&dns, &format!("[dnsbl]\n{dnsbl}"));
+        let v = dialogue(&s, &[DEMO_USER], Some(CLEAN));
+        assert_eq!(rcpt(&v, 0).0, 250, "{dnsbl}: {v}");
+        assert_eq!(v["data"][0], 250, "{dnsbl}: {v}");
+    }
+}
+
+#[test]
+fn a_listed_client_can_be_refused_at_connection_time() {
+    if !have_tool("python3", module_path!()) {
+        return;
+    }
+    let dns = TestDns::start(zone());
+    let s = server(
+        &dns,
+        // 127.0.0.1 (the harness's readiness probe) is allowlisted;
+        // the client comes from 127.0.0.2.
+        "[dnsbl]\nblocklists = [\"bl.test\"]\ncheck_loopback = true\ncheck_at = \"connect\"\n\
+         allow_clients = [\"127.0.0.1\"]\n",
+    );
+    let v = dialogue_from(&s, "127.0.0.2", &[DEMO_USER], Some(CLEAN));
+    assert_eq!(v["connect"][0], 554, "{v}");
+    assert!(
+        v["connect"][1].as_str().unwrap().contains("bl.test"),
+        "{v}"
+    );
+    let v = dialogue(&s, &[DEMO_USER], Some(CLEAN));
+    assert_eq!(v["data"][0], 250, "{v}");
+}
+
+#[test]
+fn greylisting_defers_first_attempts_of_known_recipients_only() {
+    if !have_tool("python3", module_path!()) {
+        return;
+    }
+    let dns = TestDns::start(zone());
+    let s = server(&dns, "[greylist]\nenabled = true\ndelay = \"2s\"\n");
+    // An unknown user is refused for good, never greylisted.
+    let v = dialogue(&s, &["nobody@example.test"], None);
+    assert_eq!(rcpt(&v, 0).0, 550, "{v}");
+    let v = dialogue(&s, &[DEMO_USER, "postmaster@example.test"], None);
+    let (code, text) = rcpt(&v, 0);
+    assert_eq!(code, 451, "{v}");
+    assert!(text.contains("4.7.1") && text.contains("Greylisted"), "{v}");
+    // Postmaster is never greylisted.
+    assert_eq!(rcpt(&v, 1).0, 250, "{v}");
+    // Retrying at once is still too early.
+    let v = dialogue(&s, &[DEMO_USER], None);
+    assert_eq!(rcpt(&v, 0).0, 451, "{v}");
+    std::thread::sleep(Duration::from_millis(2200));
+    let v = dialogue(&s, &[DEMO_USER], Some(CLEAN));
+    assert_eq!(rcpt(&v, 0).0, 250, "{v}");
+    assert_eq!(v["data"][0], 250, "{v}");
+    assert_eq!(stat(&s), 1);
+}
+
+#[test]
+fn greylisting_is_off_by_default() {
+    if !have_tool("python3", module_path!()) {
+        return;
+    }
+    let dns = TestDns::start(zone());
+    let s = server(&dns, "");
+    let v = dialogue(&s, &[DEMO_USER], Some(CLEAN));
+    assert_eq!(rcpt(&v, 0).0, 250, "{v}");
+}
