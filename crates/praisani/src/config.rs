@@ -12,9 +12,11 @@ use std::time::Duration;
 
 mod dnsbl;
 mod greylist;
+mod spam;
 mod trust;
 pub use dnsbl::{CheckAt, DnsblConfig};
 pub use greylist::GreylistConfig;
+pub use spam::SpamConfig;
 pub use trust::TrustConfig;
 
 /// The whole configuration.
@@ -65,6 +67,8 @@ pub struct Config {
     pub dnsbl: DnsblConfig,
     /// Greylisting of other servers.
     pub greylist: GreylistConfig,
+    /// The spam filter (rspamd) on mail from other servers.
+    pub spam: SpamConfig,
 }
 
 /// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
@@ -742,6 +746,7 @@ impl Default for Config {
             trust: TrustConfig::default(),
             dnsbl: DnsblConfig::default(),
             greylist: GreylistConfig::default(),
+            spam: SpamConfig::default(),
         }
     }
 }
@@ -975,6 +980,7 @@ impl Config {
         config.trust.validate()?;
         config.dnsbl.validate()?;
         config.greylist.validate()?;
+        config.spam.validate()?;
         Ok(config)
     }
 

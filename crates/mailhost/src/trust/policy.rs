@@ -164,6 +164,37 @@ impl Decision {
         }
     }
 
+    /// This decision together with `other` (another filter's on the same
+    /// message): the stricter refusal wins; otherwise the marks of both
+    /// are added (a line both give, once) and the first subject tag is
+    /// used.
+    pub fn and(self, other: Decision) -> Decision {
+        match (self, other) {
+            (
+                Decision::Mark {
+                    mut header_lines,
+                    subject_tag,
+                },
+                Decision::Mark {
+                    header_lines: more,
+                    subject_tag: tag,
+                },
+            ) => {
+                for line in more {
+                    if !header_lines.contains(&line) {
+                        header_lines.push(line);
+                    }
+                }
+                Decision::Mark {
+                    header_lines,
+                    subject_tag: subject_tag.or(tag),
+                }
+            }
+            (a, b) if a.rank() >= b.rank() => a,
+            (_, b) => b,
+        }
+    }
+
     /// A short word for logs: `accept`, `mark`, `reject`, `tempfail`.
     pub fn keyword(&self) -> &'static str {
         match self {

@@ -16,6 +16,7 @@ use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::login::Logins;
 use praisani_mailhost::throttle::{Throttle, ThrottlePolicy};
 use praisani_mailhost::dnsbl::Dnsbl;
+use praisani_mailhost::spam::SpamFilter;
 use praisani_mailhost::trust::{DnsSettings, TrustChecker, build_resolver};
 use praisani_mailhost::{Authenticator, InboundDnsbl, InboundTrust, PostOffice, retention};
 use praisani_store::{Store, StoreError};
@@ -701,7 +702,8 @@ async fn post_office(config: &Config, store: Arc<dyn Store>) -> Result<PostOffic
 }
 
 /// The post office with the filters on other servers that are configured:
-/// the DNS lists of `[dnsbl]` and the greylisting of `[greylist]`.
+/// the DNS lists of `[dnsbl]`, the greylisting of `[greylist]` and the
+/// spam filter of `[spam]`.
 fn filters(config: &Config, mut office: PostOffice) -> Result<PostOffice, String> {
     let d = &config.dnsbl;
     if d.enabled() {
@@ -720,6 +722,10 @@ fn filters(config: &Config, mut office: PostOffice) -> Result<PostOffice, String
     if let Some(rules) = config.greylist.rules() {
         tracing::info!(delay = rules.delay, "greylisting other servers");
         office = office.with_greylist(rules);
+    }
+    if let Some(spam) = config.spam.settings() {
+        tracing::info!(rspamd = %spam.addr, on_failure = ?spam.on_failure, "filtering mail from other servers with rspamd");
+        office = office.with_spam(SpamFilter::new(spam));
     }
     Ok(office)
 }
