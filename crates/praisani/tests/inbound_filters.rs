@@ -8,7 +8,9 @@ mod common;
 use common::*;
 use praisani_testdns::{TestDns, Zone};
 use serde_json::Value;
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 const PY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -65,8 +67,8 @@ for r in rcpts:
     ok = ok or code == 250
 if ok and message:
     try:
-        c.data(message.encode())
-        out["data"] = [250, "ok"]
+        code, text = c.data(message.encode())
+        out["data"] = [code, text.decode()]
     except smtplib.SMTPDataError as e:
         out["data"] = [e.smtp_code, e.smtp_error.decode()]
 c.quit()
@@ -218,4 +220,202 @@ fn greylisting_is_off_by_default() {
     let s = server(&dns, "");
     let v = dialogue(&s, &[DEMO_USER], Some(CLEAN));
     assert_eq!(rcpt(&v, 0).0, 250, "{v}");
+}
+
+const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
+
+/// An rspamd of the test's own on a loopback port (the harness of
+/// crates/mailhost/tests/rspamd.rs), stopped when dropped.
+struct Rspamd {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Rspamd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+/// rspamd started with its network rules off, or `None` (skipped) when
+/// it is not installed.
+fn rspamd() -> Option<Rspamd> {
+    if Command::new("rspamd").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("PRAISANI_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "rspamd is not installed (apt-get install rspamd)"
+        );
+        eprintln!("skipped: rspamd is not installed");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("conf/local.d");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::create_dir_all(dir.path().join("conf/override.d")).unwrap();
+    for sub in ["db", "run", "log"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    let addr = format!("127.0.0.1:{}", free_port());
+    write(
+        &local.join("worker-normal.inc"),
+        &format!("bind_socket = \"{addr}\";\ncount = 1;\n"),
+    );
+    write(
+        &local.join("worker-controller.inc"),
+        &format!("bind_socket = \"127.0.0.1:{}\";\ncount = 1;\n", free_port()),
+    );
+    write(&local.join("worker-proxy.inc"), "enabled = false;\n");
+    write(&local.join("worker-fuzzy.inc"), "enabled = false;\n");
+    write(
+        &local.join("logging.inc"),
+        &format!(
+            "type = \"file\";\nfilename = \"{}\";\nlevel = \"info\";\n",
+            dir.path().join("log/rspamd.log").display()
+        ),
+    );
+    write(
+        &local.join("options.inc"),
+        "dns { nameserver = [\"127.0.0.1:9\"]; timeout = 1s; retransmits = 1; }\n",
+    );
+    for module in [
+        "hfilter", "rbl", "asn", "dmarc", "spf", "dkim", "arc", "mx_check",
+    ] {
+        write(&local.join(format!("{module}.conf")), "enabled = false;\n");
+    }
+    let var = |name: &str, sub: &str| format!("--var={name}={}", dir.path().join(sub).display());
+    let child = Command::new("rspamd")
+        .args(["-f", "-i", "-u", "root", "-g", "root", "-c", "/etc/rspamd/rspamd.conf"])
+        .arg(var("LOCAL_CONFDIR", "conf"))
+        .arg(var("DBDIR", "db"))
+        .arg(var("RUNDIR", "run"))
+        .arg(var("LOGDIR", "log"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rspamd");
+    let r = Rspamd {
+        child,
+        addr,
+        _dir: dir,
+    };
+    let started = Instant::now();
+    loop {
+        let ping = Command::new("curl")
+            .args(["-s", "-m", "1", &format!("http://{}/ping", r.addr)])
+            .output();
+        if ping.is_ok_and(|o| o.stdout.starts_with(b"pong")) {
+            return Some(r);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "rspamd did not answer on {}",
+            r.addr
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Every message of the demo mailbox, read with poplib (and left there).
+fn poplib_messages(s: &Server) -> Vec<String> {
+    let out = python(
+        r#"
+import poplib, sys, json
+p = poplib.POP3('127.0.0.1', int(sys.argv[1]), timeout=30)
+p.user(sys.argv[2]); p.pass_(sys.argv[3])
+n, _ = p.stat()
+msgs = [b'\r\n'.join(p.retr(i + 1)[1]).decode('utf-8', 'replace') for i in range(n)]
+p.quit()
+print(json.dumps(msgs))
+"#,
+        &[&s.pop3_port.to_string(), DEMO_USER, DEMO_PASS],
+        PY_TIMEOUT,
+    );
+    assert!(out.status.success(), "poplib: {}", out.describe());
+    serde_json::from_str(out.out().trim()).unwrap()
+}
+
+/// The values of the header fields named `name` of `message`, unfolded.
+fn fields(message: &str, name: &str) -> Vec<String> {
+    let header = message.split("\r\n\r\n").next().unwrap();
+    let mut out: Vec<String> = Vec::new();
+    let mut current: Option<String> = None;
+    for line in header.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            if let Some(c) = &mut current {
+                c.push_str(line);
+            }
+            continue;
+        }
+        out.extend(current.take());
+        if let Some((n, v)) = line.split_once(':')
+            && n.eq_ignore_ascii_case(name)
+        {
+            current = Some(v.trim().to_string());
+        }
+    }
+    out.extend(current);
+    out
+}
+
+/// A server (trust checks off) filtering with rspamd at `addr`.
+fn spam_server(addr: &str, spam: &str) -> Server {
+    Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tables: format!("[spam]\nrspamd = \"{addr}\"\ntimeout = \"20s\"\n{spam}"),
+            ..ExtraConfig::default()
+        },
+    )
+}
+
+#[test]
+fn rspamd_refuses_gtube_and_marks_clean_mail() {
+    if !have_tool("python3", module_path!()) || !have_tool("curl", module_path!()) {
+        return;
+    }
+    let Some(r) = rspamd() else { return };
+    let s = spam_server(&r.addr, "");
+    let gtube = CLEAN.replace("Hello there, see you at lunch.", GTUBE);
+    let v = dialogue(&s, &[DEMO_USER], Some(&gtube));
+    assert_eq!(v["data"][0], 550, "{v}");
+    assert!(v["data"][1].as_str().unwrap().contains("5.7.1"), "{v}");
+    assert_eq!(stat(&s), 0, "nothing stored");
+    // The sender's own marks do not survive: only ours are stored.
+    let forged = format!("X-Spam-Flag: YES\r\nX-Spam-Status: Yes, forged\r\n{CLEAN}");
+    let v = dialogue(&s, &[DEMO_USER], Some(&forged));
+    assert_eq!(v["data"][0], 250, "{v}\n{}", s.log());
+    let msgs = poplib_messages(&s);
+    assert_eq!(msgs.len(), 1);
+    let status = fields(&msgs[0], "X-Spam-Status");
+    assert_eq!(status.len(), 1, "{}", msgs[0]);
+    assert!(status[0].starts_with("No, score="), "{}", msgs[0]);
+    assert!(fields(&msgs[0], "X-Spam-Flag").is_empty(), "{}", msgs[0]);
+    assert_eq!(fields(&msgs[0], "X-Spam-Score").len(), 1, "{}", msgs[0]);
+}
+
+#[test]
+fn rspamd_down_follows_on_failure() {
+    if !have_tool("python3", module_path!()) {
+        return;
+    }
+    // Nothing listens there: rspamd is stopped.
+    let down = format!("127.0.0.1:{}", free_port());
+    let s = spam_server(&down, "");
+    let v = dialogue(&s, &[DEMO_USER], Some(CLEAN));
+    assert_eq!(v["data"][0], 250, "{v}");
+    let msgs = poplib_messages(&s);
+    assert_eq!(msgs.len(), 1);
+    assert!(fields(&msgs[0], "X-Spam-Status").is_empty(), "{}", msgs[0]);
+    drop(s);
+    let s = spam_server(&down, "on_failure = \"tempfail\"\n");
+    let v = dialogue(&s, &[DEMO_USER], Some(CLEAN));
+    assert_eq!(v["data"][0], 451, "{v}");
+    assert!(v["data"][1].as_str().unwrap().contains("4.7.1"), "{v}");
+    assert_eq!(stat(&s), 0);
 }

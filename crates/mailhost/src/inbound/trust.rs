@@ -23,6 +23,7 @@ use std::time::Instant;
 use super::Inbound;
 use crate::submission::HeaderCapture;
 use crate::spam;
+use crate::trust::strip::{SPAM_FIELDS, strip_fields};
 use crate::trust::{CheckInput, Decision, Verdict, stamped_header};
 use praisani_mailaddr::Domain;
 use praisani_smtp::{DomainPart, Envelope, ForwardPath, Reply, ReversePath};
@@ -108,8 +109,10 @@ impl Inbound {
             false => (None, Decision::Accept),
         };
         if let Some(filter) = &self.office.spam {
+            // rspamd sees the header as it will be stored: without the
+            // sender's own spam marks (its SPAM_FLAG rule would count them).
             let mut head = held.trace.as_bytes().to_vec();
-            head.extend_from_slice(held.capture.header());
+            head.extend_from_slice(&strip_fields(held.capture.header(), &SPAM_FIELDS));
             let envelope = spam::Envelope {
                 client_ip: self.peer.to_canonical(),
                 helo: Some(held.helo.as_str()).filter(|h| !h.is_empty()),
