@@ -19,7 +19,10 @@ const PY_TIMEOUT: Duration = Duration::from_secs(60);
 fn zone() -> Zone {
     Zone::new()
         .a("1.0.0.127.bl.test", "127.0.0.2")
-        .txt("1.0.0.127.bl.test", "Listed for testing, see https://bl.test/q")
+        .txt(
+            "1.0.0.127.bl.test",
+            "Listed for testing, see https://bl.test/q",
+        )
         .a("1.0.0.127.wl.test", "127.0.10.1")
         .silent("1.0.0.127.slow.test")
         .a("2.0.0.127.bl.test", "127.0.0.2")
@@ -75,13 +78,22 @@ c.quit()
 print(json.dumps(out))
 "#,
         &[
-            &[s.smtp_port.to_string().as_str(), source, message.unwrap_or("")],
+            &[
+                s.smtp_port.to_string().as_str(),
+                source,
+                message.unwrap_or(""),
+            ],
             rcpts,
         ]
         .concat(),
         PY_TIMEOUT,
     );
-    assert!(out.status.success(), "smtplib: {}\n{}", out.describe(), s.log());
+    assert!(
+        out.status.success(),
+        "smtplib: {}\n{}",
+        out.describe(),
+        s.log()
+    );
     serde_json::from_str(out.out().trim()).unwrap()
 }
 
@@ -177,10 +189,7 @@ fn a_listed_client_can_be_refused_at_connection_time() {
     );
     let v = dialogue_from(&s, "127.0.0.2", &[DEMO_USER], Some(CLEAN));
     assert_eq!(v["connect"][0], 554, "{v}");
-    assert!(
-        v["connect"][1].as_str().unwrap().contains("bl.test"),
-        "{v}"
-    );
+    assert!(v["connect"][1].as_str().unwrap().contains("bl.test"), "{v}");
     let v = dialogue(&s, &[DEMO_USER], Some(CLEAN));
     assert_eq!(v["data"][0], 250, "{v}");
 }
@@ -290,7 +299,16 @@ fn rspamd() -> Option<Rspamd> {
     }
     let var = |name: &str, sub: &str| format!("--var={name}={}", dir.path().join(sub).display());
     let child = Command::new("rspamd")
-        .args(["-f", "-i", "-u", "root", "-g", "root", "-c", "/etc/rspamd/rspamd.conf"])
+        .args([
+            "-f",
+            "-i",
+            "-u",
+            "root",
+            "-g",
+            "root",
+            "-c",
+            "/etc/rspamd/rspamd.conf",
+        ])
         .arg(var("LOCAL_CONFDIR", "conf"))
         .arg(var("DBDIR", "db"))
         .arg(var("RUNDIR", "run"))

@@ -21,8 +21,8 @@
 use std::time::Instant;
 
 use super::Inbound;
-use crate::submission::HeaderCapture;
 use crate::spam;
+use crate::submission::HeaderCapture;
 use crate::trust::strip::{SPAM_FIELDS, strip_fields};
 use crate::trust::{CheckInput, Decision, Verdict, stamped_header};
 use praisani_mailaddr::Domain;
@@ -131,7 +131,9 @@ impl Inbound {
             }
         }
         if let Decision::Mark { header_lines, .. } = &decision
-            && header_lines.iter().any(|l| l.starts_with("X-Spam-Flag: YES"))
+            && header_lines
+                .iter()
+                .any(|l| l.starts_with("X-Spam-Flag: YES"))
         {
             tracing::info!(id = %queue_id, "marked as spam");
         }

@@ -13,10 +13,10 @@ use crate::config::Config;
 use crate::tls::Tls;
 use praisani_delivery::queue::Runner;
 use praisani_mailaddr::{Address, Domain};
-use praisani_mailhost::login::Logins;
-use praisani_mailhost::throttle::{Throttle, ThrottlePolicy};
 use praisani_mailhost::dnsbl::Dnsbl;
+use praisani_mailhost::login::Logins;
 use praisani_mailhost::spam::SpamFilter;
+use praisani_mailhost::throttle::{Throttle, ThrottlePolicy};
 use praisani_mailhost::trust::{DnsSettings, TrustChecker, build_resolver};
 use praisani_mailhost::{Authenticator, InboundDnsbl, InboundTrust, PostOffice, retention};
 use praisani_store::{Store, StoreError};
@@ -674,7 +674,10 @@ fn demo_autoconfig_ports(config: &mut Config) {
 /// one checker (its resolver asking `delivery.nameservers`, and its record
 /// caches) for every session.
 async fn post_office(config: &Config, store: Arc<dyn Store>) -> Result<PostOffice, String> {
-    let office = filters(config, PostOffice::new(store.clone(), config.post_office_settings()))?;
+    let office = filters(
+        config,
+        PostOffice::new(store.clone(), config.post_office_settings()),
+    )?;
     let t = &config.trust;
     if !t.enabled {
         tracing::warn!("[trust] enabled = false: mail from other servers is not checked");
@@ -711,8 +714,8 @@ fn filters(config: &Config, mut office: PostOffice) -> Result<PostOffice, String
             nameservers: config.delivery.nameservers.clone(),
             timeout: d.timeout,
         };
-        let resolver = build_resolver(&dns)
-            .map_err(|e| format!("cannot set up the DNS lists: {e}"))?;
+        let resolver =
+            build_resolver(&dns).map_err(|e| format!("cannot set up the DNS lists: {e}"))?;
         tracing::info!(blocklists = ?d.blocklists, allowlists = ?d.allowlists, check_at = ?d.check_at, "asking DNS lists about other servers");
         office = office.with_dnsbl(InboundDnsbl {
             lists: Arc::new(Dnsbl::new(d.settings(), resolver)),
