@@ -1282,6 +1282,39 @@ mod tests {
     }
 
     #[test]
+    fn filter_sections_are_checked() {
+        let c = Config::parse("").unwrap();
+        assert!(!c.dnsbl.enabled() && c.greylist.rules().is_none() && c.spam.settings().is_none());
+        let c = Config::parse(
+            "[dnsbl]\nblocklists = [\"BL.Example.\"]\nallow_clients = [\"192.0.2.0/24\"]\n\
+             check_at = \"connect\"\n[greylist]\nenabled = true\ndelay = \"1m\"\n\
+             [spam]\nrspamd = \"127.0.0.1:11333\"\non_failure = \"tempfail\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.dnsbl.blocklists, ["bl.example"]);
+        assert!(c.dnsbl.allows_client("192.0.2.9".parse().unwrap()));
+        assert_eq!(c.dnsbl.check_at, CheckAt::Connect);
+        assert_eq!(c.greylist.rules().unwrap().delay, 60);
+        assert_eq!(
+            c.spam.settings().unwrap().on_failure,
+            praisani_mailhost::spam::OnFailure::TempFail
+        );
+        for (doc, key) in [
+            ("[dnsbl]\nblocklists = [\"not a zone\"]", "zone"),
+            ("[dnsbl]\ncheck_at = \"data\"", "check_at"),
+            ("[dnsbl]\nallow_clients = [\"10.0.0.0/33\"]", "network"),
+            ("[dnsbl]\nallowlists = [\"wl.example\"]", "dnsbl.allowlists"),
+            ("[greylist]\ndelay = \"3d\"", "retry_window"),
+            ("[spam]\nrspamd = \"localhost\"", "spam.rspamd"),
+            ("[spam]\non_failure = \"drop\"", "on_failure"),
+            ("[spam]\ntimeout = 0", "timeout"),
+        ] {
+            let e = Config::parse(doc).unwrap_err();
+            assert!(e.0.contains(key), "{doc}: {e}");
+        }
+    }
+
+    #[test]
     fn connection_budgets_per_service() {
         let c =
             Config::parse("[limits]\nmax_connections = 101\nmax_connections_pop3 = 7\n").unwrap();
