@@ -175,6 +175,30 @@ fn allowlisted_clients_pass_and_silent_lists_do_not_block() {
 }
 
 #[test]
+fn trusted_networks_are_not_filtered() {
+    if !have_tool("python3", module_path!()) {
+        return;
+    }
+    let dns = TestDns::start(zone());
+    let s = Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            top: "trusted_networks = [\"127.0.0.0/8\"]\n".into(),
+            tables: format!(
+                "[delivery]\nnameservers = [\"{}\"]\n\
+                 [dnsbl]\nblocklists = [\"bl.test\"]\ncheck_loopback = true\n\
+                 [greylist]\nenabled = true\n",
+                dns.addr
+            ),
+            ..ExtraConfig::default()
+        },
+    );
+    let v = dialogue(&s, &[DEMO_USER], Some(CLEAN));
+    assert_eq!(rcpt(&v, 0).0, 250, "{v}");
+    assert_eq!(v["data"][0], 250, "{v}");
+}
+
+#[test]
 fn a_listed_client_can_be_refused_at_connection_time() {
     if !have_tool("python3", module_path!()) {
         return;
@@ -436,4 +460,43 @@ fn rspamd_down_follows_on_failure() {
     assert_eq!(v["data"][0], 451, "{v}");
     assert!(v["data"][1].as_str().unwrap().contains("4.7.1"), "{v}");
     assert_eq!(stat(&s), 0);
+}
+
+#[test]
+fn trust_marks_and_rspamd_headers_are_stored_together() {
+    if !have_tool("python3", module_path!()) || !have_tool("curl", module_path!()) {
+        return;
+    }
+    let Some(r) = rspamd() else { return };
+    // sender.test's SPF (-all) does not list 127.0.0.1: marked by the
+    // trust policy (spf_fail = "mark"), while rspamd finds it clean.
+    let dns = TestDns::start(Zone::new().txt("sender.test", "v=spf1 ip4:192.0.2.1 -all"));
+    let s = Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tables: format!(
+                "[delivery]\nnameservers = [\"{}\"]\n\
+                 [trust]\nenabled = true\ndns_timeout = \"1s\"\ncheck_timeout = \"2s\"\n\
+                 subject_tag = \"[SPAM]\"\n\
+                 [spam]\nrspamd = \"{}\"\ntimeout = \"20s\"\n",
+                dns.addr, r.addr
+            ),
+            ..ExtraConfig::default()
+        },
+    );
+    let v = dialogue(&s, &[DEMO_USER], Some(CLEAN));
+    assert_eq!(v["data"][0], 250, "{v}\n{}", s.log());
+    let msgs = poplib_messages(&s);
+    assert_eq!(msgs.len(), 1);
+    let m = &msgs[0];
+    assert_eq!(fields(m, "X-Spam-Flag"), ["YES"], "{m}");
+    let status = fields(m, "X-Spam-Status");
+    assert_eq!(status.len(), 1, "{m}");
+    assert!(status[0].starts_with("Yes"), "{m}");
+    assert_eq!(fields(m, "X-Spam-Score").len(), 1, "{m}");
+    assert_eq!(fields(m, "Subject"), ["[SPAM] Hello"], "{m}");
+    assert!(
+        fields(m, "Authentication-Results")[0].contains("spf=fail"),
+        "{m}"
+    );
 }
