@@ -31,5 +31,5 @@ pub mod trust;
 
 pub use auth::{Authenticator, LoginError};
 pub use maildrop::Maildrop;
-pub use office::{InboundTrust, PostOffice, SenderPolicy, Settings};
+pub use office::{InboundDnsbl, InboundTrust, PostOffice, SenderPolicy, Settings};
 pub use recipients::{Mailbox, Resolution, resolve};

@@ -4,9 +4,12 @@
 //! API all reach the mail logic through one of these.
 
 use crate::bounce_limit::BounceLimit;
+use crate::dnsbl::Dnsbl;
 use crate::maildrop::LoginTimes;
+use crate::spam::SpamFilter;
 use crate::trust::{DomainPolicies, TrustChecker};
 use praisani_mailaddr::Address;
+use praisani_store::greylist::GreyRules;
 use praisani_store::{Retention, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +68,22 @@ pub struct PostOffice {
     /// The SPF/DKIM/DMARC/ARC checks on mail from other servers (`[trust]`);
     /// `None` when they are turned off.
     pub trust: Option<InboundTrust>,
+    /// The DNS lists asked about other servers (`[dnsbl]`); `None` when
+    /// no zone is configured.
+    pub dnsbl: Option<InboundDnsbl>,
+    /// Greylisting of other servers at RCPT (`[greylist]`); `None` when off.
+    pub greylist: Option<GreyRules>,
+    /// The spam filter on mail from other servers (`[spam]`); `None` when off.
+    pub spam: Option<Arc<SpamFilter>>,
+}
+
+/// The DNS lists as the post office applies them to other servers.
+pub struct InboundDnsbl {
+    /// The lists (one resolver for every session).
+    pub lists: Arc<Dnsbl>,
+    /// Refuse a listed client at connection time rather than at each RCPT
+    /// (which lets it still reach postmaster).
+    pub at_connect: bool,
 }
 
 /// The inbound trust checks as the post office applies them: one checker
@@ -88,12 +107,33 @@ impl PostOffice {
             queue_wake: tokio::sync::Notify::new(),
             login_times: LoginTimes::default(),
             trust: None,
+            dnsbl: None,
+            greylist: None,
+            spam: None,
         }
     }
 
     /// The same post office checking mail from other servers with `trust`.
     pub fn with_trust(mut self, trust: InboundTrust) -> Self {
         self.trust = Some(trust);
+        self
+    }
+
+    /// The same post office asking `dnsbl` about other servers.
+    pub fn with_dnsbl(mut self, dnsbl: InboundDnsbl) -> Self {
+        self.dnsbl = Some(dnsbl);
+        self
+    }
+
+    /// The same post office greylisting other servers by `rules`.
+    pub fn with_greylist(mut self, rules: GreyRules) -> Self {
+        self.greylist = Some(rules);
+        self
+    }
+
+    /// The same post office filtering mail from other servers with `spam`.
+    pub fn with_spam(mut self, spam: SpamFilter) -> Self {
+        self.spam = Some(Arc::new(spam));
         self
     }
 }

@@ -42,6 +42,7 @@ fn lists(dns: &TestDns, blocklists: &[&str], allowlists: &[&str]) -> Dnsbl {
             blocklists: blocklists.iter().map(|s| s.to_string()).collect(),
             allowlists: allowlists.iter().map(|s| s.to_string()).collect(),
             timeout: Duration::from_secs(2),
+            check_loopback: false,
         },
         resolver,
     )

@@ -10,7 +10,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod dnsbl;
+mod greylist;
+mod spam;
 mod trust;
+pub use dnsbl::{CheckAt, DnsblConfig};
+pub use greylist::GreylistConfig;
+pub use spam::SpamConfig;
 pub use trust::TrustConfig;
 
 /// The whole configuration.
@@ -57,6 +63,12 @@ pub struct Config {
     pub store: StoreSettings,
     /// SPF, DKIM, DMARC and ARC checks on mail from other servers.
     pub trust: TrustConfig,
+    /// DNS blocklists and allowlists asked about other servers.
+    pub dnsbl: DnsblConfig,
+    /// Greylisting of other servers.
+    pub greylist: GreylistConfig,
+    /// The spam filter (rspamd) on mail from other servers.
+    pub spam: SpamConfig,
 }
 
 /// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
@@ -732,6 +744,9 @@ impl Default for Config {
             http: Http::default(),
             store: StoreSettings::default(),
             trust: TrustConfig::default(),
+            dnsbl: DnsblConfig::default(),
+            greylist: GreylistConfig::default(),
+            spam: SpamConfig::default(),
         }
     }
 }
@@ -963,6 +978,9 @@ impl Config {
             )));
         }
         config.trust.validate()?;
+        config.dnsbl.validate()?;
+        config.greylist.validate()?;
+        config.spam.validate()?;
         Ok(config)
     }
 
@@ -1260,6 +1278,39 @@ mod tests {
             let e = Config::parse(doc).unwrap_err();
             assert!(e.0.contains(key), "{doc}: {e}");
             assert!(e.0.contains("line "), "{doc}: {e}");
+        }
+    }
+
+    #[test]
+    fn filter_sections_are_checked() {
+        let c = Config::parse("").unwrap();
+        assert!(!c.dnsbl.enabled() && c.greylist.rules().is_none() && c.spam.settings().is_none());
+        let c = Config::parse(
+            "[dnsbl]\nblocklists = [\"BL.Example.\"]\nallow_clients = [\"192.0.2.0/24\"]\n\
+             check_at = \"connect\"\n[greylist]\nenabled = true\ndelay = \"1m\"\n\
+             [spam]\nrspamd = \"127.0.0.1:11333\"\non_failure = \"tempfail\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.dnsbl.blocklists, ["bl.example"]);
+        assert!(c.dnsbl.allows_client("192.0.2.9".parse().unwrap()));
+        assert_eq!(c.dnsbl.check_at, CheckAt::Connect);
+        assert_eq!(c.greylist.rules().unwrap().delay, 60);
+        assert_eq!(
+            c.spam.settings().unwrap().on_failure,
+            praisani_mailhost::spam::OnFailure::TempFail
+        );
+        for (doc, key) in [
+            ("[dnsbl]\nblocklists = [\"not a zone\"]", "zone"),
+            ("[dnsbl]\ncheck_at = \"data\"", "check_at"),
+            ("[dnsbl]\nallow_clients = [\"10.0.0.0/33\"]", "network"),
+            ("[dnsbl]\nallowlists = [\"wl.example\"]", "dnsbl.allowlists"),
+            ("[greylist]\ndelay = \"3d\"", "retry_window"),
+            ("[spam]\nrspamd = \"localhost\"", "spam.rspamd"),
+            ("[spam]\non_failure = \"drop\"", "on_failure"),
+            ("[spam]\ntimeout = 0", "timeout"),
+        ] {
+            let e = Config::parse(doc).unwrap_err();
+            assert!(e.0.contains(key), "{doc}: {e}");
         }
     }
 

@@ -161,7 +161,9 @@ impl Inbound {
         });
         // Mail from other servers: its header waits for the checks, and the
         // trace headers with it, so nothing is written before the body.
-        let checked = self.office.trust.is_some() && self.account.is_none() && !self.trusted;
+        let checked = (self.office.trust.is_some() || self.office.spam.is_some())
+            && self.account.is_none()
+            && !self.trusted;
         let (sniff, written, held) = if checked {
             (capture_done(), Ok(spool), Some(Held::new(headers, env)))
         } else {
@@ -357,7 +359,7 @@ impl Inbound {
         }
         let header_len = match m.held.take() {
             Some(held) => {
-                self.check_trust(held, &mut spool, &queue_id).await?;
+                self.check_held(held, &mut spool, &queue_id).await?;
                 // The stored header is the spool's head now.
                 if let Some(d) = downgrade::for_storage(spool.head()) {
                     spool.set_downgrade(d);

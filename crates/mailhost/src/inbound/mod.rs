@@ -14,9 +14,11 @@
 //! - [`trust`]: SPF, DKIM, DMARC and ARC on mail from other servers, at the
 //!   end of data, with `Authentication-Results` and the policy's answer.
 //!
-//! The coming checks (DNSBL, spam filtering) belong here too: at MAIL/RCPT
-//! in [`rcpt`], at the end of data beside [`trust`].
+//! - [`filters`]: the DNS lists and greylisting on other servers, at the
+//!   connection or at RCPT; the spam filter runs at the end of data with
+//!   [`trust`].
 
+pub mod filters;
 pub mod message;
 pub mod rcpt;
 pub mod sender;
@@ -42,6 +44,13 @@ pub struct Inbound {
     session_id: String,
     /// The client is in `trusted_networks`: it may relay without AUTH.
     trusted: bool,
+    /// The client is in `dnsbl.allow_clients`: the DNS lists are not asked.
+    dnsbl_allowed: bool,
+    /// What the DNS lists said about the client, asked once per connection.
+    listing: Option<crate::dnsbl::Listing>,
+    /// The current transaction's return path (empty for `<>`), for
+    /// greylisting.
+    return_path: String,
     /// The account that authenticated with AUTH.
     account: Option<Account>,
     /// Messages received on this connection so far.
@@ -67,6 +76,9 @@ impl Inbound {
             peer,
             session_id,
             trusted,
+            dnsbl_allowed: false,
+            listing: None,
+            return_path: String::new(),
             account: None,
             messages: 0,
             rcpts: HashMap::new(),

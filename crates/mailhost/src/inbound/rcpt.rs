@@ -67,6 +67,9 @@ impl Inbound {
                 if let Some(v) = self.check_quota(&mailboxes) {
                     return v;
                 }
+                if let Some(v) = self.rcpt_filters(&address).await {
+                    return v;
+                }
                 let ids = mailboxes.iter().map(|m| m.id).collect();
                 self.rcpts.insert(forward_key(to), ids);
                 Verdict::Accept

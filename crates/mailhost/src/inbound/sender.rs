@@ -15,6 +15,10 @@ impl Inbound {
     pub async fn mail_from(&mut self, from: &ReversePath, declared_size: Option<u64>) -> Verdict {
         self.forget_recipients();
         self.declared_size = declared_size;
+        self.return_path = match from {
+            ReversePath::Null => String::new(),
+            ReversePath::Mailbox(m) => m.to_string(),
+        };
         let Some(account) = &self.account else {
             return Verdict::Accept;
         };

@@ -12,12 +12,19 @@
 //! to store is put before the body with [`Spool::set_head`]. A refusal
 //! happens there, inside the dialogue: nothing is stored and no bounce is
 //! ever sent for it.
+//!
+//! The spam filter ([`crate::spam`], rspamd) runs after the trust checks
+//! (not when they already refused), on the same held header and spool;
+//! the stricter of the two decisions wins, and the marks of both go into
+//! the stored header.
 
 use std::time::Instant;
 
 use super::Inbound;
+use crate::spam;
 use crate::submission::HeaderCapture;
-use crate::trust::{CheckInput, Decision, stored_header};
+use crate::trust::strip::{SPAM_FIELDS, strip_fields};
+use crate::trust::{CheckInput, Decision, Verdict, stamped_header};
 use praisani_mailaddr::Domain;
 use praisani_smtp::{DomainPart, Envelope, ForwardPath, Reply, ReversePath};
 use praisani_store::Spool;
@@ -41,6 +48,8 @@ pub(super) struct Held {
     /// The recipients' domains (lower-case A-labels), whose policies
     /// decide; an empty name for `<postmaster>` (the global policy).
     domains: Vec<String>,
+    /// The recipients as given, for the spam filter.
+    rcpts: Vec<String>,
 }
 
 impl Held {
@@ -58,6 +67,11 @@ impl Held {
                 ReversePath::Mailbox(m) => m.to_string(),
             },
             domains,
+            rcpts: env
+                .recipients
+                .iter()
+                .map(|r| super::forward_key(r).trim_matches(['<', '>']).to_string())
+                .collect(),
         }
     }
 }
@@ -76,22 +90,73 @@ fn recipient_domain(to: &ForwardPath) -> String {
 }
 
 impl Inbound {
-    /// Runs the checks on the held message whose body is in `spool`, and
-    /// either refuses it (the reply for the end of data) or puts the
-    /// header to store before the body: trace headers, our
-    /// `Authentication-Results`, the policy's marks and the client's header
-    /// without forged fields of ours.
-    pub(super) async fn check_trust(
+    /// Runs the checks on the held message whose body is in `spool` — the
+    /// trust checks, then the spam filter, those that are on — and either
+    /// refuses it (the reply for the end of data) or puts the header to
+    /// store before the body: trace headers, our `Authentication-Results`,
+    /// the marks and the client's header without forged fields of ours.
+    pub(super) async fn check_held(
         &self,
         held: Held,
         spool: &mut Spool,
         queue_id: &str,
     ) -> Result<(), Reply> {
+        let (verdict, mut decision) = match self.office.trust.is_some() {
+            true => {
+                let (v, d) = self.check_trust(&held, spool, queue_id).await?;
+                (Some(v), d)
+            }
+            false => (None, Decision::Accept),
+        };
+        if let Some(filter) = &self.office.spam {
+            // rspamd sees the header as it will be stored: without the
+            // sender's own spam marks (its SPAM_FLAG rule would count them).
+            let mut head = held.trace.as_bytes().to_vec();
+            head.extend_from_slice(&strip_fields(held.capture.header(), &SPAM_FIELDS));
+            let envelope = spam::Envelope {
+                client_ip: self.peer.to_canonical(),
+                helo: Some(held.helo.as_str()).filter(|h| !h.is_empty()),
+                mail_from: &held.mail_from,
+                rcpts: &held.rcpts,
+                user: None,
+                queue_id,
+                mta_name: &self.office.settings.hostname,
+            };
+            if let Some(spam) = filter.check(&envelope, &head, spool).await {
+                if let Some(reply) = spam.reply() {
+                    tracing::info!(id = %queue_id, reason = %reply.lines.join(" "), "refused: spam filter");
+                    return Err(reply);
+                }
+                decision = decision.and(spam);
+            }
+        }
+        if let Decision::Mark { header_lines, .. } = &decision
+            && header_lines
+                .iter()
+                .any(|l| l.starts_with("X-Spam-Flag: YES"))
+        {
+            tracing::info!(id = %queue_id, "marked as spam");
+        }
+        let mut head = held.trace.into_bytes();
+        head.extend_from_slice(&stamped_header(
+            held.capture.header(),
+            verdict.as_ref(),
+            &decision,
+        ));
+        spool.set_head(head);
+        Ok(())
+    }
+
+    /// The trust checks on the held message: their verdict and the
+    /// policy's decision, or the reply that refuses it.
+    async fn check_trust(
+        &self,
+        held: &Held,
+        spool: &mut Spool,
+        queue_id: &str,
+    ) -> Result<(Verdict, Decision), Reply> {
         let Some(trust) = &self.office.trust else {
-            let mut head = held.trace.into_bytes();
-            head.extend_from_slice(held.capture.header());
-            spool.set_head(head);
-            return Ok(());
+            return Err(super::message::local_error());
         };
         let header = held.capture.header();
         let message = match read_message(header, spool) {
@@ -134,13 +199,7 @@ impl Inbound {
             tracing::info!(id = %queue_id, reason = %reply.lines.join(" "), "refused: trust policy");
             return Err(reply);
         }
-        if let Decision::Mark { .. } = decision {
-            tracing::info!(id = %queue_id, "marked as spam");
-        }
-        let mut head = held.trace.into_bytes();
-        head.extend_from_slice(&stored_header(header, &verdict, &decision));
-        spool.set_head(head);
-        Ok(())
+        Ok((verdict, decision))
     }
 }
 

@@ -31,7 +31,7 @@ pub mod verdict;
 pub use checker::{CheckInput, TrustChecker, TrustSettings};
 pub use dns::{DnsSettings, TrustError, build_resolver};
 pub use policy::{Action, Decision, DomainPolicies, TrustPolicy};
-pub use stamp::stored_header;
+pub use stamp::{stamped_header, stored_header};
 pub use strip::strip_authentication_results;
 pub use verdict::{
     Alignment, ArcCheck, AuthResult, DkimCheck, DmarcCheck, DmarcPolicy, SpfCheck, SpfIdentity,

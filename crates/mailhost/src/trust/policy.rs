@@ -164,6 +164,45 @@ impl Decision {
         }
     }
 
+    /// This decision together with `other` (another filter's on the same
+    /// message): the stricter refusal wins; otherwise the marks of both
+    /// are added (a line both give, once) and the first subject tag is
+    /// used. When one calls the message spam (`X-Spam-Flag: YES`), the
+    /// other's `X-Spam-Status: No` goes: a reader's filter must not see
+    /// both answers.
+    pub fn and(self, other: Decision) -> Decision {
+        match (self, other) {
+            (
+                Decision::Mark {
+                    mut header_lines,
+                    subject_tag,
+                },
+                Decision::Mark {
+                    header_lines: more,
+                    subject_tag: tag,
+                },
+            ) => {
+                for line in more {
+                    if !header_lines.contains(&line) {
+                        header_lines.push(line);
+                    }
+                }
+                if header_lines
+                    .iter()
+                    .any(|l| l.starts_with("X-Spam-Flag: YES"))
+                {
+                    header_lines.retain(|l| !l.starts_with("X-Spam-Status: No"));
+                }
+                Decision::Mark {
+                    header_lines,
+                    subject_tag: subject_tag.or(tag),
+                }
+            }
+            (a, b) if a.rank() >= b.rank() => a,
+            (_, b) => b,
+        }
+    }
+
     /// A short word for logs: `accept`, `mark`, `reject`, `tempfail`.
     pub fn keyword(&self) -> &'static str {
         match self {
@@ -318,6 +357,62 @@ fn finding_tag(finding: &Finding) -> &'static str {
 mod tests {
     use super::*;
     use crate::trust::verdict::{Alignment, ArcCheck, DmarcCheck, SpfCheck, SpfIdentity};
+
+    #[test]
+    fn two_filters_decisions_combine_strictest_first() {
+        let mark = |lines: &[&str], tag: Option<&str>| Decision::Mark {
+            header_lines: lines.iter().map(|l| l.to_string()).collect(),
+            subject_tag: tag.map(String::from),
+        };
+        let reject = Decision::Reject {
+            code: 550,
+            enhanced: "5.7.1",
+            text: "spam".into(),
+        };
+        let later = Decision::TempFail {
+            code: 451,
+            enhanced: "4.7.1",
+            text: "later".into(),
+        };
+        assert_eq!(Decision::Accept.and(reject.clone()), reject);
+        assert_eq!(later.clone().and(reject.clone()), reject);
+        assert_eq!(mark(&["A\r\n"], None).and(later.clone()), later);
+        assert_eq!(
+            Decision::Accept.and(mark(&["A\r\n"], None)),
+            mark(&["A\r\n"], None)
+        );
+        assert_eq!(
+            mark(&["X-Spam-Flag: YES\r\n", "B\r\n"], Some("[T]"))
+                .and(mark(&["X-Spam-Flag: YES\r\n", "C\r\n"], Some("[S]"))),
+            mark(&["X-Spam-Flag: YES\r\n", "B\r\n", "C\r\n"], Some("[T]"))
+        );
+        assert_eq!(
+            mark(&["B\r\n"], None).and(mark(&[], Some("[S]"))),
+            mark(&["B\r\n"], Some("[S]"))
+        );
+        // The trust policy calls it spam, rspamd does not: spam it is.
+        assert_eq!(
+            mark(
+                &["X-Spam-Flag: YES\r\n", "X-Spam-Status: Yes, reason=spf\r\n"],
+                None
+            )
+            .and(mark(
+                &[
+                    "X-Spam-Score: 1.00\r\n",
+                    "X-Spam-Status: No, score=1.00\r\n"
+                ],
+                None
+            )),
+            mark(
+                &[
+                    "X-Spam-Flag: YES\r\n",
+                    "X-Spam-Status: Yes, reason=spf\r\n",
+                    "X-Spam-Score: 1.00\r\n"
+                ],
+                None
+            )
+        );
+    }
 
     fn verdict(spf: AuthResult, dmarc: AuthResult, policy: DmarcPolicy) -> Verdict {
         let spf_check = |identity| SpfCheck {

@@ -1,18 +1,35 @@
 //! The header section to store after the checks: our
 //! `Authentication-Results` and the spam marks on top, the received header
 //! below without forged fields of ours, its `Subject:` tagged when the
-//! policy says so.
+//! policy says so. Spam marks the sender put there (`X-Spam-Flag`,
+//! `X-Spam-Status`, `X-Spam-Score`) are removed: only ours remain.
 
 use super::policy::Decision;
-use super::strip::strip_authentication_results;
+use super::strip::{SPAM_FIELDS, strip_authentication_results, strip_fields};
 use super::verdict::Verdict;
 
 /// The header to store in place of `received_header` (the client's header
 /// section, with or without its empty line; nothing after it is looked at
 /// but everything is kept).
 pub fn stored_header(received_header: &[u8], verdict: &Verdict, decision: &Decision) -> Vec<u8> {
-    let ours = verdict.authentication_results();
-    let stripped = strip_authentication_results(received_header, &verdict.authserv_id);
+    stamped_header(received_header, Some(verdict), decision)
+}
+
+/// As [`stored_header`], with the trust checks' `verdict` if they ran
+/// (without it, no `Authentication-Results` is added or removed).
+pub fn stamped_header(
+    received_header: &[u8],
+    verdict: Option<&Verdict>,
+    decision: &Decision,
+) -> Vec<u8> {
+    let (ours, stripped) = match verdict {
+        Some(v) => (
+            v.authentication_results(),
+            strip_authentication_results(received_header, &v.authserv_id),
+        ),
+        None => (String::new(), received_header.to_vec()),
+    };
+    let stripped = strip_fields(&stripped, &SPAM_FIELDS);
     let mut out = Vec::with_capacity(ours.len() + stripped.len() + 64);
     out.extend_from_slice(ours.as_bytes());
     match decision {
@@ -74,6 +91,21 @@ mod tests {
 
     fn tag(h: &str) -> String {
         String::from_utf8(tag_subject(h.as_bytes(), "[SPAM]")).unwrap()
+    }
+
+    #[test]
+    fn senders_spam_marks_are_removed() {
+        let received = "X-Spam-Flag: NO\r\nFrom: a@b\r\nx-spam-status: No,\r\n score=-5\r\n\
+                        X-Spam-Score: -9\r\nX-Spam-Level: *\r\n\r\nX-Spam-Flag: body\r\n";
+        let mark = Decision::Mark {
+            header_lines: vec!["X-Spam-Flag: YES\r\n".into()],
+            subject_tag: None,
+        };
+        let out = String::from_utf8(stamped_header(received.as_bytes(), None, &mark)).unwrap();
+        assert_eq!(
+            out,
+            "X-Spam-Flag: YES\r\nFrom: a@b\r\nX-Spam-Level: *\r\n\r\nX-Spam-Flag: body\r\n"
+        );
     }
 
     #[test]

@@ -41,6 +41,40 @@ pub fn strip_authentication_results(message: &[u8], authserv_id: &str) -> Vec<u8
     out
 }
 
+/// The spam marks we add ourselves: a sender must not pre-mark a message,
+/// nor pre-clear it, with fields of these names.
+pub const SPAM_FIELDS: [&str; 3] = ["X-Spam-Flag", "X-Spam-Status", "X-Spam-Score"];
+
+/// `header` (a header section, or a whole message: only the header is
+/// looked at) without the fields named in `names` (any ASCII case),
+/// continuation lines included. Everything else is kept byte for byte.
+pub fn strip_fields(header: &[u8], names: &[&str]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(header.len());
+    let mut rest = header;
+    let mut dropping = false;
+    while !rest.is_empty() {
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
+        let (line, tail) = rest.split_at(end);
+        if is_blank(line) {
+            out.extend_from_slice(rest);
+            return out;
+        }
+        if !matches!(line.first(), Some(b' ' | b'\t')) {
+            dropping = names
+                .iter()
+                .any(|n| field_value(line, n.as_bytes()).is_some());
+        }
+        if !dropping {
+            out.extend_from_slice(line);
+        }
+        rest = tail;
+    }
+    out
+}
+
 fn is_blank(line: &[u8]) -> bool {
     line == b"\r\n" || line == b"\n"
 }

@@ -13,10 +13,12 @@ use crate::config::Config;
 use crate::tls::Tls;
 use praisani_delivery::queue::Runner;
 use praisani_mailaddr::{Address, Domain};
+use praisani_mailhost::dnsbl::Dnsbl;
 use praisani_mailhost::login::Logins;
+use praisani_mailhost::spam::SpamFilter;
 use praisani_mailhost::throttle::{Throttle, ThrottlePolicy};
-use praisani_mailhost::trust::TrustChecker;
-use praisani_mailhost::{Authenticator, InboundTrust, PostOffice, retention};
+use praisani_mailhost::trust::{DnsSettings, TrustChecker, build_resolver};
+use praisani_mailhost::{Authenticator, InboundDnsbl, InboundTrust, PostOffice, retention};
 use praisani_store::{Store, StoreError};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -704,7 +706,10 @@ fn demo_autoconfig_ports(config: &mut Config) {
 /// one checker (its resolver asking `delivery.nameservers`, and its record
 /// caches) for every session.
 async fn post_office(config: &Config, store: Arc<dyn Store>) -> Result<PostOffice, String> {
-    let office = PostOffice::new(store.clone(), config.post_office_settings());
+    let office = filters(
+        config,
+        PostOffice::new(store.clone(), config.post_office_settings()),
+    )?;
     let t = &config.trust;
     if !t.enabled {
         tracing::warn!("[trust] enabled = false: mail from other servers is not checked");
@@ -729,4 +734,33 @@ async fn post_office(config: &Config, store: Arc<dyn Store>) -> Result<PostOffic
         checker: Arc::new(checker),
         policies,
     }))
+}
+
+/// The post office with the filters on other servers that are configured:
+/// the DNS lists of `[dnsbl]`, the greylisting of `[greylist]` and the
+/// spam filter of `[spam]`.
+fn filters(config: &Config, mut office: PostOffice) -> Result<PostOffice, String> {
+    let d = &config.dnsbl;
+    if d.enabled() {
+        let dns = DnsSettings {
+            nameservers: config.delivery.nameservers.clone(),
+            timeout: d.timeout,
+        };
+        let resolver =
+            build_resolver(&dns).map_err(|e| format!("cannot set up the DNS lists: {e}"))?;
+        tracing::info!(blocklists = ?d.blocklists, allowlists = ?d.allowlists, check_at = ?d.check_at, "asking DNS lists about other servers");
+        office = office.with_dnsbl(InboundDnsbl {
+            lists: Arc::new(Dnsbl::new(d.settings(), resolver)),
+            at_connect: d.check_at == crate::config::CheckAt::Connect,
+        });
+    }
+    if let Some(rules) = config.greylist.rules() {
+        tracing::info!(delay = rules.delay, "greylisting other servers");
+        office = office.with_greylist(rules);
+    }
+    if let Some(spam) = config.spam.settings() {
+        tracing::info!(rspamd = %spam.addr, on_failure = ?spam.on_failure, "filtering mail from other servers with rspamd");
+        office = office.with_spam(SpamFilter::new(spam));
+    }
+    Ok(office)
 }

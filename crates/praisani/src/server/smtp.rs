@@ -42,8 +42,21 @@ pub(crate) async fn handle(
         }
         tracing::debug!(?service, tls = stream.is_tls(), "connected");
         let trusted = shared.config.is_trusted(peer.ip());
+        let mut inbound = Inbound::new(shared.office.clone(), peer.ip(), trusted, id);
+        if shared.config.dnsbl.allows_client(peer.ip()) {
+            inbound.dnsbl_allowlisted();
+        }
+        if service == Service::Smtp
+            && let Some(reply) = inbound.connect_refusal().await
+        {
+            // Instead of the greeting (RFC 5321 section 3.1); the client
+            // has nothing more to say to us.
+            let _ = stream.write_all(&reply.to_bytes()).await;
+            let _ = stream.shutdown().await;
+            return;
+        }
         let mut conn = Conn {
-            inbound: Inbound::new(shared.office.clone(), peer.ip(), trusted, id),
+            inbound,
             shared,
             peer,
             service,
