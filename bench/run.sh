@@ -9,6 +9,9 @@
 #   POP3: 20 users log in at once and RETR+DELE everything (4 KiB x 250 per user,
 #         and 256 KiB x 10 per user)
 # Env: REPS=3  WHAT="smtp pop3"  PEERS=../shared/peers
+#      TRUST=1               (inbound checks on: SPF, DKIM, DMARC, ARC against bench/dns.py,
+#                             a DNS server on 127.0.0.1:25353 publishing the sender's SPF and
+#                             DMARC; needs `pip install dnslib`)
 #      BIN=path/to/praisani  (a binary built elsewhere, e.g. an earlier commit, instead of
 #                             building this checkout)
 #      SKIP_PEERS=1          (measure praisani only, e.g. a second binary in the same run)
@@ -43,12 +46,18 @@ pop3s = []
 max_connections_per_ip = 5000
 max_connections = 5000
 auth_failure_delay = "2s"
-# The load comes from 127.0.0.1 as a@example.test with no DNS to ask: the
-# inbound trust checks (on by default) would answer 451. A run with them on
-# needs a local DNS server publishing the senders' records.
-[trust]
-enabled = false
 TOML
+if [ -n "${TRUST:-}" ]; then
+  # The checks really run: SPF (MAIL FROM and HELO) and DMARC pass against
+  # records served by bench/dns.py.
+  python3 "$ROOT/bench/dns.py" --port 25353 --domain example.test --helo loadgen.example.test &
+  DNS_PID=$!
+  printf '[trust]\nenabled = true\n[delivery]\nnameservers = ["127.0.0.1:25353"]\n' >>"$CONF"
+else
+  # The load comes from 127.0.0.1 as a@example.test with no DNS to ask: the
+  # inbound trust checks (on by default) would answer 451.
+  printf '[trust]\nenabled = false\n' >>"$CONF"
+fi
 "$BIN" --config "$CONF" domain add example.test >/dev/null
 for i in $(seq 1 20); do
   echo pass | "$BIN" --config "$CONF" user add "u$i@example.test" --password-stdin >/dev/null
@@ -56,7 +65,7 @@ done
 echo pass | "$BIN" --config "$CONF" user add "a@example.test" --password-stdin >/dev/null
 PRAISANI_LOG=warn "$BIN" --config "$CONF" serve >"$WORK/server.log" 2>&1 &
 PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $PID ${DNS_PID:-} 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 100); do
   (exec 3<>/dev/tcp/127.0.0.1/22525) 2>/dev/null && break
   sleep 0.1
