@@ -244,6 +244,32 @@ fn greylisting_defers_first_attempts_of_known_recipients_only() {
     assert_eq!(stat(&s), 1);
 }
 
+/// Clients a list vouches for are not greylisted: the configured client
+/// allowlist and a DNS allowlist both let the first attempt through.
+#[test]
+fn allowlisted_clients_are_not_greylisted() {
+    if !have_tool("python3", module_path!()) {
+        return;
+    }
+    let dns = TestDns::start(zone());
+    for dnsbl in [
+        "blocklists = [\"bl.test\"]\ncheck_loopback = true\nallow_clients = [\"127.0.0.0/8\"]\n",
+        "blocklists = [\"bl.test\"]\ncheck_loopback = true\nallowlists = [\"wl.test\"]\n",
+    ] {
+        let s = server(
+            &dns,
+            &format!("[greylist]\nenabled = true\n[dnsbl]\n{dnsbl}"),
+        );
+        let v = dialogue(&s, &[DEMO_USER], Some(CLEAN));
+        assert_eq!(rcpt(&v, 0).0, 250, "{dnsbl}: {v}");
+        assert_eq!(v["data"][0], 250, "{dnsbl}: {v}");
+    }
+    // Without an allowlist the same first attempt is greylisted.
+    let s = server(&dns, "[greylist]\nenabled = true\n");
+    let v = dialogue(&s, &[DEMO_USER], None);
+    assert_eq!(rcpt(&v, 0).0, 451, "{v}");
+}
+
 #[test]
 fn greylisting_is_off_by_default() {
     if !have_tool("python3", module_path!()) {

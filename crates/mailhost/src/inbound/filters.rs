@@ -4,7 +4,8 @@
 //! postmaster always gets through the RCPT checks, so a listed sender can
 //! still reach a person (RFC 5321 section 4.5.1). Both run only once the
 //! recipient is known to be ours: an unknown user gets its 550, never a
-//! temporary refusal that would keep the sender retrying.
+//! temporary refusal that would keep the sender retrying. A client on an
+//! allowlist (`dnsbl.allow_clients` or a DNS allowlist) is not greylisted.
 
 use super::{Inbound, temp_fail};
 use crate::dnsbl::Listing;
@@ -67,6 +68,17 @@ impl Inbound {
         {
             tracing::info!(client = %self.peer, rcpt = %address, reason = %reply.lines.join(" "), "refused: DNS list");
             return Some(Verdict::Reject(reply));
+        }
+        if self.office.greylist.is_none() {
+            return None;
+        }
+        // A client a list vouches for (the configured client allowlist or
+        // a DNS allowlist) is not made to wait.
+        if self.dnsbl_allowed
+            || (self.office.dnsbl.is_some()
+                && matches!(self.listing().await, Listing::Allowed { .. }))
+        {
+            return None;
         }
         let rules = self.office.greylist.as_ref()?;
         let recipient = format!("{}@{}", address.local(), address.domain().ascii());
