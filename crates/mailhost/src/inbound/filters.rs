@@ -69,9 +69,7 @@ impl Inbound {
             tracing::info!(client = %self.peer, rcpt = %address, reason = %reply.lines.join(" "), "refused: DNS list");
             return Some(Verdict::Reject(reply));
         }
-        if self.office.greylist.is_none() {
-            return None;
-        }
+        self.office.greylist.as_ref()?;
         // A client a list vouches for (the configured client allowlist or
         // a DNS allowlist) is not made to wait.
         if self.dnsbl_allowed
