@@ -66,12 +66,11 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+use hickory_resolver::TokioResolver;
 use hickory_resolver::net::NetError;
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
-use hickory_resolver::{Resolver, TokioResolver};
+use praisani_mailhost::trust::DnsSettings;
 
 use crate::client::StartTlsPolicy;
 pub use internal::is_internal;
@@ -289,32 +288,13 @@ impl Router {
     /// empty and the system configuration cannot be read, or when a static
     /// route key is not a valid domain name (as `InvalidDomain`).
     pub fn new(config: RouterConfig) -> Result<Self, RouteError> {
-        let mut builder = if config.nameservers.is_empty() {
-            TokioResolver::builder_tokio()
-                .map_err(|e| RouteError::Temporary(format!("reading the DNS configuration: {e}")))?
-        } else {
-            let servers = config
-                .nameservers
-                .iter()
-                .map(|addr| {
-                    let mut udp = ConnectionConfig::udp();
-                    udp.port = addr.port();
-                    let mut tcp = ConnectionConfig::tcp();
-                    tcp.port = addr.port();
-                    NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
-                })
-                .collect();
-            Resolver::builder_with_config(
-                ResolverConfig::from_name_servers(servers),
-                TokioRuntimeProvider::default(),
-            )
-        };
-        let opts = builder.options_mut();
-        opts.timeout = (config.timeout / 2).max(Duration::from_millis(50));
-        opts.attempts = 2;
-        let resolver = builder
-            .build()
-            .map_err(|e| RouteError::Temporary(format!("setting up the DNS resolver: {e}")))?;
+        // One resolver construction for the whole server: the inbound
+        // checks build theirs the same way from the same nameservers.
+        let resolver = praisani_mailhost::trust::build_resolver(&DnsSettings {
+            nameservers: config.nameservers.clone(),
+            timeout: config.timeout,
+        })
+        .map_err(|e| RouteError::Temporary(e.to_string()))?;
 
         let mut static_routes = HashMap::with_capacity(config.static_routes.len());
         for (domain, route) in config.static_routes {

@@ -38,7 +38,8 @@ pub enum TrustError {
     Resolver(String),
 }
 
-/// Builds a resolver the way `delivery::route::Router::new` does: the given
+/// Builds the server's resolver (the inbound checks', and the one
+/// `delivery::route::Router::new` asks for MX records): the given
 /// nameservers over UDP and TCP on their ports, two attempts of half the
 /// timeout each. Answers are cached by the resolver per their TTLs (and
 /// negative answers per the SOA minimum); [`super::cache`] caches the parsed
