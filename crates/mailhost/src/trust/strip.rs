@@ -7,8 +7,22 @@
 /// authserv-id is `authserv_id` (compared without regard to ASCII case),
 /// continuation lines included. Everything else is kept byte for byte.
 pub fn strip_authentication_results(message: &[u8], authserv_id: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len());
-    let mut rest = message;
+    strip_where(message, |line, tail| {
+        field_value(line, b"authentication-results").is_some_and(|value| {
+            // The authserv-id may sit on a continuation line.
+            let mut whole = value.to_vec();
+            whole.extend_from_slice(&tail[..field_extent(tail)]);
+            authserv_id_of(&whole).is_some_and(|id| id.eq_ignore_ascii_case(authserv_id))
+        })
+    })
+}
+
+/// `header` without the fields for whose first line (and the rest of the
+/// header after it) `drop` says yes, continuation lines included; the
+/// body, after the blank line, is copied as it is.
+fn strip_where(header: &[u8], drop: impl Fn(&[u8], &[u8]) -> bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(header.len());
+    let mut rest = header;
     let mut dropping = false;
     while !rest.is_empty() {
         let end = rest
@@ -17,21 +31,11 @@ pub fn strip_authentication_results(message: &[u8], authserv_id: &str) -> Vec<u8
             .map_or(rest.len(), |i| i + 1);
         let (line, tail) = rest.split_at(end);
         if is_blank(line) {
-            // End of the header: the body is copied as it is.
             out.extend_from_slice(rest);
             return out;
         }
-        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
-        if !continuation {
-            dropping = false;
-            if let Some(value) = field_value(line, b"authentication-results") {
-                // The authserv-id may sit on a continuation line.
-                let field_end = field_extent(tail);
-                let mut whole = value.to_vec();
-                whole.extend_from_slice(&tail[..field_end]);
-                dropping =
-                    authserv_id_of(&whole).is_some_and(|id| id.eq_ignore_ascii_case(authserv_id));
-            }
+        if !matches!(line.first(), Some(b' ' | b'\t')) {
+            dropping = drop(line, tail);
         }
         if !dropping {
             out.extend_from_slice(line);
@@ -49,30 +53,11 @@ pub const SPAM_FIELDS: [&str; 3] = ["X-Spam-Flag", "X-Spam-Status", "X-Spam-Scor
 /// looked at) without the fields named in `names` (any ASCII case),
 /// continuation lines included. Everything else is kept byte for byte.
 pub fn strip_fields(header: &[u8], names: &[&str]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(header.len());
-    let mut rest = header;
-    let mut dropping = false;
-    while !rest.is_empty() {
-        let end = rest
+    strip_where(header, |line, _| {
+        names
             .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest.len(), |i| i + 1);
-        let (line, tail) = rest.split_at(end);
-        if is_blank(line) {
-            out.extend_from_slice(rest);
-            return out;
-        }
-        if !matches!(line.first(), Some(b' ' | b'\t')) {
-            dropping = names
-                .iter()
-                .any(|n| field_value(line, n.as_bytes()).is_some());
-        }
-        if !dropping {
-            out.extend_from_slice(line);
-        }
-        rest = tail;
-    }
-    out
+            .any(|n| field_value(line, n.as_bytes()).is_some())
+    })
 }
 
 fn is_blank(line: &[u8]) -> bool {
