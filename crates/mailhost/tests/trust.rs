@@ -94,6 +94,17 @@ fn zone() -> Zone {
         .txt("_dmarc.strict.test", "v=DMARC1; p=reject; adkim=s; aspf=s")
         .a("strict.test", "127.0.0.1")
         .txt("bounce.strict.test", spf_ok)
+        // Organizations under multi-label public suffixes (co.th, com.cn):
+        // only the organization publishes DMARC, as in the wild.
+        .txt("_dmarc.shop.co.th", "v=DMARC1; p=reject; adkim=r; aspf=r")
+        .a("shop.co.th", "127.0.0.1")
+        .a("news.shop.co.th", "127.0.0.1")
+        .txt("bounce.shop.co.th", spf_ok)
+        .txt("other.co.th", spf_ok)
+        .txt("_dmarc.shop.com.cn", "v=DMARC1; p=reject")
+        .a("shop.com.cn", "127.0.0.1")
+        .txt("bounce.shop.com.cn", spf_ok)
+        .txt("other.com.cn", spf_ok)
         // A forwarder that seals ARC.
         .txt("fwd.test", spf_ok)
         // SPF that includes itself, and a chain of 11 includes (RFC 7208
@@ -114,6 +125,9 @@ fn zone() -> Zone {
         "mail.relaxed.test",
         "mail.strict.test",
         "fwd.test",
+        "mail.shop.co.th",
+        "other.co.th",
+        "other.com.cn",
     ] {
         zone = with_keys(zone, domain);
     }
@@ -451,6 +465,63 @@ async fn dmarc_relaxed_and_strict_alignment() {
             (letter, letter)
         );
     }
+}
+
+/// RFC 7489 finds the organizational domain with the public suffix list;
+/// mail-auth follows its successor's DNS tree walk (RFC 9989), which needs
+/// no list. The cases a list exists for: under `co.th` and `com.cn`, a
+/// subdomain of the organization aligns with it, and another organization
+/// under the same suffix does not.
+#[tokio::test]
+async fn organizational_domains_under_multi_label_public_suffixes() {
+    let dns = TestDns::start(zone());
+    let checker = checker(&dns);
+
+    // Signed by a subdomain of the organization: aligned (relaxed).
+    let msg = sign(
+        &message("a@shop.co.th", "org", "x\r\n"),
+        "mail.shop.co.th",
+        "rsa",
+    );
+    let v = check(&checker, "helo.test", "a@elsewhere.test", &msg).await;
+    assert_eq!(dkim_results(&v), [AuthResult::Pass]);
+    assert!(
+        v.dmarc.dkim_aligned,
+        "mail.shop.co.th aligns with shop.co.th"
+    );
+    assert_eq!(v.dmarc.result, AuthResult::Pass);
+
+    // A subdomain without its own record takes the organization's policy.
+    let msg = message("a@news.shop.co.th", "org", "x\r\n");
+    let v = check(&checker, "helo.test", "b@bounce.shop.co.th", &msg).await;
+    assert_eq!(v.spf_mail_from.result, AuthResult::Pass);
+    assert!(
+        v.dmarc.spf_aligned,
+        "bounce.shop.co.th aligns with news.shop.co.th"
+    );
+    assert_eq!(v.dmarc.result, AuthResult::Pass);
+
+    for (org, other) in [
+        ("shop.co.th", "other.co.th"),
+        ("shop.com.cn", "other.com.cn"),
+    ] {
+        // Another organization under the same public suffix, with a valid
+        // signature and SPF of its own: not aligned, so p=reject applies.
+        let msg = sign(&message(&format!("a@{org}"), "org", "x\r\n"), other, "rsa");
+        let v = check(&checker, "helo.test", &format!("b@{other}"), &msg).await;
+        assert_eq!(dkim_results(&v), [AuthResult::Pass], "{other} signs");
+        assert_eq!(v.spf_mail_from.result, AuthResult::Pass, "{other} SPF");
+        assert!(!v.dmarc.dkim_aligned, "{other} must not align with {org}");
+        assert!(!v.dmarc.spf_aligned, "{other} must not align with {org}");
+        assert_eq!(v.dmarc.result, AuthResult::Fail, "{org}");
+        assert_eq!(v.dmarc.policy, DmarcPolicy::Reject, "{org}");
+    }
+
+    // The organization's own bounce domain under com.cn aligns.
+    let msg = message("a@shop.com.cn", "org", "x\r\n");
+    let v = check(&checker, "helo.test", "b@bounce.shop.com.cn", &msg).await;
+    assert!(v.dmarc.spf_aligned);
+    assert_eq!(v.dmarc.result, AuthResult::Pass);
 }
 
 #[tokio::test]
