@@ -95,6 +95,8 @@ pub struct InboundTrust {
     pub checker: Arc<TrustChecker>,
     /// The global policy and the hosted domains' own.
     pub policies: DomainPolicies,
+    /// How many octets of messages the checks may hold at once.
+    pub memory: crate::trust::CheckMemory,
 }
 
 impl PostOffice {

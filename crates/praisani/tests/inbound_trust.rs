@@ -74,6 +74,9 @@ fn zone() -> Zone {
             "rsa._domainkey.reject.test",
             &format!("v=DKIM1; k=rsa; p={}", keys().1),
         )
+        // A selector whose key lookup never gets an answer: such checks
+        // take dns_timeout, and DMARC still passes through SPF.
+        .silent("slow._domainkey.sender.test")
         // A mailing list that seals ARC.
         .txt("fwd.test", spf_ok)
         .txt(
@@ -97,8 +100,13 @@ fn signed(message: &str) -> String {
 
 /// `message` with a DKIM signature of `domain` prepended.
 fn signed_by(message: &str, domain: &str) -> String {
+    signed_with(message, domain, "rsa")
+}
+
+/// `message` signed by `domain` with the key published as `selector`.
+fn signed_with(message: &str, domain: &str, selector: &str) -> String {
     let r = dkimpy(json!({
-        "op": "sign", "message": message, "domain": domain, "selector": "rsa",
+        "op": "sign", "message": message, "domain": domain, "selector": selector,
         "key": keys().0, "algo": "rsa-sha256", "canon": "relaxed/relaxed",
     }));
     format!("{}{message}", r["header"].as_str().unwrap())
@@ -552,4 +560,44 @@ print('OK')
     p.quit();
     assert_eq!(fields(&raw, "Subject"), ["สวัสดี"]);
     assert_eq!(result_of(&our_results(&raw), "dkim"), "pass");
+}
+
+/// Checks hold their message in memory; `trust.check_memory` bounds how
+/// much at once. Two 600 KiB messages checked at the same moment with a
+/// 1 MiB budget: the second waits for the first (whose DKIM key lookup
+/// takes `dns_timeout`), and both are then accepted.
+#[test]
+fn checks_wait_for_room_in_the_memory_budget() {
+    if !have_dkimpy() {
+        return;
+    }
+    let dns = TestDns::start(zone());
+    let s = server(dns.addr, "", "check_memory = \"1M\"\n");
+    let line = format!("{}\r\n", "0123456789".repeat(7));
+    let body = line.repeat(600 * 1024 / line.len());
+    let slow = |n: usize| {
+        let m = message("a@sender.test", &format!("big{n}"), "").replace("Hello.\r\n", &body);
+        signed_with(&m, "sender.test", "slow")
+    };
+    let (one, two) = (slow(1), slow(2));
+    let replies = std::thread::scope(|scope| {
+        let a = scope.spawn(|| smtplib_send(&s, "helo.test", "a@sender.test", &one));
+        let b = scope.spawn(|| smtplib_send(&s, "helo.test", "a@sender.test", &two));
+        [a.join().unwrap(), b.join().unwrap()]
+    });
+    for (code, text) in &replies {
+        assert_eq!(*code, 250, "{text}\n{}", s.log());
+    }
+    let log = s.log();
+    assert_eq!(
+        log.matches("trust checks waited for room").count(),
+        1,
+        "one of the two waited: {log}"
+    );
+    let msgs = poplib_messages(&s);
+    assert_eq!(msgs.len(), 2);
+    for m in &msgs {
+        assert_eq!(result_of(&our_results(m), "dkim"), "temperror", "{m}");
+        assert_eq!(result_of(&our_results(m), "dmarc"), "pass", "{m}");
+    }
 }

@@ -145,6 +145,7 @@ async fn checked_message(
         PostOffice::new(Arc::new(store), settings).with_trust(InboundTrust {
             checker: Arc::new(checker),
             policies: DomainPolicies::default(),
+            memory: Default::default(),
         }),
     );
     let mut inbound = Inbound::new(office.clone(), peer.parse().unwrap(), false, "t".into());

@@ -8,7 +8,8 @@
 //! end of data (DKIM needs the whole body). At the end the message as the
 //! client sent it (the held header and the spooled body, without our trace
 //! header) is read into memory once for the checks — at most
-//! `max_message_size` octets per message being checked — and the header
+//! `max_message_size` octets per message, and at most `trust.check_memory`
+//! octets for all the messages being checked at once — and the header
 //! to store is put before the body with [`Spool::set_head`]. A refusal
 //! happens there, inside the dialogue: nothing is stored and no bounce is
 //! ever sent for it.
@@ -159,6 +160,20 @@ impl Inbound {
             return Err(super::message::local_error());
         };
         let header = held.capture.header();
+        // Held until the message is dropped after the checks.
+        let waiting = Instant::now();
+        let room = trust
+            .memory
+            .reserve(header.len() as u64 + spool.len())
+            .await;
+        if room.waited {
+            tracing::info!(
+                id = %queue_id,
+                ms = waiting.elapsed().as_millis() as u64,
+                budget = trust.memory.bytes(),
+                "trust checks waited for room (trust.check_memory)"
+            );
+        }
         let message = match read_message(header, spool) {
             Ok(m) => m,
             Err(e) => {
@@ -180,6 +195,7 @@ impl Inbound {
             })
             .await;
         drop(message);
+        drop(room);
         let decision = trust
             .policies
             .decide_for(held.domains.iter().map(String::as_str), &verdict);

@@ -22,6 +22,7 @@ mod body_hash;
 pub mod cache;
 pub mod checker;
 pub mod dns;
+pub mod memory;
 pub mod policy;
 pub mod results;
 pub mod stamp;
@@ -30,6 +31,7 @@ pub mod verdict;
 
 pub use checker::{CheckInput, TrustChecker, TrustSettings};
 pub use dns::{DnsSettings, TrustError, build_resolver};
+pub use memory::CheckMemory;
 pub use policy::{Action, Decision, DomainPolicies, TrustPolicy};
 pub use stamp::{stamped_header, stored_header};
 pub use strip::strip_authentication_results;

@@ -2,7 +2,7 @@
 //! servers, and what their findings lead to — globally and, in
 //! `[trust.domains."example.com"]`, for a hosted domain.
 
-use super::{ConfigError, at_least, timeout};
+use super::{ConfigError, at_least, size, timeout};
 use praisani_mailhost::trust::{Action, DnsSettings, DomainPolicies, TrustPolicy, TrustSettings};
 use serde::{Deserialize, Deserializer};
 use std::collections::HashMap;
@@ -29,6 +29,10 @@ pub struct TrustConfig {
     /// DKIM signatures verified per message, the topmost first.
     #[serde(deserialize_with = "at_least::<_, 1>")]
     pub max_dkim_signatures: usize,
+    /// Octets of messages held in memory by the checks at once; a check
+    /// waits for room (a message larger than this is checked alone).
+    #[serde(deserialize_with = "size")]
+    pub check_memory: u64,
     /// DMARC fails and the domain asks `p=reject`.
     pub dmarc_reject: Option<TrustAction>,
     /// DMARC fails and the domain asks `p=quarantine`.
@@ -58,6 +62,7 @@ impl Default for TrustConfig {
             dns_timeout: DnsSettings::default().timeout,
             cache_entries: checks.cache_entries,
             max_dkim_signatures: checks.max_dkim_signatures,
+            check_memory: praisani_mailhost::trust::CheckMemory::default().bytes(),
             dmarc_reject: None,
             dmarc_quarantine: None,
             spf_fail: None,

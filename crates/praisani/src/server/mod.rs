@@ -733,6 +733,7 @@ async fn post_office(config: &Config, store: Arc<dyn Store>) -> Result<PostOffic
     Ok(office.with_trust(InboundTrust {
         checker: Arc::new(checker),
         policies,
+        memory: praisani_mailhost::trust::CheckMemory::new(t.check_memory),
     }))
 }
 
