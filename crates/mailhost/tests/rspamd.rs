@@ -123,7 +123,7 @@ fn rspamd() -> Option<Rspamd> {
             return Some(r);
         }
         assert!(
-            started.elapsed() < Duration::from_secs(60),
+            started.elapsed() < Duration::from_secs(180),
             "rspamd did not answer on {}",
             r.addr
         );

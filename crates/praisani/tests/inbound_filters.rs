@@ -216,6 +216,33 @@ fn a_listed_client_can_be_refused_at_connection_time() {
     assert!(v["connect"][1].as_str().unwrap().contains("bl.test"), "{v}");
     let v = dialogue(&s, &[DEMO_USER], Some(CLEAN));
     assert_eq!(v["data"][0], 250, "{v}");
+
+    // RFC 5321 section 3.1: after a 554 greeting the server waits for QUIT
+    // and answers 503 to anything else.
+    let out = python(
+        r#"
+import socket, sys
+c = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10,
+                             source_address=('127.0.0.2', 0))
+f = c.makefile('rb')
+print(f.readline().decode().strip())
+for line in (b'EHLO client.test', b'MAIL FROM:<a@sender.test>', b'QUIT'):
+    c.sendall(line + b'\r\n')
+    print(f.readline().decode().strip())
+print('closed' if f.readline() == b'' else 'open')
+print('OK')
+"#,
+        &[&s.smtp_port.to_string()],
+        Duration::from_secs(30),
+    );
+    assert_py_ok(&out, "raw dialogue after a 554 greeting");
+    let text = out.out();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("554 5.7.1 "), "{lines:?}");
+    assert!(lines[1].starts_with("503 5.5.1 "), "{lines:?}");
+    assert!(lines[2].starts_with("503 5.5.1 "), "{lines:?}");
+    assert!(lines[3].starts_with("221 2.0.0 "), "{lines:?}");
+    assert_eq!(lines[4], "closed", "{lines:?}");
 }
 
 #[test]
@@ -381,7 +408,7 @@ fn rspamd() -> Option<Rspamd> {
             return Some(r);
         }
         assert!(
-            started.elapsed() < Duration::from_secs(60),
+            started.elapsed() < Duration::from_secs(180),
             "rspamd did not answer on {}",
             r.addr
         );

@@ -94,6 +94,9 @@ pub struct Session {
     /// mechanism (or `*`), not a command. `waiting` is `Some(Waiting::Auth)` while
     /// the server runs the mechanism, `None` while we wait for the client's line.
     auth_exchange: bool,
+    /// The greeting was a refusal (`554`, RFC 5321 section 3.1): every
+    /// command but QUIT gets `503`, counted as a bad command.
+    refused: bool,
 }
 
 #[derive(Debug)]
@@ -195,8 +198,21 @@ impl Session {
             tls_active,
             authenticated: None,
             auth_exchange: false,
+            refused: false,
         };
         s.send(greeting);
+        s
+    }
+
+    /// A session whose greeting is `reply` (a `554` refusal of the client,
+    /// RFC 5321 section 3.1) instead of `220`: the server then waits for
+    /// QUIT, answering `503 5.5.1` to any other command; past
+    /// `max_bad_commands` the connection closes with `421`.
+    pub fn refused(config: Arc<Config>, tls_active: bool, reply: Reply) -> Self {
+        let mut s = Self::with_tls(config, tls_active);
+        s.events.clear();
+        s.refused = true;
+        s.send(reply);
         s
     }
 
@@ -430,6 +446,17 @@ impl Session {
         if self.auth_exchange {
             let line = line.to_vec();
             self.auth_line(&line);
+            return true;
+        }
+        if self.refused {
+            match parse_command(line) {
+                Ok(Command::Quit) => self.quit(),
+                _ => self.bad_command(Reply::new(
+                    503,
+                    "5.5.1",
+                    "Error: this connection was refused; send QUIT",
+                )),
+            }
             return true;
         }
         match parse_command(line) {

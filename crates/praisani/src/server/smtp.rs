@@ -46,15 +46,12 @@ pub(crate) async fn handle(
         if shared.config.dnsbl.allows_client(peer.ip()) {
             inbound.dnsbl_allowlisted();
         }
-        if service == Service::Smtp
-            && let Some(reply) = inbound.connect_refusal().await
-        {
-            // Instead of the greeting (RFC 5321 section 3.1); the client
-            // has nothing more to say to us.
-            let _ = stream.write_all(&reply.to_bytes()).await;
-            let _ = stream.shutdown().await;
-            return;
-        }
+        // Instead of the greeting (RFC 5321 section 3.1); the session then
+        // only waits for QUIT.
+        let refusal = match service {
+            Service::Smtp => inbound.connect_refusal().await,
+            _ => None,
+        };
         let mut conn = Conn {
             inbound,
             shared,
@@ -62,7 +59,7 @@ pub(crate) async fn handle(
             service,
             sasl: None,
         };
-        match conn.run(&mut stream, pressure).await {
+        match conn.run(&mut stream, pressure, refusal).await {
             Ok(()) => tracing::debug!("closed"),
             Err(e) => tracing::debug!("connection ended: {e}"),
         }
@@ -111,17 +108,31 @@ fn engine_config(shared: &Shared, service: Service, peer: SocketAddr) -> praisan
 }
 
 impl Conn {
-    async fn run(&mut self, stream: &mut MailStream, pressure: Pressure) -> std::io::Result<()> {
+    async fn run(
+        &mut self,
+        stream: &mut MailStream,
+        pressure: Pressure,
+        refusal: Option<Reply>,
+    ) -> std::io::Result<()> {
         let own = engine_config(&self.shared, self.service, self.peer);
         let config = self.shared.smtp_engine(own);
-        let mut session = Session::with_tls(config, stream.is_tls());
+        let refused = refusal.is_some();
+        let mut session = match refusal {
+            Some(reply) => Session::refused(config, stream.is_tls(), reply),
+            None => Session::with_tls(config, stream.is_tls()),
+        };
         let mut out: Vec<u8> = Vec::new();
         let (mut buf, mut read_size) = (Vec::new(), READ_BUF);
         let limits = &self.shared.config.limits;
         // A client that trickles bytes never hits the idle timeout; the
         // session limit bounds how long any one connection can be held.
         let mut idle = IdleLimit {
-            normal: limits.smtp_timeout,
+            // A refused client gets no more time than an unproven one
+            // under pressure: it can only say QUIT.
+            normal: match refused {
+                true => limits.smtp_timeout.min(limits.idle_timeout_under_pressure),
+                false => limits.smtp_timeout,
+            },
             under_pressure: limits.idle_timeout_under_pressure,
             deadline: tokio::time::Instant::now() + limits.session_max,
             pressure,

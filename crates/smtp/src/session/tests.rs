@@ -1084,3 +1084,34 @@ pub(super) fn random_verdict(rng: &mut XorShift) -> Verdict {
         Verdict::Accept
     }
 }
+
+#[test]
+fn a_refused_session_waits_for_quit_and_answers_503_meanwhile() {
+    let mut c = Config::new(HOST);
+    c.max_bad_commands = 3;
+    let refusal = Reply::new(554, "5.7.1", "Client [192.0.2.1] blocked using zone.test");
+    let mut s = Session::refused(Arc::new(c.clone()), false, refusal);
+    assert_eq!(
+        run(
+            &mut s,
+            "EHLO client.example\r\nMAIL FROM:<a@b.example>\r\nQUIT\r\nNOOP\r\n"
+        ),
+        [
+            "554 5.7.1 Client [192.0.2.1] blocked using zone.test\r\n",
+            "503 5.5.1 Error: this connection was refused; send QUIT\r\n",
+            "503 5.5.1 Error: this connection was refused; send QUIT\r\n",
+            "221 2.0.0 mx.example.org Bye\r\n",
+            "close"
+        ]
+    );
+    // A client that never says QUIT is cut off like any other.
+    let refusal = Reply::new(554, "5.7.1", "blocked");
+    let mut s = Session::refused(Arc::new(c), false, refusal);
+    let out = run(&mut s, "EHLO a\r\nDATA\r\nhello\r\nworld\r\n");
+    assert_eq!(out.first().unwrap(), "554 5.7.1 blocked\r\n");
+    assert_eq!(
+        out[out.len() - 2],
+        "421 4.7.0 mx.example.org Too many errors\r\n"
+    );
+    assert_eq!(out.last().unwrap(), "close");
+}
