@@ -7,6 +7,7 @@
 //! and its administration ([`admin`]: domains, mailboxes, aliases, quotas,
 //! retention).
 
+pub mod addressing;
 pub mod admin;
 pub mod auth;
 mod auth_cache;

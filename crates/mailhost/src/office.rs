@@ -50,6 +50,8 @@ pub struct Settings {
     /// How many such senders are remembered at once (`[quota]
     /// bounce_senders`).
     pub bounce_senders: usize,
+    /// Sub-address delimiters (`[addressing]`); catch-alls are aliases.
+    pub addressing: crate::addressing::Addressing,
 }
 
 /// The mail host's shared services.

@@ -3,8 +3,8 @@
 //! when the address is ours, else out through the queue with the null
 //! sender, so they can never bounce back and loop.
 
+use crate::Resolution;
 use crate::office::PostOffice;
-use crate::{Resolution, resolve};
 use chrono::{DateTime, Utc};
 use praisani_mailaddr::Address;
 use praisani_message::Language;
@@ -94,7 +94,12 @@ async fn deliver_checked(
     spool.write(message)?;
     set_downgrade(&mut spool, message);
     let local = match Address::parse(to) {
-        Ok(a) => match resolve(store, &a).await? {
+        Ok(a) => match office
+            .settings
+            .addressing
+            .resolve_recipient(store, &a)
+            .await?
+        {
             Resolution::Local { mailboxes, .. } => {
                 Some(mailboxes.iter().map(|m| m.id).collect::<Vec<_>>())
             }

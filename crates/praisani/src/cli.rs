@@ -174,6 +174,17 @@ pub enum DomainCmd {
         #[command(flatten)]
         keep: KeepArgs,
     },
+    /// Catch mail for every address of the domain that has no mailbox or
+    /// alias (the alias *@domain); without targets, show where it goes.
+    Catchall {
+        /// The domain.
+        domain: String,
+        /// Where such mail goes (mailboxes or aliases).
+        targets: Vec<String>,
+        /// Remove the catch-all: unknown addresses get 550 again.
+        #[arg(long, conflicts_with = "targets")]
+        off: bool,
+    },
 }
 
 /// Retention settings: a number of days, "never", or "inherit".

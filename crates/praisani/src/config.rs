@@ -10,10 +10,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod addressing;
 mod dnsbl;
 mod greylist;
 mod spam;
 mod trust;
+pub use addressing::AddressingConfig;
 pub use dnsbl::{CheckAt, DnsblConfig};
 pub use greylist::GreylistConfig;
 pub use spam::SpamConfig;
@@ -69,6 +71,8 @@ pub struct Config {
     pub greylist: GreylistConfig,
     /// The spam filter (rspamd) on mail from other servers.
     pub spam: SpamConfig,
+    /// Sub-addresses (`user+tag@`).
+    pub addressing: AddressingConfig,
 }
 
 /// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
@@ -747,6 +751,7 @@ impl Default for Config {
             dnsbl: DnsblConfig::default(),
             greylist: GreylistConfig::default(),
             spam: SpamConfig::default(),
+            addressing: AddressingConfig::default(),
         }
     }
 }
@@ -875,6 +880,7 @@ impl Config {
                 .then(|| std::time::Duration::from_secs(self.pop3.login_delay.into())),
             bounce_interval: self.quota.bounce_interval,
             bounce_senders: self.quota.bounce_senders,
+            addressing: self.addressing.rules(),
         }
     }
 

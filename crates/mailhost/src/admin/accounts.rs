@@ -87,6 +87,9 @@ fn check_message_limit(messages: Option<u64>) -> Result<(), AdminError> {
 /// Creates a mailbox with the secrets derived from its password and its
 /// limits and notice language.
 pub async fn add(store: &dyn Store, new: NewMailbox<'_>) -> Result<(), AdminError> {
+    if new.address.local() == crate::addressing::CATCH_ALL_LOCAL {
+        return Err(AdminError::ReservedAddress(new.address.clone()));
+    }
     check_password(new.password)?;
     check_message_limit(new.quota_messages)?;
     let secrets = passwords::secrets(new.password, new.apop)?;

@@ -1,8 +1,9 @@
 //! Aliases: addresses whose mail goes to one or more other addresses.
 
 use super::AdminError;
+use crate::addressing::CATCH_ALL_LOCAL;
 use praisani_mailaddr::{Address, Domain};
-use praisani_store::{Alias, Store};
+use praisani_store::{Alias, Store, StoreError};
 
 /// Creates the alias `alias` delivering to `targets`, which must not
 /// include the alias itself.
@@ -25,4 +26,49 @@ pub async fn remove(store: &dyn Store, alias: &Address) -> Result<(), AdminError
 /// The aliases, of one domain or of all.
 pub async fn list(store: &dyn Store, domain: Option<&Domain>) -> Result<Vec<Alias>, AdminError> {
     Ok(store.alias_list(domain).await?)
+}
+
+/// The catch-all alias of `domain` (`*@domain`).
+fn catch_all_address(domain: &Domain) -> Address {
+    Address::new(CATCH_ALL_LOCAL, domain.clone()).expect("* is a valid local part")
+}
+
+/// Sends mail for any address of `domain` without a mailbox or alias of
+/// its own to `targets` (replacing an earlier catch-all).
+pub async fn set_catch_all(
+    store: &dyn Store,
+    domain: &Domain,
+    targets: &[Address],
+) -> Result<(), AdminError> {
+    if !store.is_hosted(domain).await? {
+        return Err(AdminError::NotHosted(domain.clone()));
+    }
+    let alias = catch_all_address(domain);
+    if targets.contains(&alias) {
+        return Err(AdminError::AliasToItself(alias));
+    }
+    match store.alias_remove(&alias).await {
+        Ok(()) | Err(StoreError::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(store.alias_add(&alias, targets).await?)
+}
+
+/// Removes the catch-all of `domain`; unknown addresses get `550` again.
+pub async fn remove_catch_all(store: &dyn Store, domain: &Domain) -> Result<(), AdminError> {
+    Ok(store.alias_remove(&catch_all_address(domain)).await?)
+}
+
+/// Where the catch-all of `domain` delivers, if it has one.
+pub async fn catch_all(
+    store: &dyn Store,
+    domain: &Domain,
+) -> Result<Option<Vec<Address>>, AdminError> {
+    let alias = catch_all_address(domain);
+    Ok(store
+        .alias_list(Some(domain))
+        .await?
+        .into_iter()
+        .find(|a| a.address == alias)
+        .map(|a| a.targets))
 }

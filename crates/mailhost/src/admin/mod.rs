@@ -53,6 +53,9 @@ pub enum AdminError {
     /// Deriving a password's secrets failed.
     #[error("hashing: {0}")]
     Hashing(#[from] crate::passwords::HashError),
+    /// A mailbox named like a catch-all (`*@domain`).
+    #[error("{0} is reserved for the domain's catch-all (praisani domain catchall)")]
+    ReservedAddress(Address),
     /// An alias among its own targets.
     #[error("an alias cannot point at itself")]
     AliasToItself(Address),

@@ -8,9 +8,9 @@
 use super::rcpt::{full, too_big};
 use super::trust::Held;
 use super::{Inbound, forward_key};
+use crate::Resolution;
 use crate::reports::{self, Copy, QuotaBounce};
 use crate::submission::{HeaderCapture, header_facts, missing_headers};
-use crate::{Resolution, resolve};
 use crate::{downgrade, quota, trace};
 use praisani_mailaddr::Address;
 use praisani_smtp::{Envelope, Reply, ReversePath};
@@ -260,12 +260,18 @@ impl Inbound {
             return Ok(false);
         };
         let estimate = (header_len + BOUNCE_TEXT_ALLOWANCE) as u64;
-        Ok(match resolve(&*self.office.store, &address).await? {
-            Resolution::Local { mailboxes, .. } if !mailboxes.is_empty() => mailboxes
-                .iter()
-                .all(|mb| mb.usage.fit(estimate) != Fit::Fits),
-            _ => false,
-        })
+        let addressing = &self.office.settings.addressing;
+        Ok(
+            match addressing
+                .resolve_recipient(&*self.office.store, &address)
+                .await?
+            {
+                Resolution::Local { mailboxes, .. } if !mailboxes.is_empty() => mailboxes
+                    .iter()
+                    .all(|mb| mb.usage.fit(estimate) != Fit::Fits),
+                _ => false,
+            },
+        )
     }
 
     /// Whether the mailboxes of the message have room for `size` octets
@@ -286,7 +292,13 @@ impl Inbound {
                 continue;
             }
             let fits: Vec<bool> = match Address::parse(rcpt) {
-                Ok(address) => match resolve(store, &address).await? {
+                Ok(address) => match self
+                    .office
+                    .settings
+                    .addressing
+                    .resolve_recipient(store, &address)
+                    .await?
+                {
                     Resolution::Local { mailboxes, .. } => mailboxes
                         .iter()
                         .filter(|mb| m.mailboxes.contains(&mb.id))

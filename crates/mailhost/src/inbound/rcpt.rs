@@ -46,7 +46,8 @@ impl Inbound {
                 }
             }
         };
-        match resolve(store, &address).await {
+        let addressing = &self.office.settings.addressing;
+        match addressing.resolve_recipient(store, &address).await {
             Ok(Resolution::Unknown) if address.local() == "postmaster" => {
                 self.accept_postmaster(to).await
             }

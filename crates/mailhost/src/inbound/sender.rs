@@ -4,9 +4,9 @@
 //! any.
 
 use super::{Inbound, temp_fail};
+use crate::Resolution;
 use crate::office::SenderPolicy;
 use crate::submission::HeaderFacts;
-use crate::{Resolution, resolve};
 use praisani_mailaddr::{Address, Domain};
 use praisani_smtp::{DomainPart, Reply, ReversePath, Verdict};
 
@@ -44,7 +44,13 @@ impl Inbound {
         if address == account.address {
             return Verdict::Accept;
         }
-        match resolve(&*self.office.store, &address).await {
+        match self
+            .office
+            .settings
+            .addressing
+            .resolve_sender(&*self.office.store, &address)
+            .await
+        {
             Ok(Resolution::Local { mailboxes, .. })
                 if mailboxes.iter().any(|mb| mb.id == account.id) =>
             {
@@ -91,7 +97,13 @@ impl Inbound {
             if address == account.address {
                 continue;
             }
-            match resolve(&*self.office.store, &address).await {
+            match self
+                .office
+                .settings
+                .addressing
+                .resolve_sender(&*self.office.store, &address)
+                .await
+            {
                 Ok(Resolution::Local { mailboxes, .. })
                     if mailboxes.iter().any(|m| m.id == account.id) => {}
                 _ => return not_owned(),

@@ -24,6 +24,7 @@ async fn trusted_inbound(dir: &std::path::Path) -> (Arc<PostOffice>, Inbound) {
         login_delay: None,
         bounce_interval: std::time::Duration::from_secs(3600),
         bounce_senders: 100,
+        addressing: Default::default(),
     };
     let office = Arc::new(PostOffice::new(Arc::new(store), settings));
     let inbound = Inbound::new(
@@ -132,6 +133,7 @@ async fn checked_message(
         login_delay: None,
         bounce_interval: std::time::Duration::from_secs(3600),
         bounce_senders: 100,
+        addressing: Default::default(),
     };
     let checker = TrustChecker::with_dns(
         TrustSettings::default(),

@@ -5,7 +5,7 @@ use super::print;
 use super::show::{retention_json, retention_text, size_text};
 use crate::cli::DomainCmd;
 use anyhow::Result;
-use praisani_mailhost::admin::{domains, parse_domain, parse_quota};
+use praisani_mailhost::admin::{aliases, domains, parse_address, parse_domain, parse_quota};
 use praisani_store::Store;
 use serde_json::json;
 
@@ -44,6 +44,45 @@ pub async fn domain_cmd(store: &dyn Store, cmd: DomainCmd, json: bool) -> Result
             print(json, retention_json(r), || {
                 format!("retention of {d}: {}", retention_text(r))
             });
+        }
+        DomainCmd::Catchall {
+            domain: d,
+            targets,
+            off,
+        } => {
+            let d = parse_domain(&d)?;
+            if off {
+                aliases::remove_catch_all(store, &d).await?;
+                print(
+                    json,
+                    json!({"domain": d.unicode(), "catchall": null}),
+                    || format!("catch-all of {d} removed"),
+                );
+            } else if targets.is_empty() {
+                let t = aliases::catch_all(store, &d).await?;
+                let names: Option<Vec<String>> =
+                    t.map(|t| t.iter().map(ToString::to_string).collect());
+                print(
+                    json,
+                    json!({"domain": d.unicode(), "catchall": names}),
+                    || match &names {
+                        Some(n) => format!("catch-all of {d} -> {}", n.join(", ")),
+                        None => format!("{d} has no catch-all"),
+                    },
+                );
+            } else {
+                let t = targets
+                    .iter()
+                    .map(|t| parse_address(t))
+                    .collect::<Result<Vec<_>, _>>()?;
+                aliases::set_catch_all(store, &d, &t).await?;
+                let names: Vec<String> = t.iter().map(ToString::to_string).collect();
+                print(
+                    json,
+                    json!({"domain": d.unicode(), "catchall": names}),
+                    || format!("catch-all of {d} -> {}", names.join(", ")),
+                );
+            }
         }
         DomainCmd::List => {
             let list = domains::list(store).await?;
