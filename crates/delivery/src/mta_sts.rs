@@ -73,7 +73,43 @@ pub struct MtaSts {
     failed: Mutex<HashMap<String, i64>>,
 }
 
+/// What to do for a delivery, from the cached policy and the TXT record.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Apply the cached policy (or none, when there is no valid one).
+    Cached,
+    /// Fetch the policy announced with this id.
+    Fetch(String),
+}
+
+/// The refresh rule (see the module text): fetch when a policy is
+/// announced and there is no valid cached one, its id differs, or it is
+/// half way to expiry (at most [`REFRESH_AFTER`] old), unless a refresh
+/// failed within [`REFRESH_BACKOFF`]; else the cached policy, if any.
+fn next_step(
+    valid: Option<&(MtaStsRecord, Policy)>,
+    txt: &Txt,
+    now: i64,
+    backing_off: bool,
+) -> Step {
+    let Txt::Id(id) = txt else {
+        return Step::Cached;
+    };
+    match valid {
+        None => Step::Fetch(id.clone()),
+        Some((c, p)) => {
+            let fresh = now - c.fetched < (i64::from(p.max_age) / 2).min(REFRESH_AFTER);
+            if (c.id == *id && fresh) || backing_off {
+                Step::Cached
+            } else {
+                Step::Fetch(id.clone())
+            }
+        }
+    }
+}
+
 /// What the TXT lookup said.
+#[derive(Debug)]
 enum Txt {
     /// One valid record with this id.
     Id(String),
@@ -115,23 +151,16 @@ impl MtaSts {
             .filter(|c| c.expires > now)
             .and_then(|c| Policy::parse(&c.policy).ok().map(|p| (c, p)));
         let txt = self.txt(router, domain).await;
-        let id = match txt {
-            Txt::Id(id) => id,
-            Txt::Nothing(why) => {
-                if valid.is_some() {
+        let backing_off = self.recently_failed(domain, now);
+        let id = match next_step(valid.as_ref(), &txt, now, backing_off) {
+            Step::Cached => {
+                if let Txt::Nothing(why) = &txt {
                     tracing::debug!(%domain, "MTA-STS: {why}; the cached policy stays in force");
                 }
                 return (valid.and_then(|(_, p)| found(domain, p)), None);
             }
+            Step::Fetch(id) => id,
         };
-        if let Some((c, p)) = &valid {
-            let age = now - c.fetched;
-            let fresh = age < (i64::from(p.max_age) / 2).min(REFRESH_AFTER);
-            let backing_off = self.recently_failed(domain, now);
-            if (c.id == id && fresh) || backing_off {
-                return (found(domain, p.clone()), None);
-            }
-        }
         match self.fetch_and_store(router, domain, &id, now).await {
             Ok(p) => {
                 self.failed_clear(domain);
@@ -225,4 +254,74 @@ fn found(domain: &str, policy: Policy) -> Option<Found> {
         domain: domain.to_string(),
         policy: Arc::new(policy),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cached(id: &str, fetched: i64, max_age: u32) -> (MtaStsRecord, Policy) {
+        let text = format!("version: STSv1\nmode: enforce\nmx: mx.a.test\nmax_age: {max_age}\n");
+        let record = MtaStsRecord {
+            domain: "a.test".into(),
+            id: id.into(),
+            policy: text.clone(),
+            fetched,
+            expires: fetched + i64::from(max_age),
+        };
+        (record, Policy::parse(&text).unwrap())
+    }
+
+    fn id(s: &str) -> Txt {
+        Txt::Id(s.into())
+    }
+
+    #[test]
+    fn fetch_when_nothing_is_cached() {
+        assert_eq!(next_step(None, &id("1"), 0, false), Step::Fetch("1".into()));
+        // Not even after a failure: there is nothing to fall back on.
+        assert_eq!(next_step(None, &id("1"), 0, true), Step::Fetch("1".into()));
+        let gone = Txt::Nothing("no TXT record".into());
+        assert_eq!(next_step(None, &gone, 0, false), Step::Cached);
+    }
+
+    #[test]
+    fn the_cached_policy_while_fresh_and_announced_with_its_id() {
+        let c = cached("1", 1000, 86_400);
+        assert_eq!(
+            next_step(Some(&c), &id("1"), 1000 + 3600, false),
+            Step::Cached
+        );
+        // A TXT record that went away or broke does not void it.
+        let gone = Txt::Nothing("no TXT record".into());
+        assert_eq!(
+            next_step(Some(&c), &gone, 1000 + 80_000, false),
+            Step::Cached
+        );
+    }
+
+    #[test]
+    fn a_new_id_or_half_the_lifetime_refreshes() {
+        let c = cached("1", 1000, 86_400);
+        assert_eq!(
+            next_step(Some(&c), &id("2"), 1001, false),
+            Step::Fetch("2".into())
+        );
+        assert_eq!(
+            next_step(Some(&c), &id("1"), 1000 + 43_200, false),
+            Step::Fetch("1".into())
+        );
+        // A long max_age is refreshed daily.
+        let long = cached("1", 1000, MAX_AGE_LIMIT);
+        assert_eq!(
+            next_step(Some(&long), &id("1"), 1000 + 86_399, false),
+            Step::Cached
+        );
+        assert_eq!(
+            next_step(Some(&long), &id("1"), 1000 + 86_400, false),
+            Step::Fetch("1".into())
+        );
+        // After a failed refresh the cached policy is used for a while.
+        assert_eq!(next_step(Some(&c), &id("2"), 1001, true), Step::Cached);
+    }
 }

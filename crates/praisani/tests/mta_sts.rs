@@ -9,7 +9,10 @@
 //! - `remote.test`: `enforce`, `mx: mx.remote.test` (the MX is listed);
 //! - `wild.test`: `enforce`, `mx: *.remote.test` (listed by wildcard);
 //! - `elsewhere.test`: `enforce`, `mx: *.elsewhere.test` (not listed);
-//! - `trying.test`: `testing`, `mx: mx.trying.test` (not listed).
+//! - `trying.test`: `testing`, `mx: mx.trying.test` (not listed);
+//! - `badcert.test`: `enforce`, `mx: mx.badcert.test` (not listed), but
+//!   the policy server's certificate does not name `mta-sts.badcert.test`,
+//!   so the policy is never taken.
 
 mod common;
 
@@ -25,7 +28,11 @@ const POLICIES: &[(&str, &str)] = &[
     ("wild.test", "enforce\r\nmx: *.remote.test"),
     ("elsewhere.test", "enforce\r\nmx: *.elsewhere.test"),
     ("trying.test", "testing\r\nmx: mx.trying.test"),
+    ("badcert.test", "enforce\r\nmx: mx.badcert.test"),
 ];
+
+/// The policy host left out of the policy server's certificate.
+const NOT_IN_CERT: &str = "mta-sts.badcert.test";
 
 /// The HTTPS policy server: answers `GET /.well-known/mta-sts.txt` with
 /// the file named after the request's Host in its directory, as
@@ -77,7 +84,9 @@ impl PolicyServer {
             let host = format!("mta-sts.{domain}");
             let text = format!("version: STSv1\r\nmode: {policy}\r\nmax_age: 86400\r\n");
             std::fs::write(root.join(&host), text).unwrap();
-            names.push(host);
+            if host != NOT_IN_CERT {
+                names.push(host);
+            }
         }
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let (cert, key) = ca.issue(&names).write(dir, "mta-sts");
@@ -224,10 +233,13 @@ fn enforce_delivers_only_to_listed_mx_hosts_and_the_policy_is_cached() {
     submit(&a, DEMO_USER, "r@wild.test", "wildcard");
     submit(&a, DEMO_USER, "r@elsewhere.test", "unlisted");
     submit(&a, DEMO_USER, "r@trying.test", "testing");
+    submit(&a, DEMO_USER, "r@badcert.test", "unauthenticated policy");
     for (domain, subject) in [
         ("remote.test", "listed"),
         ("wild.test", "wildcard"),
         ("trying.test", "testing"),
+        // The policy could not be fetched over verified TLS: none applies.
+        ("badcert.test", "unauthenticated policy"),
     ] {
         let msgs = wait_for(&format!("the message at r@{domain}"), 30, || {
             let m = inbox(&b, domain);
@@ -259,10 +271,16 @@ fn enforce_delivers_only_to_listed_mx_hosts_and_the_policy_is_cached() {
     for domain in ["remote.test", "wild.test", "elsewhere.test", "trying.test"] {
         assert_eq!(https.fetches(domain), 1, "{domain}:\n{}", https.requests());
     }
-    // The testing policy's mismatch went to the TLS-RPT hook.
+    assert_eq!(https.fetches("badcert.test"), 0, "{}", https.requests());
+    // The testing policy's mismatch and the policy host's certificate went
+    // to the TLS-RPT hook.
     let log = a.stderr_text();
     assert!(
         log.contains("validation-failure") && log.contains("trying.test"),
+        "{log}"
+    );
+    assert!(
+        log.contains("sts-webpki-invalid") && log.contains("badcert.test"),
         "{log}"
     );
     assert!(a.fetch_all(DEMO_USER, DEMO_PASS).is_empty(), "bounced");
