@@ -231,7 +231,10 @@ impl Runner {
                     Event::Closed(failure) => {
                         return match failure {
                             None if pending.is_empty() && current.is_none() => Ok(()),
-                            Some(f) if f.stage == "STARTTLS" && host_tls.policy().is_some() => {
+                            Some(f)
+                                if f.stage == "STARTTLS"
+                                    && matches!(host_tls, HostTls::VerifiedName(Some(_))) =>
+                            {
                                 // Required by a policy and not to be had:
                                 // never plain text; try the next host.
                                 let p = host_tls.policy().cloned();
