@@ -132,7 +132,8 @@ pub(super) async fn handshake(
 
 /// TLS for outbound SMTP is opportunistic (RFC 3207 section 4.1: MX
 /// servers are rarely verifiable by name); it protects against passive
-/// eavesdropping. MTA-STS and DANE, which make it verifiable, come later.
+/// eavesdropping. A domain's MTA-STS policy (or DANE, to come) is what
+/// makes its MX hosts verifiable: then [`verified`] is used.
 pub(super) fn opportunistic() -> TlsConnector {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
