@@ -8,6 +8,8 @@
 //! - [`route`]: where to send mail for a domain: MX lookup (RFC 5321 §5.1,
 //!   RFC 7505 null MX), per-domain static routes and the smarthost.
 //! - [`dkim`]: DKIM keys (the data directory's key store) and signing.
+//! - [`mta_sts`]: MTA-STS (RFC 8461): policy discovery, fetch, cache.
+//! - [`tls_report`]: the outcomes of TLS under a policy, for TLS-RPT.
 //! - [`admin`]: what the admin front ends (CLI, admin API) do about
 //!   outbound mail: DKIM keys, the DNS records a hosted domain needs, and
 //!   steering the outbound queue.
@@ -15,5 +17,7 @@
 pub mod admin;
 pub mod client;
 pub mod dkim;
+pub mod mta_sts;
 pub mod queue;
 pub mod route;
+pub mod tls_report;

@@ -86,6 +86,11 @@ pub const MAX_ADDRS_PER_HOST: usize = 10;
 pub struct Route {
     /// The hosts to try, best first. Never empty.
     pub hosts: Vec<Target>,
+    /// The domain whose MX records (or implicit MX) gave the hosts, as a
+    /// lower-case A-label: its MTA-STS policy applies to them. `None` for
+    /// static routes, the smarthost and domain literals (the operator's or
+    /// the sender's own choice of host).
+    pub mx_domain: Option<String>,
 }
 
 /// One host to deliver to.
@@ -333,6 +338,7 @@ impl Router {
             }
             return Ok(Route {
                 hosts: vec![self.mx_target(ip.to_string(), 0, vec![ip])],
+                mx_domain: None,
             });
         }
         self.mx_route(&domain).await
@@ -365,6 +371,7 @@ impl Router {
                 auth: route.auth.clone(),
                 verify_tls: route.must_verify(),
             }],
+            mx_domain: None,
         })
     }
 
@@ -394,6 +401,7 @@ impl Router {
                         Some(e) if addrs.is_empty() => Err(RouteError::InternalAddress(e)),
                         _ => Ok(Route {
                             hosts: vec![self.mx_target(domain.to_string(), 0, addrs)],
+                            mx_domain: Some(domain.to_string()),
                         }),
                     }
                 }
@@ -448,13 +456,58 @@ impl Router {
             }
         }
         if !targets.is_empty() {
-            Ok(Route { hosts: targets })
+            Ok(Route {
+                hosts: targets,
+                mx_domain: Some(domain.to_string()),
+            })
         } else if let Some(e) = temporary {
             Err(RouteError::Temporary(e))
         } else if let Some(e) = refused {
             Err(RouteError::InternalAddress(e))
         } else {
             Err(RouteError::NoAddresses)
+        }
+    }
+
+    /// The TXT records at `name` (a host name, no trailing dot), each
+    /// record's character-strings joined; empty when DNS says there are
+    /// none. For MTA-STS discovery (`_mta-sts.DOMAIN`).
+    pub async fn txt(&self, name: &str) -> Result<Vec<String>, RouteError> {
+        let name = fqdn(name)?;
+        match query(&self.resolver, name, RecordType::TXT, self.timeout).await {
+            Answer::Records(records) => Ok(records
+                .into_iter()
+                .filter_map(|r| match r {
+                    RData::TXT(txt) => Some(
+                        txt.txt_data
+                            .iter()
+                            .map(|s| String::from_utf8_lossy(s))
+                            .collect::<String>(),
+                    ),
+                    _ => None,
+                })
+                .collect()),
+            Answer::NoData | Answer::NxDomain => Ok(Vec::new()),
+            Answer::Temporary(e) => Err(RouteError::Temporary(e)),
+        }
+    }
+
+    /// The addresses of `host` for a connection that is not SMTP (the
+    /// MTA-STS policy host), IPv6 first; internal addresses are refused
+    /// as for MX hosts unless [`RouterConfig::allow_internal_mx`].
+    pub async fn host_addresses(&self, host: &str) -> Result<Vec<IpAddr>, RouteError> {
+        let name = fqdn(host)?;
+        match resolve_host(&self.resolver, name, self.timeout).await {
+            HostAddrs::Found(addrs) => {
+                let mut refused = None;
+                let addrs = self.screen(host, addrs, &mut refused);
+                match refused {
+                    Some(e) if addrs.is_empty() => Err(RouteError::InternalAddress(e)),
+                    _ => Ok(addrs),
+                }
+            }
+            HostAddrs::None => Err(RouteError::NoAddresses),
+            HostAddrs::Temporary(e) => Err(RouteError::Temporary(e)),
         }
     }
 

@@ -519,3 +519,60 @@ async fn next_hops_with_credentials_must_verify() {
         .hosts[0];
     assert!(!t.verify_tls && t.auth.is_none());
 }
+
+/// The lookups MTA-STS needs: TXT records (strings joined, none for a
+/// name without), the policy host's addresses (internal ones refused
+/// unless allowed), and which domain's MX records a route came from.
+#[tokio::test]
+async fn lookups_for_mta_sts() {
+    let dns = TestDns::start(
+        zone()
+            .txt_strings("_mta-sts.pref.test", &["v=STSv1; ", "id=abc;"])
+            .txt("_mta-sts.pref.test", "something else")
+            .a("mta-sts.pref.test", "127.0.0.40")
+            .a("mta-sts.internal.test", "10.9.9.9"),
+    );
+    let r = router(&dns);
+    let mut txt = r.txt("_mta-sts.pref.test").await.expect("txt");
+    txt.sort();
+    assert_eq!(txt, ["something else", "v=STSv1; id=abc;"]);
+    assert!(
+        r.txt("_mta-sts.nothing.test")
+            .await
+            .expect("txt")
+            .is_empty()
+    );
+    assert!(matches!(
+        r.txt("_mta-sts.servfail.test").await,
+        Err(RouteError::Temporary(_))
+    ));
+    assert_eq!(
+        r.host_addresses("mta-sts.pref.test")
+            .await
+            .expect("addresses"),
+        ["127.0.0.40".parse::<std::net::IpAddr>().unwrap()]
+    );
+    let strict = Router::new(RouterConfig {
+        allow_internal_mx: false,
+        ..config(&dns)
+    })
+    .expect("router");
+    assert!(matches!(
+        strict.host_addresses("mta-sts.internal.test").await,
+        Err(RouteError::InternalAddress(_))
+    ));
+    let route = r.route("pref.test").await.expect("route");
+    assert_eq!(route.mx_domain.as_deref(), Some("pref.test"));
+    let implicit = r.route("implicit.test").await.expect("route");
+    assert_eq!(implicit.mx_domain.as_deref(), Some("implicit.test"));
+    let literal = r.route("[127.0.0.9]").await.expect("route");
+    assert_eq!(literal.mx_domain, None);
+    let mut cfg = config(&dns);
+    cfg.smarthost = Some(StaticRoute::next_hop("relay.test:25", None).expect("next hop"));
+    let via = Router::new(cfg)
+        .expect("router")
+        .route("pref.test")
+        .await
+        .expect("route");
+    assert_eq!(via.mx_domain, None, "no MTA-STS through the smarthost");
+}

@@ -368,6 +368,16 @@ pub struct Delivery {
     /// Follow MX records (and domain literals) to loopback, private and
     /// link-local addresses. Off: such a route fails temporarily.
     pub allow_internal_mx: bool,
+    /// Honour recipient domains' MTA-STS policies (RFC 8461): under
+    /// `enforce`, mail goes only to the MX hosts the policy lists, over TLS
+    /// with a certificate that verifies (Mozilla roots or `tls_ca_file`).
+    pub mta_sts: bool,
+    /// Longest time for fetching one MTA-STS policy over HTTPS.
+    #[serde(deserialize_with = "timeout")]
+    pub mta_sts_timeout: Duration,
+    /// The HTTPS port MTA-STS policy hosts are contacted on (443; tests
+    /// use others).
+    pub mta_sts_port: u16,
     /// Waits after each temporary failure, in order; the last repeats.
     #[serde(deserialize_with = "durations")]
     pub retry: Vec<Duration>,
@@ -410,6 +420,9 @@ impl Default for Delivery {
             routes: Default::default(),
             tls_ca_file: None,
             allow_internal_mx: false,
+            mta_sts: true,
+            mta_sts_timeout: Duration::from_secs(10),
+            mta_sts_port: 443,
             retry: vec![m(1), m(5), m(15), m(30), m(60), m(120), m(240)],
             max_age: Duration::from_secs(5 * 86400),
             delay_notice: Duration::from_secs(4 * 3600),
@@ -919,6 +932,9 @@ impl Config {
             smtp_port: d.smtp_port,
             allow_internal_mx: d.allow_internal_mx,
             tls_ca_file: d.tls_ca_file.clone(),
+            mta_sts: d.mta_sts,
+            mta_sts_timeout: d.mta_sts_timeout,
+            mta_sts_port: d.mta_sts_port,
             max_connections: d.max_connections,
             max_connections_per_domain: d.max_connections_per_domain,
             messages_per_connection: d.messages_per_connection,

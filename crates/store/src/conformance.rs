@@ -1114,3 +1114,44 @@ pub async fn greylisting<S: Store + ?Sized + 'static>(store: Arc<S>) {
         assert!(matches!(o, GreyOutcome::Wait { .. }), "{o:?}");
     }
 }
+
+/// MTA-STS policies: none until stored; a stored one reads back as it
+/// was; a second one for the same domain replaces it; domains apart.
+pub async fn mta_sts_policies<S: Store + ?Sized>(store: &S) {
+    use crate::MtaStsRecord;
+    assert_eq!(store.mta_sts_get("remote.test").await.unwrap(), None);
+    let first = MtaStsRecord {
+        domain: "remote.test".into(),
+        id: "20260101".into(),
+        policy: "version: STSv1\r\nmode: enforce\r\nmx: mx.remote.test\r\nmax_age: 86400\r\n"
+            .into(),
+        fetched: 1_000,
+        expires: 87_400,
+    };
+    store.mta_sts_put(&first).await.unwrap();
+    assert_eq!(
+        store.mta_sts_get("remote.test").await.unwrap().as_ref(),
+        Some(&first)
+    );
+    let other = MtaStsRecord {
+        domain: "other.test".into(),
+        id: "a".into(),
+        policy: "version: STSv1\nmode: none\nmax_age: 60\n".into(),
+        fetched: 5,
+        expires: 65,
+    };
+    store.mta_sts_put(&other).await.unwrap();
+    let second = MtaStsRecord {
+        id: "20260202".into(),
+        policy: "version: STSv1\nmode: testing\nmx: *.remote.test\nmax_age: 600\n".into(),
+        fetched: 2_000,
+        expires: 2_600,
+        ..first.clone()
+    };
+    store.mta_sts_put(&second).await.unwrap();
+    assert_eq!(
+        store.mta_sts_get("remote.test").await.unwrap(),
+        Some(second)
+    );
+    assert_eq!(store.mta_sts_get("other.test").await.unwrap(), Some(other));
+}

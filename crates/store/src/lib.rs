@@ -291,4 +291,14 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         rules: &greylist::GreyRules,
     ) -> Result<greylist::GreyOutcome, StoreError>;
+
+    // ---- MTA-STS ----
+
+    /// The cached MTA-STS policy of `domain` (lower-case A-label), if one
+    /// was ever stored, expired or not.
+    async fn mta_sts_get(&self, domain: &str) -> Result<Option<MtaStsRecord>, StoreError>;
+
+    /// Stores `record` as its domain's cached policy, replacing the one
+    /// before.
+    async fn mta_sts_put(&self, record: &MtaStsRecord) -> Result<(), StoreError>;
 }

@@ -219,6 +219,18 @@ const TABLES: &[Table] = &[
         columns: &[("client", Text), ("last_seen", Int)],
         order: "client",
     },
+    // The last good MTA-STS policies: enforced domains stay enforced.
+    Table {
+        name: "mta_sts_policies",
+        columns: &[
+            ("domain", Text),
+            ("id", Text),
+            ("policy", Text),
+            ("fetched", Int),
+            ("expires", Int),
+        ],
+        order: "domain",
+    },
 ];
 
 const CHUNKS: Table = Table {

@@ -566,3 +566,21 @@ mod tests {
         assert!(format!("{none:?}").contains("apop_secret: None"));
     }
 }
+
+/// A recipient domain's MTA-STS policy (RFC 8461) as last fetched: kept so
+/// that every node, and a restarted one, applies the last good policy
+/// until its `max_age` runs out. The store keeps the policy text as
+/// fetched; reading it is the delivery crate's business.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MtaStsRecord {
+    /// The policy domain (lower-case A-label).
+    pub domain: String,
+    /// The `id` of the `_mta-sts` TXT record the policy was fetched for.
+    pub id: String,
+    /// The policy body as served.
+    pub policy: String,
+    /// When it was fetched (Unix seconds).
+    pub fetched: i64,
+    /// When it stops being valid: `fetched` + its `max_age`.
+    pub expires: i64,
+}

@@ -855,3 +855,6 @@ async fn migrate_embedded_to_postgres_and_back() {
     assert_eq!(e.integrity_check().await.unwrap(), "ok");
     db.drop_db().await;
 }
+conformance_test!(mta_sts_policies, |s: PostgresStore| async move {
+    conformance::mta_sts_policies(&s).await
+});

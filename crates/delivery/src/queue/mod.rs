@@ -15,6 +15,8 @@
 //! - `record`: results recorded, retries scheduled, messages finished.
 //! - `notify`: delay notices and bounces (RFC 3461 NOTIFY, RFC 3464).
 //! - `dkim`: signing with the sender domain's keys, read once a minute.
+//! - `tls_policy`: the TLS each destination requires (none, MTA-STS; DANE
+//!   later), decided before connecting, per host.
 //! - `tls` and `stream`: TLS (opportunistic, or verified for next hops that
 //!   must be) and the connection it runs on.
 //!
@@ -29,10 +31,13 @@ mod record;
 mod session;
 mod stream;
 mod tls;
+mod tls_policy;
 
 pub use tls::TlsSetupError;
 
-use crate::route::{RouteError, Router, RouterConfig, StaticRoute};
+use crate::mta_sts::{FetchSettings, MtaSts};
+use crate::route::{Route, RouteError, Router, RouterConfig, StaticRoute};
+use crate::tls_report::{PolicyType, TlsResult};
 use chrono::Utc;
 use praisani_mailhost::PostOffice;
 use praisani_store::QueueRcptId;
@@ -41,6 +46,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tls_policy::TlsPolicy;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsConnector;
 
@@ -72,8 +78,15 @@ pub struct QueueSettings {
     /// link-local; see [`crate::route::is_internal`]). Off by default.
     pub allow_internal_mx: bool,
     /// CA certificates (PEM) trusted, besides the Mozilla roots, for next
-    /// hops whose certificate must verify ([`StaticRoute::must_verify`]).
+    /// hops whose certificate must verify ([`StaticRoute::must_verify`]),
+    /// MX hosts under an MTA-STS policy and MTA-STS policy hosts.
     pub tls_ca_file: Option<PathBuf>,
+    /// Honour recipient domains' MTA-STS policies (RFC 8461).
+    pub mta_sts: bool,
+    /// Longest time for fetching one MTA-STS policy.
+    pub mta_sts_timeout: Duration,
+    /// The HTTPS port of MTA-STS policy hosts (443; tests use others).
+    pub mta_sts_port: u16,
     /// Simultaneous outbound connections.
     pub max_connections: usize,
     /// Simultaneous outbound connections to one destination domain.
@@ -114,8 +127,13 @@ pub struct Runner {
     router: Router,
     /// For MX hosts and next hops that need no verification.
     tls: TlsConnector,
-    /// For next hops whose certificate must verify (`Target::verify_tls`).
+    /// For next hops whose certificate must verify (`Target::verify_tls`,
+    /// an enforced MTA-STS policy), and MTA-STS policy fetches.
     verified_tls: TlsConnector,
+    /// The check `verified_tls` makes, on its own (MTA-STS `testing`).
+    name_check: Arc<rustls::client::WebPkiServerVerifier>,
+    /// MTA-STS policies, unless `delivery.mta_sts` is off.
+    mta_sts: Option<MtaSts>,
     slots: Arc<Semaphore>,
     /// Connections per destination domain, so one slow or busy receiver
     /// neither takes every slot nor gets flooded.
@@ -142,10 +160,23 @@ impl Runner {
             smtp_port: settings.smtp_port,
             allow_internal_mx: settings.allow_internal_mx,
         })?;
+        let verified = tls::verified(settings.tls_ca_file.as_deref())?;
+        let mta_sts = settings.mta_sts.then(|| {
+            MtaSts::new(
+                office.store.clone(),
+                verified.connector.clone(),
+                FetchSettings {
+                    timeout: settings.mta_sts_timeout,
+                    port: settings.mta_sts_port,
+                },
+            )
+        });
         Ok(Runner {
             router,
             tls: tls::opportunistic(),
-            verified_tls: tls::verified(settings.tls_ca_file.as_deref())?,
+            verified_tls: verified.connector,
+            name_check: verified.verifier,
+            mta_sts,
             slots: Arc::new(Semaphore::new(settings.max_connections)),
             per_domain: Default::default(),
             working: Default::default(),
@@ -227,6 +258,55 @@ impl Runner {
             {
                 tracing::error!("queue: cannot renew leases: {e}");
             }
+        }
+    }
+
+    /// The TLS policy of the destination `route` leads to: the MTA-STS
+    /// policy of the domain whose MX records gave the hosts, if it has one
+    /// (and MTA-STS is on); none for static routes and the smarthost.
+    async fn tls_policy(&self, route: &Route) -> TlsPolicy {
+        let (Some(sts), Some(domain)) = (&self.mta_sts, &route.mx_domain) else {
+            return TlsPolicy::Opportunistic;
+        };
+        let (found, trouble) = sts.policy(&self.router, domain, now()).await;
+        if let Some(t) = trouble {
+            self.tls_report(TlsResult {
+                policy_type: if found.is_some() {
+                    PolicyType::Sts
+                } else {
+                    PolicyType::NoPolicyFound
+                },
+                policy_domain: domain.clone(),
+                receiving_mx: None,
+                receiving_ip: None,
+                failure: Some(t.result_type),
+                detail: t.detail,
+            });
+        }
+        found.map_or(TlsPolicy::Opportunistic, TlsPolicy::MtaSts)
+    }
+
+    /// The TLS-RPT hook (RFC 8460): every TLS outcome under a policy, and
+    /// every failure to find one, comes here. For now it is logged; the
+    /// daily reports will count it here.
+    fn tls_report(&self, r: TlsResult) {
+        let mx = r.receiving_mx.as_deref().unwrap_or("-");
+        match r.failure {
+            None => tracing::debug!(
+                policy = r.policy_type.as_str(),
+                domain = %r.policy_domain,
+                %mx,
+                "TLS under policy: success"
+            ),
+            Some(f) => tracing::warn!(
+                policy = r.policy_type.as_str(),
+                domain = %r.policy_domain,
+                %mx,
+                ip = ?r.receiving_ip,
+                result = f.as_str(),
+                "TLS under policy: {}",
+                r.detail
+            ),
         }
     }
 }

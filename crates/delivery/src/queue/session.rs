@@ -4,11 +4,13 @@
 
 use super::plan::{Job, Outcome, Problem, envelope_of};
 use super::stream::OutStream;
+use super::tls_policy::{HostTls, PolicyRef};
 use super::{Runner, tls};
 use crate::client::{
     Client, ClientConfig, Credentials, DotStuffer, Event, RecipientResult, TlsTrust,
 };
 use crate::route::{Target, TlsMode};
+use crate::tls_report::{ResultType, TlsResult};
 use praisani_message::dsn::Status;
 use praisani_store::{AttemptResult, QueueEntry};
 use std::collections::VecDeque;
@@ -65,19 +67,40 @@ impl Runner {
                     .await;
             }
         };
+        let policy = self.tls_policy(&route).await;
         let mut pending: VecDeque<Job> = jobs.into();
         let mut last_error = Problem::new(
             Status::new(4, 4, 1),
             format!("4.4.1 no server for {domain} could be reached"),
         );
         for target in route.hosts.iter() {
+            let host_tls = match policy.for_target(target) {
+                Ok((host_tls, mismatch)) => {
+                    if let Some(m) = mismatch {
+                        self.report_host(&m.policy, target, None, Some(m.result), m.text);
+                    }
+                    host_tls
+                }
+                Err(refusal) => {
+                    tracing::info!(%domain, host = %target.host, "{}", refusal.text);
+                    self.report_host(
+                        &refusal.policy,
+                        target,
+                        None,
+                        Some(refusal.result),
+                        refusal.text.clone(),
+                    );
+                    last_error = Problem::new(Status::new(4, 7, 5), refusal.text);
+                    continue;
+                }
+            };
             for addr in &target.addrs {
                 if pending.is_empty() {
                     return;
                 }
                 let mut current = None;
                 let result = self
-                    .session(&mut pending, &mut current, target, *addr)
+                    .session(&mut pending, &mut current, target, &host_tls, *addr)
                     .await;
                 // A message in flight when the connection ended has no
                 // result yet: it goes first to the next server.
@@ -106,6 +129,7 @@ impl Runner {
         pending: &mut VecDeque<Job>,
         current: &mut Option<Job>,
         target: &Target,
+        host_tls: &HostTls,
         addr: SocketAddr,
     ) -> Result<(), Fail> {
         let timeout = self.settings.timeout;
@@ -117,7 +141,7 @@ impl Runner {
             Err(_) => return Err(next(4, 4, 1, format!("4.4.1 {addr}: connection timed out"))),
         };
         let mut config = ClientConfig::new(self.settings.hostname.clone());
-        config.starttls = target.starttls_policy();
+        config.starttls = host_tls.starttls(target.tls);
         config.auth = target.auth.as_ref().map(|(u, p)| Credentials {
             user: u.clone(),
             password: p.clone(),
@@ -126,16 +150,20 @@ impl Runner {
         // A next hop that must verify gets the verifying connector, so a
         // finished handshake is a verified one; the engine sends AUTH only
         // when told so.
-        let (connector, trust) = if target.verify_tls {
-            (&self.verified_tls, TlsTrust::Verified)
-        } else {
-            (&self.tls, TlsTrust::Unverified)
+        let (connector, trust) = match host_tls {
+            HostTls::VerifiedName(_) => (&self.verified_tls, TlsTrust::Verified),
+            HostTls::Opportunistic | HostTls::ReportOnly(_) => (&self.tls, TlsTrust::Unverified),
         };
+        // Under a testing policy: STARTTLS missing is reported once.
+        let mut tls_up = false;
+        let mut reported_plain = false;
         let (mut stream, mut client) = match target.tls {
             TlsMode::Implicit => {
                 let tls = tls::handshake(connector, tcp, &target.host)
                     .await
-                    .map_err(|e| next(4, 7, 5, e.to_string()))?;
+                    .map_err(|e| self.handshake_failed(host_tls, target, addr, e))?;
+                self.handshake_done(host_tls, target, addr, &tls);
+                tls_up = true;
                 (
                     OutStream::Tls(Box::new(tls)),
                     Client::new_tls(config, trust),
@@ -157,17 +185,33 @@ impl Runner {
                         };
                         let tls = tls::handshake(connector, tcp, &target.host)
                             .await
-                            .map_err(|e| next(4, 7, 5, e.to_string()))?;
+                            .map_err(|e| self.handshake_failed(host_tls, target, addr, e))?;
+                        self.handshake_done(host_tls, target, addr, &tls);
+                        tls_up = true;
                         stream = OutStream::Tls(Box::new(tls));
                         client.tls_established(trust);
                     }
-                    Event::ReadyForMessage => match pending.pop_front() {
-                        Some(job) => {
-                            client.start_message(envelope_of(&job));
-                            *current = Some(job);
+                    Event::ReadyForMessage => {
+                        if let (false, false, HostTls::ReportOnly(p)) =
+                            (tls_up, reported_plain, host_tls)
+                        {
+                            reported_plain = true;
+                            let text = format!(
+                                "{}: {} ({addr}) offers no STARTTLS; sent in clear text",
+                                p.label(),
+                                target.host
+                            );
+                            let failure = Some(ResultType::StarttlsNotSupported);
+                            self.report_host(p, target, Some(addr), failure, text);
                         }
-                        None => client.quit(),
-                    },
+                        match pending.pop_front() {
+                            Some(job) => {
+                                client.start_message(envelope_of(&job));
+                                *current = Some(job);
+                            }
+                            None => client.quit(),
+                        }
+                    }
                     Event::SendBody => {
                         let Some(job) = current.as_ref() else {
                             return Err(Fail::Next(Problem::new(
@@ -187,6 +231,27 @@ impl Runner {
                     Event::Closed(failure) => {
                         return match failure {
                             None if pending.is_empty() && current.is_none() => Ok(()),
+                            Some(f)
+                                if f.stage == "STARTTLS"
+                                    && matches!(host_tls, HostTls::VerifiedName(Some(_))) =>
+                            {
+                                // Required by a policy and not to be had:
+                                // never plain text; try the next host.
+                                let p = host_tls.policy().cloned();
+                                let label = p.as_ref().map(PolicyRef::label).unwrap_or_default();
+                                let text =
+                                    format!("4.7.5 {label}: {addr} at STARTTLS: {}", f.reply);
+                                if let Some(p) = &p {
+                                    self.report_host(
+                                        p,
+                                        target,
+                                        Some(addr),
+                                        Some(ResultType::StarttlsNotSupported),
+                                        text.clone(),
+                                    );
+                                }
+                                Err(Fail::Next(Problem::new(Status::new(4, 7, 5), text)))
+                            }
                             Some(f) => {
                                 let text = format!("{addr} at {}: {}", f.stage, f.reply);
                                 let said = Status::in_reply(&f.reply);
@@ -216,6 +281,75 @@ impl Runner {
                 client.feed(&buf[..n]);
             }
         }
+    }
+
+    /// A failed handshake as the reason to try the next server, named
+    /// after the policy that required it, and reported.
+    fn handshake_failed(
+        &self,
+        host_tls: &HostTls,
+        target: &Target,
+        addr: SocketAddr,
+        e: tls::HandshakeError,
+    ) -> Fail {
+        let Some(p) = host_tls.policy() else {
+            return next(4, 7, 5, e.to_string());
+        };
+        let said = e.to_string();
+        let said = said.strip_prefix("4.7.5 ").unwrap_or(&said);
+        let text = format!("4.7.5 {}: {said}", p.label());
+        self.report_host(p, target, Some(addr), Some(e.result_type()), text.clone());
+        next(4, 7, 5, text)
+    }
+
+    /// After a handshake under a policy: a success to report, or under a
+    /// testing policy the certificate checked as enforcing would have,
+    /// its failure reported (and the session goes on).
+    fn handshake_done(
+        &self,
+        host_tls: &HostTls,
+        target: &Target,
+        addr: SocketAddr,
+        stream: &tokio_rustls::client::TlsStream<TcpStream>,
+    ) {
+        match host_tls {
+            HostTls::Opportunistic | HostTls::VerifiedName(None) => {}
+            HostTls::VerifiedName(Some(p)) => {
+                self.report_host(p, target, Some(addr), None, "verified".into())
+            }
+            HostTls::ReportOnly(p) => match tls::check_name(&self.name_check, stream, &target.host)
+            {
+                Ok(()) => self.report_host(p, target, Some(addr), None, "verified".into()),
+                Err(e) => {
+                    let text = format!(
+                        "{}: certificate of {} ({addr}): {e}; sent all the same",
+                        p.label(),
+                        target.host
+                    );
+                    let result = ResultType::of_certificate(&e);
+                    self.report_host(p, target, Some(addr), Some(result), text);
+                }
+            },
+        }
+    }
+
+    /// One session outcome under `policy` to the TLS-RPT hook.
+    fn report_host(
+        &self,
+        policy: &PolicyRef,
+        target: &Target,
+        addr: Option<SocketAddr>,
+        failure: Option<ResultType>,
+        detail: String,
+    ) {
+        self.tls_report(TlsResult {
+            policy_type: policy.kind,
+            policy_domain: policy.domain.clone(),
+            receiving_mx: Some(target.host.clone()),
+            receiving_ip: addr.map(|a| a.ip()),
+            failure,
+            detail,
+        });
     }
 
     /// A server's answers for one message, as queue results.

@@ -1,8 +1,11 @@
 //! TLS for outbound SMTP: opportunistic for MX hosts (encrypted whenever
 //! the server offers it, its certificate not checked), verified for the
 //! next hops that must be (the smarthost with credentials, static routes
-//! marked `verify_tls`): the certificate chains to the Mozilla roots or to
-//! a configured CA file and names the host.
+//! marked `verify_tls`, MX hosts under an enforced MTA-STS policy): the
+//! certificate chains to the Mozilla roots or to a configured CA file and
+//! names the host. Under an MTA-STS policy in `testing` mode the same
+//! check runs after an opportunistic handshake ([`check_name`]), only to
+//! report.
 
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -51,6 +54,56 @@ pub enum TlsSetupError {
     /// rustls refused the settings (a CA certificate it cannot use).
     #[error("verified outbound TLS: {0}")]
     Config(#[from] rustls::Error),
+    /// The certificate verifier could not be built from the roots.
+    #[error("verified outbound TLS: {0}")]
+    Verifier(#[from] rustls::client::VerifierBuilderError),
+}
+
+impl HandshakeError {
+    /// The TLS-RPT result type of the failure.
+    pub(super) fn result_type(&self) -> crate::tls_report::ResultType {
+        use crate::tls_report::ResultType;
+        match self {
+            HandshakeError::Failed { source, .. } => ResultType::of_handshake(source),
+            HandshakeError::BadName { .. } | HandshakeError::TimedOut { .. } => {
+                ResultType::ValidationFailure
+            }
+        }
+    }
+}
+
+/// The verifying connector and its certificate verifier, for checks
+/// after a handshake that did not verify ([`check_name`]).
+pub(super) struct Verified {
+    /// Handshakes fail unless the certificate verifies.
+    pub(super) connector: TlsConnector,
+    /// The same check, on its own.
+    pub(super) verifier: Arc<rustls::client::WebPkiServerVerifier>,
+}
+
+/// Checks the certificate an opportunistic handshake with `host` got, as
+/// the verifying connector would have.
+pub(super) fn check_name(
+    verifier: &rustls::client::WebPkiServerVerifier,
+    stream: &TlsStream<TcpStream>,
+    host: &str,
+) -> Result<(), rustls::Error> {
+    use rustls::client::danger::ServerCertVerifier;
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|_| rustls::Error::General(format!("{host} is not a TLS server name")))?;
+    let certs = stream.get_ref().1.peer_certificates().unwrap_or_default();
+    let Some((end_entity, intermediates)) = certs.split_first() else {
+        return Err(rustls::Error::NoCertificatesPresented);
+    };
+    verifier
+        .verify_server_cert(
+            end_entity,
+            intermediates,
+            &name,
+            &[],
+            rustls::pki_types::UnixTime::now(),
+        )
+        .map(|_| ())
 }
 
 /// The client side of a TLS handshake with `host` over `tcp`.
@@ -79,7 +132,8 @@ pub(super) async fn handshake(
 
 /// TLS for outbound SMTP is opportunistic (RFC 3207 section 4.1: MX
 /// servers are rarely verifiable by name); it protects against passive
-/// eavesdropping. MTA-STS and DANE, which make it verifiable, come later.
+/// eavesdropping. A domain's MTA-STS policy (or DANE, to come) is what
+/// makes its MX hosts verifiable: then [`verified`] is used.
 pub(super) fn opportunistic() -> TlsConnector {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
@@ -108,7 +162,7 @@ pub(super) fn opportunistic() -> TlsConnector {
 /// chains to a Mozilla root (webpki-roots) or to a certificate of
 /// `ca_file` (PEM), and names the host asked for (an IP address host is
 /// matched against the certificate's IP addresses).
-pub(super) fn verified(ca_file: Option<&Path>) -> Result<TlsConnector, TlsSetupError> {
+pub(super) fn verified(ca_file: Option<&Path>) -> Result<Verified, TlsSetupError> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -129,11 +183,19 @@ pub(super) fn verified(ca_file: Option<&Path>) -> Result<TlsConnector, TlsSetupE
         }
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()?;
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
+        .with_webpki_verifier(verifier.clone())
         .with_no_client_auth();
-    Ok(TlsConnector::from(Arc::new(config)))
+    Ok(Verified {
+        connector: TlsConnector::from(Arc::new(config)),
+        verifier,
+    })
 }
 
 /// Accepts any certificate, but still checks the handshake signatures.

@@ -16,8 +16,9 @@ use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::sweep_plan;
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, ExpireReport,
-    HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, NewAccount, NoticeWriter,
-    Outbound, QueueEntry, QueueId, QueueRcptId, Retention, Secrets, Spool, Store, StoreError,
+    HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord, NewAccount,
+    NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, Retention, Secrets, Spool, Store,
+    StoreError,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -453,6 +454,22 @@ impl Store for EmbeddedStore {
         self.inner
             .writer
             .run(move |conn| ops::greylist(conn, &t, &c, now, &r))
+            .await
+    }
+
+    async fn mta_sts_get(&self, domain: &str) -> Result<Option<MtaStsRecord>, StoreError> {
+        let domain = domain.to_string();
+        self.inner
+            .readers
+            .run(move |c| ops::mta_sts_get(c, &domain))
+            .await
+    }
+
+    async fn mta_sts_put(&self, record: &MtaStsRecord) -> Result<(), StoreError> {
+        let record = record.clone();
+        self.inner
+            .writer
+            .run(move |c| ops::mta_sts_put(c, &record))
             .await
     }
 

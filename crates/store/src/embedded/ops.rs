@@ -17,7 +17,7 @@ use crate::{
     QueueEntry, QueueId, QueueRcptId, QueuedRcpt, RcptState, Retention, Secrets, Spool, StoreError,
     Usage,
 };
-use crate::{Conflict, Language, Subject};
+use crate::{Conflict, Language, MtaStsRecord, Subject};
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -1082,4 +1082,36 @@ pub(super) fn greylist(
         .execute(params![client, now])?;
     }
     Ok(outcome)
+}
+
+/// The cached MTA-STS policy of `domain` (see [`crate::Store::mta_sts_get`]).
+pub(super) fn mta_sts_get(
+    c: &Connection,
+    domain: &str,
+) -> Result<Option<MtaStsRecord>, StoreError> {
+    Ok(c.prepare_cached(
+        "SELECT domain, id, policy, fetched, expires FROM mta_sts_policies WHERE domain = ?1",
+    )?
+    .query_row(params![domain], |r| {
+        Ok(MtaStsRecord {
+            domain: r.get(0)?,
+            id: r.get(1)?,
+            policy: r.get(2)?,
+            fetched: r.get(3)?,
+            expires: r.get(4)?,
+        })
+    })
+    .optional()?)
+}
+
+/// Stores a domain's MTA-STS policy (see [`crate::Store::mta_sts_put`]).
+pub(super) fn mta_sts_put(c: &Connection, r: &MtaStsRecord) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO mta_sts_policies (domain, id, policy, fetched, expires)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (domain) DO UPDATE SET id = excluded.id, policy = excluded.policy,
+            fetched = excluded.fetched, expires = excluded.expires",
+    )?
+    .execute(params![r.domain, r.id, r.policy, r.fetched, r.expires])?;
+    Ok(())
 }

@@ -157,6 +157,15 @@ const MIGRATIONS: &[&str] = &[
         last_seen INTEGER NOT NULL
      );
      CREATE INDEX greylist_clients_last_seen ON greylist_clients (last_seen);",
+    // 10: the last good MTA-STS policy of each recipient domain (RFC 8461
+    // section 5.1), so a restart keeps it.
+    "CREATE TABLE mta_sts_policies (
+        domain TEXT PRIMARY KEY,
+        id TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        fetched INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+     );",
 ];
 
 /// Brings the schema up to date.

@@ -59,9 +59,9 @@ use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::{Expired, sweep_plan};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodySource, BodyStream, DomainInfo,
-    ExpireReport, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, NewAccount,
-    NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, Retention, Secrets, Spool, Store,
-    StoreError,
+    ExpireReport, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord,
+    NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, Retention, Secrets,
+    Spool, Store, StoreError,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -611,6 +611,14 @@ impl Store for PostgresStore {
     ) -> Result<GreyOutcome, StoreError> {
         write!(self, |tx| ops::greylist(&tx, triplet, client, now, rules)
             .await?)
+    }
+
+    async fn mta_sts_get(&self, domain: &str) -> Result<Option<MtaStsRecord>, StoreError> {
+        ops::mta_sts_get(&self.client().await?, domain).await
+    }
+
+    async fn mta_sts_put(&self, record: &MtaStsRecord) -> Result<(), StoreError> {
+        ops::mta_sts_put(&self.client().await?, record).await
     }
 }
 

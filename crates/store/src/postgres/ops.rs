@@ -18,7 +18,7 @@ use crate::{
     Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter, Outbound, OutboundRcpt, QueueEntry,
     QueueId, QueueRcptId, QueuedRcpt, RcptState, Retention, Secrets, Spool, StoreError, Usage,
 };
-use crate::{Conflict, Language, Subject};
+use crate::{Conflict, Language, MtaStsRecord, Subject};
 use deadpool_postgres::GenericClient;
 use praisani_mailaddr::{Address, Domain};
 use tokio_postgres::Row;
@@ -1242,4 +1242,41 @@ pub(super) async fn greylist<C: GenericClient>(
         .await?;
     }
     Ok(outcome)
+}
+
+/// The cached MTA-STS policy of `domain` (see [`crate::Store::mta_sts_get`]).
+pub(super) async fn mta_sts_get<C: GenericClient>(
+    c: &C,
+    domain: &str,
+) -> Result<Option<MtaStsRecord>, StoreError> {
+    let row = opt(
+        c,
+        "SELECT domain, id, policy, fetched, expires FROM mta_sts_policies WHERE domain = $1",
+        &[&domain],
+    )
+    .await?;
+    Ok(row.map(|r| MtaStsRecord {
+        domain: r.get(0),
+        id: r.get(1),
+        policy: r.get(2),
+        fetched: r.get(3),
+        expires: r.get(4),
+    }))
+}
+
+/// Stores a domain's MTA-STS policy (see [`crate::Store::mta_sts_put`]).
+pub(super) async fn mta_sts_put<C: GenericClient>(
+    c: &C,
+    r: &MtaStsRecord,
+) -> Result<(), StoreError> {
+    exec(
+        c,
+        "INSERT INTO mta_sts_policies (domain, id, policy, fetched, expires)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (domain) DO UPDATE SET id = EXCLUDED.id, policy = EXCLUDED.policy,
+            fetched = EXCLUDED.fetched, expires = EXCLUDED.expires",
+        &[&r.domain, &r.id, &r.policy, &r.fetched, &r.expires],
+    )
+    .await?;
+    Ok(())
 }

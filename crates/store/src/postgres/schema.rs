@@ -143,6 +143,15 @@ const MIGRATIONS: &[&str] = &[
         last_seen BIGINT NOT NULL
      );
      CREATE INDEX greylist_clients_last_seen ON greylist_clients (last_seen);",
+    // 5: the last good MTA-STS policy of each recipient domain (RFC 8461
+    // section 5.1), shared by the nodes and kept over restarts.
+    "CREATE TABLE mta_sts_policies (
+        domain TEXT PRIMARY KEY,
+        id TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        fetched BIGINT NOT NULL,
+        expires BIGINT NOT NULL
+     );",
 ];
 
 /// Brings the schema up to date; returns the store's UIDL prefix.
