@@ -58,6 +58,11 @@ pub struct Config {
     /// Advertise CHUNKING (RFC 3030) and accept BDAT. Off, BDAT is answered
     /// `502 5.5.1` like any command we do not implement.
     pub chunking: bool,
+    /// Advertise REQUIRETLS (RFC 8689) on sessions under TLS and accept the
+    /// REQUIRETLS MAIL parameter there; before TLS it is refused with
+    /// `530 5.7.10`. Off, REQUIRETLS is an unknown parameter (555). Only a
+    /// server whose queue honours it may turn it on.
+    pub requiretls: bool,
 }
 
 impl Config {
@@ -84,6 +89,7 @@ impl Config {
             require_auth: false,
             require_tls_for_mail: false,
             chunking: false,
+            requiretls: false,
         }
     }
 }

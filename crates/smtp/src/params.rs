@@ -36,6 +36,10 @@ pub struct MailParams {
     /// `ENVID=` (RFC 3461 section 4.4), xtext-decoded: printable ASCII, at most
     /// [`ENVID_MAX`] characters.
     pub envid: Option<String>,
+    /// `REQUIRETLS` (RFC 8689): the message may only travel over TLS whose
+    /// server was authenticated (MTA-STS or DANE). Set by the session, which
+    /// accepts it only under TLS when it offered it.
+    pub requiretls: bool,
 }
 
 /// The `RET=` value of MAIL FROM (RFC 3461 section 4.3): the one type the
@@ -397,6 +401,7 @@ mod tests {
                 smtputf8: true,
                 ret: None,
                 envid: None,
+                requiretls: false,
             })
         );
         let got = MailParams::from_params(&[p("BODY", Some("7BIT"))], true, true);
@@ -570,6 +575,7 @@ mod tests {
                 smtputf8: true,
                 ret: Some(Ret::Headers),
                 envid: Some("x+y".into()),
+                requiretls: false,
             })
         );
     }

@@ -28,6 +28,10 @@ impl Session {
         if c.dsn {
             lines.push("DSN".to_owned());
         }
+        // RFC 8689 section 2: only where the session itself is under TLS.
+        if c.requiretls && self.tls_active {
+            lines.push("REQUIRETLS".to_owned());
+        }
         // RFC 3207 4.2: never offered again once under TLS.
         if c.starttls && !self.tls_active {
             lines.push("STARTTLS".to_owned());

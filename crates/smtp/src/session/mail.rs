@@ -42,8 +42,28 @@ impl Session {
             ));
             return self.close();
         }
-        let params = match MailParams::from_params_with_dsn(
-            params,
+        // REQUIRETLS (RFC 8689) is the session's business: whether TLS is
+        // up decides it; the other parameters go to the parser.
+        let (requiretls, params): (Vec<_>, Vec<_>) = params
+            .iter()
+            .cloned()
+            .partition(|p| esmtp && self.config.requiretls && p.keyword == "REQUIRETLS");
+        if let Some(p) = requiretls.first() {
+            if p.value.is_some() || requiretls.len() > 1 {
+                return self.param_error(crate::params::ParamError::Syntax(
+                    "Bad REQUIRETLS parameter",
+                ));
+            }
+            if !self.tls_active {
+                return self.bad_command(Reply::new(
+                    530,
+                    "5.7.10",
+                    "REQUIRETLS needs a TLS session: issue STARTTLS first",
+                ));
+            }
+        }
+        let mut params = match MailParams::from_params_with_dsn(
+            &params,
             esmtp,
             self.config.smtputf8,
             self.config.dsn,
@@ -51,6 +71,7 @@ impl Session {
             Ok(p) => p,
             Err(e) => return self.param_error(e),
         };
+        params.requiretls = !requiretls.is_empty();
         let max = self.config.max_message_size;
         if params.size.is_some_and(|s| max != 0 && s > max) {
             return self.send(Reply::new(

@@ -403,6 +403,7 @@ fn pipelined_batch_with_verdicts() {
                 smtputf8: false,
                 ret: None,
                 envid: None,
+                requiretls: false,
             }
         })
     );

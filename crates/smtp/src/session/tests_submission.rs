@@ -1026,3 +1026,45 @@ fn random_input_with_tls_and_auth_never_panics_and_stays_bounded() {
         "{handshakes} handshakes, {logins} logins, {messages} messages"
     );
 }
+
+#[test]
+fn requiretls_is_offered_and_taken_only_under_tls() {
+    let mut c = Config::new(HOST);
+    c.requiretls = true;
+    // Before TLS: not offered, and refused with 530 5.7.10.
+    let mut plain = crate::session::tests::session_with(c.clone());
+    assert!(!ehlo(&mut plain).contains("REQUIRETLS"));
+    assert_eq!(
+        run(&mut plain, "MAIL FROM:<a@b.example> REQUIRETLS\r\n"),
+        ["530 5.7.10 REQUIRETLS needs a TLS session: issue STARTTLS first\r\n"]
+    );
+    // Under TLS: offered, and the sender's check sees it.
+    let mut s = tls_session(c.clone());
+    assert!(ehlo(&mut s).contains("250 REQUIRETLS\r\n"));
+    s.feed(b"MAIL FROM:<a@b.example> requiretls\r\n");
+    match s.poll() {
+        Some(Event::CheckSender { params, .. }) => assert!(params.requiretls),
+        other => panic!("{other:?}"),
+    }
+    s.mail_verdict(Verdict::Accept);
+    assert_eq!(drain(&mut s), ["250 2.1.0 Ok\r\n"]);
+    // Without it, the flag is off; with a value or twice, a syntax error.
+    let mut s = tls_session(c.clone());
+    ehlo(&mut s);
+    s.feed(b"MAIL FROM:<a@b.example>\r\n");
+    match s.poll() {
+        Some(Event::CheckSender { params, .. }) => assert!(!params.requiretls),
+        other => panic!("{other:?}"),
+    }
+    let mut s = tls_session(c.clone());
+    ehlo(&mut s);
+    assert_eq!(
+        run(&mut s, "MAIL FROM:<a@b.example> REQUIRETLS=YES\r\n"),
+        ["501 5.5.4 Bad REQUIRETLS parameter\r\n"]
+    );
+    // Turned off: an unknown parameter, also under TLS.
+    let mut s = tls_session(Config::new(HOST));
+    assert!(!ehlo(&mut s).contains("REQUIRETLS"));
+    let out = run(&mut s, "MAIL FROM:<a@b.example> REQUIRETLS\r\n");
+    assert!(out[0].starts_with("555 5.5.4"), "{out:?}");
+}
