@@ -77,7 +77,7 @@ impl Runner {
             tracing::error!(queue = %entry.id, "cannot record the delay notice: {e}");
         }
         match store.queue_get(entry.id).await {
-            Ok(Some(e)) if e.recipients.iter().all(|r| r.state != RcptState::Pending) => {
+            Ok(Some(e)) if e.recipients.iter().all(|r| r.state.is_final()) => {
                 if let Err(e) = store.queue_delete(entry.id).await {
                     tracing::error!(queue = %entry.id, "cannot remove finished message: {e}");
                 }

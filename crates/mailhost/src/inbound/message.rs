@@ -158,6 +158,7 @@ impl Inbound {
             ret: env.params.ret,
             smtputf8: env.params.smtputf8,
             eight_bit: env.params.body == praisani_smtp::Body::EightBitMime,
+            account: self.account.as_ref().map(|a| a.id),
         });
         // Mail from other servers: its header waits for the checks, and the
         // trace headers with it, so nothing is written before the body.
