@@ -12,10 +12,12 @@ use std::time::Duration;
 
 mod dnsbl;
 mod greylist;
+mod sending;
 mod spam;
 mod trust;
 pub use dnsbl::{CheckAt, DnsblConfig};
 pub use greylist::GreylistConfig;
+pub use sending::SendingConfig;
 pub use spam::SpamConfig;
 pub use trust::TrustConfig;
 
@@ -69,6 +71,8 @@ pub struct Config {
     pub greylist: GreylistConfig,
     /// The spam filter (rspamd) on mail from other servers.
     pub spam: SpamConfig,
+    /// Sending limits and containment for our users' mail.
+    pub sending: SendingConfig,
 }
 
 /// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
@@ -747,6 +751,7 @@ impl Default for Config {
             dnsbl: DnsblConfig::default(),
             greylist: GreylistConfig::default(),
             spam: SpamConfig::default(),
+            sending: SendingConfig::default(),
         }
     }
 }
@@ -981,6 +986,7 @@ impl Config {
         config.dnsbl.validate()?;
         config.greylist.validate()?;
         config.spam.validate()?;
+        config.sending.policy()?;
         Ok(config)
     }
 

@@ -4,7 +4,7 @@
 use super::plan::{Job, Outcome, Problem};
 use super::{Runner, notify, now};
 use praisani_message::dsn::Status;
-use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt, RcptState};
+use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
