@@ -584,3 +584,79 @@ fn queue_hold_and_release_by_id() {
     );
     assert_eq!(ok[0].0, 250, "{ok:?}");
 }
+
+#[test]
+fn an_account_whose_mail_bounces_is_held() {
+    if !have_python_module("smtplib", "python3", module_path!()) {
+        return;
+    }
+    // The remote side: a second praisani hosting remote.test with r@ only.
+    let b = Server::start_default();
+    b.add_domain("remote.test");
+    b.add_user("r@remote.test", "rpw", &[]);
+    b.add_user("r2@remote.test", "rpw", &[]);
+    let s = server(
+        "bounce_min_recipients = 4\nbounce_percent = 50",
+        b.smtp_port,
+    );
+    s.add_user("u@example.test", "upw", &[]);
+    // Two of four bounce: 50% is not more than 50%.
+    let first = submit_all(
+        s.submission_port,
+        "u@example.test",
+        "upw",
+        &[spec(
+            "half",
+            &[
+                "r@remote.test",
+                "x1@remote.test",
+                "x2@remote.test",
+                "r2@remote.test",
+            ],
+        )],
+    );
+    assert_eq!(first[0].0, 250, "{first:?}");
+    wait_for("the first message to finish", 30, || {
+        queue(&s).is_empty().then_some(())
+    });
+    let shown = s.cli(&["--json", "user", "show", "u@example.test"]);
+    assert!(
+        shown.out().contains("\"held\":null"),
+        "held at 50%: {}",
+        shown.out()
+    );
+    // One more bounce: 3 of 5.
+    let worse = submit_all(
+        s.submission_port,
+        "u@example.test",
+        "upw",
+        &[spec("worse", &["x3@remote.test"])],
+    );
+    assert_eq!(worse[0].0, 250, "{worse:?}");
+    let held = wait_for("the account to be held", 30, || {
+        let out = s.cli(&["--json", "user", "show", "u@example.test"]);
+        (!out.out().contains("\"held\":null")).then(|| out.out())
+    });
+    assert!(held.contains("3 of its 5 outbound recipients"), "{held}");
+    let refused = submit_all(
+        s.submission_port,
+        "u@example.test",
+        "upw",
+        &[spec("more", &["r@remote.test"])],
+    );
+    assert_eq!(refused[0].0, 451, "{refused:?}");
+    let notice = wait_for("the hold notice", 20, || {
+        let out = python(
+            READ_NOTICES,
+            &[&s.pop3_port.to_string(), DEMO_USER, DEMO_PASS],
+            Duration::from_secs(30),
+        );
+        let text = out.out();
+        text.contains("put on hold").then_some(text)
+    });
+    assert!(
+        notice.contains("SUBJECT Account u@example.test put on hold"),
+        "{notice}"
+    );
+    assert!(notice.contains("LANG en"), "{notice}");
+}

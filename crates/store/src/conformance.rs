@@ -1213,6 +1213,22 @@ pub async fn sending_limits<S: Store + ?Sized + 'static>(store: Arc<S>) {
         }
     }
     assert_eq!(counted, 3, "concurrent charges passed the limit");
+    // Outbound results: summed over the last day, older hours left out.
+    let o = store.send_outcomes(a, 10, 2, t0).await.unwrap();
+    assert_eq!((o.finished, o.failed), (10, 2));
+    let o = store.send_outcomes(a, 5, 5, t0 + 3600).await.unwrap();
+    assert_eq!((o.finished, o.failed), (15, 7));
+    let o = store
+        .send_outcomes(a, 1, 0, t0 + 86_400 + 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.finished, o.failed),
+        (6, 5),
+        "the first hour is older than a day"
+    );
+    let o = store.send_outcomes(b, 0, 0, t0).await.unwrap();
+    assert_eq!((o.finished, o.failed), (0, 0), "another account's results");
 }
 
 /// Holds: an account on hold holds its pending queued mail, once; queued

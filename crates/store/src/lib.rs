@@ -338,4 +338,15 @@ pub trait Store: Send + Sync + 'static {
         delete: bool,
         now: i64,
     ) -> Result<u64, StoreError>;
+    /// Records the final results of an account's outbound recipients
+    /// (how many reached a result, how many of them failed for good) in
+    /// its current UTC hour, and answers the totals of the last 24 hours
+    /// including it: what the bounce-rate containment decides on.
+    async fn send_outcomes(
+        &self,
+        account: AccountId,
+        finished: u64,
+        failed: u64,
+        now: i64,
+    ) -> Result<sending::Outcomes, StoreError>;
 }

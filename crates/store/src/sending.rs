@@ -144,6 +144,21 @@ pub enum SendOutcome {
     Over(Over),
 }
 
+/// An account's outbound results over the last 24 hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Outcomes {
+    /// Recipients that reached a final result (delivered or failed).
+    pub finished: u64,
+    /// Of them, those that failed for good (bounced).
+    pub failed: u64,
+}
+
+/// The counter an account's outbound results are kept in (hourly
+/// windows, summed over the last [`DAY`]).
+pub fn outcome_scope(account: AccountId) -> String {
+    format!("outcome:{}", account.get())
+}
+
 /// The four counters a charge touches, in the order backends lock them
 /// (one order everywhere, so two charges cannot deadlock): the counter's
 /// key, its window and the window's start.

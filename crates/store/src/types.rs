@@ -383,6 +383,9 @@ pub struct QueueEntry {
     pub size: u64,
     /// The recipients.
     pub recipients: Vec<QueuedRcpt>,
+    /// The account that submitted it (`None` for mail we write and for
+    /// relayed mail of trusted networks).
+    pub account: Option<AccountId>,
 }
 
 /// Recipients just leased from the queue, each with its message's id, in

@@ -67,6 +67,26 @@ impl Runner {
                 }
             }
         }
+        if let Some(account) = entry.account {
+            let finished = results
+                .iter()
+                .filter(|(_, res, _, _)| !matches!(res, AttemptResult::Retry { .. }))
+                .count() as u64;
+            let failed = results
+                .iter()
+                .filter(|(_, res, _, _)| matches!(res, AttemptResult::Failed { .. }))
+                .count() as u64;
+            if let Err(e) = praisani_mailhost::outbound_policy::record_outcomes(
+                &self.office,
+                account,
+                finished,
+                failed,
+            )
+            .await
+            {
+                tracing::error!(queue = %entry.id, "cannot record the sender's results: {e}");
+            }
+        }
         let delay_after = self.settings.delay_notice.as_secs() as i64;
         let (notices, delayed) = notify::notices(entry, &results, delay_after, now());
         self.notify(entry, &notices).await;

@@ -15,7 +15,8 @@ pub mod notice;
 use crate::office::PostOffice;
 use praisani_mailaddr::Address;
 use praisani_smtp::Reply;
-use praisani_store::sending::{Counted, Limits, Over, Scope, SendLimits, Span};
+use praisani_store::AccountId;
+use praisani_store::sending::{Counted, Limits, Outcomes, Over, Scope, SendLimits, Span};
 use praisani_store::{Account, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,6 +35,33 @@ pub struct SendingPolicy {
     pub accounts: HashMap<String, Limits>,
     /// An account that hits a limit is put on hold.
     pub hold_on_limit: bool,
+    /// An account whose recent mail bounces at this rate is put on hold
+    /// (`None`: never).
+    pub bounce_hold: Option<BounceRule>,
+}
+
+/// When an account's bounces are unusual: over the last 24 hours, at
+/// least `min_recipients` of its outbound recipients reached a final
+/// result and more than `percent` of them failed for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BounceRule {
+    /// Recipients needed before the rate means anything.
+    pub min_recipients: u64,
+    /// The failure rate (percent) above which the account is held.
+    pub percent: u8,
+}
+
+impl BounceRule {
+    /// The reason to hold an account with these results, if any.
+    pub fn judge(&self, o: &Outcomes) -> Option<String> {
+        (o.finished >= self.min_recipients && o.failed * 100 > o.finished * u64::from(self.percent))
+            .then(|| {
+                format!(
+                    "{} of its {} outbound recipients in the last 24 hours bounced (more than {}%)",
+                    o.failed, o.finished, self.percent
+                )
+            })
+    }
 }
 
 /// The key an account's own limits are configured under: the local part
@@ -136,4 +164,72 @@ pub async fn hold(
         });
     }
     Ok(changed)
+}
+
+/// Records the final results of a queued message of `account` (how many
+/// recipients finished, how many of them bounced) and, when the bounce
+/// rule says its recent mail bounces at an unusual rate, puts the account
+/// on hold. Called by the outbound queue after each message's attempt.
+pub async fn record_outcomes(
+    office: &Arc<PostOffice>,
+    account: AccountId,
+    finished: u64,
+    failed: u64,
+) -> Result<(), StoreError> {
+    if finished == 0 {
+        return Ok(());
+    }
+    let now = chrono::Utc::now().timestamp();
+    let totals = office
+        .store
+        .send_outcomes(account, finished, failed, now)
+        .await?;
+    let Some(reason) = office.sending.bounce_hold.and_then(|r| r.judge(&totals)) else {
+        return Ok(());
+    };
+    match office.store.account_by_id(account).await? {
+        Some(a) if a.held.is_none() => {
+            hold(office, &a, &reason).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bounce_rule_needs_enough_recipients_and_more_than_the_rate() {
+        let r = BounceRule {
+            min_recipients: 20,
+            percent: 30,
+        };
+        let o = |finished, failed| Outcomes { finished, failed };
+        assert_eq!(r.judge(&o(19, 19)), None, "too few to judge");
+        assert_eq!(r.judge(&o(20, 6)), None, "exactly 30% is not more");
+        let why = r.judge(&o(20, 7)).unwrap();
+        assert!(why.contains("7 of its 20"), "{why}");
+    }
+
+    #[test]
+    fn refusals_name_the_limit_with_the_right_code() {
+        let over = Over {
+            scope: Scope::Account,
+            span: Span::Hour,
+            counted: Counted::NewRecipients,
+            limit: 5,
+            resets: 7200,
+        };
+        let r = refusal(&over, false);
+        assert_eq!(r.code, 452);
+        let text = r.lines.join(" ");
+        assert!(
+            text.contains("4.5.3")
+                && text.contains("5 first-time recipients per hour for this account")
+                && text.contains("02:00 UTC"),
+            "{text}"
+        );
+    }
 }

@@ -5,7 +5,7 @@
 
 use super::ConfigError;
 use praisani_mailaddr::{Address, Domain};
-use praisani_mailhost::outbound_policy::{SendingPolicy, account_key};
+use praisani_mailhost::outbound_policy::{BounceRule, SendingPolicy, account_key};
 use praisani_store::sending::{Limits, SendLimits, Window};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -69,6 +69,15 @@ pub struct SendingConfig {
     pub domain_new_recipients_per_day: u64,
     /// An account that hits a limit is put on hold (default true).
     pub hold_on_limit: bool,
+    /// An account whose recent mail bounces at an unusual rate is put on
+    /// hold (default true).
+    pub bounce_hold: bool,
+    /// Outbound recipients with a final result in the last 24 hours
+    /// needed before the bounce rate is judged (default 20).
+    pub bounce_min_recipients: u64,
+    /// The bounce rate in percent above which the account is held
+    /// (default 30).
+    pub bounce_percent: u8,
     /// Per-domain overrides.
     pub domains: BTreeMap<String, DomainKeys>,
     /// Per-account overrides.
@@ -87,6 +96,9 @@ impl Default for SendingConfig {
             domain_new_recipients_per_hour: 0,
             domain_new_recipients_per_day: 0,
             hold_on_limit: true,
+            bounce_hold: true,
+            bounce_min_recipients: 20,
+            bounce_percent: 30,
             domains: BTreeMap::new(),
             accounts: BTreeMap::new(),
         }
@@ -145,6 +157,11 @@ impl SendingConfig {
     /// over its domain's over the global values); a key that is not a
     /// domain or an address is an error.
     pub fn policy(&self) -> Result<SendingPolicy, ConfigError> {
+        if self.bounce_percent > 100 {
+            return Err(ConfigError(
+                "sending.bounce_percent must be between 0 and 100".into(),
+            ));
+        }
         let global = self.global();
         let mut domains = std::collections::HashMap::new();
         for (name, k) in &self.domains {
@@ -187,6 +204,10 @@ impl SendingConfig {
             domains,
             accounts,
             hold_on_limit: self.hold_on_limit,
+            bounce_hold: self.bounce_hold.then_some(BounceRule {
+                min_recipients: self.bounce_min_recipients.max(1),
+                percent: self.bounce_percent,
+            }),
         })
     }
 }

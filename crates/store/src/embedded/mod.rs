@@ -510,6 +510,19 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn send_outcomes(
+        &self,
+        account: AccountId,
+        finished: u64,
+        failed: u64,
+        now: i64,
+    ) -> Result<crate::sending::Outcomes, StoreError> {
+        self.inner
+            .writer
+            .run(move |c| ops::send_outcomes(c, account, finished, failed, now))
+            .await
+    }
+
     async fn list_messages(&self, account: AccountId) -> Result<Vec<MessageMeta>, StoreError> {
         let prefix = self.inner.uid_prefix.clone();
         self.inner

@@ -702,7 +702,8 @@ fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<Queue
 
 fn queue_header(c: &Connection, id: QueueId) -> Result<Option<QueueEntry>, StoreError> {
     Ok(c.prepare_cached(
-        "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created, b.size
+        "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created, b.size,
+            q.account
          FROM queue q JOIN bodies b ON b.id = q.body_id WHERE q.id = ?1",
     )?
     .query_row([id], |r| {
@@ -716,6 +717,7 @@ fn queue_header(c: &Connection, id: QueueId) -> Result<Option<QueueEntry>, Store
             created: r.get(6)?,
             size: r.get::<_, i64>(7)? as u64,
             recipients: Vec::new(),
+            account: r.get(8)?,
         })
     })
     .optional()?)
@@ -1296,4 +1298,42 @@ pub(super) fn queue_release(
         }
     }
     Ok(n)
+}
+
+/// Adds an account's outbound results to its current hour and sums the
+/// last day (see [`crate::Store::send_outcomes`]).
+pub(super) fn send_outcomes(
+    c: &Connection,
+    account: AccountId,
+    finished: u64,
+    failed: u64,
+    now: i64,
+) -> Result<sending::Outcomes, StoreError> {
+    let scope = sending::outcome_scope(account);
+    let bucket = sending::Span::Hour.bucket(now);
+    c.prepare_cached(
+        "INSERT INTO send_counts (scope, span, bucket, messages, new_rcpts)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (scope, span, bucket) DO UPDATE
+         SET messages = messages + ?4, new_rcpts = new_rcpts + ?5",
+    )?
+    .execute(params![
+        scope,
+        sending::HOUR,
+        bucket,
+        finished as i64,
+        failed as i64
+    ])?;
+    let (f, b): (i64, i64) = c
+        .prepare_cached(
+            "SELECT COALESCE(SUM(messages), 0), COALESCE(SUM(new_rcpts), 0) FROM send_counts
+             WHERE scope = ?1 AND span = ?2 AND bucket > ?3",
+        )?
+        .query_row(params![scope, sending::HOUR, now - sending::DAY], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok(sending::Outcomes {
+        finished: f.max(0) as u64,
+        failed: b.max(0) as u64,
+    })
 }

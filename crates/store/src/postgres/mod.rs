@@ -637,6 +637,19 @@ impl Store for PostgresStore {
             .await?)
     }
 
+    async fn send_outcomes(
+        &self,
+        account: AccountId,
+        finished: u64,
+        failed: u64,
+        now: i64,
+    ) -> Result<crate::sending::Outcomes, StoreError> {
+        write!(self, |tx| ops::send_outcomes(
+            &tx, account, finished, failed, now
+        )
+        .await?)
+    }
+
     async fn queue_hold(&self, target: QueueTarget) -> Result<u64, StoreError> {
         write!(self, |tx| ops::queue_hold(&tx, target).await?)
     }

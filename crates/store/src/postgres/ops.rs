@@ -853,7 +853,8 @@ async fn queue_header<C: GenericClient>(
 ) -> Result<Option<QueueEntry>, StoreError> {
     Ok(opt(
         c,
-        "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created, b.size
+        "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created, b.size,
+            q.account
          FROM queue q JOIN bodies b ON b.id = q.body_id WHERE q.id = $1",
         &[&id],
     )
@@ -868,6 +869,7 @@ async fn queue_header<C: GenericClient>(
         created: r.get(6),
         size: r.get::<_, i64>(7) as u64,
         recipients: Vec::new(),
+        account: r.get(8),
     }))
 }
 
@@ -1496,4 +1498,43 @@ pub(super) async fn queue_release<C: GenericClient>(
         }
     }
     Ok(n)
+}
+
+/// Adds an account's outbound results to its current hour and sums the
+/// last day (see [`crate::Store::send_outcomes`]).
+pub(super) async fn send_outcomes<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    finished: u64,
+    failed: u64,
+    now: i64,
+) -> Result<sending::Outcomes, StoreError> {
+    let scope = sending::outcome_scope(account);
+    let bucket = sending::Span::Hour.bucket(now);
+    exec(
+        c,
+        "INSERT INTO send_counts (scope, span, bucket, messages, new_rcpts)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (scope, span, bucket) DO UPDATE
+         SET messages = send_counts.messages + $4, new_rcpts = send_counts.new_rcpts + $5",
+        &[
+            &scope,
+            &sending::HOUR,
+            &bucket,
+            &(finished as i64),
+            &(failed as i64),
+        ],
+    )
+    .await?;
+    let r = one(
+        c,
+        "SELECT COALESCE(SUM(messages), 0)::bigint, COALESCE(SUM(new_rcpts), 0)::bigint
+         FROM send_counts WHERE scope = $1 AND span = $2 AND bucket > $3",
+        &[&scope, &sending::HOUR, &(now - sending::DAY)],
+    )
+    .await?;
+    Ok(sending::Outcomes {
+        finished: r.get::<_, i64>(0).max(0) as u64,
+        failed: r.get::<_, i64>(1).max(0) as u64,
+    })
 }
