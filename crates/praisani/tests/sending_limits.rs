@@ -76,7 +76,7 @@ fn states(s: &Server) -> Vec<String> {
 /// table, and remote.test routed to `port` (no one listens there unless a
 /// test starts a sink on it).
 fn server(sending: &str, port: u16) -> Server {
-    let s = Server::start_extra(
+    Server::start_extra(
         ServerOpts::default(),
         ExtraConfig {
             tls_listeners: true,
@@ -85,8 +85,7 @@ fn server(sending: &str, port: u16) -> Server {
             ),
             ..ExtraConfig::default()
         },
-    );
-    s
+    )
 }
 
 #[test]

@@ -1264,6 +1264,17 @@ pub async fn holds<S: Store + ?Sized>(store: &S) {
         .unwrap()
         .unwrap();
     assert_eq!(held.held.as_deref(), Some("limit"));
+    // Mail queued for it while on hold is held from the start.
+    let late = queue(Some(a)).await;
+    assert_eq!(
+        store.queue_get(late).await.unwrap().unwrap().recipients[0].state,
+        RcptState::Held
+    );
+    store
+        .queue_release(QueueTarget::Message(late), true, 0)
+        .await
+        .unwrap();
+    assert!(store.queue_get(late).await.unwrap().is_none());
     let state = |q| async move { store.queue_get(q).await.unwrap().unwrap().recipients[0].state };
     assert_eq!(state(q1).await, RcptState::Held);
     assert_eq!(state(other).await, RcptState::Pending);

@@ -582,6 +582,7 @@ mod tests {
             warned: 0,
             retention: Retention::default(),
             domain_retention: Retention::default(),
+            held: None,
         };
         assert_redacted(format!("{account:?}"));
         assert_redacted(format!("{account:#?}"));

@@ -187,11 +187,10 @@ pub async fn record_outcomes(
     let Some(reason) = office.sending.bounce_hold.and_then(|r| r.judge(&totals)) else {
         return Ok(());
     };
-    match office.store.account_by_id(account).await? {
-        Some(a) if a.held.is_none() => {
-            hold(office, &a, &reason).await?;
-        }
-        _ => {}
+    if let Some(a) = office.store.account_by_id(account).await?
+        && a.held.is_none()
+    {
+        hold(office, &a, &reason).await?;
     }
     Ok(())
 }

@@ -685,8 +685,17 @@ fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<Queue
     let id = QueueId::new(c.last_insert_rowid());
     let mut ins = c.prepare_cached(
         "INSERT INTO queue_rcpts (queue_id, rcpt, domain, orcpt, notify, state, next_attempt, updated)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?6, ?6)",
     )?;
+    // Mail of an account on hold is held from the start.
+    let state = if o.account.is_some()
+        && c.prepare_cached("SELECT 1 FROM accounts WHERE id = ?1 AND held IS NOT NULL")?
+            .exists([o.account])?
+    {
+        RcptState::Held
+    } else {
+        RcptState::Pending
+    };
     for r in &o.recipients {
         ins.execute(params![
             id,
@@ -694,7 +703,8 @@ fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<Queue
             r.domain,
             r.orcpt,
             notify_to_db(r.notify),
-            now
+            now,
+            state.db()
         ])?;
     }
     Ok(id)

@@ -827,12 +827,28 @@ pub(super) async fn enqueue<C: GenericClient>(
     )
     .await?
     .get(0);
+    // Mail of an account on hold is held from the start.
+    let held = match o.account {
+        Some(a) => opt(
+            c,
+            "SELECT 1 FROM accounts WHERE id = $1 AND held IS NOT NULL",
+            &[&a],
+        )
+        .await?
+        .is_some(),
+        None => false,
+    };
+    let state = if held {
+        RcptState::Held
+    } else {
+        RcptState::Pending
+    };
     for r in &o.recipients {
         exec(
             c,
             "INSERT INTO queue_rcpts
                 (queue_id, rcpt, domain, orcpt, notify, state, next_attempt, updated)
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
+             VALUES ($1, $2, $3, $4, $5, $7, $6, $6)",
             &[
                 &id,
                 &r.address,
@@ -840,6 +856,7 @@ pub(super) async fn enqueue<C: GenericClient>(
                 &r.orcpt,
                 &notify_to_db(r.notify),
                 &now,
+                &state.db(),
             ],
         )
         .await?;
