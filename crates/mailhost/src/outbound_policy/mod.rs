@@ -222,13 +222,21 @@ mod tests {
             resets: 7200,
         };
         let r = refusal(&over, false);
-        assert_eq!(r.code, 452);
+        assert_eq!((r.code, r.enhanced.as_deref()), (452, Some("4.5.3")));
         let text = r.lines.join(" ");
         assert!(
-            text.contains("4.5.3")
-                && text.contains("5 first-time recipients per hour for this account")
+            text.contains("5 first-time recipients per hour for this account")
                 && text.contains("02:00 UTC"),
             "{text}"
         );
+        let held = refusal(
+            &Over {
+                counted: Counted::Messages,
+                ..over
+            },
+            true,
+        );
+        assert_eq!((held.code, held.enhanced.as_deref()), (451, Some("4.7.0")));
+        assert!(held.lines.join(" ").contains("on hold"), "{held:?}");
     }
 }
