@@ -124,7 +124,7 @@ pub fn refusal(over: &Over, held: bool) -> Reply {
     Reply::new(
         code,
         status,
-        &format!("Sending limit reached: {}; {then}", describe(over)),
+        format!("Sending limit reached: {}; {then}", describe(over)),
     )
 }
 
@@ -133,7 +133,7 @@ pub fn held_refusal(reason: &str) -> Reply {
     Reply::new(
         451,
         "4.7.0",
-        &format!(
+        format!(
             "Sending from this account is on hold ({}); ask your provider to release it",
             reason.replace(['\r', '\n'], " ")
         ),
