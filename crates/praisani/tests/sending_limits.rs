@@ -156,7 +156,7 @@ fn first_time_recipients_domain_limit_and_account_override() {
         return;
     }
     let s = server(
-        "messages_per_hour = 100\nnew_recipients_per_hour = 2\nhold_on_limit = false\n\
+        "messages_per_hour = 100\nnew_recipients_per_hour = 2\nhold_on_limit = true\n\
          [sending.domains.\"other.test\"]\ndomain_messages_per_hour = 2\n\
          [sending.accounts.\"big@example.test\"]\nnew_recipients_per_hour = 0\n",
         free_port(),
@@ -237,6 +237,14 @@ fn first_time_recipients_domain_limit_and_account_override() {
         three[0].1.contains("2 messages per hour for this domain"),
         "{three:?}"
     );
+    // u@ hit its own limit and is held; o1@ hit the domain's and is not.
+    let held = |a: &str| {
+        let out = s.cli(&["--json", "user", "show", a]);
+        out.assert_ok("user show");
+        !out.out().contains("\"held\":null")
+    };
+    assert!(held("u@example.test"));
+    assert!(!held("o1@other.test") && !held("o2@other.test"));
 }
 
 // ---------------------------------------------------------------------------
@@ -476,6 +484,15 @@ fn an_account_over_its_limit_is_held_and_released() {
         2,
         "{}",
         listed.out()
+    );
+    let users = s.cli(&["user", "list"]);
+    assert!(
+        users
+            .out()
+            .lines()
+            .any(|l| l.starts_with("s@example.test") && l.ends_with("on hold")),
+        "{}",
+        users.out()
     );
     let shown = s.cli(&["user", "show", "s@example.test"]);
     assert!(

@@ -14,7 +14,7 @@ use crate::{Resolution, resolve};
 use crate::{downgrade, outbound_policy, quota, trace};
 use praisani_mailaddr::Address;
 use praisani_smtp::{Envelope, Reply, ReversePath};
-use praisani_store::sending::{SendCharge, SendOutcome, Ticket};
+use praisani_store::sending::{Scope, SendCharge, SendOutcome, Ticket};
 use praisani_store::{
     Account, AccountId, Fit, Outbound, OutboundRcpt, QueueId, Spool, StoreError, Usage,
 };
@@ -502,7 +502,10 @@ impl Inbound {
             Ok(SendOutcome::Over(over)) => {
                 let what = outbound_policy::describe(&over);
                 tracing::warn!(id = %queue_id, account = %account.address, limit = %what, "refused: sending limit");
+                // A domain's limit refuses, but does not hold the account
+                // that happened to reach it.
                 let held = policy.hold_on_limit
+                    && over.scope == Scope::Account
                     && match outbound_policy::hold(
                         &self.office,
                         account,

@@ -58,8 +58,9 @@ fn account_line(a: &Account) -> String {
         (None, None) => String::new(),
         _ => format!(" ({}%)", accounts::usage(a).percent()),
     };
+    let held = if a.held.is_some() { "\ton hold" } else { "" };
     format!(
-        "{}\t{count}\t{} / {} octets{pct}",
+        "{}\t{count}\t{} / {} octets{pct}{held}",
         a.address,
         a.used_bytes,
         size_text(a.quota_bytes)
