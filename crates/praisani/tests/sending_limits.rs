@@ -369,7 +369,63 @@ fn two_postgres_nodes_share_one_count() {
     );
     assert_eq!(queue(&a).len(), 3, "{}", queue_json(&a));
     assert_eq!(queue(&b).len(), 3, "{}", queue_json(&b));
+    // Twelve sessions at once, half on each node: exactly three pass.
+    a.add_user("v@example.test", "vpw", &[]);
+    let out = python(
+        PARALLEL,
+        &[
+            &a.submission_port.to_string(),
+            &b.submission_port.to_string(),
+            "v@example.test",
+            "vpw",
+        ],
+        Duration::from_secs(90),
+    );
+    assert!(out.status.success(), "{}", out.describe());
+    let text = out.out();
+    let codes: Vec<&str> = text.lines().map(str::trim).collect();
+    assert_eq!(codes.len(), 12, "{}", out.out());
+    assert_eq!(
+        codes.iter().filter(|c| c.starts_with("250 ")).count(),
+        3,
+        "{}\n{}\n{}",
+        out.out(),
+        a.log(),
+        b.log()
+    );
+    assert!(
+        codes
+            .iter()
+            .all(|c| c.starts_with("250 ") || *c == "451 4.7.0"),
+        "only the limit refuses: {codes:?}"
+    );
+    assert_eq!(queue(&a).len(), 6, "{}", queue_json(&a));
 }
+
+/// Twelve submissions at once as one user, alternating between two
+/// submission ports; prints each one's final code and enhanced code.
+const PARALLEL: &str = r#"
+import smtplib, sys, threading
+ports, user, pw = [int(sys.argv[1]), int(sys.argv[2])], sys.argv[3], sys.argv[4]
+codes = []
+lock = threading.Lock()
+start = threading.Barrier(12)
+def one(i):
+    c = smtplib.SMTP('127.0.0.1', ports[i % 2], timeout=60)
+    c.ehlo('client.test')
+    c.login(user, pw)
+    c.mail(user)
+    c.rcpt('r%d@remote.test' % i)
+    start.wait()
+    code, text = c.data('From: %s\r\nSubject: p%d\r\n\r\nbody\r\n' % (user, i))
+    with lock:
+        codes.append('%d %s' % (code, text.decode().split(' ')[0]))
+    c.quit()
+ts = [threading.Thread(target=one, args=(i,)) for i in range(12)]
+for t in ts: t.start()
+for t in ts: t.join()
+for c in codes: print(c)
+"#;
 
 // ---------------------------------------------------------------------------
 // Containment: hold, notice, release
