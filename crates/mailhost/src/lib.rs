@@ -19,6 +19,7 @@ pub mod inbound;
 pub mod login;
 pub mod maildrop;
 pub mod office;
+pub mod outbound_policy;
 pub mod passwords;
 pub mod quota;
 pub mod recipients;

@@ -6,6 +6,7 @@
 use crate::bounce_limit::BounceLimit;
 use crate::dnsbl::Dnsbl;
 use crate::maildrop::LoginTimes;
+use crate::outbound_policy::SendingPolicy;
 use crate::spam::SpamFilter;
 use crate::trust::{DomainPolicies, TrustChecker};
 use praisani_mailaddr::Address;
@@ -77,6 +78,8 @@ pub struct PostOffice {
     pub greylist: Option<GreyRules>,
     /// The spam filter on mail from other servers (`[spam]`); `None` when off.
     pub spam: Option<Arc<SpamFilter>>,
+    /// Sending limits and containment for our users' mail (`[sending]`).
+    pub sending: SendingPolicy,
 }
 
 /// The DNS lists as the post office applies them to other servers.
@@ -114,6 +117,7 @@ impl PostOffice {
             dnsbl: None,
             greylist: None,
             spam: None,
+            sending: SendingPolicy::default(),
         }
     }
 
@@ -132,6 +136,12 @@ impl PostOffice {
     /// The same post office greylisting other servers by `rules`.
     pub fn with_greylist(mut self, rules: GreyRules) -> Self {
         self.greylist = Some(rules);
+        self
+    }
+
+    /// The same post office limiting our users' sending by `sending`.
+    pub fn with_sending(mut self, sending: SendingPolicy) -> Self {
+        self.sending = sending;
         self
     }
 

@@ -135,6 +135,7 @@ async fn deliver_checked(
                 ret: None,
                 smtputf8: smtputf8 || !to.is_ascii(),
                 eight_bit: !dsn::is_seven_bit(message),
+                account: None,
             };
             store.accept(spool, &[], Some(out), false).await?;
             office.queue_wake.notify_one();

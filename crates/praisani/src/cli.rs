@@ -131,6 +131,19 @@ pub enum QueueCmd {
     },
     /// Try every pending recipient again now.
     Flush,
+    /// Hold a message's pending recipients: not sent until released.
+    Hold {
+        /// The queue id.
+        id: QueueId,
+    },
+    /// Release a message's held recipients: send them now, or delete them.
+    Release {
+        /// The queue id.
+        id: QueueId,
+        /// Delete the held recipients instead of sending them.
+        #[arg(long)]
+        delete: bool,
+    },
 }
 
 /// `serve` options.
@@ -289,6 +302,22 @@ pub enum UserCmd {
     Show {
         /// The address.
         address: String,
+    },
+    /// Put a mailbox's sending on hold: its submission is refused and its queued mail held.
+    Suspend {
+        /// The address.
+        address: String,
+        /// Why (shown to its mail program and in `user show`).
+        #[arg(long, default_value = "suspended by the operator")]
+        reason: String,
+    },
+    /// Take the hold off a mailbox and send its held mail now (or delete it).
+    Release {
+        /// The address.
+        address: String,
+        /// Delete the held mail instead of sending it.
+        #[arg(long)]
+        delete: bool,
     },
 }
 

@@ -13,11 +13,13 @@ use std::time::Duration;
 mod addressing;
 mod dnsbl;
 mod greylist;
+mod sending;
 mod spam;
 mod trust;
 pub use addressing::AddressingConfig;
 pub use dnsbl::{CheckAt, DnsblConfig};
 pub use greylist::GreylistConfig;
+pub use sending::SendingConfig;
 pub use spam::SpamConfig;
 pub use trust::TrustConfig;
 
@@ -73,6 +75,8 @@ pub struct Config {
     pub spam: SpamConfig,
     /// Sub-addresses (`user+tag@`).
     pub addressing: AddressingConfig,
+    /// Sending limits and containment for our users' mail.
+    pub sending: SendingConfig,
 }
 
 /// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
@@ -765,6 +769,7 @@ impl Default for Config {
             greylist: GreylistConfig::default(),
             spam: SpamConfig::default(),
             addressing: AddressingConfig::default(),
+            sending: SendingConfig::default(),
         }
     }
 }
@@ -1003,6 +1008,7 @@ impl Config {
         config.dnsbl.validate()?;
         config.greylist.validate()?;
         config.spam.validate()?;
+        config.sending.policy()?;
         Ok(config)
     }
 

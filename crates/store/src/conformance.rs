@@ -351,6 +351,7 @@ fn outbound(rcpts: &[&str]) -> Outbound {
         ret: Some(crate::Return::Headers),
         smtputf8: false,
         eight_bit: true,
+        account: None,
     }
 }
 
@@ -1154,4 +1155,218 @@ pub async fn mta_sts_policies<S: Store + ?Sized>(store: &S) {
         Some(second)
     );
     assert_eq!(store.mta_sts_get("other.test").await.unwrap(), Some(other));
+}
+
+/// Sending limits: exact counts to the limit, a refused message counted
+/// nowhere, first-time recipients, a domain's counter shared by its
+/// accounts, a refund, the next window starting over; and concurrent
+/// charges never passing a limit together.
+pub async fn sending_limits<S: Store + ?Sized + 'static>(store: Arc<S>) {
+    use crate::sending::{
+        Counted, Limits, Scope, SendCharge, SendLimits, SendOutcome, Span, Window,
+    };
+    store.domain_add(&dom("example.test")).await.unwrap();
+    let a = store.account_add(account("a@example.test")).await.unwrap();
+    let b = store.account_add(account("b@example.test")).await.unwrap();
+    let limits = SendLimits {
+        account: Limits {
+            hour: Window {
+                messages: Some(3),
+                new_recipients: Some(4),
+            },
+            day: Window::default(),
+        },
+        domain: Limits {
+            hour: Window::default(),
+            day: Window {
+                messages: Some(5),
+                new_recipients: None,
+            },
+        },
+    };
+    let charge = |account, rcpts: &[&str]| SendCharge {
+        account,
+        domain: "example.test".into(),
+        recipients: rcpts.iter().map(|r| r.to_string()).collect(),
+    };
+    let t0 = 100 * 86_400;
+    let c1 = charge(a, &["x@other.test"]);
+    for i in 0..3 {
+        let o = store.send_charge(&c1, t0 + i, &limits).await.unwrap();
+        let SendOutcome::Counted(ticket) = o else {
+            panic!("message {i} refused: {o:?}");
+        };
+        assert_eq!(ticket.new_recipients, u64::from(i == 0), "{i}");
+    }
+    let SendOutcome::Over(over) = store.send_charge(&c1, t0 + 10, &limits).await.unwrap() else {
+        panic!("the 4th message in the hour passed");
+    };
+    assert_eq!(
+        (over.scope, over.span, over.counted, over.limit),
+        (Scope::Account, Span::Hour, Counted::Messages, 3)
+    );
+    assert_eq!(over.resets, t0 + 3600);
+    // The next hour starts over; four new recipients fit, a fifth not.
+    let t1 = t0 + 3600;
+    let many = charge(a, &["n1@o.test", "n2@o.test", "n3@o.test", "x@other.test"]);
+    assert!(matches!(
+        store.send_charge(&many, t1, &limits).await.unwrap(),
+        SendOutcome::Counted(t) if t.new_recipients == 3
+    ));
+    let more = charge(a, &["n4@o.test", "n5@o.test"]);
+    let SendOutcome::Over(over) = store.send_charge(&more, t1 + 1, &limits).await.unwrap() else {
+        panic!("five first-time recipients passed a limit of four");
+    };
+    assert_eq!(over.counted, Counted::NewRecipients);
+    // Refused, so not remembered: one of them alone still fits.
+    let one = charge(a, &["n4@o.test"]);
+    let SendOutcome::Counted(ticket) = store.send_charge(&one, t1 + 2, &limits).await.unwrap()
+    else {
+        panic!("one first-time recipient refused");
+    };
+    assert_eq!(ticket.new_recipients, 1);
+    // A refund gives the message back.
+    store.send_refund(&one, &ticket).await.unwrap();
+    // The domain's day: a has 3 + 1 (+1 refunded) = 4; b may send 1 more.
+    let cb = charge(b, &["y@other.test"]);
+    assert!(matches!(
+        store.send_charge(&cb, t1 + 3, &limits).await.unwrap(),
+        SendOutcome::Counted(_)
+    ));
+    let SendOutcome::Over(over) = store.send_charge(&cb, t1 + 4, &limits).await.unwrap() else {
+        panic!("the domain's 6th message of the day passed");
+    };
+    assert_eq!((over.scope, over.span), (Scope::Domain, Span::Day));
+    // Ten charges at once against a fresh hour of 3: exactly 3 pass.
+    let t2 = t0 + 86_400 + 7200;
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        let c = charge(a, &["x@other.test"]);
+        tasks.push(tokio::spawn(async move {
+            store.send_charge(&c, t2, &limits).await
+        }));
+    }
+    let mut counted = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap().unwrap(), SendOutcome::Counted(_)) {
+            counted += 1;
+        }
+    }
+    assert_eq!(counted, 3, "concurrent charges passed the limit");
+    // Outbound results: summed over the last day, older hours left out.
+    let o = store.send_outcomes(a, 10, 2, t0).await.unwrap();
+    assert_eq!((o.finished, o.failed), (10, 2));
+    let o = store.send_outcomes(a, 5, 5, t0 + 3600).await.unwrap();
+    assert_eq!((o.finished, o.failed), (15, 7));
+    let o = store
+        .send_outcomes(a, 1, 0, t0 + 86_400 + 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.finished, o.failed),
+        (6, 5),
+        "the first hour is older than a day"
+    );
+    let o = store.send_outcomes(b, 0, 0, t0).await.unwrap();
+    assert_eq!((o.finished, o.failed), (0, 0), "another account's results");
+}
+
+/// Holds: an account on hold holds its pending queued mail, once; queued
+/// messages are held and released (sent or deleted), by message and by
+/// account; held recipients are not taken.
+pub async fn holds<S: Store + ?Sized>(store: &S) {
+    use crate::QueueTarget;
+    store.domain_add(&dom("example.test")).await.unwrap();
+    let a = store.account_add(account("a@example.test")).await.unwrap();
+    let queue = |account: Option<AccountId>| async move {
+        let mut spool = store.new_spool();
+        spool.write(b"Subject: held\r\n\r\nbody\r\n").unwrap();
+        let mut out = outbound(&["r@remote.test"]);
+        out.account = account;
+        store
+            .accept(spool, &[], Some(out), false)
+            .await
+            .unwrap()
+            .queued
+            .unwrap()
+    };
+    let q1 = queue(Some(a)).await;
+    let q2 = queue(Some(a)).await;
+    let other = queue(None).await;
+    assert!(store.account_set_hold(a, Some("limit")).await.unwrap());
+    assert!(
+        !store.account_set_hold(a, Some("again")).await.unwrap(),
+        "a second hold is no change"
+    );
+    let held = store
+        .account_get(&addr("a@example.test"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.held.as_deref(), Some("limit"));
+    // Mail queued for it while on hold is held from the start.
+    let late = queue(Some(a)).await;
+    assert_eq!(
+        store.queue_get(late).await.unwrap().unwrap().recipients[0].state,
+        RcptState::Held
+    );
+    store
+        .queue_release(QueueTarget::Message(late), true, 0)
+        .await
+        .unwrap();
+    assert!(store.queue_get(late).await.unwrap().is_none());
+    let state = |q| async move { store.queue_get(q).await.unwrap().unwrap().recipients[0].state };
+    assert_eq!(state(q1).await, RcptState::Held);
+    assert_eq!(state(other).await, RcptState::Pending);
+    let taken = store.queue_take_due(i64::MAX / 2, 60, 100).await.unwrap();
+    assert_eq!(
+        taken.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![other],
+        "held recipients were taken"
+    );
+    // Taking the hold off leaves the mail held; releasing one sends it.
+    assert!(store.account_set_hold(a, None).await.unwrap());
+    assert_eq!(
+        store
+            .account_get(&addr("a@example.test"))
+            .await
+            .unwrap()
+            .unwrap()
+            .held,
+        None
+    );
+    assert_eq!(state(q1).await, RcptState::Held);
+    assert_eq!(
+        store
+            .queue_release(QueueTarget::Message(q1), false, 5)
+            .await
+            .unwrap(),
+        1
+    );
+    let r = &store.queue_get(q1).await.unwrap().unwrap().recipients[0];
+    assert_eq!((r.state, r.next_attempt), (RcptState::Pending, 5));
+    // By message: hold, then release deleting.
+    assert_eq!(store.queue_hold(QueueTarget::Message(q1)).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .queue_release(QueueTarget::Account(a), true, 5)
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(store.queue_get(q1).await.unwrap().is_none());
+    assert!(store.queue_get(q2).await.unwrap().is_none());
+    assert!(store.queue_get(other).await.unwrap().is_some());
+    let missing = crate::QueueId::new(999_999);
+    assert!(matches!(
+        store.queue_hold(QueueTarget::Message(missing)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .account_set_hold(AccountId::new(999_999), Some("x"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
 }

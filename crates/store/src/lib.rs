@@ -20,6 +20,7 @@ mod ids;
 pub mod migrate;
 mod policy;
 pub mod postgres;
+pub mod sending;
 mod spool;
 mod types;
 
@@ -301,4 +302,61 @@ pub trait Store: Send + Sync + 'static {
     /// Stores `record` as its domain's cached policy, replacing the one
     /// before.
     async fn mta_sts_put(&self, record: &MtaStsRecord) -> Result<(), StoreError>;
+
+    // ---- sending limits and holds ----
+
+    /// Charges a message an account submits to its sending counters (the
+    /// account's and its domain's, per UTC hour and day; see [`sending`]),
+    /// or, when one of `limits` would be passed, refuses it and counts
+    /// nothing: the check and the increment are one commit, so nodes
+    /// sharing the store share the counts and concurrent submissions
+    /// cannot slip past a limit together. The recipients are remembered
+    /// for [`sending::RECIPIENT_MEMORY`]; a charged message's are no
+    /// longer first-time.
+    async fn send_charge(
+        &self,
+        charge: &sending::SendCharge,
+        now: i64,
+        limits: &sending::SendLimits,
+    ) -> Result<sending::SendOutcome, StoreError>;
+    /// Gives back the counts of a charged message that was not stored
+    /// after all (its recipients stay remembered).
+    async fn send_refund(
+        &self,
+        charge: &sending::SendCharge,
+        ticket: &sending::Ticket,
+    ) -> Result<(), StoreError>;
+    /// Puts an account on hold for `reason` — and, in the same commit,
+    /// holds its pending queued mail — or, with `None`, takes the hold off
+    /// (its held mail stays held: see [`Store::queue_release`]). Returns
+    /// true when the account's state changed, so of concurrent holds one
+    /// reports it. `NotFound` for an unknown account.
+    async fn account_set_hold(
+        &self,
+        account: AccountId,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// Holds the pending recipients of `target` ([`RcptState::Held`]: not
+    /// taken by [`Store::queue_take_due`]); returns how many.
+    async fn queue_hold(&self, target: QueueTarget) -> Result<u64, StoreError>;
+    /// Releases the held recipients of `target`: due at `now`, or with
+    /// `delete` removed, and a message left without recipients to send to
+    /// with them. Returns how many recipients were released.
+    async fn queue_release(
+        &self,
+        target: QueueTarget,
+        delete: bool,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+    /// Records the final results of an account's outbound recipients
+    /// (how many reached a result, how many of them failed for good) in
+    /// its current UTC hour, and answers the totals of the last 24 hours
+    /// including it: what the bounce-rate containment decides on.
+    async fn send_outcomes(
+        &self,
+        account: AccountId,
+        finished: u64,
+        failed: u64,
+        now: i64,
+    ) -> Result<sending::Outcomes, StoreError>;
 }

@@ -5,9 +5,10 @@
 //! Everything is copied table by table with its ids, so every reference
 //! (a message's body, a queued recipient's message) stays right: domains
 //! with their quotas and retention, accounts with all their secrets,
-//! quotas, language and retention, aliases, bodies with their chunks and
+//! quotas, language, retention and holds, aliases, bodies with their chunks and
 //! downgraded headers (RFC 6857), messages, and the outbound queue with
-//! each recipient's state. A message's *effective* UIDL is written to the
+//! each recipient's state (and its sending account), the sending counts
+//! and greylisting's memory. A message's *effective* UIDL is written to the
 //! target's `uidl` column, so POP3 clients see the same UIDLs and do not
 //! download everything again. Leases and maildrop locks are not copied:
 //! the source must not be in use while it is copied.
@@ -135,6 +136,7 @@ const TABLES: &[Table] = &[
             ("keep_after_retrieval", Int),
             ("keep_max_age", Int),
             ("created", Int),
+            ("held", Text),
         ],
         order: "id",
     },
@@ -182,6 +184,7 @@ const TABLES: &[Table] = &[
             ("smtputf8", Bool),
             ("eight_bit", Bool),
             ("created", Int),
+            ("account", Int),
         ],
         order: "id",
     },
@@ -230,6 +233,23 @@ const TABLES: &[Table] = &[
             ("expires", Int),
         ],
         order: "domain",
+    },
+    // Sending counts and known recipients: the limits carry on where they were.
+    Table {
+        name: "send_counts",
+        columns: &[
+            ("scope", Text),
+            ("span", Int),
+            ("bucket", Int),
+            ("messages", Int),
+            ("new_rcpts", Int),
+        ],
+        order: "scope, span, bucket",
+    },
+    Table {
+        name: "send_recipients",
+        columns: &[("account", Int), ("rcpt", Text), ("last_sent", Int)],
+        order: "account, rcpt",
     },
 ];
 

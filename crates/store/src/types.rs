@@ -81,6 +81,9 @@ pub struct Account {
     pub retention: Retention,
     /// Its domain's retention settings (what `Keep::Inherit` falls back to).
     pub domain_retention: Retention,
+    /// Why it is on hold (its submission refused, its queued mail held),
+    /// `None` when it is not.
+    pub held: Option<String>,
 }
 
 /// Stands in for a secret in `Debug` output: a hash, SCRAM keys or the
@@ -141,6 +144,7 @@ impl std::fmt::Debug for Account {
             .field("warned", &self.warned)
             .field("retention", &self.retention)
             .field("domain_retention", &self.domain_retention)
+            .field("held", &self.held)
             .finish()
     }
 }
@@ -264,6 +268,8 @@ pub struct Outbound {
     pub smtputf8: bool,
     /// The message has 8-bit content.
     pub eight_bit: bool,
+    /// The account that submitted it, whose hold holds it too.
+    pub account: Option<AccountId>,
 }
 
 /// One outbound recipient.
@@ -288,6 +294,9 @@ pub enum RcptState {
     Delivered,
     /// Given up: permanent failure or too old.
     Failed,
+    /// Kept back by the operator or by containment: not sent until
+    /// released.
+    Held,
 }
 
 impl RcptState {
@@ -296,7 +305,13 @@ impl RcptState {
             RcptState::Pending => "pending",
             RcptState::Delivered => "delivered",
             RcptState::Failed => "failed",
+            RcptState::Held => "held",
         }
+    }
+
+    /// Delivered or given up: nothing more will happen to it.
+    pub fn is_final(self) -> bool {
+        matches!(self, RcptState::Delivered | RcptState::Failed)
     }
 
     pub(crate) fn db(self) -> &'static str {
@@ -307,6 +322,7 @@ impl RcptState {
         match s {
             "delivered" => RcptState::Delivered,
             "failed" => RcptState::Failed,
+            "held" => RcptState::Held,
             _ => RcptState::Pending,
         }
     }
@@ -316,6 +332,15 @@ impl std::fmt::Display for RcptState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// What a queue hold or release applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueTarget {
+    /// One queued message.
+    Message(QueueId),
+    /// Every queued message an account submitted.
+    Account(AccountId),
 }
 
 /// One recipient of a queued message, with its delivery state.
@@ -358,6 +383,9 @@ pub struct QueueEntry {
     pub size: u64,
     /// The recipients.
     pub recipients: Vec<QueuedRcpt>,
+    /// The account that submitted it (`None` for mail we write and for
+    /// relayed mail of trusted networks).
+    pub account: Option<AccountId>,
 }
 
 /// Recipients just leased from the queue, each with its message's id, in
@@ -554,6 +582,7 @@ mod tests {
             warned: 0,
             retention: Retention::default(),
             domain_retention: Retention::default(),
+            held: None,
         };
         assert_redacted(format!("{account:?}"));
         assert_redacted(format!("{account:#?}"));

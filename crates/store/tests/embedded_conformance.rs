@@ -79,6 +79,8 @@ async fn upgrade_keeps_the_uidls_clients_know() {
         c.execute_batch(
             "UPDATE messages SET uidl = NULL; DROP TABLE greylist; DROP TABLE greylist_clients;
              DROP TABLE mta_sts_policies;
+             DROP TABLE send_counts; DROP TABLE send_recipients; DROP INDEX queue_by_account;
+             ALTER TABLE queue DROP COLUMN account; ALTER TABLE accounts DROP COLUMN held;
              PRAGMA user_version = 7;",
         )
         .expect("downgrade");
@@ -138,6 +140,7 @@ async fn queue_survives_reopen() {
             ret: None,
             smtputf8: false,
             eight_bit: false,
+            account: None,
         };
         s.accept(spool, &[], Some(out), true)
             .await
@@ -220,4 +223,16 @@ async fn greylisting() {
 async fn mta_sts_policies() {
     let (_d, s) = fresh();
     conformance::mta_sts_policies(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_limits() {
+    let (_d, s) = fresh();
+    conformance::sending_limits(Arc::new(s)).await;
+}
+
+#[tokio::test]
+async fn holds() {
+    let (_d, s) = fresh();
+    conformance::holds(&s).await;
 }

@@ -154,6 +154,12 @@ macro_rules! conformance_test {
 conformance_test!(greylisting, |s: PostgresStore| async move {
     conformance::greylisting(Arc::new(s)).await
 });
+conformance_test!(sending_limits, |s: PostgresStore| async move {
+    conformance::sending_limits(Arc::new(s)).await
+});
+conformance_test!(holds, |s: PostgresStore| async move {
+    conformance::holds(&s).await
+});
 conformance_test!(domains, |s: PostgresStore| async move {
     conformance::domains(&s).await
 });
@@ -210,6 +216,7 @@ fn one_rcpt() -> Outbound {
         ret: None,
         smtputf8: false,
         eight_bit: false,
+        account: None,
     }
 }
 

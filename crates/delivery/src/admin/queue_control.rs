@@ -1,6 +1,6 @@
 //! Inspecting and steering the outbound queue by hand.
 
-use praisani_store::{QueueEntry, QueueId, Store, StoreError, Subject};
+use praisani_store::{QueueEntry, QueueId, QueueTarget, Store, StoreError, Subject};
 
 /// Every queued message with its recipients' states.
 pub async fn list(store: &dyn Store) -> Result<Vec<QueueEntry>, StoreError> {
@@ -30,4 +30,23 @@ pub async fn flush(store: &dyn Store, now: i64) -> Result<u64, StoreError> {
 /// without a bounce.
 pub async fn delete(store: &dyn Store, id: QueueId) -> Result<(), StoreError> {
     store.queue_delete(id).await
+}
+
+/// Holds message `id`'s pending recipients: they are not sent until
+/// released. Answers how many.
+pub async fn hold(store: &dyn Store, id: QueueId) -> Result<u64, StoreError> {
+    store.queue_hold(QueueTarget::Message(id)).await
+}
+
+/// Releases message `id`'s held recipients: due at `now`, or with
+/// `delete` removed (the message with them when none is left to send).
+pub async fn release(
+    store: &dyn Store,
+    id: QueueId,
+    delete: bool,
+    now: i64,
+) -> Result<u64, StoreError> {
+    store
+        .queue_release(QueueTarget::Message(id), delete, now)
+        .await
 }

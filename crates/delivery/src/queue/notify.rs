@@ -190,6 +190,7 @@ mod tests {
             created: 1000,
             size: 1,
             recipients: Vec::new(),
+            account: None,
         };
         let retry = |e: &str| AttemptResult::Retry {
             next_attempt: 0,

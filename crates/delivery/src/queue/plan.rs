@@ -129,6 +129,7 @@ mod tests {
             eight_bit: false,
             created: 0,
             size: 10,
+            account: None,
             recipients: to
                 .iter()
                 .enumerate()

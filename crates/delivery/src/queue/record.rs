@@ -4,7 +4,7 @@
 use super::plan::{Job, Outcome, Problem};
 use super::{Runner, notify, now};
 use praisani_message::dsn::Status;
-use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt, RcptState};
+use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -67,6 +67,26 @@ impl Runner {
                 }
             }
         }
+        if let Some(account) = entry.account {
+            let finished = results
+                .iter()
+                .filter(|(_, res, _, _)| !matches!(res, AttemptResult::Retry { .. }))
+                .count() as u64;
+            let failed = results
+                .iter()
+                .filter(|(_, res, _, _)| matches!(res, AttemptResult::Failed { .. }))
+                .count() as u64;
+            if let Err(e) = praisani_mailhost::outbound_policy::record_outcomes(
+                &self.office,
+                account,
+                finished,
+                failed,
+            )
+            .await
+            {
+                tracing::error!(queue = %entry.id, "cannot record the sender's results: {e}");
+            }
+        }
         let delay_after = self.settings.delay_notice.as_secs() as i64;
         let (notices, delayed) = notify::notices(entry, &results, delay_after, now());
         self.notify(entry, &notices).await;
@@ -77,7 +97,7 @@ impl Runner {
             tracing::error!(queue = %entry.id, "cannot record the delay notice: {e}");
         }
         match store.queue_get(entry.id).await {
-            Ok(Some(e)) if e.recipients.iter().all(|r| r.state != RcptState::Pending) => {
+            Ok(Some(e)) if e.recipients.iter().all(|r| r.state.is_final()) => {
                 if let Err(e) = store.queue_delete(entry.id).await {
                     tracing::error!(queue = %entry.id, "cannot remove finished message: {e}");
                 }

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod aliases;
 pub mod domains;
+pub mod holds;
 pub mod retention;
 pub mod sizes;
 

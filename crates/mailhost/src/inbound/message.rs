@@ -11,9 +11,10 @@ use super::{Inbound, forward_key};
 use crate::Resolution;
 use crate::reports::{self, Copy, QuotaBounce};
 use crate::submission::{HeaderCapture, header_facts, missing_headers};
-use crate::{downgrade, quota, trace};
+use crate::{downgrade, outbound_policy, quota, trace};
 use praisani_mailaddr::Address;
 use praisani_smtp::{Envelope, Reply, ReversePath};
+use praisani_store::sending::{Scope, SendCharge, SendOutcome, Ticket};
 use praisani_store::{
     Account, AccountId, Fit, Outbound, OutboundRcpt, QueueId, Spool, StoreError, Usage,
 };
@@ -158,6 +159,7 @@ impl Inbound {
             ret: env.params.ret,
             smtputf8: env.params.smtputf8,
             eight_bit: env.params.body == praisani_smtp::Body::EightBitMime,
+            account: self.account.as_ref().map(|a| a.id),
         });
         // Mail from other servers: its header waits for the checks, and the
         // trace headers with it, so nothing is written before the body.
@@ -411,6 +413,9 @@ impl Inbound {
                 }
             }
         }
+        // Our users' mail is counted against their sending limits now,
+        // before the commit: over a limit, nothing is stored.
+        let charged = self.charge_sending(&m, &queue_id).await?;
         let accepted = match self
             .office
             .store
@@ -420,10 +425,12 @@ impl Inbound {
             Ok(a) => a,
             Err(e) => {
                 tracing::error!(id = %queue_id, "delivery failed: {e}");
+                self.refund_sending(charged).await;
                 return Err(local_error());
             }
         };
         if accepted.messages.is_empty() && accepted.queued.is_none() {
+            self.refund_sending(charged).await;
             // Every mailbox refused it for its quota: nothing stored.
             let never = accepted.refused.iter().all(|r| r.fit == Fit::TooBig);
             tracing::info!(id = %queue_id, size, "refused: mailbox full");
@@ -471,6 +478,75 @@ impl Inbound {
         }
         quota::warn_if_due(&self.office, accepted.usage);
         Ok(queue_id)
+    }
+}
+
+impl Inbound {
+    /// Charges the submitted message `m` to its account's sending
+    /// counters; over a limit, the reply that refuses it (and the account
+    /// put on hold when so configured). `None` for mail from other servers.
+    async fn charge_sending(
+        &self,
+        m: &Incoming,
+        queue_id: &str,
+    ) -> Result<Option<(SendCharge, Ticket)>, Reply> {
+        let Some(account) = &self.account else {
+            return Ok(None);
+        };
+        let mut recipients: Vec<String> = m
+            .outbound
+            .iter()
+            .flat_map(|o| o.recipients.iter().map(|r| r.address.to_lowercase()))
+            .chain(m.bounce.owners.iter().map(|o| o.1.to_lowercase()))
+            .collect();
+        recipients.sort();
+        recipients.dedup();
+        let charge = SendCharge {
+            account: account.id,
+            domain: account.address.domain().ascii().to_string(),
+            recipients,
+        };
+        let policy = &self.office.sending;
+        let limits = policy.limits_for(account);
+        let now = chrono::Utc::now().timestamp();
+        match self.office.store.send_charge(&charge, now, &limits).await {
+            Ok(SendOutcome::Counted(ticket)) => Ok(Some((charge, ticket))),
+            Ok(SendOutcome::Over(over)) => {
+                let what = outbound_policy::describe(&over);
+                tracing::warn!(id = %queue_id, account = %account.address, limit = %what, "refused: sending limit");
+                // A domain's limit refuses, but does not hold the account
+                // that happened to reach it.
+                let held = policy.hold_on_limit
+                    && over.scope == Scope::Account
+                    && match outbound_policy::hold(
+                        &self.office,
+                        account,
+                        &format!("sending limit reached: {what}"),
+                    )
+                    .await
+                    {
+                        Ok(_) => true,
+                        Err(e) => {
+                            tracing::error!(account = %account.address, "cannot hold the account: {e}");
+                            false
+                        }
+                    };
+                Err(outbound_policy::refusal(&over, held))
+            }
+            Err(e) => {
+                tracing::error!(id = %queue_id, "sending limits: {e}");
+                Err(local_error())
+            }
+        }
+    }
+
+    /// Gives back a charge for a message that was not stored after all.
+    async fn refund_sending(&self, charged: Option<(SendCharge, Ticket)>) {
+        if let Some((charge, ticket)) = charged
+            && let Err(e) = self.office.store.send_refund(&charge, &ticket).await
+        {
+            tracing::error!("sending limits refund failed: {e}");
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 use super::{Inbound, temp_fail};
 use crate::Resolution;
 use crate::office::SenderPolicy;
+use crate::outbound_policy;
 use crate::submission::HeaderFacts;
 use praisani_mailaddr::{Address, Domain};
 use praisani_smtp::{DomainPart, Reply, ReversePath, Verdict};
@@ -22,6 +23,18 @@ impl Inbound {
         let Some(account) = &self.account else {
             return Verdict::Accept;
         };
+        // Read afresh: another node (or the operator) may have put the
+        // account on hold since it logged in.
+        match self.office.store.account_by_id(account.id).await {
+            Ok(Some(a)) => {
+                if let Some(reason) = &a.held {
+                    tracing::info!(account = %a.address, "refused at MAIL FROM: account on hold");
+                    return Verdict::Reject(outbound_policy::held_refusal(reason));
+                }
+            }
+            Ok(None) => return Verdict::Reject(outbound_policy::held_refusal("account removed")),
+            Err(e) => return temp_fail(&e),
+        }
         if self.office.settings.sender_policy == SenderPolicy::Any {
             return Verdict::Accept;
         }

@@ -96,6 +96,24 @@ pub async fn queue_cmd(store: &dyn Store, cmd: QueueCmd, json: bool) -> Result<(
                 format!("queued message {id} deleted")
             });
         }
+        QueueCmd::Hold { id } => {
+            let n = queue_control::hold(store, id).await.map_err(store_err)?;
+            print(json, json!({"held": n}), || {
+                format!("{n} recipient(s) of {id} held")
+            });
+        }
+        QueueCmd::Release { id, delete } => {
+            let n = queue_control::release(store, id, delete, unix_now())
+                .await
+                .map_err(store_err)?;
+            print(json, json!({"released": n, "deleted": delete}), || {
+                if delete {
+                    format!("{n} held recipient(s) of {id} deleted")
+                } else {
+                    format!("{n} held recipient(s) of {id} due now")
+                }
+            });
+        }
         QueueCmd::Flush => {
             let n = queue_control::flush(store, unix_now())
                 .await

@@ -6,6 +6,7 @@ use super::{fail, print};
 use crate::cli::UserCmd;
 use anyhow::{Context, Result, bail};
 use praisani_mailhost::admin::accounts::{self, ApopChange, NewMailbox};
+use praisani_mailhost::admin::holds;
 use praisani_mailhost::admin::{parse_address, parse_domain, parse_quota, parse_size};
 use praisani_mailhost::passwords;
 use praisani_store::{Account, Store};
@@ -44,6 +45,7 @@ fn account_json(a: &Account) -> serde_json::Value {
         "retention": retention_json(a.retention),
         "domain_retention": retention_json(a.domain_retention),
         "apop": a.apop_secret.is_some(),
+        "held": a.held,
     })
 }
 
@@ -56,8 +58,9 @@ fn account_line(a: &Account) -> String {
         (None, None) => String::new(),
         _ => format!(" ({}%)", accounts::usage(a).percent()),
     };
+    let held = if a.held.is_some() { "\ton hold" } else { "" };
     format!(
-        "{}\t{count}\t{} / {} octets{pct}",
+        "{}\t{count}\t{} / {} octets{pct}{held}",
         a.address,
         a.used_bytes,
         size_text(a.quota_bytes)
@@ -71,7 +74,7 @@ fn account_text(acc: &Account) -> String {
         .map(|m| m.to_string())
         .unwrap_or_else(|| "unlimited".into());
     format!(
-        "address:  {}\nascii:    {}\nmessages: {} (limit {max})\nused:     {} octets ({}%)\nquota:    {quota}\nlanguage: {}\nwarn to:  {}\nkeep:     {} (own); domain: {}\napop:     {}",
+        "address:  {}\nascii:    {}\nmessages: {} (limit {max})\nused:     {} octets ({}%)\nquota:    {quota}\nlanguage: {}\nwarn to:  {}\nkeep:     {} (own); domain: {}\napop:     {}\nsending:  {}",
         acc.address,
         acc.address.canonical(),
         acc.used_messages,
@@ -85,6 +88,10 @@ fn account_text(acc: &Account) -> String {
             "enabled"
         } else {
             "disabled"
+        },
+        match &acc.held {
+            Some(r) => format!("on hold ({r})"),
+            None => "allowed".into(),
         }
     )
 }
@@ -218,6 +225,41 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
                 || match &shown {
                     Some(p) => format!("password of {a} changed\npassword: {p}"),
                     None => format!("password of {a} changed"),
+                },
+            );
+        }
+        UserCmd::Suspend { address: a, reason } => {
+            let a = parse_address(&a)?;
+            let changed = holds::suspend(store, &a, &reason).await?;
+            print(
+                json,
+                json!({"suspended": a.to_string(), "changed": changed}),
+                || {
+                    if changed {
+                        format!("{a} on hold: submission refused, queued mail held")
+                    } else {
+                        format!("{a} was already on hold")
+                    }
+                },
+            );
+        }
+        UserCmd::Release { address: a, delete } => {
+            let a = parse_address(&a)?;
+            let r = holds::release(store, &a, delete, super::unix_now()).await?;
+            print(
+                json,
+                json!({"released": a.to_string(), "was_held": r.was_held, "recipients": r.recipients, "deleted": delete}),
+                || {
+                    let what = if delete { "deleted" } else { "due now" };
+                    format!(
+                        "{a} may send again{}; {} held recipient(s) {what}",
+                        if r.was_held {
+                            ""
+                        } else {
+                            " (it was not on hold)"
+                        },
+                        r.recipients
+                    )
                 },
             );
         }

@@ -755,6 +755,9 @@ fn filters(config: &Config, mut office: PostOffice) -> Result<PostOffice, String
             at_connect: d.check_at == crate::config::CheckAt::Connect,
         });
     }
+    // Our users' sending limits ride along (validated with the config).
+    let sending = config.sending.policy().map_err(|e| e.to_string())?;
+    office = office.with_sending(sending);
     if let Some(rules) = config.greylist.rules() {
         tracing::info!(delay = rules.delay, "greylisting other servers");
         office = office.with_greylist(rules);

@@ -14,11 +14,12 @@ mod writer;
 
 use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::sweep_plan;
+use crate::sending::{SendCharge, SendLimits, SendOutcome, Ticket};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, ExpireReport,
     HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord, NewAccount,
-    NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, Retention, Secrets, Spool, Store,
-    StoreError,
+    NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, QueueTarget, Retention, Secrets,
+    Spool, Store, StoreError,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -470,6 +471,71 @@ impl Store for EmbeddedStore {
         self.inner
             .writer
             .run(move |c| ops::mta_sts_put(c, &record))
+            .await
+    }
+
+    async fn send_charge(
+        &self,
+        charge: &SendCharge,
+        now: i64,
+        limits: &SendLimits,
+    ) -> Result<SendOutcome, StoreError> {
+        let (ch, l) = (charge.clone(), *limits);
+        self.inner
+            .writer
+            .run(move |c| ops::send_charge(c, &ch, now, &l))
+            .await
+    }
+
+    async fn send_refund(&self, charge: &SendCharge, ticket: &Ticket) -> Result<(), StoreError> {
+        let (ch, t) = (charge.clone(), *ticket);
+        self.inner
+            .writer
+            .run(move |c| ops::send_refund(c, &ch, &t))
+            .await
+    }
+
+    async fn account_set_hold(
+        &self,
+        account: AccountId,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let r = reason.map(str::to_string);
+        self.inner
+            .writer
+            .run(move |c| ops::account_set_hold(c, account, r.as_deref()))
+            .await
+    }
+
+    async fn queue_hold(&self, target: QueueTarget) -> Result<u64, StoreError> {
+        self.inner
+            .writer
+            .run(move |c| ops::queue_hold(c, target))
+            .await
+    }
+
+    async fn queue_release(
+        &self,
+        target: QueueTarget,
+        delete: bool,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        self.inner
+            .writer
+            .run(move |c| ops::queue_release(c, target, delete, now))
+            .await
+    }
+
+    async fn send_outcomes(
+        &self,
+        account: AccountId,
+        finished: u64,
+        failed: u64,
+        now: i64,
+    ) -> Result<crate::sending::Outcomes, StoreError> {
+        self.inner
+            .writer
+            .run(move |c| ops::send_outcomes(c, account, finished, failed, now))
             .await
     }
 

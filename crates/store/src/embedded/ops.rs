@@ -7,6 +7,7 @@ use crate::body::{ChunkCursor, NextChunk};
 use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
+use crate::sending::{self, SendCharge, SendLimits, SendOutcome, Tally, Ticket};
 use crate::types::{
     due_order, group_taken, notify_from_db, notify_to_db, ret_from_db, ret_to_db, taken_messages,
     uidl,
@@ -14,8 +15,8 @@ use crate::types::{
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodySource, DomainInfo, HeaderDowngrade,
     LegacyView, Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter, Outbound, OutboundRcpt,
-    QueueEntry, QueueId, QueueRcptId, QueuedRcpt, RcptState, Retention, Secrets, Spool, StoreError,
-    Usage,
+    QueueEntry, QueueId, QueueRcptId, QueueTarget, QueuedRcpt, RcptState, Retention, Secrets,
+    Spool, StoreError, Usage,
 };
 use crate::{Conflict, Language, MtaStsRecord, Subject};
 use async_trait::async_trait;
@@ -178,7 +179,7 @@ pub(super) fn account_remove(c: &Connection, a: &Address) -> Result<(), StoreErr
 const ACCOUNT_COLUMNS: &str = "a.id, a.local, d.name, a.password_hash, a.apop_secret,
      a.quota_bytes, a.used_bytes, a.used_messages, a.scram, a.quota_messages, a.lang,
      a.warn_to, a.quota_warned, a.keep_after_retrieval, a.keep_max_age,
-     d.keep_after_retrieval, d.keep_max_age";
+     d.keep_after_retrieval, d.keep_max_age, a.held";
 
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, ())> {
     let local: String = r.get(1)?;
@@ -203,6 +204,7 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, ())> {
             warned: r.get::<_, i64>(12)?.clamp(0, 255) as u8,
             retention: Retention::from_db(r.get(13)?, r.get(14)?),
             domain_retention: Retention::from_db(r.get(15)?, r.get(16)?),
+            held: r.get(17)?,
         },
         (),
     ))
@@ -667,8 +669,8 @@ pub(super) fn expire_account(
 
 fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<QueueId, StoreError> {
     c.prepare_cached(
-        "INSERT INTO queue (body_id, sender, envid, ret, smtputf8, eight_bit, created)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO queue (body_id, sender, envid, ret, smtputf8, eight_bit, created, account)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         body_id,
@@ -677,13 +679,23 @@ fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<Queue
         ret_to_db(o.ret),
         o.smtputf8,
         o.eight_bit,
-        now
+        now,
+        o.account
     ])?;
     let id = QueueId::new(c.last_insert_rowid());
     let mut ins = c.prepare_cached(
         "INSERT INTO queue_rcpts (queue_id, rcpt, domain, orcpt, notify, state, next_attempt, updated)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?6, ?6)",
     )?;
+    // Mail of an account on hold is held from the start.
+    let state = if o.account.is_some()
+        && c.prepare_cached("SELECT 1 FROM accounts WHERE id = ?1 AND held IS NOT NULL")?
+            .exists([o.account])?
+    {
+        RcptState::Held
+    } else {
+        RcptState::Pending
+    };
     for r in &o.recipients {
         ins.execute(params![
             id,
@@ -691,7 +703,8 @@ fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<Queue
             r.domain,
             r.orcpt,
             notify_to_db(r.notify),
-            now
+            now,
+            state.db()
         ])?;
     }
     Ok(id)
@@ -699,7 +712,8 @@ fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<Queue
 
 fn queue_header(c: &Connection, id: QueueId) -> Result<Option<QueueEntry>, StoreError> {
     Ok(c.prepare_cached(
-        "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created, b.size
+        "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created, b.size,
+            q.account
          FROM queue q JOIN bodies b ON b.id = q.body_id WHERE q.id = ?1",
     )?
     .query_row([id], |r| {
@@ -713,6 +727,7 @@ fn queue_header(c: &Connection, id: QueueId) -> Result<Option<QueueEntry>, Store
             created: r.get(6)?,
             size: r.get::<_, i64>(7)? as u64,
             recipients: Vec::new(),
+            account: r.get(8)?,
         })
     })
     .optional()?)
@@ -803,10 +818,12 @@ pub(super) fn queue_record(
         let (state, next, error) = result.record();
         let n = c
             .prepare_cached(
-                "UPDATE queue_rcpts SET state = ?1, attempts = attempts + 1,
+                "UPDATE queue_rcpts SET
+                    state = CASE WHEN state = 'held' AND ?1 = 'pending' THEN 'held' ELSE ?1 END,
+                    attempts = attempts + 1,
                     next_attempt = COALESCE(?2, next_attempt), last_error = ?3,
                     lease_until = 0, updated = ?4
-                 WHERE id = ?5 AND state = 'pending'",
+                 WHERE id = ?5 AND state IN ('pending', 'held')",
             )?
             .execute(params![state.db(), next, error, t, id])?;
         // A recipient already final keeps its result (a late attempt does
@@ -1114,4 +1131,251 @@ pub(super) fn mta_sts_put(c: &Connection, r: &MtaStsRecord) -> Result<(), StoreE
     )?
     .execute(params![r.domain, r.id, r.policy, r.fetched, r.expires])?;
     Ok(())
+}
+
+/// Charges a submitted message to its sending counters, or refuses it
+/// (see [`crate::Store::send_charge`]). The writer thread runs one charge
+/// at a time, so the check and the increment cannot interleave.
+pub(super) fn send_charge(
+    c: &Connection,
+    charge: &SendCharge,
+    now: i64,
+    limits: &SendLimits,
+) -> Result<SendOutcome, StoreError> {
+    let keys = sending::counters(charge, now);
+    let mut created = 0;
+    let mut tallies = [Tally::default(); 4];
+    for ((scope, span, bucket), t) in keys.iter().zip(tallies.iter_mut()) {
+        created += c
+            .prepare_cached(
+                "INSERT OR IGNORE INTO send_counts (scope, span, bucket) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![scope, span.secs(), bucket])?;
+        *t = c
+            .prepare_cached(
+                "SELECT messages, new_rcpts FROM send_counts
+                 WHERE scope = ?1 AND span = ?2 AND bucket = ?3",
+            )?
+            .query_row(params![scope, span.secs(), bucket], |r| {
+                Ok(Tally {
+                    messages: r.get::<_, i64>(0)?.max(0) as u64,
+                    new_recipients: r.get::<_, i64>(1)?.max(0) as u64,
+                })
+            })?;
+    }
+    if created > 0 {
+        // A new window began: the old ones are no longer needed.
+        c.prepare_cached("DELETE FROM send_counts WHERE bucket < ?1")?
+            .execute(params![now - sending::COUNTER_MEMORY])?;
+        c.prepare_cached("DELETE FROM send_recipients WHERE last_sent < ?1")?
+            .execute(params![now - sending::RECIPIENT_MEMORY])?;
+    }
+    let mut new = 0u64;
+    for rcpt in &charge.recipients {
+        let known = c
+            .prepare_cached(
+                "SELECT 1 FROM send_recipients WHERE account = ?1 AND rcpt = ?2 AND last_sent >= ?3",
+            )?
+            .exists(params![
+                charge.account,
+                rcpt,
+                now - sending::RECIPIENT_MEMORY
+            ])?;
+        new += u64::from(!known);
+    }
+    if let Some(over) = sending::decide(&tallies, new, limits, now) {
+        return Ok(SendOutcome::Over(over));
+    }
+    for (scope, span, bucket) in &keys {
+        c.prepare_cached(
+            "UPDATE send_counts SET messages = messages + 1, new_rcpts = new_rcpts + ?4
+             WHERE scope = ?1 AND span = ?2 AND bucket = ?3",
+        )?
+        .execute(params![scope, span.secs(), bucket, new as i64])?;
+    }
+    for rcpt in &charge.recipients {
+        c.prepare_cached(
+            "INSERT INTO send_recipients (account, rcpt, last_sent) VALUES (?1, ?2, ?3)
+             ON CONFLICT (account, rcpt) DO UPDATE SET last_sent = ?3",
+        )?
+        .execute(params![charge.account, rcpt, now])?;
+    }
+    Ok(SendOutcome::Counted(Ticket {
+        hour: keys[0].2,
+        day: keys[1].2,
+        new_recipients: new,
+    }))
+}
+
+/// Gives back what [`send_charge`] took for a message that was not stored.
+pub(super) fn send_refund(
+    c: &Connection,
+    charge: &SendCharge,
+    ticket: &Ticket,
+) -> Result<(), StoreError> {
+    for (scope, span, _) in sending::counters(charge, ticket.hour) {
+        let bucket = match span {
+            sending::Span::Hour => ticket.hour,
+            sending::Span::Day => ticket.day,
+        };
+        c.prepare_cached(
+            "UPDATE send_counts SET messages = MAX(messages - 1, 0),
+                new_rcpts = MAX(new_rcpts - ?4, 0)
+             WHERE scope = ?1 AND span = ?2 AND bucket = ?3",
+        )?
+        .execute(params![
+            scope,
+            span.secs(),
+            bucket,
+            ticket.new_recipients as i64
+        ])?;
+    }
+    Ok(())
+}
+
+/// Puts an account on hold (with its queued mail) or takes the hold off
+/// (see [`crate::Store::account_set_hold`]).
+pub(super) fn account_set_hold(
+    c: &Connection,
+    account: AccountId,
+    reason: Option<&str>,
+) -> Result<bool, StoreError> {
+    if !c
+        .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
+        .exists([account])?
+    {
+        return Err(StoreError::NotFound(Subject::AccountId(account)));
+    }
+    let changed = match reason {
+        Some(r) => c.execute(
+            "UPDATE accounts SET held = ?2 WHERE id = ?1 AND held IS NULL",
+            params![account, r],
+        )?,
+        None => c.execute(
+            "UPDATE accounts SET held = NULL WHERE id = ?1 AND held IS NOT NULL",
+            params![account],
+        )?,
+    };
+    if reason.is_some() {
+        queue_hold(c, QueueTarget::Account(account))?;
+    }
+    Ok(changed == 1)
+}
+
+fn queue_target_exists(c: &Connection, target: QueueTarget) -> Result<(), StoreError> {
+    if let QueueTarget::Message(id) = target
+        && queue_header(c, id)?.is_none()
+    {
+        return Err(StoreError::NotFound(Subject::Queued(id)));
+    }
+    Ok(())
+}
+
+/// The queue recipients of `target` in `state`, as SQL over `?1` (the
+/// target's id).
+fn target_sql(target: QueueTarget) -> &'static str {
+    match target {
+        QueueTarget::Message(_) => "queue_id = ?1",
+        QueueTarget::Account(_) => "queue_id IN (SELECT id FROM queue WHERE account = ?1)",
+    }
+}
+
+fn target_id(target: QueueTarget) -> i64 {
+    match target {
+        QueueTarget::Message(id) => id.get(),
+        QueueTarget::Account(a) => a.get(),
+    }
+}
+
+/// Holds the pending recipients of `target`.
+pub(super) fn queue_hold(c: &Connection, target: QueueTarget) -> Result<u64, StoreError> {
+    queue_target_exists(c, target)?;
+    let sql = format!(
+        "UPDATE queue_rcpts SET state = 'held' WHERE state = 'pending' AND {}",
+        target_sql(target)
+    );
+    Ok(c.execute(&sql, [target_id(target)])? as u64)
+}
+
+/// Releases the held recipients of `target`: due at `now`, or deleted
+/// (with the messages left without a recipient to send to).
+pub(super) fn queue_release(
+    c: &Connection,
+    target: QueueTarget,
+    delete: bool,
+    now: i64,
+) -> Result<u64, StoreError> {
+    queue_target_exists(c, target)?;
+    let id = target_id(target);
+    if !delete {
+        let sql = format!(
+            "UPDATE queue_rcpts SET state = 'pending', next_attempt = ?2, lease_until = 0
+             WHERE state = 'held' AND {}",
+            target_sql(target)
+        );
+        return Ok(c.execute(&sql, params![id, now])? as u64);
+    }
+    let queues: Vec<QueueId> = {
+        let sql = format!(
+            "SELECT DISTINCT queue_id FROM queue_rcpts WHERE state = 'held' AND {}",
+            target_sql(target)
+        );
+        let mut st = c.prepare(&sql)?;
+        st.query_map([id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut n = 0;
+    for q in queues {
+        n += c.execute(
+            "DELETE FROM queue_rcpts WHERE queue_id = ?1 AND state = 'held'",
+            [q],
+        )? as u64;
+        let open = c
+            .prepare_cached(
+                "SELECT 1 FROM queue_rcpts WHERE queue_id = ?1 AND state IN ('pending', 'held')",
+            )?
+            .exists([q])?;
+        if !open {
+            queue_delete(c, q)?;
+        }
+    }
+    Ok(n)
+}
+
+/// Adds an account's outbound results to its current hour and sums the
+/// last day (see [`crate::Store::send_outcomes`]).
+pub(super) fn send_outcomes(
+    c: &Connection,
+    account: AccountId,
+    finished: u64,
+    failed: u64,
+    now: i64,
+) -> Result<sending::Outcomes, StoreError> {
+    let scope = sending::outcome_scope(account);
+    let bucket = sending::Span::Hour.bucket(now);
+    c.prepare_cached(
+        "INSERT INTO send_counts (scope, span, bucket, messages, new_rcpts)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (scope, span, bucket) DO UPDATE
+         SET messages = messages + ?4, new_rcpts = new_rcpts + ?5",
+    )?
+    .execute(params![
+        scope,
+        sending::HOUR,
+        bucket,
+        finished as i64,
+        failed as i64
+    ])?;
+    let (f, b): (i64, i64) = c
+        .prepare_cached(
+            "SELECT COALESCE(SUM(messages), 0), COALESCE(SUM(new_rcpts), 0) FROM send_counts
+             WHERE scope = ?1 AND span = ?2 AND bucket > ?3",
+        )?
+        .query_row(params![scope, sending::HOUR, now - sending::DAY], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok(sending::Outcomes {
+        finished: f.max(0) as u64,
+        failed: b.max(0) as u64,
+    })
 }

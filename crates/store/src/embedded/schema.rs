@@ -166,6 +166,28 @@ const MIGRATIONS: &[&str] = &[
         fetched INTEGER NOT NULL,
         expires INTEGER NOT NULL
      );",
+    // 11: sending limits: counters per account and domain per UTC window,
+    // the addresses each account sent to, holds on accounts, and the
+    // account each queued message came from.
+    "CREATE TABLE send_counts (
+        scope TEXT NOT NULL,
+        span INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        messages INTEGER NOT NULL DEFAULT 0,
+        new_rcpts INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (scope, span, bucket)
+     );
+     CREATE INDEX send_counts_bucket ON send_counts (bucket);
+     CREATE TABLE send_recipients (
+        account INTEGER NOT NULL,
+        rcpt TEXT NOT NULL,
+        last_sent INTEGER NOT NULL,
+        PRIMARY KEY (account, rcpt)
+     );
+     CREATE INDEX send_recipients_last_sent ON send_recipients (last_sent);
+     ALTER TABLE accounts ADD COLUMN held TEXT;
+     ALTER TABLE queue ADD COLUMN account INTEGER;
+     CREATE INDEX queue_by_account ON queue (account);",
 ];
 
 /// Brings the schema up to date.

@@ -57,11 +57,12 @@ use crate::Unavailable;
 use crate::body::{ChunkCursor, NextChunk};
 use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::{Expired, sweep_plan};
+use crate::sending::{SendCharge, SendLimits, SendOutcome, Ticket};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodySource, BodyStream, DomainInfo,
     ExpireReport, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord,
-    NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, Retention, Secrets,
-    Spool, Store, StoreError,
+    NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, QueueTarget, Retention,
+    Secrets, Spool, Store, StoreError,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -619,6 +620,56 @@ impl Store for PostgresStore {
 
     async fn mta_sts_put(&self, record: &MtaStsRecord) -> Result<(), StoreError> {
         ops::mta_sts_put(&self.client().await?, record).await
+    }
+
+    async fn send_charge(
+        &self,
+        charge: &SendCharge,
+        now: i64,
+        limits: &SendLimits,
+    ) -> Result<SendOutcome, StoreError> {
+        write!(self, |tx| ops::send_charge(&tx, charge, now, limits)
+            .await?)
+    }
+
+    async fn send_refund(&self, charge: &SendCharge, ticket: &Ticket) -> Result<(), StoreError> {
+        write!(self, |tx| ops::send_refund(&tx, charge, ticket).await?)
+    }
+
+    async fn account_set_hold(
+        &self,
+        account: AccountId,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        write!(self, |tx| ops::account_set_hold(&tx, account, reason)
+            .await?)
+    }
+
+    async fn send_outcomes(
+        &self,
+        account: AccountId,
+        finished: u64,
+        failed: u64,
+        now: i64,
+    ) -> Result<crate::sending::Outcomes, StoreError> {
+        write!(self, |tx| ops::send_outcomes(
+            &tx, account, finished, failed, now
+        )
+        .await?)
+    }
+
+    async fn queue_hold(&self, target: QueueTarget) -> Result<u64, StoreError> {
+        write!(self, |tx| ops::queue_hold(&tx, target).await?)
+    }
+
+    async fn queue_release(
+        &self,
+        target: QueueTarget,
+        delete: bool,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        write!(self, |tx| ops::queue_release(&tx, target, delete, now)
+            .await?)
     }
 }
 

@@ -9,6 +9,7 @@
 use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
+use crate::sending::{self, SendCharge, SendLimits, SendOutcome, Tally, Ticket};
 use crate::types::{
     due_order, group_taken, notify_from_db, notify_to_db, ret_from_db, ret_to_db, taken_messages,
     uidl,
@@ -16,7 +17,8 @@ use crate::types::{
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, DomainInfo, HeaderDowngrade, LegacyView,
     Lookup, MessageId, MessageMeta, NewAccount, NoticeWriter, Outbound, OutboundRcpt, QueueEntry,
-    QueueId, QueueRcptId, QueuedRcpt, RcptState, Retention, Secrets, Spool, StoreError, Usage,
+    QueueId, QueueRcptId, QueueTarget, QueuedRcpt, RcptState, Retention, Secrets, Spool,
+    StoreError, Usage,
 };
 use crate::{Conflict, Language, MtaStsRecord, Subject};
 use deadpool_postgres::GenericClient;
@@ -250,7 +252,7 @@ pub(super) async fn account_remove<C: GenericClient>(c: &C, a: &Address) -> Resu
 const ACCOUNT_COLUMNS: &str = "a.id, a.local, d.name, a.password_hash, a.apop_secret,
      a.quota_bytes, a.used_bytes, a.used_messages, a.scram, a.quota_messages, a.lang,
      a.warn_to, a.quota_warned, a.keep_after_retrieval, a.keep_max_age,
-     d.keep_after_retrieval, d.keep_max_age";
+     d.keep_after_retrieval, d.keep_max_age, a.held";
 
 fn account_row(r: &Row) -> Result<Account, StoreError> {
     let local: String = r.get(1);
@@ -274,6 +276,7 @@ fn account_row(r: &Row) -> Result<Account, StoreError> {
         warned: r.get::<_, i64>(12).clamp(0, 255) as u8,
         retention: Retention::from_db(r.get(13), r.get(14)),
         domain_retention: Retention::from_db(r.get(15), r.get(16)),
+        held: r.get(17),
     })
 }
 
@@ -809,8 +812,8 @@ pub(super) async fn enqueue<C: GenericClient>(
 ) -> Result<QueueId, StoreError> {
     let id: QueueId = one(
         c,
-        "INSERT INTO queue (body_id, sender, envid, ret, smtputf8, eight_bit, created)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO queue (body_id, sender, envid, ret, smtputf8, eight_bit, created, account)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         &[
             &body_id,
             &o.sender,
@@ -819,16 +822,33 @@ pub(super) async fn enqueue<C: GenericClient>(
             &o.smtputf8,
             &o.eight_bit,
             &now,
+            &o.account,
         ],
     )
     .await?
     .get(0);
+    // Mail of an account on hold is held from the start.
+    let held = match o.account {
+        Some(a) => opt(
+            c,
+            "SELECT 1 FROM accounts WHERE id = $1 AND held IS NOT NULL",
+            &[&a],
+        )
+        .await?
+        .is_some(),
+        None => false,
+    };
+    let state = if held {
+        RcptState::Held
+    } else {
+        RcptState::Pending
+    };
     for r in &o.recipients {
         exec(
             c,
             "INSERT INTO queue_rcpts
                 (queue_id, rcpt, domain, orcpt, notify, state, next_attempt, updated)
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
+             VALUES ($1, $2, $3, $4, $5, $7, $6, $6)",
             &[
                 &id,
                 &r.address,
@@ -836,6 +856,7 @@ pub(super) async fn enqueue<C: GenericClient>(
                 &r.orcpt,
                 &notify_to_db(r.notify),
                 &now,
+                &state.db(),
             ],
         )
         .await?;
@@ -849,7 +870,8 @@ async fn queue_header<C: GenericClient>(
 ) -> Result<Option<QueueEntry>, StoreError> {
     Ok(opt(
         c,
-        "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created, b.size
+        "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created, b.size,
+            q.account
          FROM queue q JOIN bodies b ON b.id = q.body_id WHERE q.id = $1",
         &[&id],
     )
@@ -864,6 +886,7 @@ async fn queue_header<C: GenericClient>(
         created: r.get(6),
         size: r.get::<_, i64>(7) as u64,
         recipients: Vec::new(),
+        account: r.get(8),
     }))
 }
 
@@ -973,10 +996,12 @@ pub(super) async fn queue_record<C: GenericClient>(
         // clearing that node's lease would let a third send it again.
         let n = exec(
             c,
-            "UPDATE queue_rcpts SET state = $1, attempts = attempts + 1,
+            "UPDATE queue_rcpts SET
+                state = CASE WHEN state = 'held' AND $1 = 'pending' THEN 'held' ELSE $1 END,
+                attempts = attempts + 1,
                 next_attempt = COALESCE($2, next_attempt), last_error = $3,
                 lease_until = 0, lease_node = NULL, updated = $4
-             WHERE id = $5 AND state = 'pending'
+             WHERE id = $5 AND state IN ('pending', 'held')
                AND ($1 <> 'pending' OR lease_node IS NULL OR lease_node = $6)",
             &[&state.db(), &next, &error, &t, id, &node],
         )
@@ -1279,4 +1304,291 @@ pub(super) async fn mta_sts_put<C: GenericClient>(
     )
     .await?;
     Ok(())
+}
+
+/// Charges a submitted message to its sending counters, or refuses it
+/// (see [`crate::Store::send_charge`]), inside the caller's transaction:
+/// the four counter rows are created if missing and locked in one order
+/// (`FOR UPDATE`), so charges on several nodes decide one after the other.
+pub(super) async fn send_charge<C: GenericClient>(
+    c: &C,
+    charge: &SendCharge,
+    now: i64,
+    limits: &SendLimits,
+) -> Result<SendOutcome, StoreError> {
+    let keys = sending::counters(charge, now);
+    let mut created = 0;
+    for (scope, span, bucket) in &keys {
+        created += exec(
+            c,
+            "INSERT INTO send_counts (scope, span, bucket) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            &[scope, &span.secs(), bucket],
+        )
+        .await?;
+    }
+    let mut tallies = [Tally::default(); 4];
+    for ((scope, span, bucket), t) in keys.iter().zip(tallies.iter_mut()) {
+        let r = one(
+            c,
+            "SELECT messages, new_rcpts FROM send_counts
+             WHERE scope = $1 AND span = $2 AND bucket = $3 FOR UPDATE",
+            &[scope, &span.secs(), bucket],
+        )
+        .await?;
+        *t = Tally {
+            messages: r.get::<_, i64>(0).max(0) as u64,
+            new_recipients: r.get::<_, i64>(1).max(0) as u64,
+        };
+    }
+    if created > 0 {
+        // A new window began: the old ones are no longer needed.
+        exec(
+            c,
+            "DELETE FROM send_counts WHERE bucket < $1",
+            &[&(now - sending::COUNTER_MEMORY)],
+        )
+        .await?;
+        exec(
+            c,
+            "DELETE FROM send_recipients WHERE last_sent < $1",
+            &[&(now - sending::RECIPIENT_MEMORY)],
+        )
+        .await?;
+    }
+    let mut new = 0u64;
+    for rcpt in &charge.recipients {
+        let known = opt(
+            c,
+            "SELECT 1 FROM send_recipients WHERE account = $1 AND rcpt = $2 AND last_sent >= $3",
+            &[&charge.account, rcpt, &(now - sending::RECIPIENT_MEMORY)],
+        )
+        .await?
+        .is_some();
+        new += u64::from(!known);
+    }
+    if let Some(over) = sending::decide(&tallies, new, limits, now) {
+        return Ok(SendOutcome::Over(over));
+    }
+    for (scope, span, bucket) in &keys {
+        exec(
+            c,
+            "UPDATE send_counts SET messages = messages + 1, new_rcpts = new_rcpts + $4
+             WHERE scope = $1 AND span = $2 AND bucket = $3",
+            &[scope, &span.secs(), bucket, &(new as i64)],
+        )
+        .await?;
+    }
+    for rcpt in &charge.recipients {
+        exec(
+            c,
+            "INSERT INTO send_recipients (account, rcpt, last_sent) VALUES ($1, $2, $3)
+             ON CONFLICT (account, rcpt) DO UPDATE SET last_sent = $3",
+            &[&charge.account, rcpt, &now],
+        )
+        .await?;
+    }
+    Ok(SendOutcome::Counted(Ticket {
+        hour: keys[0].2,
+        day: keys[1].2,
+        new_recipients: new,
+    }))
+}
+
+/// Gives back what [`send_charge`] took for a message that was not stored.
+pub(super) async fn send_refund<C: GenericClient>(
+    c: &C,
+    charge: &SendCharge,
+    ticket: &Ticket,
+) -> Result<(), StoreError> {
+    for (scope, span, _) in sending::counters(charge, ticket.hour) {
+        let bucket = match span {
+            sending::Span::Hour => ticket.hour,
+            sending::Span::Day => ticket.day,
+        };
+        exec(
+            c,
+            "UPDATE send_counts SET messages = greatest(messages - 1, 0),
+                new_rcpts = greatest(new_rcpts - $4, 0)
+             WHERE scope = $1 AND span = $2 AND bucket = $3",
+            &[
+                &scope,
+                &span.secs(),
+                &bucket,
+                &(ticket.new_recipients as i64),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Puts an account on hold (with its queued mail) or takes the hold off
+/// (see [`crate::Store::account_set_hold`]).
+pub(super) async fn account_set_hold<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    reason: Option<&str>,
+) -> Result<bool, StoreError> {
+    if opt(
+        c,
+        "SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE",
+        &[&account],
+    )
+    .await?
+    .is_none()
+    {
+        return Err(StoreError::NotFound(Subject::AccountId(account)));
+    }
+    let changed = match reason {
+        Some(r) => {
+            exec(
+                c,
+                "UPDATE accounts SET held = $2 WHERE id = $1 AND held IS NULL",
+                &[&account, &r],
+            )
+            .await?
+        }
+        None => {
+            exec(
+                c,
+                "UPDATE accounts SET held = NULL WHERE id = $1 AND held IS NOT NULL",
+                &[&account],
+            )
+            .await?
+        }
+    };
+    if reason.is_some() {
+        queue_hold(c, QueueTarget::Account(account)).await?;
+    }
+    Ok(changed == 1)
+}
+
+async fn queue_target_exists<C: GenericClient>(
+    c: &C,
+    target: QueueTarget,
+) -> Result<(), StoreError> {
+    if let QueueTarget::Message(id) = target
+        && queue_header(c, id).await?.is_none()
+    {
+        return Err(StoreError::NotFound(Subject::Queued(id)));
+    }
+    Ok(())
+}
+
+/// The queue recipients of `target`, as SQL over `$1` (the target's id).
+fn target_sql(target: QueueTarget) -> &'static str {
+    match target {
+        QueueTarget::Message(_) => "queue_id = $1",
+        QueueTarget::Account(_) => "queue_id IN (SELECT id FROM queue WHERE account = $1)",
+    }
+}
+
+fn target_id(target: QueueTarget) -> i64 {
+    match target {
+        QueueTarget::Message(id) => id.get(),
+        QueueTarget::Account(a) => a.get(),
+    }
+}
+
+/// Holds the pending recipients of `target`.
+pub(super) async fn queue_hold<C: GenericClient>(
+    c: &C,
+    target: QueueTarget,
+) -> Result<u64, StoreError> {
+    queue_target_exists(c, target).await?;
+    let sql = format!(
+        "UPDATE queue_rcpts SET state = 'held' WHERE state = 'pending' AND {}",
+        target_sql(target)
+    );
+    exec(c, &sql, &[&target_id(target)]).await
+}
+
+/// Releases the held recipients of `target`: due at `now`, or deleted
+/// (with the messages left without a recipient to send to).
+pub(super) async fn queue_release<C: GenericClient>(
+    c: &C,
+    target: QueueTarget,
+    delete: bool,
+    now: i64,
+) -> Result<u64, StoreError> {
+    queue_target_exists(c, target).await?;
+    let id = target_id(target);
+    if !delete {
+        let sql = format!(
+            "UPDATE queue_rcpts SET state = 'pending', next_attempt = $2, lease_until = 0,
+                lease_node = NULL
+             WHERE state = 'held' AND {}",
+            target_sql(target)
+        );
+        return exec(c, &sql, &[&id, &now]).await;
+    }
+    let sql = format!(
+        "SELECT DISTINCT queue_id FROM queue_rcpts WHERE state = 'held' AND {}",
+        target_sql(target)
+    );
+    let queues: Vec<QueueId> = rows(c, &sql, &[&id])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut n = 0;
+    for q in queues {
+        n += exec(
+            c,
+            "DELETE FROM queue_rcpts WHERE queue_id = $1 AND state = 'held'",
+            &[&q],
+        )
+        .await?;
+        let open = opt(
+            c,
+            "SELECT 1 FROM queue_rcpts WHERE queue_id = $1 AND state IN ('pending', 'held') LIMIT 1",
+            &[&q],
+        )
+        .await?
+        .is_some();
+        if !open {
+            queue_delete(c, q).await?;
+        }
+    }
+    Ok(n)
+}
+
+/// Adds an account's outbound results to its current hour and sums the
+/// last day (see [`crate::Store::send_outcomes`]).
+pub(super) async fn send_outcomes<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    finished: u64,
+    failed: u64,
+    now: i64,
+) -> Result<sending::Outcomes, StoreError> {
+    let scope = sending::outcome_scope(account);
+    let bucket = sending::Span::Hour.bucket(now);
+    exec(
+        c,
+        "INSERT INTO send_counts (scope, span, bucket, messages, new_rcpts)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (scope, span, bucket) DO UPDATE
+         SET messages = send_counts.messages + $4, new_rcpts = send_counts.new_rcpts + $5",
+        &[
+            &scope,
+            &sending::HOUR,
+            &bucket,
+            &(finished as i64),
+            &(failed as i64),
+        ],
+    )
+    .await?;
+    let r = one(
+        c,
+        "SELECT COALESCE(SUM(messages), 0)::bigint, COALESCE(SUM(new_rcpts), 0)::bigint
+         FROM send_counts WHERE scope = $1 AND span = $2 AND bucket > $3",
+        &[&scope, &sending::HOUR, &(now - sending::DAY)],
+    )
+    .await?;
+    Ok(sending::Outcomes {
+        finished: r.get::<_, i64>(0).max(0) as u64,
+        failed: r.get::<_, i64>(1).max(0) as u64,
+    })
 }
