@@ -78,6 +78,7 @@ async fn upgrade_keeps_the_uidls_clients_know() {
         let c = rusqlite::Connection::open(dir.path().join("praisani.db")).expect("sqlite");
         c.execute_batch(
             "UPDATE messages SET uidl = NULL; DROP TABLE greylist; DROP TABLE greylist_clients;
+             DROP TABLE dmarc_days; DROP TABLE dmarc_rows;
              PRAGMA user_version = 7;",
         )
         .expect("downgrade");
@@ -213,4 +214,10 @@ async fn queue_take_is_exclusive() {
 async fn greylisting() {
     let (_d, s) = fresh();
     conformance::greylisting(Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dmarc_reports() {
+    let (_d, s) = fresh();
+    conformance::dmarc_reports(Arc::new(s)).await;
 }

@@ -855,3 +855,6 @@ async fn migrate_embedded_to_postgres_and_back() {
     assert_eq!(e.integrity_check().await.unwrap(), "ok");
     db.drop_db().await;
 }
+conformance_test!(dmarc_reports, |s: PostgresStore| async move {
+    conformance::dmarc_reports(Arc::new(s)).await
+});

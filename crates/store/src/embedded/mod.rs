@@ -12,6 +12,7 @@ mod pool;
 mod schema;
 mod writer;
 
+use crate::dmarc::{DmarcDay, DmarcEvent, DmarcRecorded};
 use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::sweep_plan;
 use crate::{
@@ -453,6 +454,25 @@ impl Store for EmbeddedStore {
         self.inner
             .writer
             .run(move |conn| ops::greylist(conn, &t, &c, now, &r))
+            .await
+    }
+
+    async fn dmarc_record(
+        &self,
+        event: &DmarcEvent,
+        max_rows: u64,
+    ) -> Result<DmarcRecorded, StoreError> {
+        let e = event.clone();
+        self.inner
+            .writer
+            .run(move |conn| ops::dmarc_record(conn, &e, max_rows))
+            .await
+    }
+
+    async fn dmarc_take(&self, before_day: i64) -> Result<Option<DmarcDay>, StoreError> {
+        self.inner
+            .writer
+            .run(move |conn| ops::dmarc_take(conn, before_day))
             .await
     }
 

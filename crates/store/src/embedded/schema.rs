@@ -157,6 +157,24 @@ const MIGRATIONS: &[&str] = &[
         last_seen INTEGER NOT NULL
      );
      CREATE INDEX greylist_clients_last_seen ON greylist_clients (last_seen);",
+    // 10: DMARC aggregate reports: per policy domain and UTC day the
+    // latest policy, the rows counted and dropped, and each row's count.
+    "CREATE TABLE dmarc_days (
+        domain TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        policy TEXT NOT NULL,
+        rows INTEGER NOT NULL,
+        dropped INTEGER NOT NULL,
+        PRIMARY KEY (domain, day)
+     );
+     CREATE INDEX dmarc_days_by_day ON dmarc_days (day);
+     CREATE TABLE dmarc_rows (
+        domain TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        row TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (domain, day, row)
+     );",
 ];
 
 /// Brings the schema up to date.

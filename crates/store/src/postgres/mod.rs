@@ -55,6 +55,7 @@ pub use schema::current_version as schema_version;
 
 use crate::Unavailable;
 use crate::body::{ChunkCursor, NextChunk};
+use crate::dmarc::{DmarcDay, DmarcEvent, DmarcRecorded};
 use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::{Expired, sweep_plan};
 use crate::{
@@ -611,6 +612,18 @@ impl Store for PostgresStore {
     ) -> Result<GreyOutcome, StoreError> {
         write!(self, |tx| ops::greylist(&tx, triplet, client, now, rules)
             .await?)
+    }
+
+    async fn dmarc_record(
+        &self,
+        event: &DmarcEvent,
+        max_rows: u64,
+    ) -> Result<DmarcRecorded, StoreError> {
+        write!(self, |tx| ops::dmarc_record(&tx, event, max_rows).await?)
+    }
+
+    async fn dmarc_take(&self, before_day: i64) -> Result<Option<DmarcDay>, StoreError> {
+        write!(self, |tx| ops::dmarc_take(&tx, before_day).await?)
     }
 }
 

@@ -7,6 +7,7 @@
 //! is checked on values no one else can change before the commit.
 
 use crate::error::corrupt;
+use crate::dmarc::{DmarcDay, DmarcEvent, DmarcRecorded};
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
 use crate::types::{
@@ -1242,4 +1243,99 @@ pub(super) async fn greylist<C: GenericClient>(
         .await?;
     }
     Ok(outcome)
+}
+
+/// Counts a DMARC evaluation (see [`crate::Store::dmarc_record`]) inside
+/// the caller's transaction: the upsert locks the day's row, so nodes
+/// counting into the same day do so one after the other and the cap holds.
+pub(super) async fn dmarc_record<C: GenericClient>(
+    c: &C,
+    e: &DmarcEvent,
+    max_rows: u64,
+) -> Result<DmarcRecorded, StoreError> {
+    let rows: i64 = one(
+        c,
+        "INSERT INTO dmarc_days (domain, day, policy, rows, dropped) VALUES ($1, $2, $3, 0, 0)
+         ON CONFLICT (domain, day) DO UPDATE SET policy = EXCLUDED.policy
+         RETURNING rows",
+        &[&e.domain, &e.day, &e.policy],
+    )
+    .await?
+    .get(0);
+    let counted = exec(
+        c,
+        "UPDATE dmarc_rows SET count = count + 1 WHERE domain = $1 AND day = $2 AND row = $3",
+        &[&e.domain, &e.day, &e.row],
+    )
+    .await?;
+    if counted > 0 {
+        return Ok(DmarcRecorded::Counted);
+    }
+    if rows as u64 >= max_rows {
+        exec(
+            c,
+            "UPDATE dmarc_days SET dropped = dropped + 1 WHERE domain = $1 AND day = $2",
+            &[&e.domain, &e.day],
+        )
+        .await?;
+        return Ok(DmarcRecorded::Dropped);
+    }
+    exec(
+        c,
+        "INSERT INTO dmarc_rows (domain, day, row, count) VALUES ($1, $2, $3, 1)",
+        &[&e.domain, &e.day, &e.row],
+    )
+    .await?;
+    exec(
+        c,
+        "UPDATE dmarc_days SET rows = rows + 1 WHERE domain = $1 AND day = $2",
+        &[&e.domain, &e.day],
+    )
+    .await?;
+    Ok(DmarcRecorded::Counted)
+}
+
+/// Takes one domain's day out (see [`crate::Store::dmarc_take`]): the day
+/// is locked with `SKIP LOCKED`, so a node taking at the same time takes
+/// another one, never the same.
+pub(super) async fn dmarc_take<C: GenericClient>(
+    c: &C,
+    before_day: i64,
+) -> Result<Option<DmarcDay>, StoreError> {
+    let Some(r) = opt(
+        c,
+        "SELECT domain, day, policy, dropped FROM dmarc_days WHERE day < $1
+         ORDER BY day, domain LIMIT 1 FOR UPDATE SKIP LOCKED",
+        &[&before_day],
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let mut day = DmarcDay {
+        domain: r.get(0),
+        day: r.get(1),
+        policy: r.get(2),
+        rows: Vec::new(),
+        dropped: r.get::<_, i64>(3) as u64,
+    };
+    let st = c
+        .prepare_cached(
+            "DELETE FROM dmarc_rows WHERE domain = $1 AND day = $2 RETURNING row, count",
+        )
+        .await?;
+    day.rows = c
+        .query(&st, &[&day.domain, &day.day])
+        .await?
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64))
+        .collect();
+    day.rows.sort();
+    exec(
+        c,
+        "DELETE FROM dmarc_days WHERE domain = $1 AND day = $2",
+        &[&day.domain, &day.day],
+    )
+    .await?;
+    Ok(Some(day))
 }
