@@ -75,6 +75,9 @@ pub struct PostOffice {
     pub greylist: Option<GreyRules>,
     /// The spam filter on mail from other servers (`[spam]`); `None` when off.
     pub spam: Option<Arc<SpamFilter>>,
+    /// DMARC aggregate reports (`[dmarc_reports]`): the trust checks'
+    /// DMARC evaluations are recorded for them; `None` when off.
+    pub dmarc_reports: Option<crate::dmarc_reports::ReportSettings>,
 }
 
 /// The DNS lists as the post office applies them to other servers.
@@ -110,6 +113,7 @@ impl PostOffice {
             dnsbl: None,
             greylist: None,
             spam: None,
+            dmarc_reports: None,
         }
     }
 
@@ -128,6 +132,13 @@ impl PostOffice {
     /// The same post office greylisting other servers by `rules`.
     pub fn with_greylist(mut self, rules: GreyRules) -> Self {
         self.greylist = Some(rules);
+        self
+    }
+
+    /// The same post office recording DMARC evaluations for aggregate
+    /// reports made with `settings`.
+    pub fn with_dmarc_reports(mut self, settings: crate::dmarc_reports::ReportSettings) -> Self {
+        self.dmarc_reports = Some(settings);
         self
     }
 

@@ -4,8 +4,8 @@
 use super::locks;
 use super::pool::ReadPool;
 use crate::body::{ChunkCursor, NextChunk};
-use crate::error::corrupt;
 use crate::dmarc::{DmarcDay, DmarcEvent, DmarcRecorded};
+use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
 use crate::types::{
@@ -1143,7 +1143,9 @@ pub(super) fn dmarc_take(c: &Connection, before_day: i64) -> Result<Option<Dmarc
         return Ok(None);
     };
     day.rows = c
-        .prepare_cached("SELECT row, count FROM dmarc_rows WHERE domain = ?1 AND day = ?2 ORDER BY row")?
+        .prepare_cached(
+            "SELECT row, count FROM dmarc_rows WHERE domain = ?1 AND day = ?2 ORDER BY row",
+        )?
         .query_map(params![day.domain, day.day], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
         })?

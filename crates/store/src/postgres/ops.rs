@@ -6,8 +6,8 @@
 //! each other on the rows they change instead of deadlocking, and a quota
 //! is checked on values no one else can change before the commit.
 
-use crate::error::corrupt;
 use crate::dmarc::{DmarcDay, DmarcEvent, DmarcRecorded};
+use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
 use crate::types::{
