@@ -10,10 +10,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod dmarc_reports;
 mod dnsbl;
 mod greylist;
 mod spam;
 mod trust;
+pub use dmarc_reports::DmarcReportsConfig;
 pub use dnsbl::{CheckAt, DnsblConfig};
 pub use greylist::GreylistConfig;
 pub use spam::SpamConfig;
@@ -69,6 +71,8 @@ pub struct Config {
     pub greylist: GreylistConfig,
     /// The spam filter (rspamd) on mail from other servers.
     pub spam: SpamConfig,
+    /// DMARC aggregate reports about mail from other servers.
+    pub dmarc_reports: DmarcReportsConfig,
 }
 
 /// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
@@ -747,6 +751,7 @@ impl Default for Config {
             dnsbl: DnsblConfig::default(),
             greylist: GreylistConfig::default(),
             spam: SpamConfig::default(),
+            dmarc_reports: DmarcReportsConfig::default(),
         }
     }
 }
@@ -981,6 +986,7 @@ impl Config {
         config.dnsbl.validate()?;
         config.greylist.validate()?;
         config.spam.validate()?;
+        config.dmarc_reports.validate(&config.hostname)?;
         Ok(config)
     }
 
@@ -1012,6 +1018,9 @@ impl Config {
         }
         if l.pop3_idle_timeout < Duration::from_secs(600) {
             w.push("limits.pop3_idle_timeout is below the 10 minutes RFC 1939 requires".into());
+        }
+        if self.dmarc_reports.enabled && !self.trust.enabled {
+            w.push("dmarc_reports.enabled needs the DMARC checks of [trust]: nothing is recorded while trust.enabled = false".into());
         }
         if self.postmaster.is_none() {
             w.push("postmaster is not set: `serve` refuses to start without it (mail to <postmaster> needs an address of yours)".into());
