@@ -1,14 +1,20 @@
-//! One domain's day as an aggregate report (RFC 7489 §7.2.1, Appendix C)
-//! and the message that carries it (§7.2.1.1), written by `mail-auth`'s
-//! report generator: gzip-compressed XML attached as
-//! `receiver!policy-domain!begin!end.xml.gz`, subject
+//! One domain's day as an aggregate report (RFC 7489 §7.2.1, Appendix C;
+//! the XML written by `mail-auth`'s report generator) and the message that
+//! carries it (§7.2.1.1, written with `praisani_message`): gzip-compressed
+//! XML attached as `receiver!policy-domain!begin!end.xml.gz`, subject
 //! `Report Domain: X Submitter: Y Report-ID: <id>`.
 
 use super::row::{Disposition, Override, Policy, Row};
 use super::{DAY, ReportSettings};
 use crate::trust::{Alignment, AuthResult, DmarcPolicy};
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use mail_auth::report::{self, Report};
+use praisani_message::base64::push_body as push_base64_body;
+use praisani_message::mime::{one_line, push_field};
+use praisani_message::rfc2047::{FOLDED_WORD_OCTETS, encoded_words};
 use praisani_store::dmarc::DmarcDay;
+use std::io::Write;
 
 /// Why a stored day could not become a report.
 #[derive(Debug, thiserror::Error)]
@@ -63,21 +69,77 @@ pub fn report(
     Ok((report, policy))
 }
 
-/// The message carrying `report` to `to`, from `settings.from`: headers
-/// and body with CRLF line ends.
+/// The message carrying `report` to `to`, from `settings.from`, written
+/// by us (`hostname`, the submitter) at `date`: a short text and the
+/// gzip-compressed XML as an attachment named as §7.2.1.1 asks; CRLF line
+/// ends.
 pub fn message(
     report: &Report,
     settings: &ReportSettings,
     hostname: &str,
     to: &str,
+    date: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<u8>, BuildError> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(report.to_xml().as_bytes())?;
+    let gz = gz.finish()?;
+    let domain = report.domain();
+    let id = report.report_id();
+    let filename = format!(
+        "{hostname}!{domain}!{}!{}.xml.gz",
+        report.date_range_begin(),
+        report.date_range_end()
+    );
+    let boundary = format!("=_dmarc_{:016x}", rand::random::<u64>());
+    let org = one_line(&settings.org_name);
+    let display = if org.is_ascii() {
+        format!("\"{}\"", org.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        encoded_words(&org, FOLDED_WORD_OCTETS).join(" ")
+    };
     let mut out = Vec::new();
-    report.write_rfc5322(
-        hostname,
-        (settings.org_name.as_str(), settings.from.as_str()),
-        std::iter::once(to),
+    push_field(&mut out, "From", &format!("{display} <{}>", settings.from));
+    push_field(&mut out, "To", &format!("<{to}>"));
+    push_field(
         &mut out,
-    )?;
+        "Subject",
+        &format!("Report Domain: {domain} Submitter: {hostname} Report-ID: <{id}>"),
+    );
+    push_field(&mut out, "Date", &date.to_rfc2822());
+    push_field(&mut out, "Message-ID", &format!("<{id}@{hostname}>"));
+    push_field(&mut out, "Auto-Submitted", "auto-generated");
+    push_field(&mut out, "MIME-Version", "1.0");
+    push_field(
+        &mut out,
+        "Content-Type",
+        &format!("multipart/mixed; boundary=\"{boundary}\""),
+    );
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+    push_field(&mut out, "Content-Type", "text/plain; charset=us-ascii");
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(
+        format!(
+            "This is a DMARC aggregate report (RFC 7489) from {hostname}.\r\n\r\n\
+             Report Domain: {domain}\r\nSubmitter: {hostname}\r\nReport-ID: {id}\r\n"
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+    push_field(
+        &mut out,
+        "Content-Type",
+        &format!("application/gzip; name=\"{filename}\""),
+    );
+    push_field(
+        &mut out,
+        "Content-Disposition",
+        &format!("attachment; filename=\"{filename}\""),
+    );
+    push_field(&mut out, "Content-Transfer-Encoding", "base64");
+    out.extend_from_slice(b"\r\n");
+    push_base64_body(&mut out, &gz);
+    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     Ok(out)
 }
 

@@ -113,7 +113,8 @@ impl Reporter {
                 );
                 continue;
             }
-            let message = build::message(&report, &self.settings, hostname, to)?;
+            let message =
+                build::message(&report, &self.settings, hostname, to, chrono::Utc::now())?;
             if *max_size > 0 && message.len() > *max_size {
                 skip(
                     to,

@@ -213,7 +213,14 @@ fn report_xml_and_message() {
     ] {
         assert!(xml.contains(want), "{want} missing from\n{xml}");
     }
-    let message = build::message(&report, &settings(), "mx.test", "dmarc@sender.test").unwrap();
+    let message = build::message(
+        &report,
+        &settings(),
+        "mx.test",
+        "dmarc@sender.test",
+        chrono::Utc::now(),
+    )
+    .unwrap();
     let text = String::from_utf8_lossy(&message);
     assert!(
         text.contains("Subject: Report Domain: sender.test Submitter: mx.test Report-ID: <rid-1>"),
