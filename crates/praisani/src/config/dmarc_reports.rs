@@ -53,7 +53,7 @@ impl DmarcReportsConfig {
                 "dmarc_reports.send_delay must be shorter than a day".into(),
             ));
         }
-        let from = self.from_address(hostname);
+        let from = self.sender(hostname);
         if Address::parse(&from).is_err() || from.contains(['\r', '\n', '<', '>']) {
             return Err(ConfigError(format!(
                 "dmarc_reports.from: {from:?} is not an e-mail address"
@@ -69,7 +69,7 @@ impl DmarcReportsConfig {
         Ok(())
     }
 
-    fn from_address(&self, hostname: &str) -> String {
+    fn sender(&self, hostname: &str) -> String {
         self.from
             .clone()
             .unwrap_or_else(|| format!("postmaster@{hostname}"))
@@ -83,7 +83,7 @@ impl DmarcReportsConfig {
                 .org_name
                 .clone()
                 .unwrap_or_else(|| hostname.to_string()),
-            from: self.from_address(hostname),
+            from: self.sender(hostname),
             max_rows: self.max_records,
             send_delay: self.send_delay,
         }
