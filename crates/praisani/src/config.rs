@@ -1324,6 +1324,35 @@ mod tests {
     }
 
     #[test]
+    fn dmarc_reports_section() {
+        let c = Config::parse("hostname = \"mx.example.test\"\n").unwrap();
+        assert_eq!(c.dmarc_reports.settings(&c.hostname), None, "off by default");
+        let r = c.dmarc_reports.report_settings(&c.hostname);
+        assert_eq!(
+            (r.org_name.as_str(), r.from.as_str(), r.max_rows),
+            ("mx.example.test", "postmaster@mx.example.test", 10_000)
+        );
+        let c = Config::parse(
+            "[dmarc_reports]\nenabled = true\norg_name = \"Example Hosting\"\n\
+             from = \"dmarc@example.test\"\nmax_records = 50\nsend_delay = \"1h\"\n",
+        )
+        .unwrap();
+        let r = c.dmarc_reports.settings(&c.hostname).unwrap();
+        assert_eq!((r.from.as_str(), r.max_rows), ("dmarc@example.test", 50));
+        assert_eq!(r.send_delay, Duration::from_secs(3600));
+        for (doc, key) in [
+            ("[dmarc_reports]\nfrom = \"not an address\"", "dmarc_reports.from"),
+            ("[dmarc_reports]\nmax_records = 0", "max_records"),
+            ("[dmarc_reports]\nsend_delay = \"1d\"", "send_delay"),
+            ("[dmarc_reports]\norg_name = \" \"", "org_name"),
+            ("[dmarc_reports]\nrua = true", "rua"),
+        ] {
+            let e = Config::parse(doc).unwrap_err();
+            assert!(e.0.contains(key), "{doc}: {e}");
+        }
+    }
+
+    #[test]
     fn connection_budgets_per_service() {
         let c =
             Config::parse("[limits]\nmax_connections = 101\nmax_connections_pop3 = 7\n").unwrap();
