@@ -1326,7 +1326,11 @@ mod tests {
     #[test]
     fn dmarc_reports_section() {
         let c = Config::parse("hostname = \"mx.example.test\"\n").unwrap();
-        assert_eq!(c.dmarc_reports.settings(&c.hostname), None, "off by default");
+        assert_eq!(
+            c.dmarc_reports.settings(&c.hostname),
+            None,
+            "off by default"
+        );
         let r = c.dmarc_reports.report_settings(&c.hostname);
         assert_eq!(
             (r.org_name.as_str(), r.from.as_str(), r.max_rows),
@@ -1341,7 +1345,10 @@ mod tests {
         assert_eq!((r.from.as_str(), r.max_rows), ("dmarc@example.test", 50));
         assert_eq!(r.send_delay, Duration::from_secs(3600));
         for (doc, key) in [
-            ("[dmarc_reports]\nfrom = \"not an address\"", "dmarc_reports.from"),
+            (
+                "[dmarc_reports]\nfrom = \"not an address\"",
+                "dmarc_reports.from",
+            ),
             ("[dmarc_reports]\nmax_records = 0", "max_records"),
             ("[dmarc_reports]\nsend_delay = \"1d\"", "send_delay"),
             ("[dmarc_reports]\norg_name = \" \"", "org_name"),

@@ -9,7 +9,8 @@ mod common;
 
 use common::*;
 use praisani_testdns::{TestDns, Zone};
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const PY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -79,6 +80,44 @@ impl Drop for SmtpSink {
     }
 }
 
+/// One request to the dkimpy signer the trust tests use.
+fn dkimpy(request: Value) -> Value {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../mailhost/tests/trust/dkimpy.py"
+    );
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    serde_json::to_writer(child.stdin.take().unwrap(), &request).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "dkimpy.py failed on {request}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// python3 with dkimpy (and what its helper imports), or a skip.
+fn have_dkimpy() -> bool {
+    have_tool("python3", module_path!())
+        && have_python_module("dkim", "pip install dkimpy", module_path!())
+        && have_python_module("authres", "pip install authres", module_path!())
+        && have_python_module("nacl", "pip install pynacl", module_path!())
+}
+
+/// The zone, with sender.test's DKIM key `rsa` when given.
+fn zone_with_key(public: Option<&str>) -> Zone {
+    let z = zone();
+    match public {
+        Some(p) => z.txt(
+            "rsa._domainkey.sender.test",
+            &format!("v=DKIM1; k=rsa; p={p}"),
+        ),
+        None => z,
+    }
+}
+
 fn zone() -> Zone {
     Zone::new()
         .txt("sender.test", "v=spf1 ip4:127.0.0.1 -all")
@@ -144,6 +183,35 @@ for i, pair in enumerate(sys.argv[3:]):
         .collect()
 }
 
+/// Sends `message` as it is with smtplib from `mail_from` (EHLO helo.test);
+/// returns the reply code.
+fn send_raw(s: &Server, mail_from: &str, message: &str) -> u16 {
+    let path = s.path(&token("msg"));
+    write_file(&path, message.as_bytes());
+    let out = python(
+        r#"
+import smtplib, sys
+port, sender, rcpt, path = sys.argv[1:5]
+c = smtplib.SMTP('127.0.0.1', int(port), local_hostname='helo.test', timeout=30)
+try:
+    c.sendmail(sender, [rcpt], open(path, 'rb').read())
+    print(250)
+except smtplib.SMTPDataError as e:
+    print(e.smtp_code)
+c.quit()
+"#,
+        &[
+            &s.smtp_port.to_string(),
+            mail_from,
+            DEMO_USER,
+            path.to_str().unwrap(),
+        ],
+        PY_TIMEOUT,
+    );
+    assert!(out.status.success(), "smtplib: {}", out.describe());
+    out.out().trim().parse().unwrap()
+}
+
 /// Each report message at the sink, unpacked by Python: recipient,
 /// subject, attachment name and the XML's parts.
 fn unpack(paths: &[String]) -> Vec<Value> {
@@ -192,7 +260,13 @@ fn daily_reports_reach_authorised_rua_addresses_only() {
     if !have_tool("python3", module_path!()) {
         return;
     }
-    let dns = TestDns::start(zone());
+    // With dkimpy, one message is DKIM-signed by sender.test as well.
+    let key = have_dkimpy().then(|| {
+        let k = dkimpy(json!({"op": "keys"}));
+        let s = |n: &str| k[n].as_str().unwrap().to_string();
+        (s("rsa_private"), s("rsa_public"))
+    });
+    let dns = TestDns::start(zone_with_key(key.as_ref().map(|k| k.1.as_str())));
     let sink = SmtpSink::start();
     let route = |d: &str| format!("\"{d}\" = \"127.0.0.1:{}\"", sink.port);
     let s = Server::start_extra(
@@ -235,6 +309,19 @@ fn daily_reports_reach_authorised_rua_addresses_only() {
         ],
     );
     assert_eq!(codes, [250, 250, 250, 550, 550, 250, 250], "{}", s.log());
+    if let Some((private, _)) = &key {
+        // Signed by sender.test, sent with an unaligned envelope: DKIM passes DMARC.
+        let message = format!(
+            "From: <news@sender.test>\r\nTo: <{DEMO_USER}>\r\nSubject: signed\r\n\
+             Message-ID: <signed@client.test>\r\nDate: Thu, 03 Dec 2026 07:00:00 +0000\r\n\r\nHello.\r\n"
+        );
+        let r = dkimpy(json!({
+            "op": "sign", "message": message, "domain": "sender.test", "selector": "rsa",
+            "key": private, "algo": "rsa-sha256", "canon": "relaxed/relaxed",
+        }));
+        let signed = format!("{}{message}", r["header"].as_str().unwrap());
+        assert_eq!(send_raw(&s, "list@helo.test", &signed), 250, "{}", s.log());
+    }
     // Recording runs beside the reply: give it a moment.
     std::thread::sleep(Duration::from_millis(500));
 
@@ -338,14 +425,24 @@ fn daily_reports_reach_authorised_rua_addresses_only() {
                 assert_eq!(text(report, &["policy_published", "sp"]), "quarantine");
                 assert_eq!(text(report, &["policy_published", "adkim"]), "s");
                 assert_eq!(text(report, &["policy_published", "aspf"]), "r");
-                assert_eq!(
-                    rows,
-                    [
-                        "127.0.0.1 2 reject fail fail sender.test helo.test pass",
-                        "127.0.0.1 3 none fail pass sender.test sender.test pass",
-                    ],
-                    "{report}"
-                );
+                let mut want = vec![
+                    "127.0.0.1 2 reject fail fail sender.test helo.test pass",
+                    "127.0.0.1 3 none fail pass sender.test sender.test pass",
+                ];
+                if key.is_some() {
+                    want.insert(0, "127.0.0.1 1 none pass fail sender.test helo.test pass");
+                    let signed = records
+                        .iter()
+                        .find(|r| text(r, &["row", "policy_evaluated", "dkim"]) == "pass")
+                        .expect("the signed message's row");
+                    let dkim = &signed["auth_results"][0]["dkim"][0];
+                    assert_eq!(
+                        [&["domain"][..], &["selector"], &["result"]].map(|p| text(dkim, p)),
+                        ["sender.test", "rsa", "pass"],
+                        "{report}"
+                    );
+                }
+                assert_eq!(rows, want, "{report}");
                 for rec in records {
                     assert_eq!(text(rec, &["identifiers", "envelope_to"]), "example.test");
                 }
