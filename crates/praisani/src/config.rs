@@ -1350,6 +1350,7 @@ mod tests {
                 "dmarc_reports.from",
             ),
             ("[dmarc_reports]\nmax_records = 0", "max_records"),
+            ("[dmarc_reports]\nmax_domains = 0", "max_domains"),
             ("[dmarc_reports]\nsend_delay = \"1d\"", "send_delay"),
             ("[dmarc_reports]\norg_name = \" \"", "org_name"),
             ("[dmarc_reports]\nrua = true", "rua"),

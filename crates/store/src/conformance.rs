@@ -1120,7 +1120,11 @@ pub async fn greylisting<S: Store + ?Sized + 'static>(store: Arc<S>) {
 /// policy is kept, only days before the given one are taken, each exactly
 /// once, and concurrent takers never get the same day.
 pub async fn dmarc_reports<S: Store + ?Sized + 'static>(store: Arc<S>) {
-    use crate::dmarc::{DmarcEvent, DmarcRecorded};
+    use crate::dmarc::{DmarcEvent, DmarcLimits, DmarcRecorded};
+    let cap = |max_rows| DmarcLimits {
+        max_rows,
+        max_domains: 3,
+    };
     let event = |domain: &str, day: i64, policy: &str, row: &str| DmarcEvent {
         day,
         domain: domain.into(),
@@ -1131,7 +1135,7 @@ pub async fn dmarc_reports<S: Store + ?Sized + 'static>(store: Arc<S>) {
     for (row, times) in [("b", 3), ("a", 2)] {
         for _ in 0..times {
             let r = store
-                .dmarc_record(&event("sender.test", 100, "p=none", row), 2)
+                .dmarc_record(&event("sender.test", 100, "p=none", row), cap(2))
                 .await
                 .unwrap();
             assert_eq!(r, DmarcRecorded::Counted);
@@ -1140,35 +1144,48 @@ pub async fn dmarc_reports<S: Store + ?Sized + 'static>(store: Arc<S>) {
     // A third distinct row is over the cap of 2; an existing one still counts.
     let over = event("sender.test", 100, "p=reject", "c");
     assert_eq!(
-        store.dmarc_record(&over, 2).await.unwrap(),
+        store.dmarc_record(&over, cap(2)).await.unwrap(),
         DmarcRecorded::Dropped
     );
     assert_eq!(
         store
-            .dmarc_record(&event("sender.test", 100, "p=reject", "a"), 2)
+            .dmarc_record(&event("sender.test", 100, "p=reject", "a"), cap(2))
             .await
             .unwrap(),
         DmarcRecorded::Counted
     );
     // Another domain the same day, and the first one the next day.
     store
-        .dmarc_record(&event("other.test", 100, "p=none", "x"), 2)
+        .dmarc_record(&event("other.test", 100, "p=none", "x"), cap(2))
         .await
         .unwrap();
     store
-        .dmarc_record(&event("sender.test", 101, "p=none", "a"), 2)
+        .dmarc_record(&event("sender.test", 101, "p=none", "a"), cap(2))
         .await
         .unwrap();
 
+    // Day 100 has two domains; a third fits, a fourth does not.
+    store
+        .dmarc_record(&event("third.test", 100, "p=none", "x"), cap(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .dmarc_record(&event("fourth.test", 100, "p=none", "x"), cap(2))
+            .await
+            .unwrap(),
+        DmarcRecorded::DomainsFull
+    );
+
     // Day 101 is not complete before day 101.
-    let first = store.dmarc_take(101).await.unwrap().expect("a day");
-    let second = store.dmarc_take(101).await.unwrap().expect("another day");
-    assert_eq!(store.dmarc_take(101).await.unwrap(), None);
-    let mut days = [first, second];
+    let mut days = Vec::new();
+    while let Some(d) = store.dmarc_take(101).await.unwrap() {
+        days.push(d);
+    }
     days.sort_by(|a, b| a.domain.cmp(&b.domain));
-    assert_eq!(days[0].domain, "other.test");
+    let names: Vec<&str> = days.iter().map(|d| d.domain.as_str()).collect();
+    assert_eq!(names, ["other.test", "sender.test", "third.test"]);
     assert_eq!(days[0].rows, vec![("x".to_string(), 1)]);
-    assert_eq!(days[1].domain, "sender.test");
     assert_eq!(days[1].day, 100);
     assert_eq!(days[1].policy, "p=reject", "the latest policy");
     assert_eq!(
@@ -1184,7 +1201,13 @@ pub async fn dmarc_reports<S: Store + ?Sized + 'static>(store: Arc<S>) {
     // Concurrent takers: each of 20 days goes to exactly one.
     for d in 0..20 {
         store
-            .dmarc_record(&event(&format!("d{d}.test"), 50, "p=none", "r"), 10)
+            .dmarc_record(
+                &event(&format!("d{d}.test"), 50, "p=none", "r"),
+                DmarcLimits {
+                    max_rows: 10,
+                    max_domains: 100,
+                },
+            )
             .await
             .unwrap();
     }

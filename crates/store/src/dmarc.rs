@@ -35,6 +35,16 @@ pub struct DmarcDay {
     pub dropped: u64,
 }
 
+/// How much one day may hold, so a flood of new sending addresses or
+/// `From:` domains cannot fill the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmarcLimits {
+    /// Distinct rows per domain and day.
+    pub max_rows: u64,
+    /// Distinct domains per day.
+    pub max_domains: u64,
+}
+
 /// Whether an event was counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DmarcRecorded {
@@ -43,4 +53,7 @@ pub enum DmarcRecorded {
     /// Its row is new and the day already has `max_rows` rows: only
     /// [`DmarcDay::dropped`] grew.
     Dropped,
+    /// Its domain is new for the day and the day already has
+    /// `max_domains` domains: not counted anywhere.
+    DomainsFull,
 }

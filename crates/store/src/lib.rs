@@ -296,12 +296,14 @@ pub trait Store: Send + Sync + 'static {
     // ---- DMARC aggregate reports ----
 
     /// Counts `event` in its domain's day: one more in its row, or a new
-    /// row while the day has fewer than `max_rows` (else it is only counted
-    /// as dropped). One commit; every node counts into the same rows.
+    /// row while the day has fewer than `limits.max_rows` (else it is only
+    /// counted as dropped); a domain new for the day only while the day
+    /// has fewer than `limits.max_domains`. One commit; every node counts
+    /// into the same rows.
     async fn dmarc_record(
         &self,
         event: &dmarc::DmarcEvent,
-        max_rows: u64,
+        limits: dmarc::DmarcLimits,
     ) -> Result<dmarc::DmarcRecorded, StoreError>;
 
     /// Takes one domain's day earlier than `before_day` out of the store

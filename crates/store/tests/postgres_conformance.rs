@@ -696,7 +696,11 @@ async fn populate<S: Store + ?Sized>(s: &S) {
         row: "row".into(),
     };
     for _ in 0..2 {
-        s.dmarc_record(&event, 10).await.unwrap();
+        let limits = praisani_store::dmarc::DmarcLimits {
+            max_rows: 10,
+            max_domains: 10,
+        };
+        s.dmarc_record(&event, limits).await.unwrap();
     }
     let dom: praisani_mailaddr::Domain = "ตัวอย่าง.ไทย".parse().unwrap();
     s.domain_add(&dom).await.unwrap();

@@ -23,7 +23,7 @@ pub use send::{Reporter, Sent};
 
 use crate::office::PostOffice;
 use crate::trust::{AuthResult, Decision, Verdict};
-use praisani_store::dmarc::{DmarcEvent, DmarcRecorded};
+use praisani_store::dmarc::{DmarcEvent, DmarcLimits, DmarcRecorded};
 use std::time::Duration;
 
 /// How reports are made and sent (`[dmarc_reports]`).
@@ -38,6 +38,9 @@ pub struct ReportSettings {
     /// are only counted as dropped, so a flood of addresses cannot fill the
     /// disk.
     pub max_rows: u64,
+    /// Distinct `From:` domains kept per day; messages of further domains
+    /// are not counted.
+    pub max_domains: u64,
     /// How long after midnight UTC the day's reports go out.
     pub send_delay: Duration,
 }
@@ -62,13 +65,20 @@ pub fn record(
         return;
     };
     let store = office.store.clone();
-    let max_rows = settings.max_rows;
+    let limits = DmarcLimits {
+        max_rows: settings.max_rows,
+        max_domains: settings.max_domains,
+    };
     tokio::spawn(async move {
-        match store.dmarc_record(&event, max_rows).await {
+        match store.dmarc_record(&event, limits).await {
             Ok(DmarcRecorded::Counted) => {}
             Ok(DmarcRecorded::Dropped) => tracing::warn!(
                 domain = %event.domain,
-                "DMARC report of the day is full (dmarc_reports.max_rows): message counted as dropped"
+                "DMARC report of the day is full (dmarc_reports.max_records): message counted as not reported"
+            ),
+            Ok(DmarcRecorded::DomainsFull) => tracing::warn!(
+                domain = %event.domain,
+                "DMARC reports of the day have dmarc_reports.max_domains domains: message not recorded"
             ),
             Err(e) => {
                 tracing::error!(domain = %event.domain, "recording for the DMARC report: {e}")

@@ -161,6 +161,7 @@ fn settings() -> ReportSettings {
         org_name: "Example Hosting".into(),
         from: "dmarc-reports@mx.test".into(),
         max_rows: 100,
+        max_domains: 100,
         send_delay: Duration::from_secs(600),
     }
 }

@@ -23,6 +23,9 @@ pub struct DmarcReportsConfig {
     /// Distinct report rows kept per domain and day; further messages with
     /// new rows are only counted (reported as not reported).
     pub max_records: u64,
+    /// Distinct `From:` domains recorded per day; mail of further domains
+    /// is not recorded.
+    pub max_domains: u64,
     /// How long after midnight UTC a day's reports are sent.
     #[serde(deserialize_with = "duration")]
     pub send_delay: Duration,
@@ -35,6 +38,7 @@ impl Default for DmarcReportsConfig {
             org_name: None,
             from: None,
             max_records: 10_000,
+            max_domains: 10_000,
             send_delay: Duration::from_secs(15 * 60),
         }
     }
@@ -43,9 +47,9 @@ impl Default for DmarcReportsConfig {
 impl DmarcReportsConfig {
     /// Checks what serde cannot.
     pub fn validate(&self, hostname: &str) -> Result<(), ConfigError> {
-        if self.max_records == 0 {
+        if self.max_records == 0 || self.max_domains == 0 {
             return Err(ConfigError(
-                "dmarc_reports.max_records must be at least 1".into(),
+                "dmarc_reports.max_records and max_domains must be at least 1".into(),
             ));
         }
         if self.send_delay >= Duration::from_secs(86_400) {
@@ -85,6 +89,7 @@ impl DmarcReportsConfig {
                 .unwrap_or_else(|| hostname.to_string()),
             from: self.sender(hostname),
             max_rows: self.max_records,
+            max_domains: self.max_domains,
             send_delay: self.send_delay,
         }
     }

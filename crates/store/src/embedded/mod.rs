@@ -12,7 +12,7 @@ mod pool;
 mod schema;
 mod writer;
 
-use crate::dmarc::{DmarcDay, DmarcEvent, DmarcRecorded};
+use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::sweep_plan;
 use crate::{
@@ -460,12 +460,12 @@ impl Store for EmbeddedStore {
     async fn dmarc_record(
         &self,
         event: &DmarcEvent,
-        max_rows: u64,
+        limits: DmarcLimits,
     ) -> Result<DmarcRecorded, StoreError> {
         let e = event.clone();
         self.inner
             .writer
-            .run(move |conn| ops::dmarc_record(conn, &e, max_rows))
+            .run(move |conn| ops::dmarc_record(conn, &e, limits))
             .await
     }
 

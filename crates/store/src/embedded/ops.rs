@@ -4,7 +4,7 @@
 use super::locks;
 use super::pool::ReadPool;
 use crate::body::{ChunkCursor, NextChunk};
-use crate::dmarc::{DmarcDay, DmarcEvent, DmarcRecorded};
+use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
@@ -1089,8 +1089,19 @@ pub(super) fn greylist(
 pub(super) fn dmarc_record(
     c: &Connection,
     e: &DmarcEvent,
-    max_rows: u64,
+    limits: DmarcLimits,
 ) -> Result<DmarcRecorded, StoreError> {
+    let known = c
+        .prepare_cached("SELECT 1 FROM dmarc_days WHERE domain = ?1 AND day = ?2")?
+        .exists(params![e.domain, e.day])?;
+    if !known {
+        let domains: i64 = c
+            .prepare_cached("SELECT count(*) FROM dmarc_days WHERE day = ?1")?
+            .query_row(params![e.day], |r| r.get(0))?;
+        if domains as u64 >= limits.max_domains {
+            return Ok(DmarcRecorded::DomainsFull);
+        }
+    }
     c.prepare_cached(
         "INSERT INTO dmarc_days (domain, day, policy, rows, dropped) VALUES (?1, ?2, ?3, 0, 0)
          ON CONFLICT (domain, day) DO UPDATE SET policy = ?3",
@@ -1107,7 +1118,7 @@ pub(super) fn dmarc_record(
     let rows: i64 = c
         .prepare_cached("SELECT rows FROM dmarc_days WHERE domain = ?1 AND day = ?2")?
         .query_row(params![e.domain, e.day], |r| r.get(0))?;
-    if rows as u64 >= max_rows {
+    if rows as u64 >= limits.max_rows {
         c.prepare_cached(
             "UPDATE dmarc_days SET dropped = dropped + 1 WHERE domain = ?1 AND day = ?2",
         )?

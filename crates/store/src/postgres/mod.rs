@@ -55,7 +55,7 @@ pub use schema::current_version as schema_version;
 
 use crate::Unavailable;
 use crate::body::{ChunkCursor, NextChunk};
-use crate::dmarc::{DmarcDay, DmarcEvent, DmarcRecorded};
+use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::{Expired, sweep_plan};
 use crate::{
@@ -617,9 +617,9 @@ impl Store for PostgresStore {
     async fn dmarc_record(
         &self,
         event: &DmarcEvent,
-        max_rows: u64,
+        limits: DmarcLimits,
     ) -> Result<DmarcRecorded, StoreError> {
-        write!(self, |tx| ops::dmarc_record(&tx, event, max_rows).await?)
+        write!(self, |tx| ops::dmarc_record(&tx, event, limits).await?)
     }
 
     async fn dmarc_take(&self, before_day: i64) -> Result<Option<DmarcDay>, StoreError> {

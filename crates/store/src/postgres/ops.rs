@@ -6,7 +6,7 @@
 //! each other on the rows they change instead of deadlocking, and a quota
 //! is checked on values no one else can change before the commit.
 
-use crate::dmarc::{DmarcDay, DmarcEvent, DmarcRecorded};
+use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
@@ -1247,12 +1247,33 @@ pub(super) async fn greylist<C: GenericClient>(
 
 /// Counts a DMARC evaluation (see [`crate::Store::dmarc_record`]) inside
 /// the caller's transaction: the upsert locks the day's row, so nodes
-/// counting into the same day do so one after the other and the cap holds.
+/// counting into the same day do so one after the other and the row cap
+/// holds. The domain cap is checked without a lock: nodes adding new
+/// domains at the same instant may pass it by a few.
 pub(super) async fn dmarc_record<C: GenericClient>(
     c: &C,
     e: &DmarcEvent,
-    max_rows: u64,
+    limits: DmarcLimits,
 ) -> Result<DmarcRecorded, StoreError> {
+    let known = opt(
+        c,
+        "SELECT 1 FROM dmarc_days WHERE domain = $1 AND day = $2",
+        &[&e.domain, &e.day],
+    )
+    .await?
+    .is_some();
+    if !known {
+        let domains: i64 = one(
+            c,
+            "SELECT count(*) FROM dmarc_days WHERE day = $1",
+            &[&e.day],
+        )
+        .await?
+        .get(0);
+        if domains as u64 >= limits.max_domains {
+            return Ok(DmarcRecorded::DomainsFull);
+        }
+    }
     let rows: i64 = one(
         c,
         "INSERT INTO dmarc_days (domain, day, policy, rows, dropped) VALUES ($1, $2, $3, 0, 0)
@@ -1271,7 +1292,7 @@ pub(super) async fn dmarc_record<C: GenericClient>(
     if counted > 0 {
         return Ok(DmarcRecorded::Counted);
     }
-    if rows as u64 >= max_rows {
+    if rows as u64 >= limits.max_rows {
         exec(
             c,
             "UPDATE dmarc_days SET dropped = dropped + 1 WHERE domain = $1 AND day = $2",
