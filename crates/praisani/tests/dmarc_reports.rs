@@ -469,6 +469,148 @@ fn daily_reports_reach_authorised_rua_addresses_only() {
     );
 }
 
+/// A PostgreSQL database of its own (psql at `PRAISANI_PG_URL`, default
+/// `postgres://postgres@127.0.0.1:5432/test`), dropped at the end; `None`
+/// (a skip) without one.
+struct Db {
+    name: String,
+    url: String,
+}
+
+impl Db {
+    fn admin() -> String {
+        std::env::var("PRAISANI_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    }
+
+    fn psql(url: &str, sql: &str) -> CmdOutput {
+        let mut c = Command::new("psql");
+        c.env("PGCONNECT_TIMEOUT", "3")
+            .args([url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql]);
+        run_cmd(&mut c, None, Duration::from_secs(30))
+    }
+
+    fn new(test: &str) -> Option<Db> {
+        if !have_tool("psql", test) {
+            return None;
+        }
+        let admin = Db::admin();
+        let probe = Db::psql(&admin, "SELECT 1");
+        if probe.code() != Some(0) {
+            assert!(
+                std::env::var("PRAISANI_REQUIRE_TOOLS").as_deref() != Ok("1"),
+                "PostgreSQL not reachable at {admin} ({test}): {}",
+                probe.err()
+            );
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: PostgreSQL not reachable ({test})"
+            );
+            return None;
+        }
+        let name = token("praisani_dmarc")
+            .to_lowercase()
+            .replace(['-', '.'], "_");
+        Db::psql(&admin, &format!("CREATE DATABASE {name}")).assert_ok("create database");
+        let base = admin.split('?').next().unwrap_or(&admin);
+        let start = base.find("://").map_or(0, |i| i + 3);
+        let host = base[start..].find('/').map_or(base, |i| &base[..start + i]);
+        Some(Db {
+            url: format!("{host}/{name}"),
+            name,
+        })
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        Db::psql(
+            &Db::admin(),
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+/// Two nodes on one PostgreSQL database record into the same rows, and of
+/// two `dmarc-report send` at once each day's report is sent by one.
+#[test]
+fn nodes_on_postgres_share_the_rows_and_send_each_report_once() {
+    require_tool!("smtp-sink");
+    if !have_tool("python3", module_path!()) {
+        return;
+    }
+    let Some(db) = Db::new(module_path!()) else {
+        return;
+    };
+    let dns = TestDns::start(zone());
+    let sink = SmtpSink::start();
+    let node = || {
+        let mut s = Server::new_extra(
+            ServerOpts {
+                demo: false,
+                limits: String::new(),
+            },
+            ExtraConfig {
+                tables: format!(
+                    "[store]\nbackend = \"postgres\"\nurl = \"{}\"\n\
+                     [delivery]\nnameservers = [\"{}\"]\nretry = [\"1h\"]\n\
+                     routes = {{ \"sender.test\" = \"127.0.0.1:{p}\", \"authorised.test\" = \"127.0.0.1:{p}\" }}\n\
+                     [trust]\nenabled = true\ndns_timeout = \"1s\"\ncheck_timeout = \"2s\"\n\
+                     [dmarc_reports]\nenabled = true\n",
+                    db.url,
+                    dns.addr,
+                    p = sink.port
+                ),
+                ..ExtraConfig::default()
+            },
+        );
+        s.start();
+        s
+    };
+    let a = node();
+    let b = node();
+    a.add_domain("example.test");
+    a.add_user(DEMO_USER, DEMO_PASS, &[]);
+    let pass = ("bob@sender.test", "bob@sender.test");
+    assert_eq!(send_all(&a, &[pass, pass]), [250, 250], "{}", a.log());
+    assert_eq!(send_all(&b, &[pass]), [250], "{}", b.log());
+    std::thread::sleep(Duration::from_millis(500));
+
+    let run = |s: &Server| {
+        let out = s.cli(&["--json", "dmarc-report", "send", "--now"]);
+        out.assert_ok("dmarc-report send");
+        serde_json::from_str::<Value>(out.out().trim()).unwrap()
+    };
+    let (ra, rb) = std::thread::scope(|scope| {
+        let ta = scope.spawn(|| run(&a));
+        let tb = scope.spawn(|| run(&b));
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    let total = |k: &str| ra[k].as_u64().unwrap() + rb[k].as_u64().unwrap();
+    assert_eq!((total("reports"), total("messages")), (1, 2), "{ra} {rb}");
+
+    wait_for("two reports at the sink", 30, || {
+        (sink.messages().len() >= 2).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let reports = unpack(&sink.messages());
+    assert_eq!(
+        reports.len(),
+        2,
+        "each address gets the report once: {reports:?}"
+    );
+    for r in &reports {
+        let records = r["report"]["record"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{r}");
+        assert_eq!(
+            text(&records[0], &["row", "count"]),
+            "3",
+            "both nodes' messages: {r}"
+        );
+    }
+}
+
 #[test]
 fn nothing_is_recorded_while_reports_are_off() {
     if !have_tool("python3", module_path!()) {
