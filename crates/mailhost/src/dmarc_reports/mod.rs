@@ -23,6 +23,7 @@ pub use send::{Reporter, Sent};
 
 use crate::office::PostOffice;
 use crate::trust::{AuthResult, Decision, Verdict};
+use praisani_mailaddr::Domain;
 use praisani_store::dmarc::{DmarcEvent, DmarcLimits, DmarcRecorded};
 use std::time::Duration;
 
@@ -96,12 +97,15 @@ pub fn event(
 ) -> Option<DmarcEvent> {
     let dmarc = &verdict.dmarc;
     let published = dmarc.published.as_ref()?;
-    if published.rua.is_empty()
-        || dmarc.from_domain.is_empty()
-        || !matches!(dmarc.result, AuthResult::Pass | AuthResult::Fail)
-    {
+    if published.rua.is_empty() || !matches!(dmarc.result, AuthResult::Pass | AuthResult::Fail) {
         return None;
     }
+    // The domain goes into the report's subject and file name: only a
+    // domain name, in its A-label form.
+    let domain = Domain::parse(&dmarc.from_domain)
+        .ok()?
+        .ascii()
+        .to_ascii_lowercase();
     let disposition = match decision {
         Decision::Accept => row::Disposition::None,
         Decision::Mark { .. } => row::Disposition::Quarantine,
@@ -111,7 +115,7 @@ pub fn event(
     };
     Some(DmarcEvent {
         day: now.div_euclid(DAY),
-        domain: dmarc.from_domain.clone(),
+        domain,
         policy: row::policy_text(dmarc, published),
         row: row::Row::of(verdict, disposition, envelope_to).to_text(),
     })

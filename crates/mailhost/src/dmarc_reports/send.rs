@@ -9,6 +9,7 @@ use crate::office::PostOffice;
 use crate::reports::{self, ReportError};
 use hickory_resolver::TokioResolver;
 use mail_auth::MessageAuthenticator;
+use praisani_mailaddr::Address;
 use praisani_store::StoreError;
 use std::sync::Arc;
 
@@ -101,7 +102,22 @@ impl Reporter {
             sent.skipped.push((day.domain.clone(), to.to_string(), why));
         };
         let mut queued = 0;
+        let mut seen = Vec::new();
         for (to, max_size) in &policy.rua {
+            // The address comes from DNS: it goes into a header field and
+            // an envelope only when it is one.
+            if Address::parse(to).is_err()
+                || to.contains(['<', '>', '"', ' '])
+                || to.chars().any(char::is_control)
+            {
+                skip(to, "not an e-mail address".into());
+                continue;
+            }
+            let key = to.to_ascii_lowercase();
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
             if !self.authorised(&day.domain, to).await {
                 skip(
                     to,
