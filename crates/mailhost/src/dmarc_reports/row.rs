@@ -40,7 +40,8 @@ impl Disposition {
 /// `PolicyOverrideType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Override {
-    /// The record says `t=y` (or, in RFC 7489 terms, `pct` < 100).
+    /// The record says `t=y` (DMARCbis's successor of `pct=`, which
+    /// `mail-auth` no longer reads).
     TestMode,
     /// Our own policy (`[trust] dmarc_reject = "mark"`, a trusted ARC sealer).
     LocalPolicy,
