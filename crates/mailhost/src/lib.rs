@@ -12,6 +12,7 @@ pub mod admin;
 pub mod auth;
 mod auth_cache;
 pub mod bounce_limit;
+pub mod dmarc_reports;
 pub mod dnsbl;
 pub mod downgrade;
 pub mod greylist;

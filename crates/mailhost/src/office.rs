@@ -80,6 +80,9 @@ pub struct PostOffice {
     pub spam: Option<Arc<SpamFilter>>,
     /// Sending limits and containment for our users' mail (`[sending]`).
     pub sending: SendingPolicy,
+    /// DMARC aggregate reports (`[dmarc_reports]`): the trust checks'
+    /// DMARC evaluations are recorded for them; `None` when off.
+    pub dmarc_reports: Option<crate::dmarc_reports::ReportSettings>,
 }
 
 /// The DNS lists as the post office applies them to other servers.
@@ -118,6 +121,7 @@ impl PostOffice {
             greylist: None,
             spam: None,
             sending: SendingPolicy::default(),
+            dmarc_reports: None,
         }
     }
 
@@ -142,6 +146,13 @@ impl PostOffice {
     /// The same post office limiting our users' sending by `sending`.
     pub fn with_sending(mut self, sending: SendingPolicy) -> Self {
         self.sending = sending;
+        self
+    }
+
+    /// The same post office recording DMARC evaluations for aggregate
+    /// reports made with `settings`.
+    pub fn with_dmarc_reports(mut self, settings: crate::dmarc_reports::ReportSettings) -> Self {
+        self.dmarc_reports = Some(settings);
         self
     }
 

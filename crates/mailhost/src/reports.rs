@@ -66,9 +66,24 @@ pub(crate) async fn deliver(
     smtputf8: bool,
     message: &[u8],
 ) -> Result<Vec<(AccountId, Usage)>, ReportError> {
-    Ok(deliver_checked(office, to, smtputf8, message, false)
+    Ok(deliver_checked(office, "", to, smtputf8, message, false)
         .await?
         .usage)
+}
+
+/// Delivers `message` (without Return-Path) to `to` like
+/// [`deliver_report`], but with `sender` as its envelope sender: for
+/// reports that may be answered, and that the queue DKIM-signs with the
+/// key of `sender`'s domain (DMARC aggregate reports).
+pub async fn deliver_from(
+    office: &Arc<PostOffice>,
+    sender: &str,
+    to: &str,
+    message: &[u8],
+) -> Result<(), ReportError> {
+    let delivered = deliver_checked(office, sender, to, false, message, false).await?;
+    crate::quota::warn_if_due(office, delivered.usage);
+    Ok(())
 }
 
 /// Where a report went.
@@ -83,6 +98,7 @@ struct Delivered {
 /// mailbox takes it only when it fits there, like any other mail.
 async fn deliver_checked(
     office: &PostOffice,
+    sender: &str,
     to: &str,
     smtputf8: bool,
     message: &[u8],
@@ -90,7 +106,7 @@ async fn deliver_checked(
 ) -> Result<Delivered, ReportError> {
     let store = &*office.store;
     let mut spool = store.new_spool();
-    spool.write(b"Return-Path: <>\r\n")?;
+    spool.write(format!("Return-Path: <{sender}>\r\n").as_bytes())?;
     spool.write(message)?;
     set_downgrade(&mut spool, message);
     let local = match Address::parse(to) {
@@ -124,7 +140,7 @@ async fn deliver_checked(
                     .unwrap_or_default(),
             };
             let out = Outbound {
-                sender: String::new(),
+                sender: sender.to_string(),
                 recipients: vec![OutboundRcpt {
                     address: to.to_string(),
                     domain,
@@ -277,7 +293,7 @@ pub async fn quota_bounce(
         message_id: &message_id,
         max_attach: MAX_ATTACH,
     })?;
-    let delivered = deliver_checked(office, &b.sender, b.smtputf8, &report, true).await?;
+    let delivered = deliver_checked(office, "", &b.sender, b.smtputf8, &report, true).await?;
     crate::quota::warn_if_due(office, delivered.usage);
     if !delivered.stored {
         tracing::info!(to = %b.sender, "no bounce for full mailboxes: the sender's own mailbox is full");

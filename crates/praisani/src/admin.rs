@@ -9,6 +9,7 @@
 mod aliases;
 mod args;
 mod dkim;
+mod dmarc_reports;
 mod dns;
 mod domains;
 mod queue;
@@ -17,6 +18,7 @@ mod users;
 
 pub use aliases::alias_cmd;
 pub use dkim::dkim_cmd;
+pub use dmarc_reports::dmarc_report_cmd;
 pub use dns::dns_cmd;
 pub use domains::domain_cmd;
 pub use queue::queue_cmd;

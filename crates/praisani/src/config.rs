@@ -11,12 +11,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod addressing;
+mod dmarc_reports;
 mod dnsbl;
 mod greylist;
 mod sending;
 mod spam;
 mod trust;
 pub use addressing::AddressingConfig;
+pub use dmarc_reports::DmarcReportsConfig;
 pub use dnsbl::{CheckAt, DnsblConfig};
 pub use greylist::GreylistConfig;
 pub use sending::SendingConfig;
@@ -77,6 +79,8 @@ pub struct Config {
     pub addressing: AddressingConfig,
     /// Sending limits and containment for our users' mail.
     pub sending: SendingConfig,
+    /// DMARC aggregate reports about mail from other servers.
+    pub dmarc_reports: DmarcReportsConfig,
 }
 
 /// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
@@ -770,6 +774,7 @@ impl Default for Config {
             spam: SpamConfig::default(),
             addressing: AddressingConfig::default(),
             sending: SendingConfig::default(),
+            dmarc_reports: DmarcReportsConfig::default(),
         }
     }
 }
@@ -1009,6 +1014,7 @@ impl Config {
         config.greylist.validate()?;
         config.spam.validate()?;
         config.sending.policy()?;
+        config.dmarc_reports.validate(&config.hostname)?;
         Ok(config)
     }
 
@@ -1040,6 +1046,9 @@ impl Config {
         }
         if l.pop3_idle_timeout < Duration::from_secs(600) {
             w.push("limits.pop3_idle_timeout is below the 10 minutes RFC 1939 requires".into());
+        }
+        if self.dmarc_reports.enabled && !self.trust.enabled {
+            w.push("dmarc_reports.enabled needs the DMARC checks of [trust]: nothing is recorded while trust.enabled = false".into());
         }
         if self.postmaster.is_none() {
             w.push("postmaster is not set: `serve` refuses to start without it (mail to <postmaster> needs an address of yours)".into());
@@ -1336,6 +1345,43 @@ mod tests {
             ("[spam]\nrspamd = \"localhost\"", "spam.rspamd"),
             ("[spam]\non_failure = \"drop\"", "on_failure"),
             ("[spam]\ntimeout = 0", "timeout"),
+        ] {
+            let e = Config::parse(doc).unwrap_err();
+            assert!(e.0.contains(key), "{doc}: {e}");
+        }
+    }
+
+    #[test]
+    fn dmarc_reports_section() {
+        let c = Config::parse("hostname = \"mx.example.test\"\n").unwrap();
+        assert_eq!(
+            c.dmarc_reports.settings(&c.hostname),
+            None,
+            "off by default"
+        );
+        let r = c.dmarc_reports.report_settings(&c.hostname);
+        assert_eq!(
+            (r.org_name.as_str(), r.from.as_str(), r.max_rows),
+            ("mx.example.test", "postmaster@mx.example.test", 10_000)
+        );
+        let c = Config::parse(
+            "[dmarc_reports]\nenabled = true\norg_name = \"Example Hosting\"\n\
+             from = \"dmarc@example.test\"\nmax_records = 50\nsend_delay = \"1h\"\n",
+        )
+        .unwrap();
+        let r = c.dmarc_reports.settings(&c.hostname).unwrap();
+        assert_eq!((r.from.as_str(), r.max_rows), ("dmarc@example.test", 50));
+        assert_eq!(r.send_delay, Duration::from_secs(3600));
+        for (doc, key) in [
+            (
+                "[dmarc_reports]\nfrom = \"not an address\"",
+                "dmarc_reports.from",
+            ),
+            ("[dmarc_reports]\nmax_records = 0", "max_records"),
+            ("[dmarc_reports]\nmax_domains = 0", "max_domains"),
+            ("[dmarc_reports]\nsend_delay = \"1d\"", "send_delay"),
+            ("[dmarc_reports]\norg_name = \" \"", "org_name"),
+            ("[dmarc_reports]\nrua = true", "rua"),
         ] {
             let e = Config::parse(doc).unwrap_err();
             assert!(e.0.contains(key), "{doc}: {e}");

@@ -92,6 +92,9 @@ fn main() -> ExitCode {
             Command::Dkim(c) => admin::dkim_cmd(&*store, &config, c, cli.json).await,
             Command::Dns { domain } => admin::dns_cmd(&*store, &config, &domain, cli.json).await,
             Command::Expire { as_of } => admin::expire_cmd(&*store, &config, as_of, cli.json).await,
+            Command::DmarcReport(c) => {
+                admin::dmarc_report_cmd(store.clone(), &config, c, cli.json).await
+            }
             Command::Store(_) => Ok(()),
         };
         match result {

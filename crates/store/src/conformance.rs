@@ -1370,3 +1370,121 @@ pub async fn holds<S: Store + ?Sized>(store: &S) {
         Err(StoreError::NotFound(_))
     ));
 }
+
+/// DMARC aggregate report data: equal rows are counted together, a day
+/// holds at most `max_rows` rows (the rest counted as dropped), the latest
+/// policy is kept, only days before the given one are taken, each exactly
+/// once, and concurrent takers never get the same day.
+pub async fn dmarc_reports<S: Store + ?Sized + 'static>(store: Arc<S>) {
+    use crate::dmarc::{DmarcEvent, DmarcLimits, DmarcRecorded};
+    let cap = |max_rows| DmarcLimits {
+        max_rows,
+        max_domains: 3,
+    };
+    let event = |domain: &str, day: i64, policy: &str, row: &str| DmarcEvent {
+        day,
+        domain: domain.into(),
+        policy: policy.into(),
+        row: row.into(),
+    };
+    assert_eq!(store.dmarc_take(i64::MAX).await.unwrap(), None);
+    for (row, times) in [("b", 3), ("a", 2)] {
+        for _ in 0..times {
+            let r = store
+                .dmarc_record(&event("sender.test", 100, "p=none", row), cap(2))
+                .await
+                .unwrap();
+            assert_eq!(r, DmarcRecorded::Counted);
+        }
+    }
+    // A third distinct row is over the cap of 2; an existing one still counts.
+    let over = event("sender.test", 100, "p=reject", "c");
+    assert_eq!(
+        store.dmarc_record(&over, cap(2)).await.unwrap(),
+        DmarcRecorded::Dropped
+    );
+    assert_eq!(
+        store
+            .dmarc_record(&event("sender.test", 100, "p=reject", "a"), cap(2))
+            .await
+            .unwrap(),
+        DmarcRecorded::Counted
+    );
+    // Another domain the same day, and the first one the next day.
+    store
+        .dmarc_record(&event("other.test", 100, "p=none", "x"), cap(2))
+        .await
+        .unwrap();
+    store
+        .dmarc_record(&event("sender.test", 101, "p=none", "a"), cap(2))
+        .await
+        .unwrap();
+
+    // Day 100 has two domains; a third fits, a fourth does not.
+    store
+        .dmarc_record(&event("third.test", 100, "p=none", "x"), cap(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .dmarc_record(&event("fourth.test", 100, "p=none", "x"), cap(2))
+            .await
+            .unwrap(),
+        DmarcRecorded::DomainsFull
+    );
+
+    // Day 101 is not complete before day 101.
+    let mut days = Vec::new();
+    while let Some(d) = store.dmarc_take(101).await.unwrap() {
+        days.push(d);
+    }
+    days.sort_by(|a, b| a.domain.cmp(&b.domain));
+    let names: Vec<&str> = days.iter().map(|d| d.domain.as_str()).collect();
+    assert_eq!(names, ["other.test", "sender.test", "third.test"]);
+    assert_eq!(days[0].rows, vec![("x".to_string(), 1)]);
+    assert_eq!(days[1].day, 100);
+    assert_eq!(days[1].policy, "p=reject", "the latest policy");
+    assert_eq!(
+        days[1].rows,
+        vec![("a".to_string(), 3), ("b".to_string(), 3)]
+    );
+    assert_eq!(days[1].dropped, 1);
+
+    // Taken is gone: a late event for day 100 starts a new day 100.
+    let late = store.dmarc_take(102).await.unwrap().expect("day 101");
+    assert_eq!((late.day, late.rows.len()), (101, 1));
+
+    // Concurrent takers: each of 20 days goes to exactly one.
+    for d in 0..20 {
+        store
+            .dmarc_record(
+                &event(&format!("d{d}.test"), 50, "p=none", "r"),
+                DmarcLimits {
+                    max_rows: 10,
+                    max_domains: 100,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(day) = store.dmarc_take(51).await.unwrap() {
+                    mine.push(day.domain);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    let before = all.len();
+    all.dedup();
+    assert_eq!((before, all.len()), (20, 20), "each day taken exactly once");
+}

@@ -12,6 +12,7 @@
 mod body;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+pub mod dmarc;
 pub mod embedded;
 mod error;
 pub mod files;
@@ -359,4 +360,22 @@ pub trait Store: Send + Sync + 'static {
         failed: u64,
         now: i64,
     ) -> Result<sending::Outcomes, StoreError>;
+
+    // ---- DMARC aggregate reports ----
+
+    /// Counts `event` in its domain's day: one more in its row, or a new
+    /// row while the day has fewer than `limits.max_rows` (else it is only
+    /// counted as dropped); a domain new for the day only while the day
+    /// has fewer than `limits.max_domains`. One commit; every node counts
+    /// into the same rows.
+    async fn dmarc_record(
+        &self,
+        event: &dmarc::DmarcEvent,
+        limits: dmarc::DmarcLimits,
+    ) -> Result<dmarc::DmarcRecorded, StoreError>;
+
+    /// Takes one domain's day earlier than `before_day` out of the store
+    /// and returns it, or `None` when there is none left. Atomic: of nodes
+    /// taking at once, each day goes to exactly one.
+    async fn dmarc_take(&self, before_day: i64) -> Result<Option<dmarc::DmarcDay>, StoreError>;
 }

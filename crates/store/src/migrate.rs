@@ -251,6 +251,28 @@ const TABLES: &[Table] = &[
         columns: &[("account", Int), ("rcpt", Text), ("last_sent", Int)],
         order: "account, rcpt",
     },
+    // DMARC evaluations not yet reported.
+    Table {
+        name: "dmarc_days",
+        columns: &[
+            ("domain", Text),
+            ("day", Int),
+            ("policy", Text),
+            ("rows", Int),
+            ("dropped", Int),
+        ],
+        order: "domain, day",
+    },
+    Table {
+        name: "dmarc_rows",
+        columns: &[
+            ("domain", Text),
+            ("day", Int),
+            ("row", Text),
+            ("count", Int),
+        ],
+        order: "domain, day, row",
+    },
 ];
 
 const CHUNKS: Table = Table {

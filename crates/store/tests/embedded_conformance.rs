@@ -81,6 +81,7 @@ async fn upgrade_keeps_the_uidls_clients_know() {
              DROP TABLE mta_sts_policies;
              DROP TABLE send_counts; DROP TABLE send_recipients; DROP INDEX queue_by_account;
              ALTER TABLE queue DROP COLUMN account; ALTER TABLE accounts DROP COLUMN held;
+             DROP TABLE dmarc_days; DROP TABLE dmarc_rows;
              PRAGMA user_version = 7;",
         )
         .expect("downgrade");
@@ -235,4 +236,10 @@ async fn sending_limits() {
 async fn holds() {
     let (_d, s) = fresh();
     conformance::holds(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dmarc_reports() {
+    let (_d, s) = fresh();
+    conformance::dmarc_reports(Arc::new(s)).await;
 }

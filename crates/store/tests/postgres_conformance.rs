@@ -695,6 +695,20 @@ async fn snapshot<S: Store + ?Sized>(s: &S) -> String {
 async fn populate<S: Store + ?Sized>(s: &S) {
     use praisani_store::{HeaderDowngrade, Keep, Retention, Secrets};
     conformance::maildrop_lock(s).await;
+    // A DMARC report not yet sent moves with the store.
+    let event = praisani_store::dmarc::DmarcEvent {
+        day: 20_000,
+        domain: "sender.test".into(),
+        policy: "p=none".into(),
+        row: "row".into(),
+    };
+    for _ in 0..2 {
+        let limits = praisani_store::dmarc::DmarcLimits {
+            max_rows: 10,
+            max_domains: 10,
+        };
+        s.dmarc_record(&event, limits).await.unwrap();
+    }
     let dom: praisani_mailaddr::Domain = "ตัวอย่าง.ไทย".parse().unwrap();
     s.domain_add(&dom).await.unwrap();
     let th: praisani_mailaddr::Address = "สมชาย@ตัวอย่าง.ไทย".parse().unwrap();
@@ -818,6 +832,7 @@ async fn migrate_embedded_to_postgres_and_back() {
     assert_eq!(rows("messages"), 3);
     assert_eq!(rows("accounts"), 2);
     assert!(rows("body_chunks") >= 4);
+    assert_eq!((rows("dmarc_days"), rows("dmarc_rows")), (1, 1));
     let p = db.open().await;
     let after = snapshot(&p).await;
     assert_eq!(after, before);
@@ -864,4 +879,7 @@ async fn migrate_embedded_to_postgres_and_back() {
 }
 conformance_test!(mta_sts_policies, |s: PostgresStore| async move {
     conformance::mta_sts_policies(&s).await
+});
+conformance_test!(dmarc_reports, |s: PostgresStore| async move {
+    conformance::dmarc_reports(Arc::new(s)).await
 });

@@ -211,6 +211,18 @@ impl Inbound {
             ms = started.elapsed().as_millis() as u64,
             "trust checks"
         );
+        if let Some(settings) = &self.office.dmarc_reports {
+            // Refused mail is reported too: the domain wants to know.
+            let to = held.domains.iter().find(|d| !d.is_empty());
+            crate::dmarc_reports::record(
+                &self.office,
+                settings,
+                &verdict,
+                &decision,
+                to.map_or("", String::as_str),
+                chrono::Utc::now().timestamp(),
+            );
+        }
         if let Some(reply) = decision.reply() {
             tracing::info!(id = %queue_id, reason = %reply.lines.join(" "), "refused: trust policy");
             return Err(reply);

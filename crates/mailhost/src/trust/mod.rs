@@ -36,6 +36,6 @@ pub use policy::{Action, Decision, DomainPolicies, TrustPolicy};
 pub use stamp::{stamped_header, stored_header};
 pub use strip::strip_authentication_results;
 pub use verdict::{
-    Alignment, ArcCheck, AuthResult, DkimCheck, DmarcCheck, DmarcPolicy, SpfCheck, SpfIdentity,
-    Verdict,
+    Alignment, ArcCheck, AuthResult, DkimCheck, DmarcCheck, DmarcPolicy, Published, SpfCheck,
+    SpfIdentity, Verdict,
 };

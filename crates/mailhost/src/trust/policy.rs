@@ -443,6 +443,7 @@ mod tests {
                 dkim_aligned: dmarc == AuthResult::Pass,
                 adkim: Alignment::Relaxed,
                 aspf: Alignment::Relaxed,
+                published: None,
             },
         }
     }

@@ -274,6 +274,54 @@ pub struct DmarcCheck {
     pub adkim: Alignment,
     /// The record's `aspf=`.
     pub aspf: Alignment,
+    /// What the record publishes beyond that, for aggregate reports
+    /// (`None` without a record).
+    pub published: Option<Published>,
+}
+
+/// The parts of a DMARC record that an aggregate report repeats
+/// (RFC 7489 §7.2, `policy_published`) or is sent by (`rua=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// `p=`.
+    pub p: DmarcPolicy,
+    /// `sp=` (`p=` when absent).
+    pub sp: DmarcPolicy,
+    /// `t=y`: the owner is testing; failing mail gets one step less.
+    pub testing: bool,
+    /// `fo=`, as written in a report (`0`, `1`, `d`, `s`, `d:s`).
+    pub fo: &'static str,
+    /// The `mailto:` addresses of `rua=`, each with its `!size` limit in
+    /// octets (0: none).
+    pub rua: Vec<(String, usize)>,
+}
+
+impl Published {
+    fn from_record(r: &mail_auth::dmarc::Dmarc) -> Self {
+        let policy = |p: &mail_auth::dmarc::Policy| match p {
+            mail_auth::dmarc::Policy::Reject => DmarcPolicy::Reject,
+            mail_auth::dmarc::Policy::Quarantine => DmarcPolicy::Quarantine,
+            _ => DmarcPolicy::None,
+        };
+        Published {
+            p: policy(&r.p),
+            sp: policy(&r.sp),
+            testing: r.t,
+            fo: match r.fo {
+                mail_auth::dmarc::Report::All => "0",
+                mail_auth::dmarc::Report::Any => "1",
+                mail_auth::dmarc::Report::Dkim => "d",
+                mail_auth::dmarc::Report::Spf => "s",
+                mail_auth::dmarc::Report::DkimSpf => "d:s",
+            },
+            rua: r
+                .rua
+                .iter()
+                .filter(|u| u.uri.contains('@'))
+                .map(|u| (u.uri.clone(), u.max_size))
+                .collect(),
+        }
+    }
 }
 
 impl DmarcCheck {
@@ -303,6 +351,7 @@ impl DmarcCheck {
             dkim_aligned: *out.dkim_result() == DmarcResult::Pass,
             adkim: record.map_or(Alignment::Relaxed, |r| align(r.adkim)),
             aspf: record.map_or(Alignment::Relaxed, |r| align(r.aspf)),
+            published: record.map(Published::from_record),
         }
     }
 
@@ -316,6 +365,7 @@ impl DmarcCheck {
             dkim_aligned: false,
             adkim: Alignment::Relaxed,
             aspf: Alignment::Relaxed,
+            published: None,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::tls::Tls;
 use praisani_delivery::queue::Runner;
 use praisani_mailaddr::{Address, Domain};
+use praisani_mailhost::dmarc_reports::{self, Reporter};
 use praisani_mailhost::dnsbl::Dnsbl;
 use praisani_mailhost::login::Logins;
 use praisani_mailhost::spam::SpamFilter;
@@ -406,6 +407,26 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
     };
     tasks.spawn(runner.run(stop_rx.clone()));
     tasks.spawn(sweep(shared.clone(), stop_rx.clone()));
+    if let Some(settings) = shared
+        .config
+        .dmarc_reports
+        .settings(&shared.config.hostname)
+    {
+        let dns = shared
+            .config
+            .trust
+            .dns_settings(&shared.config.delivery.nameservers);
+        match build_resolver(&dns) {
+            Ok(resolver) => {
+                let reporter = Reporter::new(settings, resolver);
+                tasks.spawn(dmarc_reports(shared.clone(), reporter, stop_rx.clone()));
+            }
+            Err(e) => {
+                eprintln!("praisani: configuration error: dmarc_reports: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     stop_signals.wait().await;
     tracing::info!("shutting down: no new connections; waiting up to 10s for open sessions");
     let _ = stop_tx.send(true);
@@ -431,6 +452,32 @@ async fn sweep(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         wait = shared.config.retention.sweep_interval;
         shared.refresh_expire().await;
         retention::sweep(&*shared.office.store, shared.office.settings.retention).await;
+    }
+}
+
+/// Sends the DMARC aggregate reports of the days before today, every day
+/// at midnight UTC plus `dmarc_reports.send_delay` (every node tries; the
+/// store gives each day to one of them).
+async fn dmarc_reports(shared: Arc<Shared>, reporter: Reporter, mut stop: watch::Receiver<bool>) {
+    loop {
+        let now = chrono::Utc::now().timestamp();
+        let wait = dmarc_reports::until_next_send(now, reporter.settings().send_delay);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        let today = chrono::Utc::now()
+            .timestamp()
+            .div_euclid(dmarc_reports::DAY);
+        match reporter.send(&shared.office, today).await {
+            Ok(sent) => tracing::info!(
+                reports = sent.reports,
+                messages = sent.messages,
+                skipped = sent.skipped.len(),
+                "DMARC aggregate reports sent"
+            ),
+            Err(e) => tracing::error!("DMARC aggregate reports: {e}"),
+        }
     }
 }
 
@@ -706,10 +753,14 @@ fn demo_autoconfig_ports(config: &mut Config) {
 /// one checker (its resolver asking `delivery.nameservers`, and its record
 /// caches) for every session.
 async fn post_office(config: &Config, store: Arc<dyn Store>) -> Result<PostOffice, String> {
-    let office = filters(
+    let mut office = filters(
         config,
         PostOffice::new(store.clone(), config.post_office_settings()),
     )?;
+    if let Some(reports) = config.dmarc_reports.settings(&config.hostname) {
+        tracing::info!(from = %reports.from, "recording DMARC evaluations for aggregate reports");
+        office = office.with_dmarc_reports(reports);
+    }
     let t = &config.trust;
     if !t.enabled {
         tracing::warn!("[trust] enabled = false: mail from other servers is not checked");

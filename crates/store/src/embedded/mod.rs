@@ -12,6 +12,7 @@ mod pool;
 mod schema;
 mod writer;
 
+use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::sweep_plan;
 use crate::sending::{SendCharge, SendLimits, SendOutcome, Ticket};
@@ -536,6 +537,25 @@ impl Store for EmbeddedStore {
         self.inner
             .writer
             .run(move |c| ops::send_outcomes(c, account, finished, failed, now))
+            .await
+    }
+
+    async fn dmarc_record(
+        &self,
+        event: &DmarcEvent,
+        limits: DmarcLimits,
+    ) -> Result<DmarcRecorded, StoreError> {
+        let e = event.clone();
+        self.inner
+            .writer
+            .run(move |conn| ops::dmarc_record(conn, &e, limits))
+            .await
+    }
+
+    async fn dmarc_take(&self, before_day: i64) -> Result<Option<DmarcDay>, StoreError> {
+        self.inner
+            .writer
+            .run(move |conn| ops::dmarc_take(conn, before_day))
             .await
     }
 

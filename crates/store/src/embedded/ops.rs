@@ -4,6 +4,7 @@
 use super::locks;
 use super::pool::ReadPool;
 use crate::body::{ChunkCursor, NextChunk};
+use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
@@ -1378,4 +1379,87 @@ pub(super) fn send_outcomes(
         finished: f.max(0) as u64,
         failed: b.max(0) as u64,
     })
+}
+
+/// Counts a DMARC evaluation (see [`crate::Store::dmarc_record`]).
+pub(super) fn dmarc_record(
+    c: &Connection,
+    e: &DmarcEvent,
+    limits: DmarcLimits,
+) -> Result<DmarcRecorded, StoreError> {
+    let known = c
+        .prepare_cached("SELECT 1 FROM dmarc_days WHERE domain = ?1 AND day = ?2")?
+        .exists(params![e.domain, e.day])?;
+    if !known {
+        let domains: i64 = c
+            .prepare_cached("SELECT count(*) FROM dmarc_days WHERE day = ?1")?
+            .query_row(params![e.day], |r| r.get(0))?;
+        if domains as u64 >= limits.max_domains {
+            return Ok(DmarcRecorded::DomainsFull);
+        }
+    }
+    c.prepare_cached(
+        "INSERT INTO dmarc_days (domain, day, policy, rows, dropped) VALUES (?1, ?2, ?3, 0, 0)
+         ON CONFLICT (domain, day) DO UPDATE SET policy = ?3",
+    )?
+    .execute(params![e.domain, e.day, e.policy])?;
+    let counted = c
+        .prepare_cached(
+            "UPDATE dmarc_rows SET count = count + 1 WHERE domain = ?1 AND day = ?2 AND row = ?3",
+        )?
+        .execute(params![e.domain, e.day, e.row])?;
+    if counted > 0 {
+        return Ok(DmarcRecorded::Counted);
+    }
+    let rows: i64 = c
+        .prepare_cached("SELECT rows FROM dmarc_days WHERE domain = ?1 AND day = ?2")?
+        .query_row(params![e.domain, e.day], |r| r.get(0))?;
+    if rows as u64 >= limits.max_rows {
+        c.prepare_cached(
+            "UPDATE dmarc_days SET dropped = dropped + 1 WHERE domain = ?1 AND day = ?2",
+        )?
+        .execute(params![e.domain, e.day])?;
+        return Ok(DmarcRecorded::Dropped);
+    }
+    c.prepare_cached("INSERT INTO dmarc_rows (domain, day, row, count) VALUES (?1, ?2, ?3, 1)")?
+        .execute(params![e.domain, e.day, e.row])?;
+    c.prepare_cached("UPDATE dmarc_days SET rows = rows + 1 WHERE domain = ?1 AND day = ?2")?
+        .execute(params![e.domain, e.day])?;
+    Ok(DmarcRecorded::Counted)
+}
+
+/// Takes one domain's day out (see [`crate::Store::dmarc_take`]); the
+/// writer thread runs one write at a time, so no other can take it too.
+pub(super) fn dmarc_take(c: &Connection, before_day: i64) -> Result<Option<DmarcDay>, StoreError> {
+    let day = c
+        .prepare_cached(
+            "SELECT domain, day, policy, dropped FROM dmarc_days WHERE day < ?1
+             ORDER BY day, domain LIMIT 1",
+        )?
+        .query_row(params![before_day], |r| {
+            Ok(DmarcDay {
+                domain: r.get(0)?,
+                day: r.get(1)?,
+                policy: r.get(2)?,
+                rows: Vec::new(),
+                dropped: r.get::<_, i64>(3)? as u64,
+            })
+        })
+        .optional()?;
+    let Some(mut day) = day else {
+        return Ok(None);
+    };
+    day.rows = c
+        .prepare_cached(
+            "SELECT row, count FROM dmarc_rows WHERE domain = ?1 AND day = ?2 ORDER BY row",
+        )?
+        .query_map(params![day.domain, day.day], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?
+        .collect::<Result<_, _>>()?;
+    c.prepare_cached("DELETE FROM dmarc_rows WHERE domain = ?1 AND day = ?2")?
+        .execute(params![day.domain, day.day])?;
+    c.prepare_cached("DELETE FROM dmarc_days WHERE domain = ?1 AND day = ?2")?
+        .execute(params![day.domain, day.day])?;
+    Ok(Some(day))
 }

@@ -188,6 +188,24 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE accounts ADD COLUMN held TEXT;
      ALTER TABLE queue ADD COLUMN account INTEGER;
      CREATE INDEX queue_by_account ON queue (account);",
+    // 12: DMARC aggregate reports: per policy domain and UTC day the
+    // latest policy, the rows counted and dropped, and each row's count.
+    "CREATE TABLE dmarc_days (
+        domain TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        policy TEXT NOT NULL,
+        rows INTEGER NOT NULL,
+        dropped INTEGER NOT NULL,
+        PRIMARY KEY (domain, day)
+     );
+     CREATE INDEX dmarc_days_by_day ON dmarc_days (day);
+     CREATE TABLE dmarc_rows (
+        domain TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        row TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (domain, day, row)
+     );",
 ];
 
 /// Brings the schema up to date.

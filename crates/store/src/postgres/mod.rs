@@ -55,6 +55,7 @@ pub use schema::current_version as schema_version;
 
 use crate::Unavailable;
 use crate::body::{ChunkCursor, NextChunk};
+use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::{Expired, sweep_plan};
 use crate::sending::{SendCharge, SendLimits, SendOutcome, Ticket};
@@ -670,6 +671,18 @@ impl Store for PostgresStore {
     ) -> Result<u64, StoreError> {
         write!(self, |tx| ops::queue_release(&tx, target, delete, now)
             .await?)
+    }
+
+    async fn dmarc_record(
+        &self,
+        event: &DmarcEvent,
+        limits: DmarcLimits,
+    ) -> Result<DmarcRecorded, StoreError> {
+        write!(self, |tx| ops::dmarc_record(&tx, event, limits).await?)
+    }
+
+    async fn dmarc_take(&self, before_day: i64) -> Result<Option<DmarcDay>, StoreError> {
+        write!(self, |tx| ops::dmarc_take(&tx, before_day).await?)
     }
 }
 

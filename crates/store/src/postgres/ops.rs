@@ -6,6 +6,7 @@
 //! each other on the rows they change instead of deadlocking, and a quota
 //! is checked on values no one else can change before the commit.
 
+use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
@@ -1591,4 +1592,120 @@ pub(super) async fn send_outcomes<C: GenericClient>(
         finished: r.get::<_, i64>(0).max(0) as u64,
         failed: r.get::<_, i64>(1).max(0) as u64,
     })
+}
+
+/// Counts a DMARC evaluation (see [`crate::Store::dmarc_record`]) inside
+/// the caller's transaction: the upsert locks the day's row, so nodes
+/// counting into the same day do so one after the other and the row cap
+/// holds. The domain cap is checked without a lock: nodes adding new
+/// domains at the same instant may pass it by a few.
+pub(super) async fn dmarc_record<C: GenericClient>(
+    c: &C,
+    e: &DmarcEvent,
+    limits: DmarcLimits,
+) -> Result<DmarcRecorded, StoreError> {
+    let known = opt(
+        c,
+        "SELECT 1 FROM dmarc_days WHERE domain = $1 AND day = $2",
+        &[&e.domain, &e.day],
+    )
+    .await?
+    .is_some();
+    if !known {
+        let domains: i64 = one(
+            c,
+            "SELECT count(*) FROM dmarc_days WHERE day = $1",
+            &[&e.day],
+        )
+        .await?
+        .get(0);
+        if domains as u64 >= limits.max_domains {
+            return Ok(DmarcRecorded::DomainsFull);
+        }
+    }
+    let rows: i64 = one(
+        c,
+        "INSERT INTO dmarc_days (domain, day, policy, rows, dropped) VALUES ($1, $2, $3, 0, 0)
+         ON CONFLICT (domain, day) DO UPDATE SET policy = EXCLUDED.policy
+         RETURNING rows",
+        &[&e.domain, &e.day, &e.policy],
+    )
+    .await?
+    .get(0);
+    let counted = exec(
+        c,
+        "UPDATE dmarc_rows SET count = count + 1 WHERE domain = $1 AND day = $2 AND row = $3",
+        &[&e.domain, &e.day, &e.row],
+    )
+    .await?;
+    if counted > 0 {
+        return Ok(DmarcRecorded::Counted);
+    }
+    if rows as u64 >= limits.max_rows {
+        exec(
+            c,
+            "UPDATE dmarc_days SET dropped = dropped + 1 WHERE domain = $1 AND day = $2",
+            &[&e.domain, &e.day],
+        )
+        .await?;
+        return Ok(DmarcRecorded::Dropped);
+    }
+    exec(
+        c,
+        "INSERT INTO dmarc_rows (domain, day, row, count) VALUES ($1, $2, $3, 1)",
+        &[&e.domain, &e.day, &e.row],
+    )
+    .await?;
+    exec(
+        c,
+        "UPDATE dmarc_days SET rows = rows + 1 WHERE domain = $1 AND day = $2",
+        &[&e.domain, &e.day],
+    )
+    .await?;
+    Ok(DmarcRecorded::Counted)
+}
+
+/// Takes one domain's day out (see [`crate::Store::dmarc_take`]): the day
+/// is locked with `SKIP LOCKED`, so a node taking at the same time takes
+/// another one, never the same.
+pub(super) async fn dmarc_take<C: GenericClient>(
+    c: &C,
+    before_day: i64,
+) -> Result<Option<DmarcDay>, StoreError> {
+    let Some(r) = opt(
+        c,
+        "SELECT domain, day, policy, dropped FROM dmarc_days WHERE day < $1
+         ORDER BY day, domain LIMIT 1 FOR UPDATE SKIP LOCKED",
+        &[&before_day],
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let mut day = DmarcDay {
+        domain: r.get(0),
+        day: r.get(1),
+        policy: r.get(2),
+        rows: Vec::new(),
+        dropped: r.get::<_, i64>(3) as u64,
+    };
+    let st = c
+        .prepare_cached(
+            "DELETE FROM dmarc_rows WHERE domain = $1 AND day = $2 RETURNING row, count",
+        )
+        .await?;
+    day.rows = c
+        .query(&st, &[&day.domain, &day.day])
+        .await?
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64))
+        .collect();
+    day.rows.sort();
+    exec(
+        c,
+        "DELETE FROM dmarc_days WHERE domain = $1 AND day = $2",
+        &[&day.domain, &day.day],
+    )
+    .await?;
+    Ok(Some(day))
 }

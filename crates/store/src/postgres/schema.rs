@@ -174,6 +174,24 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE accounts ADD COLUMN held TEXT;
      ALTER TABLE queue ADD COLUMN account BIGINT;
      CREATE INDEX queue_by_account ON queue (account);",
+    // 7: DMARC aggregate reports: per policy domain and UTC day the
+    // latest policy, the rows counted and dropped, and each row's count.
+    "CREATE TABLE dmarc_days (
+        domain TEXT NOT NULL,
+        day BIGINT NOT NULL,
+        policy TEXT NOT NULL,
+        rows BIGINT NOT NULL,
+        dropped BIGINT NOT NULL,
+        PRIMARY KEY (domain, day)
+     );
+     CREATE INDEX dmarc_days_by_day ON dmarc_days (day);
+     CREATE TABLE dmarc_rows (
+        domain TEXT NOT NULL,
+        day BIGINT NOT NULL,
+        row TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (domain, day, row)
+     );",
 ];
 
 /// Brings the schema up to date; returns the store's UIDL prefix.
