@@ -375,6 +375,11 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             return ExitCode::from(1);
         }
     }
+    // Before the first greeting: whoever sees the server answer finds the
+    // banner already printed.
+    if demo {
+        print_demo(&shared.config);
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for (service, listener) in listeners {
@@ -386,9 +391,6 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             listener,
             stop_rx.clone(),
         ));
-    }
-    if demo {
-        print_demo(&shared.config);
     }
     tokio::spawn(reload_on_hup(tls));
     // The outbound queue runner (praisani_delivery::queue).
