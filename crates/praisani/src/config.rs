@@ -358,6 +358,9 @@ pub struct Delivery {
     /// Per-domain next hops that bypass MX: { "example.org" = "host:port" },
     /// or { "example.org" = { next_hop = "host:port", verify_tls = true } }.
     pub routes: std::collections::HashMap<String, RouteSetting>,
+    /// DANE (RFC 7672) for MX hosts: secure TLSA records (as the
+    /// nameservers' AD bit says) make TLS mandatory and authenticated.
+    pub dane: bool,
     /// CA certificates (PEM) trusted besides the built-in Mozilla roots for
     /// next hops whose certificate must verify.
     pub tls_ca_file: Option<PathBuf>,
@@ -404,6 +407,7 @@ impl Default for Delivery {
             smarthost_password: None,
             smarthost_verify_tls: false,
             routes: Default::default(),
+            dane: true,
             tls_ca_file: None,
             allow_internal_mx: false,
             retry: vec![m(1), m(5), m(15), m(30), m(60), m(120), m(240)],
@@ -912,6 +916,7 @@ impl Config {
             nameservers: d.nameservers.clone(),
             smtp_port: d.smtp_port,
             allow_internal_mx: d.allow_internal_mx,
+            dane: d.dane,
             tls_ca_file: d.tls_ca_file.clone(),
             max_connections: d.max_connections,
             max_connections_per_domain: d.max_connections_per_domain,

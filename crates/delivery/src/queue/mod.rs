@@ -17,11 +17,14 @@
 //! - `dkim`: signing with the sender domain's keys, read once a minute.
 //! - `tls` and `stream`: TLS (opportunistic, or verified for next hops that
 //!   must be) and the connection it runs on.
+//! - `dane`: DANE (RFC 7672) for MX hosts with secure TLSA records:
+//!   STARTTLS mandatory, the certificate checked against the records.
 //!
 //! The runner knows the store, the wake bell and the report delivery
 //! through the [`PostOffice`], and everything else through
 //! [`QueueSettings`]; the binary builds both from its configuration.
 
+mod dane;
 mod dkim;
 mod notify;
 mod plan;
@@ -32,6 +35,7 @@ mod tls;
 
 pub use tls::TlsSetupError;
 
+use crate::dane::{Dane, DaneError, DaneSettings};
 use crate::route::{RouteError, Router, RouterConfig, StaticRoute};
 use chrono::Utc;
 use praisani_mailhost::PostOffice;
@@ -71,6 +75,9 @@ pub struct QueueSettings {
     /// Follow MX records to internal addresses (loopback, private,
     /// link-local; see [`crate::route::is_internal`]). Off by default.
     pub allow_internal_mx: bool,
+    /// DANE (RFC 7672) for MX hosts: TLSA records, secure as the
+    /// nameservers' AD bit says, make TLS mandatory and authenticated.
+    pub dane: bool,
     /// CA certificates (PEM) trusted, besides the Mozilla roots, for next
     /// hops whose certificate must verify ([`StaticRoute::must_verify`]).
     pub tls_ca_file: Option<PathBuf>,
@@ -105,6 +112,9 @@ pub enum QueueError {
     /// The verifying TLS connector could not be built (the CA file).
     #[error("{0}")]
     Tls(#[from] TlsSetupError),
+    /// DANE has no nameserver to ask.
+    #[error("DANE: {0}")]
+    Dane(#[from] DaneError),
 }
 
 /// The queue runner's state.
@@ -116,6 +126,8 @@ pub struct Runner {
     tls: TlsConnector,
     /// For next hops whose certificate must verify (`Target::verify_tls`).
     verified_tls: TlsConnector,
+    /// TLSA lookups, when `QueueSettings::dane`.
+    dane: Option<Dane>,
     slots: Arc<Semaphore>,
     /// Connections per destination domain, so one slow or busy receiver
     /// neither takes every slot nor gets flooded.
@@ -142,8 +154,17 @@ impl Runner {
             smtp_port: settings.smtp_port,
             allow_internal_mx: settings.allow_internal_mx,
         })?;
+        let dane = if settings.dane {
+            Some(Dane::new(&DaneSettings {
+                nameservers: settings.nameservers.clone(),
+                timeout: DNS_TIMEOUT,
+            })?)
+        } else {
+            None
+        };
         Ok(Runner {
             router,
+            dane,
             tls: tls::opportunistic(),
             verified_tls: tls::verified(settings.tls_ca_file.as_deref())?,
             slots: Arc::new(Semaphore::new(settings.max_connections)),

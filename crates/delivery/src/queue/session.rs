@@ -2,11 +2,12 @@
 //! one SMTP session with one server at a time, each message's results
 //! recorded as soon as the server gave them.
 
+use super::dane::DaneTls;
 use super::plan::{Job, Outcome, Problem, envelope_of};
 use super::stream::OutStream;
 use super::{Runner, tls};
 use crate::client::{
-    Client, ClientConfig, Credentials, DotStuffer, Event, RecipientResult, TlsTrust,
+    Client, ClientConfig, Credentials, DotStuffer, Event, RecipientResult, StartTlsPolicy, TlsTrust,
 };
 use crate::route::{Target, TlsMode};
 use praisani_message::dsn::Status;
@@ -65,19 +66,36 @@ impl Runner {
                     .await;
             }
         };
+        // DANE applies to the hosts only when the MX records are secure.
+        let dane_domain = match self.dane_domain(domain).await {
+            Ok(secure) => secure,
+            Err(problem) => return self.give_up(jobs, &problem, false).await,
+        };
         let mut pending: VecDeque<Job> = jobs.into();
         let mut last_error = Problem::new(
             Status::new(4, 4, 1),
             format!("4.4.1 no server for {domain} could be reached"),
         );
         for target in route.hosts.iter() {
+            let dane = if dane_domain && !pending.is_empty() {
+                match self.dane_target(target).await {
+                    Ok(d) => d,
+                    Err(problem) => {
+                        tracing::debug!(%domain, host = %target.host, "trying the next server: {}", problem.text);
+                        last_error = problem;
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
             for addr in &target.addrs {
                 if pending.is_empty() {
                     return;
                 }
                 let mut current = None;
                 let result = self
-                    .session(&mut pending, &mut current, target, *addr)
+                    .session(&mut pending, &mut current, target, *addr, dane.as_ref())
                     .await;
                 // A message in flight when the connection ended has no
                 // result yet: it goes first to the next server.
@@ -100,13 +118,15 @@ impl Runner {
     /// One SMTP session with one server, sending the batch's messages one
     /// after another until none is left or the connection ends. Each
     /// message's results are recorded as soon as the server gave them;
-    /// `current` holds the message in flight.
+    /// `current` holds the message in flight. With `dane`, STARTTLS is
+    /// mandatory and its handshake checks the TLSA records.
     async fn session(
         &self,
         pending: &mut VecDeque<Job>,
         current: &mut Option<Job>,
         target: &Target,
         addr: SocketAddr,
+        dane: Option<&DaneTls>,
     ) -> Result<(), Fail> {
         let timeout = self.settings.timeout;
         let tcp = match tokio::time::timeout(timeout.min(CONNECT_TIMEOUT), TcpStream::connect(addr))
@@ -117,7 +137,10 @@ impl Runner {
             Err(_) => return Err(next(4, 4, 1, format!("4.4.1 {addr}: connection timed out"))),
         };
         let mut config = ClientConfig::new(self.settings.hostname.clone());
-        config.starttls = target.starttls_policy();
+        config.starttls = match dane {
+            Some(_) => StartTlsPolicy::Required,
+            None => target.starttls_policy(),
+        };
         config.auth = target.auth.as_ref().map(|(u, p)| Credentials {
             user: u.clone(),
             password: p.clone(),
@@ -126,16 +149,20 @@ impl Runner {
         // A next hop that must verify gets the verifying connector, so a
         // finished handshake is a verified one; the engine sends AUTH only
         // when told so.
-        let (connector, trust) = if target.verify_tls {
-            (&self.verified_tls, TlsTrust::Verified)
-        } else {
-            (&self.tls, TlsTrust::Unverified)
+        let (connector, trust) = match dane {
+            Some(d) => (&d.connector, d.trust),
+            None if target.verify_tls => (&self.verified_tls, TlsTrust::Verified),
+            None => (&self.tls, TlsTrust::Unverified),
+        };
+        let tls_failed = |e: tls::HandshakeError| match dane {
+            Some(d) => Fail::Next(d.handshake_failed(&e)),
+            None => next(4, 7, 5, e.to_string()),
         };
         let (mut stream, mut client) = match target.tls {
             TlsMode::Implicit => {
                 let tls = tls::handshake(connector, tcp, &target.host)
                     .await
-                    .map_err(|e| next(4, 7, 5, e.to_string()))?;
+                    .map_err(tls_failed)?;
                 (
                     OutStream::Tls(Box::new(tls)),
                     Client::new_tls(config, trust),
@@ -157,7 +184,7 @@ impl Runner {
                         };
                         let tls = tls::handshake(connector, tcp, &target.host)
                             .await
-                            .map_err(|e| next(4, 7, 5, e.to_string()))?;
+                            .map_err(tls_failed)?;
                         stream = OutStream::Tls(Box::new(tls));
                         client.tls_established(trust);
                     }
@@ -185,6 +212,13 @@ impl Runner {
                         }
                     }
                     Event::Closed(failure) => {
+                        // No STARTTLS where DANE makes it mandatory.
+                        if let (Some(f), Some(d)) = (&failure, dane)
+                            && f.stage == "STARTTLS"
+                        {
+                            let reply = format!("{addr}: {}", f.reply);
+                            return Err(Fail::Next(d.starttls_failed(&target.host, &reply)));
+                        }
                         return match failure {
                             None if pending.is_empty() && current.is_none() => Ok(()),
                             Some(f) => {
