@@ -273,6 +273,12 @@ impl Dane {
         let answer = self.stub.query(name, rtype).await.map_err(failed)?;
         match answer.rcode {
             ResponseCode::NoError | ResponseCode::NXDomain => Ok(answer),
+            // A server that does not understand EDNS or the AD bit does not
+            // validate either: nothing it says is secure.
+            ResponseCode::FormErr | ResponseCode::NotImp => Ok(Answer {
+                secure: false,
+                ..answer
+            }),
             ResponseCode::ServFail => Err(failed(
                 "SERVFAIL (for a validating resolver: bogus DNSSEC data or a broken zone)".into(),
             )),

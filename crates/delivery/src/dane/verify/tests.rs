@@ -188,7 +188,7 @@ fn dane_ta_needs_the_anchor_sent_and_a_valid_chain() {
     // A certificate of another CA with the anchor sent alongside.
     let stranger = issued(&self::ca(), leaf_params(&["mx.example.org"]));
     let err = v
-        .check(&stranger.der, &[ca_der.clone()], now())
+        .check(&stranger.der, std::slice::from_ref(&ca_der), now())
         .unwrap_err();
     assert!(err.detail.contains("matched, but"), "{err}");
     // Expired: DANE-TA checks validity (unlike DANE-EE).
