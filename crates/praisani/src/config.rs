@@ -1228,6 +1228,15 @@ mod tests {
     }
 
     #[test]
+    fn dane_is_on_unless_turned_off() {
+        assert!(Config::parse("").unwrap().delivery.dane);
+        let off = Config::parse("[delivery]\ndane = false\n").unwrap();
+        assert!(!off.delivery.dane);
+        assert!(!off.queue_settings().unwrap().dane);
+        assert!(Config::parse("[delivery]\ndane = \"yes\"\n").is_err());
+    }
+
+    #[test]
     fn the_example_file_parses() {
         let text = include_str!("../../../praisani.example.toml");
         let c = Config::parse(text).unwrap();
