@@ -67,8 +67,9 @@ struct Resolver {
 
 impl Resolver {
     fn start(zones: Vec<Zone>) -> Resolver {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let d = dir.path();
+        let mut dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        let d = path.as_path();
         let mut conf_zones = String::new();
         let mut anchors = String::new();
         for z in &zones {
@@ -120,26 +121,47 @@ impl Resolver {
                 served.display()
             ));
         }
-        let port = free_port();
-        let conf = format!(
-            "server:\n  interface: 127.0.0.1@{port}\n  port: {port}\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n  directory: \"{dir}\"\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"\"\n  verbosity: 1\n  val-log-level: 2\n  do-ip6: no\n  access-control: 127.0.0.0/8 allow\n  module-config: \"validator iterator\"\n  local-zone: \"test.\" nodefault\n{anchors}{conf_zones}",
-            dir = d.display()
-        );
-        let conf_path = d.join("unbound.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let child = Command::new(unbound_bin())
-            .arg("-d")
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(d.join("unbound.log")).unwrap())
-            .stderr(std::fs::File::create(d.join("unbound.err")).unwrap())
-            .spawn()
-            .expect("unbound");
-        let r = Resolver { port, child, dir };
-        let first = zones[0].origin;
-        wait_for("unbound to answer", 15, || r.answers(first).then_some(()));
-        r
+        // A port taken meanwhile (the free port is only free when asked
+        // for) makes unbound exit: start again on another. Without
+        // SO_REUSEPORT a second unbound cannot share a port with ours.
+        for _ in 0..4 {
+            let port = free_port();
+            let conf = format!(
+                "server:\n  interface: 127.0.0.1@{port}\n  port: {port}\n  so-reuseport: no\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n  directory: \"{dir}\"\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"\"\n  verbosity: 1\n  val-log-level: 2\n  do-ip6: no\n  access-control: 127.0.0.0/8 allow\n  module-config: \"validator iterator\"\n  local-zone: \"test.\" nodefault\n{anchors}{conf_zones}",
+                dir = d.display()
+            );
+            let conf_path = d.join("unbound.conf");
+            std::fs::write(&conf_path, conf).unwrap();
+            let child = Command::new(unbound_bin())
+                .arg("-d")
+                .arg("-c")
+                .arg(&conf_path)
+                .stdin(Stdio::null())
+                .stdout(std::fs::File::create(d.join("unbound.log")).unwrap())
+                .stderr(std::fs::File::create(d.join("unbound.err")).unwrap())
+                .spawn()
+                .expect("unbound");
+            let mut r = Resolver { port, child, dir };
+            let first = zones[0].origin;
+            let t0 = std::time::Instant::now();
+            while t0.elapsed() < Duration::from_secs(10) {
+                if r.answers(first) {
+                    return r;
+                }
+                if matches!(r.child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            eprintln!(
+                "unbound on port {port} did not start, retrying:\n{}",
+                r.log()
+            );
+            let _ = r.child.kill();
+            let _ = r.child.wait();
+            dir = std::mem::replace(&mut r.dir, tempfile::tempdir().unwrap());
+        }
+        panic!("unbound did not start");
     }
 
     /// Does unbound answer an SOA query for `name` (any answer)?
@@ -157,7 +179,8 @@ impl Resolver {
             return false;
         }
         let mut buf = [0u8; 1500];
-        matches!(sock.recv(&mut buf), Ok(n) if n >= 12 && buf[0] == 0x12 && buf[1] == 0x34)
+        // Ours: the id back, and NOERROR (another server would refuse).
+        matches!(sock.recv(&mut buf), Ok(n) if n >= 12 && buf[0] == 0x12 && buf[1] == 0x34 && buf[3] & 0x0f == 0)
     }
 
     fn log(&self) -> String {
