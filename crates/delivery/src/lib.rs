@@ -7,6 +7,8 @@
 //!   engines: feed it the server's bytes, it says what to write next.
 //! - [`route`]: where to send mail for a domain: MX lookup (RFC 5321 §5.1,
 //!   RFC 7505 null MX), per-domain static routes and the smarthost.
+//! - [`dane`]: DANE (RFC 7672): TLSA lookups through a validating
+//!   resolver and the certificate check they ask for.
 //! - [`dkim`]: DKIM keys (the data directory's key store) and signing.
 //! - [`mta_sts`]: MTA-STS (RFC 8461): policy discovery, fetch, cache.
 //! - [`tls_report`]: the outcomes of TLS under a policy, for TLS-RPT.
@@ -16,6 +18,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod dane;
 pub mod dkim;
 pub mod mta_sts;
 pub mod queue;

@@ -344,6 +344,19 @@ impl Router {
         self.mx_route(&domain).await
     }
 
+    /// Does [`Self::route`] find `domain`'s servers by MX lookup (not a
+    /// static route, the smarthost or a domain literal)? DANE (RFC 7672)
+    /// applies only then: the other next hops are the operator's choice.
+    pub fn routes_by_mx(&self, domain: &str) -> bool {
+        if self.smarthost.is_some() || !matches!(parse_domain_literal(domain), Ok(None)) {
+            return false;
+        }
+        match normalise_domain(domain) {
+            Ok(d) => !self.static_routes.contains_key(&d),
+            Err(_) => false,
+        }
+    }
+
     async fn static_route(&self, route: &StaticRoute) -> Result<Route, RouteError> {
         let addrs = match route.host.parse::<IpAddr>() {
             Ok(ip) => vec![ip],
@@ -706,6 +719,24 @@ mod tests {
         assert_eq!(parse_domain_literal("example.com").unwrap(), None);
         assert!(parse_domain_literal("[2001:db8::1]").is_err());
         assert!(parse_domain_literal("[nonsense]").is_err());
+    }
+
+    #[tokio::test]
+    async fn only_mx_routes_are_routed_by_mx() {
+        let mut config = RouterConfig {
+            nameservers: vec!["127.0.0.1:53".parse().unwrap()],
+            ..RouterConfig::default()
+        };
+        config.static_routes.insert(
+            "Static.Example".into(),
+            StaticRoute::next_hop("127.0.0.1:2525", None).unwrap(),
+        );
+        let router = Router::new(config.clone()).unwrap();
+        assert!(router.routes_by_mx("example.org"));
+        assert!(!router.routes_by_mx("static.example"));
+        assert!(!router.routes_by_mx("[192.0.2.1]"));
+        config.smarthost = Some(StaticRoute::next_hop("127.0.0.1:2525", None).unwrap());
+        assert!(!Router::new(config).unwrap().routes_by_mx("example.org"));
     }
 
     #[test]

@@ -370,6 +370,9 @@ pub struct Delivery {
     /// Per-domain next hops that bypass MX: { "example.org" = "host:port" },
     /// or { "example.org" = { next_hop = "host:port", verify_tls = true } }.
     pub routes: std::collections::HashMap<String, RouteSetting>,
+    /// DANE (RFC 7672) for MX hosts: secure TLSA records (as the
+    /// nameservers' AD bit says) make TLS mandatory and authenticated.
+    pub dane: bool,
     /// CA certificates (PEM) trusted besides the built-in Mozilla roots for
     /// next hops whose certificate must verify.
     pub tls_ca_file: Option<PathBuf>,
@@ -426,6 +429,7 @@ impl Default for Delivery {
             smarthost_password: None,
             smarthost_verify_tls: false,
             routes: Default::default(),
+            dane: true,
             tls_ca_file: None,
             allow_internal_mx: false,
             mta_sts: true,
@@ -941,6 +945,7 @@ impl Config {
             nameservers: d.nameservers.clone(),
             smtp_port: d.smtp_port,
             allow_internal_mx: d.allow_internal_mx,
+            dane: d.dane,
             tls_ca_file: d.tls_ca_file.clone(),
             mta_sts: d.mta_sts,
             mta_sts_timeout: d.mta_sts_timeout,
@@ -1257,6 +1262,15 @@ mod tests {
         assert_eq!(c.listen.smtp, vec!["127.0.0.1:2525".parse().unwrap()]);
         assert_eq!(c.listen.pop3, vec!["127.0.0.1:2110".parse().unwrap()]);
         assert_eq!(c.limits.max_command_line, 512);
+    }
+
+    #[test]
+    fn dane_is_on_unless_turned_off() {
+        assert!(Config::parse("").unwrap().delivery.dane);
+        let off = Config::parse("[delivery]\ndane = false\n").unwrap();
+        assert!(!off.delivery.dane);
+        assert!(!off.queue_settings().unwrap().dane);
+        assert!(Config::parse("[delivery]\ndane = \"yes\"\n").is_err());
     }
 
     #[test]

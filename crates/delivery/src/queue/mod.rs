@@ -19,11 +19,14 @@
 //!   later), decided before connecting, per host.
 //! - `tls` and `stream`: TLS (opportunistic, or verified for next hops that
 //!   must be) and the connection it runs on.
+//! - `dane`: DANE (RFC 7672) for MX hosts with secure TLSA records:
+//!   STARTTLS mandatory, the certificate checked against the records.
 //!
 //! The runner knows the store, the wake bell and the report delivery
 //! through the [`PostOffice`], and everything else through
 //! [`QueueSettings`]; the binary builds both from its configuration.
 
+mod dane;
 mod dkim;
 mod notify;
 mod plan;
@@ -35,6 +38,7 @@ mod tls_policy;
 
 pub use tls::TlsSetupError;
 
+use crate::dane::{Dane, DaneError, DaneSettings};
 use crate::mta_sts::{FetchSettings, MtaSts};
 use crate::route::{Route, RouteError, Router, RouterConfig, StaticRoute};
 use crate::tls_report::{PolicyType, TlsResult};
@@ -77,6 +81,9 @@ pub struct QueueSettings {
     /// Follow MX records to internal addresses (loopback, private,
     /// link-local; see [`crate::route::is_internal`]). Off by default.
     pub allow_internal_mx: bool,
+    /// DANE (RFC 7672) for MX hosts: TLSA records, secure as the
+    /// nameservers' AD bit says, make TLS mandatory and authenticated.
+    pub dane: bool,
     /// CA certificates (PEM) trusted, besides the Mozilla roots, for next
     /// hops whose certificate must verify ([`StaticRoute::must_verify`]),
     /// MX hosts under an MTA-STS policy and MTA-STS policy hosts.
@@ -118,6 +125,9 @@ pub enum QueueError {
     /// The verifying TLS connector could not be built (the CA file).
     #[error("{0}")]
     Tls(#[from] TlsSetupError),
+    /// DANE has no nameserver to ask.
+    #[error("DANE: {0}")]
+    Dane(#[from] DaneError),
 }
 
 /// The queue runner's state.
@@ -134,6 +144,8 @@ pub struct Runner {
     name_check: Arc<rustls::client::WebPkiServerVerifier>,
     /// MTA-STS policies, unless `delivery.mta_sts` is off.
     mta_sts: Option<MtaSts>,
+    /// TLSA lookups, when `QueueSettings::dane`.
+    dane: Option<Dane>,
     slots: Arc<Semaphore>,
     /// Connections per destination domain, so one slow or busy receiver
     /// neither takes every slot nor gets flooded.
@@ -171,8 +183,17 @@ impl Runner {
                 },
             )
         });
+        let dane = if settings.dane {
+            Some(Dane::new(&DaneSettings {
+                nameservers: settings.nameservers.clone(),
+                timeout: DNS_TIMEOUT,
+            })?)
+        } else {
+            None
+        };
         Ok(Runner {
             router,
+            dane,
             tls: tls::opportunistic(),
             verified_tls: verified.connector,
             name_check: verified.verifier,

@@ -2,12 +2,13 @@
 //! one SMTP session with one server at a time, each message's results
 //! recorded as soon as the server gave them.
 
+use super::dane::DaneTls;
 use super::plan::{Job, Outcome, Problem, envelope_of};
 use super::stream::OutStream;
 use super::tls_policy::{HostTls, PolicyRef};
 use super::{Runner, tls};
 use crate::client::{
-    Client, ClientConfig, Credentials, DotStuffer, Event, RecipientResult, TlsTrust,
+    Client, ClientConfig, Credentials, DotStuffer, Event, RecipientResult, StartTlsPolicy, TlsTrust,
 };
 use crate::route::{Target, TlsMode};
 use crate::tls_report::{ResultType, TlsResult};
@@ -68,30 +69,52 @@ impl Runner {
             }
         };
         let policy = self.tls_policy(&route).await;
+        // DANE applies to the hosts only when the MX records are secure.
+        let dane_domain = match self.dane_domain(domain).await {
+            Ok(secure) => secure,
+            Err(problem) => return self.give_up(jobs, &problem, false).await,
+        };
         let mut pending: VecDeque<Job> = jobs.into();
         let mut last_error = Problem::new(
             Status::new(4, 4, 1),
             format!("4.4.1 no server for {domain} could be reached"),
         );
         for target in route.hosts.iter() {
-            let host_tls = match policy.for_target(target) {
-                Ok((host_tls, mismatch)) => {
-                    if let Some(m) = mismatch {
-                        self.report_host(&m.policy, target, None, Some(m.result), m.text);
+            let dane = if dane_domain && !pending.is_empty() {
+                match self.dane_target(target).await {
+                    Ok(d) => d,
+                    Err(problem) => {
+                        tracing::debug!(%domain, host = %target.host, "trying the next server: {}", problem.text);
+                        last_error = problem;
+                        continue;
                     }
-                    host_tls
                 }
-                Err(refusal) => {
-                    tracing::info!(%domain, host = %target.host, "{}", refusal.text);
-                    self.report_host(
-                        &refusal.policy,
-                        target,
-                        None,
-                        Some(refusal.result),
-                        refusal.text.clone(),
-                    );
-                    last_error = Problem::new(Status::new(4, 7, 5), refusal.text);
-                    continue;
+            } else {
+                None
+            };
+            // DANE, where it applies, replaces the MTA-STS policy.
+            let host_tls = if dane.is_some() {
+                HostTls::Opportunistic
+            } else {
+                match policy.for_target(target) {
+                    Ok((host_tls, mismatch)) => {
+                        if let Some(m) = mismatch {
+                            self.report_host(&m.policy, target, None, Some(m.result), m.text);
+                        }
+                        host_tls
+                    }
+                    Err(refusal) => {
+                        tracing::info!(%domain, host = %target.host, "{}", refusal.text);
+                        self.report_host(
+                            &refusal.policy,
+                            target,
+                            None,
+                            Some(refusal.result),
+                            refusal.text.clone(),
+                        );
+                        last_error = Problem::new(Status::new(4, 7, 5), refusal.text);
+                        continue;
+                    }
                 }
             };
             for addr in &target.addrs {
@@ -100,7 +123,14 @@ impl Runner {
                 }
                 let mut current = None;
                 let result = self
-                    .session(&mut pending, &mut current, target, &host_tls, *addr)
+                    .session(
+                        &mut pending,
+                        &mut current,
+                        target,
+                        &host_tls,
+                        *addr,
+                        dane.as_ref(),
+                    )
                     .await;
                 // A message in flight when the connection ended has no
                 // result yet: it goes first to the next server.
@@ -123,7 +153,8 @@ impl Runner {
     /// One SMTP session with one server, sending the batch's messages one
     /// after another until none is left or the connection ends. Each
     /// message's results are recorded as soon as the server gave them;
-    /// `current` holds the message in flight.
+    /// `current` holds the message in flight. With `dane`, STARTTLS is
+    /// mandatory and its handshake checks the TLSA records.
     async fn session(
         &self,
         pending: &mut VecDeque<Job>,
@@ -131,6 +162,7 @@ impl Runner {
         target: &Target,
         host_tls: &HostTls,
         addr: SocketAddr,
+        dane: Option<&DaneTls>,
     ) -> Result<(), Fail> {
         let timeout = self.settings.timeout;
         let tcp = match tokio::time::timeout(timeout.min(CONNECT_TIMEOUT), TcpStream::connect(addr))
@@ -141,7 +173,10 @@ impl Runner {
             Err(_) => return Err(next(4, 4, 1, format!("4.4.1 {addr}: connection timed out"))),
         };
         let mut config = ClientConfig::new(self.settings.hostname.clone());
-        config.starttls = host_tls.starttls(target.tls);
+        config.starttls = match dane {
+            Some(_) => StartTlsPolicy::Required,
+            None => host_tls.starttls(target.tls),
+        };
         config.auth = target.auth.as_ref().map(|(u, p)| Credentials {
             user: u.clone(),
             password: p.clone(),
@@ -150,9 +185,17 @@ impl Runner {
         // A next hop that must verify gets the verifying connector, so a
         // finished handshake is a verified one; the engine sends AUTH only
         // when told so.
-        let (connector, trust) = match host_tls {
-            HostTls::VerifiedName(_) => (&self.verified_tls, TlsTrust::Verified),
-            HostTls::Opportunistic | HostTls::ReportOnly(_) => (&self.tls, TlsTrust::Unverified),
+        // Where DANE applies it decides, not MTA-STS (RFC 8461 section 2).
+        let (connector, trust) = match (dane, host_tls) {
+            (Some(d), _) => (&d.connector, d.trust),
+            (None, HostTls::VerifiedName(_)) => (&self.verified_tls, TlsTrust::Verified),
+            (None, HostTls::Opportunistic | HostTls::ReportOnly(_)) => {
+                (&self.tls, TlsTrust::Unverified)
+            }
+        };
+        let tls_failed = |e: tls::HandshakeError| match dane {
+            Some(d) => Fail::Next(d.handshake_failed(&e)),
+            None => self.handshake_failed(host_tls, target, addr, e),
         };
         // Under a testing policy: STARTTLS missing is reported once.
         let mut tls_up = false;
@@ -161,8 +204,10 @@ impl Runner {
             TlsMode::Implicit => {
                 let tls = tls::handshake(connector, tcp, &target.host)
                     .await
-                    .map_err(|e| self.handshake_failed(host_tls, target, addr, e))?;
-                self.handshake_done(host_tls, target, addr, &tls);
+                    .map_err(tls_failed)?;
+                if dane.is_none() {
+                    self.handshake_done(host_tls, target, addr, &tls);
+                }
                 tls_up = true;
                 (
                     OutStream::Tls(Box::new(tls)),
@@ -185,8 +230,10 @@ impl Runner {
                         };
                         let tls = tls::handshake(connector, tcp, &target.host)
                             .await
-                            .map_err(|e| self.handshake_failed(host_tls, target, addr, e))?;
-                        self.handshake_done(host_tls, target, addr, &tls);
+                            .map_err(tls_failed)?;
+                        if dane.is_none() {
+                            self.handshake_done(host_tls, target, addr, &tls);
+                        }
                         tls_up = true;
                         stream = OutStream::Tls(Box::new(tls));
                         client.tls_established(trust);
@@ -229,6 +276,13 @@ impl Runner {
                         }
                     }
                     Event::Closed(failure) => {
+                        // No STARTTLS where DANE makes it mandatory.
+                        if let (Some(f), Some(d)) = (&failure, dane)
+                            && f.stage == "STARTTLS"
+                        {
+                            let reply = format!("{addr}: {}", f.reply);
+                            return Err(Fail::Next(d.starttls_failed(&target.host, &reply)));
+                        }
                         return match failure {
                             None if pending.is_empty() && current.is_none() => Ok(()),
                             Some(f)

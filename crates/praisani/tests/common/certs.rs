@@ -52,6 +52,12 @@ impl TestCa {
         self.issuer.pem()
     }
 
+    /// The CA's SubjectPublicKeyInfo, DER (for DANE-TA records).
+    pub fn spki_der(&self) -> Vec<u8> {
+        use rcgen::PublicKeyData;
+        self.issuer.key().subject_public_key_info()
+    }
+
     /// A server certificate for `names`, signed by this CA.
     pub fn issue(&self, names: &[&str]) -> ServerCert {
         let params = server_params(names);
