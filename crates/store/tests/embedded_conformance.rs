@@ -221,3 +221,9 @@ async fn mta_sts_policies() {
     let (_d, s) = fresh();
     conformance::mta_sts_policies(&s).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vacations() {
+    let (_d, s) = fresh();
+    conformance::vacations(Arc::new(s)).await;
+}

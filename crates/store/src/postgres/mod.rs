@@ -61,7 +61,7 @@ use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodySource, BodyStream, DomainInfo,
     ExpireReport, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord,
     NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, Retention, Secrets,
-    Spool, Store, StoreError,
+    Spool, Store, StoreError, Vacation,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -619,6 +619,32 @@ impl Store for PostgresStore {
 
     async fn mta_sts_put(&self, record: &MtaStsRecord) -> Result<(), StoreError> {
         ops::mta_sts_put(&self.client().await?, record).await
+    }
+
+    async fn account_set_vacation(
+        &self,
+        address: &Address,
+        vacation: Option<&Vacation>,
+    ) -> Result<(), StoreError> {
+        write!(self, |tx| ops::account_set_vacation(&tx, address, vacation)
+            .await?)
+    }
+
+    async fn account_vacation(&self, account: AccountId) -> Result<Option<Vacation>, StoreError> {
+        ops::account_vacation(&self.client().await?, account).await
+    }
+
+    async fn vacation_reply_due(
+        &self,
+        account: AccountId,
+        sender: &str,
+        now: i64,
+        interval: i64,
+    ) -> Result<bool, StoreError> {
+        write!(self, |tx| ops::vacation_reply_due(
+            &tx, account, sender, now, interval
+        )
+        .await?)
     }
 }
 
