@@ -189,7 +189,7 @@ pub fn after_commit(office: &Arc<PostOffice>, message: Committed) {
                 Ok(Ok(())) => tracing::info!(%account, to = %message.sender, "vacation reply sent"),
                 Ok(Err(None)) => {}
                 Ok(Err(Some(skip))) => {
-                    tracing::debug!(%account, to = %message.sender, ?skip, "no vacation reply")
+                    tracing::info!(%account, to = %message.sender, ?skip, "no vacation reply")
                 }
                 Err(e) => tracing::error!(%account, "vacation reply failed: {e}"),
             }
