@@ -409,3 +409,74 @@ fn replies_only_within_the_dates_and_the_cli_refuses_bad_settings() {
     let shown: Value = serde_json::from_str(shown.out().trim()).unwrap();
     assert_eq!(shown["vacation"]["interval_days"], 1, "{shown}");
 }
+
+/// A reply to another server leaves through the queue DKIM-signed for
+/// the mailbox's domain, though its envelope sender is `<>`: dkimpy
+/// verifies it as the remote server (a second praisani) received it.
+#[test]
+fn a_reply_to_another_server_is_dkim_signed() {
+    if !have_tool("python3", module_path!())
+        || !have_python_module("dkim", "pip install dkimpy", module_path!())
+    {
+        return;
+    }
+    let b = Server::start_default();
+    b.add_domain("remote.test");
+    b.add_user("r@remote.test", PW, &[]);
+    let a = Server::start_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tables: format!(
+                "[delivery]\nroutes = {{ \"remote.test\" = \"127.0.0.1:{}\" }}\n",
+                b.smtp_port
+            ),
+            ..ExtraConfig::default()
+        },
+    );
+    a.add_domain("away.test");
+    a.add_user("anna@away.test", PW, &[]);
+    let key = a.cli(&["--json", "dkim", "generate", "away.test"]);
+    key.assert_ok("dkim generate");
+    set_thai_vacation(&a, &[]);
+    let m = message("r@remote.test", "anna@away.test", "r1@remote.test", "");
+    send(&a, None, "r@remote.test", "anna@away.test", &m);
+    let reply = wait_for_reply(&b);
+    let path = b.path("reply.eml");
+    std::fs::write(&path, &reply).unwrap();
+    let out = python(
+        r#"
+import dkim, json, sys
+msg = open(sys.argv[1], 'rb').read()
+r = json.loads(sys.argv[2])['record']
+txt = {(r['name'].rstrip('.') + '.').encode(): r['value'].encode()}
+def dns(name, timeout=5):
+    return txt.get(name if name.endswith(b'.') else name + b'.')
+d = dkim.DKIM(msg)
+assert d.verify(dnsfunc=dns), "signature does not verify"
+assert b'd=away.test' in msg, "signed for another domain"
+print("OK")
+"#,
+        &[path.to_str().unwrap(), key.out().trim()],
+        PY,
+    );
+    assert_py_ok(&out, "dkimpy");
+    let got = replies(&b, "r@remote.test");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["Return-Path"], "<>");
+    assert_eq!(got[0]["Subject"], THAI_SUBJECT);
+}
+
+fn wait_for_reply(b: &Server) -> Vec<u8> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(m) = b.fetch_all("r@remote.test", PW).into_iter().next() {
+            return m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reply arrived: {}",
+            b.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
