@@ -4,7 +4,7 @@
 
 use super::AdminError;
 use super::accounts::get;
-use crate::vacation::{DEFAULT_INTERVAL_DAYS, MAX_INTERVAL_DAYS, MAX_SUBJECT, MAX_TEXT};
+use crate::vacation::{DEFAULT_INTERVAL_DAYS, MAX_INTERVAL_DAYS, MAX_SUBJECT};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use praisani_mailaddr::Address;
 use praisani_store::{Store, Vacation};
@@ -27,8 +27,8 @@ pub enum VacationError {
     #[error("the vacation text is empty")]
     EmptyText,
     /// Too much text.
-    #[error("the vacation text has {0} octets; at most {MAX_TEXT} are allowed")]
-    TextTooLarge(usize),
+    #[error("the vacation text has {0} octets; at most {1} are allowed (limits.max_vacation_text)")]
+    TextTooLarge(usize, usize),
     /// Too long a subject.
     #[error("the subject has more than {MAX_SUBJECT} characters")]
     SubjectTooLong,
@@ -65,13 +65,14 @@ fn midnight(d: NaiveDate) -> i64 {
     d.and_time(NaiveTime::MIN).and_utc().timestamp()
 }
 
-/// The settings to store for `req`, or why not.
-pub fn check(req: VacationRequest) -> Result<Vacation, VacationError> {
+/// The settings to store for `req` (its text at most `max_text` octets),
+/// or why not.
+pub fn check(req: VacationRequest, max_text: usize) -> Result<Vacation, VacationError> {
     if req.text.trim().is_empty() {
         return Err(VacationError::EmptyText);
     }
-    if req.text.len() > MAX_TEXT {
-        return Err(VacationError::TextTooLarge(req.text.len()));
+    if req.text.len() > max_text {
+        return Err(VacationError::TextTooLarge(req.text.len(), max_text));
     }
     let subject = req
         .subject
@@ -101,13 +102,14 @@ pub fn check(req: VacationRequest) -> Result<Vacation, VacationError> {
     })
 }
 
-/// Turns the mailbox's vacation reply on with `req`.
+/// Turns the mailbox's vacation reply on with `req` (see [`check`]).
 pub async fn set(
     store: &dyn Store,
     address: &Address,
     req: VacationRequest,
+    max_text: usize,
 ) -> Result<Vacation, AdminError> {
-    let v = check(req)?;
+    let v = check(req, max_text)?;
     store.account_set_vacation(address, Some(&v)).await?;
     Ok(v)
 }
@@ -150,11 +152,14 @@ mod tests {
 
     #[test]
     fn settings_are_checked() {
+        const MAX: usize = crate::vacation::DEFAULT_MAX_TEXT;
+        let check = |r| check(r, MAX);
+        assert!(check(req(&"ก".repeat(MAX / 3))).is_ok());
         assert_eq!(check(req("  \n")), Err(VacationError::EmptyText));
-        let big = "ก".repeat(MAX_TEXT / 3 + 1);
+        let big = "ก".repeat(MAX / 3 + 1);
         assert_eq!(
             check(req(&big)),
-            Err(VacationError::TextTooLarge(big.len()))
+            Err(VacationError::TextTooLarge(big.len(), MAX))
         );
         assert!(parse_date("2027-02-30").is_err());
         assert!(parse_date("31.01.2027").is_err());
@@ -186,12 +191,15 @@ mod tests {
     #[test]
     fn days_are_whole_utc_days() {
         let day = parse_date("2027-01-10").unwrap();
-        let v = check(VacationRequest {
-            from: Some(day),
-            until: Some(day),
-            subject: Some("  ".into()),
-            ..req("away\r\nback soon")
-        })
+        let v = check(
+            VacationRequest {
+                from: Some(day),
+                until: Some(day),
+                subject: Some("  ".into()),
+                ..req("away\r\nback soon")
+            },
+            1024,
+        )
         .unwrap();
         assert_eq!(v.ends.unwrap() - v.starts.unwrap(), 86_400);
         assert_eq!((first_day(&v), last_day(&v)), (Some(day), Some(day)));

@@ -21,8 +21,9 @@ use praisani_store::{AccountId, StoreError, Vacation};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-/// The most UTF-8 octets a reply's text may have.
-pub const MAX_TEXT: usize = 64 * 1024;
+/// The most UTF-8 octets a reply's text may have unless configured
+/// (`limits.max_vacation_text`).
+pub const DEFAULT_MAX_TEXT: usize = 64 * 1024;
 /// The most characters a configured subject may have.
 pub const MAX_SUBJECT: usize = 250;
 /// Replies per sender: at most one in this many days, unless set.

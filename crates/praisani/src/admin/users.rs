@@ -4,6 +4,7 @@ use super::args::retention_change;
 use super::show::{retention_json, retention_text, size_text};
 use super::{fail, print};
 use crate::cli::UserCmd;
+use crate::config::Config;
 use anyhow::{Context, Result, bail};
 use praisani_mailhost::admin::accounts::{self, ApopChange, NewMailbox};
 use praisani_mailhost::admin::vacation::{self, VacationError, VacationRequest};
@@ -91,13 +92,13 @@ fn account_text(acc: &Account) -> String {
 }
 
 /// A vacation text file: UTF-8, refused unread when over the limit.
-fn read_text_file(path: &std::path::Path) -> Result<String> {
-    let max = praisani_mailhost::vacation::MAX_TEXT;
+fn read_text_file(path: &std::path::Path, max: usize) -> Result<String> {
     let read = |e: std::io::Error| fail(format!("reading {}: {e}", path.display()));
     let len = std::fs::metadata(path).map_err(read)?.len();
     if len > max as u64 {
         bail!(fail(
-            VacationError::TextTooLarge(usize::try_from(len).unwrap_or(usize::MAX)).to_string()
+            VacationError::TextTooLarge(usize::try_from(len).unwrap_or(usize::MAX), max)
+                .to_string()
         ));
     }
     let bytes = std::fs::read(path).map_err(read)?;
@@ -136,7 +137,8 @@ fn vacation_text(a: &praisani_mailaddr::Address, v: Option<&Vacation>) -> String
 }
 
 /// Runs a `user` subcommand.
-pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()> {
+pub async fn user_cmd(store: &dyn Store, config: &Config, cmd: UserCmd, json: bool) -> Result<()> {
+    let max_text = usize::try_from(config.limits.max_vacation_text).unwrap_or(usize::MAX);
     match cmd {
         UserCmd::Add {
             address: a,
@@ -246,7 +248,7 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
             }
             let text = match (text, text_file) {
                 (Some(t), _) => Some(t),
-                (None, Some(f)) => Some(read_text_file(&f)?),
+                (None, Some(f)) => Some(read_text_file(&f, max_text)?),
                 (None, None) => None,
             };
             let Some(text) = text else {
@@ -268,7 +270,7 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
                 until: date(until)?,
                 interval_days,
             };
-            let v = vacation::set(store, &a, req).await?;
+            let v = vacation::set(store, &a, req, max_text).await?;
             print(json, vacation_json(&a, Some(&v)), || {
                 vacation_text(&a, Some(&v))
             });
