@@ -212,7 +212,8 @@ fn a_local_sender_gets_one_thai_reply_and_a_remote_one_a_queued_reply() {
         )
     };
     send(&s, None, "carol@remote.test", "info@away.test", &carol(0));
-    send(&s, None, "carol@remote.test", "anna@away.test", &carol(1));
+    // The same sender in other case: the same sender.
+    send(&s, None, "Carol@REMOTE.test", "anna@away.test", &carol(1));
     let tagged = message(
         "dan@remote.test",
         "Anna+Trips@AWAY.test",
