@@ -78,7 +78,7 @@ async fn upgrade_keeps_the_uidls_clients_know() {
         let c = rusqlite::Connection::open(dir.path().join("praisani.db")).expect("sqlite");
         c.execute_batch(
             "UPDATE messages SET uidl = NULL; DROP TABLE greylist; DROP TABLE greylist_clients;
-             DROP TABLE mta_sts_policies;
+             DROP TABLE mta_sts_policies; DROP TABLE vacation_replies; DROP TABLE vacations;
              PRAGMA user_version = 7;",
         )
         .expect("downgrade");
