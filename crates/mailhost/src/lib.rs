@@ -31,6 +31,7 @@ pub mod submission;
 pub mod throttle;
 pub mod trace;
 pub mod trust;
+pub mod vacation;
 
 pub use auth::{Authenticator, LoginError};
 pub use maildrop::Maildrop;

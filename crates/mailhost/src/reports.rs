@@ -1,5 +1,5 @@
 //! Messages the server writes itself and delivers: delivery status
-//! notifications (bounces) and quota warnings. They go to a local mailbox
+//! notifications (bounces), quota warnings and vacation replies. They go to a local mailbox
 //! when the address is ours, else out through the queue with the null
 //! sender, so they can never bounce back and loop.
 
@@ -84,6 +84,23 @@ pub async fn deliver_from(
     let delivered = deliver_checked(office, sender, to, false, message, false).await?;
     crate::quota::warn_if_due(office, delivered.usage);
     Ok(())
+}
+
+/// Delivers a message we write like [`deliver_report`], except that a
+/// local mailbox takes it only when it fits its quota, like other mail
+/// (a vacation reply is no report about the recipient's own mail).
+/// Returns the usage of the local mailboxes it went to.
+pub(crate) async fn deliver_quota_checked(
+    office: &PostOffice,
+    to: &str,
+    smtputf8: bool,
+    message: &[u8],
+) -> Result<Vec<(AccountId, Usage)>, ReportError> {
+    let d = deliver_checked(office, "", to, smtputf8, message, true).await?;
+    if !d.stored {
+        tracing::info!(%to, "not delivered: the mailbox is full");
+    }
+    Ok(d.usage)
 }
 
 /// Where a report went.

@@ -292,6 +292,32 @@ pub enum UserCmd {
         #[command(flatten)]
         keep: KeepArgs,
     },
+    /// Set a mailbox's vacation auto-reply (RFC 3834), turn it off, or show it (no options).
+    Vacation {
+        /// The address.
+        address: String,
+        /// The reply's subject (default: "Auto: " and the original subject).
+        #[arg(long, value_name = "TEXT")]
+        subject: Option<String>,
+        /// The reply's text (UTF-8).
+        #[arg(long, value_name = "TEXT", conflicts_with = "text_file")]
+        text: Option<String>,
+        /// Read the reply's text from this file (UTF-8).
+        #[arg(long, value_name = "FILE")]
+        text_file: Option<std::path::PathBuf>,
+        /// First day of replies, YYYY-MM-DD (UTC).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Last day of replies, YYYY-MM-DD (UTC).
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+        /// At most one reply per sender in this many days (default 7).
+        #[arg(long, value_name = "N")]
+        interval_days: Option<u32>,
+        /// Turn the vacation reply off.
+        #[arg(long, conflicts_with_all = ["subject", "text", "text_file", "from", "until", "interval_days"])]
+        off: bool,
+    },
     /// Delete a mailbox and all its mail.
     Remove {
         /// The address.

@@ -653,6 +653,9 @@ pub struct Limits {
     /// Largest message accepted, in octets (accepts "50M", "10MiB", …).
     #[serde(deserialize_with = "message_size")]
     pub max_message_size: u64,
+    /// Largest vacation auto-reply text `user vacation` accepts, in octets.
+    #[serde(deserialize_with = "size")]
+    pub max_vacation_text: u64,
     /// Recipients per message (RFC 5321 asks servers to take at least 100).
     #[serde(deserialize_with = "at_least::<_, 1>")]
     pub max_recipients: usize,
@@ -802,6 +805,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_message_size: 50 * 1024 * 1024,
+            max_vacation_text: praisani_mailhost::vacation::DEFAULT_MAX_TEXT as u64,
             max_recipients: 100,
             max_command_line: 512,
             max_text_line: 1000,

@@ -86,7 +86,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => return server::serve(config, store, args.demo).await,
             Command::CheckConfig => Ok(()),
             Command::Domain(c) => admin::domain_cmd(&*store, c, cli.json).await,
-            Command::User(c) => admin::user_cmd(&*store, c, cli.json).await,
+            Command::User(c) => admin::user_cmd(&*store, &config, c, cli.json).await,
             Command::Alias(c) => admin::alias_cmd(&*store, c, cli.json).await,
             Command::Queue(c) => admin::queue_cmd(&*store, c, cli.json).await,
             Command::Dkim(c) => admin::dkim_cmd(&*store, &config, c, cli.json).await,

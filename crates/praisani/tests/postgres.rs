@@ -664,3 +664,65 @@ fn a_failed_retr_is_not_deleted_by_expire_zero() {
     again.quit();
     s.stop_term();
 }
+
+/// Vacation replies on PostgreSQL: set through one node, the same sender's
+/// messages through both get one reply in all (the memory is the store's).
+#[test]
+fn nodes_share_the_vacation_reply_memory() {
+    let Some(db) = Db::new("nodes_share_the_vacation_reply_memory") else {
+        return;
+    };
+    let closed = free_port();
+    let route = format!("routes = {{ \"remote.test\" = \"127.0.0.1:{closed}\" }}");
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let mut s = Server::new_extra(
+            ServerOpts {
+                demo: false,
+                limits: String::new(),
+            },
+            ExtraConfig {
+                tables: format!(
+                    "{}[delivery]\nretry = [\"1h\"]\n{route}\n",
+                    db.store_table("")
+                ),
+                ..ExtraConfig::default()
+            },
+        );
+        s.start();
+        nodes.push(s);
+    }
+    let (a, b) = (&nodes[0], &nodes[1]);
+    a.add_domain("example.test");
+    a.add_user(USER, PASS, &[]);
+    b.cli(&["user", "vacation", USER, "--text", "ไม่อยู่ / 不在 / away"])
+        .assert_ok("user vacation on node B");
+    for (i, node) in [a, b, a, b].into_iter().enumerate() {
+        node.deliver(
+            "x@remote.test",
+            &[USER],
+            &simple_message("x@remote.test", USER, &format!("m{i}"), "hello"),
+        );
+    }
+    for node in [a, b] {
+        assert!(
+            node.wait_log_count("vacation reply", 2, Duration::from_secs(20)),
+            "{}",
+            node.log()
+        );
+    }
+    let out = a.cli(&["--json", "queue", "list"]);
+    out.assert_ok("queue list");
+    let list: serde_json::Value = serde_json::from_str(out.out().trim()).unwrap();
+    let to: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["recipients"].as_array().unwrap())
+        .map(|r| r["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(to, ["x@remote.test"], "{list}");
+    for mut n in nodes {
+        n.stop_term();
+    }
+}

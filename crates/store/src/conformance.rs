@@ -1488,3 +1488,95 @@ pub async fn dmarc_reports<S: Store + ?Sized + 'static>(store: Arc<S>) {
     all.dedup();
     assert_eq!((before, all.len()), (20, 20), "each day taken exactly once");
 }
+
+/// Vacation replies: none until set; settings read back (UTF-8 text, no
+/// subject or dates); one reply per sender per interval, concurrent
+/// askers answered once; setting again or turning off forgets whom it
+/// answered; removing the account removes its vacation.
+pub async fn vacations<S: Store + ?Sized + 'static>(store: Arc<S>) {
+    use crate::Vacation;
+    store.domain_add(&dom("away.test")).await.unwrap();
+    let id = store.account_add(account("anna@away.test")).await.unwrap();
+    let other = store.account_add(account("ben@away.test")).await.unwrap();
+    assert_eq!(store.account_vacation(id).await.unwrap(), None);
+    let v = Vacation {
+        subject: Some("ไม่อยู่ / 不在".into()),
+        text: "ฉันไม่อยู่จนถึงวันจันทร์\n我周一回来。\n".into(),
+        starts: Some(1_000),
+        ends: Some(2_000_000),
+        interval_days: 7,
+    };
+    store
+        .account_set_vacation(&addr("anna@away.test"), Some(&v))
+        .await
+        .unwrap();
+    assert_eq!(store.account_vacation(id).await.unwrap(), Some(v.clone()));
+    assert_eq!(store.account_vacation(other).await.unwrap(), None);
+    let plain = Vacation {
+        subject: None,
+        starts: None,
+        ends: None,
+        interval_days: 1,
+        ..v.clone()
+    };
+    store
+        .account_set_vacation(&addr("ben@away.test"), Some(&plain))
+        .await
+        .unwrap();
+    assert_eq!(store.account_vacation(other).await.unwrap(), Some(plain));
+    let missing = store
+        .account_set_vacation(&addr("nobody@away.test"), Some(&v))
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+
+    let week = 7 * 86_400;
+    let due = |who: AccountId, s: &'static str, now: i64| {
+        let store = store.clone();
+        async move { store.vacation_reply_due(who, s, now, week).await.unwrap() }
+    };
+    assert!(due(id, "x@remote.test", 10_000).await);
+    assert!(!due(id, "x@remote.test", 10_001).await);
+    assert!(!due(id, "x@remote.test", 10_000 + week - 1).await);
+    // Another sender, and the same sender for another mailbox.
+    assert!(due(id, "y@remote.test", 10_001).await);
+    assert!(due(other, "x@remote.test", 10_001).await);
+    // The interval over: due again, and then held back anew.
+    assert!(due(id, "x@remote.test", 10_000 + week).await);
+    assert!(!due(id, "x@remote.test", 10_000 + week + 1).await);
+
+    // Many messages from one sender at once: one reply.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .vacation_reply_due(id, "burst@remote.test", 50_000, week)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut yes = 0;
+    for t in tasks {
+        yes += usize::from(t.await.unwrap());
+    }
+    assert_eq!(yes, 1, "concurrent askers for one sender");
+
+    // Setting it again forgets whom it answered.
+    store
+        .account_set_vacation(&addr("anna@away.test"), Some(&v))
+        .await
+        .unwrap();
+    assert!(due(id, "burst@remote.test", 50_001).await);
+    // Off: gone, and so is its memory.
+    store
+        .account_set_vacation(&addr("anna@away.test"), None)
+        .await
+        .unwrap();
+    assert_eq!(store.account_vacation(id).await.unwrap(), None);
+    assert!(due(id, "burst@remote.test", 50_002).await);
+    store.account_remove(&addr("ben@away.test")).await.unwrap();
+    assert_eq!(store.account_vacation(other).await.unwrap(), None);
+}

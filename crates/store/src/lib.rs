@@ -378,4 +378,31 @@ pub trait Store: Send + Sync + 'static {
     /// and returns it, or `None` when there is none left. Atomic: of nodes
     /// taking at once, each day goes to exactly one.
     async fn dmarc_take(&self, before_day: i64) -> Result<Option<dmarc::DmarcDay>, StoreError>;
+
+    // ---- vacation auto-replies ----
+
+    /// Sets the mailbox's vacation auto-reply, or turns it off with
+    /// `None`. Either way the memory of senders already answered is
+    /// forgotten, so a new absence answers everyone afresh.
+    async fn account_set_vacation(
+        &self,
+        address: &Address,
+        vacation: Option<&Vacation>,
+    ) -> Result<(), StoreError>;
+
+    /// The mailbox's vacation auto-reply, if it has one.
+    async fn account_vacation(&self, account: AccountId) -> Result<Option<Vacation>, StoreError>;
+
+    /// Whether `sender` (its canonical form) may get a vacation reply
+    /// from `account` at `now`: true when none was recorded within
+    /// `interval` seconds, and then `now` is recorded — one commit, so
+    /// concurrent messages (on any node) answer once. Records older than
+    /// the interval are pruned along the way.
+    async fn vacation_reply_due(
+        &self,
+        account: AccountId,
+        sender: &str,
+        now: i64,
+        interval: i64,
+    ) -> Result<bool, StoreError>;
 }

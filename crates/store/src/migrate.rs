@@ -273,6 +273,25 @@ const TABLES: &[Table] = &[
         ],
         order: "domain, day, row",
     },
+    // Vacation auto-replies, and whom each already answered (so moving
+    // the store does not answer them again).
+    Table {
+        name: "vacations",
+        columns: &[
+            ("account_id", Int),
+            ("subject", Text),
+            ("body", Text),
+            ("starts", Int),
+            ("ends", Int),
+            ("interval_days", Int),
+        ],
+        order: "account_id",
+    },
+    Table {
+        name: "vacation_replies",
+        columns: &[("account_id", Int), ("sender", Text), ("sent", Int)],
+        order: "account_id, sender",
+    },
 ];
 
 const CHUNKS: Table = Table {

@@ -613,3 +613,19 @@ pub struct MtaStsRecord {
     /// When it stops being valid: `fetched` + its `max_age`.
     pub expires: i64,
 }
+
+/// A mailbox's vacation auto-reply (RFC 3834) as stored. Whether a given
+/// message is answered is `mailhost::vacation`'s decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vacation {
+    /// The reply's subject; `None`: "Auto: " and the original's.
+    pub subject: Option<String>,
+    /// The reply's text (UTF-8).
+    pub text: String,
+    /// Replies start at this time (Unix seconds), if set.
+    pub starts: Option<i64>,
+    /// Replies end before this time (Unix seconds), if set.
+    pub ends: Option<i64>,
+    /// At most one reply per sender in this many days.
+    pub interval_days: u32,
+}

@@ -82,6 +82,7 @@ async fn upgrade_keeps_the_uidls_clients_know() {
              DROP TABLE send_counts; DROP TABLE send_recipients; DROP INDEX queue_by_account;
              ALTER TABLE queue DROP COLUMN account; ALTER TABLE accounts DROP COLUMN held;
              DROP TABLE dmarc_days; DROP TABLE dmarc_rows;
+             DROP TABLE vacation_replies; DROP TABLE vacations;
              PRAGMA user_version = 7;",
         )
         .expect("downgrade");
@@ -242,4 +243,10 @@ async fn holds() {
 async fn dmarc_reports() {
     let (_d, s) = fresh();
     conformance::dmarc_reports(Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vacations() {
+    let (_d, s) = fresh();
+    conformance::vacations(Arc::new(s)).await;
 }

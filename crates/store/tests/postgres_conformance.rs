@@ -672,6 +672,7 @@ async fn snapshot<S: Store + ?Sized>(s: &S) -> String {
     writeln!(out, "{:?}", s.alias_list(None).await.unwrap()).unwrap();
     for a in s.account_list(None).await.unwrap() {
         writeln!(out, "{a:?}").unwrap();
+        writeln!(out, "  {:?}", s.account_vacation(a.id).await.unwrap()).unwrap();
         for m in s.list_messages(a.id).await.unwrap() {
             let body = s
                 .open_message(a.id, m.id)
@@ -737,6 +738,24 @@ async fn populate<S: Store + ?Sized>(s: &S) {
     )
     .await
     .unwrap();
+    s.account_set_vacation(
+        &th,
+        Some(&praisani_store::Vacation {
+            subject: Some("ไม่อยู่".into()),
+            text: "กลับวันจันทร์\n".into(),
+            starts: Some(1_700_000_000),
+            ends: None,
+            interval_days: 3,
+        }),
+    )
+    .await
+    .unwrap();
+    // A sender answered: not answered again on the new store.
+    assert!(
+        s.vacation_reply_due(b, "x@remote.test", praisani_now(), 86_400)
+            .await
+            .unwrap()
+    );
     s.domain_set_quota(&dom, Some(50_000_000)).await.unwrap();
     s.domain_set_retention(
         &dom,
@@ -836,6 +855,14 @@ async fn migrate_embedded_to_postgres_and_back() {
     let p = db.open().await;
     let after = snapshot(&p).await;
     assert_eq!(after, before);
+    assert_eq!(rows("vacations"), 1);
+    assert_eq!(rows("vacation_replies"), 1);
+    let th = p.account_list(None).await.unwrap()[1].id;
+    assert!(
+        !p.vacation_reply_due(th, "x@remote.test", praisani_now(), 86_400)
+            .await
+            .unwrap()
+    );
 
     // Again: refused, the target is not empty; with force, replaced.
     let again = copy(&Endpoint::Embedded(dir.path().to_path_buf()), &pg, false).await;
@@ -882,4 +909,7 @@ conformance_test!(mta_sts_policies, |s: PostgresStore| async move {
 });
 conformance_test!(dmarc_reports, |s: PostgresStore| async move {
     conformance::dmarc_reports(Arc::new(s)).await
+});
+conformance_test!(vacations, |s: PostgresStore| async move {
+    conformance::vacations(Arc::new(s)).await
 });

@@ -58,12 +58,11 @@ impl Runner {
     /// per key type the sender's domain has (RFC 8463 recommends RSA and
     /// Ed25519 side by side), with the message they were computed over, so
     /// it is not read twice. `None` when the domain has no key.
+    ///
+    /// The domain is the envelope sender's; for the null sender (bounces,
+    /// vacation replies: messages we write) it is that of the From: field,
+    /// so those are signed for the domain they come from too.
     pub(super) async fn dkim_sign(&self, entry: &QueueEntry) -> Option<(String, Vec<u8>)> {
-        let (_, domain) = entry.sender.rsplit_once('@')?;
-        let signers = self.keys.signers(domain, entry.id);
-        if signers.is_empty() {
-            return None;
-        }
         if entry.size > MAX_SIGNED {
             tracing::warn!(
                 queue = %entry.id,
@@ -72,18 +71,24 @@ impl Runner {
             );
             return None;
         }
-        let message = match self.office.store.open_queued(entry.id).await {
-            Ok(b) => match b.read_all().await {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::error!(queue = %entry.id, "reading for DKIM: {e}");
-                    return None;
-                }
-            },
-            Err(e) => {
-                tracing::error!(queue = %entry.id, "reading for DKIM: {e}");
-                return None;
+        let mut message = None;
+        let domain = match entry.sender.rsplit_once('@') {
+            Some((_, d)) => d.to_string(),
+            None if entry.sender.is_empty() => {
+                let m = self.read_for_signing(entry).await?;
+                let d = from_domain(&m)?;
+                message = Some(m);
+                d
             }
+            None => return None,
+        };
+        let signers = self.keys.signers(&domain, entry.id);
+        if signers.is_empty() {
+            return None;
+        }
+        let message = match message {
+            Some(m) => m,
+            None => self.read_for_signing(entry).await?,
         };
         let mut out = String::new();
         for s in signers {
@@ -95,5 +100,45 @@ impl Runner {
             }
         }
         Some((out, message))
+    }
+
+    /// The queued message, whole, for signing.
+    async fn read_for_signing(&self, entry: &QueueEntry) -> Option<Vec<u8>> {
+        let read = match self.office.store.open_queued(entry.id).await {
+            Ok(b) => b.read_all().await,
+            Err(e) => Err(e),
+        };
+        read.map_err(|e| tracing::error!(queue = %entry.id, "reading for DKIM: {e}"))
+            .ok()
+    }
+}
+
+/// The domain (lower-case A-label) of a message's one From: address.
+fn from_domain(message: &[u8]) -> Option<String> {
+    let header = praisani_message::mime::header_section(message);
+    let facts = praisani_mailhost::submission::header_facts(&header);
+    match facts.from.as_slice() {
+        [one] if facts.from_fields == 1 => praisani_mailaddr::Address::parse(one)
+            .ok()
+            .map(|a| a.domain().ascii().to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::from_domain;
+
+    #[test]
+    fn the_from_domain_of_a_null_sender_message() {
+        let m = |h: &str| from_domain(format!("{h}\r\nSubject: x\r\n\r\nbody\r\n").as_bytes());
+        assert_eq!(m("From: <Anna@Away.Test>").as_deref(), Some("away.test"));
+        assert_eq!(
+            m("From: =?UTF-8?B?4Lit?= <a@ตัวอย่าง.ไทย>").as_deref(),
+            Some("xn--72c1a1bt4awk9o.xn--o3cw4h")
+        );
+        assert_eq!(m("To: a@b.test"), None);
+        assert_eq!(m("From: a@x.test, b@y.test"), None);
+        assert_eq!(m("From: a@x.test\r\nFrom: b@y.test"), None);
     }
 }

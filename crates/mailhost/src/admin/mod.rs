@@ -1,5 +1,5 @@
 //! Administering the post office: hosted domains, mailboxes, aliases, and
-//! their quotas and retention, as every front end (the CLI, the admin API,
+//! their quotas, retention and vacation replies, as every front end (the CLI, the admin API,
 //! web pages) performs them.
 //!
 //! Each function takes parsed, typed inputs, applies the rules once, and
@@ -14,6 +14,7 @@ pub mod domains;
 pub mod holds;
 pub mod retention;
 pub mod sizes;
+pub mod vacation;
 
 pub use retention::{InvalidPeriod, RetentionChange, parse_keep};
 pub use sizes::{parse_quota, parse_size};
@@ -60,6 +61,9 @@ pub enum AdminError {
     /// An alias among its own targets.
     #[error("an alias cannot point at itself")]
     AliasToItself(Address),
+    /// Vacation settings that cannot be.
+    #[error(transparent)]
+    Vacation(#[from] vacation::VacationError),
     /// The store refused or failed (its text, and its cause when the store
     /// is unavailable).
     #[error(transparent)]

@@ -3,7 +3,8 @@
 //! and the commit — quotas checked inside the store's commit, a headers-only
 //! bounce for mailboxes that had no room stored before the 250 (or, when no
 //! bounce may be sent, the whole message deferred), quota warnings. Mail
-//! from other servers passes the trust checks first ([`super::trust`]).
+//! from other servers passes the trust checks first ([`super::trust`]);
+//! vacation replies are decided after the commit ([`crate::vacation`]).
 
 use super::rcpt::{full, too_big};
 use super::trust::Held;
@@ -11,7 +12,7 @@ use super::{Inbound, forward_key};
 use crate::Resolution;
 use crate::reports::{self, Copy, QuotaBounce};
 use crate::submission::{HeaderCapture, header_facts, missing_headers};
-use crate::{downgrade, outbound_policy, quota, trace};
+use crate::{downgrade, outbound_policy, quota, trace, vacation};
 use praisani_mailaddr::Address;
 use praisani_smtp::{Envelope, Reply, ReversePath};
 use praisani_store::sending::{Scope, SendCharge, SendOutcome, Ticket};
@@ -387,6 +388,14 @@ impl Inbound {
                 m.sniff.header().len()
             }
         };
+        // The stored header, for vacation replies after the commit.
+        let stored_header = if m.mailboxes.is_empty() || m.bounce.sender.is_empty() {
+            Vec::new()
+        } else if spool.head().is_empty() {
+            m.sniff.header().to_vec()
+        } else {
+            spool.head().to_vec()
+        };
         let size = spool.len();
         // Only mail for our mailboxes can meet a full one.
         let no_bounce = !m.mailboxes.is_empty()
@@ -440,6 +449,11 @@ impl Inbound {
         if accepted.queued.is_some() {
             self.office.queue_wake.notify_one();
         }
+        let vacation = vacation::Committed {
+            sender: m.bounce.sender.clone(),
+            header: stored_header,
+            mailboxes: accepted.usage.iter().map(|(id, _)| *id).collect(),
+        };
         let copy = match (accepted.usage.first(), accepted.messages.first()) {
             (Some(&(account, _)), Some(&id)) => Some(Copy::Message(account, id)),
             _ => accepted.queued.map(Copy::Queued),
@@ -477,6 +491,9 @@ impl Inbound {
             }
         }
         quota::warn_if_due(&self.office, accepted.usage);
+        // After the commit and in a task of its own: a reply never holds
+        // up or fails the message it answers.
+        vacation::after_commit(&self.office, vacation);
         Ok(queue_id)
     }
 }

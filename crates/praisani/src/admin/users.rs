@@ -4,12 +4,14 @@ use super::args::retention_change;
 use super::show::{retention_json, retention_text, size_text};
 use super::{fail, print};
 use crate::cli::UserCmd;
+use crate::config::Config;
 use anyhow::{Context, Result, bail};
 use praisani_mailhost::admin::accounts::{self, ApopChange, NewMailbox};
 use praisani_mailhost::admin::holds;
+use praisani_mailhost::admin::vacation::{self, VacationError, VacationRequest};
 use praisani_mailhost::admin::{parse_address, parse_domain, parse_quota, parse_size};
 use praisani_mailhost::passwords;
-use praisani_store::{Account, Store};
+use praisani_store::{Account, Store, Vacation};
 use serde_json::json;
 use std::io::BufRead;
 
@@ -96,8 +98,54 @@ fn account_text(acc: &Account) -> String {
     )
 }
 
+/// A vacation text file: UTF-8, refused unread when over the limit.
+fn read_text_file(path: &std::path::Path, max: usize) -> Result<String> {
+    let read = |e: std::io::Error| fail(format!("reading {}: {e}", path.display()));
+    let len = std::fs::metadata(path).map_err(read)?.len();
+    if len > max as u64 {
+        bail!(fail(
+            VacationError::TextTooLarge(usize::try_from(len).unwrap_or(usize::MAX), max)
+                .to_string()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(read)?;
+    String::from_utf8(bytes).map_err(|_| fail(VacationError::NotUtf8.to_string()))
+}
+
+fn vacation_json(a: &praisani_mailaddr::Address, v: Option<&Vacation>) -> serde_json::Value {
+    match v {
+        None => json!({"address": a.to_string(), "vacation": null}),
+        Some(v) => json!({
+            "address": a.to_string(),
+            "vacation": {
+                "subject": v.subject,
+                "text": v.text,
+                "from": vacation::first_day(v).map(|d| d.to_string()),
+                "until": vacation::last_day(v).map(|d| d.to_string()),
+                "interval_days": v.interval_days,
+            }
+        }),
+    }
+}
+
+fn vacation_text(a: &praisani_mailaddr::Address, v: Option<&Vacation>) -> String {
+    let Some(v) = v else {
+        return format!("vacation reply of {a}: off");
+    };
+    let day = |d: Option<chrono::NaiveDate>| d.map_or("-".to_string(), |d| d.to_string());
+    format!(
+        "vacation reply of {a}: on\nsubject:  {}\nfrom:     {}\nuntil:    {}\ninterval: {} day(s)\ntext:\n{}",
+        v.subject.as_deref().unwrap_or("Auto: <original subject>"),
+        day(vacation::first_day(v)),
+        day(vacation::last_day(v)),
+        v.interval_days,
+        v.text
+    )
+}
+
 /// Runs a `user` subcommand.
-pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()> {
+pub async fn user_cmd(store: &dyn Store, config: &Config, cmd: UserCmd, json: bool) -> Result<()> {
+    let max_text = usize::try_from(config.limits.max_vacation_text).unwrap_or(usize::MAX);
     match cmd {
         UserCmd::Add {
             address: a,
@@ -183,6 +231,55 @@ pub async fn user_cmd(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<()>
             let r = accounts::set_retention(store, &a, retention_change(&keep)?).await?;
             print(json, retention_json(r), || {
                 format!("retention of {a}: {}", retention_text(r))
+            });
+        }
+        UserCmd::Vacation {
+            address: a,
+            subject,
+            text,
+            text_file,
+            from,
+            until,
+            interval_days,
+            off,
+        } => {
+            let a = parse_address(&a)?;
+            if off {
+                vacation::off(store, &a).await?;
+                print(
+                    json,
+                    json!({"address": a.to_string(), "vacation": null}),
+                    || format!("vacation reply of {a}: off"),
+                );
+                return Ok(());
+            }
+            let text = match (text, text_file) {
+                (Some(t), _) => Some(t),
+                (None, Some(f)) => Some(read_text_file(&f, max_text)?),
+                (None, None) => None,
+            };
+            let Some(text) = text else {
+                if subject.is_some() || from.is_some() || until.is_some() || interval_days.is_some()
+                {
+                    bail!(fail("give the reply's text: --text or --text-file"));
+                }
+                let v = vacation::show(store, &a).await?;
+                print(json, vacation_json(&a, v.as_ref()), || {
+                    vacation_text(&a, v.as_ref())
+                });
+                return Ok(());
+            };
+            let date = |d: Option<String>| d.map(|d| vacation::parse_date(&d)).transpose();
+            let req = VacationRequest {
+                subject,
+                text,
+                from: date(from)?,
+                until: date(until)?,
+                interval_days,
+            };
+            let v = vacation::set(store, &a, req, max_text).await?;
+            print(json, vacation_json(&a, Some(&v)), || {
+                vacation_text(&a, Some(&v))
             });
         }
         UserCmd::Remove { address: a } => {

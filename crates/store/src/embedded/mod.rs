@@ -20,7 +20,7 @@ use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, ExpireReport,
     HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord, NewAccount,
     NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, QueueTarget, Retention, Secrets,
-    Spool, Store, StoreError,
+    Spool, Store, StoreError, Vacation,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -556,6 +556,39 @@ impl Store for EmbeddedStore {
         self.inner
             .writer
             .run(move |conn| ops::dmarc_take(conn, before_day))
+            .await
+    }
+
+    async fn account_set_vacation(
+        &self,
+        address: &Address,
+        vacation: Option<&Vacation>,
+    ) -> Result<(), StoreError> {
+        let (a, v) = (address.clone(), vacation.cloned());
+        self.inner
+            .writer
+            .run(move |c| ops::account_set_vacation(c, &a, v.as_ref()))
+            .await
+    }
+
+    async fn account_vacation(&self, account: AccountId) -> Result<Option<Vacation>, StoreError> {
+        self.inner
+            .readers
+            .run(move |c| ops::account_vacation(c, account))
+            .await
+    }
+
+    async fn vacation_reply_due(
+        &self,
+        account: AccountId,
+        sender: &str,
+        now: i64,
+        interval: i64,
+    ) -> Result<bool, StoreError> {
+        let sender = sender.to_string();
+        self.inner
+            .writer
+            .run(move |c| ops::vacation_reply_due(c, account, &sender, now, interval))
             .await
     }
 

@@ -19,7 +19,7 @@ use crate::{
     QueueEntry, QueueId, QueueRcptId, QueueTarget, QueuedRcpt, RcptState, Retention, Secrets,
     Spool, StoreError, Usage,
 };
-use crate::{Conflict, Language, MtaStsRecord, Subject};
+use crate::{Conflict, Language, MtaStsRecord, Subject, Vacation};
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -1462,4 +1462,73 @@ pub(super) fn dmarc_take(c: &Connection, before_day: i64) -> Result<Option<Dmarc
     c.prepare_cached("DELETE FROM dmarc_days WHERE domain = ?1 AND day = ?2")?
         .execute(params![day.domain, day.day])?;
     Ok(Some(day))
+}
+
+/// Sets or clears a mailbox's vacation reply (see
+/// [`crate::Store::account_set_vacation`]).
+pub(super) fn account_set_vacation(
+    c: &Connection,
+    a: &Address,
+    v: Option<&Vacation>,
+) -> Result<(), StoreError> {
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
+    c.execute("DELETE FROM vacation_replies WHERE account_id = ?1", [id])?;
+    match v {
+        None => {
+            c.execute("DELETE FROM vacations WHERE account_id = ?1", [id])?;
+        }
+        Some(v) => {
+            c.execute(
+                "INSERT INTO vacations (account_id, subject, body, starts, ends, interval_days)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (account_id) DO UPDATE SET subject = excluded.subject,
+                    body = excluded.body, starts = excluded.starts, ends = excluded.ends,
+                    interval_days = excluded.interval_days",
+                params![id, v.subject, v.text, v.starts, v.ends, v.interval_days],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A mailbox's vacation reply (see [`crate::Store::account_vacation`]).
+pub(super) fn account_vacation(
+    c: &Connection,
+    account: AccountId,
+) -> Result<Option<Vacation>, StoreError> {
+    Ok(c.prepare_cached(
+        "SELECT subject, body, starts, ends, interval_days FROM vacations WHERE account_id = ?1",
+    )?
+    .query_row([account], |r| {
+        Ok(Vacation {
+            subject: r.get(0)?,
+            text: r.get(1)?,
+            starts: r.get(2)?,
+            ends: r.get(3)?,
+            interval_days: r.get(4)?,
+        })
+    })
+    .optional()?)
+}
+
+/// Whether a vacation reply to `sender` is due, recorded if so (see
+/// [`crate::Store::vacation_reply_due`]).
+pub(super) fn vacation_reply_due(
+    c: &Connection,
+    account: AccountId,
+    sender: &str,
+    now: i64,
+    interval: i64,
+) -> Result<bool, StoreError> {
+    // Records past the interval no longer hold a reply back: prune them,
+    // and the insert below finds room for this sender again.
+    c.prepare_cached("DELETE FROM vacation_replies WHERE account_id = ?1 AND sent <= ?2")?
+        .execute(params![account, now.saturating_sub(interval)])?;
+    let inserted = c
+        .prepare_cached(
+            "INSERT INTO vacation_replies (account_id, sender, sent) VALUES (?1, ?2, ?3)
+             ON CONFLICT (account_id, sender) DO NOTHING",
+        )?
+        .execute(params![account, sender, now])?;
+    Ok(inserted == 1)
 }

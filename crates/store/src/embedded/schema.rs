@@ -206,6 +206,21 @@ const MIGRATIONS: &[&str] = &[
         count INTEGER NOT NULL,
         PRIMARY KEY (domain, day, row)
      );",
+    // 13: vacation auto-replies (RFC 3834) and the senders each answered.
+    "CREATE TABLE vacations (
+        account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        subject TEXT,
+        body TEXT NOT NULL,
+        starts INTEGER,
+        ends INTEGER,
+        interval_days INTEGER NOT NULL
+     );
+     CREATE TABLE vacation_replies (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        sender TEXT NOT NULL,
+        sent INTEGER NOT NULL,
+        PRIMARY KEY (account_id, sender)
+     );",
 ];
 
 /// Brings the schema up to date.

@@ -63,7 +63,7 @@ use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodySource, BodyStream, DomainInfo,
     ExpireReport, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord,
     NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, QueueTarget, Retention,
-    Secrets, Spool, Store, StoreError,
+    Secrets, Spool, Store, StoreError, Vacation,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -683,6 +683,32 @@ impl Store for PostgresStore {
 
     async fn dmarc_take(&self, before_day: i64) -> Result<Option<DmarcDay>, StoreError> {
         write!(self, |tx| ops::dmarc_take(&tx, before_day).await?)
+    }
+
+    async fn account_set_vacation(
+        &self,
+        address: &Address,
+        vacation: Option<&Vacation>,
+    ) -> Result<(), StoreError> {
+        write!(self, |tx| ops::account_set_vacation(&tx, address, vacation)
+            .await?)
+    }
+
+    async fn account_vacation(&self, account: AccountId) -> Result<Option<Vacation>, StoreError> {
+        ops::account_vacation(&self.client().await?, account).await
+    }
+
+    async fn vacation_reply_due(
+        &self,
+        account: AccountId,
+        sender: &str,
+        now: i64,
+        interval: i64,
+    ) -> Result<bool, StoreError> {
+        write!(self, |tx| ops::vacation_reply_due(
+            &tx, account, sender, now, interval
+        )
+        .await?)
     }
 }
 

@@ -21,7 +21,7 @@ use crate::{
     QueueId, QueueRcptId, QueueTarget, QueuedRcpt, RcptState, Retention, Secrets, Spool,
     StoreError, Usage,
 };
-use crate::{Conflict, Language, MtaStsRecord, Subject};
+use crate::{Conflict, Language, MtaStsRecord, Subject, Vacation};
 use deadpool_postgres::GenericClient;
 use praisani_mailaddr::{Address, Domain};
 use tokio_postgres::Row;
@@ -1708,4 +1708,92 @@ pub(super) async fn dmarc_take<C: GenericClient>(
     )
     .await?;
     Ok(Some(day))
+}
+
+/// Sets or clears a mailbox's vacation reply (see
+/// [`crate::Store::account_set_vacation`]).
+pub(super) async fn account_set_vacation<C: GenericClient>(
+    c: &C,
+    a: &Address,
+    v: Option<&Vacation>,
+) -> Result<(), StoreError> {
+    let id = require_account(c, a).await?;
+    exec(
+        c,
+        "DELETE FROM vacation_replies WHERE account_id = $1",
+        &[&id],
+    )
+    .await?;
+    match v {
+        None => {
+            exec(c, "DELETE FROM vacations WHERE account_id = $1", &[&id]).await?;
+        }
+        Some(v) => {
+            exec(
+                c,
+                "INSERT INTO vacations (account_id, subject, body, starts, ends, interval_days)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (account_id) DO UPDATE SET subject = EXCLUDED.subject,
+                    body = EXCLUDED.body, starts = EXCLUDED.starts, ends = EXCLUDED.ends,
+                    interval_days = EXCLUDED.interval_days",
+                &[
+                    &id,
+                    &v.subject,
+                    &v.text,
+                    &v.starts,
+                    &v.ends,
+                    &i64::from(v.interval_days),
+                ],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A mailbox's vacation reply (see [`crate::Store::account_vacation`]).
+pub(super) async fn account_vacation<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+) -> Result<Option<Vacation>, StoreError> {
+    let row = opt(
+        c,
+        "SELECT subject, body, starts, ends, interval_days FROM vacations WHERE account_id = $1",
+        &[&account],
+    )
+    .await?;
+    Ok(row.map(|r| Vacation {
+        subject: r.get(0),
+        text: r.get(1),
+        starts: r.get(2),
+        ends: r.get(3),
+        interval_days: u32::try_from(r.get::<_, i64>(4)).unwrap_or(u32::MAX),
+    }))
+}
+
+/// Whether a vacation reply to `sender` is due, recorded if so (see
+/// [`crate::Store::vacation_reply_due`]), inside the caller's transaction.
+/// A concurrent insert for the same sender makes this one do nothing
+/// (`ON CONFLICT` waits for it), so one of them answers.
+pub(super) async fn vacation_reply_due<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    sender: &str,
+    now: i64,
+    interval: i64,
+) -> Result<bool, StoreError> {
+    exec(
+        c,
+        "DELETE FROM vacation_replies WHERE account_id = $1 AND sent <= $2",
+        &[&account, &now.saturating_sub(interval)],
+    )
+    .await?;
+    let inserted = exec(
+        c,
+        "INSERT INTO vacation_replies (account_id, sender, sent) VALUES ($1, $2, $3)
+         ON CONFLICT (account_id, sender) DO NOTHING",
+        &[&account, &sender, &now],
+    )
+    .await?;
+    Ok(inserted == 1)
 }

@@ -192,6 +192,21 @@ const MIGRATIONS: &[&str] = &[
         count BIGINT NOT NULL,
         PRIMARY KEY (domain, day, row)
      );",
+    // 8: vacation auto-replies (RFC 3834) and the senders each answered.
+    "CREATE TABLE vacations (
+        account_id BIGINT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        subject TEXT,
+        body TEXT NOT NULL,
+        starts BIGINT,
+        ends BIGINT,
+        interval_days BIGINT NOT NULL
+     );
+     CREATE TABLE vacation_replies (
+        account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        sender TEXT NOT NULL,
+        sent BIGINT NOT NULL,
+        PRIMARY KEY (account_id, sender)
+     );",
 ];
 
 /// Brings the schema up to date; returns the store's UIDL prefix.
