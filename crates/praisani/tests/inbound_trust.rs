@@ -77,6 +77,23 @@ fn zone() -> Zone {
         // A selector whose key lookup never gets an answer: such checks
         // take dns_timeout, and DMARC still passes through SPF.
         .silent("slow._domainkey.sender.test")
+        // RFC 7208 §4.6.4: at most two terms may look up names that do not
+        // exist (void1/void2) or have no record of the type (nodata); the
+        // client's address matches only after them. The limit counts across
+        // an include.
+        .txt("nodata.void.test", "not an address")
+        .txt(
+            "two.void.test",
+            "v=spf1 a:void1.void.test mx:nodata.void.test ip4:127.0.0.1 -all",
+        )
+        .txt(
+            "three.void.test",
+            "v=spf1 a:void1.void.test include:inc.void.test ip4:127.0.0.1 -all",
+        )
+        .txt(
+            "inc.void.test",
+            "v=spf1 a:void2.void.test a:nodata.void.test -all",
+        )
         // A mailing list that seals ARC.
         .txt("fwd.test", spf_ok)
         .txt(
@@ -443,6 +460,43 @@ c.quit()
         PY_TIMEOUT,
     );
     assert_eq!(out.out().trim(), "550", "{}", out.describe());
+}
+
+#[test]
+fn spf_allows_two_void_lookups_not_three() {
+    if !have_dkimpy() {
+        return;
+    }
+    let dns = TestDns::start(zone());
+    let s = server(dns.addr, "", "");
+    for sender in ["a@two.void.test", "a@three.void.test"] {
+        let msg = message(sender, sender.split('@').nth(1).unwrap(), "");
+        assert_eq!(
+            smtplib_send(&s, "helo.test", sender, &msg).0,
+            250,
+            "{}",
+            s.log()
+        );
+    }
+    let msgs = poplib_messages(&s);
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    let spf_of = |subject: &str| {
+        let m = msgs
+            .iter()
+            .find(|m| fields(m, "Subject") == [subject])
+            .unwrap_or_else(|| panic!("no message {subject}: {msgs:?}"));
+        result_of(&our_results(m), "spf").to_string()
+    };
+    assert_eq!(spf_of("two.void.test"), "pass");
+    assert_eq!(spf_of("three.void.test"), "permerror");
+    // Each void name was asked (the limit is not a guess from the record).
+    let asked = dns.queries();
+    for name in ["void1.void.test", "void2.void.test", "nodata.void.test"] {
+        assert!(
+            asked.iter().any(|(n, _)| n.trim_end_matches('.') == name),
+            "{name} not asked: {asked:?}"
+        );
+    }
 }
 
 #[test]
