@@ -7,11 +7,14 @@
 //! describe, or Postfix's smtp-sink, which offers no STARTTLS.
 //!
 //! The MX hosts listen on a test port, so the TLSA records are at
-//! `_PORT._tcp.HOST`.
+//! `_PORT._tcp.HOST`. Where a destination publishes MTA-STS too, its
+//! policy comes from the tests' HTTPS policy server
+//! (`common::policy_server`).
 
 mod common;
 
 use common::certs::{ServerCert, TestCa};
+use common::policy_server::PolicyServer;
 use common::*;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -580,4 +583,120 @@ fn bogus_dnssec_is_a_temporary_failure() {
         "bogus data trusted"
     );
     assert!(a.fetch_all(DEMO_USER, DEMO_PASS).is_empty(), "bounced");
+}
+
+/// `label`'s MTA-STS TXT record and policy host.
+fn sts(label: &str) -> String {
+    format!("_mta-sts.{label} IN TXT \"v=STSv1; id=20261204T1;\"\nmta-sts.{label} IN A 127.0.0.1\n")
+}
+
+/// Destinations with an MTA-STS `enforce` policy and DNSSEC-signed TLSA
+/// records follow DANE, which takes precedence (RFC 8461 section 2): a
+/// certificate from a CA the sender does not trust (so MTA-STS alone
+/// refuses it, as the same host under an unsigned zone shows) is taken
+/// when the TLSA record matches; a certificate MTA-STS accepts (as the
+/// unsigned twin shows) is refused when the TLSA record does not match,
+/// and the mail waits with `4.7.5 DANE`.
+#[test]
+fn dane_takes_precedence_over_mta_sts() {
+    if !have_dnssec_tools() {
+        return;
+    }
+    require_tool!("python3");
+    let files = tempfile::tempdir().unwrap();
+    // The CA the sender trusts for MTA-STS (`delivery.tls_ca_file`).
+    let web = TestCa::new();
+    let ca_file = files.path().join("web-ca.pem");
+    std::fs::write(&ca_file, web.pem()).unwrap();
+    // r1's certificate MTA-STS would refuse (an unknown CA), r2's it takes.
+    let unknown = TestCa::new();
+    let r1 = receiver(
+        &unknown,
+        &["mx1.both.test", "mx1.sts.test"],
+        &["one.both.test", "one.sts.test"],
+    );
+    let r2 = receiver(
+        &web,
+        &["mx2.both.test", "mx2.sts.test"],
+        &["two.both.test", "two.sts.test"],
+    );
+    let (_, spki1) = der_and_spki(&r1.cert);
+    let (p1, p2) = (r1.server.smtp_port, r2.server.smtp_port);
+    let policies = [
+        ("one.both.test", "enforce\r\nmx: *.both.test"),
+        ("two.both.test", "enforce\r\nmx: *.both.test"),
+        ("one.sts.test", "enforce\r\nmx: *.sts.test"),
+        ("two.sts.test", "enforce\r\nmx: *.sts.test"),
+    ];
+    let https = PolicyServer::start(files.path(), &web, &policies, &[]);
+    let other_key = sha256_hex(&TestCa::new().spki_der());
+    let dns = Resolver::start(vec![
+        Zone {
+            origin: "both.test",
+            records: [
+                mx("one", "mx1"),
+                tlsa(p1, "mx1", &format!("3 1 1 {}", sha256_hex(&spki1))),
+                sts("one"),
+                mx("two", "mx2"),
+                tlsa(p2, "mx2", &format!("3 1 1 {other_key}")),
+                sts("two"),
+            ]
+            .concat(),
+            signing: Signing::Signed,
+        },
+        // The same hosts and policies without DNSSEC: MTA-STS alone.
+        Zone {
+            origin: "sts.test",
+            records: [mx("one", "mx1"), sts("one"), mx("two", "mx2"), sts("two")].concat(),
+            signing: Signing::Unsigned,
+        },
+    ]);
+    let extra = format!(
+        "tls_ca_file = \"{}\"\nmta_sts_port = {}\nmta_sts_timeout = \"5s\"",
+        ca_file.display(),
+        https.port
+    );
+    let a1 = sender(&dns, p1, &extra);
+    let a2 = sender(&dns, p2, &extra);
+    submit(&a1, DEMO_USER, "r@one.both.test", "tlsa match");
+    submit(&a1, DEMO_USER, "r@one.sts.test", "unknown ca");
+    submit(&a2, DEMO_USER, "r@two.both.test", "tlsa mismatch");
+    submit(&a2, DEMO_USER, "r@two.sts.test", "webpki valid");
+
+    // A matching TLSA record is enough, over TLS.
+    let msg = delivered(&r1.server, "r@one.both.test");
+    let text = String::from_utf8_lossy(&msg);
+    assert!(text.contains("Subject: tlsa match"), "{text}");
+    assert!(text.contains("with ESMTPS"), "not over TLS: {text}");
+    // The same certificate under MTA-STS alone is refused.
+    let q1 = attempts(&a1, 1);
+    assert!(
+        q1.contains("4.7.5 MTA-STS enforce: TLS with mx1.sts.test failed"),
+        "{q1}\n{}",
+        a1.log()
+    );
+    assert!(r1.server.fetch_all("r@one.sts.test", "rpw").is_empty());
+
+    // r2's certificate satisfies MTA-STS alone, but not the TLSA record.
+    let msg = delivered(&r2.server, "r@two.sts.test");
+    assert!(contains(&msg, b"Subject: webpki valid"));
+    let q2 = attempts(&a2, 1);
+    assert!(q2.contains("\"state\":\"pending\""), "{q2}");
+    assert!(
+        q2.contains("4.7.5 DANE: mx2.both.test: no TLSA record"),
+        "{q2}\n{}",
+        a2.log()
+    );
+    assert!(
+        r2.server.fetch_all("r@two.both.test", "rpw").is_empty(),
+        "sent past a TLSA mismatch"
+    );
+
+    // Every policy was found: DANE won over a policy in force, not over
+    // a missing one.
+    for (domain, _) in policies {
+        assert!(https.fetches(domain) >= 1, "{domain}: {}", https.requests());
+    }
+    assert!(a1.fetch_all(DEMO_USER, DEMO_PASS).is_empty(), "bounced");
+    assert!(a2.fetch_all(DEMO_USER, DEMO_PASS).is_empty(), "bounced");
 }

@@ -17,10 +17,11 @@
 mod common;
 
 use common::certs::TestCa;
+use common::policy_server::PolicyServer;
 use common::*;
 use praisani_testdns::{TestDns, Zone};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 /// The policy of each domain.
 const POLICIES: &[(&str, &str)] = &[
@@ -33,108 +34,6 @@ const POLICIES: &[(&str, &str)] = &[
 
 /// The policy host left out of the policy server's certificate.
 const NOT_IN_CERT: &str = "mta-sts.badcert.test";
-
-/// The HTTPS policy server: answers `GET /.well-known/mta-sts.txt` with
-/// the file named after the request's Host in its directory, as
-/// text/plain; logs each request's host and path.
-const POLICY_SERVER: &str = r#"
-import http.server, ssl, sys, os
-port, cert, key, root, log = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-def note(s):
-    with open(log, 'a') as f:
-        f.write(s + '\n')
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        host = (self.headers.get('Host') or '').split(':')[0]
-        note('GET ' + host + ' ' + self.path)
-        path = os.path.join(root, os.path.basename(host))
-        if self.path != '/.well-known/mta-sts.txt' or not os.path.exists(path):
-            self.send_response(404)
-            self.end_headers()
-            return
-        body = open(path, 'rb').read()
-        self.send_response(200)
-        self.send_header('Content-Type', 'text/plain')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-srv = http.server.ThreadingHTTPServer(('127.0.0.1', port), Handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-note('READY')
-srv.serve_forever()
-"#;
-
-/// A running policy server.
-struct PolicyServer {
-    port: u16,
-    log: PathBuf,
-    child: Child,
-}
-
-impl PolicyServer {
-    fn start(dir: &Path, ca: &TestCa) -> PolicyServer {
-        let root = dir.join("policies");
-        std::fs::create_dir_all(&root).unwrap();
-        let mut names = Vec::new();
-        for (domain, policy) in POLICIES {
-            let host = format!("mta-sts.{domain}");
-            let text = format!("version: STSv1\r\nmode: {policy}\r\nmax_age: 86400\r\n");
-            std::fs::write(root.join(&host), text).unwrap();
-            if host != NOT_IN_CERT {
-                names.push(host);
-            }
-        }
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let (cert, key) = ca.issue(&names).write(dir, "mta-sts");
-        let log = dir.join("https.log");
-        let port = free_port();
-        let child = Command::new("python3")
-            .arg("-c")
-            .arg(POLICY_SERVER)
-            .arg(port.to_string())
-            .arg(&cert)
-            .arg(&key)
-            .arg(&root)
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3");
-        let server = PolicyServer { port, log, child };
-        wait_for("the policy server to listen", 10, || {
-            server.requests().contains("READY").then_some(())
-        });
-        server
-    }
-
-    /// Every request so far, one line each.
-    fn requests(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// How many times the policy of `domain` was fetched.
-    fn fetches(&self, domain: &str) -> usize {
-        self.requests()
-            .matches(&format!("GET mta-sts.{domain} /.well-known/mta-sts.txt"))
-            .count()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for PolicyServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// The DNS of the test: every domain's MX is mx.remote.test, every
 /// domain publishes a TXT record and its policy host.
@@ -224,7 +123,7 @@ fn inbox(b: &Server, domain: &str) -> Vec<Vec<u8>> {
 fn enforce_delivers_only_to_listed_mx_hosts_and_the_policy_is_cached() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, ca_file) = ca(dir.path());
-    let mut https = PolicyServer::start(dir.path(), &ca);
+    let mut https = PolicyServer::start(dir.path(), &ca, POLICIES, &[NOT_IN_CERT]);
     let dns = dns();
     let b = receiver(dir.path(), &ca, "mx.remote.test");
     let mut a = sender(&dns, b.smtp_port, &https, &ca_file);
@@ -316,7 +215,7 @@ fn enforce_delivers_only_to_listed_mx_hosts_and_the_policy_is_cached() {
 fn enforce_refuses_a_certificate_for_another_name() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, ca_file) = ca(dir.path());
-    let https = PolicyServer::start(dir.path(), &ca);
+    let https = PolicyServer::start(dir.path(), &ca, POLICIES, &[NOT_IN_CERT]);
     let dns = dns();
     let b = receiver(dir.path(), &ca, "impostor.test");
     let a = sender(&dns, b.smtp_port, &https, &ca_file);
@@ -346,7 +245,7 @@ fn enforce_never_falls_back_to_clear_text() {
     require_tool!("smtp-sink");
     let dir = tempfile::tempdir().unwrap();
     let (ca, ca_file) = ca(dir.path());
-    let https = PolicyServer::start(dir.path(), &ca);
+    let https = PolicyServer::start(dir.path(), &ca, POLICIES, &[NOT_IN_CERT]);
     let dns = dns();
     let sink_dir = dir.path().join("sink");
     std::fs::create_dir(&sink_dir).unwrap();

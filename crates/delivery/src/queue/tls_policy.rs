@@ -1,8 +1,9 @@
 //! The TLS a destination requires, decided before connecting: per domain a
-//! [`TlsPolicy`] (none, or the domain's MTA-STS policy; DANE will be
-//! another variant), and from it per host a [`HostTls`] the session
-//! follows: which connector, whether STARTTLS may be missing, and what is
-//! only reported.
+//! [`TlsPolicy`] (none, or the domain's MTA-STS policy), and from it per
+//! host a [`HostTls`] the session follows: which connector, whether
+//! STARTTLS may be missing, and what is only reported. DANE is decided per
+//! host in `queue/dane.rs`; where it applies, `session.rs` does not ask
+//! this policy at all (RFC 8461 section 2: DANE takes precedence).
 
 use crate::mta_sts::{self, Mode};
 use crate::route::{Target, TlsMode};
@@ -16,8 +17,6 @@ pub(crate) enum TlsPolicy {
     Opportunistic,
     /// The domain's MTA-STS policy (`enforce` or `testing`).
     MtaSts(mta_sts::Found),
-    // DANE (RFC 7672) goes here as `Dane(..)` with the TLSA records per
-    // host; where a domain has both, DANE wins (RFC 8461 section 2).
 }
 
 /// What one connection to one host must have.
@@ -34,8 +33,6 @@ pub(crate) enum HostTls {
     /// host. `None`: a next hop the operator marked (`verify_tls`, the
     /// smarthost with credentials), no published policy.
     VerifiedName(Option<PolicyRef>),
-    // DANE: `Dane(PolicyRef, ..)`, TLS required, the certificate matched
-    // against the host's TLSA records by a verifier of its own.
 }
 
 /// The published policy a host's requirement comes from: for status

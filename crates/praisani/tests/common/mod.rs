@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod policy_server;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
