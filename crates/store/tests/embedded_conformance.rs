@@ -246,6 +246,12 @@ async fn dmarc_reports() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_reports() {
+    let (_d, s) = fresh();
+    conformance::tls_reports(Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vacations() {
     let (_d, s) = fresh();
     conformance::vacations(Arc::new(s)).await;
