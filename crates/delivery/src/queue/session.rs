@@ -15,7 +15,7 @@ use crate::tls_report::{ResultType, TlsResult};
 use praisani_message::dsn::Status;
 use praisani_store::{AttemptResult, QueueEntry};
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -99,7 +99,7 @@ impl Runner {
                 match policy.for_target(target) {
                     Ok((host_tls, mismatch)) => {
                         if let Some(m) = mismatch {
-                            self.report_host(&m.policy, target, None, Some(m.result), m.text);
+                            self.report_host(&m.policy, target, None, None, Some(m.result), m.text);
                         }
                         host_tls
                     }
@@ -108,6 +108,7 @@ impl Runner {
                         self.report_host(
                             &refusal.policy,
                             target,
+                            None,
                             None,
                             Some(refusal.result),
                             refusal.text.clone(),
@@ -172,6 +173,8 @@ impl Runner {
             Ok(Err(e)) => return Err(next(4, 4, 1, format!("4.4.1 {addr}: {e}"))),
             Err(_) => return Err(next(4, 4, 1, format!("4.4.1 {addr}: connection timed out"))),
         };
+        // Our side of the connection, for TLS-RPT's `sending-mta-ip`.
+        let local = tcp.local_addr().ok().map(|a| a.ip());
         let mut config = ClientConfig::new(self.settings.hostname.clone());
         config.starttls = match dane {
             Some(_) => StartTlsPolicy::Required,
@@ -195,7 +198,7 @@ impl Runner {
         };
         let tls_failed = |e: tls::HandshakeError| match dane {
             Some(d) => Fail::Next(d.handshake_failed(&e)),
-            None => self.handshake_failed(host_tls, target, addr, e),
+            None => self.handshake_failed(host_tls, target, addr, local, e),
         };
         // Under a testing policy: STARTTLS missing is reported once.
         let mut tls_up = false;
@@ -206,7 +209,7 @@ impl Runner {
                     .await
                     .map_err(tls_failed)?;
                 if dane.is_none() {
-                    self.handshake_done(host_tls, target, addr, &tls);
+                    self.handshake_done(host_tls, target, addr, local, &tls);
                 }
                 tls_up = true;
                 (
@@ -232,7 +235,7 @@ impl Runner {
                             .await
                             .map_err(tls_failed)?;
                         if dane.is_none() {
-                            self.handshake_done(host_tls, target, addr, &tls);
+                            self.handshake_done(host_tls, target, addr, local, &tls);
                         }
                         tls_up = true;
                         stream = OutStream::Tls(Box::new(tls));
@@ -249,7 +252,7 @@ impl Runner {
                                 target.host
                             );
                             let failure = Some(ResultType::StarttlsNotSupported);
-                            self.report_host(p, target, Some(addr), failure, text);
+                            self.report_host(p, target, Some(addr), local, failure, text);
                         }
                         match pending.pop_front() {
                             Some(job) => {
@@ -300,6 +303,7 @@ impl Runner {
                                         p,
                                         target,
                                         Some(addr),
+                                        local,
                                         Some(ResultType::StarttlsNotSupported),
                                         text.clone(),
                                     );
@@ -344,6 +348,7 @@ impl Runner {
         host_tls: &HostTls,
         target: &Target,
         addr: SocketAddr,
+        local: Option<IpAddr>,
         e: tls::HandshakeError,
     ) -> Fail {
         let Some(p) = host_tls.policy() else {
@@ -352,7 +357,14 @@ impl Runner {
         let said = e.to_string();
         let said = said.strip_prefix("4.7.5 ").unwrap_or(&said);
         let text = format!("4.7.5 {}: {said}", p.label());
-        self.report_host(p, target, Some(addr), Some(e.result_type()), text.clone());
+        self.report_host(
+            p,
+            target,
+            Some(addr),
+            local,
+            Some(e.result_type()),
+            text.clone(),
+        );
         next(4, 7, 5, text)
     }
 
@@ -364,16 +376,17 @@ impl Runner {
         host_tls: &HostTls,
         target: &Target,
         addr: SocketAddr,
+        local: Option<IpAddr>,
         stream: &tokio_rustls::client::TlsStream<TcpStream>,
     ) {
         match host_tls {
             HostTls::Opportunistic | HostTls::VerifiedName(None) => {}
             HostTls::VerifiedName(Some(p)) => {
-                self.report_host(p, target, Some(addr), None, "verified".into())
+                self.report_host(p, target, Some(addr), local, None, "verified".into())
             }
             HostTls::ReportOnly(p) => match tls::check_name(&self.name_check, stream, &target.host)
             {
-                Ok(()) => self.report_host(p, target, Some(addr), None, "verified".into()),
+                Ok(()) => self.report_host(p, target, Some(addr), local, None, "verified".into()),
                 Err(e) => {
                     let text = format!(
                         "{}: certificate of {} ({addr}): {e}; sent all the same",
@@ -381,7 +394,7 @@ impl Runner {
                         target.host
                     );
                     let result = ResultType::of_certificate(&e);
-                    self.report_host(p, target, Some(addr), Some(result), text);
+                    self.report_host(p, target, Some(addr), local, Some(result), text);
                 }
             },
         }
@@ -393,12 +406,16 @@ impl Runner {
         policy: &PolicyRef,
         target: &Target,
         addr: Option<SocketAddr>,
+        local: Option<IpAddr>,
         failure: Option<ResultType>,
         detail: String,
     ) {
         self.tls_report(TlsResult {
             policy_type: policy.kind,
             policy_domain: policy.domain.clone(),
+            policy_string: policy.strings.clone(),
+            mx_host: policy.mx_hosts.clone(),
+            sending_ip: local,
             receiving_mx: Some(target.host.clone()),
             receiving_ip: addr.map(|a| a.ip()),
             failure,

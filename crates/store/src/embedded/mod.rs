@@ -13,10 +13,10 @@ mod schema;
 mod writer;
 
 use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
-use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
 use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::sweep_plan;
 use crate::sending::{SendCharge, SendLimits, SendOutcome, Ticket};
+use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, ExpireReport,
     HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord, NewAccount,

@@ -56,10 +56,10 @@ pub use schema::current_version as schema_version;
 use crate::Unavailable;
 use crate::body::{ChunkCursor, NextChunk};
 use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
-use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
 use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::{Expired, sweep_plan};
 use crate::sending::{SendCharge, SendLimits, SendOutcome, Ticket};
+use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodySource, BodyStream, DomainInfo,
     ExpireReport, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord,
@@ -691,7 +691,8 @@ impl Store for PostgresStore {
         events: &[TlsEvent],
         limits: TlsLimits,
     ) -> Result<TlsRecorded, StoreError> {
-        write!(self, |tx| ops::tls_report_record(&tx, events, limits).await?)
+        write!(self, |tx| ops::tls_report_record(&tx, events, limits)
+            .await?)
     }
 
     async fn tls_report_take(&self, before_day: i64) -> Result<Option<TlsDay>, StoreError> {
