@@ -83,6 +83,7 @@ async fn upgrade_keeps_the_uidls_clients_know() {
              ALTER TABLE queue DROP COLUMN account; ALTER TABLE accounts DROP COLUMN held;
              DROP TABLE dmarc_days; DROP TABLE dmarc_rows;
              DROP TABLE vacation_replies; DROP TABLE vacations;
+             DROP TABLE tls_report_rows; DROP TABLE tls_report_days;
              PRAGMA user_version = 7;",
         )
         .expect("downgrade");
