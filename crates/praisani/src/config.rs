@@ -1069,8 +1069,8 @@ impl Config {
         if self.dmarc_reports.enabled && !self.trust.enabled {
             w.push("dmarc_reports.enabled needs the DMARC checks of [trust]: nothing is recorded while trust.enabled = false".into());
         }
-        if self.tls_reports.enabled && !self.delivery.mta_sts {
-            w.push("tls_reports.enabled reports on MTA-STS policies: nothing is recorded while delivery.mta_sts = false".into());
+        if self.tls_reports.enabled && !self.delivery.mta_sts && !self.delivery.dane {
+            w.push("tls_reports.enabled reports on MTA-STS and DANE: nothing is recorded while delivery.mta_sts and delivery.dane are false".into());
         }
         if self.postmaster.is_none() {
             w.push("postmaster is not set: `serve` refuses to start without it (mail to <postmaster> needs an address of yours)".into());

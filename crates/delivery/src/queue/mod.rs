@@ -229,10 +229,26 @@ impl Runner {
         // short one only decides how soon a dead node's work moves on.
         let lease = self.settings.lease.as_secs().max(3) as i64;
         tokio::spawn(self.clone().renew_leases(lease, stop.clone()));
-        if let Some(r) = &self.tls_recorder {
-            let (r, store, stop) = (r.clone(), store.clone(), stop.clone());
-            tokio::spawn(async move { r.run(store, stop).await });
+        let recorder = self.tls_recorder.clone().map(|r| {
+            let (store, stop) = (store.clone(), stop.clone());
+            tokio::spawn(async move { r.run(store, stop).await })
+        });
+        // The loop returns at `stop`; then the recorder writes what it
+        // still holds before the runner is done.
+        self.take_loop(lease, per_connection, &mut stop).await;
+        if let Some(r) = recorder {
+            let _ = r.await;
         }
+    }
+
+    /// Takes what is due and starts its batches, until `stop`.
+    async fn take_loop(
+        self: &Arc<Self>,
+        lease: i64,
+        per_connection: usize,
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        let store = &self.office.store;
         loop {
             match store.queue_take_due(now(), lease, TAKE).await {
                 Ok(entries) => {

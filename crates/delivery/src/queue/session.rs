@@ -81,7 +81,7 @@ impl Runner {
         );
         for target in route.hosts.iter() {
             let dane = if dane_domain && !pending.is_empty() {
-                match self.dane_target(target).await {
+                match self.dane_target(domain, target).await {
                     Ok(d) => d,
                     Err(problem) => {
                         tracing::debug!(%domain, host = %target.host, "trying the next server: {}", problem.text);
@@ -197,7 +197,12 @@ impl Runner {
             }
         };
         let tls_failed = |e: tls::HandshakeError| match dane {
-            Some(d) => Fail::Next(d.handshake_failed(&e)),
+            Some(d) => {
+                let (problem, result) = d.handshake_failed(&e);
+                let text = problem.text.clone();
+                self.report_host(&d.policy, target, Some(addr), local, Some(result), text);
+                Fail::Next(problem)
+            }
             None => self.handshake_failed(host_tls, target, addr, local, e),
         };
         // Under a testing policy: STARTTLS missing is reported once.
@@ -208,8 +213,12 @@ impl Runner {
                 let tls = tls::handshake(connector, tcp, &target.host)
                     .await
                     .map_err(tls_failed)?;
-                if dane.is_none() {
-                    self.handshake_done(host_tls, target, addr, local, &tls);
+                match dane {
+                    None => self.handshake_done(host_tls, target, addr, local, &tls),
+                    Some(d) => {
+                        let text = "DANE verified".to_string();
+                        self.report_host(&d.policy, target, Some(addr), local, None, text)
+                    }
                 }
                 tls_up = true;
                 (
@@ -234,8 +243,12 @@ impl Runner {
                         let tls = tls::handshake(connector, tcp, &target.host)
                             .await
                             .map_err(tls_failed)?;
-                        if dane.is_none() {
-                            self.handshake_done(host_tls, target, addr, local, &tls);
+                        match dane {
+                            None => self.handshake_done(host_tls, target, addr, local, &tls),
+                            Some(d) => {
+                                let text = "DANE verified".to_string();
+                                self.report_host(&d.policy, target, Some(addr), local, None, text)
+                            }
                         }
                         tls_up = true;
                         stream = OutStream::Tls(Box::new(tls));
@@ -284,7 +297,11 @@ impl Runner {
                             && f.stage == "STARTTLS"
                         {
                             let reply = format!("{addr}: {}", f.reply);
-                            return Err(Fail::Next(d.starttls_failed(&target.host, &reply)));
+                            let problem = d.starttls_failed(&target.host, &reply);
+                            let (text, failure) =
+                                (problem.text.clone(), Some(ResultType::StarttlsNotSupported));
+                            self.report_host(&d.policy, target, Some(addr), local, failure, text);
+                            return Err(Fail::Next(problem));
                         }
                         return match failure {
                             None if pending.is_empty() && current.is_none() => Ok(()),

@@ -13,7 +13,7 @@ use std::time::Duration;
 #[serde(deny_unknown_fields, default)]
 pub struct TlsReportsConfig {
     /// Count the TLS outcomes of outbound sessions under MTA-STS policies
-    /// and send the reports.
+    /// and DANE TLSA records, and send the reports.
     pub enabled: bool,
     /// The reporting organisation in the reports; default: the hostname.
     pub org_name: Option<String>,
