@@ -213,13 +213,7 @@ impl Runner {
                 let tls = tls::handshake(connector, tcp, &target.host)
                     .await
                     .map_err(tls_failed)?;
-                match dane {
-                    None => self.handshake_done(host_tls, target, addr, local, &tls),
-                    Some(d) => {
-                        let text = "DANE verified".to_string();
-                        self.report_host(&d.policy, target, Some(addr), local, None, text)
-                    }
-                }
+                self.handshake_done(host_tls, dane, target, addr, local, &tls);
                 tls_up = true;
                 (
                     OutStream::Tls(Box::new(tls)),
@@ -243,13 +237,7 @@ impl Runner {
                         let tls = tls::handshake(connector, tcp, &target.host)
                             .await
                             .map_err(tls_failed)?;
-                        match dane {
-                            None => self.handshake_done(host_tls, target, addr, local, &tls),
-                            Some(d) => {
-                                let text = "DANE verified".to_string();
-                                self.report_host(&d.policy, target, Some(addr), local, None, text)
-                            }
-                        }
+                        self.handshake_done(host_tls, dane, target, addr, local, &tls);
                         tls_up = true;
                         stream = OutStream::Tls(Box::new(tls));
                         client.tls_established(trust);
@@ -385,17 +373,24 @@ impl Runner {
         next(4, 7, 5, text)
     }
 
-    /// After a handshake under a policy: a success to report, or under a
-    /// testing policy the certificate checked as enforcing would have,
-    /// its failure reported (and the session goes on).
+    /// After a handshake under a policy: a success to report (DANE's check
+    /// is the handshake's own), or under a testing policy the certificate
+    /// checked as enforcing would have, its failure reported (and the
+    /// session goes on).
     fn handshake_done(
         &self,
         host_tls: &HostTls,
+        dane: Option<&DaneTls>,
         target: &Target,
         addr: SocketAddr,
         local: Option<IpAddr>,
         stream: &tokio_rustls::client::TlsStream<TcpStream>,
     ) {
+        if let Some(d) = dane {
+            // The DANE check is the handshake's own: it passed.
+            let text = "DANE verified".to_string();
+            return self.report_host(&d.policy, target, Some(addr), local, None, text);
+        }
         match host_tls {
             HostTls::Opportunistic | HostTls::VerifiedName(None) => {}
             HostTls::VerifiedName(Some(p)) => {
