@@ -11,7 +11,7 @@
 //!   resolver and the certificate check they ask for.
 //! - [`dkim`]: DKIM keys (the data directory's key store) and signing.
 //! - [`mta_sts`]: MTA-STS (RFC 8461): policy discovery, fetch, cache.
-//! - [`tls_report`]: the outcomes of TLS under a policy, for TLS-RPT.
+//! - [`tls_report`]: TLS-RPT (RFC 8460): the outcomes of TLS under a policy, counted and reported daily.
 //! - [`admin`]: what the admin front ends (CLI, admin API) do about
 //!   outbound mail: DKIM keys, the DNS records a hosted domain needs, and
 //!   steering the outbound queue.

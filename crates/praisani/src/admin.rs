@@ -14,6 +14,7 @@ mod dns;
 mod domains;
 mod queue;
 mod show;
+mod tls_reports;
 mod users;
 
 pub use aliases::alias_cmd;
@@ -22,6 +23,7 @@ pub use dmarc_reports::dmarc_report_cmd;
 pub use dns::dns_cmd;
 pub use domains::domain_cmd;
 pub use queue::queue_cmd;
+pub use tls_reports::tls_report_cmd;
 pub use users::user_cmd;
 
 use crate::config::Config;

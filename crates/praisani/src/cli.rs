@@ -52,6 +52,9 @@ pub enum Command {
     /// DMARC aggregate reports (`[dmarc_reports]`; the server sends them daily).
     #[command(subcommand)]
     DmarcReport(DmarcReportCmd),
+    /// TLS-RPT reports on our outbound TLS (`[tls_reports]`; the server sends them daily).
+    #[command(subcommand)]
+    TlsReport(TlsReportCmd),
     /// Move the store between backends.
     #[command(subcommand)]
     Store(StoreCmd),
@@ -65,6 +68,21 @@ pub enum Command {
 /// `dmarc-report` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum DmarcReportCmd {
+    /// Send the reports recorded so far, as the server does each day after midnight UTC: those
+    /// of the days before today (each day's report is sent once, by whichever node takes it).
+    Send {
+        /// Send the days up to and including this one (YYYY-MM-DD, UTC).
+        #[arg(long, value_name = "DATE", conflicts_with = "now")]
+        day: Option<String>,
+        /// Send today's report too, with what was recorded so far.
+        #[arg(long)]
+        now: bool,
+    },
+}
+
+/// `tls-report` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TlsReportCmd {
     /// Send the reports recorded so far, as the server does each day after midnight UTC: those
     /// of the days before today (each day's report is sent once, by whichever node takes it).
     Send {

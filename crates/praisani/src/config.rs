@@ -16,6 +16,7 @@ mod dnsbl;
 mod greylist;
 mod sending;
 mod spam;
+mod tls_reports;
 mod trust;
 pub use addressing::AddressingConfig;
 pub use dmarc_reports::DmarcReportsConfig;
@@ -23,6 +24,7 @@ pub use dnsbl::{CheckAt, DnsblConfig};
 pub use greylist::GreylistConfig;
 pub use sending::SendingConfig;
 pub use spam::SpamConfig;
+pub use tls_reports::TlsReportsConfig;
 pub use trust::TrustConfig;
 
 /// The whole configuration.
@@ -81,6 +83,8 @@ pub struct Config {
     pub sending: SendingConfig,
     /// DMARC aggregate reports about mail from other servers.
     pub dmarc_reports: DmarcReportsConfig,
+    /// TLS-RPT reports about our outbound TLS.
+    pub tls_reports: TlsReportsConfig,
 }
 
 /// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
@@ -782,6 +786,7 @@ impl Default for Config {
             addressing: AddressingConfig::default(),
             sending: SendingConfig::default(),
             dmarc_reports: DmarcReportsConfig::default(),
+            tls_reports: TlsReportsConfig::default(),
         }
     }
 }
@@ -954,6 +959,10 @@ impl Config {
             mta_sts: d.mta_sts,
             mta_sts_timeout: d.mta_sts_timeout,
             mta_sts_port: d.mta_sts_port,
+            tls_reports: self
+                .tls_reports
+                .settings(&self.hostname)
+                .map(|r| r.limits()),
             max_connections: d.max_connections,
             max_connections_per_domain: d.max_connections_per_domain,
             messages_per_connection: d.messages_per_connection,
@@ -1024,6 +1033,7 @@ impl Config {
         config.spam.validate()?;
         config.sending.policy()?;
         config.dmarc_reports.validate(&config.hostname)?;
+        config.tls_reports.validate(&config.hostname)?;
         Ok(config)
     }
 
@@ -1058,6 +1068,9 @@ impl Config {
         }
         if self.dmarc_reports.enabled && !self.trust.enabled {
             w.push("dmarc_reports.enabled needs the DMARC checks of [trust]: nothing is recorded while trust.enabled = false".into());
+        }
+        if self.tls_reports.enabled && !self.delivery.mta_sts && !self.delivery.dane {
+            w.push("tls_reports.enabled reports on MTA-STS and DANE: nothing is recorded while delivery.mta_sts and delivery.dane are false".into());
         }
         if self.postmaster.is_none() {
             w.push("postmaster is not set: `serve` refuses to start without it (mail to <postmaster> needs an address of yours)".into());
@@ -1363,6 +1376,52 @@ mod tests {
             ("[spam]\nrspamd = \"localhost\"", "spam.rspamd"),
             ("[spam]\non_failure = \"drop\"", "on_failure"),
             ("[spam]\ntimeout = 0", "timeout"),
+        ] {
+            let e = Config::parse(doc).unwrap_err();
+            assert!(e.0.contains(key), "{doc}: {e}");
+        }
+    }
+
+    #[test]
+    fn tls_reports_section() {
+        let c = Config::parse("hostname = \"mx.example.test\"\n").unwrap();
+        assert_eq!(c.tls_reports.settings(&c.hostname), None, "off by default");
+        assert_eq!(c.queue_settings().unwrap().tls_reports, None);
+        let r = c.tls_reports.report_settings(&c.hostname);
+        assert_eq!(
+            (r.org_name.as_str(), r.from.as_str(), r.contact.as_str()),
+            (
+                "mx.example.test",
+                "postmaster@mx.example.test",
+                "postmaster@mx.example.test"
+            )
+        );
+        let c = Config::parse(
+            "[tls_reports]\nenabled = true\norg_name = \"Example Hosting\"\n\
+             from = \"tlsrpt@example.test\"\ncontact = \"noc@example.test\"\n\
+             max_records = 50\nsend_delay = \"1h\"\n",
+        )
+        .unwrap();
+        let r = c.tls_reports.settings(&c.hostname).unwrap();
+        assert_eq!(
+            (r.from.as_str(), r.contact.as_str(), r.max_rows),
+            ("tlsrpt@example.test", "noc@example.test", 50)
+        );
+        assert_eq!(r.send_delay, Duration::from_secs(3600));
+        assert_eq!(
+            c.queue_settings().unwrap().tls_reports.map(|l| l.max_rows),
+            Some(50)
+        );
+        for (doc, key) in [
+            (
+                "[tls_reports]\nfrom = \"not an address\"",
+                "tls_reports.from",
+            ),
+            ("[tls_reports]\nmax_records = 0", "max_records"),
+            ("[tls_reports]\nmax_domains = 0", "max_domains"),
+            ("[tls_reports]\nsend_delay = \"1d\"", "send_delay"),
+            ("[tls_reports]\ncontact = \" \"", "contact"),
+            ("[tls_reports]\nrua = true", "rua"),
         ] {
             let e = Config::parse(doc).unwrap_err();
             assert!(e.0.contains(key), "{doc}: {e}");

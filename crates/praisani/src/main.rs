@@ -95,6 +95,9 @@ fn main() -> ExitCode {
             Command::DmarcReport(c) => {
                 admin::dmarc_report_cmd(store.clone(), &config, c, cli.json).await
             }
+            Command::TlsReport(c) => {
+                admin::tls_report_cmd(store.clone(), &config, c, cli.json).await
+            }
             Command::Store(_) => Ok(()),
         };
         match result {

@@ -10,6 +10,7 @@
 //! `_PORT._tcp.HOST`. Where a destination publishes MTA-STS too, its
 //! policy comes from the tests' HTTPS policy server
 //! (`common::policy_server`).
+//! A TLSA mismatch also lands in a TLS-RPT report.
 
 mod common;
 
@@ -392,6 +393,8 @@ fn a_tlsa_mismatch_keeps_the_mail_queued() {
             "mxname",
             &format!("2 1 1 {}", sha256_hex(&ca.spki_der())),
         ),
+        // TLS-RPT reports on bad.dane.test go to the sender's own user.
+        format!("_smtp._tls.bad IN TXT \"v=TLSRPTv1; rua=mailto:{DEMO_USER}\"\n"),
     ]
     .concat();
     let dns = Resolver::start(vec![Zone {
@@ -399,7 +402,7 @@ fn a_tlsa_mismatch_keeps_the_mail_queued() {
         records,
         signing: Signing::Signed,
     }]);
-    let a = sender(&dns, p, "");
+    let a = sender(&dns, p, "[tls_reports]\nenabled = true");
     submit(&a, DEMO_USER, "r@bad.dane.test", "to an impostor");
     submit(&a, DEMO_USER, "r@name.dane.test", "to a misnamed host");
     let q = attempts(&a, 2);
@@ -420,6 +423,48 @@ fn a_tlsa_mismatch_keeps_the_mail_queued() {
     );
     assert!(b.fetch_all("r@name.dane.test", "rpw").is_empty());
     assert!(a.fetch_all(DEMO_USER, DEMO_PASS).is_empty(), "bounced");
+
+    // The failed session is in bad.dane.test's TLS-RPT report, under its
+    // TLSA record (name.dane.test publishes no _smtp._tls record).
+    let out = a.cli(&["tls-report", "send", "--now"]);
+    out.assert_ok("tls-report send");
+    assert!(
+        out.out().contains("1 report(s) built, 1 message(s) queued"),
+        "{}",
+        out.out()
+    );
+    let reports = wait_for("the TLS-RPT report", 30, || {
+        let m = a.fetch_all(DEMO_USER, DEMO_PASS);
+        (!m.is_empty()).then_some(m)
+    });
+    let file = r.server.dir.path().join("tlsrpt.eml");
+    std::fs::write(&file, &reports[0]).unwrap();
+    let unpack = "import email, gzip, sys\n\
+        m = email.message_from_bytes(open(sys.argv[1], 'rb').read())\n\
+        for p in m.walk():\n    \
+            if p.get_content_type() == 'application/tlsrpt+gzip':\n        \
+                print(gzip.decompress(p.get_payload(decode=True)).decode())\n";
+    let out = python(unpack, &[file.to_str().unwrap()], Duration::from_secs(30));
+    out.assert_ok("unpacking the report");
+    let report: serde_json::Value = serde_json::from_str(out.out().trim()).unwrap();
+    let policy = &report["policies"][0];
+    assert_eq!(policy["policy"]["policy-type"], "tlsa", "{report}");
+    assert_eq!(policy["policy"]["policy-domain"], "bad.dane.test");
+    assert_eq!(
+        policy["policy"]["policy-string"][0],
+        format!("3 1 1 {}", sha256_hex(&other.spki_der())),
+        "{report}"
+    );
+    assert_eq!(policy["policy"]["mx-host"][0], "mxbad.dane.test");
+    assert_eq!(
+        policy["summary"]["total-failure-session-count"], 1,
+        "{report}"
+    );
+    assert_eq!(policy["summary"]["total-successful-session-count"], 0);
+    assert_eq!(
+        policy["failure-details"][0]["result-type"], "tlsa-invalid",
+        "{report}"
+    );
 
     // DANE off: the same destination takes the mail.
     let off = sender(&dns, p, "dane = false");

@@ -1489,6 +1489,122 @@ pub async fn dmarc_reports<S: Store + ?Sized + 'static>(store: Arc<S>) {
     assert_eq!((before, all.len()), (20, 20), "each day taken exactly once");
 }
 
+/// TLS-RPT sessions: a batch's events are counted together per (policy,
+/// result), a day holds at most `max_rows` rows (further sessions counted
+/// as dropped) and `max_domains` domains (further ones lost), only days
+/// before the given one are taken, each exactly once, and concurrent
+/// takers never get the same day.
+pub async fn tls_reports<S: Store + ?Sized + 'static>(store: Arc<S>) {
+    use crate::tls_report::{TlsEvent, TlsLimits, TlsRecorded};
+    let limits = TlsLimits {
+        max_rows: 2,
+        max_domains: 2,
+    };
+    let ev = |domain: &str, day: i64, policy: &str, result: &str, count: u64| TlsEvent {
+        day,
+        domain: domain.into(),
+        policy: policy.into(),
+        result: result.into(),
+        count,
+    };
+    assert_eq!(store.tls_report_take(i64::MAX).await.unwrap(), None);
+    let r = store
+        .tls_report_record(
+            &[
+                ev("mx.test", 100, "sts", "ok", 2),
+                ev("mx.test", 100, "sts", "bad", 1),
+                ev("mx.test", 100, "sts", "ok", 3),
+            ],
+            limits,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        TlsRecorded {
+            counted: 6,
+            dropped: 0,
+            lost: 0
+        }
+    );
+    // A third row is over the cap; an existing one still counts; another
+    // domain fits, a third domain does not; another day is a day of its own.
+    let r = store
+        .tls_report_record(
+            &[
+                ev("mx.test", 100, "sts", "worse", 4),
+                ev("mx.test", 100, "sts", "bad", 1),
+                ev("other.test", 100, "tlsa", "ok", 1),
+                ev("third.test", 100, "sts", "ok", 5),
+                ev("mx.test", 101, "sts", "ok", 1),
+            ],
+            limits,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        TlsRecorded {
+            counted: 3,
+            dropped: 4,
+            lost: 5
+        }
+    );
+    assert_eq!(store.tls_report_take(100).await.unwrap(), None);
+    let mut days = Vec::new();
+    while let Some(d) = store.tls_report_take(101).await.unwrap() {
+        days.push(d);
+    }
+    days.sort_by(|a, b| a.domain.cmp(&b.domain));
+    let names: Vec<&str> = days.iter().map(|d| d.domain.as_str()).collect();
+    assert_eq!(names, ["mx.test", "other.test"]);
+    let row = |p: &str, r: &str, n| (p.to_string(), r.to_string(), n);
+    assert_eq!(
+        days[0].rows,
+        vec![row("sts", "bad", 2), row("sts", "ok", 5)]
+    );
+    assert_eq!((days[0].day, days[0].dropped), (100, 4));
+    assert_eq!(days[1].rows, vec![row("tlsa", "ok", 1)]);
+    let late = store.tls_report_take(102).await.unwrap().expect("day 101");
+    assert_eq!((late.day, late.rows.len()), (101, 1));
+    assert_eq!(store.tls_report_take(i64::MAX).await.unwrap(), None);
+
+    // Concurrent takers: each of 20 days goes to exactly one.
+    let many: Vec<_> = (0..20)
+        .map(|d| ev(&format!("d{d}.test"), 50, "sts", "ok", 1))
+        .collect();
+    store
+        .tls_report_record(
+            &many,
+            TlsLimits {
+                max_rows: 10,
+                max_domains: 100,
+            },
+        )
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(day) = store.tls_report_take(51).await.unwrap() {
+                    mine.push(day.domain);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    let before = all.len();
+    all.dedup();
+    assert_eq!((before, all.len()), (20, 20), "each day taken exactly once");
+}
+
 /// Vacation replies: none until set; settings read back (UTF-8 text, no
 /// subject or dates); one reply per sender per interval, concurrent
 /// askers answered once; setting again or turning off forgets whom it

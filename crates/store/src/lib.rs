@@ -23,6 +23,7 @@ mod policy;
 pub mod postgres;
 pub mod sending;
 mod spool;
+pub mod tls_report;
 mod types;
 
 pub use body::{BodySource, BodyStream};
@@ -378,6 +379,27 @@ pub trait Store: Send + Sync + 'static {
     /// and returns it, or `None` when there is none left. Atomic: of nodes
     /// taking at once, each day goes to exactly one.
     async fn dmarc_take(&self, before_day: i64) -> Result<Option<dmarc::DmarcDay>, StoreError>;
+
+    // ---- TLS-RPT reports ----
+
+    /// Counts each of `events` in its domain's day, in one commit: added
+    /// to its row, or a new row while the day has fewer than
+    /// `limits.max_rows` (else counted as dropped); a domain new for the
+    /// day only while the day has fewer than `limits.max_domains` (else
+    /// lost). Every node counts into the same rows.
+    async fn tls_report_record(
+        &self,
+        events: &[tls_report::TlsEvent],
+        limits: tls_report::TlsLimits,
+    ) -> Result<tls_report::TlsRecorded, StoreError>;
+
+    /// Takes one domain's day earlier than `before_day` out of the store
+    /// and returns it, or `None` when there is none left. Atomic: of nodes
+    /// taking at once, each day goes to exactly one.
+    async fn tls_report_take(
+        &self,
+        before_day: i64,
+    ) -> Result<Option<tls_report::TlsDay>, StoreError>;
 
     // ---- vacation auto-replies ----
 

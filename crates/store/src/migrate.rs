@@ -292,6 +292,28 @@ const TABLES: &[Table] = &[
         columns: &[("account_id", Int), ("sender", Text), ("sent", Int)],
         order: "account_id, sender",
     },
+    // TLS-RPT sessions not yet reported.
+    Table {
+        name: "tls_report_days",
+        columns: &[
+            ("domain", Text),
+            ("day", Int),
+            ("rows", Int),
+            ("dropped", Int),
+        ],
+        order: "domain, day",
+    },
+    Table {
+        name: "tls_report_rows",
+        columns: &[
+            ("domain", Text),
+            ("day", Int),
+            ("policy", Text),
+            ("result", Text),
+            ("count", Int),
+        ],
+        order: "domain, day, policy, result",
+    },
 ];
 
 const CHUNKS: Table = Table {

@@ -83,6 +83,7 @@ async fn upgrade_keeps_the_uidls_clients_know() {
              ALTER TABLE queue DROP COLUMN account; ALTER TABLE accounts DROP COLUMN held;
              DROP TABLE dmarc_days; DROP TABLE dmarc_rows;
              DROP TABLE vacation_replies; DROP TABLE vacations;
+             DROP TABLE tls_report_rows; DROP TABLE tls_report_days;
              PRAGMA user_version = 7;",
         )
         .expect("downgrade");
@@ -243,6 +244,12 @@ async fn holds() {
 async fn dmarc_reports() {
     let (_d, s) = fresh();
     conformance::dmarc_reports(Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_reports() {
+    let (_d, s) = fresh();
+    conformance::tls_reports(Arc::new(s)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

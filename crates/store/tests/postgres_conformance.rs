@@ -910,6 +910,9 @@ conformance_test!(mta_sts_policies, |s: PostgresStore| async move {
 conformance_test!(dmarc_reports, |s: PostgresStore| async move {
     conformance::dmarc_reports(Arc::new(s)).await
 });
+conformance_test!(tls_reports, |s: PostgresStore| async move {
+    conformance::tls_reports(Arc::new(s)).await
+});
 conformance_test!(vacations, |s: PostgresStore| async move {
     conformance::vacations(Arc::new(s)).await
 });

@@ -103,6 +103,19 @@ pub enum PolicyError {
 }
 
 impl Policy {
+    /// The policy as lines of a policy file, in a fixed order (the
+    /// `policy-string` of a TLS-RPT report, RFC 8460 section 4.4; the
+    /// fields we keep, not the file's own lines).
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![
+            "version: STSv1".to_string(),
+            format!("mode: {}", self.mode.as_str()),
+        ];
+        out.extend(self.mx.iter().map(|p| format!("mx: {}", p.as_str())));
+        out.push(format!("max_age: {}", self.max_age));
+        out
+    }
+
     /// Reads a policy file (RFC 8461 section 3.2): `key: value` lines,
     /// ending with CRLF or LF; `version: STSv1`, `mode` and `max_age` are
     /// required, `mx` at least once unless the mode is `none`; unknown

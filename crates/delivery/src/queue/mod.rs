@@ -41,7 +41,7 @@ pub use tls::TlsSetupError;
 use crate::dane::{Dane, DaneError, DaneSettings};
 use crate::mta_sts::{FetchSettings, MtaSts};
 use crate::route::{Route, RouteError, Router, RouterConfig, StaticRoute};
-use crate::tls_report::{PolicyType, TlsResult};
+use crate::tls_report::{PolicyType, Recorder, TlsResult};
 use chrono::Utc;
 use praisani_mailhost::PostOffice;
 use praisani_store::QueueRcptId;
@@ -90,6 +90,9 @@ pub struct QueueSettings {
     pub tls_ca_file: Option<PathBuf>,
     /// Honour recipient domains' MTA-STS policies (RFC 8461).
     pub mta_sts: bool,
+    /// Count TLS outcomes under policies for TLS-RPT reports (RFC 8460),
+    /// within these limits; `None`: only logged.
+    pub tls_reports: Option<praisani_store::tls_report::TlsLimits>,
     /// Longest time for fetching one MTA-STS policy.
     pub mta_sts_timeout: Duration,
     /// The HTTPS port of MTA-STS policy hosts (443; tests use others).
@@ -155,6 +158,8 @@ pub struct Runner {
     working: Mutex<HashSet<QueueRcptId>>,
     /// DKIM signers per sender domain.
     keys: dkim::KeyCache,
+    /// Counts TLS-RPT results, when `QueueSettings::tls_reports`.
+    tls_recorder: Option<Arc<Recorder>>,
 }
 
 fn now() -> i64 {
@@ -202,6 +207,7 @@ impl Runner {
             per_domain: Default::default(),
             working: Default::default(),
             keys: dkim::KeyCache::new(&settings.data_dir),
+            tls_recorder: settings.tls_reports.map(|l| Arc::new(Recorder::new(l))),
             settings,
             office,
         })
@@ -223,6 +229,26 @@ impl Runner {
         // short one only decides how soon a dead node's work moves on.
         let lease = self.settings.lease.as_secs().max(3) as i64;
         tokio::spawn(self.clone().renew_leases(lease, stop.clone()));
+        let recorder = self.tls_recorder.clone().map(|r| {
+            let (store, stop) = (store.clone(), stop.clone());
+            tokio::spawn(async move { r.run(store, stop).await })
+        });
+        // The loop returns at `stop`; then the recorder writes what it
+        // still holds before the runner is done.
+        self.take_loop(lease, per_connection, &mut stop).await;
+        if let Some(r) = recorder {
+            let _ = r.await;
+        }
+    }
+
+    /// Takes what is due and starts its batches, until `stop`.
+    async fn take_loop(
+        self: &Arc<Self>,
+        lease: i64,
+        per_connection: usize,
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        let store = &self.office.store;
         loop {
             match store.queue_take_due(now(), lease, TAKE).await {
                 Ok(entries) => {
@@ -298,6 +324,12 @@ impl Runner {
                     PolicyType::NoPolicyFound
                 },
                 policy_domain: domain.clone(),
+                policy_string: found.as_ref().map(|f| f.policy.lines()).unwrap_or_default(),
+                mx_host: found
+                    .as_ref()
+                    .map(|f| f.policy.mx.iter().map(|p| p.as_str().to_string()).collect())
+                    .unwrap_or_default(),
+                sending_ip: None,
                 receiving_mx: None,
                 receiving_ip: None,
                 failure: Some(t.result_type),
@@ -308,9 +340,12 @@ impl Runner {
     }
 
     /// The TLS-RPT hook (RFC 8460): every TLS outcome under a policy, and
-    /// every failure to find one, comes here. For now it is logged; the
-    /// daily reports will count it here.
+    /// every failure to find one, comes here: logged, and counted for the
+    /// daily reports when they are on.
     fn tls_report(&self, r: TlsResult) {
+        if let Some(rec) = &self.tls_recorder {
+            rec.record(&r, now());
+        }
         let mx = r.receiving_mx.as_deref().unwrap_or("-");
         match r.failure {
             None => tracing::debug!(

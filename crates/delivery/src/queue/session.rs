@@ -15,7 +15,7 @@ use crate::tls_report::{ResultType, TlsResult};
 use praisani_message::dsn::Status;
 use praisani_store::{AttemptResult, QueueEntry};
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -81,7 +81,7 @@ impl Runner {
         );
         for target in route.hosts.iter() {
             let dane = if dane_domain && !pending.is_empty() {
-                match self.dane_target(target).await {
+                match self.dane_target(domain, target).await {
                     Ok(d) => d,
                     Err(problem) => {
                         tracing::debug!(%domain, host = %target.host, "trying the next server: {}", problem.text);
@@ -99,7 +99,7 @@ impl Runner {
                 match policy.for_target(target) {
                     Ok((host_tls, mismatch)) => {
                         if let Some(m) = mismatch {
-                            self.report_host(&m.policy, target, None, Some(m.result), m.text);
+                            self.report_host(&m.policy, target, None, None, Some(m.result), m.text);
                         }
                         host_tls
                     }
@@ -108,6 +108,7 @@ impl Runner {
                         self.report_host(
                             &refusal.policy,
                             target,
+                            None,
                             None,
                             Some(refusal.result),
                             refusal.text.clone(),
@@ -172,6 +173,8 @@ impl Runner {
             Ok(Err(e)) => return Err(next(4, 4, 1, format!("4.4.1 {addr}: {e}"))),
             Err(_) => return Err(next(4, 4, 1, format!("4.4.1 {addr}: connection timed out"))),
         };
+        // Our side of the connection, for TLS-RPT's `sending-mta-ip`.
+        let local = tcp.local_addr().ok().map(|a| a.ip());
         let mut config = ClientConfig::new(self.settings.hostname.clone());
         config.starttls = match dane {
             Some(_) => StartTlsPolicy::Required,
@@ -194,8 +197,13 @@ impl Runner {
             }
         };
         let tls_failed = |e: tls::HandshakeError| match dane {
-            Some(d) => Fail::Next(d.handshake_failed(&e)),
-            None => self.handshake_failed(host_tls, target, addr, e),
+            Some(d) => {
+                let (problem, result) = d.handshake_failed(&e);
+                let text = problem.text.clone();
+                self.report_host(&d.policy, target, Some(addr), local, Some(result), text);
+                Fail::Next(problem)
+            }
+            None => self.handshake_failed(host_tls, target, addr, local, e),
         };
         // Under a testing policy: STARTTLS missing is reported once.
         let mut tls_up = false;
@@ -205,9 +213,7 @@ impl Runner {
                 let tls = tls::handshake(connector, tcp, &target.host)
                     .await
                     .map_err(tls_failed)?;
-                if dane.is_none() {
-                    self.handshake_done(host_tls, target, addr, &tls);
-                }
+                self.handshake_done(host_tls, dane, target, addr, local, &tls);
                 tls_up = true;
                 (
                     OutStream::Tls(Box::new(tls)),
@@ -231,9 +237,7 @@ impl Runner {
                         let tls = tls::handshake(connector, tcp, &target.host)
                             .await
                             .map_err(tls_failed)?;
-                        if dane.is_none() {
-                            self.handshake_done(host_tls, target, addr, &tls);
-                        }
+                        self.handshake_done(host_tls, dane, target, addr, local, &tls);
                         tls_up = true;
                         stream = OutStream::Tls(Box::new(tls));
                         client.tls_established(trust);
@@ -249,7 +253,7 @@ impl Runner {
                                 target.host
                             );
                             let failure = Some(ResultType::StarttlsNotSupported);
-                            self.report_host(p, target, Some(addr), failure, text);
+                            self.report_host(p, target, Some(addr), local, failure, text);
                         }
                         match pending.pop_front() {
                             Some(job) => {
@@ -281,7 +285,11 @@ impl Runner {
                             && f.stage == "STARTTLS"
                         {
                             let reply = format!("{addr}: {}", f.reply);
-                            return Err(Fail::Next(d.starttls_failed(&target.host, &reply)));
+                            let problem = d.starttls_failed(&target.host, &reply);
+                            let (text, failure) =
+                                (problem.text.clone(), Some(ResultType::StarttlsNotSupported));
+                            self.report_host(&d.policy, target, Some(addr), local, failure, text);
+                            return Err(Fail::Next(problem));
                         }
                         return match failure {
                             None if pending.is_empty() && current.is_none() => Ok(()),
@@ -300,6 +308,7 @@ impl Runner {
                                         p,
                                         target,
                                         Some(addr),
+                                        local,
                                         Some(ResultType::StarttlsNotSupported),
                                         text.clone(),
                                     );
@@ -344,6 +353,7 @@ impl Runner {
         host_tls: &HostTls,
         target: &Target,
         addr: SocketAddr,
+        local: Option<IpAddr>,
         e: tls::HandshakeError,
     ) -> Fail {
         let Some(p) = host_tls.policy() else {
@@ -352,28 +362,43 @@ impl Runner {
         let said = e.to_string();
         let said = said.strip_prefix("4.7.5 ").unwrap_or(&said);
         let text = format!("4.7.5 {}: {said}", p.label());
-        self.report_host(p, target, Some(addr), Some(e.result_type()), text.clone());
+        self.report_host(
+            p,
+            target,
+            Some(addr),
+            local,
+            Some(e.result_type()),
+            text.clone(),
+        );
         next(4, 7, 5, text)
     }
 
-    /// After a handshake under a policy: a success to report, or under a
-    /// testing policy the certificate checked as enforcing would have,
-    /// its failure reported (and the session goes on).
+    /// After a handshake under a policy: a success to report (DANE's check
+    /// is the handshake's own), or under a testing policy the certificate
+    /// checked as enforcing would have, its failure reported (and the
+    /// session goes on).
     fn handshake_done(
         &self,
         host_tls: &HostTls,
+        dane: Option<&DaneTls>,
         target: &Target,
         addr: SocketAddr,
+        local: Option<IpAddr>,
         stream: &tokio_rustls::client::TlsStream<TcpStream>,
     ) {
+        if let Some(d) = dane {
+            // The DANE check is the handshake's own: it passed.
+            let text = "DANE verified".to_string();
+            return self.report_host(&d.policy, target, Some(addr), local, None, text);
+        }
         match host_tls {
             HostTls::Opportunistic | HostTls::VerifiedName(None) => {}
             HostTls::VerifiedName(Some(p)) => {
-                self.report_host(p, target, Some(addr), None, "verified".into())
+                self.report_host(p, target, Some(addr), local, None, "verified".into())
             }
             HostTls::ReportOnly(p) => match tls::check_name(&self.name_check, stream, &target.host)
             {
-                Ok(()) => self.report_host(p, target, Some(addr), None, "verified".into()),
+                Ok(()) => self.report_host(p, target, Some(addr), local, None, "verified".into()),
                 Err(e) => {
                     let text = format!(
                         "{}: certificate of {} ({addr}): {e}; sent all the same",
@@ -381,7 +406,7 @@ impl Runner {
                         target.host
                     );
                     let result = ResultType::of_certificate(&e);
-                    self.report_host(p, target, Some(addr), Some(result), text);
+                    self.report_host(p, target, Some(addr), local, Some(result), text);
                 }
             },
         }
@@ -393,12 +418,16 @@ impl Runner {
         policy: &PolicyRef,
         target: &Target,
         addr: Option<SocketAddr>,
+        local: Option<IpAddr>,
         failure: Option<ResultType>,
         detail: String,
     ) {
         self.tls_report(TlsResult {
             policy_type: policy.kind,
             policy_domain: policy.domain.clone(),
+            policy_string: policy.strings.clone(),
+            mx_host: policy.mx_hosts.clone(),
+            sending_ip: local,
             receiving_mx: Some(target.host.clone()),
             receiving_ip: addr.map(|a| a.ip()),
             failure,

@@ -45,6 +45,10 @@ pub(crate) struct PolicyRef {
     pub(crate) domain: String,
     /// True when it is enforced (`enforce`), false for `testing`.
     pub(crate) enforce: bool,
+    /// The policy as TLS-RPT reports it (`policy-string`).
+    pub(crate) strings: Vec<String>,
+    /// The MX host patterns it lists (`mx-host`).
+    pub(crate) mx_hosts: Vec<String>,
 }
 
 impl PolicyRef {
@@ -92,6 +96,13 @@ impl TlsPolicy {
                     kind: PolicyType::Sts,
                     domain: found.domain.clone(),
                     enforce,
+                    strings: found.policy.lines(),
+                    mx_hosts: found
+                        .policy
+                        .mx
+                        .iter()
+                        .map(|p| p.as_str().to_string())
+                        .collect(),
                 };
                 let mismatch = (!found.policy.allows(&target.host)).then(|| Refusal {
                     text: format!(

@@ -12,6 +12,7 @@ mod stream;
 use crate::config::Config;
 use crate::tls::Tls;
 use praisani_delivery::queue::Runner;
+use praisani_delivery::tls_report::{self, Reporter as TlsReporter};
 use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::dmarc_reports::{self, Reporter};
 use praisani_mailhost::dnsbl::Dnsbl;
@@ -429,6 +430,17 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
             }
         }
     }
+    if let Some(settings) = shared.config.tls_reports.settings(&shared.config.hostname) {
+        match TlsReporter::new(settings, shared.config.delivery.nameservers.clone()) {
+            Ok(reporter) => {
+                tasks.spawn(tls_reports(shared.clone(), reporter, stop_rx.clone()));
+            }
+            Err(e) => {
+                eprintln!("praisani: configuration error: tls_reports: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     stop_signals.wait().await;
     tracing::info!("shutting down: no new connections; waiting up to 10s for open sessions");
     let _ = stop_tx.send(true);
@@ -479,6 +491,30 @@ async fn dmarc_reports(shared: Arc<Shared>, reporter: Reporter, mut stop: watch:
                 "DMARC aggregate reports sent"
             ),
             Err(e) => tracing::error!("DMARC aggregate reports: {e}"),
+        }
+    }
+}
+
+/// Sends the TLS-RPT reports of the days before today, every day at
+/// midnight UTC plus `tls_reports.send_delay` (every node tries; the store
+/// gives each day to one of them).
+async fn tls_reports(shared: Arc<Shared>, reporter: TlsReporter, mut stop: watch::Receiver<bool>) {
+    loop {
+        let now = chrono::Utc::now().timestamp();
+        let wait = tls_report::until_next_send(now, reporter.settings().send_delay);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        let today = chrono::Utc::now().timestamp().div_euclid(tls_report::DAY);
+        match reporter.send(&shared.office, today).await {
+            Ok(sent) => tracing::info!(
+                reports = sent.reports,
+                messages = sent.messages,
+                skipped = sent.skipped.len(),
+                "TLS-RPT reports sent"
+            ),
+            Err(e) => tracing::error!("TLS-RPT reports: {e}"),
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::sweep_plan;
 use crate::sending::{SendCharge, SendLimits, SendOutcome, Ticket};
+use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, ExpireReport,
     HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord, NewAccount,
@@ -556,6 +557,25 @@ impl Store for EmbeddedStore {
         self.inner
             .writer
             .run(move |conn| ops::dmarc_take(conn, before_day))
+            .await
+    }
+
+    async fn tls_report_record(
+        &self,
+        events: &[TlsEvent],
+        limits: TlsLimits,
+    ) -> Result<TlsRecorded, StoreError> {
+        let events = events.to_vec();
+        self.inner
+            .writer
+            .run(move |conn| ops::tls_report_record(conn, &events, limits))
+            .await
+    }
+
+    async fn tls_report_take(&self, before_day: i64) -> Result<Option<TlsDay>, StoreError> {
+        self.inner
+            .writer
+            .run(move |conn| ops::tls_report_take(conn, before_day))
             .await
     }
 

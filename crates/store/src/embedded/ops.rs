@@ -9,6 +9,7 @@ use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
 use crate::sending::{self, SendCharge, SendLimits, SendOutcome, Tally, Ticket};
+use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
 use crate::types::{
     due_order, group_taken, notify_from_db, notify_to_db, ret_from_db, ret_to_db, taken_messages,
     uidl,
@@ -1460,6 +1461,109 @@ pub(super) fn dmarc_take(c: &Connection, before_day: i64) -> Result<Option<Dmarc
     c.prepare_cached("DELETE FROM dmarc_rows WHERE domain = ?1 AND day = ?2")?
         .execute(params![day.domain, day.day])?;
     c.prepare_cached("DELETE FROM dmarc_days WHERE domain = ?1 AND day = ?2")?
+        .execute(params![day.domain, day.day])?;
+    Ok(Some(day))
+}
+
+/// Counts TLS-RPT sessions (see [`crate::Store::tls_report_record`]).
+pub(super) fn tls_report_record(
+    c: &Connection,
+    events: &[TlsEvent],
+    limits: TlsLimits,
+) -> Result<TlsRecorded, StoreError> {
+    let mut done = TlsRecorded::default();
+    for e in events {
+        let count = e.count.min(i64::MAX as u64) as i64;
+        let known = c
+            .prepare_cached("SELECT 1 FROM tls_report_days WHERE domain = ?1 AND day = ?2")?
+            .exists(params![e.domain, e.day])?;
+        if !known {
+            let domains: i64 = c
+                .prepare_cached("SELECT count(*) FROM tls_report_days WHERE day = ?1")?
+                .query_row(params![e.day], |r| r.get(0))?;
+            if domains as u64 >= limits.max_domains {
+                done.lost += e.count;
+                continue;
+            }
+            c.prepare_cached(
+                "INSERT INTO tls_report_days (domain, day, rows, dropped) VALUES (?1, ?2, 0, 0)",
+            )?
+            .execute(params![e.domain, e.day])?;
+        }
+        let counted = c
+            .prepare_cached(
+                "UPDATE tls_report_rows SET count = count + ?5
+                 WHERE domain = ?1 AND day = ?2 AND policy = ?3 AND result = ?4",
+            )?
+            .execute(params![e.domain, e.day, e.policy, e.result, count])?;
+        if counted > 0 {
+            done.counted += e.count;
+            continue;
+        }
+        let rows: i64 = c
+            .prepare_cached("SELECT rows FROM tls_report_days WHERE domain = ?1 AND day = ?2")?
+            .query_row(params![e.domain, e.day], |r| r.get(0))?;
+        if rows as u64 >= limits.max_rows {
+            c.prepare_cached(
+                "UPDATE tls_report_days SET dropped = dropped + ?3 WHERE domain = ?1 AND day = ?2",
+            )?
+            .execute(params![e.domain, e.day, count])?;
+            done.dropped += e.count;
+            continue;
+        }
+        c.prepare_cached(
+            "INSERT INTO tls_report_rows (domain, day, policy, result, count)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![e.domain, e.day, e.policy, e.result, count])?;
+        c.prepare_cached(
+            "UPDATE tls_report_days SET rows = rows + 1 WHERE domain = ?1 AND day = ?2",
+        )?
+        .execute(params![e.domain, e.day])?;
+        done.counted += e.count;
+    }
+    Ok(done)
+}
+
+/// Takes one domain's day out (see [`crate::Store::tls_report_take`]);
+/// the writer thread runs one write at a time, so no other can take it.
+pub(super) fn tls_report_take(
+    c: &Connection,
+    before_day: i64,
+) -> Result<Option<TlsDay>, StoreError> {
+    let day = c
+        .prepare_cached(
+            "SELECT domain, day, dropped FROM tls_report_days WHERE day < ?1
+             ORDER BY day, domain LIMIT 1",
+        )?
+        .query_row(params![before_day], |r| {
+            Ok(TlsDay {
+                domain: r.get(0)?,
+                day: r.get(1)?,
+                rows: Vec::new(),
+                dropped: r.get::<_, i64>(2)? as u64,
+            })
+        })
+        .optional()?;
+    let Some(mut day) = day else {
+        return Ok(None);
+    };
+    day.rows = c
+        .prepare_cached(
+            "SELECT policy, result, count FROM tls_report_rows WHERE domain = ?1 AND day = ?2
+             ORDER BY policy, result",
+        )?
+        .query_map(params![day.domain, day.day], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    c.prepare_cached("DELETE FROM tls_report_rows WHERE domain = ?1 AND day = ?2")?
+        .execute(params![day.domain, day.day])?;
+    c.prepare_cached("DELETE FROM tls_report_days WHERE domain = ?1 AND day = ?2")?
         .execute(params![day.domain, day.day])?;
     Ok(Some(day))
 }

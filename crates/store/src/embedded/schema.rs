@@ -221,6 +221,24 @@ const MIGRATIONS: &[&str] = &[
         sent INTEGER NOT NULL,
         PRIMARY KEY (account_id, sender)
      );",
+    // 14: TLS-RPT reports: per policy domain and UTC day the rows counted
+    // and the sessions dropped, and each (policy, result) row's count.
+    "CREATE TABLE tls_report_days (
+        domain TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        rows INTEGER NOT NULL,
+        dropped INTEGER NOT NULL,
+        PRIMARY KEY (domain, day)
+     );
+     CREATE INDEX tls_report_days_by_day ON tls_report_days (day);
+     CREATE TABLE tls_report_rows (
+        domain TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        policy TEXT NOT NULL,
+        result TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (domain, day, policy, result)
+     );",
 ];
 
 /// Brings the schema up to date.

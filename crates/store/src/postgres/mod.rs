@@ -59,6 +59,7 @@ use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::{Expired, sweep_plan};
 use crate::sending::{SendCharge, SendLimits, SendOutcome, Ticket};
+use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodySource, BodyStream, DomainInfo,
     ExpireReport, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord,
@@ -683,6 +684,19 @@ impl Store for PostgresStore {
 
     async fn dmarc_take(&self, before_day: i64) -> Result<Option<DmarcDay>, StoreError> {
         write!(self, |tx| ops::dmarc_take(&tx, before_day).await?)
+    }
+
+    async fn tls_report_record(
+        &self,
+        events: &[TlsEvent],
+        limits: TlsLimits,
+    ) -> Result<TlsRecorded, StoreError> {
+        write!(self, |tx| ops::tls_report_record(&tx, events, limits)
+            .await?)
+    }
+
+    async fn tls_report_take(&self, before_day: i64) -> Result<Option<TlsDay>, StoreError> {
+        write!(self, |tx| ops::tls_report_take(&tx, before_day).await?)
     }
 
     async fn account_set_vacation(

@@ -11,6 +11,7 @@ use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
 use crate::sending::{self, SendCharge, SendLimits, SendOutcome, Tally, Ticket};
+use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
 use crate::types::{
     due_order, group_taken, notify_from_db, notify_to_db, ret_from_db, ret_to_db, taken_messages,
     uidl,
@@ -1704,6 +1705,142 @@ pub(super) async fn dmarc_take<C: GenericClient>(
     exec(
         c,
         "DELETE FROM dmarc_days WHERE domain = $1 AND day = $2",
+        &[&day.domain, &day.day],
+    )
+    .await?;
+    Ok(Some(day))
+}
+
+/// Counts TLS-RPT sessions (see [`crate::Store::tls_report_record`])
+/// inside the caller's transaction. The upsert of each day's row locks
+/// it, so nodes counting into the same day do so one after the other and
+/// the row cap holds; days are locked in (domain, day) order, so two
+/// nodes' batches never wait for each other in a circle. The domain cap is
+/// checked without a lock: nodes adding new domains at the same instant
+/// may pass it by a few.
+pub(super) async fn tls_report_record<C: GenericClient>(
+    c: &C,
+    events: &[TlsEvent],
+    limits: TlsLimits,
+) -> Result<TlsRecorded, StoreError> {
+    let mut order: Vec<&TlsEvent> = events.iter().collect();
+    order.sort_by(|a, b| (&a.domain, a.day).cmp(&(&b.domain, b.day)));
+    let mut done = TlsRecorded::default();
+    for e in order {
+        let count = e.count.min(i64::MAX as u64) as i64;
+        let known = opt(
+            c,
+            "SELECT 1 FROM tls_report_days WHERE domain = $1 AND day = $2",
+            &[&e.domain, &e.day],
+        )
+        .await?
+        .is_some();
+        if !known {
+            let domains: i64 = one(
+                c,
+                "SELECT count(*) FROM tls_report_days WHERE day = $1",
+                &[&e.day],
+            )
+            .await?
+            .get(0);
+            if domains as u64 >= limits.max_domains {
+                done.lost += e.count;
+                continue;
+            }
+        }
+        let rows: i64 = one(
+            c,
+            "INSERT INTO tls_report_days (domain, day, rows, dropped) VALUES ($1, $2, 0, 0)
+             ON CONFLICT (domain, day) DO UPDATE SET rows = tls_report_days.rows
+             RETURNING rows",
+            &[&e.domain, &e.day],
+        )
+        .await?
+        .get(0);
+        let counted = exec(
+            c,
+            "UPDATE tls_report_rows SET count = count + $5
+             WHERE domain = $1 AND day = $2 AND policy = $3 AND result = $4",
+            &[&e.domain, &e.day, &e.policy, &e.result, &count],
+        )
+        .await?;
+        if counted > 0 {
+            done.counted += e.count;
+            continue;
+        }
+        if rows as u64 >= limits.max_rows {
+            exec(
+                c,
+                "UPDATE tls_report_days SET dropped = dropped + $3 WHERE domain = $1 AND day = $2",
+                &[&e.domain, &e.day, &count],
+            )
+            .await?;
+            done.dropped += e.count;
+            continue;
+        }
+        exec(
+            c,
+            "INSERT INTO tls_report_rows (domain, day, policy, result, count)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&e.domain, &e.day, &e.policy, &e.result, &count],
+        )
+        .await?;
+        exec(
+            c,
+            "UPDATE tls_report_days SET rows = rows + 1 WHERE domain = $1 AND day = $2",
+            &[&e.domain, &e.day],
+        )
+        .await?;
+        done.counted += e.count;
+    }
+    Ok(done)
+}
+
+/// Takes one domain's day out (see [`crate::Store::tls_report_take`]):
+/// the day is locked with `SKIP LOCKED`, so a node taking at the same time
+/// takes another one, never the same.
+pub(super) async fn tls_report_take<C: GenericClient>(
+    c: &C,
+    before_day: i64,
+) -> Result<Option<TlsDay>, StoreError> {
+    let Some(r) = opt(
+        c,
+        "SELECT domain, day, dropped FROM tls_report_days WHERE day < $1
+         ORDER BY day, domain LIMIT 1 FOR UPDATE SKIP LOCKED",
+        &[&before_day],
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let mut day = TlsDay {
+        domain: r.get(0),
+        day: r.get(1),
+        rows: Vec::new(),
+        dropped: r.get::<_, i64>(2) as u64,
+    };
+    let st = c
+        .prepare_cached(
+            "DELETE FROM tls_report_rows WHERE domain = $1 AND day = $2
+             RETURNING policy, result, count",
+        )
+        .await?;
+    day.rows = c
+        .query(&st, &[&day.domain, &day.day])
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                r.get::<_, String>(0),
+                r.get::<_, String>(1),
+                r.get::<_, i64>(2) as u64,
+            )
+        })
+        .collect();
+    day.rows.sort();
+    exec(
+        c,
+        "DELETE FROM tls_report_days WHERE domain = $1 AND day = $2",
         &[&day.domain, &day.day],
     )
     .await?;

@@ -207,6 +207,24 @@ const MIGRATIONS: &[&str] = &[
         sent BIGINT NOT NULL,
         PRIMARY KEY (account_id, sender)
      );",
+    // 9: TLS-RPT reports: per policy domain and UTC day the rows counted
+    // and the sessions dropped, and each (policy, result) row's count.
+    "CREATE TABLE tls_report_days (
+        domain TEXT NOT NULL,
+        day BIGINT NOT NULL,
+        rows BIGINT NOT NULL,
+        dropped BIGINT NOT NULL,
+        PRIMARY KEY (domain, day)
+     );
+     CREATE INDEX tls_report_days_by_day ON tls_report_days (day);
+     CREATE TABLE tls_report_rows (
+        domain TEXT NOT NULL,
+        day BIGINT NOT NULL,
+        policy TEXT NOT NULL,
+        result TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (domain, day, policy, result)
+     );",
 ];
 
 /// Brings the schema up to date; returns the store's UIDL prefix.

@@ -1,7 +1,29 @@
-//! What TLS-RPT (RFC 8460) will report: the outcome of each TLS attempt
-//! under a policy, with the RFC's result types. The queue hands every
-//! [`TlsResult`] to one hook (`queue::Runner::tls_report`), which for now
-//! logs it; the daily reports (issue 13 point 6) will count them there.
+//! TLS-RPT (RFC 8460): the outcome of each TLS attempt under a policy,
+//! with the RFC's result types, counted per day and reported daily to the
+//! addresses the policy domain publishes at `_smtp._tls.DOMAIN`.
+//!
+//! The queue hands every [`TlsResult`] to one hook
+//! (`queue::Runner::tls_report`). With `[tls_reports]` on it goes to the
+//! [`Recorder`], which counts results in the store in batches from a task
+//! of its own ([`Store::tls_report_record`]), so delivery never waits for
+//! it and a store error is only logged. [`Reporter::send`] runs once a UTC
+//! day (and from the CLI): it takes each complete day out with
+//! [`Store::tls_report_take`] (atomic, so of several nodes one sends it),
+//! looks up the domain's record ([`txt`]), builds the JSON report
+//! ([`json`]) and the message carrying it ([`message`]) and queues it to
+//! each `mailto:` address ([`send`]).
+//!
+//! [`Store::tls_report_record`]: praisani_store::Store::tls_report_record
+//! [`Store::tls_report_take`]: praisani_store::Store::tls_report_take
+
+pub mod json;
+pub mod message;
+mod recorder;
+pub mod send;
+pub mod txt;
+
+pub use recorder::Recorder;
+pub use send::{ReportSettings, Reporter, Sent};
 
 use std::net::IpAddr;
 
@@ -104,6 +126,13 @@ pub struct TlsResult {
     pub policy_type: PolicyType,
     /// The policy domain (the recipient domain).
     pub policy_domain: String,
+    /// The policy as reported (`policy-string`: an MTA-STS policy's
+    /// lines); empty when no policy was found.
+    pub policy_string: Vec<String>,
+    /// The MX host patterns the policy lists (`mx-host`).
+    pub mx_host: Vec<String>,
+    /// Our address on the connection, when there was one.
+    pub sending_ip: Option<IpAddr>,
     /// The MX host, when the result is about a session.
     pub receiving_mx: Option<String>,
     /// Its address.
@@ -112,4 +141,16 @@ pub struct TlsResult {
     pub failure: Option<ResultType>,
     /// A human-readable account.
     pub detail: String,
+}
+
+/// Seconds in a day.
+pub const DAY: i64 = 86_400;
+
+/// How long from `now` (Unix seconds) until the next sending time:
+/// midnight UTC plus `delay`.
+pub fn until_next_send(now: i64, delay: std::time::Duration) -> std::time::Duration {
+    let delay = delay.as_secs().min(DAY as u64 - 1) as i64;
+    let today = now.div_euclid(DAY) * DAY + delay;
+    let next = if today > now { today } else { today + DAY };
+    std::time::Duration::from_secs((next - now) as u64)
 }
