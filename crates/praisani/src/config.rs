@@ -16,6 +16,7 @@ mod dnsbl;
 mod greylist;
 mod sending;
 mod spam;
+mod srs;
 mod tls_reports;
 mod trust;
 pub use addressing::AddressingConfig;
@@ -24,6 +25,7 @@ pub use dnsbl::{CheckAt, DnsblConfig};
 pub use greylist::GreylistConfig;
 pub use sending::SendingConfig;
 pub use spam::SpamConfig;
+pub use srs::SrsConfig;
 pub use tls_reports::TlsReportsConfig;
 pub use trust::TrustConfig;
 
@@ -85,6 +87,8 @@ pub struct Config {
     pub dmarc_reports: DmarcReportsConfig,
     /// TLS-RPT reports about our outbound TLS.
     pub tls_reports: TlsReportsConfig,
+    /// The Sender Rewriting Scheme for forwarded mail and its bounces.
+    pub srs: SrsConfig,
 }
 
 /// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
@@ -787,6 +791,7 @@ impl Default for Config {
             sending: SendingConfig::default(),
             dmarc_reports: DmarcReportsConfig::default(),
             tls_reports: TlsReportsConfig::default(),
+            srs: SrsConfig::default(),
         }
     }
 }
@@ -1034,6 +1039,7 @@ impl Config {
         config.sending.policy()?;
         config.dmarc_reports.validate(&config.hostname)?;
         config.tls_reports.validate(&config.hostname)?;
+        config.srs.validate(&config.hostname)?;
         Ok(config)
     }
 

@@ -916,3 +916,6 @@ conformance_test!(tls_reports, |s: PostgresStore| async move {
 conformance_test!(vacations, |s: PostgresStore| async move {
     conformance::vacations(Arc::new(s)).await
 });
+conformance_test!(srs_secret, |s: PostgresStore| async move {
+    conformance::srs_secret(Arc::new(s)).await
+});
