@@ -482,3 +482,56 @@ print('OK')
     assert_eq!(msgs.len(), 1, "{msgs:?}");
     assert!(contains(&msgs[0], b"Subject: under tls"));
 }
+
+/// Through the smarthost: REQUIRETLS mail goes there only when its
+/// certificate is verified (`smarthost_verify_tls`), with REQUIRETLS on
+/// MAIL FROM; an unverified smarthost gets none of it, and the sender a
+/// 5.7.30 bounce.
+#[test]
+fn requiretls_through_the_smarthost_needs_its_certificate_verified() {
+    require_tool!("python3");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let port = free_port();
+    let cert = ca.issue(&["127.0.0.1"]).write(dir.path(), "hop");
+    let hop = FakeMx::start(dir.path(), "127.0.0.1", port, cert, true);
+    let sender = |verify: bool| {
+        Server::start_extra(
+            ServerOpts::default(),
+            ExtraConfig {
+                tls_listeners: true,
+                tables: format!(
+                    "[delivery]\nretry = [\"1h\"]\nsmarthost = \"127.0.0.1:{port}\"\nsmarthost_verify_tls = {verify}\ntls_ca_file = \"{}\"\n",
+                    ca_file.display(),
+                ),
+                ..ExtraConfig::default()
+            },
+        )
+    };
+    let verified = sender(true);
+    submit_py(&verified, "r@final.test", "rtls-via-verified", true, "");
+    wait_for("the message at the smarthost", 30, || {
+        hop.got("rtls-via-verified").then_some(())
+    });
+    let cmds = hop.commands();
+    assert!(
+        cmds.lines()
+            .any(|l| l.starts_with("TLS MAIL FROM:") && l.ends_with(" REQUIRETLS")),
+        "{cmds}"
+    );
+
+    let unverified = sender(false);
+    submit_py(&unverified, "r@final.test", "rtls-via-unverified", true, "");
+    let bounce = wait_for("the bounce", 30, || {
+        unverified.fetch_all(DEMO_USER, DEMO_PASS).pop()
+    });
+    let bounce = String::from_utf8_lossy(&bounce).replace("\r\n ", " ");
+    assert!(bounce.contains("Status: 5.7.30"), "{bounce}");
+    assert!(
+        bounce.contains("127.0.0.1: the configured next hop's certificate is not verified"),
+        "{bounce}"
+    );
+    assert!(!hop.got("rtls-via-unverified"));
+}

@@ -29,9 +29,12 @@ fn refusal(text: String) -> Problem {
 }
 
 /// Whether `target` may take REQUIRETLS messages at all, before
-/// connecting, under the TLS it was given (`host_tls`, or `dane`).
+/// connecting, under the TLS it was given (`host_tls`, or `dane`);
+/// `by_mx`: it was found by an MX lookup (not a static route or the
+/// smarthost).
 pub(super) fn host_allowed(
     target: &Target,
+    by_mx: bool,
     host_tls: &HostTls,
     dane: Option<&DaneTls>,
 ) -> Result<(), Problem> {
@@ -48,6 +51,10 @@ pub(super) fn host_allowed(
     match host_tls {
         HostTls::VerifiedName(Some(p)) if p.enforce => Ok(()),
         HostTls::VerifiedName(None) if target.verify_tls => Ok(()),
+        _ if !by_mx => Err(refusal(format!(
+            "{}: the configured next hop's certificate is not verified (verify_tls)",
+            target.host
+        ))),
         _ => Err(refusal(format!(
             "{}: neither DANE nor an MTA-STS policy in enforce mode authenticates it",
             target.host
@@ -109,13 +116,13 @@ mod tests {
     #[test]
     fn only_authenticated_hosts() {
         let t = target(false);
-        assert!(host_allowed(&t, &HostTls::VerifiedName(Some(sts(true))), None).is_ok());
+        assert!(host_allowed(&t, true, &HostTls::VerifiedName(Some(sts(true))), None).is_ok());
         for h in [
             HostTls::Opportunistic,
             HostTls::ReportOnly(sts(false)),
             HostTls::VerifiedName(None),
         ] {
-            let e = host_allowed(&t, &h, None).unwrap_err();
+            let e = host_allowed(&t, true, &h, None).unwrap_err();
             assert_eq!(e.status, STATUS, "{h:?}");
             assert!(
                 e.text.starts_with("5.7.30 REQUIRETLS: mx.remote.test"),
@@ -124,8 +131,14 @@ mod tests {
             );
             assert!(is_refusal(&e));
         }
-        // The operator's verified next hop.
-        assert!(host_allowed(&target(true), &HostTls::VerifiedName(None), None).is_ok());
+        // The operator's next hop: verified, or not.
+        assert!(host_allowed(&target(true), false, &HostTls::VerifiedName(None), None).is_ok());
+        let e = host_allowed(&target(false), false, &HostTls::Opportunistic, None).unwrap_err();
+        assert!(
+            e.text.contains("is not verified (verify_tls)"),
+            "{}",
+            e.text
+        );
     }
 
     #[test]

@@ -169,7 +169,12 @@ impl Runner {
                 }
             };
             if requiretls
-                && let Err(problem) = requiretls::host_allowed(target, &host_tls, dane.as_ref())
+                && let Err(problem) = requiretls::host_allowed(
+                    target,
+                    route.mx_domain.is_some(),
+                    &host_tls,
+                    dane.as_ref(),
+                )
             {
                 tracing::info!(%domain, host = %target.host, "{}", problem.text);
                 last_error = problem;
