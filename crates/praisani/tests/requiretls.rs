@@ -13,7 +13,9 @@
 //! - `norequire.test`: `mx.norequire.test` (127.0.0.2), MTA-STS `enforce`
 //!   listing it; does not offer REQUIRETLS;
 //! - `badcert.test`: `mx.badcert.test` (127.0.0.3), MTA-STS `enforce`
-//!   listing it, but its certificate names another host.
+//!   listing it, but its certificate names another host;
+//! - `sender.test`: `mx.remote.test`, MTA-STS `enforce` listing it: the
+//!   domain of a remote sender whose mail we relay, to get its bounce.
 
 mod common;
 
@@ -29,6 +31,7 @@ const POLICIES: &[(&str, &str)] = &[
     ("remote.test", "mx.remote.test"),
     ("norequire.test", "mx.norequire.test"),
     ("badcert.test", "mx.badcert.test"),
+    ("sender.test", "mx.remote.test"),
 ];
 
 /// The HTTPS policy server: the file named after the request's Host.
@@ -147,6 +150,21 @@ s.login('demo@example.test', 'demo-pass')
 msg = 'From: demo@example.test\r\nTo: %s\r\nSubject: %s\r\n%s\r\n%s\r\n' % (
     to, subject, extra + '\r\n' if extra else '', body)
 s.sendmail('demo@example.test', [to], msg, mail_options=['REQUIRETLS'] if rtls else [])
+s.quit()
+print('OK')
+"#;
+
+/// Relays through the MX listener (the client is in `trusted_networks`)
+/// over STARTTLS with REQUIRETLS: argv = port, from, to, subject.
+const RELAY: &str = r#"
+import smtplib, ssl, sys
+port, frm, to, subject = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+s = smtplib.SMTP('127.0.0.1', port, timeout=30)
+s.starttls(context=ssl._create_unverified_context())
+s.ehlo('relay.test')
+assert s.has_extn('requiretls'), 'REQUIRETLS not offered on the MX listener'
+msg = 'From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nsecret body of %s\r\n' % (frm, to, subject, subject)
+s.sendmail(frm, [to], msg, mail_options=['REQUIRETLS'])
 s.quit()
 print('OK')
 "#;
@@ -330,6 +348,7 @@ fn requiretls_goes_only_where_tls_is_authenticated() {
         ServerOpts::default(),
         ExtraConfig {
             tls_listeners: true,
+            top: "trusted_networks = [\"127.0.0.1/32\"]\n".into(),
             tables: format!(
                 "[delivery]\nretry = [\"1h\"]\nnameservers = [\"{}\"]\nsmtp_port = {port}\nallow_internal_mx = true\ntls_ca_file = \"{}\"\nmta_sts_port = {https_port}\nmta_sts_timeout = \"5s\"\n",
                 dns.addr,
@@ -358,6 +377,17 @@ fn requiretls_goes_only_where_tls_is_authenticated() {
         true,
         "TLS-Required: No",
     );
+    let relay = python(
+        RELAY,
+        &[
+            &a.smtp_port.to_string(),
+            "x@sender.test",
+            "r@plain.test",
+            "rtls-relayed",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_py_ok(&relay, "relaying");
 
     wait_for("the messages at the good MX", 30, || {
         (good.got("rtls-delivered") && good.got("no-rtls")).then_some(())
@@ -373,6 +403,16 @@ fn requiretls_goes_only_where_tls_is_authenticated() {
         let q = queue_json(&a);
         (q.matches("\"attempts\":1").count() >= 2).then_some(())
     });
+    // The relayed message's bounce goes to its remote sender with
+    // REQUIRETLS, the header only.
+    let dsn = wait_for("the bounce at the remote sender's MX", 30, || {
+        good.messages()
+            .into_iter()
+            .find(|m| m.contains("Final-Recipient: rfc822;r@plain.test"))
+    });
+    assert!(dsn.contains("Subject: rtls-relayed"), "{dsn}");
+    assert!(!dsn.contains("secret body of rtls-relayed"), "{dsn}");
+    assert!(dsn.contains("Status: 5.7.30"), "{dsn}");
     let queue = a.cli(&["queue", "list"]);
     queue.assert_ok("queue list");
     let queue = queue.out();
@@ -381,11 +421,17 @@ fn requiretls_goes_only_where_tls_is_authenticated() {
     // over TLS.
     let cmds = good.commands();
     let mails: Vec<&str> = cmds.lines().filter(|l| l.contains("MAIL FROM:")).collect();
-    assert_eq!(mails.len(), 2, "{cmds}");
+    assert_eq!(mails.len(), 3, "{cmds}");
     assert_eq!(
         mails.iter().filter(|l| l.ends_with(" REQUIRETLS")).count(),
-        1,
+        2,
         "{cmds}"
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|l| l.starts_with("TLS MAIL FROM:<> ") && l.ends_with(" REQUIRETLS")),
+        "the bounce without REQUIRETLS: {cmds}"
     );
     assert!(mails.iter().all(|l| l.starts_with("TLS ")), "{cmds}");
     // The opportunistic-only domain shares the host: it never got that one.
@@ -426,6 +472,8 @@ fn requiretls_goes_only_where_tls_is_authenticated() {
         );
     }
     assert_eq!(bounces.len(), 2, "{bounces:?}");
+    // `queue list` shows what the sender asked.
+    assert!(queue.contains("  REQUIRETLS\n"), "{queue}");
 
     // (e) Without the header the same host is refused (the certificate
     // names another host); with REQUIRETLS too the header is ignored.

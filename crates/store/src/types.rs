@@ -292,6 +292,16 @@ pub enum SenderTls {
 }
 
 impl SenderTls {
+    /// How `queue list` shows it: `REQUIRETLS`, `TLS-Required: No`, or
+    /// nothing.
+    pub fn label(self) -> Option<&'static str> {
+        match self {
+            SenderTls::Policy => None,
+            SenderTls::Required => Some("REQUIRETLS"),
+            SenderTls::NotRequired => Some("TLS-Required: No"),
+        }
+    }
+
     /// As a queue row keeps it: NULL for [`SenderTls::Policy`].
     pub(crate) fn to_db(self) -> Option<&'static str> {
         match self {
