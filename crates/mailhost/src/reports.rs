@@ -57,7 +57,7 @@ pub async fn deliver_report(
 
 /// [`deliver_report`] for a report that must travel as `tls` asks when it
 /// is queued: a bounce of a REQUIRETLS message goes out with REQUIRETLS
-/// too (RFC 8689 section 6).
+/// too (RFC 8689, non-delivery).
 pub async fn deliver_report_tls(
     office: &Arc<PostOffice>,
     to: &str,
@@ -246,7 +246,7 @@ pub struct QuotaBounce {
     /// A stored copy of the message, whose header the report returns.
     pub copy: Copy,
     /// The message came with REQUIRETLS: so must its bounce travel
-    /// (RFC 8689 section 6).
+    /// (RFC 8689, non-delivery).
     pub requiretls: bool,
 }
 

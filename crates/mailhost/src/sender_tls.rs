@@ -9,7 +9,7 @@ use praisani_store::SenderTls;
 
 /// The sender's wish for a message with the header section `header`,
 /// given with REQUIRETLS on MAIL FROM or not. REQUIRETLS wins over the
-/// header field, which is then ignored (RFC 8689 section 5).
+/// header field, which is then ignored (RFC 8689).
 pub fn sender_tls(requiretls: bool, header: &[u8]) -> SenderTls {
     if requiretls {
         SenderTls::Required

@@ -276,7 +276,7 @@ pub struct Outbound {
 
 /// What the sender of a queued message asked of the TLS it travels over
 /// (RFC 8689): nothing, `REQUIRETLS` on MAIL FROM, or `TLS-Required: No`
-/// in the header. REQUIRETLS wins when both were given (section 5).
+/// in the header. REQUIRETLS wins when both were given.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SenderTls {
     /// Nothing asked: the destination's policy (MTA-STS, DANE) decides.

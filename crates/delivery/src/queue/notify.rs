@@ -124,7 +124,7 @@ impl Runner {
             .unwrap_or_else(Utc::now)
             .fixed_offset();
         // A REQUIRETLS message's bounce returns its header only, whatever
-        // RET asked (RFC 8689 section 6).
+        // RET asked (RFC 8689, non-delivery).
         let ret = match entry.tls {
             SenderTls::Required => Return::Headers,
             _ => entry.ret.unwrap_or(Return::Full),

@@ -1,4 +1,4 @@
-//! REQUIRETLS (RFC 8689 section 4.2.1) in the queue: which hosts may take
+//! REQUIRETLS (RFC 8689, the sender's requirements) in the queue: which hosts may take
 //! a message whose sender gave REQUIRETLS, and the `5.7.30` reasons when
 //! one may not. The session itself checks that the server offers
 //! REQUIRETLS after TLS, and the client engine sends it on MAIL FROM.
@@ -21,7 +21,7 @@ use crate::route::Target;
 use praisani_message::dsn::Status;
 use std::net::SocketAddr;
 
-/// `5.7.30`: REQUIRETLS support required (RFC 8689 section 7.5).
+/// `5.7.30`: REQUIRETLS support required (RFC 8689's status code).
 pub(super) const STATUS: Status = Status::new(5, 7, 30);
 
 fn refusal(text: String) -> Problem {

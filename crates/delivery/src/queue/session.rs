@@ -98,7 +98,7 @@ impl Runner {
     /// `TLS-Required: No` the destination's MTA-STS and DANE policies are
     /// left out; for REQUIRETLS only hosts that authenticate and offer
     /// REQUIRETLS take the messages, and when none could, they fail with
-    /// `5.7.30` (RFC 8689 section 4.2.1).
+    /// `5.7.30` (RFC 8689: returned as undeliverable).
     async fn deliver_group(
         &self,
         domain: &str,
@@ -213,7 +213,7 @@ impl Runner {
             }
         }
         if only_refusals && !pending.is_empty() {
-            // No server may take it: returned now (RFC 8689 section 4.2.1).
+            // No server may take it: returned now, as RFC 8689 requires.
             let problem = requiretls::undeliverable(domain, &last_error);
             return self.give_up(pending, &problem, true).await;
         }
