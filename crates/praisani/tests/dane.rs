@@ -598,18 +598,30 @@ print('OK')
 "#;
 
 /// REQUIRETLS (RFC 8689) under DANE: a host whose TLSA record matches
-/// takes the message (the receiver offers REQUIRETLS); a host whose TLSA
-/// records are all unusable cannot authenticate, so the message bounces
-/// with 5.7.30. `TLS-Required: No` delivers past a TLSA mismatch that
-/// keeps the same mail without it queued.
+/// takes the message (the receiver offers REQUIRETLS), and so does a host
+/// of secure MX records without TLSA records whose certificate verifies
+/// (the test CA trusted); a host whose TLSA records are all unusable
+/// cannot authenticate, so the message bounces with 5.7.30.
+/// `TLS-Required: No` delivers past a TLSA mismatch that keeps the same
+/// mail without it queued.
 #[test]
 fn requiretls_and_tls_required_no_under_dane() {
     if !have_dnssec_tools() {
         return;
     }
     let ca = TestCa::new();
-    let hosts = ["mx.dane.test", "mxpkix.dane.test", "mxbad.dane.test"];
-    let domains = ["ee.dane.test", "pkix.dane.test", "bad.dane.test"];
+    let hosts = [
+        "mx.dane.test",
+        "mxpkix.dane.test",
+        "mxbad.dane.test",
+        "mxweb.dane.test",
+    ];
+    let domains = [
+        "ee.dane.test",
+        "pkix.dane.test",
+        "bad.dane.test",
+        "web.dane.test",
+    ];
     let r = receiver(&ca, &hosts, &domains);
     let (b, cert) = (&r.server, &r.cert);
     let (_, spki) = der_and_spki(cert);
@@ -621,6 +633,7 @@ fn requiretls_and_tls_required_no_under_dane() {
         tlsa(p, "mxpkix", &format!("1 1 1 {}", sha256_hex(&spki))),
         mx("bad", "mxbad"),
         tlsa(p, "mxbad", &format!("3 1 1 {}", sha256_hex(b"another key"))),
+        mx("web", "mxweb"),
     ]
     .concat();
     let dns = Resolver::start(vec![Zone {
@@ -628,10 +641,14 @@ fn requiretls_and_tls_required_no_under_dane() {
         records,
         signing: Signing::Signed,
     }]);
-    let a = sender(&dns, p, "");
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca_file = ca_dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let a = sender(&dns, p, &format!("tls_ca_file = \"{}\"", ca_file.display()));
     let port = a.submission_port.to_string();
     for (to, subject, rtls, extra) in [
         ("r@ee.dane.test", "rtls via dane", "1", ""),
+        ("r@web.dane.test", "rtls via dnssec and pkix", "1", ""),
         ("r@pkix.dane.test", "rtls unauthenticated", "1", ""),
         ("r@bad.dane.test", "tls optional", "0", "TLS-Required: No"),
         ("r@bad.dane.test", "tls mismatch", "0", ""),
@@ -645,6 +662,8 @@ fn requiretls_and_tls_required_no_under_dane() {
     }
     let msg = delivered(b, "r@ee.dane.test");
     assert!(contains(&msg, b"Subject: rtls via dane"));
+    let msg = delivered(b, "r@web.dane.test");
+    assert!(contains(&msg, b"Subject: rtls via dnssec and pkix"));
     let msg = delivered(b, "r@bad.dane.test");
     assert!(contains(&msg, b"Subject: tls optional"));
     let bounce = wait_for("the 5.7.30 bounce", 30, || {

@@ -449,7 +449,7 @@ fn requiretls_goes_only_where_tls_is_authenticated() {
         (
             "r@plain.test",
             "rtls-opportunistic",
-            "neither DANE nor an MTA-STS policy in enforce mode authenticates it",
+            "neither DNSSEC, DANE nor an MTA-STS policy in enforce mode authenticates it",
         ),
         (
             "r@norequire.test",

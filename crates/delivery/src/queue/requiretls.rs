@@ -5,9 +5,11 @@
 //!
 //! A host qualifies when both its name and its certificate are
 //! authenticated: DANE with usable TLSA records (the MX records are
-//! DNSSEC-secure, the certificate matches the TLSA set), or an MTA-STS
-//! policy in `enforce` mode that lists it (the certificate then must chain
-//! to a trusted root and name the host), or a next hop the operator
+//! DNSSEC-secure, the certificate matches the TLSA set), or DNSSEC-secure
+//! MX records without TLSA records and a certificate that chains to a
+//! trusted root and names the host, or an MTA-STS policy in `enforce`
+//! mode that lists it (the certificate checked the same way), or a next
+//! hop the operator
 //! configured with `verify_tls` (a static route or the smarthost: no MX
 //! lookup to authenticate, the certificate verified). An MTA-STS policy
 //! in `testing` mode does not qualify: its owner asks that failures not
@@ -28,13 +30,20 @@ fn refusal(text: String) -> Problem {
     Problem::new(STATUS, format!("5.7.30 REQUIRETLS: {text}"))
 }
 
+/// How a host was found.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Found {
+    /// By an MX lookup (not a static route or the smarthost).
+    pub(super) by_mx: bool,
+    /// In DNSSEC-secure MX records, and DANE does not apply to it.
+    pub(super) mx_secure: bool,
+}
+
 /// Whether `target` may take REQUIRETLS messages at all, before
-/// connecting, under the TLS it was given (`host_tls`, or `dane`);
-/// `by_mx`: it was found by an MX lookup (not a static route or the
-/// smarthost).
+/// connecting, under the TLS it was given (`host_tls`, or `dane`).
 pub(super) fn host_allowed(
     target: &Target,
-    by_mx: bool,
+    found: Found,
     host_tls: &HostTls,
     dane: Option<&DaneTls>,
 ) -> Result<(), Problem> {
@@ -50,13 +59,13 @@ pub(super) fn host_allowed(
     }
     match host_tls {
         HostTls::VerifiedName(Some(p)) if p.enforce => Ok(()),
-        HostTls::VerifiedName(None) if target.verify_tls => Ok(()),
-        _ if !by_mx => Err(refusal(format!(
+        HostTls::VerifiedName(None) if target.verify_tls || found.mx_secure => Ok(()),
+        _ if !found.by_mx => Err(refusal(format!(
             "{}: the configured next hop's certificate is not verified (verify_tls)",
             target.host
         ))),
         _ => Err(refusal(format!(
-            "{}: neither DANE nor an MTA-STS policy in enforce mode authenticates it",
+            "{}: neither DNSSEC, DANE nor an MTA-STS policy in enforce mode authenticates it",
             target.host
         ))),
     }
@@ -105,6 +114,11 @@ mod tests {
         }
     }
 
+    const MX: Found = Found {
+        by_mx: true,
+        mx_secure: false,
+    };
+
     fn sts(enforce: bool) -> PolicyRef {
         PolicyRef {
             kind: PolicyType::Sts,
@@ -116,13 +130,13 @@ mod tests {
     #[test]
     fn only_authenticated_hosts() {
         let t = target(false);
-        assert!(host_allowed(&t, true, &HostTls::VerifiedName(Some(sts(true))), None).is_ok());
+        assert!(host_allowed(&t, MX, &HostTls::VerifiedName(Some(sts(true))), None).is_ok());
         for h in [
             HostTls::Opportunistic,
             HostTls::ReportOnly(sts(false)),
             HostTls::VerifiedName(None),
         ] {
-            let e = host_allowed(&t, true, &h, None).unwrap_err();
+            let e = host_allowed(&t, MX, &h, None).unwrap_err();
             assert_eq!(e.status, STATUS, "{h:?}");
             assert!(
                 e.text.starts_with("5.7.30 REQUIRETLS: mx.remote.test"),
@@ -131,9 +145,19 @@ mod tests {
             );
             assert!(is_refusal(&e));
         }
+        // Secure MX records and a verified certificate.
+        let secure = Found {
+            by_mx: true,
+            mx_secure: true,
+        };
+        assert!(host_allowed(&t, secure, &HostTls::VerifiedName(None), None).is_ok());
         // The operator's next hop: verified, or not.
-        assert!(host_allowed(&target(true), false, &HostTls::VerifiedName(None), None).is_ok());
-        let e = host_allowed(&target(false), false, &HostTls::Opportunistic, None).unwrap_err();
+        let hop = Found {
+            by_mx: false,
+            mx_secure: false,
+        };
+        assert!(host_allowed(&target(true), hop, &HostTls::VerifiedName(None), None).is_ok());
+        let e = host_allowed(&target(false), hop, &HostTls::Opportunistic, None).unwrap_err();
         assert!(
             e.text.contains("is not verified (verify_tls)"),
             "{}",

@@ -168,13 +168,22 @@ impl Runner {
                     }
                 }
             };
+            // REQUIRETLS to a host of DNSSEC-secure MX records without
+            // usable DANE: the MX is authenticated, so a certificate that
+            // verifies for its name completes what RFC 8689 asks.
+            let mx_secure = requiretls && dane_domain && dane.is_none();
+            let host_tls = match host_tls {
+                HostTls::Opportunistic | HostTls::ReportOnly(_) if mx_secure => {
+                    HostTls::VerifiedName(None)
+                }
+                other => other,
+            };
+            let by = requiretls::Found {
+                by_mx: route.mx_domain.is_some(),
+                mx_secure,
+            };
             if requiretls
-                && let Err(problem) = requiretls::host_allowed(
-                    target,
-                    route.mx_domain.is_some(),
-                    &host_tls,
-                    dane.as_ref(),
-                )
+                && let Err(problem) = requiretls::host_allowed(target, by, &host_tls, dane.as_ref())
             {
                 tracing::info!(%domain, host = %target.host, "{}", problem.text);
                 last_error = problem;
