@@ -180,6 +180,10 @@ pub struct Envelope {
     /// DSN ENVID value, not xtext-encoded (the engine encodes it); sent only when
     /// the server offers DSN.
     pub envid: Option<String>,
+    /// REQUIRETLS (RFC 8689): sent on MAIL FROM; the message is refused
+    /// (`5.7.30`, every recipient) unless the session's TLS is verified
+    /// and the server offers REQUIRETLS.
+    pub requiretls: bool,
 }
 
 impl Envelope {
@@ -193,6 +197,7 @@ impl Envelope {
             smtputf8: false,
             ret: None,
             envid: None,
+            requiretls: false,
         }
     }
 }
@@ -600,6 +605,12 @@ impl Client {
             ))
         } else if !valid_path(&envelope.from) {
             Some("553 5.1.7 invalid sender address".to_owned())
+        } else if envelope.requiretls && !(self.tls_verified && self.caps.requiretls) {
+            Some(
+                "550 5.7.30 REQUIRETLS support required: the server's TLS is not verified \
+                 or it does not offer REQUIRETLS"
+                    .to_owned(),
+            )
         } else {
             None
         };
@@ -941,6 +952,9 @@ impl Client {
             if let Some(envid) = &env.envid {
                 cmd.push_str(&format!(" ENVID={}", xtext(envid)));
             }
+        }
+        if env.requiretls {
+            cmd.push_str(" REQUIRETLS");
         }
         cmd.push_str("\r\n");
         cmd

@@ -26,6 +26,7 @@ pub mod quota;
 pub mod recipients;
 pub mod reports;
 pub mod retention;
+pub mod sender_tls;
 pub mod spam;
 pub mod srs;
 pub mod submission;

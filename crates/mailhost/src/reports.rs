@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use praisani_mailaddr::Address;
 use praisani_message::Language;
 use praisani_message::dsn::{self, Action, DsnRequest, RecipientStatus, Return};
-use praisani_store::{AccountId, MessageId, Outbound, OutboundRcpt, StoreError, Usage};
+use praisani_store::{AccountId, MessageId, Outbound, OutboundRcpt, SenderTls, StoreError, Usage};
 use std::sync::Arc;
 
 /// Why a message we write could not be delivered.
@@ -52,7 +52,22 @@ pub async fn deliver_report(
     smtputf8: bool,
     message: &[u8],
 ) -> Result<(), ReportError> {
-    let usage = deliver(office, to, smtputf8, message).await?;
+    deliver_report_tls(office, to, smtputf8, message, SenderTls::Policy).await
+}
+
+/// [`deliver_report`] for a report that must travel as `tls` asks when it
+/// is queued: a bounce of a REQUIRETLS message goes out with REQUIRETLS
+/// too (RFC 8689, non-delivery).
+pub async fn deliver_report_tls(
+    office: &Arc<PostOffice>,
+    to: &str,
+    smtputf8: bool,
+    message: &[u8],
+    tls: SenderTls,
+) -> Result<(), ReportError> {
+    let usage = deliver_checked(office, "", to, smtputf8, message, false, tls)
+        .await?
+        .usage;
     // Not checked against the quota, so it may cross a threshold.
     crate::quota::warn_if_due(office, usage);
     Ok(())
@@ -66,9 +81,11 @@ pub(crate) async fn deliver(
     smtputf8: bool,
     message: &[u8],
 ) -> Result<Vec<(AccountId, Usage)>, ReportError> {
-    Ok(deliver_checked(office, "", to, smtputf8, message, false)
-        .await?
-        .usage)
+    Ok(
+        deliver_checked(office, "", to, smtputf8, message, false, SenderTls::Policy)
+            .await?
+            .usage,
+    )
 }
 
 /// Delivers `message` (without Return-Path) to `to` like
@@ -81,7 +98,8 @@ pub async fn deliver_from(
     to: &str,
     message: &[u8],
 ) -> Result<(), ReportError> {
-    let delivered = deliver_checked(office, sender, to, false, message, false).await?;
+    let delivered =
+        deliver_checked(office, sender, to, false, message, false, SenderTls::Policy).await?;
     crate::quota::warn_if_due(office, delivered.usage);
     Ok(())
 }
@@ -96,7 +114,7 @@ pub(crate) async fn deliver_quota_checked(
     smtputf8: bool,
     message: &[u8],
 ) -> Result<Vec<(AccountId, Usage)>, ReportError> {
-    let d = deliver_checked(office, "", to, smtputf8, message, true).await?;
+    let d = deliver_checked(office, "", to, smtputf8, message, true, SenderTls::Policy).await?;
     if !d.stored {
         tracing::info!(%to, "not delivered: the mailbox is full");
     }
@@ -120,6 +138,7 @@ async fn deliver_checked(
     smtputf8: bool,
     message: &[u8],
     check_quota: bool,
+    tls: SenderTls,
 ) -> Result<Delivered, ReportError> {
     let store = &*office.store;
     let mut spool = store.new_spool();
@@ -169,6 +188,7 @@ async fn deliver_checked(
                 smtputf8: smtputf8 || !to.is_ascii(),
                 eight_bit: !dsn::is_seven_bit(message),
                 account: None,
+                tls,
             };
             store.accept(spool, &[], Some(out), false).await?;
             office.queue_wake.notify_one();
@@ -225,6 +245,9 @@ pub struct QuotaBounce {
     pub arrival: DateTime<Utc>,
     /// A stored copy of the message, whose header the report returns.
     pub copy: Copy,
+    /// The message came with REQUIRETLS: so must its bounce travel
+    /// (RFC 8689, non-delivery).
+    pub requiretls: bool,
 }
 
 /// Where a stored copy of a message is.
@@ -310,7 +333,12 @@ pub async fn quota_bounce(
         message_id: &message_id,
         max_attach: MAX_ATTACH,
     })?;
-    let delivered = deliver_checked(office, "", &b.sender, b.smtputf8, &report, true).await?;
+    let tls = if b.requiretls {
+        SenderTls::Required
+    } else {
+        SenderTls::Policy
+    };
+    let delivered = deliver_checked(office, "", &b.sender, b.smtputf8, &report, true, tls).await?;
     crate::quota::warn_if_due(office, delivered.usage);
     if !delivered.stored {
         tracing::info!(to = %b.sender, "no bounce for full mailboxes: the sender's own mailbox is full");

@@ -534,6 +534,9 @@ pub struct SmtpSettings {
     pub allow_utf8_headers_without_smtputf8: bool,
     /// Offer CHUNKING (RFC 3030, BDAT) on every SMTP listener (default on).
     pub chunking: bool,
+    /// Offer REQUIRETLS (RFC 8689) on every SMTP listener, under TLS only
+    /// (default on). Off, the MAIL FROM parameter is unknown (555).
+    pub requiretls: bool,
 }
 
 impl Default for SmtpSettings {
@@ -542,6 +545,7 @@ impl Default for SmtpSettings {
             auth_on_mx: false,
             allow_utf8_headers_without_smtputf8: false,
             chunking: true,
+            requiretls: true,
         }
     }
 }
@@ -1551,6 +1555,13 @@ mod tests {
         assert_eq!(c.pop3.languages, Language::ALL);
         assert!(!c.smtp.allow_utf8_headers_without_smtputf8);
         assert!(c.smtp.chunking);
+        assert!(c.smtp.requiretls);
+        assert!(
+            !Config::parse("[smtp]\nrequiretls = false")
+                .unwrap()
+                .smtp
+                .requiretls
+        );
         assert!(
             !Config::parse("[smtp]\nchunking = false")
                 .unwrap()

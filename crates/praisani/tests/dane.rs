@@ -745,3 +745,104 @@ fn dane_takes_precedence_over_mta_sts() {
     assert!(a1.fetch_all(DEMO_USER, DEMO_PASS).is_empty(), "bounced");
     assert!(a2.fetch_all(DEMO_USER, DEMO_PASS).is_empty(), "bounced");
 }
+
+/// Submits over STARTTLS with smtplib as the demo user: argv = port, to,
+/// subject, REQUIRETLS (1/0), an extra header line (or "").
+const SUBMIT_RTLS: &str = r#"
+import smtplib, ssl, sys
+port, to, subject, rtls, extra = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4] == '1', sys.argv[5]
+s = smtplib.SMTP('127.0.0.1', port, timeout=30)
+s.starttls(context=ssl._create_unverified_context())
+s.login('demo@example.test', 'demo-pass')
+msg = 'From: demo@example.test\r\nTo: %s\r\nSubject: %s\r\n%s\r\nbody of %s\r\n' % (
+    to, subject, extra + '\r\n' if extra else '', subject)
+s.sendmail('demo@example.test', [to], msg, mail_options=['REQUIRETLS'] if rtls else [])
+s.quit()
+print('OK')
+"#;
+
+/// REQUIRETLS (RFC 8689) under DANE: a host whose TLSA record matches
+/// takes the message (the receiver offers REQUIRETLS), and so does a host
+/// of secure MX records without TLSA records whose certificate verifies
+/// (the test CA trusted); a host whose TLSA records are all unusable
+/// cannot authenticate, so the message bounces with 5.7.30.
+/// `TLS-Required: No` delivers past a TLSA mismatch that keeps the same
+/// mail without it queued.
+#[test]
+fn requiretls_and_tls_required_no_under_dane() {
+    if !have_dnssec_tools() {
+        return;
+    }
+    let ca = TestCa::new();
+    let hosts = [
+        "mx.dane.test",
+        "mxpkix.dane.test",
+        "mxbad.dane.test",
+        "mxweb.dane.test",
+    ];
+    let domains = [
+        "ee.dane.test",
+        "pkix.dane.test",
+        "bad.dane.test",
+        "web.dane.test",
+    ];
+    let r = receiver(&ca, &hosts, &domains);
+    let (b, cert) = (&r.server, &r.cert);
+    let (_, spki) = der_and_spki(cert);
+    let p = b.smtp_port;
+    let records = [
+        mx("ee", "mx"),
+        tlsa(p, "mx", &format!("3 1 1 {}", sha256_hex(&spki))),
+        mx("pkix", "mxpkix"),
+        tlsa(p, "mxpkix", &format!("1 1 1 {}", sha256_hex(&spki))),
+        mx("bad", "mxbad"),
+        tlsa(p, "mxbad", &format!("3 1 1 {}", sha256_hex(b"another key"))),
+        mx("web", "mxweb"),
+    ]
+    .concat();
+    let dns = Resolver::start(vec![Zone {
+        origin: "dane.test",
+        records,
+        signing: Signing::Signed,
+    }]);
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca_file = ca_dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let a = sender(&dns, p, &format!("tls_ca_file = \"{}\"", ca_file.display()));
+    let port = a.submission_port.to_string();
+    for (to, subject, rtls, extra) in [
+        ("r@ee.dane.test", "rtls via dane", "1", ""),
+        ("r@web.dane.test", "rtls via dnssec and pkix", "1", ""),
+        ("r@pkix.dane.test", "rtls unauthenticated", "1", ""),
+        ("r@bad.dane.test", "tls optional", "0", "TLS-Required: No"),
+        ("r@bad.dane.test", "tls mismatch", "0", ""),
+    ] {
+        let out = python(
+            SUBMIT_RTLS,
+            &[&port, to, subject, rtls, extra],
+            Duration::from_secs(30),
+        );
+        assert_py_ok(&out, subject);
+    }
+    let msg = delivered(b, "r@ee.dane.test");
+    assert!(contains(&msg, b"Subject: rtls via dane"));
+    let msg = delivered(b, "r@web.dane.test");
+    assert!(contains(&msg, b"Subject: rtls via dnssec and pkix"));
+    let msg = delivered(b, "r@bad.dane.test");
+    assert!(contains(&msg, b"Subject: tls optional"));
+    let bounce = wait_for("the 5.7.30 bounce", 30, || {
+        a.fetch_all(DEMO_USER, DEMO_PASS).pop()
+    });
+    let bounce = String::from_utf8_lossy(&bounce).replace("\r\n ", " ");
+    assert!(
+        bounce.contains("Final-Recipient: rfc822;r@pkix.dane.test"),
+        "{bounce}"
+    );
+    assert!(bounce.contains("Status: 5.7.30"), "{bounce}");
+    assert!(bounce.contains("TLSA records are all unusable"), "{bounce}");
+    assert!(!bounce.contains("body of rtls unauthenticated"), "{bounce}");
+    assert!(b.fetch_all("r@pkix.dane.test", "rpw").is_empty());
+    let q = attempts(&a, 1);
+    assert!(q.contains("4.7.5 DANE"), "{q}");
+    assert_eq!(b.fetch_all("r@bad.dane.test", "rpw").len(), 1);
+}

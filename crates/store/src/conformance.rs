@@ -352,6 +352,38 @@ fn outbound(rcpts: &[&str]) -> Outbound {
         smtputf8: false,
         eight_bit: true,
         account: None,
+        tls: crate::SenderTls::Policy,
+    }
+}
+
+/// What the sender asked of the TLS (RFC 8689) is kept with the queue
+/// entry: by `queue_get` and by `queue_take_due`, each kind as given.
+pub async fn queue_sender_tls<S: Store + ?Sized>(store: &S) {
+    use crate::SenderTls;
+    let mut ids = Vec::new();
+    for tls in [
+        SenderTls::Policy,
+        SenderTls::Required,
+        SenderTls::NotRequired,
+    ] {
+        let mut spool = store.new_spool();
+        spool.write(b"Subject: tls\r\n\r\nx\r\n").unwrap();
+        let out = Outbound {
+            tls,
+            ..outbound(&["x@remote.test"])
+        };
+        let acc = store.accept(spool, &[], Some(out), true).await.unwrap();
+        ids.push((acc.queued.expect("queued"), tls));
+    }
+    for (id, tls) in &ids {
+        let entry = store.queue_get(*id).await.unwrap().unwrap();
+        assert_eq!(entry.tls, *tls, "{id}");
+    }
+    let taken = store.queue_take_due(i64::MAX / 2, 60, 10).await.unwrap();
+    assert_eq!(taken.len(), 3);
+    for entry in taken {
+        let want = ids.iter().find(|(id, _)| *id == entry.id).expect("ours").1;
+        assert_eq!(entry.tls, want, "{}", entry.id);
     }
 }
 

@@ -185,6 +185,7 @@ const TABLES: &[Table] = &[
             ("eight_bit", Bool),
             ("created", Int),
             ("account", Int),
+            ("tls_required", Text),
         ],
         order: "id",
     },

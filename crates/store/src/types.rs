@@ -270,6 +270,55 @@ pub struct Outbound {
     pub eight_bit: bool,
     /// The account that submitted it, whose hold holds it too.
     pub account: Option<AccountId>,
+    /// What the sender asked of the TLS on the way (RFC 8689).
+    pub tls: SenderTls,
+}
+
+/// What the sender of a queued message asked of the TLS it travels over
+/// (RFC 8689): nothing, `REQUIRETLS` on MAIL FROM, or `TLS-Required: No`
+/// in the header. REQUIRETLS wins when both were given.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SenderTls {
+    /// Nothing asked: the destination's policy (MTA-STS, DANE) decides.
+    #[default]
+    Policy,
+    /// `REQUIRETLS`: only over TLS whose server was authenticated (MX by
+    /// DNSSEC or MTA-STS, certificate by DANE or PKIX) and that offers
+    /// REQUIRETLS itself; else it fails with `5.7.30`.
+    Required,
+    /// `TLS-Required: No`: the destination's MTA-STS and DANE policies are
+    /// ignored; TLS is still used when offered.
+    NotRequired,
+}
+
+impl SenderTls {
+    /// How `queue list` shows it: `REQUIRETLS`, `TLS-Required: No`, or
+    /// nothing.
+    pub fn label(self) -> Option<&'static str> {
+        match self {
+            SenderTls::Policy => None,
+            SenderTls::Required => Some("REQUIRETLS"),
+            SenderTls::NotRequired => Some("TLS-Required: No"),
+        }
+    }
+
+    /// As a queue row keeps it: NULL for [`SenderTls::Policy`].
+    pub(crate) fn to_db(self) -> Option<&'static str> {
+        match self {
+            SenderTls::Policy => None,
+            SenderTls::Required => Some("requiretls"),
+            SenderTls::NotRequired => Some("no"),
+        }
+    }
+
+    /// Read back from a queue row (text this crate wrote).
+    pub(crate) fn from_db(text: Option<String>) -> SenderTls {
+        match text.as_deref() {
+            Some("requiretls") => SenderTls::Required,
+            Some("no") => SenderTls::NotRequired,
+            _ => SenderTls::Policy,
+        }
+    }
 }
 
 /// One outbound recipient.
@@ -386,6 +435,8 @@ pub struct QueueEntry {
     /// The account that submitted it (`None` for mail we write and for
     /// relayed mail of trusted networks).
     pub account: Option<AccountId>,
+    /// What the sender asked of the TLS on the way (RFC 8689).
+    pub tls: SenderTls,
 }
 
 /// Recipients just leased from the queue, each with its message's id, in

@@ -81,6 +81,7 @@ async fn upgrade_keeps_the_uidls_clients_know() {
              DROP TABLE mta_sts_policies;
              DROP TABLE send_counts; DROP TABLE send_recipients; DROP INDEX queue_by_account;
              ALTER TABLE queue DROP COLUMN account; ALTER TABLE accounts DROP COLUMN held;
+             ALTER TABLE queue DROP COLUMN tls_required;
              DROP TABLE dmarc_days; DROP TABLE dmarc_rows;
              DROP TABLE vacation_replies; DROP TABLE vacations;
              DROP TABLE tls_report_rows; DROP TABLE tls_report_days;
@@ -125,6 +126,12 @@ async fn queue() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_sender_tls() {
+    let (_d, s) = fresh();
+    conformance::queue_sender_tls(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_survives_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     let qid = {
@@ -144,6 +151,7 @@ async fn queue_survives_reopen() {
             smtputf8: false,
             eight_bit: false,
             account: None,
+            tls: Default::default(),
         };
         s.accept(spool, &[], Some(out), true)
             .await

@@ -184,6 +184,9 @@ conformance_test!(concurrent_writers, |s: PostgresStore| async move {
 conformance_test!(queue, |s: PostgresStore| async move {
     conformance::queue(&s).await
 });
+conformance_test!(queue_sender_tls, |s: PostgresStore| async move {
+    conformance::queue_sender_tls(&s).await
+});
 conformance_test!(quotas, |s: PostgresStore| async move {
     conformance::quotas(&s).await
 });
@@ -217,6 +220,7 @@ fn one_rcpt() -> Outbound {
         smtputf8: false,
         eight_bit: false,
         account: None,
+        tls: Default::default(),
     }
 }
 

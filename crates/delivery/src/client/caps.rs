@@ -2,8 +2,8 @@
 
 use smtp_proto::{
     AUTH_LOGIN, AUTH_PLAIN, EXT_8BIT_MIME, EXT_AUTH, EXT_CHUNKING, EXT_DSN,
-    EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS,
-    EhloResponse,
+    EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_REQUIRE_TLS, EXT_SIZE, EXT_SMTP_UTF8,
+    EXT_START_TLS, EhloResponse,
 };
 
 use super::reply::Reply;
@@ -36,6 +36,8 @@ pub struct Capabilities {
     pub chunking: bool,
     /// ENHANCEDSTATUSCODES (RFC 2034).
     pub enhanced_status_codes: bool,
+    /// REQUIRETLS (RFC 8689).
+    pub requiretls: bool,
 }
 
 impl Capabilities {
@@ -74,6 +76,7 @@ impl Capabilities {
         caps.auth_login = ehlo.auth_mechanisms & AUTH_LOGIN != 0;
         caps.chunking = has(EXT_CHUNKING);
         caps.enhanced_status_codes = has(EXT_ENHANCED_STATUS_CODES);
+        caps.requiretls = has(EXT_REQUIRE_TLS);
         if has(EXT_SIZE) {
             caps.size = Some(size_limit(reply));
         }

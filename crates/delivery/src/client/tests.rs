@@ -1024,3 +1024,32 @@ fn random_input_always_ends_in_closed() {
         assert_eq!(d.c.poll(), None);
     }
 }
+
+#[test]
+fn requiretls_only_over_verified_tls_to_a_server_that_offers_it() {
+    let mut env = envelope(&["a@mx"]);
+    env.requiretls = true;
+    let over = |trust: TlsTrust, keywords: &[&str]| {
+        let mut d = Driver::new(config()).with_message(env.clone(), b"x\r\n");
+        d.c = Client::new_tls(Arc::new(config()), trust);
+        after_ehlo(d, keywords)
+    };
+    let mut d = over(TlsTrust::Verified, &["REQUIRETLS"]);
+    assert_eq!(d.take(), "MAIL FROM:<alice@client.example> REQUIRETLS\r\n");
+    // Not offered, TLS not verified, no TLS at all: nothing sent, 5.7.30.
+    for mut d in [
+        over(TlsTrust::Verified, &["8BITMIME"]),
+        over(TlsTrust::Unverified, &["REQUIRETLS"]),
+        after_ehlo(
+            Driver::new(config()).with_message(env.clone(), b"x\r\n"),
+            &["REQUIRETLS"],
+        ),
+    ] {
+        assert_eq!(d.take(), "QUIT\r\n", "no MAIL sent");
+        assert!(
+            d.results(0)[0].starts_with("perm 550 5.7.30"),
+            "{:?}",
+            d.results(0)
+        );
+    }
+}

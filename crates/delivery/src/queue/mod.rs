@@ -31,6 +31,7 @@ mod dkim;
 mod notify;
 mod plan;
 mod record;
+mod requiretls;
 mod session;
 mod stream;
 mod tls;

@@ -10,7 +10,7 @@ use praisani_mailhost::reports::{self, MAX_ATTACH};
 use praisani_message::dsn::{
     self, Action, DsnRequest, Notify, RecipientStatus, Report, Return, Status,
 };
-use praisani_store::{AttemptResult, QueueEntry, QueueRcptId, QueuedRcpt};
+use praisani_store::{AttemptResult, QueueEntry, QueueRcptId, QueuedRcpt, SenderTls};
 
 /// One recipient's line in a delivery status notification.
 pub(super) struct Notice {
@@ -123,7 +123,12 @@ impl Runner {
             .single()
             .unwrap_or_else(Utc::now)
             .fixed_offset();
-        let ret = entry.ret.unwrap_or(Return::Full);
+        // A REQUIRETLS message's bounce returns its header only, whatever
+        // RET asked (RFC 8689, non-delivery).
+        let ret = match entry.tls {
+            SenderTls::Required => Return::Headers,
+            _ => entry.ret.unwrap_or(Return::Full),
+        };
         let from = format!("MAILER-DAEMON@{hostname}");
         let report = dsn::build(&DsnRequest {
             reporting_mta: hostname,
@@ -146,9 +151,15 @@ impl Runner {
                 return;
             }
         };
-        if let Err(e) =
-            reports::deliver_report(&self.office, &entry.sender, entry.smtputf8, &report).await
-        {
+        // And it travels with REQUIRETLS itself; `TLS-Required: No` is
+        // not passed on to the bounce.
+        let tls = match entry.tls {
+            SenderTls::Required => SenderTls::Required,
+            _ => SenderTls::Policy,
+        };
+        let sent =
+            reports::deliver_report_tls(&self.office, &entry.sender, entry.smtputf8, &report, tls);
+        if let Err(e) = sent.await {
             tracing::error!(queue = %entry.id, "cannot send the bounce: {e}");
         } else {
             tracing::info!(queue = %entry.id, to = %entry.sender, "bounce sent");
@@ -191,6 +202,7 @@ mod tests {
             size: 1,
             recipients: Vec::new(),
             account: None,
+            tls: Default::default(),
         };
         let retry = |e: &str| AttemptResult::Retry {
             next_attempt: 0,

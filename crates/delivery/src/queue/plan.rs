@@ -3,7 +3,7 @@
 
 use crate::client::{Envelope, Recipient};
 use praisani_message::dsn::Status;
-use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt};
+use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt, SenderTls};
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -110,6 +110,7 @@ pub(super) fn envelope_of(job: &Job) -> Envelope {
         smtputf8: entry.smtputf8,
         ret: entry.ret,
         envid: entry.envid.clone(),
+        requiretls: entry.tls == SenderTls::Required,
     }
 }
 
@@ -130,6 +131,7 @@ mod tests {
             created: 0,
             size: 10,
             account: None,
+            tls: Default::default(),
             recipients: to
                 .iter()
                 .enumerate()

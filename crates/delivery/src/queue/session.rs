@@ -5,15 +5,15 @@
 use super::dane::DaneTls;
 use super::plan::{Job, Outcome, Problem, envelope_of};
 use super::stream::OutStream;
-use super::tls_policy::{HostTls, PolicyRef};
-use super::{Runner, tls};
+use super::tls_policy::{HostTls, PolicyRef, TlsPolicy};
+use super::{Runner, requiretls, tls};
 use crate::client::{
     Client, ClientConfig, Credentials, DotStuffer, Event, RecipientResult, StartTlsPolicy, TlsTrust,
 };
-use crate::route::{Target, TlsMode};
+use crate::route::{Route, Target, TlsMode};
 use crate::tls_report::{ResultType, TlsResult};
 use praisani_message::dsn::Status;
-use praisani_store::{AttemptResult, QueueEntry};
+use praisani_store::{AttemptResult, QueueEntry, SenderTls};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -68,17 +68,66 @@ impl Runner {
                     .await;
             }
         };
-        let policy = self.tls_policy(&route).await;
+        // What each sender asked of the TLS (RFC 8689) sends its messages
+        // over hosts and sessions of their own.
+        let (required, rest): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|j| j.entry.tls == SenderTls::Required);
+        let (ignoring, jobs): (Vec<Job>, Vec<Job>) = rest
+            .into_iter()
+            .partition(|j| j.entry.tls == SenderTls::NotRequired);
+        let policy = if jobs.is_empty() && required.is_empty() {
+            TlsPolicy::Opportunistic
+        } else {
+            self.tls_policy(&route).await
+        };
+        for (wish, group) in [
+            (SenderTls::Policy, jobs),
+            (SenderTls::Required, required),
+            (SenderTls::NotRequired, ignoring),
+        ] {
+            if !group.is_empty() {
+                self.deliver_group(domain, &route, &policy, wish, group)
+                    .await;
+            }
+        }
+    }
+
+    /// Delivers jobs whose senders all asked the same of the TLS: over the
+    /// route's hosts in order, as [`Runner::deliver_batch`] describes. For
+    /// `TLS-Required: No` the destination's MTA-STS and DANE policies are
+    /// left out; for REQUIRETLS only hosts that authenticate and offer
+    /// REQUIRETLS take the messages, and when none could, they fail with
+    /// `5.7.30` (RFC 8689: returned as undeliverable).
+    async fn deliver_group(
+        &self,
+        domain: &str,
+        route: &Route,
+        policy: &TlsPolicy,
+        wish: SenderTls,
+        jobs: Vec<Job>,
+    ) {
+        let requiretls = wish == SenderTls::Required;
+        let policy = match wish {
+            SenderTls::NotRequired => &TlsPolicy::Opportunistic,
+            _ => policy,
+        };
         // DANE applies to the hosts only when the MX records are secure.
-        let dane_domain = match self.dane_domain(domain).await {
-            Ok(secure) => secure,
-            Err(problem) => return self.give_up(jobs, &problem, false).await,
+        let dane_domain = match wish {
+            SenderTls::NotRequired => false,
+            _ => match self.dane_domain(domain).await {
+                Ok(secure) => secure,
+                Err(problem) => return self.give_up(jobs, &problem, false).await,
+            },
         };
         let mut pending: VecDeque<Job> = jobs.into();
         let mut last_error = Problem::new(
             Status::new(4, 4, 1),
             format!("4.4.1 no server for {domain} could be reached"),
         );
+        // REQUIRETLS: every host refused as unauthenticated or without
+        // REQUIRETLS (nothing temporary) makes the failure permanent.
+        let mut only_refusals = requiretls;
         for target in route.hosts.iter() {
             let dane = if dane_domain && !pending.is_empty() {
                 match self.dane_target(domain, target).await {
@@ -86,6 +135,7 @@ impl Runner {
                     Err(problem) => {
                         tracing::debug!(%domain, host = %target.host, "trying the next server: {}", problem.text);
                         last_error = problem;
+                        only_refusals = false;
                         continue;
                     }
                 }
@@ -114,10 +164,32 @@ impl Runner {
                             refusal.text.clone(),
                         );
                         last_error = Problem::new(Status::new(4, 7, 5), refusal.text);
+                        only_refusals = false;
                         continue;
                     }
                 }
             };
+            // REQUIRETLS to a host of DNSSEC-secure MX records without
+            // usable DANE: the MX is authenticated, so a certificate that
+            // verifies for its name completes what RFC 8689 asks.
+            let mx_secure = requiretls && dane_domain && dane.is_none();
+            let host_tls = match host_tls {
+                HostTls::Opportunistic | HostTls::ReportOnly(_) if mx_secure => {
+                    HostTls::VerifiedName(None)
+                }
+                other => other,
+            };
+            let by = requiretls::Found {
+                by_mx: route.mx_domain.is_some(),
+                mx_secure,
+            };
+            if requiretls
+                && let Err(problem) = requiretls::host_allowed(target, by, &host_tls, dane.as_ref())
+            {
+                tracing::info!(%domain, host = %target.host, "{}", problem.text);
+                last_error = problem;
+                continue;
+            }
             for addr in &target.addrs {
                 if pending.is_empty() {
                     return;
@@ -131,6 +203,7 @@ impl Runner {
                         &host_tls,
                         *addr,
                         dane.as_ref(),
+                        requiretls,
                     )
                     .await;
                 // A message in flight when the connection ended has no
@@ -143,10 +216,16 @@ impl Runner {
                     Err(Fail::Permanent(e)) => return self.give_up(pending, &e, true).await,
                     Err(Fail::Next(e)) => {
                         tracing::debug!(%domain, %addr, "trying the next server: {}", e.text);
+                        only_refusals &= requiretls::is_refusal(&e);
                         last_error = e;
                     }
                 }
             }
+        }
+        if only_refusals && !pending.is_empty() {
+            // No server may take it: returned now, as RFC 8689 requires.
+            let problem = requiretls::undeliverable(domain, &last_error);
+            return self.give_up(pending, &problem, true).await;
         }
         self.give_up(pending, &last_error, false).await;
     }
@@ -155,7 +234,10 @@ impl Runner {
     /// after another until none is left or the connection ends. Each
     /// message's results are recorded as soon as the server gave them;
     /// `current` holds the message in flight. With `dane`, STARTTLS is
-    /// mandatory and its handshake checks the TLSA records.
+    /// mandatory and its handshake checks the TLSA records. With
+    /// `requiretls` the server must offer REQUIRETLS over TLS, or the
+    /// session ends before a message with a `5.7.30` reason.
+    #[allow(clippy::too_many_arguments)]
     async fn session(
         &self,
         pending: &mut VecDeque<Job>,
@@ -164,6 +246,7 @@ impl Runner {
         host_tls: &HostTls,
         addr: SocketAddr,
         dane: Option<&DaneTls>,
+        requiretls: bool,
     ) -> Result<(), Fail> {
         let timeout = self.settings.timeout;
         let tcp = match tokio::time::timeout(timeout.min(CONNECT_TIMEOUT), TcpStream::connect(addr))
@@ -208,6 +291,8 @@ impl Runner {
         // Under a testing policy: STARTTLS missing is reported once.
         let mut tls_up = false;
         let mut reported_plain = false;
+        // Why the server may not take REQUIRETLS messages, once known.
+        let mut refused: Option<Problem> = None;
         let (mut stream, mut client) = match target.tls {
             TlsMode::Implicit => {
                 let tls = tls::handshake(connector, tcp, &target.host)
@@ -255,6 +340,11 @@ impl Runner {
                             let failure = Some(ResultType::StarttlsNotSupported);
                             self.report_host(p, target, Some(addr), local, failure, text);
                         }
+                        if requiretls && !(tls_up && client.capabilities().requiretls) {
+                            refused = Some(requiretls::not_offered(&target.host, addr, tls_up));
+                            client.quit();
+                            continue;
+                        }
                         match pending.pop_front() {
                             Some(job) => {
                                 client.start_message(envelope_of(&job));
@@ -280,6 +370,9 @@ impl Runner {
                         }
                     }
                     Event::Closed(failure) => {
+                        if let Some(problem) = refused.take() {
+                            return Err(Fail::Next(problem));
+                        }
                         // No STARTTLS where DANE makes it mandatory.
                         if let (Some(f), Some(d)) = (&failure, dane)
                             && f.stage == "STARTTLS"

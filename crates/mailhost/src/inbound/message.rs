@@ -11,6 +11,7 @@ use super::trust::Held;
 use super::{Inbound, forward_key};
 use crate::Resolution;
 use crate::reports::{self, Copy, QuotaBounce};
+use crate::sender_tls::sender_tls;
 use crate::submission::{HeaderCapture, header_facts, missing_headers};
 use crate::{downgrade, outbound_policy, quota, trace, vacation};
 use praisani_mailaddr::Address;
@@ -56,6 +57,7 @@ struct BounceInfo {
     sender: String,
     smtputf8: bool,
     envid: Option<String>,
+    requiretls: bool,
 }
 
 /// A capture that lets everything through.
@@ -143,6 +145,7 @@ impl Inbound {
             sender: return_path.clone(),
             smtputf8: env.params.smtputf8,
             envid: env.params.envid.clone(),
+            requiretls: env.params.requiretls,
         };
         // Each remote recipient once, however often the client named it.
         let mut seen = std::collections::HashSet::new();
@@ -161,6 +164,8 @@ impl Inbound {
             smtputf8: env.params.smtputf8,
             eight_bit: env.params.body == praisani_smtp::Body::EightBitMime,
             account: self.account.as_ref().map(|a| a.id),
+            // TLS-Required: No in the header is read at the message's end.
+            tls: sender_tls(env.params.requiretls, b""),
         });
         // Mail from other servers: its header waits for the checks, and the
         // trace headers with it, so nothing is written before the body.
@@ -396,6 +401,14 @@ impl Inbound {
         } else {
             spool.head().to_vec()
         };
+        if let Some(out) = &mut m.outbound {
+            let header = if spool.head().is_empty() {
+                m.sniff.header()
+            } else {
+                spool.head()
+            };
+            out.tls = sender_tls(m.bounce.requiretls, header);
+        }
         let size = spool.len();
         // Only mail for our mailboxes can meet a full one.
         let no_bounce = !m.mailboxes.is_empty()
@@ -482,6 +495,7 @@ impl Inbound {
                     envid: info.envid,
                     arrival: chrono::Utc::now(),
                     copy,
+                    requiretls: info.requiretls,
                 },
             )
             .await;

@@ -22,6 +22,7 @@ fn queue_json(e: &QueueEntry) -> serde_json::Value {
         "envid": e.envid,
         "ret": e.ret.map(|r| r.as_param()),
         "smtputf8": e.smtputf8,
+        "tls": e.tls.label(),
         "recipients": e.recipients.iter().map(|r| json!({
             "address": r.rcpt.address,
             "state": r.state.to_string(),
@@ -45,6 +46,9 @@ fn queue_text(e: &QueueEntry) -> String {
         sender,
         time_text(e.created)
     );
+    if let Some(tls) = e.tls.label() {
+        out.push_str(&format!("  {tls}"));
+    }
     for r in &e.recipients {
         out.push_str(&format!("\n    {}  {}", r.rcpt.address, r.state));
         if r.state == RcptState::Pending {

@@ -282,6 +282,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
     smtp.max_messages_per_connection = limits.max_messages_per_connection;
     smtp.utf8_headers_need_smtputf8 = !config.smtp.allow_utf8_headers_without_smtputf8;
     smtp.chunking = config.smtp.chunking;
+    smtp.requiretls = config.smtp.requiretls;
     let pop3 = praisani_pop3::Config {
         implementation: format!("praisani {}", env!("CARGO_PKG_VERSION")),
         hostname: config.hostname.clone(),

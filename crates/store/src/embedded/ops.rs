@@ -20,7 +20,7 @@ use crate::{
     QueueEntry, QueueId, QueueRcptId, QueueTarget, QueuedRcpt, RcptState, Retention, Secrets,
     Spool, StoreError, Usage,
 };
-use crate::{Conflict, Language, MtaStsRecord, Subject, Vacation};
+use crate::{Conflict, Language, MtaStsRecord, SenderTls, Subject, Vacation};
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -671,8 +671,9 @@ pub(super) fn expire_account(
 
 fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<QueueId, StoreError> {
     c.prepare_cached(
-        "INSERT INTO queue (body_id, sender, envid, ret, smtputf8, eight_bit, created, account)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO queue
+            (body_id, sender, envid, ret, smtputf8, eight_bit, created, account, tls_required)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         body_id,
@@ -682,7 +683,8 @@ fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<Queue
         o.smtputf8,
         o.eight_bit,
         now,
-        o.account
+        o.account,
+        o.tls.to_db()
     ])?;
     let id = QueueId::new(c.last_insert_rowid());
     let mut ins = c.prepare_cached(
@@ -715,7 +717,7 @@ fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<Queue
 fn queue_header(c: &Connection, id: QueueId) -> Result<Option<QueueEntry>, StoreError> {
     Ok(c.prepare_cached(
         "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created, b.size,
-            q.account
+            q.account, q.tls_required
          FROM queue q JOIN bodies b ON b.id = q.body_id WHERE q.id = ?1",
     )?
     .query_row([id], |r| {
@@ -730,6 +732,7 @@ fn queue_header(c: &Connection, id: QueueId) -> Result<Option<QueueEntry>, Store
             size: r.get::<_, i64>(7)? as u64,
             recipients: Vec::new(),
             account: r.get(8)?,
+            tls: SenderTls::from_db(r.get(9)?),
         })
     })
     .optional()?)

@@ -22,7 +22,7 @@ use crate::{
     QueueId, QueueRcptId, QueueTarget, QueuedRcpt, RcptState, Retention, Secrets, Spool,
     StoreError, Usage,
 };
-use crate::{Conflict, Language, MtaStsRecord, Subject, Vacation};
+use crate::{Conflict, Language, MtaStsRecord, SenderTls, Subject, Vacation};
 use deadpool_postgres::GenericClient;
 use praisani_mailaddr::{Address, Domain};
 use tokio_postgres::Row;
@@ -814,8 +814,9 @@ pub(super) async fn enqueue<C: GenericClient>(
 ) -> Result<QueueId, StoreError> {
     let id: QueueId = one(
         c,
-        "INSERT INTO queue (body_id, sender, envid, ret, smtputf8, eight_bit, created, account)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO queue
+            (body_id, sender, envid, ret, smtputf8, eight_bit, created, account, tls_required)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         &[
             &body_id,
             &o.sender,
@@ -825,6 +826,7 @@ pub(super) async fn enqueue<C: GenericClient>(
             &o.eight_bit,
             &now,
             &o.account,
+            &o.tls.to_db(),
         ],
     )
     .await?
@@ -873,7 +875,7 @@ async fn queue_header<C: GenericClient>(
     Ok(opt(
         c,
         "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created, b.size,
-            q.account
+            q.account, q.tls_required
          FROM queue q JOIN bodies b ON b.id = q.body_id WHERE q.id = $1",
         &[&id],
     )
@@ -889,6 +891,7 @@ async fn queue_header<C: GenericClient>(
         size: r.get::<_, i64>(7) as u64,
         recipients: Vec::new(),
         account: r.get(8),
+        tls: SenderTls::from_db(r.get(9)),
     }))
 }
 

@@ -225,6 +225,9 @@ const MIGRATIONS: &[&str] = &[
         count BIGINT NOT NULL,
         PRIMARY KEY (domain, day, policy, result)
      );",
+    // 10: what the sender asked of the TLS on the way (RFC 8689):
+    // NULL, 'requiretls' or 'no' (TLS-Required: No).
+    "ALTER TABLE queue ADD COLUMN tls_required TEXT;",
 ];
 
 /// Brings the schema up to date; returns the store's UIDL prefix.
