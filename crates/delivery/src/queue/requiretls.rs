@@ -124,6 +124,8 @@ mod tests {
             kind: PolicyType::Sts,
             domain: "remote.test".into(),
             enforce,
+            strings: Vec::new(),
+            mx_hosts: Vec::new(),
         }
     }
 
