@@ -234,6 +234,20 @@ pub enum DomainCmd {
         #[arg(long, conflicts_with = "targets")]
         off: bool,
     },
+    /// Who besides the postmaster is told about the domain's accounts (an
+    /// account put on hold); without an address, show it.
+    Contact {
+        /// The domain.
+        domain: String,
+        /// The contact's address (may be outside this server).
+        address: Option<String>,
+        /// The language of the notices the contact gets.
+        #[arg(long, value_parser = lang_parser(), default_value = "en", requires = "address")]
+        lang: Language,
+        /// Remove the contact: only the postmaster is told.
+        #[arg(long, conflicts_with = "address")]
+        off: bool,
+    },
 }
 
 /// Retention settings: a number of days, "never", or "inherit".

@@ -513,6 +513,24 @@ fn an_account_over_its_limit_is_held_and_released() {
     let sink_port = free_port();
     let s = server("messages_per_hour = 2\nhold_on_limit = true", sink_port);
     s.add_user("s@example.test", "spw", &["--lang", "th"]);
+    // The domain's contact hears of holds too, in their own language.
+    s.add_user("it@example.test", "itpw", &[]);
+    let set = s.cli(&[
+        "--json",
+        "domain",
+        "contact",
+        "example.test",
+        "it@example.test",
+        "--lang",
+        "zh",
+    ]);
+    set.assert_ok("domain contact");
+    assert!(
+        set.out().contains(r#""address":"it@example.test""#)
+            && set.out().contains(r#""lang":"zh""#),
+        "{}",
+        set.out()
+    );
     // Two messages while remote.test is down: queued, pending.
     let got = submit_all(
         s.submission_port,
@@ -592,6 +610,31 @@ fn an_account_over_its_limit_is_held_and_released() {
     assert!(
         notice.contains("praisani user release s@example.test"),
         "{notice}"
+    );
+    // The domain contact's copy, in Chinese.
+    let copy = wait_for("the contact's hold notice", 20, || {
+        let out = python(
+            READ_NOTICES,
+            &[&s.pop3_port.to_string(), "it@example.test", "itpw"],
+            Duration::from_secs(30),
+        );
+        assert!(out.status.success(), "poplib: {}", out.describe());
+        let text = out.out();
+        text.contains("SUBJECT").then_some(text)
+    });
+    assert_eq!(copy.matches("SUBJECT").count(), 1, "one notice: {copy}");
+    assert!(
+        copy.contains("SUBJECT 账户 s@example.test 已被暂停发信"),
+        "{copy}"
+    );
+    assert!(copy.contains("LANG zh"), "{copy}");
+    assert!(
+        copy.contains("2 messages per hour for this account"),
+        "{copy}"
+    );
+    assert!(
+        copy.contains("praisani user release s@example.test"),
+        "{copy}"
     );
     // Release: the first message deleted by id, then the account released
     // and the second sent.

@@ -56,6 +56,42 @@ pub async fn domains<S: Store + ?Sized>(store: &S) {
     assert!(!store.is_hosted(&dom("other.test")).await.unwrap());
     let list = store.domain_list().await.unwrap();
     assert_eq!(list.len(), 2);
+    assert!(list.iter().all(|d| d.contact.is_none()));
+    // A contact (here outside the host, with a UTF-8 domain), changed, cleared.
+    let contact = crate::DomainContact {
+        address: addr("ฝ่ายไอที@บริษัท.ไทย"),
+        lang: crate::Language::Th,
+    };
+    store
+        .domain_set_contact(&dom(&alabel), Some(contact.clone()))
+        .await
+        .unwrap();
+    let shown = |list: Vec<crate::DomainInfo>, d: &str| {
+        list.into_iter()
+            .find(|i| i.domain == dom(d))
+            .unwrap()
+            .contact
+    };
+    assert_eq!(
+        shown(store.domain_list().await.unwrap(), "ตัวอย่าง.ไทย"),
+        Some(contact)
+    );
+    assert_eq!(
+        shown(store.domain_list().await.unwrap(), "example.test"),
+        None
+    );
+    store
+        .domain_set_contact(&dom("ตัวอย่าง.ไทย"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        shown(store.domain_list().await.unwrap(), "ตัวอย่าง.ไทย"),
+        None
+    );
+    assert!(matches!(
+        store.domain_set_contact(&dom("nope.test"), None).await,
+        Err(StoreError::NotFound(_))
+    ));
     store.account_add(account("a@example.test")).await.unwrap();
     let refused = store.domain_remove(&dom("example.test"), false).await;
     assert!(

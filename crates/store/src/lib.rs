@@ -143,6 +143,12 @@ pub trait Store: Send + Sync + 'static {
         domain: &Domain,
         quota_bytes: Option<u64>,
     ) -> Result<(), StoreError>;
+    /// Sets (or clears) the domain's contact.
+    async fn domain_set_contact(
+        &self,
+        domain: &Domain,
+        contact: Option<DomainContact>,
+    ) -> Result<(), StoreError>;
     /// Sets the retention its mailboxes inherit.
     async fn domain_set_retention(
         &self,

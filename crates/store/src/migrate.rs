@@ -114,6 +114,8 @@ const TABLES: &[Table] = &[
             ("used_bytes", Int),
             ("keep_after_retrieval", Int),
             ("keep_max_age", Int),
+            ("contact", Text),
+            ("contact_lang", Text),
         ],
         order: "id",
     },

@@ -392,6 +392,24 @@ impl ExpireReport {
     }
 }
 
+/// A domain's contact from its two stored columns: both or neither; an
+/// unknown language tag reads as the default (English), as for accounts.
+pub(crate) fn domain_contact(
+    address: Option<String>,
+    lang: Option<String>,
+) -> Result<Option<crate::DomainContact>, crate::StoreError> {
+    let Some(address) = address else {
+        return Ok(None);
+    };
+    let address = praisani_mailaddr::Address::parse(&address)
+        .map_err(|_| crate::error::corrupt("domain contact"))?;
+    let lang = lang
+        .as_deref()
+        .and_then(crate::Language::from_tag)
+        .unwrap_or_default();
+    Ok(Some(crate::DomainContact { address, lang }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,19 @@ pub struct DomainInfo {
     pub used_bytes: u64,
     /// Retention for its mailboxes (each may override).
     pub retention: Retention,
+    /// Who hears about the domain's accounts (hold notices), if anyone
+    /// besides the postmaster.
+    pub contact: Option<DomainContact>,
+}
+
+/// A hosted domain's contact: the address that gets notices about the
+/// domain's accounts, and their language. Often outside the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainContact {
+    /// Where notices go.
+    pub address: Address,
+    /// The language they are written in.
+    pub lang: Language,
 }
 
 /// New login secrets for an account, all derived from one password.

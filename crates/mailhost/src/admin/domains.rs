@@ -3,7 +3,7 @@
 
 use super::{AdminError, RetentionChange};
 use praisani_mailaddr::Domain;
-use praisani_store::{DomainInfo, Retention, Store};
+use praisani_store::{DomainContact, DomainInfo, Retention, Store};
 
 /// Hosts `domain`.
 pub async fn add(store: &dyn Store, domain: &Domain) -> Result<(), AdminError> {
@@ -29,6 +29,30 @@ pub async fn set_quota(
     quota_bytes: Option<u64>,
 ) -> Result<(), AdminError> {
     Ok(store.domain_set_quota(domain, quota_bytes).await?)
+}
+
+/// Sets (or with `None` clears) who besides the postmaster hears about the
+/// domain's accounts — today the notice that one was put on hold.
+pub async fn set_contact(
+    store: &dyn Store,
+    domain: &Domain,
+    contact: Option<DomainContact>,
+) -> Result<(), AdminError> {
+    Ok(store.domain_set_contact(domain, contact).await?)
+}
+
+/// The domain's contact, if it has one.
+pub async fn contact(
+    store: &dyn Store,
+    domain: &Domain,
+) -> Result<Option<DomainContact>, AdminError> {
+    store
+        .domain_list()
+        .await?
+        .into_iter()
+        .find(|i| i.domain == *domain)
+        .map(|i| i.contact)
+        .ok_or_else(|| AdminError::UnknownDomain(domain.clone()))
 }
 
 /// Changes the retention the domain's mailboxes inherit, starting from

@@ -1,5 +1,5 @@
-//! The notice to the postmaster that an account was put on hold, in the
-//! account's language (English, Thai, Chinese): which account, why, what
+//! The notice to the postmaster (and the domain's contact) that an account
+//! was put on hold, in the reader's language (English, Thai, Chinese): which account, why, what
 //! happens to its mail, and the commands that release it. Written like the
 //! quota warnings (UTF-8 in base64, RFC 2047 subject, `Auto-Submitted`)
 //! and delivered through [`crate::reports::deliver_report`].
@@ -123,35 +123,56 @@ pub fn hold_notice(
 }
 
 /// Tells the postmaster (`postmaster` in the configuration) that
-/// `account` was put on hold for `reason`, in the account's language.
-/// Without a postmaster configured the hold is only logged.
+/// `account` was put on hold for `reason`, in the account's language, and
+/// the account's domain contact (`praisani domain contact`) in theirs —
+/// once if they are the same address. Without either the hold is only
+/// logged. The first failure is answered after both were tried.
 pub async fn send(
     office: &Arc<PostOffice>,
     account: &Account,
     reason: &str,
 ) -> Result<(), ReportError> {
-    let Some(postmaster) = &office.settings.postmaster else {
-        tracing::warn!(account = %account.address, "no postmaster configured: the hold notice goes nowhere");
-        return Ok(());
+    let contact = match office.store.domain_list().await {
+        Ok(domains) => domains
+            .into_iter()
+            .find(|d| d.domain == *account.address.domain())
+            .and_then(|d| d.contact),
+        Err(e) => {
+            tracing::warn!(account = %account.address, "domain contact unknown: {e}");
+            None
+        }
     };
+    let mut to: Vec<(String, Language)> = Vec::new();
+    if let Some(postmaster) = &office.settings.postmaster {
+        to.push((postmaster.to_string(), account.lang));
+    }
+    if let Some(c) = contact {
+        let address = c.address.to_string();
+        if !to.iter().any(|(a, _)| a.eq_ignore_ascii_case(&address)) {
+            to.push((address, c.lang));
+        }
+    }
+    if to.is_empty() {
+        tracing::warn!(account = %account.address, "no postmaster or domain contact configured: the hold notice goes nowhere");
+        return Ok(());
+    }
     let host = &office.settings.hostname;
-    let to = postmaster.to_string();
     let shown = format!(
         "{}@{}",
         account.address.local(),
         account.address.domain().unicode()
     );
-    let message_id = format!("hold.{}.{}@{host}", account.id, Utc::now().timestamp());
-    let text = hold_notice(
-        &to,
-        &format!("postmaster@{}", account.address.domain().ascii()),
-        &shown,
-        reason,
-        host,
-        account.lang,
-        &message_id,
-    );
-    reports::deliver_report(office, &to, !to.is_ascii(), &text).await
+    let from = format!("postmaster@{}", account.address.domain().ascii());
+    let mut first_error = None;
+    for (n, (to, lang)) in to.iter().enumerate() {
+        let message_id = format!("hold.{}.{}.{n}@{host}", account.id, Utc::now().timestamp());
+        let text = hold_notice(to, &from, &shown, reason, host, *lang, &message_id);
+        if let Err(e) = reports::deliver_report(office, to, !to.is_ascii(), &text).await {
+            tracing::error!(account = %account.address, to = %to, "hold notice failed: {e}");
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use super::show::{retention_json, retention_text, size_text};
 use crate::cli::DomainCmd;
 use anyhow::Result;
 use praisani_mailhost::admin::{aliases, domains, parse_address, parse_domain, parse_quota};
-use praisani_store::Store;
+use praisani_store::{DomainContact, Store};
 use serde_json::json;
 
 /// Runs a `domain` subcommand.
@@ -84,11 +84,37 @@ pub async fn domain_cmd(store: &dyn Store, cmd: DomainCmd, json: bool) -> Result
                 );
             }
         }
+        DomainCmd::Contact {
+            domain: d,
+            address,
+            lang,
+            off,
+        } => {
+            let d = parse_domain(&d)?;
+            if off {
+                domains::set_contact(store, &d, None).await?;
+            } else if let Some(a) = address {
+                let contact = DomainContact {
+                    address: parse_address(&a)?,
+                    lang,
+                };
+                domains::set_contact(store, &d, Some(contact)).await?;
+            }
+            let c = domains::contact(store, &d).await?;
+            print(
+                json,
+                json!({"domain": d.unicode(), "contact": contact_json(c.as_ref())}),
+                || match &c {
+                    Some(c) => format!("contact of {d}: {} ({})", c.address, c.lang.tag()),
+                    None => format!("{d} has no contact: hold notices go to the postmaster only"),
+                },
+            );
+        }
         DomainCmd::List => {
             let list = domains::list(store).await?;
             let v: Vec<_> = list
                 .iter()
-                .map(|i| json!({"domain": i.domain.unicode(), "ascii": i.domain.ascii(), "accounts": i.accounts, "aliases": i.aliases, "used_bytes": i.used_bytes, "quota_bytes": i.quota_bytes, "retention": retention_json(i.retention)}))
+                .map(|i| json!({"domain": i.domain.unicode(), "ascii": i.domain.ascii(), "accounts": i.accounts, "aliases": i.aliases, "used_bytes": i.used_bytes, "quota_bytes": i.quota_bytes, "retention": retention_json(i.retention), "contact": contact_json(i.contact.as_ref())}))
                 .collect();
             print(json, json!(v), || {
                 list.iter()
@@ -113,4 +139,12 @@ pub async fn domain_cmd(store: &dyn Store, cmd: DomainCmd, json: bool) -> Result
         }
     }
     Ok(())
+}
+
+/// A contact as `--json` shows it.
+fn contact_json(c: Option<&DomainContact>) -> serde_json::Value {
+    match c {
+        Some(c) => json!({"address": c.address.to_string(), "lang": c.lang.tag()}),
+        None => serde_json::Value::Null,
+    }
 }

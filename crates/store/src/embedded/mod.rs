@@ -18,10 +18,10 @@ use crate::policy::sweep_plan;
 use crate::sending::{SendCharge, SendLimits, SendOutcome, Ticket};
 use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
 use crate::{
-    Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, ExpireReport,
-    HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord, NewAccount,
-    NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, QueueTarget, Retention, Secrets,
-    Spool, Store, StoreError, Vacation,
+    Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainContact, DomainInfo,
+    ExpireReport, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord,
+    NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, QueueTarget, Retention,
+    Secrets, Spool, Store, StoreError, Vacation,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -208,6 +208,18 @@ impl Store for EmbeddedStore {
         self.inner
             .writer
             .run(move |c| ops::domain_set_quota(c, &d, quota_bytes))
+            .await
+    }
+
+    async fn domain_set_contact(
+        &self,
+        domain: &Domain,
+        contact: Option<DomainContact>,
+    ) -> Result<(), StoreError> {
+        let d = domain.clone();
+        self.inner
+            .writer
+            .run(move |c| ops::domain_set_contact(c, &d, contact.as_ref()))
             .await
     }
 

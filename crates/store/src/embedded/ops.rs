@@ -20,7 +20,7 @@ use crate::{
     QueueEntry, QueueId, QueueRcptId, QueueTarget, QueuedRcpt, RcptState, Retention, Secrets,
     Spool, StoreError, Usage,
 };
-use crate::{Conflict, Language, MtaStsRecord, SenderTls, Subject, Vacation};
+use crate::{Conflict, DomainContact, Language, MtaStsRecord, SenderTls, Subject, Vacation};
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -92,7 +92,8 @@ pub(super) fn domain_list(c: &Connection) -> Result<Vec<DomainInfo>, StoreError>
         "SELECT d.name,
                 (SELECT count(*) FROM accounts a WHERE a.domain_id = d.id),
                 (SELECT count(*) FROM aliases s WHERE s.domain_id = d.id),
-                d.quota_bytes, d.used_bytes, d.keep_after_retrieval, d.keep_max_age
+                d.quota_bytes, d.used_bytes, d.keep_after_retrieval, d.keep_max_age,
+                d.contact, d.contact_lang
          FROM domains d ORDER BY d.name",
     )?;
     let rows = st.query_map([], |r| {
@@ -103,11 +104,13 @@ pub(super) fn domain_list(c: &Connection) -> Result<Vec<DomainInfo>, StoreError>
             r.get::<_, Option<i64>>(3)?,
             r.get::<_, i64>(4)?,
             Retention::from_db(r.get(5)?, r.get(6)?),
+            r.get::<_, Option<String>>(7)?,
+            r.get::<_, Option<String>>(8)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (name, accounts, aliases, quota, used, retention) = row?;
+        let (name, accounts, aliases, quota, used, retention, contact, lang) = row?;
         out.push(DomainInfo {
             domain: Domain::parse(&name).map_err(|_| corrupt("domain name"))?,
             accounts: accounts as u64,
@@ -115,6 +118,7 @@ pub(super) fn domain_list(c: &Connection) -> Result<Vec<DomainInfo>, StoreError>
             quota_bytes: quota.map(|q| q as u64),
             used_bytes: used.max(0) as u64,
             retention,
+            contact: crate::policy::domain_contact(contact, lang)?,
         });
     }
     Ok(out)
@@ -317,6 +321,23 @@ pub(super) fn domain_set_quota(
     c.execute(
         "UPDATE domains SET quota_bytes = ?1 WHERE id = ?2",
         params![quota.map(|q| i64::try_from(q).unwrap_or(i64::MAX)), id],
+    )?;
+    Ok(())
+}
+
+pub(super) fn domain_set_contact(
+    c: &Connection,
+    d: &Domain,
+    contact: Option<&DomainContact>,
+) -> Result<(), StoreError> {
+    let id = require_domain(c, d)?;
+    c.execute(
+        "UPDATE domains SET contact = ?1, contact_lang = ?2 WHERE id = ?3",
+        params![
+            contact.map(|k| k.address.to_string()),
+            contact.map(|k| k.lang.tag()),
+            id
+        ],
     )?;
     Ok(())
 }

@@ -242,6 +242,10 @@ const MIGRATIONS: &[&str] = &[
     // 15: what the sender asked of the TLS on the way (RFC 8689):
     // NULL, 'requiretls' or 'no' (TLS-Required: No).
     "ALTER TABLE queue ADD COLUMN tls_required TEXT;",
+    // 16: a domain's contact for notices about its accounts, and its
+    // language tag (both NULL: none).
+    "ALTER TABLE domains ADD COLUMN contact TEXT;
+     ALTER TABLE domains ADD COLUMN contact_lang TEXT;",
 ];
 
 /// Brings the schema up to date.

@@ -61,10 +61,10 @@ use crate::policy::{Expired, sweep_plan};
 use crate::sending::{SendCharge, SendLimits, SendOutcome, Ticket};
 use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
 use crate::{
-    Accepted, Account, AccountId, Alias, AttemptResult, BodySource, BodyStream, DomainInfo,
-    ExpireReport, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord,
-    NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, QueueTarget, Retention,
-    Secrets, Spool, Store, StoreError, Vacation,
+    Accepted, Account, AccountId, Alias, AttemptResult, BodySource, BodyStream, DomainContact,
+    DomainInfo, ExpireReport, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta,
+    MtaStsRecord, NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId,
+    QueueTarget, Retention, Secrets, Spool, Store, StoreError, Vacation,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -341,6 +341,19 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         write!(self, |tx| ops::domain_set_quota(&tx, domain, quota_bytes)
             .await?)
+    }
+
+    async fn domain_set_contact(
+        &self,
+        domain: &Domain,
+        contact: Option<DomainContact>,
+    ) -> Result<(), StoreError> {
+        write!(self, |tx| ops::domain_set_contact(
+            &tx,
+            domain,
+            contact.as_ref()
+        )
+        .await?)
     }
 
     async fn domain_set_retention(

@@ -22,7 +22,7 @@ use crate::{
     QueueId, QueueRcptId, QueueTarget, QueuedRcpt, RcptState, Retention, Secrets, Spool,
     StoreError, Usage,
 };
-use crate::{Conflict, Language, MtaStsRecord, SenderTls, Subject, Vacation};
+use crate::{Conflict, DomainContact, Language, MtaStsRecord, SenderTls, Subject, Vacation};
 use deadpool_postgres::GenericClient;
 use praisani_mailaddr::{Address, Domain};
 use tokio_postgres::Row;
@@ -154,7 +154,7 @@ pub(super) async fn domain_list<C: GenericClient>(c: &C) -> Result<Vec<DomainInf
                 d.quota_bytes,
                 (SELECT coalesce(sum(a.used_bytes), 0)::bigint FROM accounts a
                  WHERE a.domain_id = d.id),
-                d.keep_after_retrieval, d.keep_max_age
+                d.keep_after_retrieval, d.keep_max_age, d.contact, d.contact_lang
          FROM domains d ORDER BY d.name",
         &[],
     )
@@ -168,6 +168,7 @@ pub(super) async fn domain_list<C: GenericClient>(c: &C) -> Result<Vec<DomainInf
             quota_bytes: r.get::<_, Option<i64>>(3).map(|q| q as u64),
             used_bytes: r.get::<_, i64>(4).max(0) as u64,
             retention: Retention::from_db(r.get(5), r.get(6)),
+            contact: crate::policy::domain_contact(r.get(7), r.get(8))?,
         });
     }
     Ok(out)
@@ -398,6 +399,27 @@ pub(super) async fn domain_set_quota<C: GenericClient>(
         "UPDATE domains SET quota_bytes = $1 WHERE name = $2",
         &[
             &quota.map(|q| i64::try_from(q).unwrap_or(i64::MAX)),
+            &d.ascii(),
+        ],
+    )
+    .await?;
+    if n == 0 {
+        return Err(StoreError::NotFound(Subject::Domain(d.clone())));
+    }
+    Ok(())
+}
+
+pub(super) async fn domain_set_contact<C: GenericClient>(
+    c: &C,
+    d: &Domain,
+    contact: Option<&DomainContact>,
+) -> Result<(), StoreError> {
+    let n = exec(
+        c,
+        "UPDATE domains SET contact = $1, contact_lang = $2 WHERE name = $3",
+        &[
+            &contact.map(|k| k.address.to_string()),
+            &contact.map(|k| k.lang.tag()),
             &d.ascii(),
         ],
     )
