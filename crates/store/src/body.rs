@@ -79,3 +79,20 @@ impl ChunkCursor {
         }
     }
 }
+
+/// A body opened as (id, chunk count, first chunk) with a copy's own
+/// `prefix` (see [`crate::Spool::set_prefix`]) put in front of its first
+/// chunk, so readers see the copy as one stream. A body without chunks
+/// gets one: the prefix.
+pub(crate) fn with_prefix(
+    prefix: Option<Vec<u8>>,
+    (body_id, chunks, first): (i64, i64, Option<Vec<u8>>),
+) -> (i64, i64, Option<Vec<u8>>) {
+    match prefix.filter(|p| !p.is_empty()) {
+        None => (body_id, chunks, first),
+        Some(mut p) => {
+            p.extend_from_slice(first.as_deref().unwrap_or_default());
+            (body_id, chunks.max(1), Some(p))
+        }
+    }
+}

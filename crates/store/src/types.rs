@@ -252,6 +252,24 @@ pub struct HeaderDowngrade {
     pub header: Option<Vec<u8>>,
 }
 
+impl HeaderDowngrade {
+    /// The downgrade of a copy that starts with its own `prefix` (see
+    /// [`crate::Spool::set_prefix`]) ahead of a body whose first
+    /// `original_len` octets `header` replaces: the prefix is kept in
+    /// front of the replacement, so a reader skipping `original_len`
+    /// octets of the copy skips it too and sizes stay exact.
+    pub(crate) fn after_prefix(
+        prefix: &[u8],
+        original_len: u64,
+        header: Option<Vec<u8>>,
+    ) -> HeaderDowngrade {
+        HeaderDowngrade {
+            original_len: original_len + prefix.len() as u64,
+            header: header.map(|h| [prefix, &h].concat()),
+        }
+    }
+}
+
 /// A message for other servers, as accepted: the envelope the outbound
 /// queue needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -268,8 +286,16 @@ pub struct Outbound {
     pub smtputf8: bool,
     /// The message has 8-bit content.
     pub eight_bit: bool,
-    /// The account that submitted it, whose hold holds it too.
+    /// The account that submitted it, whose hold holds it too (for a
+    /// forwarded copy: the forwarding mailbox's account).
     pub account: Option<AccountId>,
+    /// Header lines (each ending in CRLF) this entry's copy starts with,
+    /// ahead of the body it shares with the mailbox copies: a forwarded
+    /// copy's `Delivered-To:`. Empty for none.
+    pub prefix: Vec<u8>,
+    /// A copy we forward (an alias or a mailbox's forward to another
+    /// server): the queue ARC-seals it.
+    pub forwarded: bool,
 }
 
 /// One outbound recipient.
@@ -386,6 +412,8 @@ pub struct QueueEntry {
     /// The account that submitted it (`None` for mail we write and for
     /// relayed mail of trusted networks).
     pub account: Option<AccountId>,
+    /// A copy we forward: the queue ARC-seals it.
+    pub forwarded: bool,
 }
 
 /// Recipients just leased from the queue, each with its message's id, in
@@ -462,8 +490,8 @@ impl AttemptResult {
 pub struct Accepted {
     /// The mailbox message ids, in the order of the local recipients.
     pub messages: Vec<MessageId>,
-    /// The queue entry for the remote recipients, if any.
-    pub queued: Option<QueueId>,
+    /// The queue entries, in the order of the outbound copies given.
+    pub queued: Vec<QueueId>,
     /// Local recipients whose quota refused the message: nothing was
     /// stored for them (their entries in `messages` are missing).
     pub refused: Vec<QuotaRefusal>,
@@ -628,4 +656,13 @@ pub struct Vacation {
     pub ends: Option<i64>,
     /// At most one reply per sender in this many days.
     pub interval_days: u32,
+}
+
+/// A mailbox's forwarding: where its mail also (or only) goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Forward {
+    /// The addresses its mail is forwarded to, in the order given.
+    pub targets: Vec<Address>,
+    /// A copy is kept in the mailbox too.
+    pub keep: bool,
 }

@@ -83,6 +83,9 @@ async fn upgrade_keeps_the_uidls_clients_know() {
              ALTER TABLE queue DROP COLUMN account; ALTER TABLE accounts DROP COLUMN held;
              DROP TABLE dmarc_days; DROP TABLE dmarc_rows;
              DROP TABLE vacation_replies; DROP TABLE vacations;
+             DROP TABLE forward_targets; DROP TABLE forwards;
+             ALTER TABLE messages DROP COLUMN prefix; ALTER TABLE queue DROP COLUMN prefix;
+             ALTER TABLE queue DROP COLUMN forwarded;
              PRAGMA user_version = 7;",
         )
         .expect("downgrade");
@@ -143,12 +146,13 @@ async fn queue_survives_reopen() {
             smtputf8: false,
             eight_bit: false,
             account: None,
+            prefix: Vec::new(),
+            forwarded: false,
         };
-        s.accept(spool, &[], Some(out), true)
+        s.accept(spool, &[], vec![out], true)
             .await
             .expect("accept")
-            .queued
-            .expect("queued")
+            .queued[0]
     };
     let s = EmbeddedStore::open(dir.path()).expect("reopen");
     let e = s.queue_get(qid).await.expect("get").expect("still queued");
@@ -249,4 +253,10 @@ async fn dmarc_reports() {
 async fn vacations() {
     let (_d, s) = fresh();
     conformance::vacations(Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding() {
+    let (_d, s) = fresh();
+    conformance::forwarding(&s).await;
 }
