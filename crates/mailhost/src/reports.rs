@@ -142,7 +142,7 @@ async fn deliver_checked(
     };
     match local {
         Some(ids) if !ids.is_empty() => {
-            let accepted = store.accept(spool, &ids, None, check_quota).await?;
+            let accepted = store.accept(spool, &ids, Vec::new(), check_quota).await?;
             return Ok(Delivered {
                 stored: !accepted.messages.is_empty(),
                 usage: accepted.usage,
@@ -169,8 +169,10 @@ async fn deliver_checked(
                 smtputf8: smtputf8 || !to.is_ascii(),
                 eight_bit: !dsn::is_seven_bit(message),
                 account: None,
+                prefix: Vec::new(),
+                forwarded: false,
             };
-            store.accept(spool, &[], Some(out), false).await?;
+            store.accept(spool, &[], vec![out], false).await?;
             office.queue_wake.notify_one();
         }
     }

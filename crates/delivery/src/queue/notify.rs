@@ -191,6 +191,7 @@ mod tests {
             size: 1,
             recipients: Vec::new(),
             account: None,
+            forwarded: false,
         };
         let retry = |e: &str| AttemptResult::Retry {
             next_attempt: 0,

@@ -130,6 +130,7 @@ mod tests {
             created: 0,
             size: 10,
             account: None,
+            forwarded: false,
             recipients: to
                 .iter()
                 .enumerate()
