@@ -28,6 +28,7 @@ pub mod recipients;
 pub mod reports;
 pub mod retention;
 pub mod spam;
+pub mod srs;
 pub mod submission;
 pub mod throttle;
 pub mod trace;

@@ -8,8 +8,9 @@ use crate::dnsbl::Dnsbl;
 use crate::maildrop::LoginTimes;
 use crate::outbound_policy::SendingPolicy;
 use crate::spam::SpamFilter;
+use crate::srs::Srs;
 use crate::trust::{DomainPolicies, TrustChecker};
-use praisani_mailaddr::Address;
+use praisani_mailaddr::{Address, Domain};
 use praisani_store::greylist::GreyRules;
 use praisani_store::{Retention, Store};
 use std::sync::Arc;
@@ -86,6 +87,12 @@ pub struct PostOffice {
     /// DMARC aggregate reports (`[dmarc_reports]`): the trust checks'
     /// DMARC evaluations are recorded for them; `None` when off.
     pub dmarc_reports: Option<crate::dmarc_reports::ReportSettings>,
+    /// The Sender Rewriting Scheme (`[srs]`): rewrites forwarded mail's
+    /// sender and reverses bounces to our SRS addresses; `None` when off.
+    pub srs: Option<Arc<Srs>>,
+    /// The domain of our SRS addresses (set with `srs`): for RCPT it is
+    /// ours even when it is not a hosted domain.
+    pub srs_domain: Option<Domain>,
 }
 
 /// The DNS lists as the post office applies them to other servers.
@@ -125,6 +132,8 @@ impl PostOffice {
             spam: None,
             sending: SendingPolicy::default(),
             dmarc_reports: None,
+            srs: None,
+            srs_domain: None,
         }
     }
 
@@ -157,6 +166,22 @@ impl PostOffice {
     pub fn with_dmarc_reports(mut self, settings: crate::dmarc_reports::ReportSettings) -> Self {
         self.dmarc_reports = Some(settings);
         self
+    }
+
+    /// The same post office rewriting forwarded mail's senders with `srs`
+    /// into `domain`, and taking bounces to those addresses.
+    pub fn with_srs(mut self, srs: Srs, domain: Domain) -> Self {
+        self.srs = Some(Arc::new(srs));
+        self.srs_domain = Some(domain);
+        self
+    }
+
+    /// The envelope sender for a message from `sender` that we forward:
+    /// its SRS address in our SRS domain (see [`Srs::forward`]), or `None`
+    /// when SRS is off. The null sender is not rewritten: keep it null.
+    pub fn srs_forward(&self, sender: &Address) -> Option<Address> {
+        let (srs, domain) = (self.srs.as_ref()?, self.srs_domain.as_ref()?);
+        Some(srs.forward(sender, domain, std::time::SystemTime::now()))
     }
 
     /// The same post office filtering mail from other servers with `spam`.

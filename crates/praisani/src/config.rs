@@ -16,6 +16,7 @@ mod dnsbl;
 mod greylist;
 mod sending;
 mod spam;
+mod srs;
 mod trust;
 pub use addressing::AddressingConfig;
 pub use dmarc_reports::DmarcReportsConfig;
@@ -23,6 +24,7 @@ pub use dnsbl::{CheckAt, DnsblConfig};
 pub use greylist::GreylistConfig;
 pub use sending::SendingConfig;
 pub use spam::SpamConfig;
+pub use srs::SrsConfig;
 pub use trust::TrustConfig;
 
 /// The whole configuration.
@@ -81,6 +83,8 @@ pub struct Config {
     pub sending: SendingConfig,
     /// DMARC aggregate reports about mail from other servers.
     pub dmarc_reports: DmarcReportsConfig,
+    /// The Sender Rewriting Scheme for forwarded mail and its bounces.
+    pub srs: SrsConfig,
 }
 
 /// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
@@ -786,6 +790,7 @@ impl Default for Config {
             addressing: AddressingConfig::default(),
             sending: SendingConfig::default(),
             dmarc_reports: DmarcReportsConfig::default(),
+            srs: SrsConfig::default(),
         }
     }
 }
@@ -1030,6 +1035,7 @@ impl Config {
         config.spam.validate()?;
         config.sending.policy()?;
         config.dmarc_reports.validate(&config.hostname)?;
+        config.srs.validate(&config.hostname)?;
         Ok(config)
     }
 

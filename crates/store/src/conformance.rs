@@ -1737,3 +1737,23 @@ pub async fn forwarding<S: Store + ?Sized>(store: &S) {
         pa.len() as u64
     );
 }
+
+/// The SRS secret: made once, 32 alphanumeric characters, the same on
+/// every call — also when many ask at once before it exists.
+pub async fn srs_secret<S: Store + ?Sized + 'static>(store: Arc<S>) {
+    let asks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.srs_secret().await.unwrap() })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for a in asks {
+        got.push(a.await.unwrap());
+    }
+    let first = got[0].clone();
+    assert_eq!(first.len(), 32);
+    assert!(first.iter().all(u8::is_ascii_alphanumeric), "{first:?}");
+    assert!(got.iter().all(|s| *s == first), "one secret for all askers");
+    assert_eq!(store.srs_secret().await.unwrap(), first);
+}

@@ -60,6 +60,17 @@ pub(crate) fn random_u64() -> u64 {
     h.finish()
 }
 
+/// A new SRS secret ([`Store::srs_secret`]): 32 characters drawn from the
+/// OS's random source.
+pub(crate) fn new_srs_secret() -> String {
+    use rand::Rng;
+    rand::rngs::OsRng
+        .sample_iter(&rand::distributions::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
+}
+
 /// The first of `known` schema migrations a database at schema `version`
 /// still needs. A database newer than this program is refused rather than
 /// used with a schema it does not know.
@@ -422,4 +433,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// The mailbox's forwarding, if it has one.
     async fn account_forward(&self, account: AccountId) -> Result<Option<Forward>, StoreError>;
+
+    // ---- SRS ----
+
+    /// The secret SRS addresses are signed with: made on the first call
+    /// (32 random alphanumeric characters, so it can be handed to libsrs2
+    /// or postsrsd as it is) and the same ever after, for every node
+    /// sharing the store — of nodes asking at once, one makes it and all
+    /// get that one.
+    async fn srs_secret(&self) -> Result<Vec<u8>, StoreError>;
 }

@@ -260,3 +260,15 @@ async fn forwarding() {
     let (_d, s) = fresh();
     conformance::forwarding(&s).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn srs_secret() {
+    let (d, s) = fresh();
+    let s = Arc::new(s);
+    conformance::srs_secret(s.clone()).await;
+    let before = s.srs_secret().await.unwrap();
+    drop(s);
+    // Kept across a reopen.
+    let again = EmbeddedStore::open(d.path()).expect("reopen");
+    assert_eq!(again.srs_secret().await.unwrap(), before);
+}

@@ -918,3 +918,6 @@ conformance_test!(vacations, |s: PostgresStore| async move {
 conformance_test!(forwarding, |s: PostgresStore| async move {
     conformance::forwarding(&s).await
 });
+conformance_test!(srs_secret, |s: PostgresStore| async move {
+    conformance::srs_secret(Arc::new(s)).await
+});

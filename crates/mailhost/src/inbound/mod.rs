@@ -14,6 +14,9 @@
 //! - [`trust`]: SPF, DKIM, DMARC and ARC on mail from other servers, at the
 //!   end of data, with `Authentication-Results` and the policy's answer.
 //!
+//! - `srs_return`: RCPT to our SRS addresses — bounces to forwarded
+//!   mail's senders, reversed and queued (see [`crate::srs`]).
+//!
 //! - [`filters`]: the DNS lists and greylisting on other servers, at the
 //!   connection or at RCPT; the spam filter runs at the end of data with
 //!   [`trust`].
@@ -22,6 +25,7 @@ pub mod filters;
 pub mod message;
 pub mod rcpt;
 pub mod sender;
+mod srs_return;
 #[cfg(test)]
 mod tests;
 pub mod trust;

@@ -3,6 +3,7 @@
 //! 4.5.1); other domains only for authenticated users and trusted
 //! networks (no open relay), their mail going to the outbound queue.
 
+use super::srs_return::SrsRcpt;
 use super::{Inbound, forward_key, temp_fail};
 use crate::{Mailbox, Resolution, forwarding, quota, resolve};
 use praisani_mailaddr::{Address, Domain};
@@ -12,7 +13,8 @@ use praisani_store::{Fit, OutboundRcpt};
 impl Inbound {
     /// RCPT TO with its DSN parameters (RFC 3461).
     pub async fn rcpt_to(&mut self, to: &ForwardPath, params: Option<&RcptParams>) -> Verdict {
-        let store = &*self.office.store;
+        let office = self.office.clone();
+        let store = &*office.store;
         let address = match to {
             ForwardPath::Postmaster => return self.accept_postmaster(to).await,
             ForwardPath::Mailbox {
@@ -30,6 +32,10 @@ impl Inbound {
                 let Ok(domain) = domain else {
                     return Verdict::Reject(Reply::new(550, "5.7.1", "Relay access denied"));
                 };
+                // Our SRS domain is ours even when it hosts no mailbox.
+                if let SrsRcpt::Done(v) = self.srs_recipient(to, mailbox, &domain, params).await {
+                    return v;
+                }
                 match store.is_hosted(&domain).await {
                     Ok(true) => {}
                     Ok(false) => return self.remote_recipient(to, mailbox, &domain, params),
@@ -124,7 +130,7 @@ impl Inbound {
     /// mailbox or alias when there is one (handled by the caller), else to
     /// the configured `postmaster` — never to some customer's mailbox, so
     /// without one (the server refuses to start so) it is refused.
-    async fn accept_postmaster(&mut self, to: &ForwardPath) -> Verdict {
+    pub(super) async fn accept_postmaster(&mut self, to: &ForwardPath) -> Verdict {
         let refuse = || {
             tracing::warn!("postmaster mail refused: `postmaster` is unset or not a local mailbox");
             Verdict::Reject(Reply::new(550, "5.1.1", "No postmaster mailbox here"))

@@ -17,6 +17,7 @@ use praisani_mailhost::dmarc_reports::{self, Reporter};
 use praisani_mailhost::dnsbl::Dnsbl;
 use praisani_mailhost::login::Logins;
 use praisani_mailhost::spam::SpamFilter;
+use praisani_mailhost::srs::Srs;
 use praisani_mailhost::throttle::{Throttle, ThrottlePolicy};
 use praisani_mailhost::trust::{DnsSettings, TrustChecker, build_resolver};
 use praisani_mailhost::{Authenticator, InboundDnsbl, InboundTrust, PostOffice, retention};
@@ -759,6 +760,19 @@ async fn post_office(config: &Config, store: Arc<dyn Store>) -> Result<PostOffic
         config,
         PostOffice::new(store.clone(), config.post_office_settings()),
     )?;
+    if config.srs.enabled {
+        let stored = store
+            .srs_secret()
+            .await
+            .map_err(|e| format!("cannot read the SRS secret from the store: {e}"))?;
+        let domain = config
+            .srs
+            .srs_domain(&config.hostname)
+            .map_err(|e| e.to_string())?;
+        tracing::info!(domain = %domain, max_age_days = config.srs.max_age_days, "SRS addresses for forwarded mail and their bounces");
+        let srs = Srs::new(config.srs.secrets(stored), config.srs.max_age_days);
+        office = office.with_srs(srs, domain);
+    }
     if let Some(reports) = config.dmarc_reports.settings(&config.hostname) {
         tracing::info!(from = %reports.from, "recording DMARC evaluations for aggregate reports");
         office = office.with_dmarc_reports(reports);

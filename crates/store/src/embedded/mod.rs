@@ -611,6 +611,14 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn srs_secret(&self) -> Result<Vec<u8>, StoreError> {
+        let fresh = crate::new_srs_secret();
+        self.inner
+            .writer
+            .run(move |c| ops::srs_secret(c, &fresh))
+            .await
+    }
+
     async fn list_messages(&self, account: AccountId) -> Result<Vec<MessageMeta>, StoreError> {
         let prefix = self.inner.uid_prefix.clone();
         self.inner

@@ -1598,3 +1598,16 @@ pub(super) fn account_forward(
     }
     Ok(Some(Forward { targets, keep }))
 }
+
+/// The SRS secret, `fresh` stored first when there is none yet (see
+/// [`crate::Store::srs_secret`]).
+pub(super) fn srs_secret(c: &Connection, fresh: &str) -> Result<Vec<u8>, StoreError> {
+    c.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES ('srs_secret', ?1) ON CONFLICT (key) DO NOTHING",
+    )?
+    .execute(params![fresh])?;
+    let secret: String = c
+        .prepare_cached("SELECT value FROM meta WHERE key = 'srs_secret'")?
+        .query_row([], |r| r.get(0))?;
+    Ok(secret.into_bytes())
+}

@@ -620,6 +620,10 @@ impl Store for PostgresStore {
             .await?)
     }
 
+    async fn srs_secret(&self) -> Result<Vec<u8>, StoreError> {
+        ops::srs_secret(&self.client().await?, &crate::new_srs_secret()).await
+    }
+
     async fn mta_sts_get(&self, domain: &str) -> Result<Option<MtaStsRecord>, StoreError> {
         ops::mta_sts_get(&self.client().await?, domain).await
     }

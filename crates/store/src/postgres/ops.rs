@@ -1872,3 +1872,20 @@ pub(super) async fn account_forward<C: GenericClient>(
         keep: row.get(0),
     }))
 }
+
+/// The SRS secret, `fresh` stored first when there is none yet (see
+/// [`crate::Store::srs_secret`]). The insert that loses a race does
+/// nothing, so every node reads the one that won.
+pub(super) async fn srs_secret<C: GenericClient>(
+    c: &C,
+    fresh: &str,
+) -> Result<Vec<u8>, StoreError> {
+    exec(
+        c,
+        "INSERT INTO meta (key, value) VALUES ('srs_secret', $1) ON CONFLICT (key) DO NOTHING",
+        &[&fresh],
+    )
+    .await?;
+    let row = one(c, "SELECT value FROM meta WHERE key = 'srs_secret'", &[]).await?;
+    Ok(row.get::<_, String>(0).into_bytes())
+}
