@@ -18,7 +18,7 @@
 
 use crate::office::PostOffice;
 use crate::{Mailbox, Resolution};
-use praisani_mailaddr::{Address, Domain};
+use praisani_mailaddr::Address;
 use praisani_message::mime;
 use praisani_smtp::Reply;
 use praisani_store::{AccountId, StoreError};
@@ -178,16 +178,13 @@ fn same_address(a: &str, b: &str) -> bool {
     }
 }
 
-/// The envelope sender of a copy forwarded for `via` (one of our
-/// addresses): `<>` stays `<>`; our own users' addresses (a hosted domain)
-/// stay as they are, their mail passes SPF as ours anyway; anyone else's
-/// is rewritten into our domain so SPF and DMARC hold at the next server
-/// and a bounce comes back through us.
-pub async fn forward_sender(
-    office: &PostOffice,
-    sender: &str,
-    via: &Domain,
-) -> Result<String, StoreError> {
+/// The envelope sender of a copy we forward: `<>` stays `<>`; our own
+/// users' addresses (a hosted domain) stay as they are, their mail passes
+/// SPF as ours anyway; anyone else's becomes its SRS address in our SRS
+/// domain ([`PostOffice::srs_forward`]), so SPF and DMARC hold at the next
+/// server and a bounce comes back through us (`inbound/srs_return.rs`).
+/// With SRS off (`[srs] enabled = false`) it stays as it is.
+pub async fn forward_sender(office: &PostOffice, sender: &str) -> Result<String, StoreError> {
     if sender.is_empty() {
         return Ok(String::new());
     }
@@ -197,13 +194,12 @@ pub async fn forward_sender(
     if office.store.is_hosted(address.domain()).await? {
         return Ok(sender.to_string());
     }
-    Ok(rewrite_foreign_sender(office, &address, via))
-}
-
-/// The rewriting of a foreign sender for a copy forwarded from `via`'s
-/// domain.
-fn rewrite_foreign_sender(_office: &PostOffice, sender: &Address, _via: &Domain) -> String {
-    sender.to_string()
+    Ok(office
+        .srs_forward(&address)
+        .map_or_else(
+            || sender.to_string(),
+            |a| format!("{}@{}", a.local(), a.domain().ascii()),
+        ))
 }
 
 #[cfg(test)]

@@ -652,19 +652,13 @@ impl Inbound {
                     }
                 }
             }
-            let via = Address::parse(&rcpt).map(|a| a.domain().clone());
-            let sender = match via {
-                Ok(via) => {
-                    match forwarding::forward_sender(&self.office, &m.bounce.sender, &via).await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::error!(id = %queue_id, "forwarding sender: {e}");
-                            self.refund_forwards(charges).await;
-                            return Err(local_error());
-                        }
-                    }
+            let sender = match forwarding::forward_sender(&self.office, &m.bounce.sender).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(id = %queue_id, "forwarding sender: {e}");
+                    self.refund_forwards(charges).await;
+                    return Err(local_error());
                 }
-                Err(_) => m.bounce.sender.clone(),
             };
             tracing::info!(id = %queue_id, rcpt = %rcpt, sender = %sender, targets = recipients.len(), "forwarded");
             out.push(Outbound {
