@@ -194,12 +194,10 @@ pub async fn forward_sender(office: &PostOffice, sender: &str) -> Result<String,
     if office.store.is_hosted(address.domain()).await? {
         return Ok(sender.to_string());
     }
-    Ok(office
-        .srs_forward(&address)
-        .map_or_else(
-            || sender.to_string(),
-            |a| format!("{}@{}", a.local(), a.domain().ascii()),
-        ))
+    Ok(office.srs_forward(&address).map_or_else(
+        || sender.to_string(),
+        |a| format!("{}@{}", a.local(), a.domain().ascii()),
+    ))
 }
 
 #[cfg(test)]

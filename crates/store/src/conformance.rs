@@ -1652,7 +1652,12 @@ pub async fn forwarding<S: Store + ?Sized>(store: &S) {
     fwd.forwarded = true;
     fwd.sender = "SRS0=xx=yy=remote.test=s@fwd.test".into();
     let acc = store
-        .accept(spool, &[a, b], vec![outbound(&["z@remote.test"]), fwd.clone()], true)
+        .accept(
+            spool,
+            &[a, b],
+            vec![outbound(&["z@remote.test"]), fwd.clone()],
+            true,
+        )
         .await
         .unwrap();
     assert_eq!(acc.messages.len(), 2);
@@ -1688,8 +1693,8 @@ pub async fn forwarding<S: Store + ?Sized>(store: &S) {
         .unwrap();
     assert_eq!(d.original_len, pa.len() as u64 + header_len);
     assert_eq!(d.header, Some([&pa[..], &replacement[..]].concat()));
-    let legacy_len = d.header.as_ref().unwrap().len() as u64 + size + pa.len() as u64
-        - d.original_len;
+    let legacy_len =
+        d.header.as_ref().unwrap().len() as u64 + size + pa.len() as u64 - d.original_len;
     assert_eq!(
         list_a[0].legacy,
         LegacyView::Downgraded { size: legacy_len }
@@ -1722,10 +1727,7 @@ pub async fn forwarding<S: Store + ?Sized>(store: &S) {
     store.queue_delete(plain.id).await.unwrap();
     assert_eq!(queued(forwarded.id).await, [&fwd.prefix[..], text].concat());
     store.queue_delete(forwarded.id).await.unwrap();
-    assert_eq!(
-        store.account_by_id(a).await.unwrap().unwrap().used_bytes,
-        0
-    );
+    assert_eq!(store.account_by_id(a).await.unwrap().unwrap().used_bytes, 0);
 
     // A prefix on an empty body is the whole copy.
     let mut spool = store.new_spool();

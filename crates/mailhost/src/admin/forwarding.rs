@@ -110,7 +110,10 @@ mod tests {
         let many = (0..=MAX_TARGETS)
             .map(|i| a(&format!("x{i}@remote.test")))
             .collect();
-        assert_eq!(err(set(&store, &me, many, true).await), ForwardError::TooMany);
+        assert_eq!(
+            err(set(&store, &me, many, true).await),
+            ForwardError::TooMany
+        );
         let f = set(
             &store,
             &me,

@@ -10,16 +10,14 @@ use super::rcpt::{full, too_big};
 use super::trust::Held;
 use super::{Inbound, forward_key};
 use crate::Resolution;
+use crate::forwarding::{self, ForwardTarget};
 use crate::reports::{self, Copy, QuotaBounce};
 use crate::submission::{HeaderCapture, header_facts, missing_headers};
-use crate::forwarding::{self, ForwardTarget};
 use crate::{downgrade, outbound_policy, quota, trace, vacation};
 use praisani_mailaddr::Address;
 use praisani_smtp::{Envelope, Reply, ReversePath};
 use praisani_store::sending::{Scope, SendCharge, SendOutcome, Ticket};
-use praisani_store::{
-    Account, AccountId, Fit, Outbound, OutboundRcpt, Spool, StoreError, Usage,
-};
+use praisani_store::{Account, AccountId, Fit, Outbound, OutboundRcpt, Spool, StoreError, Usage};
 
 /// A message between DATA (or the first BDAT) and its end.
 pub struct Incoming {

@@ -60,11 +60,10 @@ impl Inbound {
             Ok(Resolution::Local { mailboxes, remote }) => {
                 // Aliases' remote targets and mailbox forwards become
                 // queue entries at the end of data (`crate::forwarding`).
-                let dest =
-                    match forwarding::destinations(&self.office, mailboxes, remote).await {
-                        Ok(d) => d,
-                        Err(e) => return temp_fail(&e),
-                    };
+                let dest = match forwarding::destinations(&self.office, mailboxes, remote).await {
+                    Ok(d) => d,
+                    Err(e) => return temp_fail(&e),
+                };
                 if dest.is_empty() {
                     return Verdict::Reject(Reply::new(550, "5.1.1", "No such user here"));
                 }

@@ -18,9 +18,9 @@ use crate::policy::sweep_plan;
 use crate::sending::{SendCharge, SendLimits, SendOutcome, Ticket};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainInfo, ExpireReport,
-    HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord, NewAccount,
-    NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, QueueTarget, Retention, Secrets,
-    Spool, Store, StoreError, Vacation, Forward,
+    Forward, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord,
+    NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, QueueTarget, Retention,
+    Secrets, Spool, Store, StoreError, Vacation,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};

@@ -61,9 +61,9 @@ use crate::policy::{Expired, sweep_plan};
 use crate::sending::{SendCharge, SendLimits, SendOutcome, Ticket};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodySource, BodyStream, DomainInfo,
-    ExpireReport, Forward, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord,
-    NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, QueueTarget, Retention,
-    Secrets, Spool, Store, StoreError, Vacation,
+    ExpireReport, Forward, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta,
+    MtaStsRecord, NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId,
+    QueueTarget, Retention, Secrets, Spool, Store, StoreError, Vacation,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};

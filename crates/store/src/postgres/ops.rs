@@ -1178,7 +1178,9 @@ pub(super) async fn message_downgrade<C: GenericClient>(
     match row.get::<_, Option<i64>>(0) {
         None => Ok(None),
         Some(_) => Ok(Some(HeaderDowngrade::after_prefix(
-            row.get::<_, Option<Vec<u8>>>(3).as_deref().unwrap_or_default(),
+            row.get::<_, Option<Vec<u8>>>(3)
+                .as_deref()
+                .unwrap_or_default(),
             row.get::<_, Option<i64>>(1).unwrap_or(0) as u64,
             row.get(2),
         ))),
@@ -1821,7 +1823,12 @@ pub(super) async fn account_set_forward<C: GenericClient>(
     f: Option<&Forward>,
 ) -> Result<(), StoreError> {
     let id = require_account(c, a).await?;
-    exec(c, "DELETE FROM forward_targets WHERE account_id = $1", &[&id]).await?;
+    exec(
+        c,
+        "DELETE FROM forward_targets WHERE account_id = $1",
+        &[&id],
+    )
+    .await?;
     exec(c, "DELETE FROM forwards WHERE account_id = $1", &[&id]).await?;
     if let Some(f) = f {
         exec(
