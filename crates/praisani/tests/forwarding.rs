@@ -191,9 +191,9 @@ fn forwards_with_srs_keep_and_no_keep_and_bounces_come_back() {
     let anna = poplib(&a, "anna@fwd.test", "pw");
     assert_eq!(anna.len(), 1, "{anna:?}");
     assert!(
-        anna[0]
-            .1
-            .starts_with("Delivered-To: anna+news@fwd.test\r\n"),
+        anna[0].1.starts_with(
+            "Return-Path: <orig@remote.test>\r\nDelivered-To: anna+news@fwd.test\r\nReceived: "
+        ),
         "{}",
         anna[0].1
     );

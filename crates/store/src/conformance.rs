@@ -1729,6 +1729,29 @@ pub async fn forwarding<S: Store + ?Sized>(store: &S) {
     store.queue_delete(forwarded.id).await.unwrap();
     assert_eq!(store.account_by_id(a).await.unwrap().unwrap().used_bytes, 0);
 
+    // Below a Return-Path line the body starts with, in the downgraded
+    // view too.
+    let traced = "Return-Path: <s@remote.test>\r\nSubject: ก\r\n\r\nb\r\n".as_bytes();
+    let mut spool = store.new_spool();
+    spool.write(traced).unwrap();
+    let down = b"Return-Path: <s@remote.test>\r\nSubject: =?UTF-8?B?4LiB?=\r\n\r\n".to_vec();
+    spool.set_downgrade(HeaderDowngrade {
+        original_len: traced.len() as u64 - 3,
+        header: Some(down.clone()),
+    });
+    spool.set_prefix(b, pa.clone());
+    let acc = store.accept(spool, &[b], Vec::new(), true).await.unwrap();
+    let copy = read(b, acc.messages[0]).await;
+    assert_eq!(copy, [&traced[..30], &pa[..], &traced[30..]].concat());
+    let d = store
+        .message_downgrade(b, acc.messages[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.header, Some([&down[..30], &pa[..], &down[30..]].concat()));
+    assert_eq!(&copy[d.original_len as usize..], b"b\r\n");
+    store.delete_messages(b, &acc.messages).await.unwrap();
+
     // A prefix on an empty body is the whole copy.
     let mut spool = store.new_spool();
     spool.set_prefix(b, pa.clone());

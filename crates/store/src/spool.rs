@@ -111,11 +111,12 @@ impl Spool {
         self.downgrade.take()
     }
 
-    /// Header lines (each ending in CRLF) that `account`'s copy of the
-    /// message starts with, ahead of the body every copy shares — its
-    /// `Delivered-To:`. Stored with that mailbox's message row, not with
-    /// the body, and counted in that message's size. A second call for the
-    /// same account replaces the first.
+    /// Header lines (each ending in CRLF) that only `account`'s copy of
+    /// the message has — its `Delivered-To:` — at the top of the body
+    /// every copy shares (below its `Return-Path:` line, if it starts with
+    /// one). Stored with that mailbox's message row, not with the body,
+    /// and counted in that message's size. A second call for the same
+    /// account replaces the first.
     pub fn set_prefix(&mut self, account: crate::AccountId, lines: Vec<u8>) {
         self.prefixes.retain(|(a, _)| *a != account);
         self.prefixes.push((account, lines));

@@ -253,11 +253,12 @@ pub struct HeaderDowngrade {
 }
 
 impl HeaderDowngrade {
-    /// The downgrade of a copy that starts with its own `prefix` (see
-    /// [`crate::Spool::set_prefix`]) ahead of a body whose first
-    /// `original_len` octets `header` replaces: the prefix is kept in
-    /// front of the replacement, so a reader skipping `original_len`
-    /// octets of the copy skips it too and sizes stay exact.
+    /// The downgrade of a copy with its own `prefix` (see
+    /// [`crate::Spool::set_prefix`]) in a body whose first `original_len`
+    /// octets (the header section) `header` replaces: the prefix goes into
+    /// the replacement as into the stored header, so a reader skipping
+    /// the (longer) original header of the copy skips it too and sizes
+    /// stay exact.
     pub(crate) fn after_prefix(
         prefix: &[u8],
         original_len: u64,
@@ -265,7 +266,10 @@ impl HeaderDowngrade {
     ) -> HeaderDowngrade {
         HeaderDowngrade {
             original_len: original_len + prefix.len() as u64,
-            header: header.map(|h| [prefix, &h].concat()),
+            header: header.map(|mut h| {
+                crate::body::insert_prefix(prefix, &mut h);
+                h
+            }),
         }
     }
 }
@@ -289,7 +293,7 @@ pub struct Outbound {
     /// The account that submitted it, whose hold holds it too (for a
     /// forwarded copy: the forwarding mailbox's account).
     pub account: Option<AccountId>,
-    /// Header lines (each ending in CRLF) this entry's copy starts with,
+    /// Header lines (each ending in CRLF) only this entry's copy has,
     /// ahead of the body it shares with the mailbox copies: a forwarded
     /// copy's `Delivered-To:`. Empty for none.
     pub prefix: Vec<u8>,
