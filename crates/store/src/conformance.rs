@@ -1751,6 +1751,33 @@ pub async fn forwarding<S: Store + ?Sized>(store: &S) {
     assert_eq!(d.header, Some([&down[..30], &pa[..], &down[30..]].concat()));
     assert_eq!(&copy[d.original_len as usize..], b"b\r\n");
     store.delete_messages(b, &acc.messages).await.unwrap();
+    // A line that is not ASCII stays out of the downgraded view, whose
+    // listed size follows.
+    let utf8 = "Delivered-To: สมชาย@fwd.test\r\n".as_bytes();
+    let mut spool = store.new_spool();
+    spool.write(traced).unwrap();
+    spool.set_downgrade(HeaderDowngrade {
+        original_len: traced.len() as u64 - 3,
+        header: Some(down.clone()),
+    });
+    spool.set_prefix(b, [&pa[..], utf8].concat());
+    let acc = store.accept(spool, &[b], Vec::new(), true).await.unwrap();
+    let d = store
+        .message_downgrade(b, acc.messages[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.header, Some([&down[..30], &pa[..], &down[30..]].concat()));
+    let listed = store.list_messages(b).await.unwrap();
+    let stored = listed[0].size;
+    assert_eq!(stored, (traced.len() + pa.len() + utf8.len()) as u64);
+    assert_eq!(
+        listed[0].legacy,
+        LegacyView::Downgraded {
+            size: stored - d.original_len + d.header.unwrap().len() as u64
+        }
+    );
+    store.delete_messages(b, &acc.messages).await.unwrap();
 
     // A prefix on an empty body is the whole copy.
     let mut spool = store.new_spool();

@@ -213,15 +213,37 @@ impl LegacyView {
     /// body: `None` without a downgrade row, else the octets the downgraded
     /// header replaces and the replacement's length (`None`: the header
     /// could not be downgraded).
-    pub(crate) fn from_stored(size: u64, downgrade: Option<(u64, Option<u64>)>) -> LegacyView {
+    /// A copy's own `prefix` (see [`crate::Spool::set_prefix`]) is in
+    /// `size`; the downgraded view has its ASCII lines only
+    /// ([`legacy_prefix`]).
+    pub(crate) fn from_stored(
+        size: u64,
+        downgrade: Option<(u64, Option<u64>)>,
+        prefix: Option<&[u8]>,
+    ) -> LegacyView {
+        let prefix = prefix.unwrap_or_default();
         match downgrade {
             None => LegacyView::Same,
             Some((_, None)) => LegacyView::Hidden,
             Some((replaced, Some(len))) => LegacyView::Downgraded {
-                size: size.saturating_sub(replaced) + len,
+                size: size.saturating_sub(replaced + prefix.len() as u64)
+                    + len
+                    + legacy_prefix(prefix).len() as u64,
             },
         }
     }
+}
+
+/// The lines of a copy's prefix that a client without UTF-8 (RFC 6856)
+/// is shown in the downgraded header: the ASCII ones (a `Delivered-To:`
+/// of an address with a UTF-8 local part has no ASCII form).
+pub(crate) fn legacy_prefix(prefix: &[u8]) -> Vec<u8> {
+    prefix
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|line| line.is_ascii())
+        .flatten()
+        .copied()
+        .collect()
 }
 
 /// A message's POP3 unique id: the one it brought along (migrated from
@@ -267,7 +289,7 @@ impl HeaderDowngrade {
         HeaderDowngrade {
             original_len: original_len + prefix.len() as u64,
             header: header.map(|mut h| {
-                crate::body::insert_prefix(prefix, &mut h);
+                crate::body::insert_prefix(&legacy_prefix(prefix), &mut h);
                 h
             }),
         }

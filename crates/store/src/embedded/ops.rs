@@ -924,7 +924,8 @@ pub(super) fn list_messages(
     uid_prefix: &str,
 ) -> Result<Vec<MessageMeta>, StoreError> {
     let mut st = c.prepare_cached(
-        "SELECT m.id, m.uidl, m.size, m.received, d.body_id, d.header_len, length(d.header)
+        "SELECT m.id, m.uidl, m.size, m.received, d.body_id, d.header_len, length(d.header),
+                m.prefix
          FROM messages m LEFT JOIN body_downgrades d ON d.body_id = m.body_id
          WHERE m.account_id = ?1 ORDER BY m.id",
     )?;
@@ -943,7 +944,11 @@ pub(super) fn list_messages(
             uidl: uidl(uid_prefix, id, r.get(1)?),
             size,
             received: r.get(3)?,
-            legacy: LegacyView::from_stored(size, downgrade),
+            legacy: LegacyView::from_stored(
+                size,
+                downgrade,
+                r.get::<_, Option<Vec<u8>>>(7)?.as_deref(),
+            ),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -1086,7 +1086,7 @@ pub(super) async fn list_messages<C: GenericClient>(
     Ok(rows(
         c,
         "SELECT m.id, m.uidl, m.size, m.received, d.body_id, d.header_len,
-                length(d.header)::bigint
+                length(d.header)::bigint, m.prefix
          FROM messages m LEFT JOIN body_downgrades d ON d.body_id = m.body_id
          WHERE m.account_id = $1 ORDER BY m.id",
         &[&account],
@@ -1107,7 +1107,11 @@ pub(super) async fn list_messages<C: GenericClient>(
             uidl: uidl(uid_prefix, id, r.get(1)),
             size,
             received: r.get(3),
-            legacy: LegacyView::from_stored(size, downgrade),
+            legacy: LegacyView::from_stored(
+                size,
+                downgrade,
+                r.get::<_, Option<Vec<u8>>>(7).as_deref(),
+            ),
         }
     })
     .collect())
