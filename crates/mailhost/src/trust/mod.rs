@@ -25,6 +25,7 @@ pub mod dns;
 pub mod memory;
 pub mod policy;
 pub mod results;
+pub mod seal;
 pub mod stamp;
 pub mod strip;
 pub mod verdict;
