@@ -154,7 +154,7 @@ pub fn loop_refusal(header: &[u8], addressed: &[String], max_received: usize) ->
         return Some(Reply::new(
             554,
             "5.4.6",
-            &format!("Too many hops ({received} Received: fields): mail loop?"),
+            format!("Too many hops ({received} Received: fields): mail loop?"),
         ));
     }
     let looped = fields
@@ -165,7 +165,7 @@ pub fn loop_refusal(header: &[u8], addressed: &[String], max_received: usize) ->
     Some(Reply::new(
         554,
         "5.4.6",
-        &format!("Mail forwarding loop for {looped}"),
+        format!("Mail forwarding loop for {looped}"),
     ))
 }
 

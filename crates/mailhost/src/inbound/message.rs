@@ -51,6 +51,10 @@ pub struct Incoming {
     nul: bool,
 }
 
+/// The forwarded copies that share a queue entry: those of one recipient
+/// (as addressed) and one forwarding account.
+type ForwardGroup = (String, Option<AccountId>);
+
 /// What the end of data needs for forwarding and `Delivered-To:`.
 struct ForwardState {
     /// Our recipients as addressed (domain normalised), each once: what
@@ -615,7 +619,7 @@ impl Inbound {
             return Ok((Vec::new(), Vec::new()));
         }
         // (recipient as addressed, forwarding account) → targets, in order.
-        let mut groups: Vec<((String, Option<AccountId>), Vec<ForwardTarget>)> = Vec::new();
+        let mut groups: Vec<(ForwardGroup, Vec<ForwardTarget>)> = Vec::new();
         for (rcpt, t) in targets {
             let key = (rcpt, t.account);
             match groups.iter_mut().find(|(k, _)| *k == key) {
