@@ -165,6 +165,18 @@ fn return_path(m: &str) -> String {
     header(m.as_bytes(), "Return-Path").unwrap_or_default()
 }
 
+/// The first header field `name` of `m`, unfolded ("" when missing).
+fn field(m: &str, name: &str) -> String {
+    let head = m.split("\r\n\r\n").next().unwrap();
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    unfolded
+        .split("\r\n")
+        .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim().to_string())
+        .unwrap_or_default()
+}
+
 fn delivered_to(m: &str) -> Vec<String> {
     m.split("\r\n\r\n")
         .next()
@@ -368,7 +380,10 @@ fn mail_failing_dmarc_is_not_forwarded() {
     a.cli(&["alias", "add", "team@fwd.test", "r@remote.test"])
         .assert_ok("alias");
 
-    // Passing DMARC: forwarded.
+    a.cli(&["dkim", "generate", "fwd.test"])
+        .assert_ok("an RSA key to seal with");
+
+    // Passing DMARC: forwarded, ARC-sealed for fwd.test with our results.
     let (code, text) = send(
         &a,
         "x@good.test",
@@ -376,7 +391,19 @@ fn mail_failing_dmarc_is_not_forwarded() {
         &message("x@good.test", "dmarc-pass", ""),
     );
     assert_eq!(code, 250, "{text}\n{}", a.log());
-    arrived(&b, "r@remote.test", "dmarc-pass", 1);
+    let pass = arrived(&b, "r@remote.test", "dmarc-pass", 1);
+    let seal = field(&pass[0], "ARC-Seal");
+    assert!(
+        seal.contains("i=1") && seal.contains("d=fwd.test"),
+        "{}",
+        pass[0]
+    );
+    let aar = field(&pass[0], "ARC-Authentication-Results");
+    assert!(
+        aar.contains("mx.example.test") && aar.contains("dmarc=pass"),
+        "{}",
+        pass[0]
+    );
 
     // Failing a p=none policy: accepted, kept here, not forwarded — ben,
     // who keeps no copy otherwise, gets it in his mailbox.
