@@ -500,3 +500,35 @@ fn user_forward_cli() {
         assert!(out.err().contains(needle), "{args:?}: {}", out.err());
     }
 }
+
+#[test]
+fn forwards_count_against_the_sending_limits() {
+    let b = remote();
+    let a = ours(
+        &b,
+        "",
+        "[sending]\nmessages_per_hour = 1\nhold_on_limit = false\n",
+    );
+    for subject in ["lim-1", "lim-2"] {
+        let (code, text) = send(
+            &a,
+            "orig@remote.test",
+            &["ben@fwd.test"],
+            &message("orig@remote.test", subject, ""),
+        );
+        assert_eq!(code, 250, "{subject}: {text}\n{}", a.log());
+    }
+    // The first one went out; the second was over ben's limit and stays
+    // in his mailbox (which otherwise keeps no copy).
+    arrived(&b, "s@remote.test", "lim-1", 1);
+    let ben = poplib(&a, "ben@fwd.test", "pw");
+    assert_eq!(ben.len(), 1, "{ben:?}");
+    assert!(ben[0].1.contains("Subject: lim-2\r\n"), "{}", ben[0].1);
+    assert!(a.stderr_text().contains("not forwarded: sending limit"));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !b.fetch_all("s@remote.test", "rpw")
+            .iter()
+            .any(|m| contains(m, b"Subject: lim-2"))
+    );
+}
