@@ -15,6 +15,7 @@ pub mod bounce_limit;
 pub mod dmarc_reports;
 pub mod dnsbl;
 pub mod downgrade;
+pub mod forwarding;
 pub mod greylist;
 pub mod inbound;
 pub mod login;

@@ -54,6 +54,9 @@ pub struct Settings {
     pub bounce_senders: usize,
     /// Sub-address delimiters (`[addressing]`); catch-alls are aliases.
     pub addressing: crate::addressing::Addressing,
+    /// `Received:` fields a message may carry before it is refused as a
+    /// loop (`limits.max_received`; see [`crate::forwarding`]).
+    pub max_received: usize,
 }
 
 /// The mail host's shared services.

@@ -161,7 +161,7 @@ async fn deliver_checked(
     };
     match local {
         Some(ids) if !ids.is_empty() => {
-            let accepted = store.accept(spool, &ids, None, check_quota).await?;
+            let accepted = store.accept(spool, &ids, Vec::new(), check_quota).await?;
             return Ok(Delivered {
                 stored: !accepted.messages.is_empty(),
                 usage: accepted.usage,
@@ -189,8 +189,10 @@ async fn deliver_checked(
                 eight_bit: !dsn::is_seven_bit(message),
                 account: None,
                 tls,
+                prefix: Vec::new(),
+                forwarded: false,
             };
-            store.accept(spool, &[], Some(out), false).await?;
+            store.accept(spool, &[], vec![out], false).await?;
             office.queue_wake.notify_one();
         }
     }

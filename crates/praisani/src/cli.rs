@@ -350,6 +350,22 @@ pub enum UserCmd {
         #[arg(long, conflicts_with_all = ["subject", "text", "text_file", "from", "until", "interval_days"])]
         off: bool,
     },
+    /// Forward a mailbox's mail to other addresses, turn it off, or show it (no targets).
+    Forward {
+        /// The address.
+        address: String,
+        /// Where its mail goes (one or more addresses).
+        targets: Vec<String>,
+        /// Keep a copy in the mailbox too (the default).
+        #[arg(long, conflicts_with = "no_keep")]
+        keep: bool,
+        /// Keep no copy: the mail only goes to the targets.
+        #[arg(long)]
+        no_keep: bool,
+        /// Turn forwarding off.
+        #[arg(long, conflicts_with_all = ["targets", "keep", "no_keep"])]
+        off: bool,
+    },
     /// Delete a mailbox and all its mail.
     Remove {
         /// The address.

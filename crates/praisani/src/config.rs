@@ -668,6 +668,10 @@ pub struct Limits {
     /// Largest vacation auto-reply text `user vacation` accepts, in octets.
     #[serde(deserialize_with = "size")]
     pub max_vacation_text: u64,
+    /// `Received:` fields a message may carry; more, and it is refused as
+    /// a mail loop (`554 5.4.6`).
+    #[serde(deserialize_with = "at_least::<_, 1>")]
+    pub max_received: usize,
     /// Recipients per message (RFC 5321 asks servers to take at least 100).
     #[serde(deserialize_with = "at_least::<_, 1>")]
     pub max_recipients: usize,
@@ -820,6 +824,7 @@ impl Default for Limits {
         Limits {
             max_message_size: 50 * 1024 * 1024,
             max_vacation_text: praisani_mailhost::vacation::DEFAULT_MAX_TEXT as u64,
+            max_received: praisani_mailhost::forwarding::DEFAULT_MAX_RECEIVED,
             max_recipients: 100,
             max_command_line: 512,
             max_text_line: 1000,
@@ -926,6 +931,7 @@ impl Config {
             bounce_interval: self.quota.bounce_interval,
             bounce_senders: self.quota.bounce_senders,
             addressing: self.addressing.rules(),
+            max_received: self.limits.max_received,
         }
     }
 

@@ -296,10 +296,13 @@ fn signed_mail_passes_forged_mail_is_refused() {
     let ar = fields(m, "Authentication-Results");
     assert!(!m.contains("forged.test"), "our forged field is gone: {m}");
     assert!(ar.iter().any(|f| f.starts_with("other.example;")), "{ar:?}");
-    // Our field sits below our trace header and above the client's header;
-    // the body arrives unchanged.
+    // Our field sits below our trace header (and the mailbox's
+    // Delivered-To) and above the client's header; the body arrives
+    // unchanged.
     assert!(
-        m.starts_with("Return-Path: <a@sender.test>\r\nReceived: "),
+        m.starts_with(&format!(
+            "Return-Path: <a@sender.test>\r\nDelivered-To: {DEMO_USER}\r\nReceived: "
+        )),
         "{m}"
     );
     let ours = m.find(&format!("Authentication-Results: {HOST};")).unwrap();

@@ -389,6 +389,8 @@ fn outbound(rcpts: &[&str]) -> Outbound {
         eight_bit: true,
         account: None,
         tls: crate::SenderTls::Policy,
+        prefix: Vec::new(),
+        forwarded: false,
     }
 }
 
@@ -408,8 +410,8 @@ pub async fn queue_sender_tls<S: Store + ?Sized>(store: &S) {
             tls,
             ..outbound(&["x@remote.test"])
         };
-        let acc = store.accept(spool, &[], Some(out), true).await.unwrap();
-        ids.push((acc.queued.expect("queued"), tls));
+        let acc = store.accept(spool, &[], vec![out], true).await.unwrap();
+        ids.push((acc.queued[0], tls));
     }
     for (id, tls) in &ids {
         let entry = store.queue_get(*id).await.unwrap().unwrap();
@@ -435,22 +437,22 @@ pub async fn queue<S: Store + ?Sized>(store: &S) {
         .accept(
             spool,
             &[a],
-            Some(outbound(&["x@remote.test", "y@other.test"])),
+            vec![outbound(&["x@remote.test", "y@other.test"])],
             true,
         )
         .await
         .unwrap();
     assert_eq!(acc.messages.len(), 1);
-    let qid = acc.queued.expect("queued");
+    let qid = acc.queued[0];
     let nothing = store
-        .accept(store.new_spool(), &[], None, true)
+        .accept(store.new_spool(), &[], Vec::new(), true)
         .await
         .unwrap();
     assert_eq!(
         nothing,
         Accepted {
             messages: vec![],
-            queued: None,
+            queued: vec![],
             refused: vec![],
             usage: vec![],
         }
@@ -631,7 +633,7 @@ pub async fn queue<S: Store + ?Sized>(store: &S) {
 async fn accept_text<S: Store + ?Sized>(store: &S, text: &[u8], to: &[AccountId]) -> Accepted {
     let mut spool = store.new_spool();
     spool.write(text).unwrap();
-    store.accept(spool, to, None, true).await.unwrap()
+    store.accept(spool, to, Vec::new(), true).await.unwrap()
 }
 
 async fn usage_of<S: Store + ?Sized>(store: &S, a: &str) -> (u64, u64) {
@@ -666,14 +668,14 @@ pub async fn quotas<S: Store + ?Sized>(store: &S) {
     assert_eq!(second.refused[0].fit, Fit::Full);
     // Larger than the quota itself: never.
     let big = accept_text(store, &[b'y'; 101], &[a]).await;
-    assert!(big.messages.is_empty() && big.queued.is_none());
+    assert!(big.messages.is_empty() && big.queued.is_empty());
     assert_eq!(big.refused[0].fit, Fit::TooBig);
     assert_eq!(usage_of(store, "a@example.test").await, (60, 1));
     assert_eq!(usage_of(store, "b@example.test").await, (120, 2));
     // Without the check (a notice about the mailbox itself) it goes in.
     let mut spool = store.new_spool();
     spool.write(&m60).unwrap();
-    let forced = store.accept(spool, &[a], None, false).await.unwrap();
+    let forced = store.accept(spool, &[a], Vec::new(), false).await.unwrap();
     assert_eq!(forced.messages.len(), 1);
     assert_eq!(usage_of(store, "a@example.test").await, (120, 2));
     let info = store.domain_list().await.unwrap();
@@ -1081,11 +1083,11 @@ pub async fn queue_take_is_exclusive<S: Store>(store: Arc<S>) {
         let mut spool = store.new_spool();
         spool.write(format!("m{i}\r\n").as_bytes()).unwrap();
         let acc = store
-            .accept(spool, &[], Some(outbound(&["x@remote.test"])), true)
+            .accept(spool, &[], vec![outbound(&["x@remote.test"])], true)
             .await
             .unwrap();
         created = store
-            .queue_get(acc.queued.unwrap())
+            .queue_get(acc.queued[0])
             .await
             .unwrap()
             .unwrap()
@@ -1353,11 +1355,10 @@ pub async fn holds<S: Store + ?Sized>(store: &S) {
         let mut out = outbound(&["r@remote.test"]);
         out.account = account;
         store
-            .accept(spool, &[], Some(out), false)
+            .accept(spool, &[], vec![out], false)
             .await
             .unwrap()
-            .queued
-            .unwrap()
+            .queued[0]
     };
     let q1 = queue(Some(a)).await;
     let q2 = queue(Some(a)).await;
@@ -1763,6 +1764,214 @@ pub async fn vacations<S: Store + ?Sized + 'static>(store: Arc<S>) {
     assert!(due(id, "burst@remote.test", 50_002).await);
     store.account_remove(&addr("ben@away.test")).await.unwrap();
     assert_eq!(store.account_vacation(other).await.unwrap(), None);
+}
+
+/// Forwarding: a mailbox's forward targets; per-copy prefixes (each
+/// mailbox's `Delivered-To`) over one shared body, counted in the copy's
+/// size, its usage and its downgraded view; several queue entries in one
+/// commit, each with its own prefix and the forwarded flag.
+pub async fn forwarding<S: Store + ?Sized>(store: &S) {
+    use crate::Forward;
+    store.domain_add(&dom("fwd.test")).await.unwrap();
+    let a = store.account_add(account("a@fwd.test")).await.unwrap();
+    let b = store.account_add(account("b@fwd.test")).await.unwrap();
+    let c = store.account_add(account("c@fwd.test")).await.unwrap();
+
+    // Forward targets: set, read back in order, replaced, cleared.
+    assert_eq!(store.account_forward(a).await.unwrap(), None);
+    let f = Forward {
+        targets: vec![addr("x@remote.test"), addr("b@fwd.test")],
+        keep: true,
+    };
+    store
+        .account_set_forward(&addr("a@fwd.test"), Some(&f))
+        .await
+        .unwrap();
+    assert_eq!(store.account_forward(a).await.unwrap(), Some(f));
+    assert_eq!(store.account_forward(b).await.unwrap(), None);
+    let only = Forward {
+        targets: vec![addr("y@remote.test")],
+        keep: false,
+    };
+    store
+        .account_set_forward(&addr("a@fwd.test"), Some(&only))
+        .await
+        .unwrap();
+    assert_eq!(store.account_forward(a).await.unwrap(), Some(only.clone()));
+    let missing = store
+        .account_set_forward(&addr("nobody@fwd.test"), Some(&only))
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    store
+        .account_set_forward(&addr("a@fwd.test"), None)
+        .await
+        .unwrap();
+    assert_eq!(store.account_forward(a).await.unwrap(), None);
+    // A removed mailbox takes its forwarding along.
+    store
+        .account_set_forward(&addr("c@fwd.test"), Some(&only))
+        .await
+        .unwrap();
+    store.account_remove(&addr("c@fwd.test")).await.unwrap();
+    assert_eq!(store.account_forward(c).await.unwrap(), None);
+
+    // Per-copy prefixes over one body, and two queue entries.
+    let text = "Subject: สวัสดี\r\n\r\nbody\r\n".as_bytes();
+    let header_len = text.len() as u64 - 6;
+    let replacement = b"Subject: =?UTF-8?B?4Liq4Lin4Lix4Liq4LiU4Li1?=\r\n\r\n".to_vec();
+    let pa = b"Delivered-To: a+tag@fwd.test\r\n".to_vec();
+    let mut spool = store.new_spool();
+    spool.write(text).unwrap();
+    spool.set_downgrade(HeaderDowngrade {
+        original_len: header_len,
+        header: Some(replacement.clone()),
+    });
+    spool.set_prefix(a, b"Delivered-To: replaced@fwd.test\r\n".to_vec());
+    spool.set_prefix(a, pa.clone());
+    let mut fwd = outbound(&["x@remote.test"]);
+    fwd.prefix = b"Delivered-To: a@fwd.test\r\n".to_vec();
+    fwd.forwarded = true;
+    fwd.sender = "SRS0=xx=yy=remote.test=s@fwd.test".into();
+    let acc = store
+        .accept(
+            spool,
+            &[a, b],
+            vec![outbound(&["z@remote.test"]), fwd.clone()],
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(acc.messages.len(), 2);
+    assert_eq!(acc.queued.len(), 2);
+    let size = text.len() as u64;
+    let list_a = store.list_messages(a).await.unwrap();
+    let list_b = store.list_messages(b).await.unwrap();
+    assert_eq!(list_a[0].size, size + pa.len() as u64);
+    assert_eq!(list_b[0].size, size);
+    assert_eq!(
+        list_a[0].legacy,
+        LegacyView::Downgraded {
+            size: pa.len() as u64 + replacement.len() as u64 + 6
+        }
+    );
+    let read = |who: AccountId, m: MessageId| async move {
+        store
+            .open_message(who, m)
+            .await
+            .unwrap()
+            .read_all()
+            .await
+            .unwrap()
+    };
+    assert_eq!(read(a, acc.messages[0]).await, [&pa[..], text].concat());
+    assert_eq!(read(b, acc.messages[1]).await, text);
+    // The downgraded view keeps the prefix in front: skipping the length
+    // it replaces and putting its header there gives the listed size.
+    let d = store
+        .message_downgrade(a, acc.messages[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.original_len, pa.len() as u64 + header_len);
+    assert_eq!(d.header, Some([&pa[..], &replacement[..]].concat()));
+    let legacy_len =
+        d.header.as_ref().unwrap().len() as u64 + size + pa.len() as u64 - d.original_len;
+    assert_eq!(
+        list_a[0].legacy,
+        LegacyView::Downgraded { size: legacy_len }
+    );
+    // Usage counts the copy as listed.
+    let used = store.account_by_id(a).await.unwrap().unwrap().used_bytes;
+    assert_eq!(used, list_a[0].size);
+
+    let plain = store.queue_get(acc.queued[0]).await.unwrap().unwrap();
+    let forwarded = store.queue_get(acc.queued[1]).await.unwrap().unwrap();
+    assert!(!plain.forwarded && forwarded.forwarded);
+    assert_eq!(plain.size, size);
+    assert_eq!(forwarded.size, size + fwd.prefix.len() as u64);
+    assert_eq!(forwarded.sender, fwd.sender);
+    assert_eq!(forwarded.recipients[0].rcpt.address, "x@remote.test");
+    let queued = |q: crate::QueueId| async move {
+        store
+            .open_queued(q)
+            .await
+            .unwrap()
+            .read_all()
+            .await
+            .unwrap()
+    };
+    assert_eq!(queued(plain.id).await, text);
+    assert_eq!(queued(forwarded.id).await, [&fwd.prefix[..], text].concat());
+    // The shared body outlives every copy but the last.
+    store.delete_messages(a, &[acc.messages[0]]).await.unwrap();
+    store.delete_messages(b, &[acc.messages[1]]).await.unwrap();
+    store.queue_delete(plain.id).await.unwrap();
+    assert_eq!(queued(forwarded.id).await, [&fwd.prefix[..], text].concat());
+    store.queue_delete(forwarded.id).await.unwrap();
+    assert_eq!(store.account_by_id(a).await.unwrap().unwrap().used_bytes, 0);
+
+    // Below a Return-Path line the body starts with, in the downgraded
+    // view too.
+    let traced = "Return-Path: <s@remote.test>\r\nSubject: ก\r\n\r\nb\r\n".as_bytes();
+    let mut spool = store.new_spool();
+    spool.write(traced).unwrap();
+    let down = b"Return-Path: <s@remote.test>\r\nSubject: =?UTF-8?B?4LiB?=\r\n\r\n".to_vec();
+    spool.set_downgrade(HeaderDowngrade {
+        original_len: traced.len() as u64 - 3,
+        header: Some(down.clone()),
+    });
+    spool.set_prefix(b, pa.clone());
+    let acc = store.accept(spool, &[b], Vec::new(), true).await.unwrap();
+    let copy = read(b, acc.messages[0]).await;
+    assert_eq!(copy, [&traced[..30], &pa[..], &traced[30..]].concat());
+    let d = store
+        .message_downgrade(b, acc.messages[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.header, Some([&down[..30], &pa[..], &down[30..]].concat()));
+    assert_eq!(&copy[d.original_len as usize..], b"b\r\n");
+    store.delete_messages(b, &acc.messages).await.unwrap();
+    // A line that is not ASCII stays out of the downgraded view, whose
+    // listed size follows.
+    let utf8 = "Delivered-To: สมชาย@fwd.test\r\n".as_bytes();
+    let mut spool = store.new_spool();
+    spool.write(traced).unwrap();
+    spool.set_downgrade(HeaderDowngrade {
+        original_len: traced.len() as u64 - 3,
+        header: Some(down.clone()),
+    });
+    spool.set_prefix(b, [&pa[..], utf8].concat());
+    let acc = store.accept(spool, &[b], Vec::new(), true).await.unwrap();
+    let d = store
+        .message_downgrade(b, acc.messages[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.header, Some([&down[..30], &pa[..], &down[30..]].concat()));
+    let listed = store.list_messages(b).await.unwrap();
+    let stored = listed[0].size;
+    assert_eq!(stored, (traced.len() + pa.len() + utf8.len()) as u64);
+    assert_eq!(
+        listed[0].legacy,
+        LegacyView::Downgraded {
+            size: stored - d.original_len + d.header.unwrap().len() as u64
+        }
+    );
+    store.delete_messages(b, &acc.messages).await.unwrap();
+
+    // A prefix on an empty body is the whole copy.
+    let mut spool = store.new_spool();
+    spool.set_prefix(b, pa.clone());
+    let acc = store.accept(spool, &[b], Vec::new(), true).await.unwrap();
+    assert_eq!(read(b, acc.messages[0]).await, pa);
+    assert_eq!(
+        store.list_messages(b).await.unwrap()[0].size,
+        pa.len() as u64
+    );
 }
 
 /// The SRS secret: made once, 32 alphanumeric characters, the same on

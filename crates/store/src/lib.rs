@@ -182,9 +182,12 @@ pub trait Store: Send + Sync + 'static {
         recipients: &[AccountId],
     ) -> Result<Vec<MessageId>, StoreError>;
 
-    /// Stores one copy of the body, a message for each local mailbox and,
-    /// when there are remote recipients, an outbound queue entry — all in
-    /// one durable commit, so an acknowledged message is never half-stored.
+    /// Stores one copy of the body, a message for each local mailbox and
+    /// a queue entry for each outbound copy (remote recipients, forwarded
+    /// copies) — all in one durable commit, so an acknowledged message is
+    /// never half-stored. A mailbox's copy starts with the prefix the
+    /// spool holds for it ([`Spool::set_prefix`]), a queue entry's with
+    /// its [`Outbound::prefix`]; both count in that copy's size.
     ///
     /// With `check_quota`, each mailbox's quota (and its domain's) is
     /// checked in that same commit, so concurrent deliveries cannot
@@ -195,7 +198,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         body: Spool,
         local: &[AccountId],
-        outbound: Option<Outbound>,
+        outbound: Vec<Outbound>,
         check_quota: bool,
     ) -> Result<Accepted, StoreError>;
 
@@ -444,6 +447,20 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         interval: i64,
     ) -> Result<bool, StoreError>;
+
+    // ---- forwarding ----
+
+    /// Sets the mailbox's forwarding (its targets in order, whether a copy
+    /// is kept), or turns it off with `None`. `NotFound` for an unknown
+    /// mailbox.
+    async fn account_set_forward(
+        &self,
+        address: &Address,
+        forward: Option<&Forward>,
+    ) -> Result<(), StoreError>;
+
+    /// The mailbox's forwarding, if it has one.
+    async fn account_forward(&self, account: AccountId) -> Result<Option<Forward>, StoreError>;
 
     // ---- SRS ----
 

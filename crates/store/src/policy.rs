@@ -230,7 +230,7 @@ impl AcceptTally {
         AcceptTally {
             accepted: crate::Accepted {
                 messages: Vec::with_capacity(local),
-                queued: None,
+                queued: Vec::new(),
                 refused: Vec::new(),
                 usage: Vec::with_capacity(local),
             },
@@ -267,14 +267,14 @@ impl AcceptTally {
         self.accepted.usage.push((account, after));
     }
 
-    /// References the body needs: one per copy, one for the queue entry.
+    /// References the body needs: one per copy, one per queue entry.
     /// Zero means the body is to be released again.
-    pub(crate) fn body_refs(&self, remote: bool) -> i64 {
-        (self.accepted.messages.len() + usize::from(remote)) as i64
+    pub(crate) fn body_refs(&self, queue_entries: usize) -> i64 {
+        (self.accepted.messages.len() + queue_entries) as i64
     }
 
-    /// The answer, with the queue entry made for the remote recipients.
-    pub(crate) fn finish(mut self, queued: Option<crate::QueueId>) -> crate::Accepted {
+    /// The answer, with the queue entries made for the outbound copies.
+    pub(crate) fn finish(mut self, queued: Vec<crate::QueueId>) -> crate::Accepted {
         self.accepted.queued = queued;
         self.accepted
     }
@@ -529,10 +529,11 @@ mod tests {
         assert!(!t.admit(one, &full, 1, true));
         assert!(t.admit(two, &usage(0, None), 1, true));
         t.added(two, MessageId::new(7), usage(1, None));
-        assert_eq!(t.body_refs(true), 2);
-        let a = t.finish(Some(QueueId::new(3)));
+        assert_eq!(t.body_refs(1), 2);
+        assert_eq!(t.body_refs(2), 3);
+        let a = t.finish(vec![QueueId::new(3)]);
         assert_eq!(a.messages, vec![MessageId::new(7)]);
-        assert_eq!(a.queued, Some(QueueId::new(3)));
+        assert_eq!(a.queued, vec![QueueId::new(3)]);
         assert_eq!(
             a.refused,
             vec![QuotaRefusal {

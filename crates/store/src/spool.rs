@@ -32,6 +32,8 @@ pub struct Spool {
     /// Octets written (the head not counted).
     len: u64,
     downgrade: Option<HeaderDowngrade>,
+    /// Header lines for one mailbox's copy only (see [`Spool::set_prefix`]).
+    prefixes: Vec<(crate::AccountId, Vec<u8>)>,
     /// A [`Spool::peek`] moved the file's position: the next write must
     /// go back to the end first.
     rewound: bool,
@@ -47,6 +49,7 @@ impl Spool {
             file: None,
             len: 0,
             downgrade: None,
+            prefixes: Vec::new(),
             rewound: false,
         }
     }
@@ -106,6 +109,22 @@ impl Spool {
     /// Takes the attached downgraded header section, if any.
     pub fn take_downgrade(&mut self) -> Option<HeaderDowngrade> {
         self.downgrade.take()
+    }
+
+    /// Header lines (each ending in CRLF) that only `account`'s copy of
+    /// the message has — its `Delivered-To:` — at the top of the body
+    /// every copy shares (below its `Return-Path:` line, if it starts with
+    /// one). Stored with that mailbox's message row, not with the body,
+    /// and counted in that message's size. A second call for the same
+    /// account replaces the first.
+    pub fn set_prefix(&mut self, account: crate::AccountId, lines: Vec<u8>) {
+        self.prefixes.retain(|(a, _)| *a != account);
+        self.prefixes.push((account, lines));
+    }
+
+    /// Takes the prefixes set by [`Spool::set_prefix`].
+    pub fn take_prefixes(&mut self) -> Vec<(crate::AccountId, Vec<u8>)> {
+        std::mem::take(&mut self.prefixes)
     }
 
     /// Reads the spool so far (head first) without giving it up (a filter

@@ -226,15 +226,37 @@ impl LegacyView {
     /// body: `None` without a downgrade row, else the octets the downgraded
     /// header replaces and the replacement's length (`None`: the header
     /// could not be downgraded).
-    pub(crate) fn from_stored(size: u64, downgrade: Option<(u64, Option<u64>)>) -> LegacyView {
+    /// A copy's own `prefix` (see [`crate::Spool::set_prefix`]) is in
+    /// `size`; the downgraded view has its ASCII lines only
+    /// ([`legacy_prefix`]).
+    pub(crate) fn from_stored(
+        size: u64,
+        downgrade: Option<(u64, Option<u64>)>,
+        prefix: Option<&[u8]>,
+    ) -> LegacyView {
+        let prefix = prefix.unwrap_or_default();
         match downgrade {
             None => LegacyView::Same,
             Some((_, None)) => LegacyView::Hidden,
             Some((replaced, Some(len))) => LegacyView::Downgraded {
-                size: size.saturating_sub(replaced) + len,
+                size: size.saturating_sub(replaced + prefix.len() as u64)
+                    + len
+                    + legacy_prefix(prefix).len() as u64,
             },
         }
     }
+}
+
+/// The lines of a copy's prefix that a client without UTF-8 (RFC 6856)
+/// is shown in the downgraded header: the ASCII ones (a `Delivered-To:`
+/// of an address with a UTF-8 local part has no ASCII form).
+pub(crate) fn legacy_prefix(prefix: &[u8]) -> Vec<u8> {
+    prefix
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|line| line.is_ascii())
+        .flatten()
+        .copied()
+        .collect()
 }
 
 /// A message's POP3 unique id: the one it brought along (migrated from
@@ -265,6 +287,28 @@ pub struct HeaderDowngrade {
     pub header: Option<Vec<u8>>,
 }
 
+impl HeaderDowngrade {
+    /// The downgrade of a copy with its own `prefix` (see
+    /// [`crate::Spool::set_prefix`]) in a body whose first `original_len`
+    /// octets (the header section) `header` replaces: the prefix goes into
+    /// the replacement as into the stored header, so a reader skipping
+    /// the (longer) original header of the copy skips it too and sizes
+    /// stay exact.
+    pub(crate) fn after_prefix(
+        prefix: &[u8],
+        original_len: u64,
+        header: Option<Vec<u8>>,
+    ) -> HeaderDowngrade {
+        HeaderDowngrade {
+            original_len: original_len + prefix.len() as u64,
+            header: header.map(|mut h| {
+                crate::body::insert_prefix(&legacy_prefix(prefix), &mut h);
+                h
+            }),
+        }
+    }
+}
+
 /// A message for other servers, as accepted: the envelope the outbound
 /// queue needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -281,10 +325,18 @@ pub struct Outbound {
     pub smtputf8: bool,
     /// The message has 8-bit content.
     pub eight_bit: bool,
-    /// The account that submitted it, whose hold holds it too.
+    /// The account that submitted it, whose hold holds it too (for a
+    /// forwarded copy: the forwarding mailbox's account).
     pub account: Option<AccountId>,
     /// What the sender asked of the TLS on the way (RFC 8689).
     pub tls: SenderTls,
+    /// Header lines (each ending in CRLF) only this entry's copy has,
+    /// ahead of the body it shares with the mailbox copies: a forwarded
+    /// copy's `Delivered-To:`. Empty for none.
+    pub prefix: Vec<u8>,
+    /// A copy we forward (an alias or a mailbox's forward to another
+    /// server): the queue ARC-seals it.
+    pub forwarded: bool,
 }
 
 /// What the sender of a queued message asked of the TLS it travels over
@@ -450,6 +502,8 @@ pub struct QueueEntry {
     pub account: Option<AccountId>,
     /// What the sender asked of the TLS on the way (RFC 8689).
     pub tls: SenderTls,
+    /// A copy we forward: the queue ARC-seals it.
+    pub forwarded: bool,
 }
 
 /// Recipients just leased from the queue, each with its message's id, in
@@ -526,8 +580,8 @@ impl AttemptResult {
 pub struct Accepted {
     /// The mailbox message ids, in the order of the local recipients.
     pub messages: Vec<MessageId>,
-    /// The queue entry for the remote recipients, if any.
-    pub queued: Option<QueueId>,
+    /// The queue entries, in the order of the outbound copies given.
+    pub queued: Vec<QueueId>,
     /// Local recipients whose quota refused the message: nothing was
     /// stored for them (their entries in `messages` are missing).
     pub refused: Vec<QuotaRefusal>,
@@ -692,4 +746,13 @@ pub struct Vacation {
     pub ends: Option<i64>,
     /// At most one reply per sender in this many days.
     pub interval_days: u32,
+}
+
+/// A mailbox's forwarding: where its mail also (or only) goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Forward {
+    /// The addresses its mail is forwarded to, in the order given.
+    pub targets: Vec<Address>,
+    /// A copy is kept in the mailbox too.
+    pub keep: bool,
 }

@@ -86,6 +86,9 @@ async fn upgrade_keeps_the_uidls_clients_know() {
              DROP TABLE dmarc_days; DROP TABLE dmarc_rows;
              DROP TABLE vacation_replies; DROP TABLE vacations;
              DROP TABLE tls_report_rows; DROP TABLE tls_report_days;
+             DROP TABLE forward_targets; DROP TABLE forwards;
+             ALTER TABLE messages DROP COLUMN prefix; ALTER TABLE queue DROP COLUMN prefix;
+             ALTER TABLE queue DROP COLUMN forwarded;
              PRAGMA user_version = 7;",
         )
         .expect("downgrade");
@@ -153,12 +156,13 @@ async fn queue_survives_reopen() {
             eight_bit: false,
             account: None,
             tls: Default::default(),
+            prefix: Vec::new(),
+            forwarded: false,
         };
-        s.accept(spool, &[], Some(out), true)
+        s.accept(spool, &[], vec![out], true)
             .await
             .expect("accept")
-            .queued
-            .expect("queued")
+            .queued[0]
     };
     let s = EmbeddedStore::open(dir.path()).expect("reopen");
     let e = s.queue_get(qid).await.expect("get").expect("still queued");
@@ -265,6 +269,12 @@ async fn tls_reports() {
 async fn vacations() {
     let (_d, s) = fresh();
     conformance::vacations(Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding() {
+    let (_d, s) = fresh();
+    conformance::forwarding(&s).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

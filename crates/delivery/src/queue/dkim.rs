@@ -3,6 +3,7 @@
 
 use super::{Runner, now};
 use crate::dkim::{KeyStore, Signer};
+use praisani_mailhost::trust::seal::{ArcKey, seal};
 use praisani_store::{QueueEntry, QueueId};
 use std::collections::HashMap;
 use std::path::Path;
@@ -72,19 +73,38 @@ impl Runner {
             return None;
         }
         let mut message = None;
+        // A forwarded copy gets our ARC set on top first: the DKIM
+        // signature is then computed over the message as it goes out.
+        let mut sealed = false;
+        if entry.forwarded {
+            let m = self.read_for_signing(entry).await?;
+            message = Some(match self.arc_seal(entry, &m) {
+                Some(set) => {
+                    sealed = true;
+                    [set.as_bytes(), &m].concat()
+                }
+                None => m,
+            });
+        }
         let domain = match entry.sender.rsplit_once('@') {
             Some((_, d)) => d.to_string(),
             None if entry.sender.is_empty() => {
-                let m = self.read_for_signing(entry).await?;
-                let d = from_domain(&m)?;
+                let m = match message.take() {
+                    Some(m) => m,
+                    None => self.read_for_signing(entry).await?,
+                };
+                let d = from_domain(&m);
                 message = Some(m);
-                d
+                match d {
+                    Some(d) => d,
+                    None => return message.filter(|_| sealed).map(|m| (String::new(), m)),
+                }
             }
-            None => return None,
+            None => return message.filter(|_| sealed).map(|m| (String::new(), m)),
         };
         let signers = self.keys.signers(&domain, entry.id);
         if signers.is_empty() {
-            return None;
+            return message.filter(|_| sealed).map(|m| (String::new(), m));
         }
         let message = match message {
             Some(m) => m,
@@ -100,6 +120,39 @@ impl Runner {
             }
         }
         Some((out, message))
+    }
+
+    /// The ARC set (RFC 8617) for a copy we forward: sealed for the
+    /// domain of the address it was forwarded for (the `Delivered-To:` we
+    /// put on top) with that domain's newest RSA DKIM key, over our
+    /// `Authentication-Results`. `None` (sent unsealed) when the domain
+    /// has no RSA key or the message cannot be sealed (our own users'
+    /// mail has no `Authentication-Results` to seal).
+    fn arc_seal(&self, entry: &QueueEntry, message: &[u8]) -> Option<String> {
+        let header = praisani_message::mime::header_section(message);
+        let via = praisani_message::mime::header_fields(&header)
+            .into_iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("Delivered-To"))?
+            .1;
+        let domain = praisani_mailaddr::Address::parse(via.trim_matches(['<', '>']))
+            .ok()?
+            .domain()
+            .ascii()
+            .to_ascii_lowercase();
+        let signer = self
+            .keys
+            .signers(&domain, entry.id)
+            .into_iter()
+            .find(|s| s.key.algorithm() == crate::dkim::Algorithm::RsaSha256)?;
+        let sealed = ArcKey::from_pkcs8_pem(&signer.domain, &signer.selector, &signer.key.to_pem())
+            .and_then(|key| seal(message, &self.office.settings.hostname, &key));
+        match sealed {
+            Ok(set) => Some(set),
+            Err(e) => {
+                tracing::info!(queue = %entry.id, domain = %domain, "not ARC-sealed: {e}");
+                None
+            }
+        }
     }
 
     /// The queued message, whole, for signing.

@@ -203,6 +203,7 @@ mod tests {
             recipients: Vec::new(),
             account: None,
             tls: Default::default(),
+            forwarded: false,
         };
         let retry = |e: &str| AttemptResult::Retry {
             next_attempt: 0,

@@ -132,6 +132,7 @@ mod tests {
             size: 10,
             account: None,
             tls: Default::default(),
+            forwarded: false,
             recipients: to
                 .iter()
                 .enumerate()

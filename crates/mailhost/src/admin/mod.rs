@@ -1,5 +1,5 @@
 //! Administering the post office: hosted domains, mailboxes, aliases, and
-//! their quotas, retention and vacation replies, as every front end (the CLI, the admin API,
+//! their quotas, retention, vacation replies and forwarding, as every front end (the CLI, the admin API,
 //! web pages) performs them.
 //!
 //! Each function takes parsed, typed inputs, applies the rules once, and
@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod aliases;
 pub mod domains;
+pub mod forwarding;
 pub mod holds;
 pub mod retention;
 pub mod sizes;
@@ -64,6 +65,9 @@ pub enum AdminError {
     /// Vacation settings that cannot be.
     #[error(transparent)]
     Vacation(#[from] vacation::VacationError),
+    /// Forwarding settings that cannot be.
+    #[error(transparent)]
+    Forward(#[from] forwarding::ForwardError),
     /// The store refused or failed (its text, and its cause when the store
     /// is unavailable).
     #[error(transparent)]

@@ -10,6 +10,7 @@ use super::rcpt::{full, too_big};
 use super::trust::Held;
 use super::{Inbound, forward_key};
 use crate::Resolution;
+use crate::forwarding::{self, ForwardTarget};
 use crate::reports::{self, Copy, QuotaBounce};
 use crate::sender_tls::sender_tls;
 use crate::submission::{HeaderCapture, header_facts, missing_headers};
@@ -17,9 +18,7 @@ use crate::{downgrade, outbound_policy, quota, trace, vacation};
 use praisani_mailaddr::Address;
 use praisani_smtp::{Envelope, Reply, ReversePath};
 use praisani_store::sending::{Scope, SendCharge, SendOutcome, Ticket};
-use praisani_store::{
-    Account, AccountId, Fit, Outbound, OutboundRcpt, QueueId, Spool, StoreError, Usage,
-};
+use praisani_store::{Account, AccountId, Fit, Outbound, OutboundRcpt, Spool, StoreError, Usage};
 
 /// A message between DATA (or the first BDAT) and its end.
 pub struct Incoming {
@@ -32,6 +31,8 @@ pub struct Incoming {
     bounce: BounceInfo,
     /// Its copy for the outbound queue.
     outbound: Option<Outbound>,
+    /// What forwarding needs at the end of data.
+    forwarding: ForwardState,
     /// The body being received, with the error that spoiled it, if any.
     spool: Option<Result<Spool, std::io::Error>>,
     /// The header section as spooled, to store its RFC 6857 downgrade
@@ -49,6 +50,25 @@ pub struct Incoming {
     /// A NUL octet arrived: RFC 5322 forbids it, and POP3 clients such as
     /// Outlook hang on it.
     nul: bool,
+}
+
+/// The forwarded copies that share a queue entry: those of one recipient
+/// (as addressed) and one forwarding account.
+type ForwardGroup = (String, Option<AccountId>);
+
+/// What the end of data needs for forwarding and `Delivered-To:`.
+struct ForwardState {
+    /// Our recipients as addressed (domain normalised), each once: what
+    /// a `Delivered-To:` of ours in the message would name if it looped.
+    addressed: Vec<String>,
+    /// The recipients, as addressed, that have a copy in some mailbox.
+    stored_for: std::collections::HashSet<String>,
+    /// The forwarded copies: the recipient as addressed and the target.
+    targets: Vec<(String, ForwardTarget)>,
+    /// RFC 3461 RET, for the forwarded copies.
+    ret: Option<praisani_store::Return>,
+    /// The message has 8-bit content.
+    eight_bit: bool,
 }
 
 /// The envelope of the message being received, for a bounce to its sender.
@@ -147,6 +167,33 @@ impl Inbound {
             envid: env.params.envid.clone(),
             requiretls: env.params.requiretls,
         };
+        let mut addressed = Vec::new();
+        let mut targets = Vec::new();
+        for key in env.recipients.iter().map(forward_key) {
+            if addressed.contains(&key)
+                || !(self.rcpts.contains_key(&key) || self.forwards.contains_key(&key))
+            {
+                continue;
+            }
+            for t in self.forwards.get(&key).into_iter().flatten() {
+                targets.push((key.trim_matches(['<', '>']).to_string(), t.clone()));
+            }
+            addressed.push(key);
+        }
+        let forwarding = ForwardState {
+            stored_for: addressed
+                .iter()
+                .filter(|k| self.rcpts.get(*k).is_some_and(|ids| !ids.is_empty()))
+                .map(|k| k.trim_matches(['<', '>']).to_string())
+                .collect(),
+            addressed: addressed
+                .into_iter()
+                .map(|k| k.trim_matches(['<', '>']).to_string())
+                .collect(),
+            targets,
+            ret: env.params.ret,
+            eight_bit: env.params.body == praisani_smtp::Body::EightBitMime,
+        };
         // Each remote recipient once, however often the client named it.
         let mut seen = std::collections::HashSet::new();
         let remote: Vec<OutboundRcpt> = env
@@ -166,6 +213,8 @@ impl Inbound {
             account: self.account.as_ref().map(|a| a.id),
             // TLS-Required: No in the header is read at the message's end.
             tls: sender_tls(env.params.requiretls, b""),
+            prefix: Vec::new(),
+            forwarded: false,
         });
         // Mail from other servers: its header waits for the checks, and the
         // trace headers with it, so nothing is written before the body.
@@ -185,6 +234,7 @@ impl Inbound {
             mailboxes: dedup(mailboxes),
             bounce,
             outbound,
+            forwarding,
             spool: Some(written),
             sniff,
             // Our users' messages: hold the header back for the submission
@@ -377,9 +427,10 @@ impl Inbound {
                 "Message header section too large (256 KiB at most)",
             ));
         }
+        let mut dmarc_failed = false;
         let header_len = match m.held.take() {
             Some(held) => {
-                self.check_held(held, &mut spool, &queue_id).await?;
+                dmarc_failed = self.check_held(held, &mut spool, &queue_id).await?;
                 // The stored header is the spool's head now.
                 if let Some(d) = downgrade::for_storage(spool.head()) {
                     spool.set_downgrade(d);
@@ -393,21 +444,37 @@ impl Inbound {
                 m.sniff.header().len()
             }
         };
+        let header = if spool.head().is_empty() {
+            m.sniff.header()
+        } else {
+            spool.head()
+        };
+        if let Some(reply) = forwarding::loop_refusal(
+            header,
+            &m.forwarding.addressed,
+            self.office.settings.max_received,
+        ) {
+            tracing::info!(id = %queue_id, reason = %reply.lines.join(" "), "refused: mail loop");
+            return Err(reply);
+        }
         // The stored header, for vacation replies after the commit.
         let stored_header = if m.mailboxes.is_empty() || m.bounce.sender.is_empty() {
             Vec::new()
-        } else if spool.head().is_empty() {
-            m.sniff.header().to_vec()
         } else {
-            spool.head().to_vec()
+            header.to_vec()
         };
-        if let Some(out) = &mut m.outbound {
-            let header = if spool.head().is_empty() {
+        // What the sender asked of the TLS on the way (RFC 8689) goes with
+        // every copy for other servers, forwarded ones included.
+        let msg_tls = sender_tls(
+            m.bounce.requiretls,
+            if spool.head().is_empty() {
                 m.sniff.header()
             } else {
                 spool.head()
-            };
-            out.tls = sender_tls(m.bounce.requiretls, header);
+            },
+        );
+        if let Some(out) = &mut m.outbound {
+            out.tls = msg_tls;
         }
         let size = spool.len();
         // Only mail for our mailboxes can meet a full one.
@@ -435,31 +502,59 @@ impl Inbound {
                 }
             }
         }
+        let (mut forwards, forward_charges) =
+            self.forward_copies(&mut m, dmarc_failed, &queue_id).await?;
+        for f in &mut forwards {
+            f.tls = msg_tls;
+        }
+        m.mailboxes = dedup(std::mem::take(&mut m.mailboxes));
+        for &id in &m.mailboxes {
+            let mut unique: Vec<String> = Vec::new();
+            for (owner, a) in &m.bounce.owners {
+                if *owner == id && a.contains('@') && !unique.contains(a) {
+                    unique.push(a.clone());
+                }
+            }
+            if !unique.is_empty() {
+                spool.set_prefix(id, forwarding::delivered_to(&unique));
+            }
+        }
         // Our users' mail is counted against their sending limits now,
         // before the commit: over a limit, nothing is stored.
-        let charged = self.charge_sending(&m, &queue_id).await?;
+        let charged = match self.charge_sending(&m, &queue_id).await {
+            Ok(c) => c,
+            Err(reply) => {
+                self.refund_forwards(forward_charges).await;
+                return Err(reply);
+            }
+        };
+        let mut outbound: Vec<Outbound> = m.outbound.take().into_iter().collect();
+        let forwarded = !forwards.is_empty();
+        outbound.extend(forwards);
         let accepted = match self
             .office
             .store
-            .accept(spool, &m.mailboxes, m.outbound.take(), true)
+            .accept(spool, &m.mailboxes, outbound, true)
             .await
         {
             Ok(a) => a,
             Err(e) => {
                 tracing::error!(id = %queue_id, "delivery failed: {e}");
                 self.refund_sending(charged).await;
+                self.refund_forwards(forward_charges).await;
                 return Err(local_error());
             }
         };
-        if accepted.messages.is_empty() && accepted.queued.is_none() {
+        if accepted.messages.is_empty() && accepted.queued.is_empty() {
             self.refund_sending(charged).await;
+            self.refund_forwards(forward_charges).await;
             // Every mailbox refused it for its quota: nothing stored.
             let never = accepted.refused.iter().all(|r| r.fit == Fit::TooBig);
             tracing::info!(id = %queue_id, size, "refused: mailbox full");
             return Err(if never { too_big() } else { full() });
         }
-        tracing::info!(id = %queue_id, size, local = accepted.messages.len(), refused = accepted.refused.len(), queued = ?accepted.queued.map(QueueId::get), "accepted");
-        if accepted.queued.is_some() {
+        tracing::info!(id = %queue_id, size, local = accepted.messages.len(), refused = accepted.refused.len(), queued = ?accepted.queued.iter().map(|q| q.get()).collect::<Vec<_>>(), forwarded, "accepted");
+        if !accepted.queued.is_empty() {
             self.office.queue_wake.notify_one();
         }
         let vacation = vacation::Committed {
@@ -469,7 +564,7 @@ impl Inbound {
         };
         let copy = match (accepted.usage.first(), accepted.messages.first()) {
             (Some(&(account, _)), Some(&id)) => Some(Copy::Message(account, id)),
-            _ => accepted.queued.map(Copy::Queued),
+            _ => accepted.queued.first().copied().map(Copy::Queued),
         };
         if !accepted.refused.is_empty()
             && let Some(copy) = copy
@@ -513,6 +608,167 @@ impl Inbound {
 }
 
 impl Inbound {
+    /// The queue entries for the forwarded copies of `m`, one per
+    /// recipient (as addressed) and forwarding account, each charged to
+    /// that account's sending limits (the charges returned for a refund).
+    /// A copy not sent — the message failed DMARC at our door, or the
+    /// account is over a limit — leaves the message in the mailbox that
+    /// keeps none otherwise; when a recipient would get nothing at all (an
+    /// alias with only remote targets, for mail that failed DMARC), the
+    /// message is refused: the sender learns of it, the next server would
+    /// refuse it anyway.
+    async fn forward_copies(
+        &self,
+        m: &mut Incoming,
+        dmarc_failed: bool,
+        queue_id: &str,
+    ) -> Result<(Vec<Outbound>, Vec<(SendCharge, Ticket)>), Reply> {
+        let targets = std::mem::take(&mut m.forwarding.targets);
+        if targets.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        if dmarc_failed {
+            tracing::info!(id = %queue_id, sender = %m.bounce.sender, "not forwarded: DMARC failed");
+            for (rcpt, t) in &targets {
+                if !self.keep_instead(m, rcpt, t) {
+                    return Err(Reply::new(
+                        550,
+                        "5.7.26",
+                        "Message failed DMARC; it is not forwarded",
+                    ));
+                }
+            }
+            return Ok((Vec::new(), Vec::new()));
+        }
+        // (recipient as addressed, forwarding account) → targets, in order.
+        let mut groups: Vec<(ForwardGroup, Vec<ForwardTarget>)> = Vec::new();
+        for (rcpt, t) in targets {
+            let key = (rcpt, t.account);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push(t),
+                None => groups.push((key, vec![t])),
+            }
+        }
+        let mut out = Vec::new();
+        let mut charges = Vec::new();
+        for ((rcpt, account), group) in groups {
+            let recipients: Vec<OutboundRcpt> = group
+                .iter()
+                .map(|t| OutboundRcpt {
+                    address: format!("{}@{}", t.address.local(), t.address.domain().ascii()),
+                    domain: t.address.domain().ascii().to_ascii_lowercase(),
+                    orcpt: None,
+                    notify: None,
+                })
+                .collect();
+            if let Some(id) = account {
+                match self.charge_forward(id, &recipients, queue_id).await {
+                    Ok(Some(charge)) => charges.push(charge),
+                    Ok(None) => {
+                        for t in &group {
+                            self.keep_instead(m, &rcpt, t);
+                        }
+                        continue;
+                    }
+                    Err(reply) => {
+                        self.refund_forwards(charges).await;
+                        return Err(reply);
+                    }
+                }
+            }
+            let sender = match forwarding::forward_sender(&self.office, &m.bounce.sender).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(id = %queue_id, "forwarding sender: {e}");
+                    self.refund_forwards(charges).await;
+                    return Err(local_error());
+                }
+            };
+            tracing::info!(id = %queue_id, rcpt = %rcpt, sender = %sender, targets = recipients.len(), "forwarded");
+            out.push(Outbound {
+                sender,
+                recipients,
+                envid: m.bounce.envid.clone(),
+                ret: m.forwarding.ret,
+                smtputf8: m.bounce.smtputf8,
+                eight_bit: m.forwarding.eight_bit,
+                account,
+                // Set from the message's header by the caller.
+                tls: praisani_store::SenderTls::Policy,
+                prefix: forwarding::delivered_to(&[rcpt]),
+                forwarded: true,
+            });
+        }
+        Ok((out, charges))
+    }
+
+    /// A forward of `rcpt` to `t` is not sent: its mailbox stores the
+    /// message instead when it keeps no copy otherwise. False when the
+    /// recipient is left with no copy anywhere.
+    fn keep_instead(&self, m: &mut Incoming, rcpt: &str, t: &ForwardTarget) -> bool {
+        if let Some(id) = t.fallback {
+            m.mailboxes.push(id);
+            if !m.bounce.owners.iter().any(|(o, a)| *o == id && a == rcpt) {
+                m.bounce.owners.push((id, rcpt.to_string()));
+            }
+            m.forwarding.stored_for.insert(rcpt.to_string());
+        }
+        m.forwarding.stored_for.contains(rcpt)
+    }
+
+    /// Charges a forwarded copy to the forwarding account's sending
+    /// limits: the charge, or `None` when a limit is reached (the copy is
+    /// not sent; the account is not held for it: forwarding is not
+    /// something it sent).
+    async fn charge_forward(
+        &self,
+        account: AccountId,
+        recipients: &[OutboundRcpt],
+        queue_id: &str,
+    ) -> Result<Option<(SendCharge, Ticket)>, Reply> {
+        let store = &*self.office.store;
+        let owner = match store.account_by_id(account).await {
+            Ok(Some(a)) => a,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                tracing::error!(id = %queue_id, "forwarding account: {e}");
+                return Err(local_error());
+            }
+        };
+        let mut rcpts: Vec<String> = recipients
+            .iter()
+            .map(|r| r.address.to_lowercase())
+            .collect();
+        rcpts.sort();
+        rcpts.dedup();
+        let charge = SendCharge {
+            account,
+            domain: owner.address.domain().ascii().to_string(),
+            recipients: rcpts,
+        };
+        let limits = self.office.sending.limits_for(&owner);
+        let now = chrono::Utc::now().timestamp();
+        match store.send_charge(&charge, now, &limits).await {
+            Ok(SendOutcome::Counted(ticket)) => Ok(Some((charge, ticket))),
+            Ok(SendOutcome::Over(over)) => {
+                let what = outbound_policy::describe(&over);
+                tracing::warn!(id = %queue_id, account = %owner.address, limit = %what, "not forwarded: sending limit");
+                Ok(None)
+            }
+            Err(e) => {
+                tracing::error!(id = %queue_id, "sending limits: {e}");
+                Err(local_error())
+            }
+        }
+    }
+
+    /// Gives back the charges of forwarded copies not stored after all.
+    async fn refund_forwards(&self, charges: Vec<(SendCharge, Ticket)>) {
+        for c in charges {
+            self.refund_sending(Some(c)).await;
+        }
+    }
+
     /// Charges the submitted message `m` to its account's sending
     /// counters; over a limit, the reply that refuses it (and the account
     /// put on hold when so configured). `None` for mail from other servers.

@@ -66,6 +66,9 @@ pub struct Inbound {
     /// Remote recipients of the transaction accepted for relay, by
     /// [`forward_key`]; emptied with `rcpts`.
     remote: HashMap<String, OutboundRcpt>,
+    /// Copies for other servers that our recipients' aliases and mailbox
+    /// forwards ask for, by [`forward_key`]; emptied with `rcpts`.
+    forwards: HashMap<String, Vec<crate::forwarding::ForwardTarget>>,
     /// The SIZE= the client declared for the current transaction.
     declared_size: Option<u64>,
     /// The message being received (boxed: idle connections stay small).
@@ -87,6 +90,7 @@ impl Inbound {
             messages: 0,
             rcpts: HashMap::new(),
             remote: HashMap::new(),
+            forwards: HashMap::new(),
             declared_size: None,
             incoming: None,
         }
@@ -104,6 +108,7 @@ impl Inbound {
     fn forget_recipients(&mut self) {
         self.rcpts.clear();
         self.remote.clear();
+        self.forwards.clear();
     }
 
     /// The account the client logged in as, if any.

@@ -5,7 +5,7 @@
 
 use super::srs_return::SrsRcpt;
 use super::{Inbound, forward_key, temp_fail};
-use crate::{Mailbox, Resolution, quota, resolve};
+use crate::{Mailbox, Resolution, forwarding, quota, resolve};
 use praisani_mailaddr::{Address, Domain};
 use praisani_smtp::{DomainPart, ForwardPath, RcptParams, Reply, Verdict};
 use praisani_store::{Fit, OutboundRcpt};
@@ -58,27 +58,27 @@ impl Inbound {
                 self.accept_postmaster(to).await
             }
             Ok(Resolution::Local { mailboxes, remote }) => {
-                if !remote.is_empty() {
-                    // Forwarding needs the sender rewritten (SRS) so the
-                    // next server's SPF and DMARC checks pass; until then
-                    // the sender keeps the message and retries.
-                    return Verdict::Reject(Reply::new(
-                        451,
-                        "4.4.0",
-                        "Forwarding to other servers is not available yet; try again later",
-                    ));
-                }
-                if mailboxes.is_empty() {
+                // Aliases' remote targets and mailbox forwards become
+                // queue entries at the end of data (`crate::forwarding`).
+                let dest = match forwarding::destinations(&self.office, mailboxes, remote).await {
+                    Ok(d) => d,
+                    Err(e) => return temp_fail(&e),
+                };
+                if dest.is_empty() {
                     return Verdict::Reject(Reply::new(550, "5.1.1", "No such user here"));
                 }
-                if let Some(v) = self.check_quota(&mailboxes) {
+                if let Some(v) = self.check_quota(&dest.mailboxes) {
                     return v;
                 }
                 if let Some(v) = self.rcpt_filters(&address).await {
                     return v;
                 }
-                let ids = mailboxes.iter().map(|m| m.id).collect();
-                self.rcpts.insert(forward_key(to), ids);
+                let key = forward_key(to);
+                let ids = dest.mailboxes.iter().map(|m| m.id).collect();
+                self.rcpts.insert(key.clone(), ids);
+                if !dest.forwards.is_empty() {
+                    self.forwards.insert(key, dest.forwards);
+                }
                 Verdict::Accept
             }
             Ok(Resolution::Unknown) => {

@@ -25,6 +25,7 @@ async fn trusted_inbound(dir: &std::path::Path) -> (Arc<PostOffice>, Inbound) {
         bounce_interval: std::time::Duration::from_secs(3600),
         bounce_senders: 100,
         addressing: Default::default(),
+        max_received: crate::forwarding::DEFAULT_MAX_RECEIVED,
     };
     let office = Arc::new(PostOffice::new(Arc::new(store), settings));
     let inbound = Inbound::new(
@@ -134,6 +135,7 @@ async fn checked_message(
         bounce_interval: std::time::Duration::from_secs(3600),
         bounce_senders: 100,
         addressing: Default::default(),
+        max_received: crate::forwarding::DEFAULT_MAX_RECEIVED,
     };
     let checker = TrustChecker::with_dns(
         TrustSettings::default(),

@@ -25,7 +25,7 @@ use super::Inbound;
 use crate::spam;
 use crate::submission::HeaderCapture;
 use crate::trust::strip::{SPAM_FIELDS, strip_fields};
-use crate::trust::{CheckInput, Decision, Verdict, stamped_header};
+use crate::trust::{AuthResult, CheckInput, Decision, Verdict, stamped_header};
 use praisani_mailaddr::Domain;
 use praisani_smtp::{DomainPart, Envelope, ForwardPath, Reply, ReversePath};
 use praisani_store::Spool;
@@ -96,12 +96,15 @@ impl Inbound {
     /// refuses it (the reply for the end of data) or puts the header to
     /// store before the body: trace headers, our `Authentication-Results`,
     /// the marks and the client's header without forged fields of ours.
+    /// Answers whether the message failed DMARC (a `p=none` domain's, or
+    /// one the policy marks rather than refuses): such mail is not
+    /// forwarded.
     pub(super) async fn check_held(
         &self,
         held: Held,
         spool: &mut Spool,
         queue_id: &str,
-    ) -> Result<(), Reply> {
+    ) -> Result<bool, Reply> {
         let (verdict, mut decision) = match self.office.trust.is_some() {
             true => {
                 let (v, d) = self.check_trust(&held, spool, queue_id).await?;
@@ -145,7 +148,7 @@ impl Inbound {
             &decision,
         ));
         spool.set_head(head);
-        Ok(())
+        Ok(verdict.is_some_and(|v| v.dmarc.result == AuthResult::Fail))
     }
 
     /// The trust checks on the held message: their verdict and the

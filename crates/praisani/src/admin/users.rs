@@ -7,11 +7,11 @@ use crate::cli::UserCmd;
 use crate::config::Config;
 use anyhow::{Context, Result, bail};
 use praisani_mailhost::admin::accounts::{self, ApopChange, NewMailbox};
-use praisani_mailhost::admin::holds;
 use praisani_mailhost::admin::vacation::{self, VacationError, VacationRequest};
+use praisani_mailhost::admin::{forwarding, holds};
 use praisani_mailhost::admin::{parse_address, parse_domain, parse_quota, parse_size};
 use praisani_mailhost::passwords;
-use praisani_store::{Account, Store, Vacation};
+use praisani_store::{Account, Forward, Store, Vacation};
 use serde_json::json;
 use std::io::BufRead;
 
@@ -141,6 +141,37 @@ fn vacation_text(a: &praisani_mailaddr::Address, v: Option<&Vacation>) -> String
         v.interval_days,
         v.text
     )
+}
+
+fn forward_json(a: &praisani_mailaddr::Address, f: Option<&Forward>) -> serde_json::Value {
+    match f {
+        None => json!({"address": a.to_string(), "forward": null}),
+        Some(f) => json!({
+            "address": a.to_string(),
+            "forward": {
+                "targets": f.targets.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+                "keep": f.keep,
+            }
+        }),
+    }
+}
+
+fn forward_text(a: &praisani_mailaddr::Address, f: Option<&Forward>) -> String {
+    let Some(f) = f else {
+        return format!("forwarding of {a}: off");
+    };
+    let targets = f
+        .targets
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let keep = if f.keep {
+        "a copy stays in the mailbox"
+    } else {
+        "no copy stays in the mailbox"
+    };
+    format!("forwarding of {a}: to {targets}; {keep}")
 }
 
 /// Runs a `user` subcommand.
@@ -280,6 +311,38 @@ pub async fn user_cmd(store: &dyn Store, config: &Config, cmd: UserCmd, json: bo
             let v = vacation::set(store, &a, req, max_text).await?;
             print(json, vacation_json(&a, Some(&v)), || {
                 vacation_text(&a, Some(&v))
+            });
+        }
+        UserCmd::Forward {
+            address: a,
+            targets,
+            keep: _,
+            no_keep,
+            off,
+        } => {
+            let a = parse_address(&a)?;
+            if off {
+                forwarding::off(store, &a).await?;
+                print(json, forward_json(&a, None), || forward_text(&a, None));
+                return Ok(());
+            }
+            if targets.is_empty() {
+                if no_keep {
+                    bail!(fail("give the target addresses"));
+                }
+                let f = forwarding::show(store, &a).await?;
+                print(json, forward_json(&a, f.as_ref()), || {
+                    forward_text(&a, f.as_ref())
+                });
+                return Ok(());
+            }
+            let targets = targets
+                .iter()
+                .map(|t| parse_address(t))
+                .collect::<Result<Vec<_>, _>>()?;
+            let f = forwarding::set(store, &a, targets, !no_keep).await?;
+            print(json, forward_json(&a, Some(&f)), || {
+                forward_text(&a, Some(&f))
             });
         }
         UserCmd::Remove { address: a } => {

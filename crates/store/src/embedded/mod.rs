@@ -19,9 +19,9 @@ use crate::sending::{SendCharge, SendLimits, SendOutcome, Ticket};
 use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodyStream, DomainContact, DomainInfo,
-    ExpireReport, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta, MtaStsRecord,
-    NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId, QueueTarget, Retention,
-    Secrets, Spool, Store, StoreError, Vacation,
+    ExpireReport, Forward, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta,
+    MtaStsRecord, NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId,
+    QueueTarget, Retention, Secrets, Spool, Store, StoreError, Vacation,
 };
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
@@ -292,13 +292,13 @@ impl Store for EmbeddedStore {
         &self,
         body: Spool,
         local: &[AccountId],
-        outbound: Option<Outbound>,
+        outbound: Vec<Outbound>,
         check_quota: bool,
     ) -> Result<Accepted, StoreError> {
         let l = local.to_vec();
         self.inner
             .writer
-            .run(move |c| ops::accept(c, body, &l, outbound.as_ref(), check_quota))
+            .run(move |c| ops::accept(c, body, &l, &outbound, check_quota))
             .await
     }
 
@@ -600,6 +600,25 @@ impl Store for EmbeddedStore {
         self.inner
             .writer
             .run(move |c| ops::account_set_vacation(c, &a, v.as_ref()))
+            .await
+    }
+
+    async fn account_set_forward(
+        &self,
+        address: &Address,
+        forward: Option<&Forward>,
+    ) -> Result<(), StoreError> {
+        let (a, f) = (address.clone(), forward.cloned());
+        self.inner
+            .writer
+            .run(move |c| ops::account_set_forward(c, &a, f.as_ref()))
+            .await
+    }
+
+    async fn account_forward(&self, account: AccountId) -> Result<Option<Forward>, StoreError> {
+        self.inner
+            .readers
+            .run(move |c| ops::account_forward(c, account))
             .await
     }
 

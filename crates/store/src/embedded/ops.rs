@@ -3,7 +3,7 @@
 
 use super::locks;
 use super::pool::ReadPool;
-use crate::body::{ChunkCursor, NextChunk};
+use crate::body::{ChunkCursor, NextChunk, with_prefix};
 use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
@@ -20,7 +20,9 @@ use crate::{
     QueueEntry, QueueId, QueueRcptId, QueueTarget, QueuedRcpt, RcptState, Retention, Secrets,
     Spool, StoreError, Usage,
 };
-use crate::{Conflict, DomainContact, Language, MtaStsRecord, SenderTls, Subject, Vacation};
+use crate::{
+    Conflict, DomainContact, Forward, Language, MtaStsRecord, SenderTls, Subject, Vacation,
+};
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -486,7 +488,7 @@ pub(super) fn deliver(
     body: Spool,
     recipients: &[AccountId],
 ) -> Result<Vec<MessageId>, StoreError> {
-    accept(c, body, recipients, None, false).map(|a| a.messages)
+    accept(c, body, recipients, &[], false).map(|a| a.messages)
 }
 
 /// Stores the body with `refs` references; returns (body id, size).
@@ -520,12 +522,14 @@ pub(super) fn accept(
     c: &Connection,
     body: Spool,
     recipients: &[AccountId],
-    outbound: Option<&Outbound>,
+    outbound: &[Outbound],
     check_quota: bool,
 ) -> Result<Accepted, StoreError> {
-    if AcceptTally::nothing_to_store(recipients, outbound.is_some()) {
-        return Ok(AcceptTally::new(0).finish(None));
+    if AcceptTally::nothing_to_store(recipients, !outbound.is_empty()) {
+        return Ok(AcceptTally::new(0).finish(Vec::new()));
     }
+    let mut body = body;
+    let prefixes = body.take_prefixes();
     let (body_id, size) = store_body(c, body, 0)?;
     let received = now();
     let mut tally = AcceptTally::new(recipients.len());
@@ -535,22 +539,28 @@ pub(super) fn accept(
         // deliveries nor several recipients of one domain overrun a quota.
         let u =
             usage(c, account)?.ok_or_else(|| StoreError::NotFound(Subject::AccountId(account)))?;
+        let prefix = prefixes
+            .iter()
+            .find(|(a, _)| *a == account)
+            .map(|(_, p)| p.as_slice())
+            .filter(|p| !p.is_empty());
+        let size = size + prefix.map_or(0, |p| p.len() as i64);
         if tally.admit(account, &u, size as u64, check_quota) {
-            let id = add_message(c, account, body_id, size, received)?;
+            let id = add_message(c, account, body_id, prefix, size, received)?;
             tally.added(account, id, usage(c, account)?.unwrap_or_default());
         }
     }
-    let refs = tally.body_refs(outbound.is_some());
+    let refs = tally.body_refs(outbound.len());
     if refs == 0 {
         release_body(c, body_id)?;
     } else {
         c.prepare_cached("UPDATE bodies SET refs = ?1 WHERE id = ?2")?
             .execute(params![refs, body_id])?;
     }
-    let queued = match outbound {
-        Some(o) => Some(enqueue(c, body_id, o, received)?),
-        None => None,
-    };
+    let queued = outbound
+        .iter()
+        .map(|o| enqueue(c, body_id, o, received))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(tally.finish(queued))
 }
 
@@ -560,13 +570,15 @@ fn add_message(
     c: &Connection,
     account: AccountId,
     body_id: i64,
+    prefix: Option<&[u8]>,
     size: i64,
     received: i64,
 ) -> Result<MessageId, StoreError> {
     c.prepare_cached(
-        "INSERT INTO messages (account_id, body_id, size, received) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO messages (account_id, body_id, prefix, size, received)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![account, body_id, size, received])?;
+    .execute(params![account, body_id, prefix, size, received])?;
     let id = MessageId::new(c.last_insert_rowid());
     count_usage(c, account, size, 1)?;
     Ok(id)
@@ -614,7 +626,7 @@ pub(super) fn quota_notice(
         Some((mut spool, write)) => {
             write(&u, step.level, &mut spool)?;
             let (body_id, size) = store_body(c, spool, 1)?;
-            add_message(c, account, body_id, size, now())?;
+            add_message(c, account, body_id, None, size, now())?;
             Ok(true)
         }
         None => Ok(false),
@@ -692,9 +704,9 @@ pub(super) fn expire_account(
 
 fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<QueueId, StoreError> {
     c.prepare_cached(
-        "INSERT INTO queue
-            (body_id, sender, envid, ret, smtputf8, eight_bit, created, account, tls_required)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO queue (body_id, sender, envid, ret, smtputf8, eight_bit, created, account,
+                            tls_required, prefix, forwarded)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         body_id,
@@ -705,7 +717,9 @@ fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<Queue
         o.eight_bit,
         now,
         o.account,
-        o.tls.to_db()
+        o.tls.to_db(),
+        Some(o.prefix.as_slice()).filter(|p| !p.is_empty()),
+        o.forwarded
     ])?;
     let id = QueueId::new(c.last_insert_rowid());
     let mut ins = c.prepare_cached(
@@ -737,8 +751,8 @@ fn enqueue(c: &Connection, body_id: i64, o: &Outbound, now: i64) -> Result<Queue
 
 fn queue_header(c: &Connection, id: QueueId) -> Result<Option<QueueEntry>, StoreError> {
     Ok(c.prepare_cached(
-        "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created, b.size,
-            q.account, q.tls_required
+        "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created,
+            b.size + COALESCE(length(q.prefix), 0), q.account, q.tls_required, q.forwarded
          FROM queue q JOIN bodies b ON b.id = q.body_id WHERE q.id = ?1",
     )?
     .query_row([id], |r| {
@@ -754,6 +768,7 @@ fn queue_header(c: &Connection, id: QueueId) -> Result<Option<QueueEntry>, Store
             recipients: Vec::new(),
             account: r.get(8)?,
             tls: SenderTls::from_db(r.get(9)?),
+            forwarded: r.get(10)?,
         })
     })
     .optional()?)
@@ -900,14 +915,15 @@ pub(super) fn open_queued(
     c: &Connection,
     id: QueueId,
 ) -> Result<(i64, i64, Option<Vec<u8>>), StoreError> {
-    let (body_id, chunks): (i64, i64) = c
+    let (body_id, chunks, prefix): (i64, i64, Option<Vec<u8>>) = c
         .prepare_cached(
-            "SELECT b.id, b.chunks FROM queue q JOIN bodies b ON b.id = q.body_id WHERE q.id = ?1",
+            "SELECT b.id, b.chunks, q.prefix FROM queue q JOIN bodies b ON b.id = q.body_id
+             WHERE q.id = ?1",
         )?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound(Subject::Queued(id)))?;
-    body_head(c, body_id, chunks)
+    Ok(with_prefix(prefix, body_head(c, body_id, chunks)?))
 }
 
 /// Drops one reference to a body, deleting it with the last one.
@@ -934,7 +950,8 @@ pub(super) fn list_messages(
     uid_prefix: &str,
 ) -> Result<Vec<MessageMeta>, StoreError> {
     let mut st = c.prepare_cached(
-        "SELECT m.id, m.uidl, m.size, m.received, d.body_id, d.header_len, length(d.header)
+        "SELECT m.id, m.uidl, m.size, m.received, d.body_id, d.header_len, length(d.header),
+                m.prefix
          FROM messages m LEFT JOIN body_downgrades d ON d.body_id = m.body_id
          WHERE m.account_id = ?1 ORDER BY m.id",
     )?;
@@ -953,7 +970,11 @@ pub(super) fn list_messages(
             uidl: uidl(uid_prefix, id, r.get(1)?),
             size,
             received: r.get(3)?,
-            legacy: LegacyView::from_stored(size, downgrade),
+            legacy: LegacyView::from_stored(
+                size,
+                downgrade,
+                r.get::<_, Option<Vec<u8>>>(7)?.as_deref(),
+            ),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -965,15 +986,17 @@ pub(super) fn open_message(
     account: AccountId,
     message: MessageId,
 ) -> Result<(i64, i64, Option<Vec<u8>>), StoreError> {
-    let (body_id, chunks): (i64, i64) = c
+    let (body_id, chunks, prefix): (i64, i64, Option<Vec<u8>>) = c
         .prepare_cached(
-            "SELECT b.id, b.chunks FROM messages m JOIN bodies b ON b.id = m.body_id
+            "SELECT b.id, b.chunks, m.prefix FROM messages m JOIN bodies b ON b.id = m.body_id
              WHERE m.id = ?1 AND m.account_id = ?2",
         )?
-        .query_row(params![message, account], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![message, account], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?
         .ok_or_else(|| StoreError::NotFound(Subject::Message(message)))?;
-    body_head(c, body_id, chunks)
+    Ok(with_prefix(prefix, body_head(c, body_id, chunks)?))
 }
 
 /// The downgraded header of a message, if its header has UTF-8.
@@ -982,25 +1005,27 @@ pub(super) fn message_downgrade(
     account: AccountId,
     message: MessageId,
 ) -> Result<Option<HeaderDowngrade>, StoreError> {
-    // (body id of the downgrade row, replaced length, replacement)
-    type Row = (Option<i64>, Option<i64>, Option<Vec<u8>>);
+    // (body id of the downgrade row, replaced length, replacement, the
+    // copy's prefix)
+    type Row = (Option<i64>, Option<i64>, Option<Vec<u8>>, Option<Vec<u8>>);
     let row: Option<Row> = c
         .prepare_cached(
-            "SELECT d.body_id, d.header_len, d.header
+            "SELECT d.body_id, d.header_len, d.header, m.prefix
              FROM messages m LEFT JOIN body_downgrades d ON d.body_id = m.body_id
              WHERE m.id = ?1 AND m.account_id = ?2",
         )?
         .query_row(params![message, account], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
         .optional()?;
     match row {
         None => Err(StoreError::NotFound(Subject::Message(message))),
-        Some((None, _, _)) => Ok(None),
-        Some((Some(_), len, header)) => Ok(Some(HeaderDowngrade {
-            original_len: len.unwrap_or(0) as u64,
+        Some((None, _, _, _)) => Ok(None),
+        Some((Some(_), len, header, prefix)) => Ok(Some(HeaderDowngrade::after_prefix(
+            prefix.as_deref().unwrap_or_default(),
+            len.unwrap_or(0) as u64,
             header,
-        })),
+        ))),
     }
 }
 
@@ -1659,6 +1684,53 @@ pub(super) fn vacation_reply_due(
         )?
         .execute(params![account, sender, now])?;
     Ok(inserted == 1)
+}
+
+/// Sets or clears a mailbox's forwarding (see
+/// [`crate::Store::account_set_forward`]).
+pub(super) fn account_set_forward(
+    c: &Connection,
+    a: &Address,
+    f: Option<&Forward>,
+) -> Result<(), StoreError> {
+    let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
+    c.execute("DELETE FROM forward_targets WHERE account_id = ?1", [id])?;
+    c.execute("DELETE FROM forwards WHERE account_id = ?1", [id])?;
+    if let Some(f) = f {
+        c.execute(
+            "INSERT INTO forwards (account_id, keep) VALUES (?1, ?2)",
+            params![id, f.keep],
+        )?;
+        for (i, t) in f.targets.iter().enumerate() {
+            c.execute(
+                "INSERT INTO forward_targets (account_id, seq, target) VALUES (?1, ?2, ?3)",
+                params![id, i as i64, t.canonical()],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A mailbox's forwarding (see [`crate::Store::account_forward`]).
+pub(super) fn account_forward(
+    c: &Connection,
+    account: AccountId,
+) -> Result<Option<Forward>, StoreError> {
+    let keep: Option<bool> = c
+        .prepare_cached("SELECT keep FROM forwards WHERE account_id = ?1")?
+        .query_row([account], |r| r.get(0))
+        .optional()?;
+    let Some(keep) = keep else {
+        return Ok(None);
+    };
+    let mut st =
+        c.prepare_cached("SELECT target FROM forward_targets WHERE account_id = ?1 ORDER BY seq")?;
+    let rows = st.query_map([account], |r| r.get::<_, String>(0))?;
+    let mut targets = Vec::new();
+    for t in rows {
+        targets.push(Address::parse(&t?).map_err(|_| corrupt("forward target"))?);
+    }
+    Ok(Some(Forward { targets, keep }))
 }
 
 /// The SRS secret, `fresh` stored first when there is none yet (see

@@ -246,6 +246,22 @@ const MIGRATIONS: &[&str] = &[
     // language tag (both NULL: none).
     "ALTER TABLE domains ADD COLUMN contact TEXT;
      ALTER TABLE domains ADD COLUMN contact_lang TEXT;",
+    // 17: forwarding. Header lines stored for one copy ahead of the shared
+    // body (its Delivered-To), the flag that has the queue ARC-seal a
+    // forwarded copy, and each mailbox's forward targets.
+    "ALTER TABLE messages ADD COLUMN prefix BLOB;
+     ALTER TABLE queue ADD COLUMN prefix BLOB;
+     ALTER TABLE queue ADD COLUMN forwarded INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE forwards (
+        account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        keep INTEGER NOT NULL
+     );
+     CREATE TABLE forward_targets (
+        account_id INTEGER NOT NULL REFERENCES forwards(account_id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        PRIMARY KEY (account_id, seq)
+     );",
 ];
 
 /// Brings the schema up to date.

@@ -62,9 +62,9 @@ use crate::sending::{SendCharge, SendLimits, SendOutcome, Ticket};
 use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
 use crate::{
     Accepted, Account, AccountId, Alias, AttemptResult, BodySource, BodyStream, DomainContact,
-    DomainInfo, ExpireReport, HeaderDowngrade, Lookup, MaildropLock, MessageId, MessageMeta,
-    MtaStsRecord, NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId,
-    QueueTarget, Retention, Secrets, Spool, Store, StoreError, Vacation,
+    DomainInfo, ExpireReport, Forward, HeaderDowngrade, Lookup, MaildropLock, MessageId,
+    MessageMeta, MtaStsRecord, NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId,
+    QueueRcptId, QueueTarget, Retention, Secrets, Spool, Store, StoreError, Vacation,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -231,12 +231,17 @@ impl PostgresStore {
     }
 
     /// Reads the first chunk at once: an error shows before any response.
-    async fn open_body(&self, (body_id, chunks): (i64, i64)) -> Result<BodyStream, StoreError> {
+    /// Opens a body found as (id, chunks, the copy's prefix).
+    async fn open_body(
+        &self,
+        (body_id, chunks, prefix): (i64, i64, Option<Vec<u8>>),
+    ) -> Result<BodyStream, StoreError> {
         let first = if chunks > 0 {
             Some(ops::read_chunk(&self.client().await?, body_id, 0).await?)
         } else {
             None
         };
+        let (body_id, chunks, first) = crate::body::with_prefix(prefix, (body_id, chunks, first));
         Ok(self.body_stream(body_id, chunks, first))
     }
 }
@@ -397,7 +402,7 @@ impl Store for PostgresStore {
         if recipients.is_empty() {
             return Ok(Vec::new());
         }
-        write!(self, |tx| ops::accept(&tx, body, recipients, None, false)
+        write!(self, |tx| ops::accept(&tx, body, recipients, &[], false)
             .await?
             .messages)
     }
@@ -406,14 +411,14 @@ impl Store for PostgresStore {
         &self,
         body: Spool,
         local: &[AccountId],
-        outbound: Option<Outbound>,
+        outbound: Vec<Outbound>,
         check_quota: bool,
     ) -> Result<Accepted, StoreError> {
         write!(self, |tx| ops::accept(
             &tx,
             body,
             local,
-            outbound.as_ref(),
+            &outbound,
             check_quota
         )
         .await?)
@@ -723,6 +728,19 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         write!(self, |tx| ops::account_set_vacation(&tx, address, vacation)
             .await?)
+    }
+
+    async fn account_set_forward(
+        &self,
+        address: &Address,
+        forward: Option<&Forward>,
+    ) -> Result<(), StoreError> {
+        write!(self, |tx| ops::account_set_forward(&tx, address, forward)
+            .await?)
+    }
+
+    async fn account_forward(&self, account: AccountId) -> Result<Option<Forward>, StoreError> {
+        ops::account_forward(&self.client().await?, account).await
     }
 
     async fn account_vacation(&self, account: AccountId) -> Result<Option<Vacation>, StoreError> {

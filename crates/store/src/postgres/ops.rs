@@ -22,7 +22,9 @@ use crate::{
     QueueId, QueueRcptId, QueueTarget, QueuedRcpt, RcptState, Retention, Secrets, Spool,
     StoreError, Usage,
 };
-use crate::{Conflict, DomainContact, Language, MtaStsRecord, SenderTls, Subject, Vacation};
+use crate::{
+    Conflict, DomainContact, Forward, Language, MtaStsRecord, SenderTls, Subject, Vacation,
+};
 use deadpool_postgres::GenericClient;
 use praisani_mailaddr::{Address, Domain};
 use tokio_postgres::Row;
@@ -650,12 +652,14 @@ pub(super) async fn accept<C: GenericClient>(
     c: &C,
     body: Spool,
     recipients: &[AccountId],
-    outbound: Option<&Outbound>,
+    outbound: &[Outbound],
     check_quota: bool,
 ) -> Result<Accepted, StoreError> {
-    if AcceptTally::nothing_to_store(recipients, outbound.is_some()) {
-        return Ok(AcceptTally::new(0).finish(None));
+    if AcceptTally::nothing_to_store(recipients, !outbound.is_empty()) {
+        return Ok(AcceptTally::new(0).finish(Vec::new()));
     }
+    let mut body = body;
+    let prefixes = body.take_prefixes();
     // The body first: its chunks take the longest and lock nothing anyone
     // else waits for.
     let (body_id, size) = store_body(c, body, 0).await?;
@@ -668,12 +672,18 @@ pub(super) async fn accept<C: GenericClient>(
         let u = usage(c, account)
             .await?
             .ok_or_else(|| StoreError::NotFound(Subject::AccountId(account)))?;
+        let prefix = prefixes
+            .iter()
+            .find(|(a, _)| *a == account)
+            .map(|(_, p)| p.as_slice())
+            .filter(|p| !p.is_empty());
+        let size = size + prefix.map_or(0, |p| p.len() as i64);
         if tally.admit(account, &u, size as u64, check_quota) {
-            let id = add_message(c, account, body_id, size, received, None).await?;
+            let id = add_message(c, account, body_id, size, received, None, prefix).await?;
             tally.added(account, id, usage(c, account).await?.unwrap_or_default());
         }
     }
-    let refs = tally.body_refs(outbound.is_some());
+    let refs = tally.body_refs(outbound.len());
     if refs == 0 {
         release_body(c, body_id, 0).await?;
     } else {
@@ -684,10 +694,10 @@ pub(super) async fn accept<C: GenericClient>(
         )
         .await?;
     }
-    let queued = match outbound {
-        Some(o) => Some(enqueue(c, body_id, o, received).await?),
-        None => None,
-    };
+    let mut queued = Vec::with_capacity(outbound.len());
+    for o in outbound {
+        queued.push(enqueue(c, body_id, o, received).await?);
+    }
     Ok(tally.finish(queued))
 }
 
@@ -700,12 +710,13 @@ pub(super) async fn add_message<C: GenericClient>(
     size: i64,
     received: i64,
     uidl: Option<&str>,
+    prefix: Option<&[u8]>,
 ) -> Result<MessageId, StoreError> {
     let id: MessageId = one(
         c,
-        "INSERT INTO messages (account_id, body_id, size, received, uidl)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        &[&account, &body_id, &size, &received, &uidl],
+        "INSERT INTO messages (account_id, body_id, size, received, uidl, prefix)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        &[&account, &body_id, &size, &received, &uidl, &prefix],
     )
     .await?
     .get(0);
@@ -760,7 +771,7 @@ pub(super) async fn quota_notice<C: GenericClient>(
         Some((mut body, write)) => {
             write(&u, step.level, &mut body)?;
             let (body_id, size) = store_body(c, body, 1).await?;
-            add_message(c, account, body_id, size, now(), None).await?;
+            add_message(c, account, body_id, size, now(), None, None).await?;
             Ok(true)
         }
         None => Ok(false),
@@ -836,9 +847,9 @@ pub(super) async fn enqueue<C: GenericClient>(
 ) -> Result<QueueId, StoreError> {
     let id: QueueId = one(
         c,
-        "INSERT INTO queue
-            (body_id, sender, envid, ret, smtputf8, eight_bit, created, account, tls_required)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        "INSERT INTO queue (body_id, sender, envid, ret, smtputf8, eight_bit, created, account,
+                            tls_required, prefix, forwarded)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         &[
             &body_id,
             &o.sender,
@@ -849,6 +860,8 @@ pub(super) async fn enqueue<C: GenericClient>(
             &now,
             &o.account,
             &o.tls.to_db(),
+            &Some(o.prefix.as_slice()).filter(|p| !p.is_empty()),
+            &o.forwarded,
         ],
     )
     .await?
@@ -896,8 +909,9 @@ async fn queue_header<C: GenericClient>(
 ) -> Result<Option<QueueEntry>, StoreError> {
     Ok(opt(
         c,
-        "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created, b.size,
-            q.account, q.tls_required
+        "SELECT q.id, q.sender, q.envid, q.ret, q.smtputf8, q.eight_bit, q.created,
+            b.size + COALESCE(octet_length(q.prefix), 0)::BIGINT, q.account, q.tls_required,
+            q.forwarded
          FROM queue q JOIN bodies b ON b.id = q.body_id WHERE q.id = $1",
         &[&id],
     )
@@ -914,6 +928,7 @@ async fn queue_header<C: GenericClient>(
         recipients: Vec::new(),
         account: r.get(8),
         tls: SenderTls::from_db(r.get(9)),
+        forwarded: r.get(10),
     }))
 }
 
@@ -1099,7 +1114,7 @@ pub(super) async fn list_messages<C: GenericClient>(
     Ok(rows(
         c,
         "SELECT m.id, m.uidl, m.size, m.received, d.body_id, d.header_len,
-                length(d.header)::bigint
+                length(d.header)::bigint, m.prefix
          FROM messages m LEFT JOIN body_downgrades d ON d.body_id = m.body_id
          WHERE m.account_id = $1 ORDER BY m.id",
         &[&account],
@@ -1120,7 +1135,11 @@ pub(super) async fn list_messages<C: GenericClient>(
             uidl: uidl(uid_prefix, id, r.get(1)),
             size,
             received: r.get(3),
-            legacy: LegacyView::from_stored(size, downgrade),
+            legacy: LegacyView::from_stored(
+                size,
+                downgrade,
+                r.get::<_, Option<Vec<u8>>>(7).as_deref(),
+            ),
         }
     })
     .collect())
@@ -1131,15 +1150,15 @@ pub(super) async fn message_body<C: GenericClient>(
     c: &C,
     account: AccountId,
     message: MessageId,
-) -> Result<(i64, i64), StoreError> {
+) -> Result<(i64, i64, Option<Vec<u8>>), StoreError> {
     opt(
         c,
-        "SELECT b.id, b.chunks FROM messages m JOIN bodies b ON b.id = m.body_id
+        "SELECT b.id, b.chunks, m.prefix FROM messages m JOIN bodies b ON b.id = m.body_id
          WHERE m.id = $1 AND m.account_id = $2",
         &[&message, &account],
     )
     .await?
-    .map(|r| (r.get(0), r.get(1)))
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
     .ok_or_else(|| StoreError::NotFound(Subject::Message(message)))
 }
 
@@ -1147,14 +1166,15 @@ pub(super) async fn message_body<C: GenericClient>(
 pub(super) async fn queued_body<C: GenericClient>(
     c: &C,
     id: QueueId,
-) -> Result<(i64, i64), StoreError> {
+) -> Result<(i64, i64, Option<Vec<u8>>), StoreError> {
     opt(
         c,
-        "SELECT b.id, b.chunks FROM queue q JOIN bodies b ON b.id = q.body_id WHERE q.id = $1",
+        "SELECT b.id, b.chunks, q.prefix FROM queue q JOIN bodies b ON b.id = q.body_id
+         WHERE q.id = $1",
         &[&id],
     )
     .await?
-    .map(|r| (r.get(0), r.get(1)))
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
     .ok_or_else(|| StoreError::NotFound(Subject::Queued(id)))
 }
 
@@ -1180,7 +1200,7 @@ pub(super) async fn message_downgrade<C: GenericClient>(
 ) -> Result<Option<HeaderDowngrade>, StoreError> {
     let row = opt(
         c,
-        "SELECT d.body_id, d.header_len, d.header
+        "SELECT d.body_id, d.header_len, d.header, m.prefix
          FROM messages m LEFT JOIN body_downgrades d ON d.body_id = m.body_id
          WHERE m.id = $1 AND m.account_id = $2",
         &[&message, &account],
@@ -1189,10 +1209,13 @@ pub(super) async fn message_downgrade<C: GenericClient>(
     .ok_or_else(|| StoreError::NotFound(Subject::Message(message)))?;
     match row.get::<_, Option<i64>>(0) {
         None => Ok(None),
-        Some(_) => Ok(Some(HeaderDowngrade {
-            original_len: row.get::<_, Option<i64>>(1).unwrap_or(0) as u64,
-            header: row.get(2),
-        })),
+        Some(_) => Ok(Some(HeaderDowngrade::after_prefix(
+            row.get::<_, Option<Vec<u8>>>(3)
+                .as_deref()
+                .unwrap_or_default(),
+            row.get::<_, Option<i64>>(1).unwrap_or(0) as u64,
+            row.get(2),
+        ))),
     }
 }
 
@@ -1958,6 +1981,71 @@ pub(super) async fn vacation_reply_due<C: GenericClient>(
     )
     .await?;
     Ok(inserted == 1)
+}
+
+/// Sets or clears a mailbox's forwarding (see
+/// [`crate::Store::account_set_forward`]), inside the caller's transaction.
+pub(super) async fn account_set_forward<C: GenericClient>(
+    c: &C,
+    a: &Address,
+    f: Option<&Forward>,
+) -> Result<(), StoreError> {
+    let id = require_account(c, a).await?;
+    exec(
+        c,
+        "DELETE FROM forward_targets WHERE account_id = $1",
+        &[&id],
+    )
+    .await?;
+    exec(c, "DELETE FROM forwards WHERE account_id = $1", &[&id]).await?;
+    if let Some(f) = f {
+        exec(
+            c,
+            "INSERT INTO forwards (account_id, keep) VALUES ($1, $2)",
+            &[&id, &f.keep],
+        )
+        .await?;
+        for (i, t) in f.targets.iter().enumerate() {
+            exec(
+                c,
+                "INSERT INTO forward_targets (account_id, seq, target) VALUES ($1, $2, $3)",
+                &[&id, &(i as i64), &t.canonical()],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A mailbox's forwarding (see [`crate::Store::account_forward`]).
+pub(super) async fn account_forward<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+) -> Result<Option<Forward>, StoreError> {
+    let Some(row) = opt(
+        c,
+        "SELECT keep FROM forwards WHERE account_id = $1",
+        &[&account],
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let rows = c
+        .query(
+            "SELECT target FROM forward_targets WHERE account_id = $1 ORDER BY seq",
+            &[&account],
+        )
+        .await?;
+    let mut targets = Vec::new();
+    for r in rows {
+        let t: String = r.get(0);
+        targets.push(Address::parse(&t).map_err(|_| corrupt("forward target"))?);
+    }
+    Ok(Some(Forward {
+        targets,
+        keep: row.get(0),
+    }))
 }
 
 /// The SRS secret, `fresh` stored first when there is none yet (see

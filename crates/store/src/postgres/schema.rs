@@ -232,6 +232,22 @@ const MIGRATIONS: &[&str] = &[
     // language tag (both NULL: none).
     "ALTER TABLE domains ADD COLUMN contact TEXT;
      ALTER TABLE domains ADD COLUMN contact_lang TEXT;",
+    // 12: forwarding. Header lines stored for one copy ahead of the shared
+    // body (its Delivered-To), the flag that has the queue ARC-seal a
+    // forwarded copy, and each mailbox's forward targets.
+    "ALTER TABLE messages ADD COLUMN prefix BYTEA;
+     ALTER TABLE queue ADD COLUMN prefix BYTEA;
+     ALTER TABLE queue ADD COLUMN forwarded BOOLEAN NOT NULL DEFAULT FALSE;
+     CREATE TABLE forwards (
+        account_id BIGINT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        keep BOOLEAN NOT NULL
+     );
+     CREATE TABLE forward_targets (
+        account_id BIGINT NOT NULL REFERENCES forwards(account_id) ON DELETE CASCADE,
+        seq BIGINT NOT NULL,
+        target TEXT NOT NULL,
+        PRIMARY KEY (account_id, seq)
+     );",
 ];
 
 /// Brings the schema up to date; returns the store's UIDL prefix.
