@@ -23,6 +23,7 @@ mod policy;
 pub mod postgres;
 pub mod sending;
 mod spool;
+pub mod tokens;
 mod types;
 
 pub use body::{BodySource, BodyStream};
@@ -405,4 +406,23 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         interval: i64,
     ) -> Result<bool, StoreError>;
+
+    // ---- admin API tokens ----
+
+    /// Records a new token; answers its id.
+    async fn token_create(&self, token: &tokens::NewToken) -> Result<i64, StoreError>;
+
+    /// Every token, oldest first (no secrets: the store holds none).
+    async fn token_list(&self) -> Result<Vec<tokens::TokenInfo>, StoreError>;
+
+    /// The token whose secret has this digest, if it exists (read afresh
+    /// on each call: a revoked token is gone at once).
+    async fn token_by_digest(
+        &self,
+        digest: &[u8; 32],
+    ) -> Result<Option<tokens::TokenInfo>, StoreError>;
+
+    /// Deletes a token; [`StoreError::NotFound`] when there is none with
+    /// that id.
+    async fn token_revoke(&self, id: i64) -> Result<(), StoreError>;
 }

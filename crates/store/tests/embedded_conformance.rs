@@ -250,3 +250,9 @@ async fn vacations() {
     let (_d, s) = fresh();
     conformance::vacations(Arc::new(s)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens() {
+    let (_d, s) = fresh();
+    conformance::api_tokens(&s).await;
+}

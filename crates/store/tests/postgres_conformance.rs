@@ -913,3 +913,6 @@ conformance_test!(dmarc_reports, |s: PostgresStore| async move {
 conformance_test!(vacations, |s: PostgresStore| async move {
     conformance::vacations(Arc::new(s)).await
 });
+conformance_test!(api_tokens, |s: PostgresStore| async move {
+    conformance::api_tokens(&s).await
+});
