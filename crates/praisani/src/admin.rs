@@ -10,11 +10,12 @@ mod aliases;
 mod args;
 mod dkim;
 mod dmarc_reports;
-mod dns;
+pub(crate) mod dns;
 mod domains;
 mod queue;
-mod show;
-mod users;
+pub(crate) mod show;
+mod tokens;
+pub(crate) mod users;
 
 pub use aliases::alias_cmd;
 pub use dkim::dkim_cmd;
@@ -22,6 +23,7 @@ pub use dmarc_reports::dmarc_report_cmd;
 pub use dns::dns_cmd;
 pub use domains::domain_cmd;
 pub use queue::queue_cmd;
+pub use tokens::{scope_json, token_cmd};
 pub use users::user_cmd;
 
 use crate::config::Config;

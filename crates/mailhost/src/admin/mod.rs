@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod aliases;
 pub mod domains;
 pub mod holds;
+pub mod pages;
 pub mod retention;
 pub mod sizes;
 pub mod vacation;
