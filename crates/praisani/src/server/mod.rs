@@ -183,7 +183,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
     };
     if demo {
         let l = &config.listen;
-        let public: Vec<_> = [&l.smtp, &l.pop3, &l.http, &l.https]
+        let public: Vec<_> = [&l.smtp, &l.pop3, &l.http, &l.https, &l.admin]
             .into_iter()
             .flatten()
             .filter(|a| !a.ip().is_loopback())
