@@ -291,7 +291,7 @@ fn provision_scopes_and_revocation() {
         ("GET", "/api/v1/domains/nowhere.test", None),
         ("GET", "/api/v1/tokens", None),
         ("POST", "/api/v1/tokens", Some(&tok)),
-        ("DELETE", &"/api/v1/tokens/1", None),
+        ("DELETE", "/api/v1/tokens/1", None),
     ];
     for (m, p, b) in &matrix {
         assert_problem(
