@@ -82,7 +82,7 @@ async fn upgrade_keeps_the_uidls_clients_know() {
              DROP TABLE send_counts; DROP TABLE send_recipients; DROP INDEX queue_by_account;
              ALTER TABLE queue DROP COLUMN account; ALTER TABLE accounts DROP COLUMN held;
              DROP TABLE dmarc_days; DROP TABLE dmarc_rows;
-             DROP TABLE vacation_replies; DROP TABLE vacations;
+             DROP TABLE vacation_replies; DROP TABLE vacations; DROP TABLE api_tokens;
              PRAGMA user_version = 7;",
         )
         .expect("downgrade");
