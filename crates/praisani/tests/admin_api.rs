@@ -301,6 +301,28 @@ fn provision_scopes_and_revocation() {
             &format!("A's admin: {m} {p}"),
         );
     }
+    // A's path with B's address is refused too.
+    let a = call(
+        &base,
+        "POST",
+        "/api/v1/domains/a.test/mailboxes",
+        Some(&dadmin),
+        Some(&mb),
+    );
+    assert_problem(
+        &a,
+        400,
+        "is not an address of a.test",
+        "B's mailbox under A",
+    );
+    let a = call(
+        &base,
+        "POST",
+        "/api/v1/domains/a.test/aliases",
+        Some(&dadmin),
+        Some(&alias),
+    );
+    assert_problem(&a, 400, "is not an address of a.test", "B's alias under A");
     // Nothing of B changed.
     let bl = ok(
         &call(
@@ -433,6 +455,9 @@ fn provision_scopes_and_revocation() {
         Some(&body),
     );
     assert_problem(&a, 400, "invalid size", "bad quota");
+    let big = json!({"domain": "x".repeat(100 * 1024)}).to_string();
+    let a = call(&base, "POST", "/api/v1/domains", Some(&root), Some(&big));
+    assert_problem(&a, 413, "", "body over admin_api.max_body_size");
     let a = call(&base, "GET", "/api/v1/nothing", Some(&root), None);
     assert_problem(&a, 404, "", "unknown endpoint");
 
