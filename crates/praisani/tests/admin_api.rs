@@ -24,7 +24,7 @@ fn server(plain: bool) -> (Server, String) {
             limits: String::new(),
         },
         ExtraConfig {
-            tables: format!("[admin_api]\nplain_http = {plain}\n"),
+            tables: format!("[admin_api]\nplain_http = {plain}\nheader_timeout = \"1s\"\n"),
             ..ExtraConfig::default()
         },
     );
@@ -132,6 +132,11 @@ fn provision_scopes_and_revocation() {
         return;
     }
     let (s, base) = server(true);
+    // A client that sends nothing is let go after admin_api.header_timeout.
+    let port = base.rsplit(':').next().unwrap();
+    let idle = "import socket,sys,time\nc=socket.create_connection(('127.0.0.1',int(sys.argv[1])))\nc.settimeout(8)\nt=time.time()\nwhile c.recv(4096):\n  pass\nprint('closed after %.1fs' % (time.time()-t))\nprint('OK')";
+    let out = python(idle, &[port], CURL);
+    assert_py_ok(&out, "idle connection closed by header_timeout");
     let root = admin_token(&s);
     // The token list shows it, without the secret.
     let listed = s.cli(&["token", "list"]);
