@@ -7,6 +7,7 @@
 //! and its administration ([`admin`]: domains, mailboxes, aliases, quotas,
 //! retention).
 
+pub mod access;
 pub mod addressing;
 pub mod admin;
 pub mod auth;

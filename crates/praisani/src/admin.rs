@@ -10,12 +10,13 @@ mod aliases;
 mod args;
 mod dkim;
 mod dmarc_reports;
-mod dns;
+pub(crate) mod dns;
 mod domains;
 mod queue;
-mod show;
+pub(crate) mod show;
 mod tls_reports;
-mod users;
+mod tokens;
+pub(crate) mod users;
 
 pub use aliases::alias_cmd;
 pub use dkim::dkim_cmd;
@@ -24,6 +25,7 @@ pub use dns::dns_cmd;
 pub use domains::domain_cmd;
 pub use queue::queue_cmd;
 pub use tls_reports::tls_report_cmd;
+pub use tokens::{scope_json, token_cmd};
 pub use users::user_cmd;
 
 use crate::config::Config;

@@ -42,6 +42,9 @@ pub enum Command {
     /// Manage the DKIM signing keys of hosted domains.
     #[command(subcommand)]
     Dkim(DkimCmd),
+    /// Manage admin API tokens (`listen.admin`).
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Delete what the retention policies say has expired (the server does this every
     /// `retention.sweep_interval`); mailboxes open in a POP3 session are skipped.
     Expire {
@@ -433,5 +436,32 @@ pub enum AliasCmd {
     List {
         /// Only this domain.
         domain: Option<String>,
+    },
+}
+
+/// `token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create a token and print its secret (shown this once; only its digest is kept).
+    Create {
+        /// A server administrator's token: everything.
+        #[arg(long, conflicts_with_all = ["domain", "user"], required_unless_present_any = ["domain", "user"])]
+        admin: bool,
+        /// A domain administrator's token for this domain (repeatable).
+        #[arg(long, value_name = "DOMAIN", conflicts_with = "user")]
+        domain: Vec<String>,
+        /// A user's token for this one mailbox.
+        #[arg(long, value_name = "ADDRESS")]
+        user: Option<String>,
+        /// What the token is for (shown by `token list`).
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        name: String,
+    },
+    /// List the tokens (ids, names, scopes; no secrets).
+    List,
+    /// Revoke a token: it is refused from now on.
+    Revoke {
+        /// The token's id (from `token list`).
+        id: i64,
     },
 }

@@ -69,6 +69,8 @@ pub struct Config {
     pub autoconfig: Autoconfig,
     /// The HTTP(S) listeners' limits.
     pub http: Http,
+    /// The admin API listener's settings (`listen.admin`).
+    pub admin_api: AdminApi,
     /// Where accounts and mail are kept: embedded or PostgreSQL.
     pub store: StoreSettings,
     /// SPF, DKIM, DMARC and ARC checks on mail from other servers.
@@ -354,6 +356,39 @@ impl Default for Http {
             max_body_size: 16 * 1024,
             timeout: Duration::from_secs(10),
             max_requests_per_connection: 100,
+        }
+    }
+}
+
+/// `[admin_api]`: the admin API on `listen.admin` (its connections count
+/// against `limits.max_connections_http` like the `[http]` listeners').
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminApi {
+    /// Serve plain HTTP instead of HTTPS; allowed only when every
+    /// `listen.admin` address is a loopback address (a proxy on the same
+    /// host, or tests).
+    pub plain_http: bool,
+    /// Largest request body, in octets.
+    #[serde(deserialize_with = "size")]
+    pub max_body_size: u64,
+    /// Time allowed to receive a request's header, and to wait idle for the
+    /// next one on a kept-alive connection.
+    #[serde(deserialize_with = "timeout")]
+    pub header_timeout: Duration,
+    /// Time allowed for one request, from its header to the last octet of
+    /// the answer being ready (its body read, the work done).
+    #[serde(deserialize_with = "timeout")]
+    pub request_timeout: Duration,
+}
+
+impl Default for AdminApi {
+    fn default() -> Self {
+        AdminApi {
+            plain_http: false,
+            max_body_size: 64 * 1024,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -656,6 +691,9 @@ pub struct Listen {
     pub http: Vec<SocketAddr>,
     /// HTTPS (the `[tls]` certificate), for auto-configuration.
     pub https: Vec<SocketAddr>,
+    /// The admin API (`[admin_api]`), HTTPS with the `[tls]` certificate;
+    /// off (empty) by default.
+    pub admin: Vec<SocketAddr>,
 }
 
 /// Limits; each one is explicit so an operator can see and change it.
@@ -790,6 +828,7 @@ impl Default for Config {
             retention: RetentionSettings::default(),
             autoconfig: Autoconfig::default(),
             http: Http::default(),
+            admin_api: AdminApi::default(),
             store: StoreSettings::default(),
             trust: TrustConfig::default(),
             dnsbl: DnsblConfig::default(),
@@ -815,6 +854,7 @@ impl Default for Listen {
             pop3s: at(2995),
             http: at(2080),
             https: at(2443),
+            admin: Vec::new(),
         }
     }
 }
@@ -1040,6 +1080,14 @@ impl Config {
                 "limits.auth_account_lockout_after ({}) must be 0 (never) or more than \
                  limits.auth_lockout_after ({}): locking the account is the last resort",
                 l.auth_account_lockout_after, l.auth_lockout_after
+            )));
+        }
+        if config.admin_api.plain_http
+            && let Some(a) = config.listen.admin.iter().find(|a| !a.ip().is_loopback())
+        {
+            return Err(ConfigError(format!(
+                "[admin_api] plain_http = true is allowed only on loopback addresses, but listen.admin has {a}: \
+                 serve the admin API over HTTPS there (remove plain_http) or listen on 127.0.0.1 / [::1]"
             )));
         }
         config.trust.validate()?;

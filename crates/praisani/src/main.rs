@@ -1,6 +1,7 @@
 //! The praisani binary: configuration, the admin CLI, and the server.
 
 mod admin;
+mod api;
 mod autoconfig;
 mod cli;
 mod config;
@@ -90,6 +91,7 @@ fn main() -> ExitCode {
             Command::Alias(c) => admin::alias_cmd(&*store, c, cli.json).await,
             Command::Queue(c) => admin::queue_cmd(&*store, c, cli.json).await,
             Command::Dkim(c) => admin::dkim_cmd(&*store, &config, c, cli.json).await,
+            Command::Token(c) => admin::token_cmd(&*store, c, cli.json).await,
             Command::Dns { domain } => admin::dns_cmd(&*store, &config, &domain, cli.json).await,
             Command::Expire { as_of } => admin::expire_cmd(&*store, &config, as_of, cli.json).await,
             Command::DmarcReport(c) => {

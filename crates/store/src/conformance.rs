@@ -1993,3 +1993,59 @@ pub async fn srs_secret<S: Store + ?Sized + 'static>(store: Arc<S>) {
     assert!(got.iter().all(|s| *s == first), "one secret for all askers");
     assert_eq!(store.srs_secret().await.unwrap(), first);
 }
+
+/// Admin API tokens: created with distinct ids, listed oldest first with
+/// their scopes read back, found by digest only, revoked at once (a
+/// second revoke and an unknown id are not found), and the same digest
+/// cannot be recorded twice.
+pub async fn api_tokens<S: Store + ?Sized>(store: &S) {
+    use crate::Subject;
+    use crate::tokens::{NewToken, TokenScope};
+    assert!(store.token_list().await.unwrap().is_empty());
+    let new = |d: u8, name: &str, scope: TokenScope| NewToken {
+        digest: [d; 32],
+        name: name.into(),
+        scope,
+        created: 1_700_000_000 + i64::from(d),
+    };
+    let admin = new(1, "billing", TokenScope::Admin);
+    let domains = new(
+        2,
+        "customer ก",
+        TokenScope::Domains(vec![dom("a.test"), dom("ไทย.test")]),
+    );
+    let user = new(3, "", TokenScope::User(addr("anna@a.test")));
+    let mut ids = Vec::new();
+    for t in [&admin, &domains, &user] {
+        ids.push(store.token_create(t).await.unwrap());
+    }
+    assert!(ids[0] != ids[1] && ids[1] != ids[2]);
+    let listed = store.token_list().await.unwrap();
+    assert_eq!(listed.len(), 3);
+    for ((info, t), id) in listed.iter().zip([&admin, &domains, &user]).zip(&ids) {
+        assert_eq!(info.id, *id);
+        assert_eq!(info.name, t.name);
+        assert_eq!(info.scope, t.scope);
+        assert_eq!(info.created, t.created);
+    }
+    let found = store.token_by_digest(&[2; 32]).await.unwrap().unwrap();
+    assert_eq!(found, listed[1]);
+    assert_eq!(store.token_by_digest(&[9; 32]).await.unwrap(), None);
+    assert!(matches!(
+        store
+            .token_create(&new(2, "again", TokenScope::Admin))
+            .await,
+        Err(StoreError::Duplicate(_)) | Err(StoreError::Unavailable(_))
+    ));
+    store.token_revoke(ids[1]).await.unwrap();
+    assert_eq!(store.token_by_digest(&[2; 32]).await.unwrap(), None);
+    assert!(matches!(
+        store.token_revoke(ids[1]).await,
+        Err(StoreError::NotFound(Subject::Token(_)))
+    ));
+    assert!(matches!(
+        store.token_revoke(987_654).await,
+        Err(StoreError::NotFound(Subject::Token(987_654)))
+    ));
+    assert_eq!(store.token_list().await.unwrap().len(), 2);
+}

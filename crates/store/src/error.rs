@@ -81,6 +81,9 @@ pub enum Subject {
     /// One recipient of a queued message.
     #[error("queued recipient #{0}")]
     QueuedRcpt(QueueRcptId),
+    /// An admin API token, by id.
+    #[error("token #{0}")]
+    Token(i64),
 }
 
 /// Why a [`StoreError::Conflict`] refused the operation.

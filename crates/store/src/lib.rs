@@ -24,6 +24,7 @@ pub mod postgres;
 pub mod sending;
 mod spool;
 pub mod tls_report;
+pub mod tokens;
 mod types;
 
 pub use body::{BodySource, BodyStream};
@@ -470,4 +471,23 @@ pub trait Store: Send + Sync + 'static {
     /// sharing the store — of nodes asking at once, one makes it and all
     /// get that one.
     async fn srs_secret(&self) -> Result<Vec<u8>, StoreError>;
+
+    // ---- admin API tokens ----
+
+    /// Records a new token; answers its id.
+    async fn token_create(&self, token: &tokens::NewToken) -> Result<i64, StoreError>;
+
+    /// Every token, oldest first (no secrets: the store holds none).
+    async fn token_list(&self) -> Result<Vec<tokens::TokenInfo>, StoreError>;
+
+    /// The token whose secret has this digest, if it exists (read afresh
+    /// on each call: a revoked token is gone at once).
+    async fn token_by_digest(
+        &self,
+        digest: &[u8; 32],
+    ) -> Result<Option<tokens::TokenInfo>, StoreError>;
+
+    /// Deletes a token; [`StoreError::NotFound`] when there is none with
+    /// that id.
+    async fn token_revoke(&self, id: i64) -> Result<(), StoreError>;
 }

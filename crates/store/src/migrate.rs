@@ -317,6 +317,19 @@ const TABLES: &[Table] = &[
         ],
         order: "domain, day, policy, result",
     },
+    // Admin API tokens: the ones handed out keep working on the new store.
+    Table {
+        name: "api_tokens",
+        columns: &[
+            ("id", Int),
+            ("digest", Text),
+            ("name", Text),
+            ("kind", Text),
+            ("subjects", Text),
+            ("created", Int),
+        ],
+        order: "id",
+    },
 ];
 
 const CHUNKS: Table = Table {
@@ -495,6 +508,7 @@ impl Side {
             "messages",
             "queue",
             "queue_rcpts",
+            "api_tokens",
         ] {
             c.batch_execute(&format!(
                 "SELECT setval(pg_get_serial_sequence('{t}', 'id'),

@@ -84,7 +84,7 @@ async fn upgrade_keeps_the_uidls_clients_know() {
              ALTER TABLE queue DROP COLUMN tls_required;
              ALTER TABLE domains DROP COLUMN contact; ALTER TABLE domains DROP COLUMN contact_lang;
              DROP TABLE dmarc_days; DROP TABLE dmarc_rows;
-             DROP TABLE vacation_replies; DROP TABLE vacations;
+             DROP TABLE vacation_replies; DROP TABLE vacations; DROP TABLE api_tokens;
              DROP TABLE tls_report_rows; DROP TABLE tls_report_days;
              DROP TABLE forward_targets; DROP TABLE forwards;
              ALTER TABLE messages DROP COLUMN prefix; ALTER TABLE queue DROP COLUMN prefix;
@@ -287,4 +287,10 @@ async fn srs_secret() {
     // Kept across a reopen.
     let again = EmbeddedStore::open(d.path()).expect("reopen");
     assert_eq!(again.srs_secret().await.unwrap(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens() {
+    let (_d, s) = fresh();
+    conformance::api_tokens(&s).await;
 }

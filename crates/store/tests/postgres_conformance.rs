@@ -928,3 +928,6 @@ conformance_test!(forwarding, |s: PostgresStore| async move {
 conformance_test!(srs_secret, |s: PostgresStore| async move {
     conformance::srs_secret(Arc::new(s)).await
 });
+conformance_test!(api_tokens, |s: PostgresStore| async move {
+    conformance::api_tokens(&s).await
+});

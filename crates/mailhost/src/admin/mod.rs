@@ -13,6 +13,7 @@ pub mod aliases;
 pub mod domains;
 pub mod forwarding;
 pub mod holds;
+pub mod pages;
 pub mod retention;
 pub mod sizes;
 pub mod vacation;
@@ -62,6 +63,12 @@ pub enum AdminError {
     /// An alias among its own targets.
     #[error("an alias cannot point at itself")]
     AliasToItself(Address),
+    /// A domain administrator's token for no domain.
+    #[error("a domain administrator's token needs at least one --domain")]
+    TokenWithoutDomains,
+    /// A token name with control characters.
+    #[error("the token name contains control characters")]
+    TokenNameControlCharacters,
     /// Vacation settings that cannot be.
     #[error(transparent)]
     Vacation(#[from] vacation::VacationError),

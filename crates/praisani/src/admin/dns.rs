@@ -13,7 +13,7 @@ use serde_json::json;
 /// What the configuration says about this server's names and the ports
 /// mail programs are told (`[autoconfig]`, as in the auto-configuration
 /// documents).
-fn server_names(config: &Config) -> ServerNames {
+pub(crate) fn server_names(config: &Config) -> ServerNames {
     let ac = &config.autoconfig;
     ServerNames {
         hostname: config.hostname.clone(),

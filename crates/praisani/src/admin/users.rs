@@ -33,7 +33,7 @@ fn read_password(from_stdin: bool) -> Result<(String, bool)> {
     Ok((pw, false))
 }
 
-fn account_json(a: &Account) -> serde_json::Value {
+pub(crate) fn account_json(a: &Account) -> serde_json::Value {
     json!({
         "address": a.address.to_string(),
         "ascii": a.address.canonical(),

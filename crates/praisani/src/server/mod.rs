@@ -3,6 +3,7 @@
 //! engines; it starts the outbound queue runner ([`praisani_delivery::queue`])
 //! beside them.
 
+mod admin;
 mod http;
 mod limits;
 mod pop3;
@@ -140,12 +141,19 @@ pub(crate) enum Service {
     Http,
     /// Mail program auto-configuration over HTTPS.
     Https,
+    /// The admin API over HTTPS.
+    Admin,
+    /// The admin API over plain HTTP (loopback only: `admin_api.plain_http`).
+    AdminPlain,
 }
 
 impl Service {
     /// Implicit TLS: the handshake comes before the protocol.
     fn implicit_tls(self) -> bool {
-        matches!(self, Service::Submissions | Service::Pop3s | Service::Https)
+        matches!(
+            self,
+            Service::Submissions | Service::Pop3s | Service::Https | Service::Admin
+        )
     }
 
     /// The connection budget this service's connections count against.
@@ -154,7 +162,9 @@ impl Service {
             Service::Smtp => limits::Budget::Smtp,
             Service::Submission | Service::Submissions => limits::Budget::Submission,
             Service::Pop3 | Service::Pop3s => limits::Budget::Pop3,
-            Service::Http | Service::Https => limits::Budget::Http,
+            Service::Http | Service::Https | Service::Admin | Service::AdminPlain => {
+                limits::Budget::Http
+            }
         }
     }
 }
@@ -175,7 +185,7 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
     };
     if demo {
         let l = &config.listen;
-        let public: Vec<_> = [&l.smtp, &l.pop3, &l.http, &l.https]
+        let public: Vec<_> = [&l.smtp, &l.pop3, &l.http, &l.https, &l.admin]
             .into_iter()
             .flatten()
             .filter(|a| !a.ip().is_loopback())
@@ -238,6 +248,15 @@ pub async fn serve(config: Config, store: Arc<dyn Store>, demo: bool) -> ExitCod
         ("listen.pop3s", Service::Pop3s, &config.listen.pop3s),
         ("listen.http", Service::Http, &config.listen.http),
         ("listen.https", Service::Https, &config.listen.https),
+        (
+            "listen.admin",
+            if config.admin_api.plain_http {
+                Service::AdminPlain
+            } else {
+                Service::Admin
+            },
+            &config.listen.admin,
+        ),
     ] {
         for addr in addrs {
             match TcpListener::bind(addr).await {
@@ -527,6 +546,9 @@ async fn accept_loop(
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
 ) {
+    // One router for all of this listener's connections.
+    let admin_router = matches!(service, Service::Admin | Service::AdminPlain)
+        .then(|| crate::api::router(shared.clone()));
     loop {
         // Waiting for a slot (this service's, then the global one) before
         // accepting leaves excess clients in the kernel's backlog instead of
@@ -552,6 +574,8 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         slot.admit();
         let shared = shared.clone();
+        let admin_router = admin_router.clone();
+        let stop = stop.clone();
         tokio::spawn(async move {
             let per_ip = shared.limits.per_ip(peer.ip());
             let mut pressure = slot.pressure();
@@ -586,6 +610,13 @@ async fn accept_loop(
                 }
                 Service::Http | Service::Https => {
                     Box::pin(http::handle(shared, stream, peer, per_ip, service)).await
+                }
+                Service::Admin | Service::AdminPlain => {
+                    if let Some(router) = admin_router
+                        && per_ip.allowed
+                    {
+                        Box::pin(admin::handle(shared, stream, peer, router, stop)).await
+                    }
                 }
             }
             drop(slot);

@@ -651,6 +651,36 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn token_create(&self, token: &crate::tokens::NewToken) -> Result<i64, StoreError> {
+        let t = token.clone();
+        self.inner
+            .writer
+            .run(move |c| ops::token_create(c, &t))
+            .await
+    }
+
+    async fn token_list(&self) -> Result<Vec<crate::tokens::TokenInfo>, StoreError> {
+        self.inner.readers.run(ops::token_list).await
+    }
+
+    async fn token_by_digest(
+        &self,
+        digest: &[u8; 32],
+    ) -> Result<Option<crate::tokens::TokenInfo>, StoreError> {
+        let d = *digest;
+        self.inner
+            .readers
+            .run(move |c| ops::token_by_digest(c, &d))
+            .await
+    }
+
+    async fn token_revoke(&self, id: i64) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .run(move |c| ops::token_revoke(c, id))
+            .await
+    }
+
     async fn list_messages(&self, account: AccountId) -> Result<Vec<MessageMeta>, StoreError> {
         let prefix = self.inner.uid_prefix.clone();
         self.inner

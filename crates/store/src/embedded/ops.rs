@@ -1745,3 +1745,63 @@ pub(super) fn srs_secret(c: &Connection, fresh: &str) -> Result<Vec<u8>, StoreEr
         .query_row([], |r| r.get(0))?;
     Ok(secret.into_bytes())
 }
+
+/// Records a token (see [`crate::Store::token_create`]).
+pub(super) fn token_create(c: &Connection, t: &crate::tokens::NewToken) -> Result<i64, StoreError> {
+    c.prepare_cached(
+        "INSERT INTO api_tokens (digest, name, kind, subjects, created)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        crate::tokens::digest_hex(&t.digest),
+        t.name,
+        t.scope.kind(),
+        t.scope.subjects(),
+        t.created
+    ])?;
+    Ok(c.last_insert_rowid())
+}
+
+const TOKEN_COLUMNS: &str = "SELECT id, name, kind, subjects, created FROM api_tokens";
+
+fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, String, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+/// Every token (see [`crate::Store::token_list`]).
+pub(super) fn token_list(c: &Connection) -> Result<Vec<crate::tokens::TokenInfo>, StoreError> {
+    let mut st = c.prepare_cached(&format!("{TOKEN_COLUMNS} ORDER BY id"))?;
+    let rows = st.query_map([], token_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (id, name, kind, subjects, created) = r?;
+        out.push(crate::tokens::info(id, name, &kind, &subjects, created)?);
+    }
+    Ok(out)
+}
+
+/// The token with this digest (see [`crate::Store::token_by_digest`]).
+pub(super) fn token_by_digest(
+    c: &Connection,
+    digest: &[u8; 32],
+) -> Result<Option<crate::tokens::TokenInfo>, StoreError> {
+    let row = c
+        .prepare_cached(&format!("{TOKEN_COLUMNS} WHERE digest = ?1"))?
+        .query_row([crate::tokens::digest_hex(digest)], token_row)
+        .optional()?;
+    row.map(|(id, name, kind, subjects, created)| {
+        crate::tokens::info(id, name, &kind, &subjects, created)
+    })
+    .transpose()
+}
+
+/// Deletes a token (see [`crate::Store::token_revoke`]).
+pub(super) fn token_revoke(c: &Connection, id: i64) -> Result<(), StoreError> {
+    match c
+        .prepare_cached("DELETE FROM api_tokens WHERE id = ?1")?
+        .execute([id])?
+    {
+        0 => Err(StoreError::NotFound(Subject::Token(id))),
+        _ => Ok(()),
+    }
+}

@@ -262,6 +262,15 @@ const MIGRATIONS: &[&str] = &[
         target TEXT NOT NULL,
         PRIMARY KEY (account_id, seq)
      );",
+    // 18: admin API tokens: the SHA-256 of each secret, never the secret.
+    "CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        digest TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subjects TEXT NOT NULL,
+        created INTEGER NOT NULL
+     );",
 ];
 
 /// Brings the schema up to date.

@@ -759,6 +759,25 @@ impl Store for PostgresStore {
         )
         .await?)
     }
+
+    async fn token_create(&self, token: &crate::tokens::NewToken) -> Result<i64, StoreError> {
+        write!(self, |tx| ops::token_create(&tx, token).await?)
+    }
+
+    async fn token_list(&self) -> Result<Vec<crate::tokens::TokenInfo>, StoreError> {
+        ops::token_list(&self.client().await?).await
+    }
+
+    async fn token_by_digest(
+        &self,
+        digest: &[u8; 32],
+    ) -> Result<Option<crate::tokens::TokenInfo>, StoreError> {
+        ops::token_by_digest(&self.client().await?, digest).await
+    }
+
+    async fn token_revoke(&self, id: i64) -> Result<(), StoreError> {
+        write!(self, |tx| ops::token_revoke(&tx, id).await?)
+    }
 }
 
 /// Streams a body's chunks, one query on a pooled connection per chunk.

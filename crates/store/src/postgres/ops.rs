@@ -2064,3 +2064,73 @@ pub(super) async fn srs_secret<C: GenericClient>(
     let row = one(c, "SELECT value FROM meta WHERE key = 'srs_secret'", &[]).await?;
     Ok(row.get::<_, String>(0).into_bytes())
 }
+
+/// Records a token (see [`crate::Store::token_create`]).
+pub(super) async fn token_create<C: GenericClient>(
+    c: &C,
+    t: &crate::tokens::NewToken,
+) -> Result<i64, StoreError> {
+    let row = one(
+        c,
+        "INSERT INTO api_tokens (digest, name, kind, subjects, created)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        &[
+            &crate::tokens::digest_hex(&t.digest),
+            &t.name,
+            &t.scope.kind(),
+            &t.scope.subjects(),
+            &t.created,
+        ],
+    )
+    .await?;
+    Ok(row.get(0))
+}
+
+fn token_info(r: &Row) -> Result<crate::tokens::TokenInfo, StoreError> {
+    crate::tokens::info(
+        r.get(0),
+        r.get(1),
+        r.get::<_, &str>(2),
+        r.get::<_, &str>(3),
+        r.get(4),
+    )
+}
+
+/// Every token (see [`crate::Store::token_list`]).
+pub(super) async fn token_list<C: GenericClient>(
+    c: &C,
+) -> Result<Vec<crate::tokens::TokenInfo>, StoreError> {
+    rows(
+        c,
+        "SELECT id, name, kind, subjects, created FROM api_tokens ORDER BY id",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(token_info)
+    .collect()
+}
+
+/// The token with this digest (see [`crate::Store::token_by_digest`]).
+pub(super) async fn token_by_digest<C: GenericClient>(
+    c: &C,
+    digest: &[u8; 32],
+) -> Result<Option<crate::tokens::TokenInfo>, StoreError> {
+    opt(
+        c,
+        "SELECT id, name, kind, subjects, created FROM api_tokens WHERE digest = $1",
+        &[&crate::tokens::digest_hex(digest)],
+    )
+    .await?
+    .as_ref()
+    .map(token_info)
+    .transpose()
+}
+
+/// Deletes a token (see [`crate::Store::token_revoke`]).
+pub(super) async fn token_revoke<C: GenericClient>(c: &C, id: i64) -> Result<(), StoreError> {
+    match exec(c, "DELETE FROM api_tokens WHERE id = $1", &[&id]).await? {
+        0 => Err(StoreError::NotFound(Subject::Token(id))),
+        _ => Ok(()),
+    }
+}

@@ -248,6 +248,15 @@ const MIGRATIONS: &[&str] = &[
         target TEXT NOT NULL,
         PRIMARY KEY (account_id, seq)
      );",
+    // 13: admin API tokens: the SHA-256 of each secret, never the secret.
+    "CREATE TABLE api_tokens (
+        id BIGSERIAL PRIMARY KEY,
+        digest TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subjects TEXT NOT NULL,
+        created BIGINT NOT NULL
+     );",
 ];
 
 /// Brings the schema up to date; returns the store's UIDL prefix.

@@ -1,0 +1,86 @@
+//! `/api/v1/domains/{domain}/aliases` and `/api/v1/aliases/{address}`.
+
+use super::extract::{Caller, JsonBody, PathParam};
+use super::problem::Problem;
+use super::{Api, require};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use praisani_mailhost::access::Action;
+use praisani_mailhost::admin::{aliases, domains, parse_address, parse_domain};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// `GET /api/v1/domains/{domain}/aliases`.
+pub(crate) async fn list(
+    Caller(t): Caller,
+    State(api): State<Api>,
+    PathParam(d): PathParam<String>,
+) -> Result<Json<Value>, Problem> {
+    let d = parse_domain(&d)?;
+    require(&t, Action::ReadDomain(&d))?;
+    domains::ensure_hosted(api.store(), &d).await?;
+    let all = aliases::list(api.store(), Some(&d)).await?;
+    let items: Vec<Value> = all
+        .iter()
+        .map(|a| {
+            json!({
+                "alias": a.address.to_string(),
+                "targets": a.targets.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"items": items})))
+}
+
+/// The body of `POST /api/v1/domains/{domain}/aliases`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewAlias {
+    alias: String,
+    targets: Vec<String>,
+}
+
+/// `POST /api/v1/domains/{domain}/aliases`: an alias of the domain (its
+/// targets may be anywhere).
+pub(crate) async fn add(
+    Caller(t): Caller,
+    State(api): State<Api>,
+    PathParam(d): PathParam<String>,
+    JsonBody(b): JsonBody<NewAlias>,
+) -> Result<(StatusCode, Json<Value>), Problem> {
+    let d = parse_domain(&d)?;
+    require(&t, Action::ManageDomain(&d))?;
+    let alias = parse_address(&b.alias)?;
+    if alias.domain() != &d {
+        return Err(Problem::bad_request(format!(
+            "{alias} is not an address of {}",
+            d.unicode()
+        )));
+    }
+    let targets = b
+        .targets
+        .iter()
+        .map(|t| parse_address(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    aliases::add(api.store(), &alias, &targets).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "added": alias.to_string(),
+            "targets": targets.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })),
+    ))
+}
+
+/// `DELETE /api/v1/aliases/{address}`.
+pub(crate) async fn remove(
+    Caller(t): Caller,
+    State(api): State<Api>,
+    PathParam(a): PathParam<String>,
+) -> Result<Json<Value>, Problem> {
+    let a = parse_address(&a)?;
+    require(&t, Action::ManageDomain(a.domain()))?;
+    aliases::remove(api.store(), &a).await?;
+    Ok(Json(json!({"removed": a.to_string()})))
+}
