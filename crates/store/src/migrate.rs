@@ -172,6 +172,7 @@ const TABLES: &[Table] = &[
             ("size", Int),
             ("received", Int),
             ("retrieved", Int),
+            ("prefix", Blob),
         ],
         order: "id",
     },
@@ -188,6 +189,8 @@ const TABLES: &[Table] = &[
             ("created", Int),
             ("account", Int),
             ("tls_required", Text),
+            ("prefix", Blob),
+            ("forwarded", Bool),
         ],
         order: "id",
     },
@@ -294,6 +297,17 @@ const TABLES: &[Table] = &[
         name: "vacation_replies",
         columns: &[("account_id", Int), ("sender", Text), ("sent", Int)],
         order: "account_id, sender",
+    },
+    // Mailbox forwards.
+    Table {
+        name: "forwards",
+        columns: &[("account_id", Int), ("keep", Bool)],
+        order: "account_id",
+    },
+    Table {
+        name: "forward_targets",
+        columns: &[("account_id", Int), ("seq", Int), ("target", Text)],
+        order: "account_id, seq",
     },
     // TLS-RPT sessions not yet reported.
     Table {
