@@ -150,10 +150,14 @@ fn imported_hashes_log_in_and_are_rehashed_at_the_first_login() {
         let before = show(&s, &user);
         assert_eq!(before["password_scheme"], *scheme, "{user}: {before}");
         assert_eq!(before["password_upgrade_due"], true, "{user}");
-        // A wrong password fails and changes nothing.
+        // A wrong password fails and changes nothing (tried on the first
+        // and the last user only: every failure slows the next login).
         let wrong = format!("{password}x");
-        assert!(pop3_login(&s, &user, &wrong).starts_with("FAIL"), "{user}");
-        assert_eq!(show(&s, &user)["password_scheme"], *scheme, "{user}");
+        let try_wrong = i == 0 || i == users.len() - 1;
+        if try_wrong {
+            assert!(pop3_login(&s, &user, &wrong).starts_with("FAIL"), "{user}");
+            assert_eq!(show(&s, &user)["password_scheme"], *scheme, "{user}");
+        }
         // The first login, over POP3 for some and SMTP AUTH for others,
         // takes the old password and re-hashes it.
         let first = if i % 2 == 0 {
@@ -165,10 +169,17 @@ fn imported_hashes_log_in_and_are_rehashed_at_the_first_login() {
         let after = show(&s, &user);
         assert_eq!(after["password_scheme"], "ARGON2ID", "{user}: {after}");
         assert_eq!(after["password_upgrade_due"], false, "{user}");
-        // The same password goes on working over both, through the new hash.
-        assert_eq!(pop3_login(&s, &user, &password), "OK", "{user}");
-        assert_eq!(smtp_login(&s, &user, &password), "OK", "{user}");
-        assert!(smtp_login(&s, &user, &wrong).starts_with("FAIL"), "{user}");
+        // The same password goes on working through the new hash, over
+        // the other protocol.
+        let again = if i % 2 == 0 {
+            smtp_login(&s, &user, &password)
+        } else {
+            pop3_login(&s, &user, &password)
+        };
+        assert_eq!(again, "OK", "{user}");
+        if try_wrong {
+            assert!(smtp_login(&s, &user, &wrong).starts_with("FAIL"), "{user}");
+        }
     }
     assert!(s.wait_log_count(
         "password re-hashed to argon2id",
