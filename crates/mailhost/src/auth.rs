@@ -77,10 +77,14 @@ impl Authenticator {
     }
 
     /// Checks a user name (the full address, in any normalisation or IDN
-    /// spelling) and password (compared after [`passwords::prepare`]).
+    /// spelling) and password (compared after [`passwords::prepare`]). An
+    /// account whose secrets are not today's (a hash imported from another
+    /// server, no SCRAM credentials yet) gets them derived again from the
+    /// password that just matched ([`passwords::needs_upgrade`]).
     pub async fn password(&self, user: &str, password: &str) -> Result<Account, LoginError> {
         let started = Instant::now();
-        let password = &*passwords::prepare(password);
+        let typed = password;
+        let password = &*passwords::prepare(typed);
         let account = self.find(user).await?;
         if let Some(a) = &account
             && self.cache.hit(a.id, &a.password_hash, password)
@@ -92,14 +96,59 @@ impl Authenticator {
             .map(|a| a.password_hash.clone())
             .unwrap_or_else(|| passwords::dummy_hash().to_string());
         // Off the I/O threads, a bounded number at once (argon2's memory).
-        let ok = self.hashes.verify(hash, password.to_string()).await?;
+        let mut ok = self
+            .hashes
+            .verify(hash.clone(), password.to_string())
+            .await?;
+        if !ok && account.is_some() && typed != password && passwords::is_imported(&hash) {
+            // The old server hashed the password as typed, unprepared.
+            ok = self.hashes.verify(hash, typed.to_string()).await?;
+        }
         match account {
             Some(a) if ok => {
+                let a = self.upgrade(a, password).await;
                 self.cache.insert(a.id, &a.password_hash, password);
                 Ok(a)
             }
             _ => Err(self.fail(started).await),
         }
+    }
+
+    /// Replaces an account's secrets when [`passwords::needs_upgrade`] says
+    /// so. Best effort: the login stands whatever happens here, and a
+    /// password changed since the account was read is left alone.
+    async fn upgrade(&self, mut account: Account, password: &str) -> Account {
+        if !passwords::needs_upgrade(&account) {
+            return account;
+        }
+        let secrets = match self
+            .hashes
+            .upgraded(password.to_string(), account.apop_secret.clone())
+            .await
+        {
+            Ok(Some(Ok(s))) => s,
+            Ok(Some(Err(e))) => {
+                tracing::warn!(account = %account.address, "re-hashing the password failed: {e}");
+                return account;
+            }
+            Ok(None) | Err(_) => return account,
+        };
+        match self
+            .store
+            .account_upgrade_password(account.id, &account.password_hash, &secrets)
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(account = %account.address, "password re-hashed to argon2id");
+                account.password_hash = secrets.password_hash;
+                account.scram = secrets.scram;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(account = %account.address, "storing the re-hashed password failed: {e}");
+            }
+        }
+        account
     }
 
     /// Checks an APOP login: `check` receives the account's APOP secret and

@@ -6,6 +6,12 @@
 //! non-ASCII space, is the same password (RFC 6856 section 2 asks POP3
 //! servers to normalise UTF-8 passwords; RFC 8265's OpaqueString profile
 //! is the rule followed).
+//!
+//! Hashes brought from another server ([`imported`]) are verified as they
+//! are and replaced by argon2id at the first successful login
+//! ([`needs_upgrade`], [`upgraded`]).
+
+pub mod imported;
 
 use argon2::password_hash::{Output, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -55,6 +61,51 @@ pub fn secrets(password: &str, apop: bool) -> Result<Secrets, HashError> {
     })
 }
 
+/// True when `hash` is what [`hash`] writes today: argon2id with the
+/// default parameters. Anything else is re-hashed at the next login.
+pub fn is_current(hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    Algorithm::try_from(parsed.algorithm) == Ok(Algorithm::Argon2id)
+        && parsed.version.is_none_or(|v| v == Version::V0x13 as u32)
+        && Params::try_from(&parsed).is_ok_and(|p| {
+            let d = Params::default();
+            (p.m_cost(), p.t_cost(), p.p_cost()) == (d.m_cost(), d.t_cost(), d.p_cost())
+        })
+}
+
+/// True when an account's password secrets should be derived again at
+/// its next successful password login: its hash was imported (or made
+/// with other parameters), or it has no SCRAM credentials yet.
+pub fn needs_upgrade(account: &praisani_store::Account) -> bool {
+    !is_current(&account.password_hash) || account.scram.is_none()
+}
+
+/// The secrets that replace an account's after a successful login with
+/// `password` (already [`prepare`]d): a fresh argon2id hash and SCRAM
+/// credentials; the APOP secret stays as it was.
+pub fn upgraded(password: &str, apop_secret: Option<String>) -> Result<Secrets, HashError> {
+    Ok(Secrets {
+        password_hash: hash(password)?,
+        apop_secret,
+        scram: Some(praisani_sasl::ScramCredentials::generate(password).to_storage()),
+    })
+}
+
+/// True when `hash` is not one of ours but taken from another server:
+/// such a hash was computed over the password as the user typed it, so a
+/// login tries that spelling too when [`prepare`] changed it.
+pub fn is_imported(hash: &str) -> bool {
+    !hash.starts_with("$argon2")
+}
+
+/// The scheme of a stored hash, as Dovecot names it (`ARGON2ID` for ours),
+/// for `user show`; `UNKNOWN` for a value no login can match.
+pub fn scheme(hash: &str) -> &'static str {
+    imported::ImportedHash::parse(hash).map_or("UNKNOWN", |h| h.scheme())
+}
+
 /// A new random password: 16 characters from an alphabet without the
 /// look-alikes (0/O, 1/l/I), about 93 bits.
 pub fn generate() -> String {
@@ -73,9 +124,12 @@ pub fn hash(password: &str) -> Result<String, HashError> {
         .map_err(HashError)
 }
 
-/// True when `password` matches the PHC string `hash`. An unparsable hash
-/// never matches.
+/// True when `password` matches the stored `hash` (a PHC string or an
+/// [`imported`] hash). An unparsable hash never matches.
 pub fn verify(hash: &str, password: &str) -> bool {
+    if is_imported(hash) {
+        return verify_imported(hash, password);
+    }
     match PasswordHash::new(hash) {
         // argon2's verifier compares the digests in constant time.
         Ok(parsed) => Argon2::default()
@@ -89,6 +143,9 @@ pub fn verify(hash: &str, password: &str) -> bool {
 /// hash's parameters need and left that size for the next call), so a
 /// busy server reuses a few buffers instead of allocating 19 MiB per login.
 pub fn verify_with_memory(hash: &str, password: &str, blocks: &mut Vec<Block>) -> bool {
+    if is_imported(hash) {
+        return verify_imported(hash, password);
+    }
     let Ok(parsed) = PasswordHash::new(hash) else {
         return false;
     };
@@ -118,6 +175,10 @@ pub fn verify_with_memory(hash: &str, password: &str, blocks: &mut Vec<Block>) -
         .is_ok()
         // Output's comparison runs in constant time.
         && Output::new(&out).is_ok_and(|o| o == expected)
+}
+
+fn verify_imported(hash: &str, password: &str) -> bool {
+    imported::ImportedHash::parse(hash).is_ok_and(|h| h.verify(password.as_bytes()))
 }
 
 /// Runs password verifications off the I/O threads, at most `parallel` at
@@ -164,6 +225,31 @@ impl Verifier {
     /// [`verify`], when a slot is free (waiting for one at most the
     /// configured time).
     pub async fn verify(&self, hash: String, password: String) -> Result<bool, Busy> {
+        self.run(move |blocks| {
+            #[cfg(test)]
+            let _running = tests::Running::enter();
+            verify_with_memory(&hash, &password, blocks)
+        })
+        .await
+        .map(|ok| ok.unwrap_or(false))
+    }
+
+    /// [`upgraded`] secrets, computed in a slot like a verification (an
+    /// argon2 hash and SCRAM's key derivation cost as much).
+    pub async fn upgraded(
+        &self,
+        password: String,
+        apop_secret: Option<String>,
+    ) -> Result<Option<Result<Secrets, HashError>>, Busy> {
+        self.run(move |_| upgraded(&password, apop_secret)).await
+    }
+
+    /// Runs `work` off the I/O threads in a slot, with a working buffer
+    /// from the pool; `None` when the task died.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<Option<T>, Busy> {
         let slot = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| Busy)?
@@ -178,19 +264,15 @@ impl Verifier {
                 .unwrap_or_else(|p| p.into_inner())
                 .pop()
                 .unwrap_or_default();
-            let ok = {
-                #[cfg(test)]
-                let _running = tests::Running::enter();
-                verify_with_memory(&hash, &password, &mut blocks)
-            };
+            let out = work(&mut blocks);
             buffers
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(blocks);
             drop(slot);
-            ok
+            out
         });
-        Ok(task.await.unwrap_or(false))
+        Ok(task.await.ok())
     }
 }
 
@@ -227,6 +309,27 @@ mod tests {
         assert!(!verify(&h, "correct horsE"));
         assert!(!verify("not a hash", "x"));
         assert!(!verify(dummy_hash(), ""));
+    }
+
+    #[test]
+    fn only_todays_argon2id_is_current() {
+        let h = hash("pw").unwrap();
+        assert!(is_current(&h));
+        assert!(!is_imported(&h));
+        let sha = "$1$Zq8sRt2u$70s0YNQMiT2t2OvTDEe0K.";
+        assert!(is_imported(sha) && !is_current(sha));
+        assert!(verify(sha, "correct horse"));
+        assert!(verify_with_memory(sha, "correct horse", &mut Vec::new()));
+        // argon2id of other strength (Dovecot's defaults) is upgraded too.
+        let params = Params::new(4096, 3, 1, None).unwrap();
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let other = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"pw", &salt)
+            .unwrap()
+            .to_string();
+        assert!(!is_current(&other) && verify(&other, "pw"));
+        let s = upgraded("pw", None).unwrap();
+        assert!(is_current(&s.password_hash) && s.scram.is_some() && s.apop_secret.is_none());
     }
 
     #[test]

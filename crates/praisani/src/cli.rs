@@ -279,13 +279,19 @@ fn lang_parser() -> impl clap::builder::TypedValueParser<Value = Language> {
 /// `user` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
-    /// Create a mailbox. Without --password-stdin a random password is generated and printed.
+    /// Create a mailbox. Without --password-stdin or --hash-stdin a random password is generated and printed.
     Add {
         /// The address, e.g. somchai@example.com.
         address: String,
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// Read a password hash from another server from the first line of standard input:
+        /// Dovecot's {SCHEME}… (SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, MD5-CRYPT, SSHA,
+        /// SSHA256, SSHA512, PLAIN-MD5, ARGON2I, ARGON2ID) or a crypt string ($6$, $5$, $1$,
+        /// $2y$, $argon2id$). It is re-hashed to argon2id at the first login.
+        #[arg(long, conflicts_with_all = ["password_stdin", "apop"])]
+        hash_stdin: bool,
         /// Storage quota, e.g. 500M, 2G (default: unlimited).
         #[arg(long, value_name = "SIZE")]
         quota: Option<String>,
@@ -386,6 +392,10 @@ pub enum UserCmd {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// Read a password hash from another server from the first line of standard input
+        /// (the forms of `user add --hash-stdin`); APOP is turned off.
+        #[arg(long, conflicts_with_all = ["password_stdin", "apop"])]
+        hash_stdin: bool,
         /// Allow APOP logins (keeps a readable copy of the password).
         #[arg(long, conflicts_with = "no_apop")]
         apop: bool,

@@ -158,6 +158,34 @@ pub async fn accounts_and_aliases<S: Store + ?Sized>(store: &S) {
     assert_eq!(got.password_hash, "$new");
     assert_eq!(got.apop_secret.as_deref(), Some("apop"));
     assert_eq!(got.scram, secrets.scram);
+    // A re-hash applies only over the hash it was computed from.
+    let upgraded = Secrets {
+        password_hash: "$upgraded".into(),
+        apop_secret: None,
+        scram: Some("SCRAM-SHA-256$4096:c2FsdA==$b2s=:b2s=".into()),
+    };
+    assert!(
+        !store
+            .account_upgrade_password(id, "$stale", &upgraded)
+            .await
+            .unwrap()
+    );
+    let got = store.account_by_id(id).await.unwrap().unwrap();
+    assert_eq!(got.password_hash, "$new");
+    assert!(
+        store
+            .account_upgrade_password(id, "$new", &upgraded)
+            .await
+            .unwrap()
+    );
+    let got = store.account_by_id(id).await.unwrap().unwrap();
+    assert_eq!(got.password_hash, "$upgraded");
+    assert_eq!(got.apop_secret, None);
+    assert_eq!(got.scram, upgraded.scram);
+    store
+        .account_set_password(&addr("alice@example.test"), &secrets)
+        .await
+        .unwrap();
     store
         .account_set_quota(&addr("alice@example.test"), Some(1000), None)
         .await

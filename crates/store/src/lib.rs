@@ -115,6 +115,15 @@ pub trait Store: Send + Sync + 'static {
         address: &Address,
         secrets: &Secrets,
     ) -> Result<(), StoreError>;
+    /// Replaces the secrets of account `id` only while its password hash is
+    /// still `old_hash` (a re-hash after a login must not undo a password
+    /// change made meanwhile); answers whether it did.
+    async fn account_upgrade_password(
+        &self,
+        id: AccountId,
+        old_hash: &str,
+        secrets: &Secrets,
+    ) -> Result<bool, StoreError>;
     /// Sets (or clears with `None`) the storage quota in octets and the
     /// message-count limit.
     async fn account_set_quota(

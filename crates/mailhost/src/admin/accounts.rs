@@ -3,9 +3,10 @@
 
 use super::{AdminError, RetentionChange};
 use crate::passwords;
+use crate::passwords::imported::ImportedHash;
 use praisani_mailaddr::{Address, Domain};
 use praisani_message::Language;
-use praisani_store::{Account, NewAccount, Retention, Store, StoreError, Subject, Usage};
+use praisani_store::{Account, NewAccount, Retention, Secrets, Store, StoreError, Subject, Usage};
 
 /// A mailbox to create.
 #[derive(Debug, Clone)]
@@ -87,31 +88,102 @@ fn check_message_limit(messages: Option<u64>) -> Result<(), AdminError> {
 /// Creates a mailbox with the secrets derived from its password and its
 /// limits and notice language.
 pub async fn add(store: &dyn Store, new: NewMailbox<'_>) -> Result<(), AdminError> {
-    if new.address.local() == crate::addressing::CATCH_ALL_LOCAL {
-        return Err(AdminError::ReservedAddress(new.address.clone()));
-    }
     check_password(new.password)?;
-    check_message_limit(new.quota_messages)?;
     let secrets = passwords::secrets(new.password, new.apop)?;
+    insert(
+        store,
+        &new.address,
+        secrets,
+        new.quota_bytes,
+        new.quota_messages,
+        new.lang,
+    )
+    .await
+}
+
+/// A mailbox moving in from another server, with the password hash it
+/// had there.
+#[derive(Debug, Clone)]
+pub struct ImportedMailbox {
+    /// Its address.
+    pub address: Address,
+    /// Its password hash from the old server, verified as it is until the
+    /// first login re-hashes it.
+    pub hash: ImportedHash,
+    /// Storage limit (`None`: unlimited).
+    pub quota_bytes: Option<u64>,
+    /// Message-count limit (`None`: unlimited).
+    pub quota_messages: Option<u64>,
+    /// Language of the notices the user gets.
+    pub lang: Language,
+}
+
+/// The secrets of an imported hash: only the hash; SCRAM credentials and
+/// an APOP secret need the password, known at the first login.
+fn imported_secrets(hash: &ImportedHash) -> Secrets {
+    Secrets {
+        password_hash: hash.stored(),
+        apop_secret: None,
+        scram: None,
+    }
+}
+
+/// Creates a mailbox that keeps its old server's password hash.
+pub async fn add_imported(store: &dyn Store, new: &ImportedMailbox) -> Result<(), AdminError> {
+    insert(
+        store,
+        &new.address,
+        imported_secrets(&new.hash),
+        new.quota_bytes,
+        new.quota_messages,
+        new.lang,
+    )
+    .await
+}
+
+async fn insert(
+    store: &dyn Store,
+    address: &Address,
+    secrets: Secrets,
+    quota_bytes: Option<u64>,
+    quota_messages: Option<u64>,
+    lang: Language,
+) -> Result<(), AdminError> {
+    if address.local() == crate::addressing::CATCH_ALL_LOCAL {
+        return Err(AdminError::ReservedAddress(address.clone()));
+    }
+    check_message_limit(quota_messages)?;
     store
         .account_add(NewAccount {
-            address: new.address.clone(),
+            address: address.clone(),
             password_hash: secrets.password_hash,
             apop_secret: secrets.apop_secret,
             scram: secrets.scram,
-            quota_bytes: new.quota_bytes,
+            quota_bytes,
         })
         .await?;
-    if new.quota_messages.is_some() {
+    if quota_messages.is_some() {
         store
-            .account_set_quota(&new.address, new.quota_bytes, new.quota_messages)
+            .account_set_quota(address, quota_bytes, quota_messages)
             .await?;
     }
-    if new.lang != Language::En {
-        store
-            .account_set_notices(&new.address, new.lang, None)
-            .await?;
+    if lang != Language::En {
+        store.account_set_notices(address, lang, None).await?;
     }
+    Ok(())
+}
+
+/// Gives `account` a password hash from another server; its SCRAM
+/// credentials and APOP secret are forgotten until its next login
+/// derives them (APOP stays off: it needs the password itself).
+pub async fn set_password_hash(
+    store: &dyn Store,
+    account: &Account,
+    hash: &ImportedHash,
+) -> Result<(), AdminError> {
+    store
+        .account_set_password(&account.address, &imported_secrets(hash))
+        .await?;
     Ok(())
 }
 

@@ -6,11 +6,12 @@ use super::{fail, print};
 use crate::cli::UserCmd;
 use crate::config::Config;
 use anyhow::{Context, Result, bail};
-use praisani_mailhost::admin::accounts::{self, ApopChange, NewMailbox};
+use praisani_mailhost::admin::accounts::{self, ApopChange, ImportedMailbox, NewMailbox};
 use praisani_mailhost::admin::vacation::{self, VacationError, VacationRequest};
 use praisani_mailhost::admin::{forwarding, holds};
 use praisani_mailhost::admin::{parse_address, parse_domain, parse_quota, parse_size};
 use praisani_mailhost::passwords;
+use praisani_mailhost::passwords::imported::ImportedHash;
 use praisani_store::{Account, Forward, Store, Vacation};
 use serde_json::json;
 use std::io::BufRead;
@@ -33,6 +34,21 @@ fn read_password(from_stdin: bool) -> Result<(String, bool)> {
     Ok((pw, false))
 }
 
+/// The hash of `user add|passwd --hash-stdin`: the first line of standard
+/// input, checked.
+fn read_hash() -> Result<ImportedHash> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password hash from stdin")?;
+    let text = line.trim_end_matches(['\r', '\n']);
+    if text.is_empty() {
+        bail!(fail("the password hash read from stdin is empty"));
+    }
+    ImportedHash::parse(text).map_err(|e| fail(e.to_string()))
+}
+
 pub(crate) fn account_json(a: &Account) -> serde_json::Value {
     json!({
         "address": a.address.to_string(),
@@ -48,6 +64,8 @@ pub(crate) fn account_json(a: &Account) -> serde_json::Value {
         "domain_retention": retention_json(a.domain_retention),
         "apop": a.apop_secret.is_some(),
         "held": a.held,
+        "password_scheme": passwords::scheme(&a.password_hash),
+        "password_upgrade_due": passwords::needs_upgrade(a),
     })
 }
 
@@ -76,7 +94,7 @@ fn account_text(acc: &Account) -> String {
         .map(|m| m.to_string())
         .unwrap_or_else(|| "unlimited".into());
     format!(
-        "address:  {}\nascii:    {}\nmessages: {} (limit {max})\nused:     {} octets ({}%)\nquota:    {quota}\nlanguage: {}\nwarn to:  {}\nkeep:     {} (own); domain: {}\napop:     {}\nsending:  {}",
+        "address:  {}\nascii:    {}\nmessages: {} (limit {max})\nused:     {} octets ({}%)\nquota:    {quota}\nlanguage: {}\nwarn to:  {}\nkeep:     {} (own); domain: {}\napop:     {}\nsending:  {}\npassword: {}{}",
         acc.address,
         acc.address.canonical(),
         acc.used_messages,
@@ -94,6 +112,12 @@ fn account_text(acc: &Account) -> String {
         match &acc.held {
             Some(r) => format!("on hold ({r})"),
             None => "allowed".into(),
+        },
+        passwords::scheme(&acc.password_hash),
+        if passwords::needs_upgrade(acc) {
+            " (re-hashed at the next login)"
+        } else {
+            ""
         }
     )
 }
@@ -181,6 +205,7 @@ pub async fn user_cmd(store: &dyn Store, config: &Config, cmd: UserCmd, json: bo
         UserCmd::Add {
             address: a,
             password_stdin,
+            hash_stdin,
             quota,
             messages,
             lang,
@@ -194,6 +219,31 @@ pub async fn user_cmd(store: &dyn Store, config: &Config, cmd: UserCmd, json: bo
                     })?),
                     None => None,
                 };
+            if hash_stdin {
+                let hash = read_hash()?;
+                let scheme = hash.scheme();
+                accounts::add_imported(
+                    store,
+                    &ImportedMailbox {
+                        address: a.clone(),
+                        hash,
+                        quota_bytes,
+                        quota_messages: messages,
+                        lang,
+                    },
+                )
+                .await?;
+                print(
+                    json,
+                    json!({"added": a.to_string(), "scheme": scheme}),
+                    || {
+                        format!(
+                            "mailbox {a} added (password hash {scheme}, re-hashed at first login)"
+                        )
+                    },
+                );
+                return Ok(());
+            }
             let (pw, generated) = read_password(password_stdin)?;
             accounts::add(
                 store,
@@ -364,11 +414,23 @@ pub async fn user_cmd(store: &dyn Store, config: &Config, cmd: UserCmd, json: bo
         UserCmd::Passwd {
             address: a,
             password_stdin,
+            hash_stdin,
             apop,
             no_apop,
         } => {
             let a = parse_address(&a)?;
             let existing = accounts::get(store, &a).await?;
+            if hash_stdin {
+                let hash = read_hash()?;
+                accounts::set_password_hash(store, &existing, &hash).await?;
+                let scheme = hash.scheme();
+                print(
+                    json,
+                    json!({"changed": a.to_string(), "scheme": scheme, "apop": false}),
+                    || format!("password of {a} changed (hash {scheme}, re-hashed at first login)"),
+                );
+                return Ok(());
+            }
             let (pw, generated) = read_password(password_stdin)?;
             let change = if no_apop {
                 ApopChange::Forbid

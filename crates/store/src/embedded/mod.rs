@@ -154,6 +154,19 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn account_upgrade_password(
+        &self,
+        id: AccountId,
+        old_hash: &str,
+        secrets: &Secrets,
+    ) -> Result<bool, StoreError> {
+        let (old, s) = (old_hash.to_string(), secrets.clone());
+        self.inner
+            .writer
+            .run(move |c| ops::account_upgrade_password(c, id, &old, &s))
+            .await
+    }
+
     async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
         self.inner
             .readers

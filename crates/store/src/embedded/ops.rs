@@ -272,6 +272,26 @@ pub(super) fn account_set_password(
     Ok(())
 }
 
+pub(super) fn account_upgrade_password(
+    c: &Connection,
+    id: AccountId,
+    old_hash: &str,
+    secrets: &Secrets,
+) -> Result<bool, StoreError> {
+    let changed = c.execute(
+        "UPDATE accounts SET password_hash = ?1, apop_secret = ?2, scram = ?3 \
+         WHERE id = ?4 AND password_hash = ?5",
+        params![
+            secrets.password_hash,
+            secrets.apop_secret,
+            secrets.scram,
+            id,
+            old_hash
+        ],
+    )?;
+    Ok(changed == 1)
+}
+
 pub(super) fn account_set_quota(
     c: &Connection,
     a: &Address,

@@ -301,6 +301,15 @@ impl Store for PostgresStore {
             .await?)
     }
 
+    async fn account_upgrade_password(
+        &self,
+        id: AccountId,
+        old_hash: &str,
+        secrets: &Secrets,
+    ) -> Result<bool, StoreError> {
+        ops::account_upgrade_password(&self.client().await?, id, old_hash, secrets).await
+    }
+
     async fn account_set_quota(
         &self,
         address: &Address,

@@ -343,6 +343,22 @@ pub(super) async fn account_set_password<C: GenericClient>(
     Ok(())
 }
 
+pub(super) async fn account_upgrade_password<C: GenericClient>(
+    c: &C,
+    id: AccountId,
+    old_hash: &str,
+    s: &Secrets,
+) -> Result<bool, StoreError> {
+    let changed = exec(
+        c,
+        "UPDATE accounts SET password_hash = $1, apop_secret = $2, scram = $3 \
+         WHERE id = $4 AND password_hash = $5",
+        &[&s.password_hash, &s.apop_secret, &s.scram, &id, &old_hash],
+    )
+    .await?;
+    Ok(changed == 1)
+}
+
 pub(super) async fn account_set_quota<C: GenericClient>(
     c: &C,
     a: &Address,
