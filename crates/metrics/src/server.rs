@@ -138,10 +138,9 @@ pub struct StoreTimer<'a> {
 
 impl Drop for StoreTimer<'_> {
     fn drop(&mut self) {
-        self.metrics.store_seconds.observe(
-            &[self.operation],
-            self.started.elapsed().as_secs_f64(),
-        );
+        self.metrics
+            .store_seconds
+            .observe(&[self.operation], self.started.elapsed().as_secs_f64());
     }
 }
 

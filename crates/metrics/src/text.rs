@@ -88,7 +88,10 @@ pub fn histogram(out: &mut String, f: &HistogramFamily) {
         let mut cumulative = 0;
         for (i, n) in o.buckets.iter().enumerate() {
             cumulative += n;
-            let le = f.bounds.get(i).map_or_else(|| "+Inf".to_owned(), |b| float(*b));
+            let le = f
+                .bounds
+                .get(i)
+                .map_or_else(|| "+Inf".to_owned(), |b| float(*b));
             let _ = writeln!(
                 out,
                 "{}_bucket{} {cumulative}",

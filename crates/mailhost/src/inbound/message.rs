@@ -438,12 +438,14 @@ impl Inbound {
         // Our users' mail is counted against their sending limits now,
         // before the commit: over a limit, nothing is stored.
         let charged = self.charge_sending(&m, &queue_id).await?;
-        let accepted = match self
+        let timer = praisani_metrics::metrics().store_timer("accept");
+        let accepted = self
             .office
             .store
             .accept(spool, &m.mailboxes, m.outbound.take(), true)
-            .await
-        {
+            .await;
+        drop(timer);
+        let accepted = match accepted {
             Ok(a) => a,
             Err(e) => {
                 tracing::error!(id = %queue_id, "delivery failed: {e}");

@@ -1,0 +1,48 @@
+//! `[metrics]`: who may scrape `/metrics` (off by default), and
+//! `log_format`, the shape of the log lines.
+
+use super::{Cidr, ConfigError, Secret, cidr_list};
+use serde::Deserialize;
+
+/// `[metrics]`. `/metrics` is answered on the HTTP and HTTPS listeners to a
+/// client from `allow` or one presenting `Authorization: Bearer <token>`;
+/// with neither set it does not exist (404), since the counts tell an
+/// outsider how busy and how attacked the server is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Networks allowed to scrape without a token (CIDR list).
+    #[serde(deserialize_with = "cidr_list")]
+    pub allow: Vec<Cidr>,
+    /// A bearer token that lets any client scrape.
+    pub token: Option<Secret>,
+}
+
+impl MetricsConfig {
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            return Err(ConfigError(
+                "metrics.token must be at least 16 characters (it is the only lock on /metrics for clients outside metrics.allow)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `/metrics` exists.
+    pub fn enabled(&self) -> bool {
+        !self.allow.is_empty() || self.token.is_some()
+    }
+}
+
+/// `log_format`: how log lines are written to standard error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event (the default).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
