@@ -254,3 +254,83 @@ fn only_allowed_networks_or_the_token_may_scrape() {
     assert!(!out.status.success(), "{}", out.describe());
     assert!(out.err().contains("metrics.token"), "{}", out.describe());
 }
+
+#[test]
+fn delivery_attempts_and_the_queue_are_counted() {
+    if !have_python_module(
+        "prometheus_client",
+        "apt install python3-prometheus-client",
+        "delivery_attempts_and_the_queue_are_counted",
+    ) {
+        return;
+    }
+    // The remote side: another praisani hosting remote.test.
+    let remote = Server::start_default();
+    remote.add_domain("remote.test");
+    remote.add_user("r@remote.test", "rpw", &[]);
+    let closed = free_port();
+    let s = server(
+        "trusted_networks = [\"127.0.0.0/8\"]\n",
+        &format!(
+            "[metrics]\nallow = [\"127.0.0.0/8\"]\n[delivery]\nretry = [\"1h\"]\nroutes = {{ \"remote.test\" = \"127.0.0.1:{}\", \"down.test\" = \"127.0.0.1:{closed}\" }}\n",
+            remote.smtp_port
+        ),
+    );
+    let url = format!("http://127.0.0.1:{}/metrics", s.http_port);
+    s.deliver(
+        "sender@example.test",
+        &["r@remote.test", "x@down.test"],
+        b"Subject: out\r\n\r\nhello\r\n",
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let seen = loop {
+        let m = scrape(&url, "", 0);
+        let delivered = m.value(
+            "praisani_delivery_attempts_total",
+            &[("result", "delivered")],
+        );
+        let deferred = m.value(
+            "praisani_delivery_attempts_total",
+            &[("result", "deferred")],
+        );
+        if (delivered.is_some() && deferred.is_some()) || std::time::Instant::now() > deadline {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        seen.must(
+            "praisani_delivery_attempts_total",
+            &[("result", "delivered")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        seen.must(
+            "praisani_delivery_attempts_total",
+            &[("result", "deferred")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        seen.value("praisani_delivery_attempts_total", &[("result", "failed")]),
+        None
+    );
+    // What is left: one message, its one recipient waiting for a retry.
+    assert_eq!(seen.must("praisani_queue_messages", &[]), 1.0);
+    assert_eq!(
+        seen.must("praisani_queue_recipients", &[("state", "deferred")]),
+        1.0
+    );
+    assert_eq!(
+        seen.must("praisani_queue_recipients", &[("state", "pending")]),
+        0.0
+    );
+    assert!(
+        seen.must(
+            "praisani_store_operation_seconds_count",
+            &[("operation", "queue_record")]
+        ) >= 1.0
+    );
+    assert_eq!(remote.fetch_all("r@remote.test", "rpw").len(), 1);
+}
