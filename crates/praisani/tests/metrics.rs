@@ -9,7 +9,8 @@ use common::*;
 use serde_json::Value;
 use std::time::Duration;
 
-/// Tries a POP3 login with a wrong password, then scrapes argv[1] (with the
+/// Tries a POP3 login with a wrong password and one with the right one,
+/// then scrapes argv[1] (with the
 /// bearer token argv[2] when not empty) and prints every sample as JSON:
 /// `[[name, labels, value], ...]`.
 const SCRAPE_PY: &str = r#"
@@ -25,6 +26,11 @@ if pop_port:
         raise SystemExit('a wrong password was accepted')
     except poplib.error_proto:
         pass
+    p.quit()
+    p = poplib.POP3('127.0.0.1', pop_port, timeout=10)
+    p.user('demo@example.test')
+    p.pass_('demo-pass')
+    assert p.stat()[0] >= 1
     p.quit()
 req = urllib.request.Request(url)
 if token:
@@ -159,7 +165,7 @@ fn a_scrape_sees_the_servers_traffic() {
     c.expect("RCPT TO:<nobody@example.test>", 550);
     c.quit();
 
-    // The scrape script also fails one POP3 login first.
+    // The scrape script also fails one POP3 login and makes one first.
     let after = scrape(&url, "", s.pop3_port);
     assert!(after.must("praisani_connections_total", &[("service", "smtp")]) >= 2.0);
     assert!(after.must("praisani_connections_total", &[("service", "pop3")]) >= 1.0);
@@ -196,6 +202,15 @@ fn a_scrape_sees_the_servers_traffic() {
             &[("operation", "accept"), ("le", "+Inf")]
         ) >= 1.0
     );
+    for op in ["lock_maildrop", "list_messages"] {
+        assert!(
+            after.must(
+                "praisani_store_operation_seconds_count",
+                &[("operation", op)]
+            ) >= 1.0,
+            "{op}"
+        );
+    }
     assert_eq!(after.must("praisani_queue_messages", &[]), 0.0);
     assert_eq!(
         after.must("praisani_queue_recipients", &[("state", "held")]),
