@@ -131,7 +131,7 @@ fn server(top: &str, tables: &str) -> Server {
 fn a_scrape_sees_the_servers_traffic() {
     if !have_python_module(
         "prometheus_client",
-        "apt install python3-prometheus-client",
+        "pip install prometheus_client",
         "a_scrape_sees_the_servers_traffic",
     ) {
         return;
@@ -235,7 +235,7 @@ fn a_scrape_sees_the_servers_traffic() {
 fn only_allowed_networks_or_the_token_may_scrape() {
     if !have_python_module(
         "prometheus_client",
-        "apt install python3-prometheus-client",
+        "pip install prometheus_client",
         "only_allowed_networks_or_the_token_may_scrape",
     ) {
         return;
@@ -274,7 +274,7 @@ fn only_allowed_networks_or_the_token_may_scrape() {
 fn delivery_attempts_and_the_queue_are_counted() {
     if !have_python_module(
         "prometheus_client",
-        "apt install python3-prometheus-client",
+        "pip install prometheus_client",
         "delivery_attempts_and_the_queue_are_counted",
     ) {
         return;
