@@ -46,3 +46,37 @@ pub enum LogFormat {
     /// One JSON object per line, for log collectors.
     Json,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::LogFormat;
+
+    #[test]
+    fn metrics_are_off_and_logs_text_by_default() {
+        let c = Config::parse("").unwrap();
+        assert!(!c.metrics.enabled());
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn allow_or_token_turns_metrics_on() {
+        let c =
+            Config::parse("log_format = \"json\"\n[metrics]\nallow = [\"10.0.0.0/8\"]\n").unwrap();
+        assert!(c.metrics.enabled());
+        assert!(c.metrics.allow[0].contains("10.1.2.3".parse().unwrap()));
+        assert_eq!(c.log_format, LogFormat::Json);
+        let c = Config::parse("[metrics]\ntoken = \"0123456789abcdef\"\n").unwrap();
+        assert!(c.metrics.enabled());
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key() {
+        let e = Config::parse("[metrics]\ntoken = \"short\"\n").unwrap_err();
+        assert!(e.to_string().contains("metrics.token"), "{e}");
+        let e = Config::parse("log_format = \"xml\"\n").unwrap_err();
+        assert!(e.to_string().contains("log_format"), "{e}");
+        let e = Config::parse("[metrics]\nallow = [\"not-a-net\"]\n").unwrap_err();
+        assert!(e.to_string().contains("not-a-net"), "{e}");
+    }
+}
