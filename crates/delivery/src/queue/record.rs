@@ -20,7 +20,9 @@ impl Runner {
             .iter()
             .map(|(r, res, _, _)| (r.id, res.clone()))
             .collect();
+        let timer = praisani_metrics::metrics().store_timer("queue_record");
         let recorded = self.office.store.queue_record(&records).await;
+        drop(timer);
         {
             // Recorded, or left for the lease to lapse: no longer renewed.
             let mut working = self.working.lock().unwrap_or_else(|p| p.into_inner());
@@ -32,6 +34,13 @@ impl Runner {
             // The lease lapses and the recipients are tried again.
             tracing::error!(queue = %job.entry.id, "cannot record delivery results: {e}");
             return;
+        }
+        for (_, res) in &records {
+            praisani_metrics::server::delivery_attempt(match res {
+                AttemptResult::Delivered => "delivered",
+                AttemptResult::Retry { .. } => "deferred",
+                AttemptResult::Failed { .. } => "failed",
+            });
         }
         let finished = {
             let mut results = job

@@ -6,6 +6,7 @@
 mod admin;
 mod http;
 mod limits;
+mod metrics;
 mod pop3;
 mod smtp;
 mod stream;
@@ -148,6 +149,20 @@ pub(crate) enum Service {
 }
 
 impl Service {
+    /// The service's name in metrics labels.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Service::Smtp => "smtp",
+            Service::Submission => "submission",
+            Service::Submissions => "submissions",
+            Service::Pop3 => "pop3",
+            Service::Pop3s => "pop3s",
+            Service::Http => "http",
+            Service::Https => "https",
+            Service::Admin | Service::AdminPlain => "admin",
+        }
+    }
+
     /// Implicit TLS: the handshake comes before the protocol.
     fn implicit_tls(self) -> bool {
         matches!(
@@ -540,6 +555,45 @@ async fn tls_reports(shared: Arc<Shared>, reporter: TlsReporter, mut stop: watch
     }
 }
 
+/// Counts a failed login in `praisani_auth_failures_total`.
+fn count_auth_failure(service: Service, why: praisani_mailhost::login::LoginFail) {
+    use praisani_mailhost::login::LoginFail;
+    let reason = match why {
+        LoginFail::BadCredentials => "bad_credentials",
+        LoginFail::Malformed => "malformed",
+        LoginFail::Locked => "locked",
+        LoginFail::Temporary => "temporary",
+    };
+    praisani_metrics::metrics()
+        .auth_failures
+        .inc(&[service.label(), reason]);
+}
+
+/// Counts a refused SMTP command in `praisani_messages_refused_total`:
+/// `stage` is `connect`, `mail`, `rcpt` or `data`; the status is the
+/// reply's enhanced code (its basic code when it has none), which names
+/// the reason (5.1.1 unknown user, 4.2.2 mailbox full, 5.7.1 policy…).
+fn count_refusal(service: Service, stage: &str, reply: &praisani_smtp::Reply) {
+    let status = reply
+        .enhanced
+        .clone()
+        .unwrap_or_else(|| reply.code.to_string());
+    praisani_metrics::metrics()
+        .messages_refused
+        .inc(&[service.label(), stage, &status]);
+}
+
+/// Counts a connection in `praisani_sessions` while it is open.
+struct OpenSession(Service);
+
+impl Drop for OpenSession {
+    fn drop(&mut self) {
+        praisani_metrics::metrics()
+            .sessions
+            .add(&[self.0.label()], -1);
+    }
+}
+
 async fn accept_loop(
     shared: Arc<Shared>,
     service: Service,
@@ -576,7 +630,12 @@ async fn accept_loop(
         let shared = shared.clone();
         let admin_router = admin_router.clone();
         let stop = stop.clone();
+        let m = praisani_metrics::metrics();
+        m.connections.inc(&[service.label()]);
+        m.sessions.add(&[service.label()], 1);
         tokio::spawn(async move {
+            // Dropped with the task, however the connection ends.
+            let _open = OpenSession(service);
             let per_ip = shared.limits.per_ip(peer.ip());
             let mut pressure = slot.pressure();
             let mut stream = MailStream::Plain(stream);
