@@ -1,10 +1,20 @@
-//! The metrics praisani exports, one process-wide set. Label values are
-//! short fixed words (services, stages, results) or RFC 3463 status codes,
-//! never addresses: the number of series stays bounded.
+//! The metrics praisani exports, one process-wide set, registered in one
+//! `prometheus-client` [`Registry`] and written out in its OpenMetrics
+//! text format.
 
-use crate::family::{CounterFamily, GaugeFamily, HistogramFamily};
+use crate::labels::{
+    AuthFailure, ByOperation, ByResult, ByService, ByState, DeliveryResult, Refusal,
+};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use std::sync::OnceLock;
 use std::time::Instant;
+
+/// The `Content-Type` of the exposition (OpenMetrics 1.0 text).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Bucket bounds for store operations, in seconds: a commit takes
 /// milliseconds on the embedded store and can take seconds on a busy disk.
@@ -12,102 +22,119 @@ pub const STORE_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
-/// Every metric the server exports.
+/// A histogram with [`STORE_BUCKETS`]; a plain function so the family's
+/// type can be named.
+fn store_histogram() -> Histogram {
+    Histogram::new(STORE_BUCKETS)
+}
+
+/// Every metric the server exports. The families are handles onto what
+/// the registry holds (they share their values with it), so counting into
+/// a field shows in [`Metrics::render`].
 #[derive(Debug)]
 pub struct Metrics {
     /// Connections accepted, by service.
-    pub connections: CounterFamily,
+    pub connections: Family<ByService, Counter>,
     /// Connections open now, by service.
-    pub sessions: GaugeFamily,
+    pub sessions: Family<ByService, Gauge>,
     /// Messages accepted (250 after DATA/BDAT), by service.
-    pub messages_accepted: CounterFamily,
+    pub messages_accepted: Family<ByService, Counter>,
     /// Commands refused, by service, SMTP stage and enhanced status code.
-    pub messages_refused: CounterFamily,
+    pub messages_refused: Family<Refusal, Counter>,
     /// Queued recipients by state, refreshed on each scrape.
-    pub queue_recipients: GaugeFamily,
+    pub queue_recipients: Family<ByState, Gauge>,
     /// Queued messages, refreshed on each scrape.
-    pub queue_messages: GaugeFamily,
+    pub queue_messages: Gauge,
     /// Delivery attempts per recipient, by result.
-    pub delivery_attempts: CounterFamily,
+    pub delivery_attempts: Family<ByResult, Counter>,
     /// Failed logins, by service and reason.
-    pub auth_failures: CounterFamily,
+    pub auth_failures: Family<AuthFailure, Counter>,
     /// Store operation latency, by operation.
-    pub store_seconds: HistogramFamily,
+    pub store_seconds: Family<ByOperation, Histogram, fn() -> Histogram>,
     /// Quota warning messages delivered to mailboxes.
-    pub quota_warnings: CounterFamily,
+    pub quota_warnings: Counter,
+    registry: Registry,
 }
 
 impl Metrics {
     /// An empty set.
     pub fn new() -> Self {
-        Metrics {
-            connections: CounterFamily::new(
-                "praisani_connections_total",
-                "Connections accepted, by service.",
-                &["service"],
-            ),
-            sessions: GaugeFamily::new(
-                "praisani_sessions",
-                "Connections open now, by service.",
-                &["service"],
-            ),
-            messages_accepted: CounterFamily::new(
-                "praisani_messages_accepted_total",
-                "Messages accepted with a durable commit, by service.",
-                &["service"],
-            ),
-            messages_refused: CounterFamily::new(
-                "praisani_messages_refused_total",
-                "SMTP commands refused, by service, stage and enhanced status code.",
-                &["service", "stage", "status"],
-            ),
-            queue_recipients: GaugeFamily::new(
-                "praisani_queue_recipients",
-                "Recipients in the outbound queue, by state.",
-                &["state"],
-            ),
-            queue_messages: GaugeFamily::new(
-                "praisani_queue_messages",
-                "Messages in the outbound queue.",
-                &[],
-            ),
-            delivery_attempts: CounterFamily::new(
-                "praisani_delivery_attempts_total",
-                "Outbound delivery attempts per recipient, by result.",
-                &["result"],
-            ),
-            auth_failures: CounterFamily::new(
-                "praisani_auth_failures_total",
-                "Failed logins, by service and reason.",
-                &["service", "reason"],
-            ),
-            store_seconds: HistogramFamily::new(
-                "praisani_store_operation_seconds",
-                "Store operation latency in seconds, by operation.",
-                &["operation"],
-                &STORE_BUCKETS,
-            ),
-            quota_warnings: CounterFamily::new(
-                "praisani_quota_warnings_total",
-                "Quota warnings delivered to mailboxes.",
-                &[],
-            ),
-        }
+        let m = Metrics {
+            connections: Family::default(),
+            sessions: Family::default(),
+            messages_accepted: Family::default(),
+            messages_refused: Family::default(),
+            queue_recipients: Family::default(),
+            queue_messages: Gauge::default(),
+            delivery_attempts: Family::default(),
+            auth_failures: Family::default(),
+            store_seconds: Family::new_with_constructor(store_histogram),
+            quota_warnings: Counter::default(),
+            registry: Registry::default(),
+        };
+        let mut r = Registry::default();
+        // Counters are registered without `_total` (the encoder adds it to
+        // the samples, as OpenMetrics wants), help texts without their
+        // final period (the encoder adds one).
+        r.register(
+            "praisani_connections",
+            "Connections accepted, by service",
+            m.connections.clone(),
+        );
+        r.register(
+            "praisani_sessions",
+            "Connections open now, by service",
+            m.sessions.clone(),
+        );
+        r.register(
+            "praisani_messages_accepted",
+            "Messages accepted with a durable commit, by service",
+            m.messages_accepted.clone(),
+        );
+        r.register(
+            "praisani_messages_refused",
+            "SMTP commands refused, by service, stage and enhanced status code",
+            m.messages_refused.clone(),
+        );
+        r.register(
+            "praisani_queue_recipients",
+            "Recipients in the outbound queue, by state",
+            m.queue_recipients.clone(),
+        );
+        r.register(
+            "praisani_queue_messages",
+            "Messages in the outbound queue",
+            m.queue_messages.clone(),
+        );
+        r.register(
+            "praisani_delivery_attempts",
+            "Outbound delivery attempts per recipient, by result",
+            m.delivery_attempts.clone(),
+        );
+        r.register(
+            "praisani_auth_failures",
+            "Failed logins, by service and reason",
+            m.auth_failures.clone(),
+        );
+        r.register(
+            "praisani_store_operation_seconds",
+            "Store operation latency in seconds, by operation",
+            m.store_seconds.clone(),
+        );
+        r.register(
+            "praisani_quota_warnings",
+            "Quota warnings delivered to mailboxes",
+            m.quota_warnings.clone(),
+        );
+        Metrics { registry: r, ..m }
     }
 
-    /// The whole set in the Prometheus text format.
+    /// The whole set in the OpenMetrics text format (ending in `# EOF`).
     pub fn render(&self) -> String {
         let mut out = String::new();
-        crate::text::counter(&mut out, &self.connections);
-        crate::text::gauge(&mut out, &self.sessions);
-        crate::text::counter(&mut out, &self.messages_accepted);
-        crate::text::counter(&mut out, &self.messages_refused);
-        crate::text::gauge(&mut out, &self.queue_recipients);
-        crate::text::gauge(&mut out, &self.queue_messages);
-        crate::text::counter(&mut out, &self.delivery_attempts);
-        crate::text::counter(&mut out, &self.auth_failures);
-        crate::text::histogram(&mut out, &self.store_seconds);
-        crate::text::counter(&mut out, &self.quota_warnings);
+        // Writing into a String cannot fail, and the label values are
+        // plain words and status codes the encoder escapes itself.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
 
@@ -140,7 +167,10 @@ impl Drop for StoreTimer<'_> {
     fn drop(&mut self) {
         self.metrics
             .store_seconds
-            .observe(&[self.operation], self.started.elapsed().as_secs_f64());
+            .get_or_create(&ByOperation {
+                operation: self.operation,
+            })
+            .observe(self.started.elapsed().as_secs_f64());
     }
 }
 
@@ -151,37 +181,85 @@ pub fn metrics() -> &'static Metrics {
     METRICS.get_or_init(Metrics::new)
 }
 
-/// Counts one delivery attempt result (`delivered`, `deferred`, `failed`).
-pub fn delivery_attempt(result: &str) {
-    metrics().delivery_attempts.inc(&[result]);
+/// Counts one delivery attempt result.
+pub fn delivery_attempt(result: DeliveryResult) {
+    metrics()
+        .delivery_attempts
+        .get_or_create(&ByResult { result })
+        .inc();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::labels::{Service, Stage};
 
     #[test]
     fn the_timer_records_on_drop() {
         let m = Metrics::new();
         drop(m.store_timer("accept"));
-        let s = m.store_seconds.snapshot();
-        assert_eq!(s.len(), 1);
-        assert_eq!(s[0].0, vec!["accept".to_owned()]);
-        assert_eq!(s[0].1.count, 1);
+        assert!(
+            m.render()
+                .contains("praisani_store_operation_seconds_count{operation=\"accept\"} 1\n")
+        );
     }
 
     #[test]
     fn every_family_appears_in_the_exposition() {
         let m = Metrics::new();
+        // A labelled family shows once it has a series.
+        let by = ByService {
+            service: Service::smtp,
+        };
+        m.connections.get_or_create(&by).inc();
+        m.sessions.get_or_create(&by).inc();
+        drop(m.store_timer("accept"));
+        m.messages_refused
+            .get_or_create(&Refusal {
+                service: Service::smtp,
+                stage: Stage::connect,
+                status: "5.7.1".to_owned(),
+            })
+            .inc();
         let text = m.render();
-        for name in [
-            "praisani_connections_total",
-            "praisani_sessions",
-            "praisani_messages_refused_total",
-            "praisani_store_operation_seconds",
-            "praisani_quota_warnings_total",
+        for (name, kind) in [
+            ("praisani_connections", "counter"),
+            ("praisani_sessions", "gauge"),
+            ("praisani_messages_refused", "counter"),
+            ("praisani_store_operation_seconds", "histogram"),
+            ("praisani_quota_warnings", "counter"),
         ] {
-            assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
+            assert!(
+                text.contains(&format!("# TYPE {name} {kind}\n")),
+                "{name} {text}"
+            );
         }
+        // The unlabelled ones show zero before their first event.
+        assert!(text.contains("praisani_quota_warnings_total 0\n"), "{text}");
+        assert!(text.contains("praisani_queue_messages 0\n"), "{text}");
+        assert!(
+            text.contains("# HELP praisani_queue_messages Messages in the outbound queue.\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn labels_come_out_lower_case_and_escaped() {
+        let m = Metrics::new();
+        m.messages_refused
+            .get_or_create(&Refusal {
+                service: Service::smtp,
+                stage: Stage::rcpt,
+                status: "5.1.1 \"x\"".to_owned(),
+            })
+            .inc();
+        let text = m.render();
+        assert!(
+            text.contains(
+                "praisani_messages_refused_total{service=\"smtp\",stage=\"rcpt\",status=\"5.1.1 \\\"x\\\"\"} 1\n"
+            ),
+            "{text}"
+        );
     }
 }

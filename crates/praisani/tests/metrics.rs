@@ -1,6 +1,6 @@
 //! Prometheus metrics on the real binary: traffic over SMTP and POP3, then
 //! `/metrics` scraped with urllib and parsed with `prometheus_client`'s own
-//! text parser; who may scrape (allowed networks, bearer token, off by
+//! OpenMetrics parser; who may scrape (allowed networks, bearer token, off by
 //! default); `log_format = "json"` writes one JSON object per line.
 
 mod common;
@@ -15,7 +15,7 @@ use std::time::Duration;
 /// `[[name, labels, value], ...]`.
 const SCRAPE_PY: &str = r#"
 import json, poplib, sys, urllib.request
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 url, token, pop_port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 if pop_port:
@@ -38,7 +38,7 @@ if token:
 with urllib.request.urlopen(req, timeout=10) as r:
     assert r.status == 200, r.status
     ctype = r.headers['Content-Type']
-    assert ctype.startswith('text/plain; version=0.0.4'), ctype
+    assert ctype == 'application/openmetrics-text; version=1.0.0; charset=utf-8', ctype
     body = r.read().decode()
 samples = []
 for fam in text_string_to_metric_families(body):

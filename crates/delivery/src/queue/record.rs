@@ -4,6 +4,7 @@
 use super::plan::{Job, Outcome, Problem};
 use super::{Runner, notify, now};
 use praisani_message::dsn::Status;
+use praisani_metrics::labels::DeliveryResult;
 use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -37,9 +38,9 @@ impl Runner {
         }
         for (_, res) in &records {
             praisani_metrics::server::delivery_attempt(match res {
-                AttemptResult::Delivered => "delivered",
-                AttemptResult::Retry { .. } => "deferred",
-                AttemptResult::Failed { .. } => "failed",
+                AttemptResult::Delivered => DeliveryResult::delivered,
+                AttemptResult::Retry { .. } => DeliveryResult::deferred,
+                AttemptResult::Failed { .. } => DeliveryResult::failed,
             });
         }
         let finished = {

@@ -5,7 +5,8 @@ use super::Shared;
 use crate::config::MetricsConfig;
 use crate::http::{Request, Response};
 use praisani_delivery::admin::queue_control;
-use praisani_metrics::text::CONTENT_TYPE;
+use praisani_metrics::CONTENT_TYPE;
+use praisani_metrics::labels::{ByState, QueueState};
 use praisani_store::RcptState;
 use std::net::SocketAddr;
 
@@ -89,11 +90,15 @@ async fn refresh_queue(shared: &Shared) {
             RcptState::Delivered | RcptState::Failed => {}
         }
     }
-    m.queue_recipients.set(&["pending"], pending);
-    m.queue_recipients.set(&["deferred"], deferred);
-    m.queue_recipients.set(&["held"], held);
+    for (state, n) in [
+        (QueueState::pending, pending),
+        (QueueState::deferred, deferred),
+        (QueueState::held, held),
+    ] {
+        m.queue_recipients.get_or_create(&ByState { state }).set(n);
+    }
     m.queue_messages
-        .set(&[], i64::try_from(entries.len()).unwrap_or(i64::MAX));
+        .set(i64::try_from(entries.len()).unwrap_or(i64::MAX));
 }
 
 /// Compares in time that depends only on the lengths, so a client cannot

@@ -149,17 +149,18 @@ pub(crate) enum Service {
 }
 
 impl Service {
-    /// The service's name in metrics labels.
-    pub(crate) fn label(self) -> &'static str {
+    /// The service's value in metrics labels.
+    pub(crate) fn label(self) -> praisani_metrics::labels::Service {
+        use praisani_metrics::labels::Service as L;
         match self {
-            Service::Smtp => "smtp",
-            Service::Submission => "submission",
-            Service::Submissions => "submissions",
-            Service::Pop3 => "pop3",
-            Service::Pop3s => "pop3s",
-            Service::Http => "http",
-            Service::Https => "https",
-            Service::Admin | Service::AdminPlain => "admin",
+            Service::Smtp => L::smtp,
+            Service::Submission => L::submission,
+            Service::Submissions => L::submissions,
+            Service::Pop3 => L::pop3,
+            Service::Pop3s => L::pop3s,
+            Service::Http => L::http,
+            Service::Https => L::https,
+            Service::Admin | Service::AdminPlain => L::admin,
         }
     }
 
@@ -558,29 +559,43 @@ async fn tls_reports(shared: Arc<Shared>, reporter: TlsReporter, mut stop: watch
 /// Counts a failed login in `praisani_auth_failures_total`.
 fn count_auth_failure(service: Service, why: praisani_mailhost::login::LoginFail) {
     use praisani_mailhost::login::LoginFail;
+    use praisani_metrics::labels::{AuthFailure, AuthReason};
     let reason = match why {
-        LoginFail::BadCredentials => "bad_credentials",
-        LoginFail::Malformed => "malformed",
-        LoginFail::Locked => "locked",
-        LoginFail::Temporary => "temporary",
+        LoginFail::BadCredentials => AuthReason::bad_credentials,
+        LoginFail::Malformed => AuthReason::malformed,
+        LoginFail::Locked => AuthReason::locked,
+        LoginFail::Temporary => AuthReason::temporary,
     };
     praisani_metrics::metrics()
         .auth_failures
-        .inc(&[service.label(), reason]);
+        .get_or_create(&AuthFailure {
+            service: service.label(),
+            reason,
+        })
+        .inc();
 }
 
-/// Counts a refused SMTP command in `praisani_messages_refused_total`:
-/// `stage` is `connect`, `mail`, `rcpt` or `data`; the status is the
-/// reply's enhanced code (its basic code when it has none), which names
-/// the reason (5.1.1 unknown user, 4.2.2 mailbox full, 5.7.1 policy…).
-fn count_refusal(service: Service, stage: &str, reply: &praisani_smtp::Reply) {
+/// Counts a refused SMTP command in `praisani_messages_refused_total`;
+/// the status is the reply's enhanced code (its basic code when it has
+/// none), which names the reason (5.1.1 unknown user, 4.2.2 mailbox full,
+/// 5.7.1 policy…).
+fn count_refusal(
+    service: Service,
+    stage: praisani_metrics::labels::Stage,
+    reply: &praisani_smtp::Reply,
+) {
     let status = reply
         .enhanced
         .clone()
         .unwrap_or_else(|| reply.code.to_string());
     praisani_metrics::metrics()
         .messages_refused
-        .inc(&[service.label(), stage, &status]);
+        .get_or_create(&praisani_metrics::labels::Refusal {
+            service: service.label(),
+            stage,
+            status,
+        })
+        .inc();
 }
 
 /// Counts a connection in `praisani_sessions` while it is open.
@@ -590,7 +605,10 @@ impl Drop for OpenSession {
     fn drop(&mut self) {
         praisani_metrics::metrics()
             .sessions
-            .add(&[self.0.label()], -1);
+            .get_or_create(&praisani_metrics::labels::ByService {
+                service: self.0.label(),
+            })
+            .dec();
     }
 }
 
@@ -631,8 +649,11 @@ async fn accept_loop(
         let admin_router = admin_router.clone();
         let stop = stop.clone();
         let m = praisani_metrics::metrics();
-        m.connections.inc(&[service.label()]);
-        m.sessions.add(&[service.label()], 1);
+        let by = praisani_metrics::labels::ByService {
+            service: service.label(),
+        };
+        m.connections.get_or_create(&by).inc();
+        m.sessions.get_or_create(&by).inc();
         tokio::spawn(async move {
             // Dropped with the task, however the connection ends.
             let _open = OpenSession(service);

@@ -7,6 +7,7 @@ use super::stream::MailStream;
 use super::{Service, Shared};
 use praisani_mailhost::inbound::Inbound;
 use praisani_mailhost::login::{AuthStep, LoginFail, SaslLogin};
+use praisani_metrics::labels::{ByService, Stage};
 use praisani_smtp::{Event, Reply, Session, Verdict};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -118,7 +119,7 @@ impl Conn {
         let config = self.shared.smtp_engine(own);
         let refused = refusal.is_some();
         if let Some(r) = &refusal {
-            super::count_refusal(self.service, "connect", r);
+            super::count_refusal(self.service, Stage::connect, r);
         }
         let mut session = match refusal {
             Some(reply) => Session::refused(config, stream.is_tls(), reply),
@@ -147,7 +148,7 @@ impl Conn {
                     Event::CheckSender { from, params } => {
                         let v = Box::pin(self.inbound.mail_from(&from, params.size)).await;
                         if let Verdict::Reject(r) = &v {
-                            super::count_refusal(self.service, "mail", r);
+                            super::count_refusal(self.service, Stage::mail, r);
                         }
                         session.mail_verdict(v)
                     }
@@ -157,7 +158,7 @@ impl Conn {
                         // now, not in every idle connection's state.
                         let v = Box::pin(self.inbound.rcpt_to(&to, params.as_ref())).await;
                         if let Verdict::Reject(r) = &v {
-                            super::count_refusal(self.service, "rcpt", r);
+                            super::count_refusal(self.service, Stage::rcpt, r);
                         }
                         session.rcpt_verdict(v);
                     }
@@ -170,11 +171,14 @@ impl Conn {
                         Ok(queue_id) => {
                             praisani_metrics::metrics()
                                 .messages_accepted
-                                .inc(&[self.service.label()]);
+                                .get_or_create(&ByService {
+                                    service: self.service.label(),
+                                })
+                                .inc();
                             session.message_accepted(&queue_id)
                         }
                         Err(reply) => {
-                            super::count_refusal(self.service, "data", &reply);
+                            super::count_refusal(self.service, Stage::data, &reply);
                             session.message_verdict(Verdict::Reject(reply))
                         }
                     },
