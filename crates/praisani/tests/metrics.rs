@@ -1,7 +1,8 @@
 //! Prometheus metrics on the real binary: traffic over SMTP and POP3, then
 //! `/metrics` scraped with urllib and parsed with `prometheus_client`'s own
 //! OpenMetrics parser; who may scrape (allowed networks, bearer token, off by
-//! default); `log_format = "json"` writes one JSON object per line.
+//! default); the same on the admin listener for server-admin tokens;
+//! `log_format = "json"` writes one JSON object per line.
 
 mod common;
 
@@ -348,4 +349,58 @@ fn delivery_attempts_and_the_queue_are_counted() {
         ) >= 1.0
     );
     assert_eq!(remote.fetch_all("r@remote.test", "rpw").len(), 1);
+}
+
+/// A token from `praisani token create` with these scope arguments.
+fn cli_token(s: &Server, scope: &[&str]) -> String {
+    let mut args = vec!["--json", "token", "create"];
+    args.extend_from_slice(scope);
+    let out = s.cli(&args);
+    out.assert_ok("token create");
+    let v: Value = serde_json::from_str(out.out().trim()).expect("token create --json");
+    v["token"].as_str().expect("a token").to_owned()
+}
+
+#[test]
+fn the_admin_listener_serves_metrics_to_server_admins() {
+    if !have_python_module(
+        "prometheus_client",
+        "pip install prometheus_client",
+        "the_admin_listener_serves_metrics_to_server_admins",
+    ) {
+        return;
+    }
+    let metrics_token = "metrics-token-0123456789";
+    let port = free_port();
+    let mut s = Server::new_extra(
+        ServerOpts::default(),
+        ExtraConfig {
+            tables: format!(
+                "[admin_api]\nplain_http = true\n[metrics]\ntoken = \"{metrics_token}\"\n"
+            ),
+            ..ExtraConfig::default()
+        },
+    );
+    let text = s.config_text().replace(
+        "[listen]\n",
+        &format!("[listen]\nadmin = [\"127.0.0.1:{port}\"]\n"),
+    );
+    std::fs::write(&s.config_path, text).unwrap();
+    s.start();
+    let admin = cli_token(&s, &["--admin"]);
+    let domain_admin = cli_token(&s, &["--domain", "example.test"]);
+    let url = format!("http://127.0.0.1:{port}/metrics");
+
+    let m = scrape(&url, &admin, 0);
+    assert_eq!(m.types["praisani_connections"], "counter");
+    assert!(m.must("praisani_connections_total", &[("service", "admin")]) >= 1.0);
+    assert!(m.must("praisani_sessions", &[("service", "admin")]) >= 1.0);
+    assert_eq!(m.must("praisani_queue_messages", &[]), 0.0);
+    // `[metrics]`'s own token opens it here too.
+    let m = scrape(&url, metrics_token, 0);
+    assert!(m.must("praisani_connections_total", &[("service", "admin")]) >= 2.0);
+
+    assert_eq!(status(&url, &format!("Bearer {domain_admin}")).0, 403);
+    assert_eq!(status(&url, "Bearer pt_not-a-token").0, 401);
+    assert_eq!(status(&url, "").0, 401);
 }

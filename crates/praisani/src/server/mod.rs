@@ -6,7 +6,7 @@
 mod admin;
 mod http;
 mod limits;
-mod metrics;
+pub(crate) mod metrics;
 mod pop3;
 mod smtp;
 mod stream;
