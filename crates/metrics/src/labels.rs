@@ -49,9 +49,9 @@ pub enum Stage {
 pub enum AuthReason {
     /// Unknown user or wrong password.
     bad_credentials,
-    /// The exchange did not parse.
+    /// The client's data could not be decoded.
     malformed,
-    /// The account may not log in.
+    /// Too many failures: locked out for a while.
     locked,
     /// The store could not answer.
     temporary,
