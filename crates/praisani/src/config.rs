@@ -14,6 +14,7 @@ mod addressing;
 mod dmarc_reports;
 mod dnsbl;
 mod greylist;
+mod metrics;
 mod sending;
 mod spam;
 mod srs;
@@ -23,6 +24,7 @@ pub use addressing::AddressingConfig;
 pub use dmarc_reports::DmarcReportsConfig;
 pub use dnsbl::{CheckAt, DnsblConfig};
 pub use greylist::GreylistConfig;
+pub use metrics::{LogFormat, MetricsConfig};
 pub use sending::SendingConfig;
 pub use spam::SpamConfig;
 pub use srs::SrsConfig;
@@ -91,6 +93,10 @@ pub struct Config {
     pub tls_reports: TlsReportsConfig,
     /// The Sender Rewriting Scheme for forwarded mail and its bounces.
     pub srs: SrsConfig,
+    /// Who may scrape `/metrics`.
+    pub metrics: MetricsConfig,
+    /// `text` (default) or `json` log lines.
+    pub log_format: LogFormat,
 }
 
 /// `[store]`: the store backend. `embedded` (SQLite in `data_dir`, one
@@ -839,6 +845,8 @@ impl Default for Config {
             dmarc_reports: DmarcReportsConfig::default(),
             tls_reports: TlsReportsConfig::default(),
             srs: SrsConfig::default(),
+            metrics: MetricsConfig::default(),
+            log_format: LogFormat::default(),
         }
     }
 }
@@ -1098,6 +1106,7 @@ impl Config {
         config.dmarc_reports.validate(&config.hostname)?;
         config.tls_reports.validate(&config.hostname)?;
         config.srs.validate(&config.hostname)?;
+        config.metrics.validate()?;
         Ok(config)
     }
 

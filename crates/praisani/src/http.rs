@@ -42,6 +42,8 @@ pub struct Request {
     /// The host named by the Host field (or an absolute-form target),
     /// without the port; `None` for HTTP/1.0 without Host.
     pub host: Option<String>,
+    /// The Authorization field's value (for `/metrics`), if sent once.
+    pub authorization: Option<String>,
     /// The body (empty without Content-Length).
     pub body: Vec<u8>,
     /// Whether the connection may carry another request after this one.
@@ -95,10 +97,15 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Progress {
     let mut content_length: Option<usize> = None;
     let mut connection = String::new();
     let mut expect_continue = false;
+    let mut authorization: Vec<String> = Vec::new();
     for h in req.headers.iter() {
         let value = std::str::from_utf8(h.value).map(str::trim);
         let name = h.name;
-        if name.eq_ignore_ascii_case("host") {
+        if name.eq_ignore_ascii_case("authorization") {
+            if let Ok(v) = value {
+                authorization.push(v.to_string());
+            }
+        } else if name.eq_ignore_ascii_case("host") {
             match value {
                 Ok(v) => host_fields.push(v.to_string()),
                 Err(_) => return refuse(400, "the Host field is not UTF-8"),
@@ -182,6 +189,11 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Progress {
             path,
             query,
             host,
+            // Two Authorization fields are no credential at all.
+            authorization: match authorization.len() {
+                1 => authorization.pop(),
+                _ => None,
+            },
             body: buf[head_len..total].to_vec(),
             keep_alive,
         },
@@ -314,6 +326,8 @@ pub fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",

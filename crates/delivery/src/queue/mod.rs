@@ -251,7 +251,10 @@ impl Runner {
     ) {
         let store = &self.office.store;
         loop {
-            match store.queue_take_due(now(), lease, TAKE).await {
+            let timer = praisani_metrics::metrics().store_timer("queue_take_due");
+            let taken = store.queue_take_due(now(), lease, TAKE).await;
+            drop(timer);
+            match taken {
                 Ok(entries) => {
                     {
                         let mut working = self.working.lock().unwrap_or_else(|p| p.into_inner());

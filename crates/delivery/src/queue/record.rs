@@ -4,6 +4,7 @@
 use super::plan::{Job, Outcome, Problem};
 use super::{Runner, notify, now};
 use praisani_message::dsn::Status;
+use praisani_metrics::labels::DeliveryResult;
 use praisani_store::{AttemptResult, QueueEntry, QueuedRcpt};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -20,7 +21,9 @@ impl Runner {
             .iter()
             .map(|(r, res, _, _)| (r.id, res.clone()))
             .collect();
+        let timer = praisani_metrics::metrics().store_timer("queue_record");
         let recorded = self.office.store.queue_record(&records).await;
+        drop(timer);
         {
             // Recorded, or left for the lease to lapse: no longer renewed.
             let mut working = self.working.lock().unwrap_or_else(|p| p.into_inner());
@@ -32,6 +35,13 @@ impl Runner {
             // The lease lapses and the recipients are tried again.
             tracing::error!(queue = %job.entry.id, "cannot record delivery results: {e}");
             return;
+        }
+        for (_, res) in &records {
+            praisani_metrics::server::delivery_attempt(match res {
+                AttemptResult::Delivered => DeliveryResult::delivered,
+                AttemptResult::Retry { .. } => DeliveryResult::deferred,
+                AttemptResult::Failed { .. } => DeliveryResult::failed,
+            });
         }
         let finished = {
             let mut results = job

@@ -531,12 +531,14 @@ impl Inbound {
         let mut outbound: Vec<Outbound> = m.outbound.take().into_iter().collect();
         let forwarded = !forwards.is_empty();
         outbound.extend(forwards);
-        let accepted = match self
+        let timer = praisani_metrics::metrics().store_timer("accept");
+        let accepted = self
             .office
             .store
             .accept(spool, &m.mailboxes, outbound, true)
-            .await
-        {
+            .await;
+        drop(timer);
+        let accepted = match accepted {
             Ok(a) => a,
             Err(e) => {
                 tracing::error!(id = %queue_id, "delivery failed: {e}");

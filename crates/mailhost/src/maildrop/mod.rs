@@ -107,15 +107,15 @@ impl Maildrop {
             return Err(OpenError::LoginDelay);
         }
         let store = office.store.clone();
-        let lock = store
-            .lock_maildrop(account.id)
-            .await
-            .map_err(OpenError::Lock)?
-            .ok_or(OpenError::InUse)?;
-        let list = store
-            .list_messages(account.id)
-            .await
-            .map_err(OpenError::List)?;
+        let metrics = praisani_metrics::metrics();
+        let timer = metrics.store_timer("lock_maildrop");
+        let lock = store.lock_maildrop(account.id).await;
+        drop(timer);
+        let lock = lock.map_err(OpenError::Lock)?.ok_or(OpenError::InUse)?;
+        let timer = metrics.store_timer("list_messages");
+        let list = store.list_messages(account.id).await;
+        drop(timer);
+        let list = list.map_err(OpenError::List)?;
         let mut downgraded = HashSet::new();
         let mut messages = Vec::with_capacity(list.len());
         for m in list {

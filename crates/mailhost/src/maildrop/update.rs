@@ -41,10 +41,10 @@ impl Maildrop {
         if self.lock.as_ref().is_none_or(|l| l.is_lost()) {
             return Err(UpdateError::LeaseLost);
         }
-        self.store
-            .delete_messages(self.account.id, &ids)
-            .await
-            .map_err(UpdateError::Delete)?;
+        let timer = praisani_metrics::metrics().store_timer("delete_messages");
+        let deleted = self.store.delete_messages(self.account.id, &ids).await;
+        drop(timer);
+        deleted.map_err(UpdateError::Delete)?;
         self.lock = None;
         Ok(ids.len())
     }

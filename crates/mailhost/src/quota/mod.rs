@@ -94,6 +94,7 @@ async fn quota_warning_for(
         return Ok(());
     }
     tracing::info!(account = %acc.address, "quota warning delivered");
+    praisani_metrics::metrics().quota_warnings.inc();
     let text = written.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let (Some(alt), Some(text)) = (&acc.warn_to, text) {
         reports::deliver(office, alt, !alt.is_ascii(), &text).await?;

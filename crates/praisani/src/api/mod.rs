@@ -12,6 +12,7 @@ mod aliases;
 mod domains;
 mod extract;
 mod mailboxes;
+mod metrics;
 mod problem;
 mod tokens;
 
@@ -58,8 +59,8 @@ macro_rules! route {
     };
 }
 
-/// Every route of the admin API. Another listener feature (`/metrics`)
-/// adds its line here and to `openapi.json`.
+/// Every route of the admin API, and `/metrics` (the exposition the HTTP
+/// listeners serve too).
 pub(crate) const ROUTES: &[Route] = &[
     route!("GET", "/api/v1/openapi.json", openapi),
     route!("GET", "/api/v1/domains", domains::list),
@@ -86,6 +87,7 @@ pub(crate) const ROUTES: &[Route] = &[
     route!("GET", "/api/v1/tokens", tokens::list),
     route!("POST", "/api/v1/tokens", tokens::create),
     route!("DELETE", "/api/v1/tokens/{id}", tokens::revoke),
+    route!("GET", "/metrics", metrics::scrape),
 ];
 
 fn method_filter(m: &str) -> MethodFilter {

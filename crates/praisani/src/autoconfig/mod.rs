@@ -266,6 +266,7 @@ mod tests {
             path,
             query,
             host: host.map(str::to_string),
+            authorization: None,
             body: body.as_bytes().to_vec(),
             keep_alive: true,
         }

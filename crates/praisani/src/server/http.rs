@@ -132,6 +132,11 @@ async fn linger(stream: &mut MailStream) {
 
 /// The answer to one parsed request.
 async fn answer(shared: &Shared, req: &Request, service: Service, peer: SocketAddr) -> Response {
+    if req.path == "/metrics" && shared.config.metrics.enabled() {
+        let r = super::metrics::answer(shared, req, peer).await;
+        tracing::info!(?service, %peer, status = r.status, "metrics");
+        return r;
+    }
     let lookup = match autoconfig::route(req) {
         Ok(l) => l,
         Err(r) => {

@@ -6,6 +6,7 @@
 mod admin;
 mod http;
 mod limits;
+pub(crate) mod metrics;
 mod pop3;
 mod smtp;
 mod stream;
@@ -148,6 +149,21 @@ pub(crate) enum Service {
 }
 
 impl Service {
+    /// The service's value in metrics labels.
+    pub(crate) fn label(self) -> praisani_metrics::labels::Service {
+        use praisani_metrics::labels::Service as L;
+        match self {
+            Service::Smtp => L::smtp,
+            Service::Submission => L::submission,
+            Service::Submissions => L::submissions,
+            Service::Pop3 => L::pop3,
+            Service::Pop3s => L::pop3s,
+            Service::Http => L::http,
+            Service::Https => L::https,
+            Service::Admin | Service::AdminPlain => L::admin,
+        }
+    }
+
     /// Implicit TLS: the handshake comes before the protocol.
     fn implicit_tls(self) -> bool {
         matches!(
@@ -540,6 +556,62 @@ async fn tls_reports(shared: Arc<Shared>, reporter: TlsReporter, mut stop: watch
     }
 }
 
+/// Counts a failed login in `praisani_auth_failures_total`.
+fn count_auth_failure(service: Service, why: praisani_mailhost::login::LoginFail) {
+    use praisani_mailhost::login::LoginFail;
+    use praisani_metrics::labels::{AuthFailure, AuthReason};
+    let reason = match why {
+        LoginFail::BadCredentials => AuthReason::bad_credentials,
+        LoginFail::Malformed => AuthReason::malformed,
+        LoginFail::Locked => AuthReason::locked,
+        LoginFail::Temporary => AuthReason::temporary,
+    };
+    praisani_metrics::metrics()
+        .auth_failures
+        .get_or_create(&AuthFailure {
+            service: service.label(),
+            reason,
+        })
+        .inc();
+}
+
+/// Counts a refused SMTP command in `praisani_messages_refused_total`;
+/// the status is the reply's enhanced code (its basic code when it has
+/// none), which names the reason (5.1.1 unknown user, 4.2.2 mailbox full,
+/// 5.7.1 policy…).
+fn count_refusal(
+    service: Service,
+    stage: praisani_metrics::labels::Stage,
+    reply: &praisani_smtp::Reply,
+) {
+    let status = reply
+        .enhanced
+        .clone()
+        .unwrap_or_else(|| reply.code.to_string());
+    praisani_metrics::metrics()
+        .messages_refused
+        .get_or_create(&praisani_metrics::labels::Refusal {
+            service: service.label(),
+            stage,
+            status,
+        })
+        .inc();
+}
+
+/// Counts a connection in `praisani_sessions` while it is open.
+struct OpenSession(Service);
+
+impl Drop for OpenSession {
+    fn drop(&mut self) {
+        praisani_metrics::metrics()
+            .sessions
+            .get_or_create(&praisani_metrics::labels::ByService {
+                service: self.0.label(),
+            })
+            .dec();
+    }
+}
+
 async fn accept_loop(
     shared: Arc<Shared>,
     service: Service,
@@ -576,7 +648,15 @@ async fn accept_loop(
         let shared = shared.clone();
         let admin_router = admin_router.clone();
         let stop = stop.clone();
+        let m = praisani_metrics::metrics();
+        let by = praisani_metrics::labels::ByService {
+            service: service.label(),
+        };
+        m.connections.get_or_create(&by).inc();
+        m.sessions.get_or_create(&by).inc();
         tokio::spawn(async move {
+            // Dropped with the task, however the connection ends.
+            let _open = OpenSession(service);
             let per_ip = shared.limits.per_ip(peer.ip());
             let mut pressure = slot.pressure();
             let mut stream = MailStream::Plain(stream);

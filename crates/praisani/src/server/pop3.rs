@@ -49,6 +49,7 @@ pub(crate) async fn handle(
         let mut conn = Conn {
             shared,
             peer,
+            service,
             maildrop: None,
             sasl: None,
         };
@@ -70,6 +71,8 @@ pub(crate) async fn handle(
 struct Conn {
     shared: Arc<Shared>,
     peer: SocketAddr,
+    /// POP3 or POP3S, for the metrics.
+    service: Service,
     /// The logged-in account's maildrop, locked.
     /// (Boxed, as `sasl`: idle connections before login stay small.)
     maildrop: Option<Box<Maildrop>>,
@@ -215,6 +218,7 @@ impl Conn {
             }
             AuthStep::Failed(why) => {
                 self.sasl = None;
+                super::count_auth_failure(self.service, why);
                 session.auth_result(fail_outcome(why));
             }
         }
@@ -227,6 +231,7 @@ impl Conn {
             Ok(account) => self.open_maildrop(account, session.utf8()).await,
             Err(why) => {
                 tracing::info!(user, ?why, "login failed");
+                super::count_auth_failure(self.service, why);
                 fail_outcome(why)
             }
         }

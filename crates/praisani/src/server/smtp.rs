@@ -7,6 +7,7 @@ use super::stream::MailStream;
 use super::{Service, Shared};
 use praisani_mailhost::inbound::Inbound;
 use praisani_mailhost::login::{AuthStep, LoginFail, SaslLogin};
+use praisani_metrics::labels::{ByService, Stage};
 use praisani_smtp::{Event, Reply, Session, Verdict};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -117,6 +118,9 @@ impl Conn {
         let own = engine_config(&self.shared, self.service, self.peer);
         let config = self.shared.smtp_engine(own);
         let refused = refusal.is_some();
+        if let Some(r) = &refusal {
+            super::count_refusal(self.service, Stage::connect, r);
+        }
         let mut session = match refusal {
             Some(reply) => Session::refused(config, stream.is_tls(), reply),
             None => Session::with_tls(config, stream.is_tls()),
@@ -143,6 +147,9 @@ impl Conn {
                     Event::Send(bytes) => out.extend_from_slice(&bytes),
                     Event::CheckSender { from, params } => {
                         let v = Box::pin(self.inbound.mail_from(&from, params.size)).await;
+                        if let Verdict::Reject(r) = &v {
+                            super::count_refusal(self.service, Stage::mail, r);
+                        }
                         session.mail_verdict(v)
                     }
                     Event::CheckRecipient { to } => {
@@ -150,6 +157,9 @@ impl Conn {
                         // Boxed (as the other large steps): needed only
                         // now, not in every idle connection's state.
                         let v = Box::pin(self.inbound.rcpt_to(&to, params.as_ref())).await;
+                        if let Verdict::Reject(r) = &v {
+                            super::count_refusal(self.service, Stage::rcpt, r);
+                        }
                         session.rcpt_verdict(v);
                     }
                     Event::MessageStart(envelope) => self.inbound.message_start(&envelope),
@@ -158,8 +168,19 @@ impl Conn {
                     }
                     Event::MessageAborted => self.inbound.message_aborted(),
                     Event::MessageEnd => match Box::pin(self.inbound.message_end()).await {
-                        Ok(queue_id) => session.message_accepted(&queue_id),
-                        Err(reply) => session.message_verdict(Verdict::Reject(reply)),
+                        Ok(queue_id) => {
+                            praisani_metrics::metrics()
+                                .messages_accepted
+                                .get_or_create(&ByService {
+                                    service: self.service.label(),
+                                })
+                                .inc();
+                            session.message_accepted(&queue_id)
+                        }
+                        Err(reply) => {
+                            super::count_refusal(self.service, Stage::data, &reply);
+                            session.message_verdict(Verdict::Reject(reply))
+                        }
                     },
                     Event::StartTls => {
                         stream.send(&mut out).await?;
@@ -245,6 +266,7 @@ impl Conn {
             AuthStep::Failed(why) => {
                 self.sasl = None;
                 tracing::info!(?why, "authentication failed");
+                super::count_auth_failure(self.service, why);
                 session.auth_failed(match why {
                     LoginFail::BadCredentials => {
                         Reply::new(535, "5.7.8", "Authentication credentials invalid")
