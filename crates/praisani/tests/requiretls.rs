@@ -20,6 +20,7 @@
 mod common;
 
 use common::certs::TestCa;
+use common::policy_server::PolicyServer;
 use common::*;
 use praisani_testdns::{TestDns, Zone};
 use std::path::{Path, PathBuf};
@@ -33,34 +34,6 @@ const POLICIES: &[(&str, &str)] = &[
     ("badcert.test", "mx.badcert.test"),
     ("sender.test", "mx.remote.test"),
 ];
-
-/// The HTTPS policy server: the file named after the request's Host.
-const POLICY_SERVER: &str = r#"
-import http.server, ssl, sys, os
-port, cert, key, root, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        host = (self.headers.get('Host') or '').split(':')[0]
-        path = os.path.join(root, os.path.basename(host))
-        if self.path != '/.well-known/mta-sts.txt' or not os.path.exists(path):
-            self.send_response(404)
-            self.end_headers()
-            return
-        body = open(path, 'rb').read()
-        self.send_response(200)
-        self.send_header('Content-Type', 'text/plain')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-srv = http.server.ThreadingHTTPServer(('127.0.0.1', port), Handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-open(ready, 'w').write('READY')
-srv.serve_forever()
-"#;
 
 /// A fake receiving SMTP server: STARTTLS with the given certificate,
 /// REQUIRETLS offered after TLS when asked to; every command line is
@@ -244,38 +217,20 @@ impl FakeMx {
     }
 }
 
-fn policy_server(dir: &Path, ca: &TestCa) -> (u16, Proc) {
-    let root = dir.join("policies");
-    std::fs::create_dir_all(&root).unwrap();
-    let mut names = Vec::new();
-    for (domain, mx) in POLICIES {
-        let host = format!("mta-sts.{domain}");
-        let text = format!("version: STSv1\r\nmode: enforce\r\nmx: {mx}\r\nmax_age: 86400\r\n");
-        std::fs::write(root.join(&host), text).unwrap();
-        names.push(host);
-    }
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let (cert, key) = ca.issue(&names).write(dir, "mta-sts");
-    let ready = dir.join("https.ready");
-    let port = free_port();
-    let child = Command::new("python3")
-        .arg("-c")
-        .arg(POLICY_SERVER)
-        .arg(port.to_string())
-        .arg(&cert)
-        .arg(&key)
-        .arg(&root)
-        .arg(&ready)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3");
-    let proc = Proc(child);
-    wait_for("the policy server to listen", 10, || {
-        ready.exists().then_some(())
-    });
-    (port, proc)
+/// The tests' policy server (`common::policy_server`) with an `enforce`
+/// policy naming each domain's MX host.
+fn policy_server(dir: &Path, ca: &TestCa) -> (u16, PolicyServer) {
+    let texts: Vec<String> = POLICIES
+        .iter()
+        .map(|(_, mx)| format!("enforce\r\nmx: {mx}"))
+        .collect();
+    let policies: Vec<(&str, &str)> = POLICIES
+        .iter()
+        .zip(&texts)
+        .map(|((domain, _), text)| (*domain, text.as_str()))
+        .collect();
+    let server = PolicyServer::start(dir, ca, &policies, &[]);
+    (server.port, server)
 }
 
 fn dns() -> TestDns {

@@ -17,11 +17,11 @@
 mod common;
 
 use common::certs::TestCa;
+use common::policy_server::PolicyServer;
 use common::*;
 use praisani_testdns::{TestDns, Zone};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// The policy of each domain.
@@ -29,35 +29,6 @@ const POLICIES: &[(&str, &str)] = &[
     ("remote.test", "enforce\r\nmx: *.remote.test"),
     ("quiet.test", "enforce\r\nmx: mx2.remote.test"),
 ];
-
-/// The HTTPS policy server: answers `GET /.well-known/mta-sts.txt` with
-/// the file named after the request's Host in its directory.
-const POLICY_SERVER: &str = r#"
-import http.server, ssl, sys, os
-port, cert, key, root, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        host = (self.headers.get('Host') or '').split(':')[0]
-        path = os.path.join(root, os.path.basename(host))
-        if self.path != '/.well-known/mta-sts.txt' or not os.path.exists(path):
-            self.send_response(404)
-            self.end_headers()
-            return
-        body = open(path, 'rb').read()
-        self.send_response(200)
-        self.send_header('Content-Type', 'text/plain')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-srv = http.server.ThreadingHTTPServer(('127.0.0.1', port), Handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-open(ready, 'w').write('READY')
-srv.serve_forever()
-"#;
 
 /// Unpacks a report message (the file named first): its header fields,
 /// the parts' types, the attachment's file name and the decompressed
@@ -80,54 +51,6 @@ for p in msg.iter_parts():
         out['report'] = json.loads(gzip.decompress(p.get_payload(decode=True)))
 print(json.dumps(out))
 "#;
-
-/// A running policy server.
-struct PolicyServer {
-    port: u16,
-    child: Child,
-}
-
-impl PolicyServer {
-    fn start(dir: &Path, ca: &TestCa) -> PolicyServer {
-        let root = dir.join("policies");
-        std::fs::create_dir_all(&root).unwrap();
-        let mut names = Vec::new();
-        for (domain, policy) in POLICIES {
-            let host = format!("mta-sts.{domain}");
-            let text = format!("version: STSv1\r\nmode: {policy}\r\nmax_age: 86400\r\n");
-            std::fs::write(root.join(&host), text).unwrap();
-            names.push(host);
-        }
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let (cert, key) = ca.issue(&names).write(dir, "mta-sts");
-        let ready = dir.join("https.ready");
-        let port = free_port();
-        let child = Command::new("python3")
-            .arg("-c")
-            .arg(POLICY_SERVER)
-            .arg(port.to_string())
-            .arg(&cert)
-            .arg(&key)
-            .arg(&root)
-            .arg(&ready)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3");
-        wait_for("the policy server to listen", 10, || {
-            ready.exists().then_some(())
-        });
-        PolicyServer { port, child }
-    }
-}
-
-impl Drop for PolicyServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The DNS of the test (see the module text).
 fn dns() -> TestDns {
@@ -222,7 +145,7 @@ fn a_day_of_sessions_is_reported_to_the_mailto_address() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (ca, ca_file) = ca(dir.path());
-    let https = PolicyServer::start(dir.path(), &ca);
+    let https = PolicyServer::start(dir.path(), &ca, POLICIES, &[]);
     let dns = dns();
     let b = receiver(dir.path(), &ca);
     let a = sender(
@@ -344,7 +267,7 @@ fn reports_are_off_by_default() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (ca, ca_file) = ca(dir.path());
-    let https = PolicyServer::start(dir.path(), &ca);
+    let https = PolicyServer::start(dir.path(), &ca, POLICIES, &[]);
     let dns = dns();
     let b = receiver(dir.path(), &ca);
     let a = sender(&dns, b.smtp_port, &https, &ca_file, "");
