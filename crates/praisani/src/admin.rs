@@ -13,6 +13,7 @@ mod dmarc_reports;
 pub(crate) mod dns;
 mod domains;
 mod queue;
+mod report_send;
 pub(crate) mod show;
 mod tls_reports;
 mod tokens;
