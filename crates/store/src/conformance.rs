@@ -2077,3 +2077,62 @@ pub async fn api_tokens<S: Store + ?Sized>(store: &S) {
     ));
     assert_eq!(store.token_list().await.unwrap().len(), 2);
 }
+
+/// Domain administrators: added (twice is no error), listed both ways,
+/// removed (a second time is `NotFound`), unknown domains and mailboxes
+/// refused, and the role gone with the mailbox and with the domain.
+pub async fn domain_admins<S: Store + ?Sized>(store: &S) {
+    use crate::Subject;
+    let (a, b) = (dom("a.test"), dom("b.test"));
+    store.domain_add(&a).await.unwrap();
+    store.domain_add(&b).await.unwrap();
+    let (anna, bert, carl) = (
+        addr("anna@a.test"),
+        addr("bert@a.test"),
+        addr("carl@b.test"),
+    );
+    for x in ["anna@a.test", "bert@a.test", "carl@b.test"] {
+        store.account_add(account(x)).await.unwrap();
+    }
+    assert!(store.admin_domains(&anna).await.unwrap().is_empty());
+    store.domain_admin_set(&a, &anna, true).await.unwrap();
+    store.domain_admin_set(&a, &anna, true).await.unwrap();
+    store.domain_admin_set(&b, &anna, true).await.unwrap();
+    store.domain_admin_set(&a, &bert, true).await.unwrap();
+    assert_eq!(
+        store.admin_domains(&anna).await.unwrap(),
+        [a.clone(), b.clone()]
+    );
+    assert_eq!(
+        store.domain_admins(&a).await.unwrap(),
+        [anna.clone(), bert.clone()]
+    );
+    assert_eq!(store.domain_admins(&b).await.unwrap(), [anna.clone()]);
+    assert!(store.admin_domains(&carl).await.unwrap().is_empty());
+    assert!(matches!(
+        store.domain_admin_set(&dom("c.test"), &anna, true).await,
+        Err(StoreError::NotFound(Subject::Domain(_)))
+    ));
+    assert!(matches!(
+        store
+            .domain_admin_set(&a, &addr("nobody@a.test"), true)
+            .await,
+        Err(StoreError::NotFound(Subject::Account(_)))
+    ));
+    store.domain_admin_set(&b, &anna, false).await.unwrap();
+    assert!(matches!(
+        store.domain_admin_set(&b, &anna, false).await,
+        Err(StoreError::NotFound(Subject::DomainAdmin(_, _)))
+    ));
+    assert_eq!(store.admin_domains(&anna).await.unwrap(), [a.clone()]);
+    // Gone with the mailbox: a new mailbox of the same name is no admin.
+    store.account_remove(&bert).await.unwrap();
+    store.account_add(account("bert@a.test")).await.unwrap();
+    assert!(store.admin_domains(&bert).await.unwrap().is_empty());
+    // Gone with the domain: carl administered a.test, which goes.
+    store.domain_admin_set(&a, &carl, true).await.unwrap();
+    store.domain_remove(&a, true).await.unwrap();
+    assert!(store.admin_domains(&carl).await.unwrap().is_empty());
+    store.domain_add(&a).await.unwrap();
+    assert!(store.domain_admins(&a).await.unwrap().is_empty());
+}

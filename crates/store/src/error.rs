@@ -84,6 +84,9 @@ pub enum Subject {
     /// An admin API token, by id.
     #[error("token #{0}")]
     Token(i64),
+    /// A mailbox as administrator of a domain.
+    #[error("{0} as administrator of {1}")]
+    DomainAdmin(Address, Domain),
 }
 
 /// Why a [`StoreError::Conflict`] refused the operation.

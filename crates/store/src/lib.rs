@@ -499,4 +499,26 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a token; [`StoreError::NotFound`] when there is none with
     /// that id.
     async fn token_revoke(&self, id: i64) -> Result<(), StoreError>;
+
+    // ---- domain administrators ----
+
+    /// Makes the mailbox `address` an administrator of `domain` (`admin`
+    /// true; again is no error) or no longer one (false:
+    /// [`StoreError::NotFound`] with [`error::Subject::DomainAdmin`] when it
+    /// was none). `NotFound` for an unknown domain or mailbox. Removing the
+    /// mailbox or the domain removes the role with it.
+    async fn domain_admin_set(
+        &self,
+        domain: &Domain,
+        address: &Address,
+        admin: bool,
+    ) -> Result<(), StoreError>;
+
+    /// The administrators of `domain`, in address order (none for an
+    /// unknown domain).
+    async fn domain_admins(&self, domain: &Domain) -> Result<Vec<Address>, StoreError>;
+
+    /// The domains the mailbox `address` administers, by name (none for an
+    /// unknown mailbox).
+    async fn admin_domains(&self, address: &Address) -> Result<Vec<Domain>, StoreError>;
 }

@@ -344,6 +344,12 @@ const TABLES: &[Table] = &[
         ],
         order: "id",
     },
+    // Domain administrators (ids copied with domains and accounts).
+    Table {
+        name: "domain_admins",
+        columns: &[("domain_id", Int), ("account_id", Int)],
+        order: "domain_id, account_id",
+    },
 ];
 
 const CHUNKS: Table = Table {

@@ -84,7 +84,7 @@ async fn upgrade_keeps_the_uidls_clients_know() {
              ALTER TABLE queue DROP COLUMN tls_required;
              ALTER TABLE domains DROP COLUMN contact; ALTER TABLE domains DROP COLUMN contact_lang;
              DROP TABLE dmarc_days; DROP TABLE dmarc_rows;
-             DROP TABLE vacation_replies; DROP TABLE vacations; DROP TABLE api_tokens;
+             DROP TABLE vacation_replies; DROP TABLE vacations; DROP TABLE api_tokens; DROP TABLE domain_admins;
              DROP TABLE tls_report_rows; DROP TABLE tls_report_days;
              DROP TABLE forward_targets; DROP TABLE forwards;
              ALTER TABLE messages DROP COLUMN prefix; ALTER TABLE queue DROP COLUMN prefix;
@@ -293,4 +293,10 @@ async fn srs_secret() {
 async fn api_tokens() {
     let (_d, s) = fresh();
     conformance::api_tokens(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_admins() {
+    let (_d, s) = fresh();
+    conformance::domain_admins(&s).await;
 }

@@ -931,3 +931,6 @@ conformance_test!(srs_secret, |s: PostgresStore| async move {
 conformance_test!(api_tokens, |s: PostgresStore| async move {
     conformance::api_tokens(&s).await
 });
+conformance_test!(domain_admins, |s: PostgresStore| async move {
+    conformance::domain_admins(&s).await
+});

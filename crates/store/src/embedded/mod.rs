@@ -694,6 +694,35 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn domain_admin_set(
+        &self,
+        domain: &Domain,
+        address: &Address,
+        admin: bool,
+    ) -> Result<(), StoreError> {
+        let (d, a) = (domain.clone(), address.clone());
+        self.inner
+            .writer
+            .run(move |c| ops::domain_admin_set(c, &d, &a, admin))
+            .await
+    }
+
+    async fn domain_admins(&self, domain: &Domain) -> Result<Vec<Address>, StoreError> {
+        let d = domain.clone();
+        self.inner
+            .readers
+            .run(move |c| ops::domain_admins(c, &d))
+            .await
+    }
+
+    async fn admin_domains(&self, address: &Address) -> Result<Vec<Domain>, StoreError> {
+        let a = address.clone();
+        self.inner
+            .readers
+            .run(move |c| ops::admin_domains(c, &a))
+            .await
+    }
+
     async fn list_messages(&self, account: AccountId) -> Result<Vec<MessageMeta>, StoreError> {
         let prefix = self.inner.uid_prefix.clone();
         self.inner

@@ -1825,3 +1825,77 @@ pub(super) fn token_revoke(c: &Connection, id: i64) -> Result<(), StoreError> {
         _ => Ok(()),
     }
 }
+
+/// Adds or removes a domain administrator (see
+/// [`crate::Store::domain_admin_set`]).
+pub(super) fn domain_admin_set(
+    c: &Connection,
+    d: &Domain,
+    a: &Address,
+    admin: bool,
+) -> Result<(), StoreError> {
+    let did = require_domain(c, d)?;
+    let aid = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
+    if admin {
+        c.prepare_cached(
+            "INSERT INTO domain_admins (domain_id, account_id) VALUES (?1, ?2)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![did, aid])?;
+        return Ok(());
+    }
+    let n = c
+        .prepare_cached("DELETE FROM domain_admins WHERE domain_id = ?1 AND account_id = ?2")?
+        .execute(params![did, aid])?;
+    match n {
+        0 => Err(StoreError::NotFound(Subject::DomainAdmin(
+            a.clone(),
+            d.clone(),
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn mailbox_address(local: &str, domain: &str) -> Result<Address, StoreError> {
+    Domain::parse(domain)
+        .ok()
+        .and_then(|d| Address::new(local, d).ok())
+        .ok_or_else(|| corrupt("mailbox name"))
+}
+
+/// A domain's administrators (see [`crate::Store::domain_admins`]).
+pub(super) fn domain_admins(c: &Connection, d: &Domain) -> Result<Vec<Address>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT a.local, ad.name FROM domain_admins x
+         JOIN domains d ON d.id = x.domain_id JOIN accounts a ON a.id = x.account_id
+         JOIN domains ad ON ad.id = a.domain_id
+         WHERE d.name = ?1 ORDER BY ad.name, a.local",
+    )?;
+    let rows = st.query_map([d.ascii()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (local, domain) = row?;
+        out.push(mailbox_address(&local, &domain)?);
+    }
+    Ok(out)
+}
+
+/// The domains a mailbox administers (see [`crate::Store::admin_domains`]).
+pub(super) fn admin_domains(c: &Connection, a: &Address) -> Result<Vec<Domain>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT d.name FROM domain_admins x
+         JOIN domains d ON d.id = x.domain_id JOIN accounts a ON a.id = x.account_id
+         JOIN domains ad ON ad.id = a.domain_id
+         WHERE ad.name = ?1 AND a.local = ?2 ORDER BY d.name",
+    )?;
+    let rows = st.query_map(params![a.domain().ascii(), a.local()], |r| {
+        r.get::<_, String>(0)
+    })?;
+    let mut out = Vec::new();
+    for name in rows {
+        out.push(Domain::parse(&name?).map_err(|_| corrupt("domain name"))?);
+    }
+    Ok(out)
+}

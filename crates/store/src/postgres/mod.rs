@@ -787,6 +787,26 @@ impl Store for PostgresStore {
     async fn token_revoke(&self, id: i64) -> Result<(), StoreError> {
         write!(self, |tx| ops::token_revoke(&tx, id).await?)
     }
+
+    async fn domain_admin_set(
+        &self,
+        domain: &Domain,
+        address: &Address,
+        admin: bool,
+    ) -> Result<(), StoreError> {
+        write!(self, |tx| ops::domain_admin_set(
+            &tx, domain, address, admin
+        )
+        .await?)
+    }
+
+    async fn domain_admins(&self, domain: &Domain) -> Result<Vec<Address>, StoreError> {
+        ops::domain_admins(&self.client().await?, domain).await
+    }
+
+    async fn admin_domains(&self, address: &Address) -> Result<Vec<Domain>, StoreError> {
+        ops::admin_domains(&self.client().await?, address).await
+    }
 }
 
 /// Streams a body's chunks, one query on a pooled connection per chunk.

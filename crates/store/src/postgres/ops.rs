@@ -2150,3 +2150,89 @@ pub(super) async fn token_revoke<C: GenericClient>(c: &C, id: i64) -> Result<(),
         _ => Ok(()),
     }
 }
+
+/// Adds or removes a domain administrator (see
+/// [`crate::Store::domain_admin_set`]).
+pub(super) async fn domain_admin_set<C: GenericClient>(
+    c: &C,
+    d: &Domain,
+    a: &Address,
+    admin: bool,
+) -> Result<(), StoreError> {
+    let did = domain_id(c, d)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(Subject::Domain(d.clone())))?;
+    let aid = require_account(c, a).await?;
+    if admin {
+        exec(
+            c,
+            "INSERT INTO domain_admins (domain_id, account_id) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+            &[&did, &aid],
+        )
+        .await?;
+        return Ok(());
+    }
+    match exec(
+        c,
+        "DELETE FROM domain_admins WHERE domain_id = $1 AND account_id = $2",
+        &[&did, &aid],
+    )
+    .await?
+    {
+        0 => Err(StoreError::NotFound(Subject::DomainAdmin(
+            a.clone(),
+            d.clone(),
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A domain's administrators (see [`crate::Store::domain_admins`]).
+pub(super) async fn domain_admins<C: GenericClient>(
+    c: &C,
+    d: &Domain,
+) -> Result<Vec<Address>, StoreError> {
+    let mut out = Vec::new();
+    for r in rows(
+        c,
+        "SELECT a.local, ad.name FROM domain_admins x
+         JOIN domains d ON d.id = x.domain_id JOIN accounts a ON a.id = x.account_id
+         JOIN domains ad ON ad.id = a.domain_id
+         WHERE d.name = $1 ORDER BY ad.name, a.local",
+        &[&d.ascii()],
+    )
+    .await?
+    {
+        let (local, domain): (String, String) = (r.get(0), r.get(1));
+        out.push(
+            Domain::parse(&domain)
+                .ok()
+                .and_then(|d| Address::new(&local, d).ok())
+                .ok_or_else(|| corrupt("mailbox name"))?,
+        );
+    }
+    Ok(out)
+}
+
+/// The domains a mailbox administers (see [`crate::Store::admin_domains`]).
+pub(super) async fn admin_domains<C: GenericClient>(
+    c: &C,
+    a: &Address,
+) -> Result<Vec<Domain>, StoreError> {
+    let mut out = Vec::new();
+    for r in rows(
+        c,
+        "SELECT d.name FROM domain_admins x
+         JOIN domains d ON d.id = x.domain_id JOIN accounts a ON a.id = x.account_id
+         JOIN domains ad ON ad.id = a.domain_id
+         WHERE ad.name = $1 AND a.local = $2 ORDER BY d.name",
+        &[&a.domain().ascii(), &a.local()],
+    )
+    .await?
+    {
+        let name: String = r.get(0);
+        out.push(Domain::parse(&name).map_err(|_| corrupt("domain name"))?);
+    }
+    Ok(out)
+}

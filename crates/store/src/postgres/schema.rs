@@ -257,6 +257,13 @@ const MIGRATIONS: &[&str] = &[
         subjects TEXT NOT NULL,
         created BIGINT NOT NULL
      );",
+    // 14: mailboxes named administrators of domains (the web admin's
+    // domain administrators); gone with the mailbox or the domain.
+    "CREATE TABLE domain_admins (
+        domain_id BIGINT NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+        account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        PRIMARY KEY (domain_id, account_id)
+     );",
 ];
 
 /// Brings the schema up to date; returns the store's UIDL prefix.
