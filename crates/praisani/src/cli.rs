@@ -251,6 +251,26 @@ pub enum DomainCmd {
         #[arg(long, conflicts_with = "address")]
         off: bool,
     },
+    /// Name a mailbox administrator of the domain in the web admin (`add`),
+    /// take the role away (`remove`); without either, list them.
+    Admin {
+        /// The domain.
+        domain: String,
+        /// What to do.
+        #[arg(value_enum, requires = "address")]
+        action: Option<RoleChange>,
+        /// The mailbox (of any hosted domain).
+        address: Option<String>,
+    },
+}
+
+/// `add` or `remove`, for `domain admin`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleChange {
+    /// Give the role.
+    Add,
+    /// Take it away.
+    Remove,
 }
 
 /// Retention settings: a number of days, "never", or "inherit".

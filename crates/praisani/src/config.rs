@@ -386,6 +386,14 @@ pub struct AdminApi {
     /// the answer being ready (its body read, the work done).
     #[serde(deserialize_with = "timeout")]
     pub request_timeout: Duration,
+    /// Serve the web admin (`/login`, `/domains`, `/me`) beside the API.
+    pub web: bool,
+    /// A web session ends after this long without a request.
+    #[serde(deserialize_with = "timeout")]
+    pub web_session_idle: Duration,
+    /// A web session ends this long after its login in any case.
+    #[serde(deserialize_with = "timeout")]
+    pub web_session_lifetime: Duration,
 }
 
 impl Default for AdminApi {
@@ -395,6 +403,9 @@ impl Default for AdminApi {
             max_body_size: 64 * 1024,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            web: true,
+            web_session_idle: Duration::from_secs(30 * 60),
+            web_session_lifetime: Duration::from_secs(12 * 3600),
         }
     }
 }

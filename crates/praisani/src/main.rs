@@ -9,6 +9,7 @@ mod http;
 mod server;
 mod store_cmd;
 mod tls;
+mod web;
 
 use clap::Parser;
 use cli::{Cli, Command};

@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod aliases;
+pub mod domain_admins;
 pub mod domains;
 pub mod forwarding;
 pub mod holds;

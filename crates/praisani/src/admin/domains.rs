@@ -3,9 +3,11 @@
 use super::args::retention_change;
 use super::print;
 use super::show::{retention_json, retention_text, size_text};
-use crate::cli::DomainCmd;
+use crate::cli::{DomainCmd, RoleChange};
 use anyhow::Result;
-use praisani_mailhost::admin::{aliases, domains, parse_address, parse_domain, parse_quota};
+use praisani_mailhost::admin::{
+    aliases, domain_admins, domains, parse_address, parse_domain, parse_quota,
+};
 use praisani_store::{DomainContact, Store};
 use serde_json::json;
 
@@ -107,6 +109,30 @@ pub async fn domain_cmd(store: &dyn Store, cmd: DomainCmd, json: bool) -> Result
                 || match &c {
                     Some(c) => format!("contact of {d}: {} ({})", c.address, c.lang.tag()),
                     None => format!("{d} has no contact: hold notices go to the postmaster only"),
+                },
+            );
+        }
+        DomainCmd::Admin {
+            domain: d,
+            action,
+            address,
+        } => {
+            let d = parse_domain(&d)?;
+            if let (Some(action), Some(a)) = (action, address) {
+                let a = parse_address(&a)?;
+                match action {
+                    RoleChange::Add => domain_admins::add(store, &d, &a).await?,
+                    RoleChange::Remove => domain_admins::remove(store, &d, &a).await?,
+                }
+            }
+            let admins = domain_admins::list(store, &d).await?;
+            let names: Vec<String> = admins.iter().map(ToString::to_string).collect();
+            print(
+                json,
+                json!({"domain": d.unicode(), "admins": names}),
+                || match names.is_empty() {
+                    true => format!("{d} has no domain administrators"),
+                    false => format!("administrators of {d}: {}", names.join(", ")),
                 },
             );
         }

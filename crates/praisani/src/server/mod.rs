@@ -619,8 +619,13 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     // One router for all of this listener's connections.
-    let admin_router = matches!(service, Service::Admin | Service::AdminPlain)
-        .then(|| crate::api::router(shared.clone()));
+    let admin_router = matches!(service, Service::Admin | Service::AdminPlain).then(|| {
+        let api = crate::api::router(shared.clone());
+        match shared.config.admin_api.web {
+            true => api.merge(crate::web::router(shared.clone(), service == Service::Admin)),
+            false => api,
+        }
+    });
     loop {
         // Waiting for a slot (this service's, then the global one) before
         // accepting leaves excess clients in the kernel's backlog instead of
