@@ -622,7 +622,10 @@ async fn accept_loop(
     let admin_router = matches!(service, Service::Admin | Service::AdminPlain).then(|| {
         let api = crate::api::router(shared.clone());
         match shared.config.admin_api.web {
-            true => api.merge(crate::web::router(shared.clone(), service == Service::Admin)),
+            true => api.merge(crate::web::router(
+                shared.clone(),
+                service == Service::Admin,
+            )),
             false => api,
         }
     });

@@ -20,12 +20,10 @@ use praisani_store::tokens::TokenScope;
 use serde::Deserialize;
 use std::fmt::Write as _;
 
-/// The path of a domain's page.
+/// The path of a domain's page (its A-label: letters, digits, dots and
+/// hyphens only, nothing to encode).
 fn domain_path(d: &Domain) -> String {
-    format!(
-        "/domains/{}",
-        utf8_percent_encode(d.ascii(), NON_ALPHANUMERIC)
-    )
+    format!("/domains/{}", d.ascii())
 }
 
 /// `GET /domains`: the session's domains (straight to the one there is).
@@ -133,14 +131,22 @@ async fn render(
              <input type=\"hidden\" name=\"address\" value=\"{addr}\">\
              <button type=\"submit\" class=\"danger\">{}</button></form></details></li>",
             usage(t, a.used_bytes, a.quota_bytes, a.used_messages),
-            esc(t.reset_password),
-            field(t.new_password, "password", "password", "", "required autocomplete=\"new-password\""),
+            esc(t.manage),
+            field(
+                t.new_password,
+                "password",
+                "password",
+                "",
+                "required autocomplete=\"new-password\""
+            ),
             esc(t.reset_password),
             field(
                 t.quota,
                 "quota",
                 "text",
-                &a.quota_bytes.map(size_value).unwrap_or_else(|| "unlimited".into()),
+                &a.quota_bytes
+                    .map(size_value)
+                    .unwrap_or_else(|| "unlimited".into()),
                 &format!("placeholder=\"{}\"", esc(t.quota_hint))
             ),
             esc(t.set_quota),
@@ -160,15 +166,40 @@ async fn render(
         "</section><section><h2>{}</h2><form method=\"post\" action=\"{path}/mailboxes\" id=\"add-mailbox\">{csrf}\
          <div class=\"row\">{}{}{}</div><button type=\"submit\">{}</button></form></section>",
         esc(t.add_mailbox),
-        field(t.address, "local", "text", "", &format!("required id=\"new-local\" placeholder=\"name@{}\"", esc(&d.unicode()))),
-        field(t.password, "password", "password", "", "required id=\"new-password\" autocomplete=\"new-password\""),
-        field(t.quota, "quota", "text", "", &format!("id=\"new-quota\" placeholder=\"{}\"", esc(t.quota_hint))),
+        field(
+            t.address,
+            "local",
+            "text",
+            "",
+            &format!(
+                "required id=\"new-local\" placeholder=\"name@{}\"",
+                esc(&d.unicode())
+            )
+        ),
+        field(
+            t.password,
+            "password",
+            "password",
+            "",
+            "required id=\"new-password\" autocomplete=\"new-password\""
+        ),
+        field(
+            t.quota,
+            "quota",
+            "text",
+            "",
+            &format!("id=\"new-quota\" placeholder=\"{}\"", esc(t.quota_hint))
+        ),
         esc(t.add)
     );
     let list = aliases::list(web.store(), Some(d))
         .await
         .map_err(unavailable)?;
-    let _ = write!(b, "<h2>{}</h2><section><ul class=\"boxes\" id=\"aliases\">", esc(t.aliases));
+    let _ = write!(
+        b,
+        "<h2>{}</h2><section><ul class=\"boxes\" id=\"aliases\">",
+        esc(t.aliases)
+    );
     for a in &list {
         let addr = esc(&a.address.to_string());
         let targets: Vec<String> = a.targets.iter().map(ToString::to_string).collect();
@@ -310,7 +341,9 @@ pub(crate) async fn remove_mailbox(
 ) -> Result<Response, Refusal> {
     s.check_csrf(&f.csrf, web.key().await.map_err(|e| s.refuse(e))?)?;
     let d = domain_for(&s, &d, true)?;
-    let a = target(&s, &d, &f, |a| allows(&s.scope, Action::ManageDomain(a.domain())))?;
+    let a = target(&s, &d, &f, |a| {
+        allows(&s.scope, Action::ManageDomain(a.domain()))
+    })?;
     let r = accounts::remove(web.store(), &a).await;
     outcome(&web, &s, &d, r).await
 }
@@ -394,7 +427,9 @@ pub(crate) async fn remove_alias(
 ) -> Result<Response, Refusal> {
     s.check_csrf(&f.csrf, web.key().await.map_err(|e| s.refuse(e))?)?;
     let d = domain_for(&s, &d, true)?;
-    let a = target(&s, &d, &f, |a| allows(&s.scope, Action::ManageDomain(a.domain())))?;
+    let a = target(&s, &d, &f, |a| {
+        allows(&s.scope, Action::ManageDomain(a.domain()))
+    })?;
     let r = aliases::remove(web.store(), &a).await;
     outcome(&web, &s, &d, r).await
 }

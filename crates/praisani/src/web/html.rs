@@ -64,7 +64,11 @@ pub(crate) fn page(
     }
     h.push_str("<span class=\"langs\">");
     for l in Language::ALL {
-        let cur = if l == lang { " aria-current=\"true\"" } else { "" };
+        let cur = if l == lang {
+            " aria-current=\"true\""
+        } else {
+            ""
+        };
         let _ = write!(
             h,
             "<a href=\"/lang/{}\" hreflang=\"{}\" lang=\"{}\"{cur}>{}</a>",
@@ -143,13 +147,14 @@ pub(crate) fn usage(t: &Texts, used: u64, quota: Option<u64>, messages: u64) -> 
     )
 }
 
-/// An octet count for people: 1.5 MB.
+/// An octet count for people, in the binary units quotas are given in
+/// (`500M` is 500 MiB): 1.5 MiB.
 pub(crate) fn size(octets: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = octets as f64;
     let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
         i += 1;
     }
     if i == 0 {
@@ -175,7 +180,7 @@ mod tests {
     #[test]
     fn sizes_read_like_people_write_them() {
         assert_eq!(size(999), "999 B");
-        assert_eq!(size(1_500_000), "1.5 MB");
-        assert_eq!(size(2_000_000_000), "2.0 GB");
+        assert_eq!(size(1536 * 1024), "1.5 MiB");
+        assert_eq!(size(2 << 30), "2.0 GiB");
     }
 }

@@ -7,7 +7,9 @@
 
 use super::html::{self, Notice, csrf_field, esc, field};
 use super::session::Ticket;
-use super::{Lang, Refusal, Session, Web, WebError, client_ip, html_headers, same_origin, see_other};
+use super::{
+    Lang, Refusal, Session, Web, WebError, client_ip, html_headers, same_origin, see_other,
+};
 use axum::Form;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{StatusCode, header};
@@ -110,8 +112,10 @@ pub(crate) async fn submit(State(web): State<Web>, req: Request) -> Response {
     let ticket = Ticket::new(key, &account.address, &account.password_hash, now);
     tracing::info!(%ip, address = %account.address, "web: logged in");
     let mut r = see_other("/");
-    r.headers_mut()
-        .insert(header::SET_COOKIE, web.session_cookie(Some(&ticket.seal(key))));
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        web.session_cookie(Some(&ticket.seal(key))),
+    );
     r
 }
 

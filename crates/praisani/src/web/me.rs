@@ -72,7 +72,11 @@ async fn render(
     if rules.is_empty() {
         rules.push(t.kept.to_string());
     }
-    let _ = write!(b, "<section id=\"retention\"><h2>{}</h2><ul>", esc(t.retention));
+    let _ = write!(
+        b,
+        "<section id=\"retention\"><h2>{}</h2><ul>",
+        esc(t.retention)
+    );
     for r in rules {
         let _ = write!(b, "<li>{}</li>", esc(&r));
     }
@@ -83,9 +87,27 @@ async fn render(
         "<section><h2>{}</h2><form method=\"post\" action=\"/me/password\" id=\"change-password\">{csrf}{}{}{}\
          <button type=\"submit\">{}</button></form></section>",
         esc(t.change_password),
-        field(t.current_password, "current", "password", "", "required autocomplete=\"current-password\" id=\"current\""),
-        field(t.new_password, "new", "password", "", "required autocomplete=\"new-password\" id=\"new\""),
-        field(t.repeat_password, "repeat", "password", "", "required autocomplete=\"new-password\" id=\"repeat\""),
+        field(
+            t.current_password,
+            "current",
+            "password",
+            "",
+            "required autocomplete=\"current-password\" id=\"current\""
+        ),
+        field(
+            t.new_password,
+            "new",
+            "password",
+            "",
+            "required autocomplete=\"new-password\" id=\"new\""
+        ),
+        field(
+            t.repeat_password,
+            "repeat",
+            "password",
+            "",
+            "required autocomplete=\"new-password\" id=\"repeat\""
+        ),
         esc(t.change_password)
     );
     // Language.
@@ -204,28 +226,46 @@ pub(crate) async fn password(
     s.check_csrf(&f.csrf, key)?;
     let t = s.t();
     if f.new != f.repeat {
-        return render(&web, &s, StatusCode::BAD_REQUEST, Notice::Err(t.passwords_differ.into())).await;
+        return render(
+            &web,
+            &s,
+            StatusCode::BAD_REQUEST,
+            Notice::Err(t.passwords_differ.into()),
+        )
+        .await;
     }
     let me = s.address().canonical();
     if check_password(&web.shared.logins, client_ip_of(peer), &me, &f.current)
         .await
         .is_err()
     {
-        return render(&web, &s, StatusCode::FORBIDDEN, Notice::Err(t.wrong_password.into())).await;
+        return render(
+            &web,
+            &s,
+            StatusCode::FORBIDDEN,
+            Notice::Err(t.wrong_password.into()),
+        )
+        .await;
     }
-    if let Err(e) =
-        accounts::set_password(web.store(), &s.account, &f.new, ApopChange::Keep).await
+    if let Err(e) = accounts::set_password(web.store(), &s.account, &f.new, ApopChange::Keep).await
     {
         return outcome(&web, &s, Err(e)).await;
     }
     let account = accounts::get(web.store(), s.address())
         .await
         .map_err(|_| s.refuse(WebError::Unavailable))?;
-    let mut ticket = Ticket::new(key, &account.address, &account.password_hash, s.ticket.issued);
+    let mut ticket = Ticket::new(
+        key,
+        &account.address,
+        &account.password_hash,
+        s.ticket.issued,
+    );
     ticket.seen = chrono::Utc::now().timestamp();
     let mut r = see_other("/me?done=password");
-    r.headers_mut()
-        .insert(header::SET_COOKIE, web.session_cookie(Some(&ticket.seal(key))));
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        web.session_cookie(Some(&ticket.seal(key))),
+    );
     tracing::info!(address = %account.address, "web: password changed");
     Ok(r)
 }

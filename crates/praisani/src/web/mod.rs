@@ -76,7 +76,11 @@ impl Web {
     }
 
     fn cookie_name(&self) -> &'static str {
-        if self.tls { "__Host-praisani" } else { "praisani" }
+        if self.tls {
+            "__Host-praisani"
+        } else {
+            "praisani"
+        }
     }
 
     /// `Set-Cookie` for a session (or its removal with `None`).
@@ -119,11 +123,20 @@ pub(crate) fn router(shared: Arc<Shared>, tls: bool) -> Router {
         .route("/domains", get(domain::index))
         .route("/domains/{domain}", get(domain::show))
         .route("/domains/{domain}/mailboxes", post(domain::add_mailbox))
-        .route("/domains/{domain}/mailboxes/remove", post(domain::remove_mailbox))
-        .route("/domains/{domain}/mailboxes/password", post(domain::set_password))
+        .route(
+            "/domains/{domain}/mailboxes/remove",
+            post(domain::remove_mailbox),
+        )
+        .route(
+            "/domains/{domain}/mailboxes/password",
+            post(domain::set_password),
+        )
         .route("/domains/{domain}/mailboxes/quota", post(domain::set_quota))
         .route("/domains/{domain}/aliases", post(domain::add_alias))
-        .route("/domains/{domain}/aliases/remove", post(domain::remove_alias))
+        .route(
+            "/domains/{domain}/aliases/remove",
+            post(domain::remove_alias),
+        )
         .route("/me", get(me::show))
         .route("/me/password", post(me::password))
         .route("/me/language", post(me::language))
@@ -137,15 +150,20 @@ pub(crate) fn router(shared: Arc<Shared>, tls: bool) -> Router {
 /// The headers every web answer carries.
 async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Not `no-referrer`: under it browsers send `Origin: null` with our
+    // own forms, and the origin check could not tell them from others'.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
@@ -448,7 +466,10 @@ mod tests {
     fn the_language_comes_from_the_cookie_then_accept_language() {
         assert_eq!(language_of(&headers(&[])), Language::En);
         assert_eq!(
-            language_of(&headers(&[("accept-language", "fr, th-TH;q=0.8, zh;q=0.9")])),
+            language_of(&headers(&[(
+                "accept-language",
+                "fr, th-TH;q=0.8, zh;q=0.9"
+            )])),
             Language::Zh
         );
         assert_eq!(
@@ -463,12 +484,25 @@ mod tests {
     #[test]
     fn only_our_own_origin_may_post() {
         let h = |o: &str, s: &str| {
-            headers(&[("host", "mail.test:8443"), ("origin", o), ("sec-fetch-site", s)])
+            headers(&[
+                ("host", "mail.test:8443"),
+                ("origin", o),
+                ("sec-fetch-site", s),
+            ])
         };
-        assert!(same_origin(&h("https://mail.test:8443", "same-origin"), true));
+        assert!(same_origin(
+            &h("https://mail.test:8443", "same-origin"),
+            true
+        ));
         assert!(!same_origin(&h("https://evil.test", "same-origin"), true));
-        assert!(!same_origin(&h("https://mail.test:8443", "cross-site"), true));
-        assert!(!same_origin(&h("http://mail.test:8443", "same-origin"), true));
+        assert!(!same_origin(
+            &h("https://mail.test:8443", "cross-site"),
+            true
+        ));
+        assert!(!same_origin(
+            &h("http://mail.test:8443", "same-origin"),
+            true
+        ));
         assert!(same_origin(&headers(&[("host", "x")]), false));
     }
 }
