@@ -199,6 +199,12 @@ for step in json.loads(sys.argv[2]):
         out[step[1]] = login(step[2], step[3])
     elif kind == "get":
         out[step[1]] = req("GET", step[2])
+    elif kind == "save":
+        saved = globals().setdefault("saved", {})
+        saved[step[1]] = dict(jar)
+    elif kind == "use":
+        jar.clear()
+        jar.update(globals()["saved"][step[1]])
     elif kind == "post":
         form = dict(step[3])
         if form.get("csrf") == "SESSION":
@@ -365,4 +371,185 @@ except poplib.error_proto as e:
         Duration::from_secs(30),
     );
     assert!(pop.out().contains("refused"), "{}", pop.describe());
+}
+
+#[test]
+fn self_service_forms_and_sessions_ending() {
+    if !have_tool("python3", "web") {
+        return;
+    }
+    let (s, base) = server("");
+    let steps = serde_json::json!([
+        ["login", "first", "anna@a.test", "anna-pass-1"],
+        ["save", "first"],
+        ["login", "second", "anna@a.test", "anna-pass-1"],
+        ["get", "me", "/me"],
+        [
+            "post",
+            "forward",
+            "/me/forward",
+            [
+                ["targets", "anna@elsewhere.test, bert@b.test"],
+                ["keep", "1"],
+                ["csrf", "SESSION"]
+            ],
+            "me"
+        ],
+        [
+            "post",
+            "vacation",
+            "/me/vacation",
+            [
+                ["subject", "Away"],
+                ["text", "Back on Monday. ไปพักร้อน"],
+                ["from", "2030-01-01"],
+                ["until", "2030-01-10"],
+                ["csrf", "SESSION"]
+            ],
+            "me"
+        ],
+        [
+            "post",
+            "bad_vacation",
+            "/me/vacation",
+            [
+                ["text", "x"],
+                ["from", "2030-01-10"],
+                ["until", "2030-01-01"],
+                ["csrf", "SESSION"]
+            ],
+            "me"
+        ],
+        [
+            "post",
+            "language",
+            "/me/language",
+            [["lang", "th"], ["csrf", "SESSION"]],
+            "me"
+        ],
+        ["get", "me_th", "/me"],
+        [
+            "post",
+            "wrong_current",
+            "/me/password",
+            [
+                ["current", "nope-nope-1"],
+                ["new", "anna-pass-2"],
+                ["repeat", "anna-pass-2"],
+                ["csrf", "SESSION"]
+            ],
+            "me"
+        ],
+        [
+            "post",
+            "password",
+            "/me/password",
+            [
+                ["current", "anna-pass-1"],
+                ["new", "anna-pass-2"],
+                ["repeat", "anna-pass-2"],
+                ["csrf", "SESSION"]
+            ],
+            "me"
+        ],
+        ["get", "still_in", "/me"],
+        ["save", "second"],
+        ["use", "first"],
+        ["get", "first_after", "/me"],
+        ["use", "second"],
+        [
+            "post",
+            "logout",
+            "/logout",
+            [["csrf", "SESSION"]],
+            "still_in"
+        ],
+        ["get", "after_logout", "/me"],
+    ]);
+    let o = http_steps(&s, &base, steps);
+    let st = |k: &str| o[k]["status"].as_u64().unwrap_or(0);
+    assert_eq!(st("forward"), 303, "{}", o["forward"]["body"]);
+    let f = s.cli(&["user", "forward", "anna@a.test"]);
+    assert!(f.out().contains("anna@elsewhere.test"), "{}", f.describe());
+    assert!(f.out().contains("bert@b.test"), "{}", f.describe());
+    assert_eq!(st("vacation"), 303, "{}", o["vacation"]["body"]);
+    let v = s.cli(&["user", "vacation", "anna@a.test"]);
+    assert!(v.out().contains("ไปพักร้อน"), "{}", v.describe());
+    assert_eq!(st("bad_vacation"), 400);
+    assert_eq!(st("language"), 303);
+    assert!(
+        o["me_th"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("กล่องจดหมายของฉัน")
+    );
+    let u = s.cli(&["--json", "user", "show", "anna@a.test"]);
+    assert!(u.out().contains("\"th\""), "{}", u.describe());
+    assert_eq!(st("wrong_current"), 403);
+    assert_eq!(st("password"), 303);
+    // This session goes on (a new cookie), the other one ended.
+    assert_eq!(st("still_in"), 200);
+    assert_eq!(st("first_after"), 303);
+    assert_eq!(o["first_after"]["location"], "/login");
+    assert_eq!(st("logout"), 303);
+    assert!(
+        o["logout"]["cookies"][0]
+            .as_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(st("after_logout"), 303);
+    s.pop3_login("anna@a.test", "anna-pass-2");
+}
+
+#[test]
+fn over_https_the_cookie_has_the_host_prefix() {
+    if !have_tool("curl", "web") {
+        return;
+    }
+    let port = free_port();
+    let mut s = Server::new_extra(
+        ServerOpts {
+            demo: false,
+            limits: String::new(),
+        },
+        ExtraConfig::default(),
+    );
+    let text = s.config_text().replace(
+        "[listen]\n",
+        &format!("[listen]\nadmin = [\"127.0.0.1:{port}\"]\n"),
+    );
+    std::fs::write(&s.config_path, text).unwrap();
+    s.start();
+    s.add_domain("a.test");
+    s.add_user("anna@a.test", "anna-pass-1", &[]);
+    let origin = format!("https://127.0.0.1:{port}");
+    let out = run_cmd(
+        std::process::Command::new("curl").args([
+            "-sS",
+            "-k",
+            "-i",
+            "--max-time",
+            "20",
+            "-H",
+            &format!("Origin: {origin}"),
+            "--data-urlencode",
+            "address=anna@a.test",
+            "--data-urlencode",
+            "password=anna-pass-1",
+            &format!("{origin}/login"),
+        ]),
+        None,
+        Duration::from_secs(30),
+    );
+    let head = out.out();
+    let cookie = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie: {}", out.describe()));
+    assert!(cookie.contains("__Host-praisani="), "{cookie}");
+    for attr in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attr), "{attr}: {cookie}");
+    }
+    assert!(!cookie.contains("Domain="), "{cookie}");
 }

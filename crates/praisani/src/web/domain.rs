@@ -319,10 +319,10 @@ pub(crate) struct AddressForm {
 }
 
 /// The form's address, if the session may `action` it and it is of `d`.
-fn target<'a>(
+fn target(
     s: &Session,
     d: &Domain,
-    f: &'a AddressForm,
+    f: &AddressForm,
     action: impl Fn(&Address) -> bool,
 ) -> Result<Address, Refusal> {
     let a = parse_address(&f.address).map_err(|_| s.refuse(WebError::Forbidden))?;

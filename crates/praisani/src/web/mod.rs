@@ -311,10 +311,10 @@ fn client_ip_of(peer: SocketAddr) -> IpAddr {
 /// browser's `Sec-Fetch-Site` (when sent) says same-origin, and `Origin`
 /// (when sent) is this server as the client reached it.
 fn same_origin(headers: &HeaderMap, tls: bool) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.to_str(), Ok("same-origin") | Ok("none")) {
-            return false;
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.to_str(), Ok("same-origin") | Ok("none"))
+    {
+        return false;
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
