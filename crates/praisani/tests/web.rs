@@ -14,6 +14,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -87,7 +88,9 @@ fn domain_admin_and_user_in_headless_chromium() {
     let line = out.out();
     let seen: Value = serde_json::from_str(line.trim().lines().last().unwrap_or(""))
         .unwrap_or_else(|e| panic!("selenium script: {e}: {}", out.describe()));
-    println!(
+    // Straight to stderr, past libtest's capture: the path is for review.
+    let _ = writeln!(
+        std::io::stderr(),
         "web screenshots in {} ({} pages)",
         shots.display(),
         seen["shots"].as_array().map(Vec::len).unwrap_or(0)
@@ -156,12 +159,13 @@ except poplib.error_proto as e:
 /// The requests the browser-less tests make, with http.client; prints one
 /// JSON object per request.
 const HTTP: &str = r#"
-import http.client, json, re, sys, urllib.parse
+import http.client, json, re, sys, time, urllib.parse
 port = int(sys.argv[1])
 jar = {}
 
-def req(method, path, form=None, headers=None, cookie=True):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+def req(method, path, form=None, headers=None, cookie=True, source="127.0.0.1"):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20,
+                                   source_address=(source, 0))
     h = {"Host": "127.0.0.1:%d" % port}
     if cookie and jar:
         h["Cookie"] = "; ".join("%s=%s" % kv for kv in jar.items())
@@ -172,9 +176,11 @@ def req(method, path, form=None, headers=None, cookie=True):
         h["Origin"] = "http://127.0.0.1:%d" % port
         h["Sec-Fetch-Site"] = "same-origin"
     h.update(headers or {})
+    started = time.monotonic()
     c.request(method, path, body=body, headers=h)
     r = c.getresponse()
     text = r.read().decode()
+    ms = (time.monotonic() - started) * 1000
     cookies = r.headers.get_all("Set-Cookie") or []
     for sc in cookies:
         name, _, rest = sc.partition("=")
@@ -186,17 +192,19 @@ def req(method, path, form=None, headers=None, cookie=True):
     m = re.search(r'name="csrf" value="([^"]+)"', text)
     return {"status": r.status, "location": r.headers.get("Location"),
             "csp": r.headers.get("Content-Security-Policy"), "cookies": cookies,
-            "csrf": m.group(1) if m else None, "body": text}
+            "csrf": m.group(1) if m else None, "body": text, "ms": ms}
 
-def login(a, p):
+def login(a, p, source="127.0.0.1"):
     jar.clear()
-    return req("POST", "/login", {"address": a, "password": p})
+    return req("POST", "/login", {"address": a, "password": p}, source=source)
 
+if len(sys.argv) > 3:
+    jar.update(json.loads(sys.argv[3]))
 out = {}
 for step in json.loads(sys.argv[2]):
     kind = step[0]
     if kind == "login":
-        out[step[1]] = login(step[2], step[3])
+        out[step[1]] = login(step[2], step[3], *step[4:5])
     elif kind == "get":
         out[step[1]] = req("GET", step[2])
     elif kind == "save":
@@ -210,12 +218,23 @@ for step in json.loads(sys.argv[2]):
         if form.get("csrf") == "SESSION":
             form["csrf"] = out[step[4]]["csrf"]
         out[step[1]] = req("POST", step[2], form, step[5] if len(step) > 5 else None)
+out["jar"] = jar
 print(json.dumps(out))
 "#;
 
 fn http_steps(s: &Server, base: &str, steps: Value) -> Value {
+    http_steps_with(s, base, steps, &Value::Object(Default::default()))
+}
+
+/// [`http_steps`] starting with the cookies `jar` (an earlier answer's
+/// `jar`).
+fn http_steps_with(s: &Server, base: &str, steps: Value, jar: &Value) -> Value {
     let port = base.rsplit(':').next().unwrap().to_string();
-    let out = python(HTTP, &[&port, &steps.to_string()], Duration::from_secs(120));
+    let out = python(
+        HTTP,
+        &[&port, &steps.to_string(), &jar.to_string()],
+        Duration::from_secs(120),
+    );
     serde_json::from_str(out.out().trim())
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.describe(), s.log()))
 }
@@ -252,8 +271,8 @@ fn csrf_cookies_csp_and_scopes_without_a_browser() {
         ["get", "user_domain", "/domains/a.test"],
         ["post", "user_quota", "/domains/a.test/mailboxes/quota",
             [["address", "anna@a.test"], ["quota", "unlimited"], ["csrf", "SESSION"]], "user_me"],
-        ["login", "unknown_user", "nobody@a.test", "whatever-1"],
-        ["login", "wrong_password", "anna@a.test", "whatever-1"],
+        ["login", "unknown_user", "nobody@a.test", "whatever-1", "127.0.0.2"],
+        ["login", "wrong_password", "anna@a.test", "whatever-1", "127.0.0.3"],
         ["get", "no_session", "/me"],
         ["get", "style", "/style.css"],
     ]);
@@ -328,10 +347,40 @@ fn csrf_cookies_csp_and_scopes_without_a_browser() {
             .to_string()
     };
     assert_eq!(notice("unknown_user"), notice("wrong_password"));
+    // Both padded to the failure delay (100ms in the tests), neither
+    // answered at once.
+    let ms = |k: &str| o[k]["ms"].as_f64().unwrap();
+    let _ = writeln!(
+        std::io::stderr(),
+        "web login failures: unknown user {:.0} ms, wrong password {:.0} ms",
+        ms("unknown_user"),
+        ms("wrong_password")
+    );
+    assert!(ms("unknown_user") >= 95.0 && ms("wrong_password") >= 95.0);
     assert_eq!(st("no_session"), 303);
     assert_eq!(o["no_session"]["location"], "/login");
     // The forged and cross-site requests changed nothing.
     s.pop3_login("bert@b.test", "bert-pass-1");
+    // The role taken away counts at once, for a session already open.
+    let open = http_steps(
+        &s,
+        &base,
+        serde_json::json!([
+            ["login", "again", "boss@a.test", "boss-pass-1"],
+            ["get", "domain", "/domains/a.test"],
+        ]),
+    );
+    assert_eq!(open["domain"]["status"], 200);
+    s.cli(&["domain", "admin", "a.test", "remove", "boss@a.test"])
+        .assert_ok("domain admin remove");
+    let gone = http_steps_with(
+        &s,
+        &base,
+        serde_json::json!([["get", "domain", "/domains/a.test"], ["get", "home", "/"]]),
+        &open["jar"],
+    );
+    assert_eq!(gone["domain"]["status"], 403);
+    assert_eq!(gone["home"]["location"], "/me");
 }
 
 #[test]
@@ -379,6 +428,7 @@ fn self_service_forms_and_sessions_ending() {
         return;
     }
     let (s, base) = server("");
+    s.add_user("สมชาย@a.test", "somchai-pass-1", &[]);
     let steps = serde_json::json!([
         ["login", "first", "anna@a.test", "anna-pass-1"],
         ["save", "first"],
@@ -465,6 +515,8 @@ fn self_service_forms_and_sessions_ending() {
             "still_in"
         ],
         ["get", "after_logout", "/me"],
+        ["login", "utf8_login", "สมชาย@A.test", "somchai-pass-1"],
+        ["get", "utf8_me", "/me"],
     ]);
     let o = http_steps(&s, &base, steps);
     let st = |k: &str| o[k]["status"].as_u64().unwrap_or(0);
@@ -500,6 +552,14 @@ fn self_service_forms_and_sessions_ending() {
     );
     assert_eq!(st("after_logout"), 303);
     s.pop3_login("anna@a.test", "anna-pass-2");
+    // A UTF-8 mailbox logs in with any spelling of its address.
+    assert_eq!(st("utf8_login"), 303);
+    assert!(
+        o["utf8_me"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("สมชาย@a.test")
+    );
 }
 
 #[test]

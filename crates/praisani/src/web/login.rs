@@ -27,9 +27,11 @@ fn login_page(lang: Language, status: StatusCode, notice: &Notice, address: &str
         field(
             t.address,
             "address",
-            "email",
+            // Not type=email: browsers refuse UTF-8 local parts there
+            // (สมชาย@ตัวอย่าง.ไทย), which are mailboxes here.
+            "text",
             address,
-            "required autocomplete=\"username\" autocapitalize=\"none\" id=\"address\""
+            "required inputmode=\"email\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" id=\"address\""
         ),
         field(
             t.password,

@@ -117,6 +117,7 @@ pub(crate) fn router(shared: Arc<Shared>, tls: bool) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/style.css", get(style))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/lang/{tag}", get(set_language))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
