@@ -732,6 +732,8 @@ async fn populate<S: Store + ?Sized>(s: &S) {
     s.account_set_notices(&th, praisani_store::Language::Th, Some("boss@remote.test"))
         .await
         .unwrap();
+    // A domain administrator moves with the store.
+    s.domain_admin_set(&dom, &th, true).await.unwrap();
     s.account_set_quota(&th, Some(10_000_000), Some(500))
         .await
         .unwrap();
@@ -863,6 +865,12 @@ async fn migrate_embedded_to_postgres_and_back() {
     assert_eq!(after, before);
     assert_eq!(rows("vacations"), 1);
     assert_eq!(rows("vacation_replies"), 1);
+    assert_eq!(rows("domain_admins"), 1);
+    let th_addr: praisani_mailaddr::Address = "สมชาย@ตัวอย่าง.ไทย".parse().unwrap();
+    assert_eq!(
+        p.admin_domains(&th_addr).await.unwrap(),
+        vec!["ตัวอย่าง.ไทย".parse::<praisani_mailaddr::Domain>().unwrap()]
+    );
     let th = p.account_list(None).await.unwrap()[1].id;
     assert!(
         !p.vacation_reply_due(th, "x@remote.test", praisani_now(), 86_400)
