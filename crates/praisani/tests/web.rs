@@ -66,6 +66,8 @@ fn domain_admin_and_user_in_headless_chromium() {
         return;
     }
     let (s, base) = server("");
+    s.cli(&["domain", "retention", "a.test", "--max-age", "90"])
+        .assert_ok("domain retention");
     let cli = s.cli(&["domain", "admin", "a.test"]);
     assert!(cli.out().contains("boss@a.test"), "{}", cli.describe());
     let shots = screenshot_dir();
@@ -118,7 +120,7 @@ fn domain_admin_and_user_in_headless_chromium() {
         seen["retention"]
             .as_str()
             .unwrap()
-            .contains("Nothing is deleted automatically."),
+            .contains("Messages are deleted 90 days after they arrived, read or not."),
         "{seen:#}"
     );
     assert_eq!(seen["after_password"], "Saved.");
