@@ -41,3 +41,62 @@ pub async fn login_scope(store: &dyn Store, address: &Address) -> Result<TokenSc
         TokenScope::Domains(domains)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::accounts::{self, NewMailbox};
+    use praisani_message::Language;
+    use praisani_store::EmbeddedStore;
+
+    #[tokio::test]
+    async fn a_domain_administrator_logs_in_with_its_domains_everyone_else_as_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let (a, b) = (
+            Domain::parse("a.test").unwrap(),
+            Domain::parse("b.test").unwrap(),
+        );
+        for d in [&a, &b] {
+            store.domain_add(d).await.unwrap();
+        }
+        let boss = Address::parse("boss@a.test").unwrap();
+        let anna = Address::parse("anna@a.test").unwrap();
+        for x in [&boss, &anna] {
+            accounts::add(
+                &store,
+                NewMailbox {
+                    address: x.clone(),
+                    password: "long-enough-1",
+                    apop: false,
+                    quota_bytes: None,
+                    quota_messages: None,
+                    lang: Language::En,
+                },
+            )
+            .await
+            .unwrap();
+        }
+        add(&store, &b, &boss).await.unwrap();
+        add(&store, &a, &boss).await.unwrap();
+        assert_eq!(
+            login_scope(&store, &boss).await.unwrap(),
+            TokenScope::Domains(vec![a.clone(), b.clone()])
+        );
+        assert_eq!(
+            login_scope(&store, &anna).await.unwrap(),
+            TokenScope::User(anna.clone())
+        );
+        assert_eq!(list(&store, &a).await.unwrap(), vec![boss.clone()]);
+        remove(&store, &a, &boss).await.unwrap();
+        remove(&store, &b, &boss).await.unwrap();
+        assert_eq!(
+            login_scope(&store, &boss).await.unwrap(),
+            TokenScope::User(boss.clone())
+        );
+        assert!(matches!(
+            list(&store, &Domain::parse("c.test").unwrap()).await,
+            Err(AdminError::NotHosted(_))
+        ));
+    }
+}
