@@ -43,6 +43,9 @@ pub async fn set_catch_all(
     if !store.is_hosted(domain).await? {
         return Err(AdminError::NotHosted(domain.clone()));
     }
+    if targets.is_empty() {
+        return Err(AdminError::NoTargets);
+    }
     let alias = catch_all_address(domain);
     if targets.contains(&alias) {
         return Err(AdminError::AliasToItself(alias));
