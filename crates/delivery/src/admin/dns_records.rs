@@ -224,7 +224,10 @@ impl DomainRecords {
         let dom = self.domain.ascii();
         let mut out = vec![format!("; DNS records for {dom}")];
         if self.domain.is_idn() {
-            out.push(format!("; {dom} is the A-label of {}", self.domain.unicode()));
+            out.push(format!(
+                "; {dom} is the A-label of {}",
+                self.domain.unicode()
+            ));
         }
         for w in &self.warnings {
             out.push(format!("; WARNING: {w}"));

@@ -65,10 +65,9 @@ pub fn allows(scope: &TokenScope, action: Action<'_>) -> bool {
     match scope {
         TokenScope::Admin => true,
         TokenScope::Domains(ds) => match action {
-            Action::Server
-            | Action::Queue
-            | Action::ReleaseHold(_)
-            | Action::SetDomainQuota(_) => false,
+            Action::Server | Action::Queue | Action::ReleaseHold(_) | Action::SetDomainQuota(_) => {
+                false
+            }
             Action::ReadDomain(d) | Action::ManageDomain(d) => ds.contains(d),
             Action::ReadMailbox(a)
             | Action::SetPassword(a)
@@ -77,9 +76,7 @@ pub fn allows(scope: &TokenScope, action: Action<'_>) -> bool {
             | Action::MailboxSettings(a) => ds.contains(a.domain()),
         },
         TokenScope::User(me) => match action {
-            Action::ReadMailbox(a) | Action::SetPassword(a) | Action::MailboxSettings(a) => {
-                a == me
-            }
+            Action::ReadMailbox(a) | Action::SetPassword(a) | Action::MailboxSettings(a) => a == me,
             Action::Server
             | Action::Queue
             | Action::ReadDomain(_)
@@ -162,7 +159,8 @@ mod tests {
         assert_eq!(
             got,
             [
-                false, false, false, true, true, false, false, true, false, false, false, // own
+                false, false, false, true, true, false, false, true, false, false,
+                false, // own
                 false, false, false, false, false, false, false, false, false, // B
             ]
         );

@@ -73,7 +73,10 @@ pub enum AdminError {
     #[error("give at least one target address")]
     NoTargets,
     /// A hold reason that cannot be shown to a mail program as it is.
-    #[error("the hold reason must be one line of at most {} characters", holds::MAX_REASON)]
+    #[error(
+        "the hold reason must be one line of at most {} characters",
+        holds::MAX_REASON
+    )]
     BadHoldReason,
     /// A token name with control characters.
     #[error("the token name contains control characters")]
@@ -106,7 +109,8 @@ pub fn parse_domain(s: &str) -> Result<Domain, AdminError> {
 /// The language of notices as an administrator names it (`en`, `th`,
 /// `zh`).
 pub fn parse_lang(s: &str) -> Result<praisani_message::Language, AdminError> {
-    praisani_message::Language::from_tag(s).ok_or_else(|| AdminError::InvalidLanguage(s.to_string()))
+    praisani_message::Language::from_tag(s)
+        .ok_or_else(|| AdminError::InvalidLanguage(s.to_string()))
 }
 
 /// A mail address as an administrator types it.

@@ -29,21 +29,21 @@ pub async fn dkim_cmd(store: &dyn Store, config: &Config, cmd: DkimCmd, json: bo
             let key = dkim_keys::generate(store, &keys, &d, alg, selector.as_deref()).await?;
             let r = &key.record;
             print(json, new_key_json(&d, &key), || {
-                    let idn = if d.is_idn() {
-                        format!("; {} is {}\n", d.unicode(), d.ascii())
-                    } else {
-                        String::new()
-                    };
-                    format!(
-                        "DKIM key ({}) for {} with selector {} written to {}\n\
+                let idn = if d.is_idn() {
+                    format!("; {} is {}\n", d.unicode(), d.ascii())
+                } else {
+                    String::new()
+                };
+                format!(
+                    "DKIM key ({}) for {} with selector {} written to {}\n\
                          Publish this DNS record; mail is signed with the newest key of each type:\n\
                          {idn}{}",
-                        key.algorithm,
-                        d.unicode(),
-                        key.signer.selector,
-                        key.file.display(),
-                        r.zone_line()
-                    )
+                    key.algorithm,
+                    d.unicode(),
+                    key.signer.selector,
+                    key.file.display(),
+                    r.zone_line()
+                )
             });
         }
         DkimCmd::List { domain: d } => {

@@ -136,7 +136,10 @@ fn read_text_file(path: &std::path::Path, max: usize) -> Result<String> {
     String::from_utf8(bytes).map_err(|_| fail(VacationError::NotUtf8.to_string()))
 }
 
-pub(crate) fn vacation_json(a: &praisani_mailaddr::Address, v: Option<&Vacation>) -> serde_json::Value {
+pub(crate) fn vacation_json(
+    a: &praisani_mailaddr::Address,
+    v: Option<&Vacation>,
+) -> serde_json::Value {
     match v {
         None => json!({"address": a.to_string(), "vacation": null}),
         Some(v) => json!({
@@ -167,7 +170,10 @@ fn vacation_text(a: &praisani_mailaddr::Address, v: Option<&Vacation>) -> String
     )
 }
 
-pub(crate) fn forward_json(a: &praisani_mailaddr::Address, f: Option<&Forward>) -> serde_json::Value {
+pub(crate) fn forward_json(
+    a: &praisani_mailaddr::Address,
+    f: Option<&Forward>,
+) -> serde_json::Value {
     match f {
         None => json!({"address": a.to_string(), "forward": null}),
         Some(f) => json!({

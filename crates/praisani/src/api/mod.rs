@@ -136,7 +136,11 @@ pub(crate) const ROUTES: &[Route] = &[
         "/api/v1/mailboxes/{address}/forward",
         settings::remove_forward
     ),
-    route!("GET", "/api/v1/mailboxes/{address}/hold", settings::get_hold),
+    route!(
+        "GET",
+        "/api/v1/mailboxes/{address}/hold",
+        settings::get_hold
+    ),
     route!("PUT", "/api/v1/mailboxes/{address}/hold", settings::hold),
     route!(
         "DELETE",

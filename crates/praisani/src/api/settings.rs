@@ -41,7 +41,9 @@ impl Period {
     fn keep(&self, field: &str) -> Result<Keep, Problem> {
         match self {
             Period::Days(d) => Ok(Keep::Days(*d)),
-            Period::Text(t) => parse_keep(t).map_err(|e| Problem::bad_request(format!("{field}: {e}"))),
+            Period::Text(t) => {
+                parse_keep(t).map_err(|e| Problem::bad_request(format!("{field}: {e}")))
+            }
         }
     }
 }
