@@ -349,6 +349,56 @@ fn authorization_matrix_over_every_settings_endpoint() {
     let q = queue_one(&s, 1);
     let b_queued = queue_one(&s, 2);
 
+    // Every endpoint here is in the OpenAPI document the server serves.
+    let doc = ok(
+        &call(&base, "GET", "/api/v1/openapi.json", &root, None),
+        200,
+        "openapi.json",
+    );
+    for e in ENDPOINTS {
+        let p = e
+            .path
+            .replace("{d}", "{domain}")
+            .replace("{m}", "{address}")
+            .replace("{q}", "{id}");
+        assert!(
+            doc["paths"][&p][e.method.to_lowercase()]["responses"].is_object(),
+            "{} {p} is not in openapi.json",
+            e.method
+        );
+    }
+
+    // The queue a page at a time: two messages, one per page, in id order.
+    let first = ok(
+        &call(&base, "GET", "/api/v1/queue?limit=1", &root, None),
+        200,
+        "queue page 1",
+    );
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let second = ok(
+        &call(
+            &base,
+            "GET",
+            &format!("/api/v1/queue?limit=1&cursor={cursor}"),
+            &root,
+            None,
+        ),
+        200,
+        "queue page 2",
+    );
+    assert_eq!(
+        (
+            &first["items"][0]["id"],
+            &second["items"][0]["id"],
+            &second["next_cursor"]
+        ),
+        (&json!(q), &json!(b_queued), &Value::Null),
+        "{first} {second}"
+    );
+
     // The domain administrator of A: allowed on A, refused on B with the
     // same answer whether B's thing exists or not.
     for e in ENDPOINTS {
