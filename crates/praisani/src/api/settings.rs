@@ -10,7 +10,7 @@ use crate::admin::users::{forward_json, vacation_json};
 use axum::Json;
 use axum::extract::State;
 use praisani_mailaddr::Address;
-use praisani_mailhost::access::Action;
+use praisani_mailhost::access::{Action, TokenScope};
 use praisani_mailhost::admin::vacation::{self, VacationRequest};
 use praisani_mailhost::admin::{
     RetentionChange, accounts, forwarding, holds, parse_address, parse_keep, parse_lang,
@@ -294,7 +294,8 @@ pub(crate) async fn get_hold(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HoldBody {
-    /// Why (shown to its mail program and in `user show`).
+    /// Why (shown to its mail program and in `user show`; default: who
+    /// placed it).
     reason: Option<String>,
 }
 
@@ -308,9 +309,15 @@ pub(crate) async fn hold(
 ) -> Result<Json<Value>, Problem> {
     let a = parse_address(&a)?;
     require(&t, Action::ManageMailbox(&a))?;
-    let reason = b
-        .reason
-        .unwrap_or_else(|| "suspended by the operator".to_string());
+    // Without a reason, say whose hold it is: the provider reads it when
+    // deciding on a release.
+    let reason = b.reason.unwrap_or_else(|| {
+        match t.scope {
+            TokenScope::Admin => "suspended by the operator",
+            _ => "suspended by the domain administrator",
+        }
+        .to_string()
+    });
     let changed = holds::suspend(api.store(), &a, &reason).await?;
     Ok(Json(
         json!({"suspended": a.to_string(), "changed": changed}),
