@@ -892,6 +892,31 @@ fn settings_made_through_the_api_take_effect() {
             .contains("sending:  allowed")
     );
     assert_eq!(submit(&s, "anna@a.test").0, 250, "released");
+    // Without a reason, the hold says who placed it.
+    ok(
+        &call(
+            &base,
+            "PUT",
+            "/api/v1/mailboxes/anna@a.test/hold",
+            &dadmin,
+            Some("{}"),
+        ),
+        200,
+        "hold without a reason",
+    );
+    let h = cli_json(&s, &["user", "show", "anna@a.test"]);
+    assert_eq!(h["held"], "suspended by the domain administrator", "{h}");
+    ok(
+        &call(
+            &base,
+            "DELETE",
+            "/api/v1/mailboxes/anna@a.test/hold?delete=true",
+            &root,
+            None,
+        ),
+        200,
+        "release, deleting",
+    );
 
     // Catch-all through the API: mail for an unknown address of A arrives
     // at its target.
