@@ -13,6 +13,7 @@ fn time_text(t: i64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
+/// A queued message as `queue … --json` and the admin API show it.
 pub(crate) fn queue_json(e: &QueueEntry) -> serde_json::Value {
     json!({
         "id": e.id.get(),

@@ -136,6 +136,7 @@ fn read_text_file(path: &std::path::Path, max: usize) -> Result<String> {
     String::from_utf8(bytes).map_err(|_| fail(VacationError::NotUtf8.to_string()))
 }
 
+/// A mailbox's vacation reply as `user vacation --json` and the admin API show it.
 pub(crate) fn vacation_json(
     a: &praisani_mailaddr::Address,
     v: Option<&Vacation>,
@@ -170,6 +171,7 @@ fn vacation_text(a: &praisani_mailaddr::Address, v: Option<&Vacation>) -> String
     )
 }
 
+/// A mailbox's forwarding as `user forward --json` and the admin API show it.
 pub(crate) fn forward_json(
     a: &praisani_mailaddr::Address,
     f: Option<&Forward>,
