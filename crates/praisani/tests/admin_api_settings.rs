@@ -1123,4 +1123,87 @@ fn settings_made_through_the_api_take_effect() {
         "is not a hosted domain",
         "dns of an unknown domain",
     );
+
+    // Refusals: the API's detail is the CLI's message, word for word.
+    let cases: Vec<(&str, &str, Option<&str>, Vec<&str>)> = vec![
+        (
+            "GET",
+            "/api/v1/domains/unknown.test/catchall",
+            None,
+            vec!["domain", "catchall", "unknown.test"],
+        ),
+        (
+            "DELETE",
+            "/api/v1/domains/unknown.test/catchall",
+            None,
+            vec!["domain", "catchall", "unknown.test", "--off"],
+        ),
+        (
+            "PUT",
+            "/api/v1/domains/unknown.test/quota",
+            Some(r#"{"quota": "1G"}"#),
+            vec!["domain", "quota", "unknown.test", "1G"],
+        ),
+        (
+            "PUT",
+            "/api/v1/domains/unknown.test/retention",
+            Some(r#"{"max_age": 3}"#),
+            vec!["domain", "retention", "unknown.test", "--max-age", "3"],
+        ),
+        (
+            "DELETE",
+            "/api/v1/domains/unknown.test/contact",
+            None,
+            vec!["domain", "contact", "unknown.test", "--off"],
+        ),
+        (
+            "GET",
+            "/api/v1/domains/unknown.test/dkim-keys",
+            None,
+            vec!["dkim", "list", "unknown.test"],
+        ),
+        (
+            "GET",
+            "/api/v1/mailboxes/nobody@a.test/forward",
+            None,
+            vec!["user", "forward", "nobody@a.test"],
+        ),
+        (
+            "DELETE",
+            "/api/v1/mailboxes/nobody@a.test/vacation",
+            None,
+            vec!["user", "vacation", "nobody@a.test", "--off"],
+        ),
+        (
+            "PUT",
+            "/api/v1/mailboxes/nobody@a.test/hold",
+            Some("{}"),
+            vec!["user", "suspend", "nobody@a.test"],
+        ),
+        (
+            "PUT",
+            "/api/v1/mailboxes/anna@a.test/forward",
+            Some(r#"{"targets": ["anna@a.test"]}"#),
+            vec!["user", "forward", "anna@a.test", "anna@a.test"],
+        ),
+        (
+            "GET",
+            "/api/v1/queue/999999",
+            None,
+            vec!["queue", "show", "999999"],
+        ),
+    ];
+    for (m, p, b, cli) in cases {
+        let a = call(&base, m, p, &root, b);
+        assert!((400..500).contains(&a.status), "{m} {p}: {}", a.raw);
+        let out = s.cli(&cli);
+        assert_ne!(out.code(), Some(0), "{}", out.describe());
+        let detail = a.body["detail"].as_str().unwrap_or_default();
+        assert_eq!(
+            out.err().trim(),
+            format!("praisani: {detail}"),
+            "{m} {p} vs praisani {}",
+            cli.join(" ")
+        );
+    }
 }

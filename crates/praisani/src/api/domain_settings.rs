@@ -54,7 +54,6 @@ pub(crate) async fn set_quota(
     let d = parse_domain(&d)?;
     require(&t, Action::SetDomainQuota(&d))?;
     let q = parse_quota(&b.quota)?;
-    domains::ensure_hosted(api.store(), &d).await?;
     domains::set_quota(api.store(), &d, q).await?;
     Ok(Json(json!({"domain": d.unicode(), "quota_bytes": q})))
 }
@@ -101,7 +100,6 @@ pub(crate) async fn get_catch_all(
 ) -> Result<Json<Value>, Problem> {
     let d = parse_domain(&d)?;
     require(&t, Action::ReadDomain(&d))?;
-    domains::ensure_hosted(api.store(), &d).await?;
     let targets = aliases::catch_all(api.store(), &d).await?;
     Ok(Json(catch_all_json(&d, targets.as_deref())))
 }
@@ -140,7 +138,6 @@ pub(crate) async fn remove_catch_all(
 ) -> Result<Json<Value>, Problem> {
     let d = parse_domain(&d)?;
     require(&t, Action::ManageDomain(&d))?;
-    domains::ensure_hosted(api.store(), &d).await?;
     aliases::remove_catch_all(api.store(), &d).await?;
     Ok(Json(catch_all_json(&d, None)))
 }
