@@ -1,7 +1,7 @@
 //! What the admin front ends (the CLI, the admin API, web pages) do about
 //! outbound mail, each rule once:
 //!
-//! - [`dkim_keys`]: making a DKIM signing key for a hosted domain, with the
+//! - [`dkim_keys`]: making and listing the DKIM signing keys of a hosted domain, with the
 //!   DNS record to publish.
 //! - [`dns_records`]: every DNS record a hosted domain needs (MX, SPF,
 //!   DKIM, DMARC, the service records and names mail programs look up).

@@ -8,11 +8,11 @@
 
 mod aliases;
 mod args;
-mod dkim;
+pub(crate) mod dkim;
 mod dmarc_reports;
 pub(crate) mod dns;
-mod domains;
-mod queue;
+pub(crate) mod domains;
+pub(crate) mod queue;
 mod report_send;
 pub(crate) mod show;
 mod tls_reports;

@@ -137,6 +137,11 @@ pub enum DkimCmd {
         #[arg(long)]
         selector: Option<String>,
     },
+    /// List a hosted domain's keys, newest first, with their DNS records and which sign mail.
+    List {
+        /// The domain (Unicode or A-label).
+        domain: String,
+    },
 }
 
 /// The key types of `dkim generate --algorithm`.

@@ -215,6 +215,38 @@ pub struct DomainRecords {
     pub warnings: Vec<DnsWarning>,
 }
 
+impl DomainRecords {
+    /// The records as zone-file lines with comments: the A-label of an
+    /// IDN, the warnings, why each record is there, and where the DKIM
+    /// record goes while there is no key (`praisani dns DOMAIN` and the
+    /// admin API's zone text).
+    pub fn zone_text(&self) -> String {
+        let dom = self.domain.ascii();
+        let mut out = vec![format!("; DNS records for {dom}")];
+        if self.domain.is_idn() {
+            out.push(format!(
+                "; {dom} is the A-label of {}",
+                self.domain.unicode()
+            ));
+        }
+        for w in &self.warnings {
+            out.push(format!("; WARNING: {w}"));
+        }
+        for r in &self.records {
+            if r.purpose == Purpose::Dmarc && self.dkim_keys == 0 {
+                out.push(format!(
+                    "; DKIM: no key yet; make one with: praisani dkim generate {dom} (then run praisani dns {dom} again)"
+                ));
+            }
+            if let Some(n) = &r.note {
+                out.push(format!("; {n}"));
+            }
+            out.push(r.zone_line());
+        }
+        out.join("\n")
+    }
+}
+
 /// Every record the hosted `domain` needs ([`records`]); a domain that is
 /// not hosted is refused.
 pub async fn for_hosted_domain(

@@ -2,6 +2,23 @@
 //! store is asked anything: a domain administrator of A asking about B is
 //! refused the same way whether or not B exists, so refusals reveal
 //! nothing about other customers.
+//!
+//! The rules, by scope:
+//!
+//! - **Server administrator**: everything.
+//! - **Domain administrator** of some domains: within those domains, see
+//!   and change mailboxes, aliases, the catch-all, the contact, DKIM keys,
+//!   the domain's retention and its DNS records; each mailbox's password,
+//!   quota, retention, notices, vacation reply and forwarding; put a
+//!   mailbox on hold (say, one whose password leaked). Not: anything
+//!   server-wide (domains, tokens, the queue), the domain's total quota
+//!   (what the provider sells), or releasing a hold: a sending hold is the
+//!   provider's anti-abuse tool, and the API cannot tell one the domain
+//!   administrator placed from one containment placed, so only the server
+//!   administrator takes holds off.
+//! - **User** of one mailbox: see it (its usage, quota, retention, hold),
+//!   change its password, vacation reply, forwarding and notices
+//!   (language, quota-warning copy). Not its quota, retention or holds.
 
 use praisani_mailaddr::{Address, Domain};
 use praisani_store::tokens::TokenScope;
@@ -21,30 +38,53 @@ pub enum Action<'a> {
     SetPassword(&'a Address),
     /// Change one mailbox's quota.
     SetQuota(&'a Address),
+    /// Change what the provider or the domain sets for one mailbox: its
+    /// retention; put it on hold.
+    ManageMailbox(&'a Address),
+    /// Change one mailbox's own settings: its vacation reply, forwarding,
+    /// notice language and quota-warning copy.
+    MailboxSettings(&'a Address),
+    /// Take a mailbox's sending hold off (server administrators only).
+    ReleaseHold(&'a Address),
+    /// Limit the storage of all of a domain's mailboxes together (server
+    /// administrators only).
+    SetDomainQuota(&'a Domain),
+    /// See and steer the outbound queue (server administrators only).
+    Queue,
 }
 
 /// Whether `scope` may do `action`.
 ///
 /// Server administrators may do everything; domain administrators
-/// anything within their domains (not server-wide things); users may see
-/// their own mailbox and change its password, nothing else (not its quota:
-/// that is what the provider sells).
+/// anything within their domains but the domain's total quota and
+/// releasing holds (not server-wide things); users may see their own
+/// mailbox and change its password and own settings, nothing else (not
+/// its quota: that is what the provider sells). The module documentation
+/// has the whole list.
 pub fn allows(scope: &TokenScope, action: Action<'_>) -> bool {
     match scope {
         TokenScope::Admin => true,
         TokenScope::Domains(ds) => match action {
-            Action::Server => false,
-            Action::ReadDomain(d) | Action::ManageDomain(d) => ds.contains(d),
-            Action::ReadMailbox(a) | Action::SetPassword(a) | Action::SetQuota(a) => {
-                ds.contains(a.domain())
+            Action::Server | Action::Queue | Action::ReleaseHold(_) | Action::SetDomainQuota(_) => {
+                false
             }
+            Action::ReadDomain(d) | Action::ManageDomain(d) => ds.contains(d),
+            Action::ReadMailbox(a)
+            | Action::SetPassword(a)
+            | Action::SetQuota(a)
+            | Action::ManageMailbox(a)
+            | Action::MailboxSettings(a) => ds.contains(a.domain()),
         },
         TokenScope::User(me) => match action {
-            Action::ReadMailbox(a) | Action::SetPassword(a) => a == me,
+            Action::ReadMailbox(a) | Action::SetPassword(a) | Action::MailboxSettings(a) => a == me,
             Action::Server
+            | Action::Queue
             | Action::ReadDomain(_)
             | Action::ManageDomain(_)
-            | Action::SetQuota(_) => false,
+            | Action::SetDomainQuota(_)
+            | Action::SetQuota(_)
+            | Action::ManageMailbox(_)
+            | Action::ReleaseHold(_) => false,
         },
     }
 }
@@ -85,11 +125,20 @@ mod tests {
             Action::ReadMailbox(&anna),
             Action::SetPassword(&anna),
             Action::SetQuota(&anna),
+            Action::ManageMailbox(&anna),
+            Action::MailboxSettings(&anna),
+            Action::ReleaseHold(&anna),
+            Action::SetDomainQuota(&da),
+            Action::Queue,
             Action::ReadDomain(&db),
             Action::ManageDomain(&db),
             Action::ReadMailbox(&bob),
             Action::SetPassword(&bob),
             Action::SetQuota(&bob),
+            Action::ManageMailbox(&bob),
+            Action::MailboxSettings(&bob),
+            Action::ReleaseHold(&bob),
+            Action::SetDomainQuota(&db),
         ];
         let admin: Vec<bool> = actions
             .iter()
@@ -101,7 +150,8 @@ mod tests {
         assert_eq!(
             got,
             [
-                false, true, true, true, true, true, false, false, false, false, false
+                false, true, true, true, true, true, true, true, false, false, false, // A
+                false, false, false, false, false, false, false, false, false, // B
             ]
         );
         let user = TokenScope::User(anna.clone());
@@ -109,7 +159,9 @@ mod tests {
         assert_eq!(
             got,
             [
-                false, false, false, true, true, false, false, false, false, false, false
+                false, false, false, true, true, false, false, true, false, false,
+                false, // own
+                false, false, false, false, false, false, false, false, false, // B
             ]
         );
     }

@@ -43,6 +43,9 @@ pub async fn set_catch_all(
     if !store.is_hosted(domain).await? {
         return Err(AdminError::NotHosted(domain.clone()));
     }
+    if targets.is_empty() {
+        return Err(AdminError::NoTargets);
+    }
     let alias = catch_all_address(domain);
     if targets.contains(&alias) {
         return Err(AdminError::AliasToItself(alias));
@@ -56,14 +59,16 @@ pub async fn set_catch_all(
 
 /// Removes the catch-all of `domain`; unknown addresses get `550` again.
 pub async fn remove_catch_all(store: &dyn Store, domain: &Domain) -> Result<(), AdminError> {
+    super::domains::ensure_hosted(store, domain).await?;
     Ok(store.alias_remove(&catch_all_address(domain)).await?)
 }
 
-/// Where the catch-all of `domain` delivers, if it has one.
+/// Where the catch-all of the hosted `domain` delivers, if it has one.
 pub async fn catch_all(
     store: &dyn Store,
     domain: &Domain,
 ) -> Result<Option<Vec<Address>>, AdminError> {
+    super::domains::ensure_hosted(store, domain).await?;
     let alias = catch_all_address(domain);
     Ok(store
         .alias_list(Some(domain))

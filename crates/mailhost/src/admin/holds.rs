@@ -7,6 +7,10 @@ use super::accounts::get;
 use praisani_mailaddr::Address;
 use praisani_store::{QueueTarget, Store};
 
+/// Most characters of a hold reason: it is shown to the account's mail
+/// program in a reply line.
+pub const MAX_REASON: usize = 200;
+
 /// What a release did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Released {
@@ -18,11 +22,18 @@ pub struct Released {
 
 /// Puts `address` on hold for `reason`: its submission is refused and its
 /// pending queued mail held. Answers whether it was not held already.
+/// The reason goes into SMTP replies, so it must be one short line.
 pub async fn suspend(
     store: &dyn Store,
     address: &Address,
     reason: &str,
 ) -> Result<bool, AdminError> {
+    if reason.trim().is_empty()
+        || reason.chars().any(char::is_control)
+        || reason.chars().count() > MAX_REASON
+    {
+        return Err(AdminError::BadHoldReason);
+    }
     let account = get(store, address).await?;
     Ok(store.account_set_hold(account.id, Some(reason)).await?)
 }

@@ -67,6 +67,18 @@ pub enum AdminError {
     /// A domain administrator's token for no domain.
     #[error("a domain administrator's token needs at least one --domain")]
     TokenWithoutDomains,
+    /// A language tag no notice is written in.
+    #[error("unknown language {0:?} (en, th, zh)")]
+    InvalidLanguage(String),
+    /// A catch-all without a target.
+    #[error("give at least one target address")]
+    NoTargets,
+    /// A hold reason that cannot be shown to a mail program as it is.
+    #[error(
+        "the hold reason must be one line of at most {} characters",
+        holds::MAX_REASON
+    )]
+    BadHoldReason,
     /// A token name with control characters.
     #[error("the token name contains control characters")]
     TokenNameControlCharacters,
@@ -93,6 +105,13 @@ impl AdminError {
 /// A domain name as an administrator types it (Unicode or A-label).
 pub fn parse_domain(s: &str) -> Result<Domain, AdminError> {
     Domain::parse(s).map_err(|_| AdminError::InvalidDomain(s.to_string()))
+}
+
+/// The language of notices as an administrator names it (`en`, `th`,
+/// `zh`).
+pub fn parse_lang(s: &str) -> Result<praisani_message::Language, AdminError> {
+    praisani_message::Language::from_tag(s)
+        .ok_or_else(|| AdminError::InvalidLanguage(s.to_string()))
 }
 
 /// A mail address as an administrator types it.
@@ -141,6 +160,14 @@ mod tests {
             (
                 AdminError::PasswordControlCharacters,
                 "the password contains control characters",
+            ),
+            (
+                parse_lang("de").unwrap_err(),
+                "unknown language \"de\" (en, th, zh)",
+            ),
+            (
+                AdminError::BadHoldReason,
+                "the hold reason must be one line of at most 200 characters",
             ),
             (
                 AdminError::AliasToItself(a.clone()),

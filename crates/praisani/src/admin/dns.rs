@@ -4,7 +4,7 @@
 use super::print;
 use crate::config::Config;
 use anyhow::Result;
-use praisani_delivery::admin::dns_records::{self, Purpose, ServerNames};
+use praisani_delivery::admin::dns_records::{self, ServerNames};
 use praisani_delivery::dkim::KeyStore;
 use praisani_mailhost::admin::parse_domain;
 use praisani_store::Store;
@@ -33,7 +33,6 @@ pub async fn dns_cmd(store: &dyn Store, config: &Config, d: &str, json: bool) ->
     let d = parse_domain(d)?;
     let keys = KeyStore::new(&config.data_dir);
     let all = dns_records::for_hosted_domain(store, &d, &server_names(config), &keys).await?;
-    let dom = d.ascii();
     for w in &all.warnings {
         eprintln!("praisani: warning: {w}");
     }
@@ -45,27 +44,7 @@ pub async fn dns_cmd(store: &dyn Store, config: &Config, d: &str, json: bool) ->
                 .map(|r| json!({"name": r.name, "type": r.rtype(), "value": r.data.value()}))
                 .collect::<Vec<_>>()
         ),
-        || {
-            let mut out = vec![format!("; DNS records for {dom}")];
-            if d.is_idn() {
-                out.push(format!("; {dom} is the A-label of {}", d.unicode()));
-            }
-            for w in &all.warnings {
-                out.push(format!("; WARNING: {w}"));
-            }
-            for r in &all.records {
-                if r.purpose == Purpose::Dmarc && all.dkim_keys == 0 {
-                    out.push(format!(
-                        "; DKIM: no key yet; make one with: praisani dkim generate {dom} (then run praisani dns {dom} again)"
-                    ));
-                }
-                if let Some(n) = &r.note {
-                    out.push(format!("; {n}"));
-                }
-                out.push(r.zone_line());
-            }
-            out.join("\n")
-        },
+        || all.zone_text(),
     );
     Ok(())
 }

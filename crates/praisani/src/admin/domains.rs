@@ -168,7 +168,7 @@ pub async fn domain_cmd(store: &dyn Store, cmd: DomainCmd, json: bool) -> Result
 }
 
 /// A contact as `--json` shows it.
-fn contact_json(c: Option<&DomainContact>) -> serde_json::Value {
+pub(crate) fn contact_json(c: Option<&DomainContact>) -> serde_json::Value {
     match c {
         Some(c) => json!({"address": c.address.to_string(), "lang": c.lang.tag()}),
         None => serde_json::Value::Null,

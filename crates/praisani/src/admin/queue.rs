@@ -13,7 +13,8 @@ fn time_text(t: i64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
-fn queue_json(e: &QueueEntry) -> serde_json::Value {
+/// A queued message as `queue … --json` and the admin API show it.
+pub(crate) fn queue_json(e: &QueueEntry) -> serde_json::Value {
     json!({
         "id": e.id.get(),
         "sender": e.sender,

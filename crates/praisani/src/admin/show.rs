@@ -18,7 +18,8 @@ fn keep_json(k: Keep) -> serde_json::Value {
     }
 }
 
-pub(super) fn retention_json(r: Retention) -> serde_json::Value {
+/// A retention setting as `--json` and the admin API show it.
+pub(crate) fn retention_json(r: Retention) -> serde_json::Value {
     json!({"after_retrieval_days": keep_json(r.after_retrieval), "max_age_days": keep_json(r.max_age)})
 }
 

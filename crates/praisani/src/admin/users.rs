@@ -136,7 +136,11 @@ fn read_text_file(path: &std::path::Path, max: usize) -> Result<String> {
     String::from_utf8(bytes).map_err(|_| fail(VacationError::NotUtf8.to_string()))
 }
 
-fn vacation_json(a: &praisani_mailaddr::Address, v: Option<&Vacation>) -> serde_json::Value {
+/// A mailbox's vacation reply as `user vacation --json` and the admin API show it.
+pub(crate) fn vacation_json(
+    a: &praisani_mailaddr::Address,
+    v: Option<&Vacation>,
+) -> serde_json::Value {
     match v {
         None => json!({"address": a.to_string(), "vacation": null}),
         Some(v) => json!({
@@ -167,7 +171,11 @@ fn vacation_text(a: &praisani_mailaddr::Address, v: Option<&Vacation>) -> String
     )
 }
 
-fn forward_json(a: &praisani_mailaddr::Address, f: Option<&Forward>) -> serde_json::Value {
+/// A mailbox's forwarding as `user forward --json` and the admin API show it.
+pub(crate) fn forward_json(
+    a: &praisani_mailaddr::Address,
+    f: Option<&Forward>,
+) -> serde_json::Value {
     match f {
         None => json!({"address": a.to_string(), "forward": null}),
         Some(f) => json!({

@@ -9,11 +9,14 @@
 //! against.
 
 mod aliases;
+mod domain_settings;
 mod domains;
 mod extract;
 mod mailboxes;
 mod metrics;
 mod problem;
+mod queue;
+mod settings;
 mod tokens;
 
 use crate::server::Shared;
@@ -83,7 +86,131 @@ pub(crate) const ROUTES: &[Route] = &[
         "/api/v1/mailboxes/{address}/quota",
         mailboxes::set_quota
     ),
+    route!(
+        "GET",
+        "/api/v1/mailboxes/{address}/retention",
+        settings::get_retention
+    ),
+    route!(
+        "PUT",
+        "/api/v1/mailboxes/{address}/retention",
+        settings::set_retention
+    ),
+    route!(
+        "GET",
+        "/api/v1/mailboxes/{address}/notices",
+        settings::get_notices
+    ),
+    route!(
+        "PUT",
+        "/api/v1/mailboxes/{address}/notices",
+        settings::set_notices
+    ),
+    route!(
+        "GET",
+        "/api/v1/mailboxes/{address}/vacation",
+        settings::get_vacation
+    ),
+    route!(
+        "PUT",
+        "/api/v1/mailboxes/{address}/vacation",
+        settings::set_vacation
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/mailboxes/{address}/vacation",
+        settings::remove_vacation
+    ),
+    route!(
+        "GET",
+        "/api/v1/mailboxes/{address}/forward",
+        settings::get_forward
+    ),
+    route!(
+        "PUT",
+        "/api/v1/mailboxes/{address}/forward",
+        settings::set_forward
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/mailboxes/{address}/forward",
+        settings::remove_forward
+    ),
+    route!(
+        "GET",
+        "/api/v1/mailboxes/{address}/hold",
+        settings::get_hold
+    ),
+    route!("PUT", "/api/v1/mailboxes/{address}/hold", settings::hold),
+    route!(
+        "DELETE",
+        "/api/v1/mailboxes/{address}/hold",
+        settings::release
+    ),
+    route!(
+        "PUT",
+        "/api/v1/domains/{domain}/quota",
+        domain_settings::set_quota
+    ),
+    route!(
+        "GET",
+        "/api/v1/domains/{domain}/retention",
+        domain_settings::get_retention
+    ),
+    route!(
+        "PUT",
+        "/api/v1/domains/{domain}/retention",
+        domain_settings::set_retention
+    ),
+    route!(
+        "GET",
+        "/api/v1/domains/{domain}/catchall",
+        domain_settings::get_catch_all
+    ),
+    route!(
+        "PUT",
+        "/api/v1/domains/{domain}/catchall",
+        domain_settings::set_catch_all
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/domains/{domain}/catchall",
+        domain_settings::remove_catch_all
+    ),
+    route!(
+        "GET",
+        "/api/v1/domains/{domain}/contact",
+        domain_settings::get_contact
+    ),
+    route!(
+        "PUT",
+        "/api/v1/domains/{domain}/contact",
+        domain_settings::set_contact
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/domains/{domain}/contact",
+        domain_settings::remove_contact
+    ),
+    route!(
+        "GET",
+        "/api/v1/domains/{domain}/dkim-keys",
+        domain_settings::list_keys
+    ),
+    route!(
+        "POST",
+        "/api/v1/domains/{domain}/dkim-keys",
+        domain_settings::generate_key
+    ),
+    route!("GET", "/api/v1/domains/{domain}/dns", domain_settings::dns),
     route!("DELETE", "/api/v1/aliases/{address}", aliases::remove),
+    route!("GET", "/api/v1/queue", queue::list),
+    route!("POST", "/api/v1/queue/flush", queue::flush),
+    route!("GET", "/api/v1/queue/{id}", queue::show),
+    route!("DELETE", "/api/v1/queue/{id}", queue::delete),
+    route!("POST", "/api/v1/queue/{id}/retry", queue::retry),
+    route!("POST", "/api/v1/queue/{id}/hold", queue::hold),
+    route!("POST", "/api/v1/queue/{id}/release", queue::release),
     route!("GET", "/api/v1/tokens", tokens::list),
     route!("POST", "/api/v1/tokens", tokens::create),
     route!("DELETE", "/api/v1/tokens/{id}", tokens::revoke),

@@ -102,9 +102,19 @@ impl From<AdminError> for Problem {
 
 impl From<praisani_delivery::admin::AdminError> for Problem {
     fn from(e: praisani_delivery::admin::AdminError) -> Problem {
+        use praisani_delivery::dkim::DkimError;
         match e {
             praisani_delivery::admin::AdminError::Host(h) => h.into(),
-            other => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+            praisani_delivery::admin::AdminError::Dkim(
+                d @ (DkimError::InvalidSelector(_) | DkimError::InvalidDomain(_)),
+            ) => Problem::bad_request(d.to_string()),
+            praisani_delivery::admin::AdminError::Dkim(d @ DkimError::Exists(_)) => {
+                Problem::new(StatusCode::CONFLICT, d.to_string())
+            }
+            other => {
+                tracing::error!("admin API: {other}");
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())
+            }
         }
     }
 }
