@@ -38,6 +38,11 @@ impl Authenticator {
     /// `failure_delay`: how long a failed login takes at least;
     /// `cache_ttl`: how long a verified password is remembered (zero: never).
     pub fn new(store: Arc<dyn Store>, failure_delay: Duration, cache_ttl: Duration) -> Self {
+        // Made now rather than at the first unknown user's login, which
+        // would otherwise take two hashes' time and tell that it was unknown.
+        std::thread::spawn(|| {
+            passwords::dummy_hash();
+        });
         Authenticator {
             store,
             failure_delay,

@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use praisani_delivery::admin::{dkim_keys, dns_records};
 use praisani_delivery::dkim::{Algorithm, KeyStore};
 use praisani_mailaddr::Domain;
-use praisani_mailhost::access::Action;
+use praisani_mailhost::access::{Action, TokenScope};
 use praisani_mailhost::admin::{
     AdminError, aliases, domains, parse_address, parse_domain, parse_lang, parse_quota,
 };
@@ -216,9 +216,9 @@ pub(crate) async fn list_keys(
     require(&t, Action::ReadDomain(&d))?;
     let keys = KeyStore::new(&api.shared.config.data_dir);
     let list = dkim_keys::list(api.store(), &keys, &d).await?;
-    Ok(Json(
-        json!({"items": list.iter().map(key_json).collect::<Vec<_>>()}),
-    ))
+    let mut out = json!({"items": list.iter().map(key_json).collect::<Vec<_>>()});
+    hide_server_paths(&t.scope, &keys, &mut out);
+    Ok(Json(out))
 }
 
 /// The body of `POST /api/v1/domains/{domain}/dkim-keys`.
@@ -252,7 +252,9 @@ pub(crate) async fn generate_key(
     };
     let keys = KeyStore::new(&api.shared.config.data_dir);
     let key = dkim_keys::generate(api.store(), &keys, &d, alg, b.selector.as_deref()).await?;
-    Ok((StatusCode::CREATED, Json(new_key_json(&d, &key))))
+    let mut out = new_key_json(&d, &key);
+    hide_server_paths(&t.scope, &keys, &mut out);
+    Ok((StatusCode::CREATED, Json(out)))
 }
 
 /// `GET /api/v1/domains/{domain}/dns` (`dns DOMAIN`): the records the
@@ -267,11 +269,68 @@ pub(crate) async fn dns(
     let config = &api.shared.config;
     let keys = KeyStore::new(&config.data_dir);
     let all = dns_records::for_hosted_domain(api.store(), &d, &server_names(config), &keys).await?;
-    Ok(Json(json!({
+    let mut out = json!({
         "domain": d.unicode(),
         "ascii": d.ascii(),
         "records": all.records.iter().map(record_json).collect::<Vec<_>>(),
         "warnings": all.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "zone": all.zone_text(),
-    })))
+    });
+    hide_server_paths(&t.scope, &keys, &mut out);
+    Ok(Json(out))
+}
+
+/// What domain administrators and users read instead of the server's
+/// DKIM key directory.
+const KEY_DIR_PLACEHOLDER: &str = "the server's DKIM key directory";
+
+/// The server's file layout is the operator's business: for anyone but
+/// the server administrator, the key files (`file`) are left out and the
+/// key directory in notes and zone comments is named, not shown.
+fn hide_server_paths(scope: &TokenScope, keys: &KeyStore, v: &mut Value) {
+    if matches!(scope, TokenScope::Admin) {
+        return;
+    }
+    let dir = keys.dir().display().to_string();
+    redact(v, &dir);
+}
+
+fn redact(v: &mut Value, dir: &str) {
+    match v {
+        Value::Object(map) => {
+            map.remove("file");
+            map.values_mut().for_each(|v| redact(v, dir));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact(v, dir)),
+        Value::String(s) if !dir.is_empty() && s.contains(dir) => {
+            *s = s.replace(dir, KEY_DIR_PLACEHOLDER);
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_server_admin_sees_key_paths() {
+        let keys = KeyStore::new(std::path::Path::new("/srv/praisani"));
+        let dir = keys.dir().display().to_string();
+        let original = json!({
+            "items": [{"selector": "s1", "file": format!("{dir}/a.key")}],
+            "zone": format!("; DKIM: 1 key(s) in {dir}.\n"),
+        });
+        let mut admin = original.clone();
+        hide_server_paths(&TokenScope::Admin, &keys, &mut admin);
+        assert_eq!(admin, original);
+        let mut other = original.clone();
+        let scope = TokenScope::Domains(vec![Domain::parse("a.test").unwrap()]);
+        hide_server_paths(&scope, &keys, &mut other);
+        assert_eq!(other["items"][0].get("file"), None);
+        assert_eq!(other["items"][0]["selector"], "s1");
+        let zone = other["zone"].as_str().unwrap();
+        assert!(!zone.contains("/srv/praisani"), "{zone}");
+        assert!(zone.contains(KEY_DIR_PLACEHOLDER), "{zone}");
+    }
 }
