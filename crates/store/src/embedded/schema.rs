@@ -271,6 +271,13 @@ const MIGRATIONS: &[&str] = &[
         subjects TEXT NOT NULL,
         created INTEGER NOT NULL
      );",
+    // 19: the limits the server administrator sets for a domain's
+    // administrators (NULL: unlimited). Pages of a domain's accounts read
+    // the UNIQUE (domain_id, local) index, in BINARY (byte) order.
+    "ALTER TABLE domains ADD COLUMN max_mailboxes INTEGER;
+     ALTER TABLE domains ADD COLUMN max_aliases INTEGER;
+     ALTER TABLE domains ADD COLUMN max_mailbox_quota INTEGER;
+     ALTER TABLE domains ADD COLUMN max_total_quota INTEGER;",
 ];
 
 /// Brings the schema up to date.
