@@ -1,6 +1,7 @@
 //! Aliases: addresses whose mail goes to one or more other addresses.
 
 use super::AdminError;
+use super::limits::Authority;
 use crate::addressing::CATCH_ALL_LOCAL;
 use praisani_mailaddr::{Address, Domain};
 use praisani_store::{Alias, Store, StoreError};
@@ -12,10 +13,25 @@ pub async fn add(
     alias: &Address,
     targets: &[Address],
 ) -> Result<(), AdminError> {
+    add_as(store, alias, targets, Authority::Server).await
+}
+
+/// [`add`] on `authority`: for a domain administrator within the domain's
+/// alias limit, checked in the store's transaction.
+pub async fn add_as(
+    store: &dyn Store,
+    alias: &Address,
+    targets: &[Address],
+    authority: Authority,
+) -> Result<(), AdminError> {
     if targets.contains(alias) {
         return Err(AdminError::AliasToItself(alias.clone()));
     }
-    Ok(store.alias_add(alias, targets).await?)
+    if authority.is_bound() {
+        Ok(store.alias_add_within_limits(alias, targets).await?)
+    } else {
+        Ok(store.alias_add(alias, targets).await?)
+    }
 }
 
 /// Removes an alias.

@@ -13,6 +13,7 @@ pub mod aliases;
 pub mod domains;
 pub mod forwarding;
 pub mod holds;
+pub mod limits;
 pub mod pages;
 pub mod retention;
 pub mod sizes;
@@ -66,6 +67,10 @@ pub enum AdminError {
     /// A domain administrator's token for no domain.
     #[error("a domain administrator's token needs at least one --domain")]
     TokenWithoutDomains,
+    /// A token the caller may not make, see or revoke (outside its
+    /// domains, a server administrator's, or any for a user).
+    #[error("this token may not make, see or revoke that token")]
+    TokenOutOfReach,
     /// A token name with control characters.
     #[error("the token name contains control characters")]
     TokenNameControlCharacters,

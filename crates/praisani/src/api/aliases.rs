@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use praisani_mailhost::access::Action;
+use praisani_mailhost::admin::limits::Authority;
 use praisani_mailhost::admin::{aliases, domains, parse_address, parse_domain};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -42,7 +43,8 @@ pub(crate) struct NewAlias {
 }
 
 /// `POST /api/v1/domains/{domain}/aliases`: an alias of the domain (its
-/// targets may be anywhere).
+/// targets may be anywhere; a domain administrator within the domain's
+/// alias limit).
 pub(crate) async fn add(
     Caller(t): Caller,
     State(api): State<Api>,
@@ -63,7 +65,7 @@ pub(crate) async fn add(
         .iter()
         .map(|t| parse_address(t))
         .collect::<Result<Vec<_>, _>>()?;
-    aliases::add(api.store(), &alias, &targets).await?;
+    aliases::add_as(api.store(), &alias, &targets, Authority::of(&t.scope)).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
