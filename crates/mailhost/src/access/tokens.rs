@@ -98,11 +98,15 @@ pub async fn subjects_exist(store: &dyn Store, scope: &TokenScope) -> Result<(),
 }
 
 /// The tokens the holder of `holder` may see: every one for a server
-/// administrator, those within a domain administrator's reach.
+/// administrator, those within a domain administrator's reach; a user has
+/// no business with tokens ([`AdminError::TokenOutOfReach`]).
 pub async fn list_for(
     store: &dyn Store,
     holder: &TokenScope,
 ) -> Result<Vec<TokenInfo>, AdminError> {
+    if matches!(holder, TokenScope::User(_)) {
+        return Err(AdminError::TokenOutOfReach);
+    }
     Ok(store
         .token_list()
         .await?
