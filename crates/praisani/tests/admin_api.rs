@@ -1177,3 +1177,104 @@ fn removals_revoke_tokens() {
         "b+c's token lost c.test for good",
     );
 }
+
+/// The benchmark of BENCHMARKS.md ("Admin API: paging 10,000 mailboxes"),
+/// not run by default: 10,000 mailboxes of one domain on the embedded
+/// store (written straight into the database, as hashing 10,000
+/// passwords would take minutes), then every page fetched through the
+/// API by one keep-alive HTTP client, 100 and 1000 to a page; prints the
+/// median and largest time per page and checks the pages cover every
+/// mailbox once.
+///
+/// `cargo test -p praisani --test admin_api -- --ignored --nocapture mailbox_pages_bench`
+#[test]
+#[ignore = "a benchmark: run with --ignored"]
+fn mailbox_pages_bench() {
+    const N: usize = 10_000;
+    if !have_python_module("http.client", "python3", "mailbox_pages_bench") {
+        return;
+    }
+    let (s, base) = server(true);
+    let root = admin_token(&s);
+    ok(
+        &post(
+            &base,
+            "/api/v1/domains",
+            &root,
+            &json!({"domain": "bench.test"}),
+        ),
+        201,
+        "domain",
+    );
+    {
+        let mut db = rusqlite::Connection::open(s.data_dir.join("praisani.db")).unwrap();
+        db.busy_timeout(Duration::from_secs(10)).unwrap();
+        let tx = db.transaction().unwrap();
+        let did: i64 = tx
+            .query_row(
+                "SELECT id FROM domains WHERE name = 'bench.test'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        {
+            let mut st = tx
+                .prepare(
+                    "INSERT INTO accounts (domain_id, local, password_hash, quota_bytes,
+                        used_bytes, used_messages, created)
+                     VALUES (?1, ?2, '$argon2id$bench', 1073741824, ?3, ?4, 0)",
+                )
+                .unwrap();
+            for i in 0..N {
+                st.execute(rusqlite::params![
+                    did,
+                    format!("user{i:05}"),
+                    (i * 1000) as i64,
+                    (i % 7) as i64
+                ])
+                .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    let script = r#"import http.client,json,statistics,sys,time
+port,tok,n,limit=int(sys.argv[1]),sys.argv[2],int(sys.argv[3]),int(sys.argv[4])
+c=http.client.HTTPConnection('127.0.0.1',port,timeout=30)
+h={'Authorization':'Bearer '+tok}
+times=[];seen=[];cursor=None
+while True:
+  q='/api/v1/domains/bench.test/mailboxes?limit=%d'%limit+('&cursor='+cursor if cursor else '')
+  t=time.perf_counter()
+  c.request('GET',q,headers=h)
+  r=c.getresponse();body=r.read()
+  times.append((time.perf_counter()-t)*1000)
+  assert r.status==200,(r.status,body[:200])
+  p=json.loads(body)
+  seen+= [m['address'] for m in p['items']]
+  assert all('used_bytes' in m for m in p['items'])
+  cursor=p['next_cursor']
+  if not cursor: break
+assert seen==['user%05d@bench.test'%i for i in range(n)],len(seen)
+print('limit %d: %d pages, median %.1f ms, max %.1f ms per page' % (limit,len(times),statistics.median(times),max(times)))
+print('MEDIAN %.1f' % statistics.median(times))
+print('OK')"#;
+    let port = base.rsplit(':').next().unwrap();
+    for limit in ["100", "1000"] {
+        let out = python(
+            script,
+            &[port, &root, &N.to_string(), limit],
+            Duration::from_secs(300),
+        );
+        assert_py_ok(&out, &format!("paging {N} mailboxes, {limit} a page"));
+        println!("{}", out.out().lines().next().unwrap_or_default());
+        let median: f64 = out
+            .out()
+            .lines()
+            .find_map(|l| l.strip_prefix("MEDIAN "))
+            .and_then(|m| m.trim().parse().ok())
+            .unwrap();
+        if limit == "100" {
+            assert!(median < 50.0, "median {median} ms per page of 100");
+        }
+    }
+}
