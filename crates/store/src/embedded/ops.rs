@@ -224,10 +224,22 @@ const ACCOUNT_COLUMNS: &str = "a.id, a.local, d.name, a.password_hash, a.apop_se
      d.keep_after_retrieval, d.keep_max_age, a.held";
 
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, ())> {
+    account_row_in(r, None)
+}
+
+/// An account row; with `known`, the domain every row is of (a page of
+/// one domain), not parsed again for each row.
+fn account_row_in(
+    r: &rusqlite::Row<'_>,
+    known: Option<&Domain>,
+) -> rusqlite::Result<(Account, ())> {
     let local: String = r.get(1)?;
     let domain: String = r.get(2)?;
-    let address = Domain::parse(&domain)
-        .ok()
+    let parsed = match known {
+        Some(d) => Some(d.clone()),
+        None => Domain::parse(&domain).ok(),
+    };
+    let address = parsed
         .and_then(|d| Address::new(&local, d).ok())
         .ok_or_else(|| rusqlite::Error::InvalidColumnName(format!("{local}@{domain}")))?;
     Ok((
@@ -1995,7 +2007,9 @@ pub(super) fn account_page(
     );
     let mut st = c.prepare_cached(&sql)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = st.query_map(params![d.ascii(), after, limit], account_row)?;
+    let rows = st.query_map(params![d.ascii(), after, limit], |r| {
+        account_row_in(r, Some(d))
+    })?;
     let mut out = Vec::new();
     for row in rows {
         out.push(row?.0);

@@ -300,10 +300,19 @@ const ACCOUNT_COLUMNS: &str = "a.id, a.local, d.name, a.password_hash, a.apop_se
      d.keep_after_retrieval, d.keep_max_age, a.held";
 
 fn account_row(r: &Row) -> Result<Account, StoreError> {
+    account_row_in(r, None)
+}
+
+/// An account row; with `known`, the domain every row is of (a page of
+/// one domain), not parsed again for each row.
+fn account_row_in(r: &Row, known: Option<&Domain>) -> Result<Account, StoreError> {
     let local: String = r.get(1);
     let domain: String = r.get(2);
-    let address = Domain::parse(&domain)
-        .ok()
+    let parsed = match known {
+        Some(d) => Some(d.clone()),
+        None => Domain::parse(&domain).ok(),
+    };
+    let address = parsed
         .and_then(|d| Address::new(&local, d).ok())
         .ok_or_else(|| corrupt("account address"))?;
     Ok(Account {
@@ -2347,5 +2356,5 @@ pub(super) async fn account_page<C: GenericClient>(
             rows(c, &sql, &[&id, &after, &limit]).await?
         }
     };
-    rows.iter().map(account_row).collect()
+    rows.iter().map(|r| account_row_in(r, Some(d))).collect()
 }
