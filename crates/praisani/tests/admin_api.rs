@@ -521,6 +521,49 @@ fn provision_scopes_and_revocation() {
     }
     let want: Vec<String> = (0..25).map(|i| format!("u{i:02}@p.test")).collect();
     assert_eq!((pages, seen), (3, want));
+    let bad = call(
+        &base,
+        "GET",
+        "/api/v1/domains/p.test/mailboxes?cursor=nonsense",
+        Some(&root),
+        None,
+    );
+    assert_problem(&bad, 400, "is not a cursor", "a bad cursor");
+
+    // Aliases page the same way, each with all its targets.
+    for i in 0..12 {
+        let body = json!({"alias": format!("a{i:02}@p.test"), "targets": ["u00@p.test", format!("u{i:02}@p.test")]});
+        ok(
+            &post(&base, "/api/v1/domains/p.test/aliases", &root, &body),
+            201,
+            "alias",
+        );
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let q = match &cursor {
+            Some(c) => format!("?limit=5&cursor={c}"),
+            None => "?limit=5".into(),
+        };
+        let p = ok(
+            &get(&base, &format!("/api/v1/domains/p.test/aliases{q}"), &root),
+            200,
+            "alias page",
+        );
+        pages += 1;
+        for a in p["items"].as_array().unwrap() {
+            assert_eq!(a["targets"].as_array().unwrap().len(), 2, "{a}");
+            seen.push(a["alias"].as_str().unwrap().to_string());
+        }
+        match p["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let want: Vec<String> = (0..12).map(|i| format!("a{i:02}@p.test")).collect();
+    assert_eq!((pages, seen), (3, want));
 
     // No token, an unknown one, a revoked one: 401, the same answer.
     let a = call(&base, "GET", "/api/v1/domains", None, None);

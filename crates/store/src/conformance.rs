@@ -2342,3 +2342,52 @@ pub async fn account_pages<S: Store + ?Sized>(store: &S) {
         .unwrap();
     assert_eq!(whole.len(), locals.len());
 }
+
+/// Pages of a domain's aliases: in byte order of the local part, each
+/// after the cursor, with every target in its order, other domains apart.
+pub async fn alias_pages<S: Store + ?Sized>(store: &S) {
+    store.domain_add(&dom("paged.test")).await.unwrap();
+    store.domain_add(&dom("other.test")).await.unwrap();
+    store
+        .alias_add(&addr("zz@other.test"), &[addr("x@remote.test")])
+        .await
+        .unwrap();
+    let mut expected = Vec::new();
+    for i in 0..12 {
+        let alias = addr(&format!("a{i:02}@paged.test"));
+        let targets: Vec<Address> = (0..=(i % 3))
+            .map(|t| addr(&format!("t{t}-{i}@remote.test")))
+            .collect();
+        store.alias_add(&alias, &targets).await.unwrap();
+        expected.push(crate::Alias {
+            address: alias,
+            targets,
+        });
+    }
+    assert!(
+        store
+            .alias_page(&dom("none.test"), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut seen = Vec::new();
+    let mut after: Option<Address> = None;
+    loop {
+        let page = store
+            .alias_page(&dom("paged.test"), after.as_ref(), 5)
+            .await
+            .unwrap();
+        assert!(page.len() <= 5);
+        seen.extend(page.iter().cloned());
+        match page.last() {
+            Some(last) if page.len() == 5 => after = Some(last.address.clone()),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, expected);
+    assert_eq!(
+        store.alias_list(Some(&dom("paged.test"))).await.unwrap(),
+        expected
+    );
+}

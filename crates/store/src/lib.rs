@@ -555,4 +555,14 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&Address>,
         limit: usize,
     ) -> Result<Vec<Account>, StoreError>;
+
+    /// Up to `limit` aliases of `domain` whose local part comes after
+    /// `after`'s, in local-part order (by bytes), with their targets: one
+    /// query for the page, not one per alias.
+    async fn alias_page(
+        &self,
+        domain: &Domain,
+        after: Option<&Address>,
+        limit: usize,
+    ) -> Result<Vec<Alias>, StoreError>;
 }

@@ -316,3 +316,9 @@ async fn account_pages() {
     let (_d, s) = fresh();
     conformance::account_pages(&s).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alias_pages() {
+    let (_d, s) = fresh();
+    conformance::alias_pages(&s).await;
+}

@@ -953,3 +953,6 @@ conformance_test!(domain_limits, |s: PostgresStore| async move {
 conformance_test!(account_pages, |s: PostgresStore| async move {
     conformance::account_pages(&s).await
 });
+conformance_test!(alias_pages, |s: PostgresStore| async move {
+    conformance::alias_pages(&s).await
+});

@@ -44,6 +44,22 @@ pub async fn list(store: &dyn Store, domain: Option<&Domain>) -> Result<Vec<Alia
     Ok(store.alias_list(domain).await?)
 }
 
+/// A page of the domain's aliases after `after` (its cursor), in address
+/// order, with their targets, at most `limit` long (as
+/// [`super::accounts::page`]): read from the store a page at a time.
+pub async fn page(
+    store: &dyn Store,
+    domain: &Domain,
+    limit: Option<usize>,
+    after: Option<&Address>,
+) -> Result<super::pages::Page<Alias>, AdminError> {
+    let limit = super::pages::clamp(limit);
+    let mut items = store.alias_page(domain, after, limit + 1).await?;
+    let next = (items.len() > limit).then(|| items[limit - 1].address.canonical());
+    items.truncate(limit);
+    Ok(super::pages::Page { items, next })
+}
+
 /// The catch-all alias of `domain` (`*@domain`).
 fn catch_all_address(domain: &Domain) -> Address {
     Address::new(CATCH_ALL_LOCAL, domain.clone()).expect("* is a valid local part")

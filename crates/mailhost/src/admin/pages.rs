@@ -1,9 +1,10 @@
 //! Lists a page at a time: a page holds up to `limit` items after the
 //! cursor, and the cursor of the next page is the key of its last item, so
 //! adding or removing items between requests neither repeats nor skips
-//! the others. Mailboxes are paged by the store itself
-//! ([`super::accounts::page`] over `Store::account_page`, an index range);
-//! [`page`] pages a list already in memory (aliases).
+//! the others. Mailboxes and aliases are paged by the store itself
+//! ([`super::accounts::page`], [`super::aliases::page`] over
+//! `Store::account_page`, `alias_page`: an index range); [`page`] pages a
+//! list already in memory.
 
 /// Most items a page may hold, whatever is asked.
 pub const MAX_LIMIT: usize = 1000;

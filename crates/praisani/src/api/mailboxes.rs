@@ -19,8 +19,20 @@ use serde_json::{Value, json};
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageQuery {
-    limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The cursor as the address it is (the last one of the page before).
+    pub(crate) fn after(&self) -> Result<Option<praisani_mailaddr::Address>, Problem> {
+        match &self.cursor {
+            Some(c) => parse_address(c)
+                .map(Some)
+                .map_err(|_| Problem::bad_request(format!("{c:?} is not a cursor of this list"))),
+            None => Ok(None),
+        }
+    }
 }
 
 /// `GET /api/v1/domains/{domain}/mailboxes?limit=&cursor=`: a page of the
@@ -35,14 +47,7 @@ pub(crate) async fn list(
     let d = parse_domain(&d)?;
     require(&t, Action::ReadDomain(&d))?;
     domains::ensure_hosted(api.store(), &d).await?;
-    let after = match &q.cursor {
-        Some(c) => Some(
-            parse_address(c)
-                .map_err(|_| Problem::bad_request(format!("{c:?} is not a cursor of this list")))?,
-        ),
-        None => None,
-    };
-    let p = accounts::page(api.store(), &d, q.limit, after.as_ref()).await?;
+    let p = accounts::page(api.store(), &d, q.limit, q.after()?.as_ref()).await?;
     Ok(Json(json!({
         "items": p.items.iter().map(account_json).collect::<Vec<_>>(),
         "next_cursor": p.next,

@@ -752,6 +752,20 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn alias_page(
+        &self,
+        domain: &Domain,
+        after: Option<&Address>,
+        limit: usize,
+    ) -> Result<Vec<Alias>, StoreError> {
+        let d = domain.clone();
+        let after = after.map(|a| a.local().to_string());
+        self.inner
+            .readers
+            .run(move |c| ops::alias_page(c, &d, after.as_deref(), limit))
+            .await
+    }
+
     async fn account_page(
         &self,
         domain: &Domain,

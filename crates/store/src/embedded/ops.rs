@@ -2016,3 +2016,38 @@ pub(super) fn account_page(
     }
     Ok(out)
 }
+
+/// A page of a domain's aliases with their targets (see
+/// [`crate::Store::alias_page`]): a range of the UNIQUE (domain_id, local)
+/// index joined to the targets, one statement.
+pub(super) fn alias_page(
+    c: &Connection,
+    d: &Domain,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Alias>, StoreError> {
+    let cursor = if after.is_some() {
+        "AND local > ?2"
+    } else {
+        "AND ?2 IS NULL"
+    };
+    let sql = format!(
+        "SELECT s.local, t.target FROM
+            (SELECT id, local FROM aliases
+             WHERE domain_id = (SELECT id FROM domains WHERE name = ?1) {cursor}
+             ORDER BY local LIMIT ?3) s
+         LEFT JOIN alias_targets t ON t.alias_id = s.id
+         ORDER BY s.local, t.seq"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = st.query_map(params![d.ascii(), after, limit], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+    })?;
+    let mut out: Vec<Alias> = Vec::new();
+    for row in rows {
+        let (local, target) = row?;
+        crate::types::push_alias_row(&mut out, d, &local, target.as_deref())?;
+    }
+    Ok(out)
+}

@@ -272,8 +272,9 @@ const MIGRATIONS: &[&str] = &[
         created INTEGER NOT NULL
      );",
     // 19: the limits the server administrator sets for a domain's
-    // administrators (NULL: unlimited). Pages of a domain's accounts read
-    // the UNIQUE (domain_id, local) index, in BINARY (byte) order.
+    // administrators (NULL: unlimited). Pages of a domain's accounts and
+    // aliases read their UNIQUE (domain_id, local) indexes, in BINARY
+    // (byte) order.
     "ALTER TABLE domains ADD COLUMN max_mailboxes INTEGER;
      ALTER TABLE domains ADD COLUMN max_aliases INTEGER;
      ALTER TABLE domains ADD COLUMN max_mailbox_quota INTEGER;

@@ -836,6 +836,21 @@ impl Store for PostgresStore {
         .await?)
     }
 
+    async fn alias_page(
+        &self,
+        domain: &Domain,
+        after: Option<&Address>,
+        limit: usize,
+    ) -> Result<Vec<Alias>, StoreError> {
+        ops::alias_page(
+            &self.client().await?,
+            domain,
+            after.map(Address::local),
+            limit,
+        )
+        .await
+    }
+
     async fn account_page(
         &self,
         domain: &Domain,

@@ -2358,3 +2358,45 @@ pub(super) async fn account_page<C: GenericClient>(
     };
     rows.iter().map(|r| account_row_in(r, Some(d))).collect()
 }
+
+/// A page of a domain's aliases with their targets (see
+/// [`crate::Store::alias_page`]): a range of the `aliases_page` index
+/// joined to the targets, one statement.
+pub(super) async fn alias_page<C: GenericClient>(
+    c: &C,
+    d: &Domain,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Alias>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let Some(id) = domain_id(c, d).await? else {
+        return Ok(Vec::new());
+    };
+    let page = |cursor: &str| {
+        format!(
+            "SELECT s.local, t.target FROM
+                (SELECT id, local FROM aliases WHERE domain_id = $1 {cursor}
+                 ORDER BY local COLLATE \"C\" LIMIT $2) s
+             LEFT JOIN alias_targets t ON t.alias_id = s.id
+             ORDER BY s.local COLLATE \"C\", t.seq"
+        )
+    };
+    let found = match after {
+        None => rows(c, &page(""), &[&id, &limit]).await?,
+        Some(after) => {
+            rows(
+                c,
+                &page("AND local COLLATE \"C\" > $3"),
+                &[&id, &limit, &after],
+            )
+            .await?
+        }
+    };
+    let mut out: Vec<Alias> = Vec::new();
+    for r in &found {
+        let local: String = r.get(0);
+        let target: Option<String> = r.get(1);
+        crate::types::push_alias_row(&mut out, d, &local, target.as_deref())?;
+    }
+    Ok(out)
+}
