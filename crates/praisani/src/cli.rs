@@ -242,6 +242,31 @@ pub enum DomainCmd {
         #[arg(long, conflicts_with = "targets")]
         off: bool,
     },
+    /// The limits that bind the domain's administrators (admin API tokens
+    /// for the domain): most mailboxes, aliases, quota per mailbox and in
+    /// total. Without options, show them. The CLI and server-admin tokens
+    /// are not bound.
+    Limits {
+        /// The domain.
+        domain: String,
+        /// Most mailboxes, or "unlimited".
+        #[arg(long, value_name = "N")]
+        mailboxes: Option<String>,
+        /// Most aliases (the catch-all counts), or "unlimited".
+        #[arg(long, value_name = "N")]
+        aliases: Option<String>,
+        /// Most quota of one mailbox, e.g. 2G, or "unlimited"; while set,
+        /// domain administrators cannot make a mailbox unlimited.
+        #[arg(long, value_name = "SIZE")]
+        mailbox_quota: Option<String>,
+        /// Most quota of all its mailboxes added up, e.g. 50G, or
+        /// "unlimited"; while set, no mailbox of theirs is unlimited.
+        #[arg(long, value_name = "SIZE")]
+        total_quota: Option<String>,
+        /// Remove every limit.
+        #[arg(long, conflicts_with_all = ["mailboxes", "aliases", "mailbox_quota", "total_quota"])]
+        clear: bool,
+    },
     /// Who besides the postmaster is told about the domain's accounts (an
     /// account put on hold); without an address, show it.
     Contact {

@@ -2136,3 +2136,317 @@ pub async fn domain_admins<S: Store + ?Sized>(store: &S) {
     store.domain_add(&a).await.unwrap();
     assert!(store.domain_admins(&a).await.unwrap().is_empty());
 }
+
+/// Removing a domain takes it out of the tokens that speak for it;
+/// removing a mailbox deletes its user tokens, and a mailbox made again
+/// with the address does not bring them back.
+pub async fn tokens_follow_removals<S: Store + ?Sized>(store: &S) {
+    use crate::tokens::{NewToken, TokenScope};
+    for d in ["a.test", "b.test"] {
+        store.domain_add(&dom(d)).await.unwrap();
+    }
+    store.account_add(account("anna@a.test")).await.unwrap();
+    store.account_add(account("bob@b.test")).await.unwrap();
+    let new = |d: u8, scope: TokenScope| NewToken {
+        digest: [d; 32],
+        name: String::new(),
+        scope,
+        created: 1_700_000_000,
+    };
+    let made = [
+        new(1, TokenScope::Admin),
+        new(2, TokenScope::Domains(vec![dom("a.test"), dom("b.test")])),
+        new(3, TokenScope::Domains(vec![dom("a.test")])),
+        new(4, TokenScope::User(addr("anna@a.test"))),
+        new(5, TokenScope::User(addr("bob@b.test"))),
+    ];
+    for t in &made {
+        store.token_create(t).await.unwrap();
+    }
+    let scope_of = |d: u8| async move {
+        store
+            .token_by_digest(&[d; 32])
+            .await
+            .unwrap()
+            .map(|t| t.scope)
+    };
+    store.account_remove(&addr("bob@b.test")).await.unwrap();
+    assert_eq!(scope_of(5).await, None, "bob's token went with bob");
+    store.account_add(account("bob@b.test")).await.unwrap();
+    assert_eq!(scope_of(5).await, None, "a new bob has no old token");
+    assert!(scope_of(4).await.is_some(), "anna's token stays");
+
+    store.domain_remove(&dom("a.test"), true).await.unwrap();
+    assert_eq!(scope_of(1).await, Some(TokenScope::Admin));
+    assert_eq!(
+        scope_of(2).await,
+        Some(TokenScope::Domains(vec![dom("b.test")])),
+        "the two-domain token keeps b.test"
+    );
+    assert_eq!(scope_of(3).await, None, "a.test's only token is gone");
+    assert_eq!(scope_of(4).await, None, "anna's token went with a.test");
+    store.domain_add(&dom("a.test")).await.unwrap();
+    assert_eq!(
+        scope_of(2).await,
+        Some(TokenScope::Domains(vec![dom("b.test")])),
+        "adding the domain again gives it back to no one"
+    );
+    assert_eq!(store.token_list().await.unwrap().len(), 2);
+}
+
+/// Per-domain limits: stored, read back, checked with the change in one
+/// transaction (concurrent additions cannot both take the last place),
+/// and only by the `*_within_limits` methods.
+pub async fn domain_limits<S: Store + ?Sized + 'static>(store: Arc<S>) {
+    use crate::limits::{DomainLimits, LimitRefusal};
+    use crate::{Conflict, Subject};
+    let d = dom("limited.test");
+    assert!(matches!(
+        store.domain_limits(&d).await,
+        Err(StoreError::NotFound(Subject::Domain(_)))
+    ));
+    assert!(matches!(
+        store.domain_set_limits(&d, &DomainLimits::default()).await,
+        Err(StoreError::NotFound(Subject::Domain(_)))
+    ));
+    store.domain_add(&d).await.unwrap();
+    assert_eq!(
+        store.domain_limits(&d).await.unwrap(),
+        DomainLimits::default()
+    );
+    let limits = DomainLimits {
+        mailboxes: Some(3),
+        aliases: Some(1),
+        mailbox_quota: Some(1 << 30),
+        total_quota: Some(2 << 30),
+    };
+    store.domain_set_limits(&d, &limits).await.unwrap();
+    assert_eq!(store.domain_limits(&d).await.unwrap(), limits);
+
+    let with_quota = |s: &str, q: Option<u64>| NewAccount {
+        quota_bytes: q,
+        ..account(s)
+    };
+    fn refusal<T>(r: Result<T, StoreError>) -> LimitRefusal {
+        match r {
+            Err(StoreError::Conflict(Conflict::Limit(l))) => l,
+            Err(e) => panic!("expected a limit refusal, got {e}"),
+            Ok(_) => panic!("expected a limit refusal, got Ok"),
+        }
+    }
+    assert!(matches!(
+        refusal(
+            store
+                .account_add_within_limits(with_quota("u@limited.test", None))
+                .await
+        ),
+        LimitRefusal::Unlimited { .. }
+    ));
+    assert!(matches!(
+        refusal(
+            store
+                .account_add_within_limits(with_quota("big@limited.test", Some(2 << 30)))
+                .await
+        ),
+        LimitRefusal::MailboxQuota { .. }
+    ));
+    // Ten at once for the two places left under the total quota (1G each
+    // of 2G): exactly two get one.
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let s = store.clone();
+        let a = with_quota(&format!("m{i}@limited.test"), Some(1 << 30));
+        tasks.push(tokio::spawn(
+            async move { s.account_add_within_limits(a).await },
+        ));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Conflict(Conflict::Limit(LimitRefusal::TotalQuota { .. }))) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ok, 2, "the total quota admits two 1G mailboxes");
+    // Lowering fits, and makes room for a third mailbox; a fourth passes
+    // the mailbox limit.
+    let first = store.account_page(&d, None, 1).await.unwrap();
+    let m = first[0].address.clone();
+    store
+        .account_set_quota_within_limits(&m, Some(512 << 20), None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        refusal(store.account_set_quota_within_limits(&m, None, None).await),
+        LimitRefusal::Unlimited { .. }
+    ));
+    store
+        .account_add_within_limits(with_quota("third@limited.test", Some(512 << 20)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        refusal(
+            store
+                .account_add_within_limits(with_quota("fourth@limited.test", Some(1)))
+                .await
+        ),
+        LimitRefusal::Mailboxes { limit: 3, .. }
+    ));
+    assert!(matches!(
+        refusal(
+            store
+                .account_set_quota_within_limits(&m, Some(1 << 30), None)
+                .await
+        ),
+        LimitRefusal::TotalQuota { .. }
+    ));
+    // The plain methods are not bound (the server administrator's).
+    store
+        .account_add(with_quota("fourth@limited.test", None))
+        .await
+        .unwrap();
+    store
+        .account_set_quota(&m, Some(1 << 30), None)
+        .await
+        .unwrap();
+    // Aliases: one place.
+    let target = [addr("third@limited.test")];
+    store
+        .alias_add_within_limits(&addr("a1@limited.test"), &target)
+        .await
+        .unwrap();
+    assert!(matches!(
+        refusal(
+            store
+                .alias_add_within_limits(&addr("a2@limited.test"), &target)
+                .await
+        ),
+        LimitRefusal::Aliases { limit: 1, .. }
+    ));
+    assert_eq!(store.alias_list(Some(&d)).await.unwrap().len(), 1);
+    // Cleared: unlimited again.
+    store
+        .domain_set_limits(&d, &DomainLimits::default())
+        .await
+        .unwrap();
+    store
+        .alias_add_within_limits(&addr("a2@limited.test"), &target)
+        .await
+        .unwrap();
+    store
+        .account_add_within_limits(with_quota("free@limited.test", None))
+        .await
+        .unwrap();
+}
+
+/// Pages of a domain's accounts: in byte order of the local part, each
+/// after the cursor, covering every account once, other domains apart,
+/// with the usage of each.
+pub async fn account_pages<S: Store + ?Sized>(store: &S) {
+    store.domain_add(&dom("paged.test")).await.unwrap();
+    store.domain_add(&dom("other.test")).await.unwrap();
+    store.account_add(account("zz@other.test")).await.unwrap();
+    let mut locals: Vec<String> = (0..23).map(|i| format!("u{i:02}")).collect();
+    locals.push("สมชาย".into());
+    locals.push("a.b".into());
+    locals.push("Z".into());
+    for l in &locals {
+        store
+            .account_add(account(&format!("{l}@paged.test")))
+            .await
+            .unwrap();
+    }
+    let mut expected: Vec<String> = locals.iter().map(|l| l.to_lowercase()).collect();
+    expected.sort();
+    assert!(
+        store
+            .account_page(&dom("none.test"), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Usage comes with each account.
+    let u03 = store
+        .account_get(&addr("u03@paged.test"))
+        .await
+        .unwrap()
+        .unwrap();
+    deliver_text(store, b"Subject: x\r\n\r\nhello\r\n", &[u03.id]).await;
+    let mut seen = Vec::new();
+    let mut after: Option<Address> = None;
+    loop {
+        let page = store
+            .account_page(&dom("paged.test"), after.as_ref(), 7)
+            .await
+            .unwrap();
+        assert!(page.len() <= 7);
+        for a in &page {
+            assert_eq!(a.address.domain(), &dom("paged.test"));
+            if a.address.local() == "u03" {
+                assert_eq!(a.used_messages, 1);
+                assert!(a.used_bytes > 0);
+            }
+        }
+        seen.extend(page.iter().map(|a| a.address.local().to_string()));
+        match page.last() {
+            Some(last) if page.len() == 7 => after = Some(last.address.clone()),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, expected);
+    let whole = store
+        .account_page(&dom("paged.test"), None, 1000)
+        .await
+        .unwrap();
+    assert_eq!(whole.len(), locals.len());
+}
+
+/// Pages of a domain's aliases: in byte order of the local part, each
+/// after the cursor, with every target in its order, other domains apart.
+pub async fn alias_pages<S: Store + ?Sized>(store: &S) {
+    store.domain_add(&dom("paged.test")).await.unwrap();
+    store.domain_add(&dom("other.test")).await.unwrap();
+    store
+        .alias_add(&addr("zz@other.test"), &[addr("x@remote.test")])
+        .await
+        .unwrap();
+    let mut expected = Vec::new();
+    for i in 0..12 {
+        let alias = addr(&format!("a{i:02}@paged.test"));
+        let targets: Vec<Address> = (0..=(i % 3))
+            .map(|t| addr(&format!("t{t}-{i}@remote.test")))
+            .collect();
+        store.alias_add(&alias, &targets).await.unwrap();
+        expected.push(crate::Alias {
+            address: alias,
+            targets,
+        });
+    }
+    assert!(
+        store
+            .alias_page(&dom("none.test"), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut seen = Vec::new();
+    let mut after: Option<Address> = None;
+    loop {
+        let page = store
+            .alias_page(&dom("paged.test"), after.as_ref(), 5)
+            .await
+            .unwrap();
+        assert!(page.len() <= 5);
+        seen.extend(page.iter().cloned());
+        match page.last() {
+            Some(last) if page.len() == 5 => after = Some(last.address.clone()),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, expected);
+    assert_eq!(
+        store.alias_list(Some(&dom("paged.test"))).await.unwrap(),
+        expected
+    );
+}

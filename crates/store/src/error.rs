@@ -111,6 +111,10 @@ pub enum Conflict {
     /// happens next.
     #[error("{0} is in use (POP3 sessions or deliveries under way); stop the nodes first")]
     SourceInUse(Endpoint),
+    /// A change a domain administrator asked for would pass a limit the
+    /// server administrator set for the domain.
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitRefusal),
     /// A migration's target holds data, and force was not given.
     #[error("{0} is not empty; use --force to replace what it holds")]
     TargetNotEmpty(Endpoint),
@@ -215,6 +219,12 @@ impl From<Unavailable> for StoreError {
 impl From<Conflict> for StoreError {
     fn from(c: Conflict) -> Self {
         StoreError::Conflict(c)
+    }
+}
+
+impl From<crate::limits::LimitRefusal> for StoreError {
+    fn from(r: crate::limits::LimitRefusal) -> Self {
+        StoreError::Conflict(Conflict::Limit(r))
     }
 }
 

@@ -18,6 +18,7 @@ mod error;
 pub mod files;
 pub mod greylist;
 mod ids;
+pub mod limits;
 pub mod migrate;
 mod policy;
 pub mod postgres;
@@ -93,6 +94,9 @@ pub trait Store: Send + Sync + 'static {
     async fn domain_add(&self, domain: &Domain) -> Result<(), StoreError>;
     /// Removes a domain. With mailboxes or aliases left and `force` unset:
     /// `Conflict`. With `force`, its accounts, aliases and messages go too.
+    /// In the same transaction the admin API tokens that speak for it
+    /// lose it ([`tokens`]: a domain administrator's token with no domain
+    /// left, and its mailboxes' user tokens, are deleted).
     async fn domain_remove(&self, domain: &Domain, force: bool) -> Result<(), StoreError>;
     /// All hosted domains, sorted by name.
     async fn domain_list(&self) -> Result<Vec<DomainInfo>, StoreError>;
@@ -101,7 +105,9 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a mailbox. `NotFound` if the domain is not hosted, `Duplicate`
     /// if the address is taken by an account or an alias.
     async fn account_add(&self, account: NewAccount) -> Result<AccountId, StoreError>;
-    /// Removes a mailbox and its messages.
+    /// Removes a mailbox and its messages, and in the same transaction
+    /// its user tokens (a mailbox made again with the address does not
+    /// bring them back).
     async fn account_remove(&self, address: &Address) -> Result<(), StoreError>;
     /// Looks an account up by address.
     async fn account_get(&self, address: &Address) -> Result<Option<Account>, StoreError>;
@@ -521,4 +527,64 @@ pub trait Store: Send + Sync + 'static {
     /// The domains the mailbox `address` administers, by name (none for an
     /// unknown mailbox).
     async fn admin_domains(&self, address: &Address) -> Result<Vec<Domain>, StoreError>;
+
+    // ---- domain limits, pages ----
+
+    /// The limits the server administrator set for the domain's
+    /// administrators; `NotFound` for a domain not hosted.
+    async fn domain_limits(&self, domain: &Domain) -> Result<limits::DomainLimits, StoreError>;
+
+    /// Sets the domain's limits (all four at once; `None` is unlimited).
+    /// Limits below what the domain has already are kept: they refuse
+    /// further additions only.
+    async fn domain_set_limits(
+        &self,
+        domain: &Domain,
+        limits: &limits::DomainLimits,
+    ) -> Result<(), StoreError>;
+
+    /// [`Store::account_add`] within the domain's limits
+    /// ([`limits::check`]): the count and the insert are one transaction,
+    /// so concurrent additions cannot both take the last place. A refusal
+    /// is [`Conflict::Limit`].
+    async fn account_add_within_limits(&self, account: NewAccount)
+    -> Result<AccountId, StoreError>;
+
+    /// [`Store::alias_add`] within the domain's limits, in one
+    /// transaction like [`Store::account_add_within_limits`].
+    async fn alias_add_within_limits(
+        &self,
+        alias: &Address,
+        targets: &[Address],
+    ) -> Result<(), StoreError>;
+
+    /// [`Store::account_set_quota`] within the domain's limits (per
+    /// mailbox, total), in one transaction.
+    async fn account_set_quota_within_limits(
+        &self,
+        address: &Address,
+        quota_bytes: Option<u64>,
+        quota_messages: Option<u64>,
+    ) -> Result<(), StoreError>;
+
+    /// Up to `limit` accounts of `domain` whose local part comes after
+    /// `after`'s (all from the first with `None`), in local-part order
+    /// (by bytes): one index range read, however many accounts the domain
+    /// has, with the usage of each (no query per account).
+    async fn account_page(
+        &self,
+        domain: &Domain,
+        after: Option<&Address>,
+        limit: usize,
+    ) -> Result<Vec<Account>, StoreError>;
+
+    /// Up to `limit` aliases of `domain` whose local part comes after
+    /// `after`'s, in local-part order (by bytes), with their targets: one
+    /// query for the page, not one per alias.
+    async fn alias_page(
+        &self,
+        domain: &Domain,
+        after: Option<&Address>,
+        limit: usize,
+    ) -> Result<Vec<Alias>, StoreError>;
 }

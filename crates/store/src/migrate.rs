@@ -4,7 +4,7 @@
 //!
 //! Everything is copied table by table with its ids, so every reference
 //! (a message's body, a queued recipient's message) stays right: domains
-//! with their quotas and retention, accounts with all their secrets,
+//! with their quotas, retention and limits, accounts with all their secrets,
 //! quotas, language, retention and holds, aliases, bodies with their chunks and
 //! downgraded headers (RFC 6857), messages, and the outbound queue with
 //! each recipient's state (and its sending account), the sending counts
@@ -116,6 +116,10 @@ const TABLES: &[Table] = &[
             ("keep_max_age", Int),
             ("contact", Text),
             ("contact_lang", Text),
+            ("max_mailboxes", Int),
+            ("max_aliases", Int),
+            ("max_mailbox_quota", Int),
+            ("max_total_quota", Int),
         ],
         order: "id",
     },

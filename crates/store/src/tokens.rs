@@ -106,3 +106,71 @@ pub(crate) fn info(
         created,
     })
 }
+
+/// What removing a domain makes of a token's row.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AfterRemoval {
+    /// It does not speak for the domain.
+    Keep,
+    /// A domain administrator's token that keeps its other domains: the
+    /// new subjects column.
+    Rewrite(String),
+    /// It spoke for that domain only, or for a mailbox of it.
+    Delete,
+}
+
+/// What removing `domain` makes of the token whose columns these are:
+/// a domain administrator's token loses the domain (and with no domain
+/// left it goes), a user's token of a mailbox there goes.
+pub(crate) fn after_domain_removed(kind: &str, subjects: &str, domain: &Domain) -> AfterRemoval {
+    match TokenScope::from_columns(kind, subjects) {
+        Some(TokenScope::Domains(ds)) if ds.contains(domain) => {
+            let left: Vec<Domain> = ds.into_iter().filter(|d| d != domain).collect();
+            if left.is_empty() {
+                AfterRemoval::Delete
+            } else {
+                AfterRemoval::Rewrite(TokenScope::Domains(left).subjects())
+            }
+        }
+        Some(TokenScope::User(a)) if a.domain() == domain => AfterRemoval::Delete,
+        _ => AfterRemoval::Keep,
+    }
+}
+
+/// The subjects column of the user tokens of `address` (what removing
+/// the mailbox deletes).
+pub(crate) fn user_subjects(address: &Address) -> String {
+    TokenScope::User(address.clone()).subjects()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removing_a_domain_takes_it_out_of_every_token() {
+        let a = Domain::parse("a.test").unwrap();
+        let b = Domain::parse("b.test").unwrap();
+        let both = TokenScope::Domains(vec![a.clone(), b.clone()]);
+        assert_eq!(
+            after_domain_removed("domains", &both.subjects(), &a),
+            AfterRemoval::Rewrite(TokenScope::Domains(vec![b.clone()]).subjects())
+        );
+        let only = TokenScope::Domains(vec![a.clone()]).subjects();
+        assert_eq!(
+            after_domain_removed("domains", &only, &a),
+            AfterRemoval::Delete
+        );
+        assert_eq!(
+            after_domain_removed("domains", &only, &b),
+            AfterRemoval::Keep
+        );
+        let anna = user_subjects(&Address::parse("anna@a.test").unwrap());
+        assert_eq!(
+            after_domain_removed("user", &anna, &a),
+            AfterRemoval::Delete
+        );
+        assert_eq!(after_domain_removed("user", &anna, &b), AfterRemoval::Keep);
+        assert_eq!(after_domain_removed("admin", "", &a), AfterRemoval::Keep);
+    }
+}

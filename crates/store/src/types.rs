@@ -171,6 +171,31 @@ pub struct Alias {
     pub targets: Vec<Address>,
 }
 
+/// Adds one (alias, target) row of a page, in (local part, target order)
+/// order, to `out`: a new alias when its local part differs from the
+/// last one's. Both backends' `alias_page` read their rows through it.
+pub(crate) fn push_alias_row(
+    out: &mut Vec<Alias>,
+    domain: &Domain,
+    local: &str,
+    target: Option<&str>,
+) -> Result<(), crate::StoreError> {
+    let same = out.last().is_some_and(|a| a.address.local() == local);
+    if !same {
+        let address = Address::new(local, domain.clone())
+            .map_err(|_| crate::error::corrupt("alias address"))?;
+        out.push(Alias {
+            address,
+            targets: Vec::new(),
+        });
+    }
+    if let (Some(t), Some(last)) = (target, out.last_mut()) {
+        last.targets
+            .push(Address::parse(t).map_err(|_| crate::error::corrupt("alias target"))?);
+    }
+    Ok(())
+}
+
 /// What an address means to this server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {

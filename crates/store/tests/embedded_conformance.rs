@@ -89,6 +89,10 @@ async fn upgrade_keeps_the_uidls_clients_know() {
              DROP TABLE forward_targets; DROP TABLE forwards;
              ALTER TABLE messages DROP COLUMN prefix; ALTER TABLE queue DROP COLUMN prefix;
              ALTER TABLE queue DROP COLUMN forwarded;
+             ALTER TABLE domains DROP COLUMN max_mailboxes;
+             ALTER TABLE domains DROP COLUMN max_aliases;
+             ALTER TABLE domains DROP COLUMN max_mailbox_quota;
+             ALTER TABLE domains DROP COLUMN max_total_quota;
              PRAGMA user_version = 7;",
         )
         .expect("downgrade");
@@ -299,4 +303,28 @@ async fn api_tokens() {
 async fn domain_admins() {
     let (_d, s) = fresh();
     conformance::domain_admins(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_follow_removals() {
+    let (_d, s) = fresh();
+    conformance::tokens_follow_removals(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_limits() {
+    let (_d, s) = fresh();
+    conformance::domain_limits(std::sync::Arc::new(s)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_pages() {
+    let (_d, s) = fresh();
+    conformance::account_pages(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alias_pages() {
+    let (_d, s) = fresh();
+    conformance::alias_pages(&s).await;
 }

@@ -698,6 +698,16 @@ async fn snapshot<S: Store + ?Sized>(s: &S) -> String {
     out
 }
 
+/// The domain limits `populate` sets.
+fn migrated_limits() -> praisani_store::limits::DomainLimits {
+    praisani_store::limits::DomainLimits {
+        mailboxes: Some(10),
+        aliases: None,
+        mailbox_quota: Some(1 << 30),
+        total_quota: Some(5 << 30),
+    }
+}
+
 /// Fills a store with one of everything the migration must carry.
 async fn populate<S: Store + ?Sized>(s: &S) {
     use praisani_store::{HeaderDowngrade, Keep, Retention, Secrets};
@@ -765,6 +775,7 @@ async fn populate<S: Store + ?Sized>(s: &S) {
             .unwrap()
     );
     s.domain_set_quota(&dom, Some(50_000_000)).await.unwrap();
+    s.domain_set_limits(&dom, &migrated_limits()).await.unwrap();
     s.domain_set_retention(
         &dom,
         Retention {
@@ -863,6 +874,8 @@ async fn migrate_embedded_to_postgres_and_back() {
     let p = db.open().await;
     let after = snapshot(&p).await;
     assert_eq!(after, before);
+    let th_dom: praisani_mailaddr::Domain = "ตัวอย่าง.ไทย".parse().unwrap();
+    assert_eq!(p.domain_limits(&th_dom).await.unwrap(), migrated_limits());
     assert_eq!(rows("vacations"), 1);
     assert_eq!(rows("vacation_replies"), 1);
     assert_eq!(rows("domain_admins"), 1);
@@ -941,4 +954,16 @@ conformance_test!(api_tokens, |s: PostgresStore| async move {
 });
 conformance_test!(domain_admins, |s: PostgresStore| async move {
     conformance::domain_admins(&s).await
+});
+conformance_test!(tokens_follow_removals, |s: PostgresStore| async move {
+    conformance::tokens_follow_removals(&s).await
+});
+conformance_test!(domain_limits, |s: PostgresStore| async move {
+    conformance::domain_limits(Arc::new(s)).await
+});
+conformance_test!(account_pages, |s: PostgresStore| async move {
+    conformance::account_pages(&s).await
+});
+conformance_test!(alias_pages, |s: PostgresStore| async move {
+    conformance::alias_pages(&s).await
 });

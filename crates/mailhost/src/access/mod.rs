@@ -7,4 +7,4 @@ pub mod rules;
 pub mod tokens;
 
 pub use praisani_store::tokens::{TokenInfo, TokenScope};
-pub use rules::{Action, allows, visible_domains};
+pub use rules::{Action, allows, reaches, visible_domains};

@@ -89,6 +89,22 @@ pub fn allows(scope: &TokenScope, action: Action<'_>) -> bool {
     }
 }
 
+/// Whether the holder of a `holder` token may make, see and revoke a
+/// token of `target` scope: a server administrator any; a domain
+/// administrator one for some of its own domains or for a user of one of
+/// them (never a server administrator's, never one reaching a domain it
+/// does not hold); a user none (not even its own: it is made for them).
+pub fn reaches(holder: &TokenScope, target: &TokenScope) -> bool {
+    match (holder, target) {
+        (TokenScope::Admin, _) => true,
+        (TokenScope::Domains(mine), TokenScope::Domains(theirs)) => {
+            !theirs.is_empty() && theirs.iter().all(|d| mine.contains(d))
+        }
+        (TokenScope::Domains(mine), TokenScope::User(a)) => mine.contains(a.domain()),
+        (TokenScope::Domains(_), TokenScope::Admin) | (TokenScope::User(_), _) => false,
+    }
+}
+
 /// Of `all`, the domains `scope` may see (`None`: none at all, the scope
 /// has no business listing domains).
 pub fn visible_domains<T>(
@@ -164,6 +180,29 @@ mod tests {
                 false, false, false, false, false, false, false, false, false, // B
             ]
         );
+    }
+
+    #[test]
+    fn tokens_reach_within_their_holders_domains() {
+        let (da, db) = (d("a.test"), d("b.test"));
+        let admin = TokenScope::Admin;
+        let of_a = TokenScope::Domains(vec![da.clone()]);
+        let of_ab = TokenScope::Domains(vec![da.clone(), db.clone()]);
+        let anna = TokenScope::User(a("anna@a.test"));
+        let bob = TokenScope::User(a("bob@b.test"));
+        for t in [&admin, &of_a, &of_ab, &anna, &bob] {
+            assert!(reaches(&admin, t));
+            assert!(!reaches(&anna, t), "a user makes no tokens");
+        }
+        assert!(reaches(&of_ab, &of_a));
+        assert!(reaches(&of_ab, &of_ab));
+        assert!(reaches(&of_ab, &bob));
+        assert!(reaches(&of_a, &anna));
+        assert!(!reaches(&of_a, &of_ab), "not a domain it does not hold");
+        assert!(!reaches(&of_a, &bob));
+        assert!(!reaches(&of_a, &admin));
+        assert!(!reaches(&of_ab, &admin));
+        assert!(!reaches(&of_a, &TokenScope::Domains(Vec::new())));
     }
 
     #[test]

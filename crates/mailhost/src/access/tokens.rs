@@ -63,6 +63,71 @@ pub async fn issue(
     Ok(Issued { id, secret })
 }
 
+/// Makes a token of `scope` for the holder of a `creator` token (the
+/// admin API): only within the creator's reach ([`super::rules::reaches`]),
+/// else [`AdminError::TokenOutOfReach`]. Its domains must be hosted and
+/// its user's mailbox must exist, so a token cannot wait for a domain or
+/// a mailbox someone makes later.
+pub async fn issue_by(
+    store: &dyn Store,
+    creator: &TokenScope,
+    scope: TokenScope,
+    name: &str,
+    now: i64,
+) -> Result<Issued, AdminError> {
+    if !super::rules::reaches(creator, &scope) {
+        return Err(AdminError::TokenOutOfReach);
+    }
+    subjects_exist(store, &scope).await?;
+    issue(store, scope, name, now).await
+}
+
+/// Refuses a scope whose domains are not hosted or whose user has no
+/// mailbox.
+pub async fn subjects_exist(store: &dyn Store, scope: &TokenScope) -> Result<(), AdminError> {
+    match scope {
+        TokenScope::Admin => Ok(()),
+        TokenScope::Domains(ds) => {
+            for d in ds {
+                crate::admin::domains::ensure_hosted(store, d).await?;
+            }
+            Ok(())
+        }
+        TokenScope::User(a) => crate::admin::accounts::get(store, a).await.map(|_| ()),
+    }
+}
+
+/// The tokens the holder of `holder` may see: every one for a server
+/// administrator, those within a domain administrator's reach; a user has
+/// no business with tokens ([`AdminError::TokenOutOfReach`]).
+pub async fn list_for(
+    store: &dyn Store,
+    holder: &TokenScope,
+) -> Result<Vec<TokenInfo>, AdminError> {
+    if matches!(holder, TokenScope::User(_)) {
+        return Err(AdminError::TokenOutOfReach);
+    }
+    Ok(store
+        .token_list()
+        .await?
+        .into_iter()
+        .filter(|t| super::rules::reaches(holder, &t.scope))
+        .collect())
+}
+
+/// Revokes token `id` for the holder of `holder`: one out of its reach is
+/// refused with [`AdminError::TokenOutOfReach`] whether or not it exists,
+/// so ids tell a domain administrator nothing about other tokens.
+pub async fn revoke_for(store: &dyn Store, holder: &TokenScope, id: i64) -> Result<(), AdminError> {
+    if !matches!(holder, TokenScope::Admin) {
+        let mine = list_for(store, holder).await?;
+        if !mine.iter().any(|t| t.id == id) {
+            return Err(AdminError::TokenOutOfReach);
+        }
+    }
+    revoke(store, id).await
+}
+
 /// The token whose secret `presented` is, if it exists now. Asked of the
 /// store every time (no cache), so a revoked token is refused at once.
 pub async fn authenticate(

@@ -1,6 +1,7 @@
 //! Mailboxes: creating and removing them, their passwords, quotas,
 //! notices and retention, and what an account's usage amounts to.
 
+use super::limits::Authority;
 use super::{AdminError, RetentionChange};
 use crate::passwords;
 use crate::passwords::imported::ImportedHash;
@@ -86,8 +87,20 @@ fn check_message_limit(messages: Option<u64>) -> Result<(), AdminError> {
 }
 
 /// Creates a mailbox with the secrets derived from its password and its
-/// limits and notice language.
+/// limits and notice language, on the server's authority (the domain's
+/// limits do not apply).
 pub async fn add(store: &dyn Store, new: NewMailbox<'_>) -> Result<(), AdminError> {
+    add_as(store, new, Authority::Server).await
+}
+
+/// [`add`] on `authority`: for a domain administrator within the domain's
+/// limits (most mailboxes, quota per mailbox and in total), checked in
+/// the store's transaction.
+pub async fn add_as(
+    store: &dyn Store,
+    new: NewMailbox<'_>,
+    authority: Authority,
+) -> Result<(), AdminError> {
     check_password(new.password)?;
     let secrets = passwords::secrets(new.password, new.apop)?;
     insert(
@@ -97,6 +110,7 @@ pub async fn add(store: &dyn Store, new: NewMailbox<'_>) -> Result<(), AdminErro
         new.quota_bytes,
         new.quota_messages,
         new.lang,
+        authority,
     )
     .await
 }
@@ -137,6 +151,7 @@ pub async fn add_imported(store: &dyn Store, new: &ImportedMailbox) -> Result<()
         new.quota_bytes,
         new.quota_messages,
         new.lang,
+        Authority::Server,
     )
     .await
 }
@@ -148,20 +163,24 @@ async fn insert(
     quota_bytes: Option<u64>,
     quota_messages: Option<u64>,
     lang: Language,
+    authority: Authority,
 ) -> Result<(), AdminError> {
     if address.local() == crate::addressing::CATCH_ALL_LOCAL {
         return Err(AdminError::ReservedAddress(address.clone()));
     }
     check_message_limit(quota_messages)?;
-    store
-        .account_add(NewAccount {
-            address: address.clone(),
-            password_hash: secrets.password_hash,
-            apop_secret: secrets.apop_secret,
-            scram: secrets.scram,
-            quota_bytes,
-        })
-        .await?;
+    let new = NewAccount {
+        address: address.clone(),
+        password_hash: secrets.password_hash,
+        apop_secret: secrets.apop_secret,
+        scram: secrets.scram,
+        quota_bytes,
+    };
+    if authority.is_bound() {
+        store.account_add_within_limits(new).await?;
+    } else {
+        store.account_add(new).await?;
+    }
     if quota_messages.is_some() {
         store
             .account_set_quota(address, quota_bytes, quota_messages)
@@ -221,11 +240,48 @@ pub async fn set_quota(
     bytes: Option<u64>,
     messages: Option<u64>,
 ) -> Result<Quota, AdminError> {
+    set_quota_as(store, address, bytes, messages, Authority::Server).await
+}
+
+/// [`set_quota`] on `authority`: for a domain administrator within the
+/// domain's quota limits (per mailbox, in total; no unlimited quota where
+/// either is set), checked in the store's transaction.
+pub async fn set_quota_as(
+    store: &dyn Store,
+    address: &Address,
+    bytes: Option<u64>,
+    messages: Option<u64>,
+    authority: Authority,
+) -> Result<Quota, AdminError> {
     let current = get(store, address).await?;
     let messages = messages.or(current.quota_messages);
     check_message_limit(messages)?;
-    store.account_set_quota(address, bytes, messages).await?;
+    if authority.is_bound() {
+        store
+            .account_set_quota_within_limits(address, bytes, messages)
+            .await?;
+    } else {
+        store.account_set_quota(address, bytes, messages).await?;
+    }
     Ok(Quota { bytes, messages })
+}
+
+/// A page of the domain's mailboxes after `after` (its cursor), in
+/// address order, at most `limit` long (clamped to
+/// 1..=[`super::pages::MAX_LIMIT`], [`super::pages::DEFAULT_LIMIT`] when
+/// not asked): read from the store a page at a time.
+pub async fn page(
+    store: &dyn Store,
+    domain: &Domain,
+    limit: Option<usize>,
+    after: Option<&Address>,
+) -> Result<super::pages::Page<Account>, AdminError> {
+    let limit = super::pages::clamp(limit);
+    // One more than asked tells whether a next page exists.
+    let mut items = store.account_page(domain, after, limit + 1).await?;
+    let next = (items.len() > limit).then(|| items[limit - 1].address.canonical());
+    items.truncate(limit);
+    Ok(super::pages::Page { items, next })
 }
 
 /// Sets the language of a mailbox's notices and where its quota warnings

@@ -1,6 +1,7 @@
 //! Aliases: addresses whose mail goes to one or more other addresses.
 
 use super::AdminError;
+use super::limits::Authority;
 use crate::addressing::CATCH_ALL_LOCAL;
 use praisani_mailaddr::{Address, Domain};
 use praisani_store::{Alias, Store, StoreError};
@@ -12,10 +13,25 @@ pub async fn add(
     alias: &Address,
     targets: &[Address],
 ) -> Result<(), AdminError> {
+    add_as(store, alias, targets, Authority::Server).await
+}
+
+/// [`add`] on `authority`: for a domain administrator within the domain's
+/// alias limit, checked in the store's transaction.
+pub async fn add_as(
+    store: &dyn Store,
+    alias: &Address,
+    targets: &[Address],
+    authority: Authority,
+) -> Result<(), AdminError> {
     if targets.contains(alias) {
         return Err(AdminError::AliasToItself(alias.clone()));
     }
-    Ok(store.alias_add(alias, targets).await?)
+    if authority.is_bound() {
+        Ok(store.alias_add_within_limits(alias, targets).await?)
+    } else {
+        Ok(store.alias_add(alias, targets).await?)
+    }
 }
 
 /// Removes an alias.
@@ -26,6 +42,22 @@ pub async fn remove(store: &dyn Store, alias: &Address) -> Result<(), AdminError
 /// The aliases, of one domain or of all.
 pub async fn list(store: &dyn Store, domain: Option<&Domain>) -> Result<Vec<Alias>, AdminError> {
     Ok(store.alias_list(domain).await?)
+}
+
+/// A page of the domain's aliases after `after` (its cursor), in address
+/// order, with their targets, at most `limit` long (as
+/// [`super::accounts::page`]): read from the store a page at a time.
+pub async fn page(
+    store: &dyn Store,
+    domain: &Domain,
+    limit: Option<usize>,
+    after: Option<&Address>,
+) -> Result<super::pages::Page<Alias>, AdminError> {
+    let limit = super::pages::clamp(limit);
+    let mut items = store.alias_page(domain, after, limit + 1).await?;
+    let next = (items.len() > limit).then(|| items[limit - 1].address.canonical());
+    items.truncate(limit);
+    Ok(super::pages::Page { items, next })
 }
 
 /// The catch-all alias of `domain` (`*@domain`).

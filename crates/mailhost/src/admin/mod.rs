@@ -14,6 +14,7 @@ pub mod domain_admins;
 pub mod domains;
 pub mod forwarding;
 pub mod holds;
+pub mod limits;
 pub mod pages;
 pub mod retention;
 pub mod sizes;
@@ -79,6 +80,10 @@ pub enum AdminError {
         holds::MAX_REASON
     )]
     BadHoldReason,
+    /// A token the caller may not make, see or revoke (outside its
+    /// domains, a server administrator's, or any for a user).
+    #[error("this token may not make, see or revoke that token")]
+    TokenOutOfReach,
     /// A token name with control characters.
     #[error("the token name contains control characters")]
     TokenNameControlCharacters,

@@ -1,7 +1,10 @@
 //! Lists a page at a time: a page holds up to `limit` items after the
 //! cursor, and the cursor of the next page is the key of its last item, so
 //! adding or removing items between requests neither repeats nor skips
-//! the others.
+//! the others. Mailboxes and aliases are paged by the store itself
+//! ([`super::accounts::page`], [`super::aliases::page`] over
+//! `Store::account_page`, `alias_page`: an index range); [`page`] pages a
+//! list already in memory.
 
 /// Most items a page may hold, whatever is asked.
 pub const MAX_LIMIT: usize = 1000;
@@ -17,6 +20,12 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+/// `limit` as a page size: [`DEFAULT_LIMIT`] when not asked, else within
+/// 1..=[`MAX_LIMIT`].
+pub fn clamp(limit: Option<usize>) -> usize {
+    limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+}
+
 /// The page of `items` after `cursor` (keys compared as text, which is the
 /// order the page is in), at most `limit` long (clamped to 1..=MAX_LIMIT).
 pub fn page<T>(
@@ -25,7 +34,7 @@ pub fn page<T>(
     limit: Option<usize>,
     cursor: Option<&str>,
 ) -> Page<T> {
-    let limit = limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let limit = clamp(limit);
     items.sort_by_key(|t| key(t));
     let mut rest: Vec<T> = match cursor {
         Some(c) => items.into_iter().filter(|t| key(t).as_str() > c).collect(),

@@ -5,6 +5,7 @@ use super::print;
 use super::show::{retention_json, retention_text, size_text};
 use crate::cli::{DomainCmd, RoleChange};
 use anyhow::Result;
+use praisani_mailhost::admin::limits::{self, LimitsChange};
 use praisani_mailhost::admin::{
     aliases, domain_admins, domains, parse_address, parse_domain, parse_quota,
 };
@@ -38,6 +39,68 @@ pub async fn domain_cmd(store: &dyn Store, cmd: DomainCmd, json: bool) -> Result
                 json,
                 json!({"domain": d.unicode(), "quota_bytes": q}),
                 || format!("quota of {d}: {}", size_text(q)),
+            );
+        }
+        DomainCmd::Limits {
+            domain: d,
+            mailboxes,
+            aliases,
+            mailbox_quota,
+            total_quota,
+            clear,
+        } => {
+            let d = parse_domain(&d)?;
+            let count = |v: &Option<String>, what: &str| -> Result<Option<Option<u64>>> {
+                match v.as_deref() {
+                    None => Ok(None),
+                    Some(s) if s.eq_ignore_ascii_case("unlimited") => Ok(Some(None)),
+                    Some(s) => s.parse::<u64>().map(|n| Some(Some(n))).map_err(|_| {
+                        anyhow::anyhow!("--{what} takes a number or \"unlimited\", not {s:?}")
+                    }),
+                }
+            };
+            let size = |v: &Option<String>| -> Result<Option<Option<u64>>> {
+                Ok(v.as_deref().map(parse_quota).transpose()?)
+            };
+            let change = if clear {
+                LimitsChange {
+                    mailboxes: Some(None),
+                    aliases: Some(None),
+                    mailbox_quota: Some(None),
+                    total_quota: Some(None),
+                }
+            } else {
+                LimitsChange {
+                    mailboxes: count(&mailboxes, "mailboxes")?,
+                    aliases: count(&aliases, "aliases")?,
+                    mailbox_quota: size(&mailbox_quota)?,
+                    total_quota: size(&total_quota)?,
+                }
+            };
+            let l = if change.is_empty() {
+                limits::get(store, &d).await?
+            } else {
+                limits::change(store, &d, change).await?
+            };
+            let n = |v: Option<u64>| v.map_or_else(|| "unlimited".to_string(), |v| v.to_string());
+            print(
+                json,
+                json!({
+                    "domain": d.unicode(),
+                    "mailboxes": l.mailboxes,
+                    "aliases": l.aliases,
+                    "mailbox_quota_bytes": l.mailbox_quota,
+                    "total_quota_bytes": l.total_quota,
+                }),
+                || {
+                    format!(
+                        "limits of {d}: mailboxes {}, aliases {}, quota per mailbox {}, total quota {}",
+                        n(l.mailboxes),
+                        n(l.aliases),
+                        size_text(l.mailbox_quota),
+                        size_text(l.total_quota)
+                    )
+                },
             );
         }
         DomainCmd::Retention { domain: d, keep } => {

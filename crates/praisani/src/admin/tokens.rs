@@ -29,6 +29,7 @@ pub async fn token_cmd(store: &dyn Store, cmd: TokenCmd, json: bool) -> Result<(
                         .collect::<Result<_, _>>()?,
                 )
             };
+            tokens::subjects_exist(store, &scope).await?;
             let issued = tokens::issue(store, scope.clone(), &name, super::unix_now()).await?;
             print(
                 json,

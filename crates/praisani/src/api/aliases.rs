@@ -1,27 +1,33 @@
 //! `/api/v1/domains/{domain}/aliases` and `/api/v1/aliases/{address}`.
 
-use super::extract::{Caller, JsonBody, PathParam};
+use super::extract::{Caller, JsonBody, PathParam, QueryParams};
+use super::mailboxes::PageQuery;
 use super::problem::Problem;
 use super::{Api, require};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use praisani_mailhost::access::Action;
+use praisani_mailhost::admin::limits::Authority;
 use praisani_mailhost::admin::{aliases, domains, parse_address, parse_domain};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// `GET /api/v1/domains/{domain}/aliases`.
+/// `GET /api/v1/domains/{domain}/aliases?limit=&cursor=`: a page of the
+/// domain's aliases with their targets, in address order, read from the
+/// store a page at a time; `next_cursor` asks for the next.
 pub(crate) async fn list(
     Caller(t): Caller,
     State(api): State<Api>,
     PathParam(d): PathParam<String>,
+    QueryParams(q): QueryParams<PageQuery>,
 ) -> Result<Json<Value>, Problem> {
     let d = parse_domain(&d)?;
     require(&t, Action::ReadDomain(&d))?;
     domains::ensure_hosted(api.store(), &d).await?;
-    let all = aliases::list(api.store(), Some(&d)).await?;
-    let items: Vec<Value> = all
+    let p = aliases::page(api.store(), &d, q.limit, q.after()?.as_ref()).await?;
+    let items: Vec<Value> = p
+        .items
         .iter()
         .map(|a| {
             json!({
@@ -30,7 +36,7 @@ pub(crate) async fn list(
             })
         })
         .collect();
-    Ok(Json(json!({"items": items})))
+    Ok(Json(json!({"items": items, "next_cursor": p.next})))
 }
 
 /// The body of `POST /api/v1/domains/{domain}/aliases`.
@@ -42,7 +48,8 @@ pub(crate) struct NewAlias {
 }
 
 /// `POST /api/v1/domains/{domain}/aliases`: an alias of the domain (its
-/// targets may be anywhere).
+/// targets may be anywhere; a domain administrator within the domain's
+/// alias limit).
 pub(crate) async fn add(
     Caller(t): Caller,
     State(api): State<Api>,
@@ -63,7 +70,7 @@ pub(crate) async fn add(
         .iter()
         .map(|t| parse_address(t))
         .collect::<Result<Vec<_>, _>>()?;
-    aliases::add(api.store(), &alias, &targets).await?;
+    aliases::add_as(api.store(), &alias, &targets, Authority::of(&t.scope)).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({

@@ -86,6 +86,8 @@ pub(crate) async fn show(
         .map(|r| json!({"name": r.name, "type": r.rtype(), "value": r.data.value()}))
         .collect();
     out["dns_warnings"] = dns.warnings.iter().map(|w| w.to_string()).collect();
+    let limits = praisani_mailhost::admin::limits::get(api.store(), &d).await?;
+    out["limits"] = super::limits::limits_json(&d, &limits);
     Ok(Json(out))
 }
 

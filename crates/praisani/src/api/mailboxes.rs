@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use praisani_mailhost::access::Action;
 use praisani_mailhost::admin::accounts::{self, ApopChange, NewMailbox};
-use praisani_mailhost::admin::pages::page;
+use praisani_mailhost::admin::limits::Authority;
 use praisani_mailhost::admin::{domains, parse_address, parse_domain, parse_quota};
 use praisani_message::Language;
 use serde::Deserialize;
@@ -19,12 +19,25 @@ use serde_json::{Value, json};
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageQuery {
-    limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     cursor: Option<String>,
 }
 
+impl PageQuery {
+    /// The cursor as the address it is (the last one of the page before).
+    pub(crate) fn after(&self) -> Result<Option<praisani_mailaddr::Address>, Problem> {
+        match &self.cursor {
+            Some(c) => parse_address(c)
+                .map(Some)
+                .map_err(|_| Problem::bad_request(format!("{c:?} is not a cursor of this list"))),
+            None => Ok(None),
+        }
+    }
+}
+
 /// `GET /api/v1/domains/{domain}/mailboxes?limit=&cursor=`: a page of the
-/// domain's mailboxes, in address order; `next_cursor` asks for the next.
+/// domain's mailboxes, in address order, read from the store a page at a
+/// time (with each one's usage); `next_cursor` asks for the next.
 pub(crate) async fn list(
     Caller(t): Caller,
     State(api): State<Api>,
@@ -34,13 +47,7 @@ pub(crate) async fn list(
     let d = parse_domain(&d)?;
     require(&t, Action::ReadDomain(&d))?;
     domains::ensure_hosted(api.store(), &d).await?;
-    let all = accounts::list(api.store(), Some(&d)).await?;
-    let p = page(
-        all,
-        |a| a.address.canonical().to_string(),
-        q.limit,
-        q.cursor.as_deref(),
-    );
+    let p = accounts::page(api.store(), &d, q.limit, q.after()?.as_ref()).await?;
     Ok(Json(json!({
         "items": p.items.iter().map(account_json).collect::<Vec<_>>(),
         "next_cursor": p.next,
@@ -63,7 +70,7 @@ pub(crate) struct NewMailboxBody {
 }
 
 /// `POST /api/v1/domains/{domain}/mailboxes`: creates a mailbox of the
-/// domain.
+/// domain (a domain administrator within the domain's limits).
 pub(crate) async fn add(
     Caller(t): Caller,
     State(api): State<Api>,
@@ -88,7 +95,7 @@ pub(crate) async fn add(
             .ok_or_else(|| Problem::bad_request(format!("unknown language {l:?} (en, th, zh)")))?,
         None => Language::En,
     };
-    accounts::add(
+    accounts::add_as(
         api.store(),
         NewMailbox {
             address: address.clone(),
@@ -98,6 +105,7 @@ pub(crate) async fn add(
             quota_messages: b.messages,
             lang,
         },
+        Authority::of(&t.scope),
     )
     .await?;
     let a = accounts::get(api.store(), &address).await?;
@@ -157,7 +165,8 @@ pub(crate) struct QuotaBody {
     messages: Option<u64>,
 }
 
-/// `PUT /api/v1/mailboxes/{address}/quota`.
+/// `PUT /api/v1/mailboxes/{address}/quota` (a domain administrator within
+/// the domain's quota limits).
 pub(crate) async fn set_quota(
     Caller(t): Caller,
     State(api): State<Api>,
@@ -167,7 +176,8 @@ pub(crate) async fn set_quota(
     let a = parse_address(&a)?;
     require(&t, Action::SetQuota(&a))?;
     let bytes = parse_quota(&b.quota)?;
-    let q = accounts::set_quota(api.store(), &a, bytes, b.messages).await?;
+    let q =
+        accounts::set_quota_as(api.store(), &a, bytes, b.messages, Authority::of(&t.scope)).await?;
     Ok(Json(json!({
         "address": a.to_string(),
         "quota_bytes": q.bytes,

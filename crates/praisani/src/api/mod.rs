@@ -12,6 +12,7 @@ mod aliases;
 mod domain_settings;
 mod domains;
 mod extract;
+mod limits;
 mod mailboxes;
 mod metrics;
 mod problem;
@@ -215,6 +216,8 @@ pub(crate) const ROUTES: &[Route] = &[
     route!("POST", "/api/v1/tokens", tokens::create),
     route!("DELETE", "/api/v1/tokens/{id}", tokens::revoke),
     route!("GET", "/metrics", metrics::scrape),
+    route!("GET", "/api/v1/domains/{domain}/limits", limits::show),
+    route!("PUT", "/api/v1/domains/{domain}/limits", limits::set),
 ];
 
 fn method_filter(m: &str) -> MethodFilter {

@@ -4,7 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use praisani_mailhost::admin::AdminError;
-use praisani_store::StoreError;
+use praisani_store::{Conflict, StoreError};
 use serde_json::json;
 
 /// A refused or failed request.
@@ -73,6 +73,8 @@ impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Problem {
         let status = match &e {
             StoreError::NotFound(_) => StatusCode::NOT_FOUND,
+            // A domain limit: the change is not the caller's to make.
+            StoreError::Conflict(Conflict::Limit(_)) => StatusCode::FORBIDDEN,
             StoreError::Duplicate(_) | StoreError::Conflict(_) => StatusCode::CONFLICT,
             StoreError::Unavailable(_) => {
                 tracing::error!("admin API: {e}");
@@ -94,6 +96,7 @@ impl From<AdminError> for Problem {
             }
             AdminError::UnknownDomain(_) | AdminError::NotHosted(_) => StatusCode::NOT_FOUND,
             AdminError::Hashing(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AdminError::TokenOutOfReach => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         };
         Problem::new(status, e.to_string())

@@ -1,13 +1,16 @@
-//! `/api/v1/tokens…`: tokens made and revoked by server administrators.
+//! `/api/v1/tokens…`: tokens made, listed and revoked by administrators:
+//! a server administrator any; a domain administrator those for some of
+//! its domains or for their users (`praisani_mailhost::access::reaches`);
+//! a user none.
 
+use super::Api;
 use super::extract::{Caller, JsonBody, PathParam};
 use super::problem::Problem;
-use super::{Api, require};
 use crate::admin::scope_json;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use praisani_mailhost::access::{Action, TokenScope, tokens};
+use praisani_mailhost::access::{TokenScope, tokens};
 use praisani_mailhost::admin::{parse_address, parse_domain};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -25,13 +28,13 @@ pub(crate) struct NewToken {
     name: String,
 }
 
-/// `POST /api/v1/tokens`: the secret is in this answer only.
+/// `POST /api/v1/tokens`: the secret is in this answer only; 403 for a
+/// scope out of the caller's reach.
 pub(crate) async fn create(
     Caller(t): Caller,
     State(api): State<Api>,
     JsonBody(b): JsonBody<NewToken>,
 ) -> Result<(StatusCode, Json<Value>), Problem> {
-    require(&t, Action::Server)?;
     let scope = match (b.admin, b.domains, b.user) {
         (true, None, None) => TokenScope::Admin,
         (false, Some(ds), None) => TokenScope::Domains(
@@ -46,7 +49,8 @@ pub(crate) async fn create(
             ));
         }
     };
-    let issued = tokens::issue(api.store(), scope.clone(), &b.name, super::now()).await?;
+    let issued =
+        tokens::issue_by(api.store(), &t.scope, scope.clone(), &b.name, super::now()).await?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -55,13 +59,12 @@ pub(crate) async fn create(
     ))
 }
 
-/// `GET /api/v1/tokens`: no secrets.
+/// `GET /api/v1/tokens`: the tokens the caller reaches, no secrets.
 pub(crate) async fn list(
     Caller(t): Caller,
     State(api): State<Api>,
 ) -> Result<Json<Value>, Problem> {
-    require(&t, Action::Server)?;
-    let all = tokens::list(api.store()).await?;
+    let all = tokens::list_for(api.store(), &t.scope).await?;
     let items: Vec<Value> = all
         .iter()
         .map(|t| json!({"id": t.id, "name": t.name, "scope": scope_json(&t.scope), "created": t.created}))
@@ -69,13 +72,13 @@ pub(crate) async fn list(
     Ok(Json(json!({"items": items})))
 }
 
-/// `DELETE /api/v1/tokens/{id}`: refused from now on.
+/// `DELETE /api/v1/tokens/{id}`: refused from now on; 403 for a token out
+/// of the caller's reach, whether or not it exists.
 pub(crate) async fn revoke(
     Caller(t): Caller,
     State(api): State<Api>,
     PathParam(id): PathParam<i64>,
 ) -> Result<Json<Value>, Problem> {
-    require(&t, Action::Server)?;
-    tokens::revoke(api.store(), id).await?;
+    tokens::revoke_for(api.store(), &t.scope, id).await?;
     Ok(Json(json!({"revoked": id})))
 }

@@ -723,6 +723,92 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn domain_limits(
+        &self,
+        domain: &Domain,
+    ) -> Result<crate::limits::DomainLimits, StoreError> {
+        let d = domain.clone();
+        self.inner
+            .readers
+            .run(move |c| ops::domain_limits(c, &d))
+            .await
+    }
+
+    async fn domain_set_limits(
+        &self,
+        domain: &Domain,
+        limits: &crate::limits::DomainLimits,
+    ) -> Result<(), StoreError> {
+        let (d, l) = (domain.clone(), *limits);
+        self.inner
+            .writer
+            .run(move |c| ops::domain_set_limits(c, &d, &l))
+            .await
+    }
+
+    async fn account_add_within_limits(
+        &self,
+        account: NewAccount,
+    ) -> Result<AccountId, StoreError> {
+        self.inner
+            .writer
+            .run(move |c| ops::account_add_within_limits(c, &account))
+            .await
+    }
+
+    async fn alias_add_within_limits(
+        &self,
+        alias: &Address,
+        targets: &[Address],
+    ) -> Result<(), StoreError> {
+        let (a, t) = (alias.clone(), targets.to_vec());
+        self.inner
+            .writer
+            .run(move |c| ops::alias_add_within_limits(c, &a, &t))
+            .await
+    }
+
+    async fn account_set_quota_within_limits(
+        &self,
+        address: &Address,
+        quota_bytes: Option<u64>,
+        quota_messages: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let a = address.clone();
+        self.inner
+            .writer
+            .run(move |c| ops::account_set_quota_within_limits(c, &a, quota_bytes, quota_messages))
+            .await
+    }
+
+    async fn alias_page(
+        &self,
+        domain: &Domain,
+        after: Option<&Address>,
+        limit: usize,
+    ) -> Result<Vec<Alias>, StoreError> {
+        let d = domain.clone();
+        let after = after.map(|a| a.local().to_string());
+        self.inner
+            .readers
+            .run(move |c| ops::alias_page(c, &d, after.as_deref(), limit))
+            .await
+    }
+
+    async fn account_page(
+        &self,
+        domain: &Domain,
+        after: Option<&Address>,
+        limit: usize,
+    ) -> Result<Vec<Account>, StoreError> {
+        let d = domain.clone();
+        let after = after.map(|a| a.local().to_string());
+        self.inner
+            .readers
+            .run(move |c| ops::account_page(c, &d, after.as_deref(), limit))
+            .await
+    }
+
     async fn list_messages(&self, account: AccountId) -> Result<Vec<MessageMeta>, StoreError> {
         let prefix = self.inner.uid_prefix.clone();
         self.inner

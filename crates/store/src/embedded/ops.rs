@@ -7,6 +7,7 @@ use crate::body::{ChunkCursor, NextChunk, with_prefix};
 use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
+use crate::limits::{Allotted, DomainLimits, LimitedChange};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
 use crate::sending::{self, SendCharge, SendLimits, SendOutcome, Tally, Ticket};
 use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
@@ -86,6 +87,34 @@ pub(super) fn domain_remove(c: &Connection, d: &Domain, force: bool) -> Result<(
     }
     c.execute("DELETE FROM aliases WHERE domain_id = ?1", [id])?;
     c.execute("DELETE FROM domains WHERE id = ?1", [id])?;
+    tokens_lose_domain(c, d)
+}
+
+/// Takes `d` out of every token that speaks for it, in the removal's
+/// transaction (see [`crate::tokens::after_domain_removed`]).
+fn tokens_lose_domain(c: &Connection, d: &Domain) -> Result<(), StoreError> {
+    use crate::tokens::{AfterRemoval, after_domain_removed};
+    let rows: Vec<(i64, String, String)> = {
+        let mut st = c.prepare_cached(
+            "SELECT id, kind, subjects FROM api_tokens WHERE kind IN ('domains', 'user')",
+        )?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    for (id, kind, subjects) in rows {
+        match after_domain_removed(&kind, &subjects, d) {
+            AfterRemoval::Keep => {}
+            AfterRemoval::Rewrite(s) => {
+                c.execute(
+                    "UPDATE api_tokens SET subjects = ?1 WHERE id = ?2",
+                    params![s, id],
+                )?;
+            }
+            AfterRemoval::Delete => {
+                c.execute("DELETE FROM api_tokens WHERE id = ?1", [id])?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -181,7 +210,12 @@ fn remove_account_by_id(c: &Connection, id: AccountId) -> Result<(), StoreError>
 
 pub(super) fn account_remove(c: &Connection, a: &Address) -> Result<(), StoreError> {
     let id = account_id(c, a)?.ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?;
-    remove_account_by_id(c, id)
+    remove_account_by_id(c, id)?;
+    c.execute(
+        "DELETE FROM api_tokens WHERE kind = 'user' AND subjects = ?1",
+        [crate::tokens::user_subjects(a)],
+    )?;
+    Ok(())
 }
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.local, d.name, a.password_hash, a.apop_secret,
@@ -190,10 +224,22 @@ const ACCOUNT_COLUMNS: &str = "a.id, a.local, d.name, a.password_hash, a.apop_se
      d.keep_after_retrieval, d.keep_max_age, a.held";
 
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Account, ())> {
+    account_row_in(r, None)
+}
+
+/// An account row; with `known`, the domain every row is of (a page of
+/// one domain), not parsed again for each row.
+fn account_row_in(
+    r: &rusqlite::Row<'_>,
+    known: Option<&Domain>,
+) -> rusqlite::Result<(Account, ())> {
     let local: String = r.get(1)?;
     let domain: String = r.get(2)?;
-    let address = Domain::parse(&domain)
-        .ok()
+    let parsed = match known {
+        Some(d) => Some(d.clone()),
+        None => Domain::parse(&domain).ok(),
+    };
+    let address = parsed
         .and_then(|d| Address::new(&local, d).ok())
         .ok_or_else(|| rusqlite::Error::InvalidColumnName(format!("{local}@{domain}")))?;
     Ok((
@@ -1896,6 +1942,186 @@ pub(super) fn admin_domains(c: &Connection, a: &Address) -> Result<Vec<Domain>, 
     let mut out = Vec::new();
     for name in rows {
         out.push(Domain::parse(&name?).map_err(|_| corrupt("domain name"))?);
+    }
+    Ok(out)
+}
+
+fn limit_to_db(v: Option<u64>) -> Option<i64> {
+    v.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn limit_from_db(v: Option<i64>) -> Option<u64> {
+    v.map(|v| v.max(0) as u64)
+}
+
+/// A domain's limits (see [`crate::Store::domain_limits`]).
+pub(super) fn domain_limits(c: &Connection, d: &Domain) -> Result<DomainLimits, StoreError> {
+    c.query_row(
+        "SELECT max_mailboxes, max_aliases, max_mailbox_quota, max_total_quota
+         FROM domains WHERE name = ?1",
+        [d.ascii()],
+        |r| {
+            Ok(DomainLimits {
+                mailboxes: limit_from_db(r.get(0)?),
+                aliases: limit_from_db(r.get(1)?),
+                mailbox_quota: limit_from_db(r.get(2)?),
+                total_quota: limit_from_db(r.get(3)?),
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(Subject::Domain(d.clone())))
+}
+
+/// Sets a domain's limits (see [`crate::Store::domain_set_limits`]).
+pub(super) fn domain_set_limits(
+    c: &Connection,
+    d: &Domain,
+    l: &DomainLimits,
+) -> Result<(), StoreError> {
+    let n = c.execute(
+        "UPDATE domains SET max_mailboxes = ?1, max_aliases = ?2, max_mailbox_quota = ?3,
+                max_total_quota = ?4 WHERE name = ?5",
+        params![
+            limit_to_db(l.mailboxes),
+            limit_to_db(l.aliases),
+            limit_to_db(l.mailbox_quota),
+            limit_to_db(l.total_quota),
+            d.ascii()
+        ],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(Subject::Domain(d.clone())));
+    }
+    Ok(())
+}
+
+/// Checks `change` against `d`'s limits with what it has now. On the
+/// writer thread, inside the transaction that then makes the change: no
+/// other write runs in between.
+fn check_limits(c: &Connection, d: &Domain, change: LimitedChange) -> Result<(), StoreError> {
+    let limits = domain_limits(c, d)?;
+    if limits.is_unlimited() {
+        return Ok(());
+    }
+    let allotted = c.query_row(
+        "SELECT (SELECT count(*) FROM accounts a WHERE a.domain_id = d.id),
+                (SELECT count(*) FROM aliases s WHERE s.domain_id = d.id),
+                (SELECT coalesce(sum(a.quota_bytes), 0) FROM accounts a WHERE a.domain_id = d.id)
+         FROM domains d WHERE d.name = ?1",
+        [d.ascii()],
+        |r| {
+            Ok(Allotted {
+                mailboxes: r.get::<_, i64>(0)?.max(0) as u64,
+                aliases: r.get::<_, i64>(1)?.max(0) as u64,
+                quota: r.get::<_, i64>(2)?.max(0) as u64,
+            })
+        },
+    )?;
+    Ok(crate::limits::check(d, &limits, &allotted, change)?)
+}
+
+/// [`account_add`] within the domain's limits.
+pub(super) fn account_add_within_limits(
+    c: &Connection,
+    n: &NewAccount,
+) -> Result<AccountId, StoreError> {
+    check_limits(
+        c,
+        n.address.domain(),
+        LimitedChange::Mailbox {
+            quota: n.quota_bytes,
+        },
+    )?;
+    account_add(c, n)
+}
+
+/// [`alias_add`] within the domain's limits.
+pub(super) fn alias_add_within_limits(
+    c: &Connection,
+    a: &Address,
+    targets: &[Address],
+) -> Result<(), StoreError> {
+    check_limits(c, a.domain(), LimitedChange::Alias)?;
+    alias_add(c, a, targets)
+}
+
+/// [`account_set_quota`] within the domain's limits.
+pub(super) fn account_set_quota_within_limits(
+    c: &Connection,
+    a: &Address,
+    quota: Option<u64>,
+    messages: Option<u64>,
+) -> Result<(), StoreError> {
+    let old = account_get(c, a)?
+        .ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?
+        .quota_bytes;
+    check_limits(c, a.domain(), LimitedChange::Quota { old, new: quota })?;
+    account_set_quota(c, a, quota, messages)
+}
+
+/// A page of a domain's accounts (see [`crate::Store::account_page`]):
+/// a range of the UNIQUE (domain_id, local) index.
+pub(super) fn account_page(
+    c: &Connection,
+    d: &Domain,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Account>, StoreError> {
+    // Two statements rather than `?2 IS NULL OR …`, which would keep
+    // SQLite from seeking to the cursor in the index.
+    let cursor = if after.is_some() {
+        "AND a.local > ?2"
+    } else {
+        "AND ?2 IS NULL"
+    };
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN domains d ON d.id = a.domain_id
+         WHERE d.name = ?1 {cursor} ORDER BY a.local LIMIT ?3"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = st.query_map(params![d.ascii(), after, limit], |r| {
+        account_row_in(r, Some(d))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row?.0);
+    }
+    Ok(out)
+}
+
+/// A page of a domain's aliases with their targets (see
+/// [`crate::Store::alias_page`]): a range of the UNIQUE (domain_id, local)
+/// index joined to the targets, one statement.
+pub(super) fn alias_page(
+    c: &Connection,
+    d: &Domain,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Alias>, StoreError> {
+    let cursor = if after.is_some() {
+        "AND local > ?2"
+    } else {
+        "AND ?2 IS NULL"
+    };
+    let sql = format!(
+        "SELECT s.local, t.target FROM
+            (SELECT id, local FROM aliases
+             WHERE domain_id = (SELECT id FROM domains WHERE name = ?1) {cursor}
+             ORDER BY local LIMIT ?3) s
+         LEFT JOIN alias_targets t ON t.alias_id = s.id
+         ORDER BY s.local, t.seq"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = st.query_map(params![d.ascii(), after, limit], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+    })?;
+    let mut out: Vec<Alias> = Vec::new();
+    for row in rows {
+        let (local, target) = row?;
+        crate::types::push_alias_row(&mut out, d, &local, target.as_deref())?;
     }
     Ok(out)
 }

@@ -278,6 +278,14 @@ const MIGRATIONS: &[&str] = &[
         account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
         PRIMARY KEY (domain_id, account_id)
      );",
+    // 20: the limits the server administrator sets for a domain's
+    // administrators (NULL: unlimited). Pages of a domain's accounts and
+    // aliases read their UNIQUE (domain_id, local) indexes, in BINARY
+    // (byte) order.
+    "ALTER TABLE domains ADD COLUMN max_mailboxes INTEGER;
+     ALTER TABLE domains ADD COLUMN max_aliases INTEGER;
+     ALTER TABLE domains ADD COLUMN max_mailbox_quota INTEGER;
+     ALTER TABLE domains ADD COLUMN max_total_quota INTEGER;",
 ];
 
 /// Brings the schema up to date.

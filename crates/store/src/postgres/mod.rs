@@ -807,6 +807,84 @@ impl Store for PostgresStore {
     async fn admin_domains(&self, address: &Address) -> Result<Vec<Domain>, StoreError> {
         ops::admin_domains(&self.client().await?, address).await
     }
+
+    async fn domain_limits(
+        &self,
+        domain: &Domain,
+    ) -> Result<crate::limits::DomainLimits, StoreError> {
+        ops::domain_limits(&self.client().await?, domain).await
+    }
+
+    async fn domain_set_limits(
+        &self,
+        domain: &Domain,
+        limits: &crate::limits::DomainLimits,
+    ) -> Result<(), StoreError> {
+        write!(self, |tx| ops::domain_set_limits(&tx, domain, limits)
+            .await?)
+    }
+
+    async fn account_add_within_limits(
+        &self,
+        account: NewAccount,
+    ) -> Result<AccountId, StoreError> {
+        write!(self, |tx| ops::account_add_within_limits(&tx, &account)
+            .await?)
+    }
+
+    async fn alias_add_within_limits(
+        &self,
+        alias: &Address,
+        targets: &[Address],
+    ) -> Result<(), StoreError> {
+        write!(self, |tx| ops::alias_add_within_limits(&tx, alias, targets)
+            .await?)
+    }
+
+    async fn account_set_quota_within_limits(
+        &self,
+        address: &Address,
+        quota_bytes: Option<u64>,
+        quota_messages: Option<u64>,
+    ) -> Result<(), StoreError> {
+        write!(self, |tx| ops::account_set_quota_within_limits(
+            &tx,
+            address,
+            quota_bytes,
+            quota_messages
+        )
+        .await?)
+    }
+
+    async fn alias_page(
+        &self,
+        domain: &Domain,
+        after: Option<&Address>,
+        limit: usize,
+    ) -> Result<Vec<Alias>, StoreError> {
+        ops::alias_page(
+            &self.client().await?,
+            domain,
+            after.map(Address::local),
+            limit,
+        )
+        .await
+    }
+
+    async fn account_page(
+        &self,
+        domain: &Domain,
+        after: Option<&Address>,
+        limit: usize,
+    ) -> Result<Vec<Account>, StoreError> {
+        ops::account_page(
+            &self.client().await?,
+            domain,
+            after.map(Address::local),
+            limit,
+        )
+        .await
+    }
 }
 
 /// Streams a body's chunks, one query on a pooled connection per chunk.

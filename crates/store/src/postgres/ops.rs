@@ -9,6 +9,7 @@
 use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
+use crate::limits::{Allotted, DomainLimits, LimitedChange};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
 use crate::sending::{self, SendCharge, SendLimits, SendOutcome, Tally, Ticket};
 use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
@@ -143,6 +144,38 @@ pub(super) async fn domain_remove<C: GenericClient>(
     }
     exec(c, "DELETE FROM aliases WHERE domain_id = $1", &[&id]).await?;
     exec(c, "DELETE FROM domains WHERE id = $1", &[&id]).await?;
+    tokens_lose_domain(c, d).await
+}
+
+/// Takes `d` out of every token that speaks for it, in the removal's
+/// transaction (see [`crate::tokens::after_domain_removed`]); the token
+/// rows are locked so a concurrent change cannot bring the domain back.
+async fn tokens_lose_domain<C: GenericClient>(c: &C, d: &Domain) -> Result<(), StoreError> {
+    use crate::tokens::{AfterRemoval, after_domain_removed};
+    for r in rows(
+        c,
+        "SELECT id, kind, subjects FROM api_tokens WHERE kind IN ('domains', 'user')
+         ORDER BY id FOR UPDATE",
+        &[],
+    )
+    .await?
+    {
+        let id: i64 = r.get(0);
+        match after_domain_removed(r.get(1), r.get(2), d) {
+            AfterRemoval::Keep => {}
+            AfterRemoval::Rewrite(s) => {
+                exec(
+                    c,
+                    "UPDATE api_tokens SET subjects = $1 WHERE id = $2",
+                    &[&s, &id],
+                )
+                .await?;
+            }
+            AfterRemoval::Delete => {
+                exec(c, "DELETE FROM api_tokens WHERE id = $1", &[&id]).await?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -251,7 +284,14 @@ pub(super) async fn account_remove<C: GenericClient>(c: &C, a: &Address) -> Resu
         .await
         .map_err(|_| StoreError::NotFound(Subject::Account(a.clone())))?;
     let id = require_account(c, a).await?;
-    remove_account_by_id(c, id).await
+    remove_account_by_id(c, id).await?;
+    exec(
+        c,
+        "DELETE FROM api_tokens WHERE kind = 'user' AND subjects = $1",
+        &[&crate::tokens::user_subjects(a)],
+    )
+    .await?;
+    Ok(())
 }
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.local, d.name, a.password_hash, a.apop_secret,
@@ -260,10 +300,19 @@ const ACCOUNT_COLUMNS: &str = "a.id, a.local, d.name, a.password_hash, a.apop_se
      d.keep_after_retrieval, d.keep_max_age, a.held";
 
 fn account_row(r: &Row) -> Result<Account, StoreError> {
+    account_row_in(r, None)
+}
+
+/// An account row; with `known`, the domain every row is of (a page of
+/// one domain), not parsed again for each row.
+fn account_row_in(r: &Row, known: Option<&Domain>) -> Result<Account, StoreError> {
     let local: String = r.get(1);
     let domain: String = r.get(2);
-    let address = Domain::parse(&domain)
-        .ok()
+    let parsed = match known {
+        Some(d) => Some(d.clone()),
+        None => Domain::parse(&domain).ok(),
+    };
+    let address = parsed
         .and_then(|d| Address::new(&local, d).ok())
         .ok_or_else(|| corrupt("account address"))?;
     Ok(Account {
@@ -2233,6 +2282,207 @@ pub(super) async fn admin_domains<C: GenericClient>(
     {
         let name: String = r.get(0);
         out.push(Domain::parse(&name).map_err(|_| corrupt("domain name"))?);
+    }
+    Ok(out)
+}
+
+fn limit_to_db(v: Option<u64>) -> Option<i64> {
+    v.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn limit_from_db(v: Option<i64>) -> Option<u64> {
+    v.map(|v| v.max(0) as u64)
+}
+
+/// A domain's limits (see [`crate::Store::domain_limits`]).
+pub(super) async fn domain_limits<C: GenericClient>(
+    c: &C,
+    d: &Domain,
+) -> Result<DomainLimits, StoreError> {
+    let r = opt(
+        c,
+        "SELECT max_mailboxes, max_aliases, max_mailbox_quota, max_total_quota
+         FROM domains WHERE name = $1",
+        &[&d.ascii()],
+    )
+    .await?
+    .ok_or_else(|| StoreError::NotFound(Subject::Domain(d.clone())))?;
+    Ok(DomainLimits {
+        mailboxes: limit_from_db(r.get(0)),
+        aliases: limit_from_db(r.get(1)),
+        mailbox_quota: limit_from_db(r.get(2)),
+        total_quota: limit_from_db(r.get(3)),
+    })
+}
+
+/// Sets a domain's limits (see [`crate::Store::domain_set_limits`]).
+pub(super) async fn domain_set_limits<C: GenericClient>(
+    c: &C,
+    d: &Domain,
+    l: &DomainLimits,
+) -> Result<(), StoreError> {
+    let n = exec(
+        c,
+        "UPDATE domains SET max_mailboxes = $1, max_aliases = $2, max_mailbox_quota = $3,
+                max_total_quota = $4 WHERE name = $5",
+        &[
+            &limit_to_db(l.mailboxes),
+            &limit_to_db(l.aliases),
+            &limit_to_db(l.mailbox_quota),
+            &limit_to_db(l.total_quota),
+            &d.ascii(),
+        ],
+    )
+    .await?;
+    if n == 0 {
+        return Err(StoreError::NotFound(Subject::Domain(d.clone())));
+    }
+    Ok(())
+}
+
+/// Checks `change` against `d`'s limits, inside the caller's transaction:
+/// the domain's row is locked first (as every addition to it does), so
+/// the counts read after it cannot change before the commit.
+async fn check_limits<C: GenericClient>(
+    c: &C,
+    d: &Domain,
+    change: LimitedChange,
+) -> Result<(), StoreError> {
+    let id = lock_domain(c, d).await?;
+    let limits = domain_limits(c, d).await?;
+    if limits.is_unlimited() {
+        return Ok(());
+    }
+    let r = one(
+        c,
+        "SELECT (SELECT count(*) FROM accounts WHERE domain_id = $1),
+                (SELECT count(*) FROM aliases WHERE domain_id = $1),
+                (SELECT coalesce(sum(quota_bytes), 0)::bigint FROM accounts WHERE domain_id = $1)",
+        &[&id],
+    )
+    .await?;
+    let allotted = Allotted {
+        mailboxes: r.get::<_, i64>(0).max(0) as u64,
+        aliases: r.get::<_, i64>(1).max(0) as u64,
+        quota: r.get::<_, i64>(2).max(0) as u64,
+    };
+    Ok(crate::limits::check(d, &limits, &allotted, change)?)
+}
+
+/// [`account_add`] within the domain's limits.
+pub(super) async fn account_add_within_limits<C: GenericClient>(
+    c: &C,
+    n: &NewAccount,
+) -> Result<AccountId, StoreError> {
+    check_limits(
+        c,
+        n.address.domain(),
+        LimitedChange::Mailbox {
+            quota: n.quota_bytes,
+        },
+    )
+    .await?;
+    account_add(c, n).await
+}
+
+/// [`alias_add`] within the domain's limits.
+pub(super) async fn alias_add_within_limits<C: GenericClient>(
+    c: &C,
+    a: &Address,
+    targets: &[Address],
+) -> Result<(), StoreError> {
+    check_limits(c, a.domain(), LimitedChange::Alias).await?;
+    alias_add(c, a, targets).await
+}
+
+/// [`account_set_quota`] within the domain's limits.
+pub(super) async fn account_set_quota_within_limits<C: GenericClient>(
+    c: &C,
+    a: &Address,
+    quota: Option<u64>,
+    messages: Option<u64>,
+) -> Result<(), StoreError> {
+    lock_domain(c, a.domain())
+        .await
+        .map_err(|_| StoreError::NotFound(Subject::Account(a.clone())))?;
+    let old = account_get(c, a)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(Subject::Account(a.clone())))?
+        .quota_bytes;
+    check_limits(c, a.domain(), LimitedChange::Quota { old, new: quota }).await?;
+    account_set_quota(c, a, quota, messages).await
+}
+
+/// A page of a domain's accounts (see [`crate::Store::account_page`]):
+/// a range of the `accounts_page` index, in byte order.
+pub(super) async fn account_page<C: GenericClient>(
+    c: &C,
+    d: &Domain,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Account>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let Some(id) = domain_id(c, d).await? else {
+        return Ok(Vec::new());
+    };
+    let rows = match after {
+        None => {
+            let sql = format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN domains d ON d.id = a.domain_id
+                 WHERE a.domain_id = $1 ORDER BY a.local COLLATE \"C\" LIMIT $2"
+            );
+            rows(c, &sql, &[&id, &limit]).await?
+        }
+        Some(after) => {
+            let sql = format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN domains d ON d.id = a.domain_id
+                 WHERE a.domain_id = $1 AND a.local COLLATE \"C\" > $2
+                 ORDER BY a.local COLLATE \"C\" LIMIT $3"
+            );
+            rows(c, &sql, &[&id, &after, &limit]).await?
+        }
+    };
+    rows.iter().map(|r| account_row_in(r, Some(d))).collect()
+}
+
+/// A page of a domain's aliases with their targets (see
+/// [`crate::Store::alias_page`]): a range of the `aliases_page` index
+/// joined to the targets, one statement.
+pub(super) async fn alias_page<C: GenericClient>(
+    c: &C,
+    d: &Domain,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Alias>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let Some(id) = domain_id(c, d).await? else {
+        return Ok(Vec::new());
+    };
+    let page = |cursor: &str| {
+        format!(
+            "SELECT s.local, t.target FROM
+                (SELECT id, local FROM aliases WHERE domain_id = $1 {cursor}
+                 ORDER BY local COLLATE \"C\" LIMIT $2) s
+             LEFT JOIN alias_targets t ON t.alias_id = s.id
+             ORDER BY s.local COLLATE \"C\", t.seq"
+        )
+    };
+    let found = match after {
+        None => rows(c, &page(""), &[&id, &limit]).await?,
+        Some(after) => {
+            rows(
+                c,
+                &page("AND local COLLATE \"C\" > $3"),
+                &[&id, &limit, &after],
+            )
+            .await?
+        }
+    };
+    let mut out: Vec<Alias> = Vec::new();
+    for r in &found {
+        let local: String = r.get(0);
+        let target: Option<String> = r.get(1);
+        crate::types::push_alias_row(&mut out, d, &local, target.as_deref())?;
     }
     Ok(out)
 }

@@ -264,6 +264,16 @@ const MIGRATIONS: &[&str] = &[
         account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
         PRIMARY KEY (domain_id, account_id)
      );",
+    // 15: the limits the server administrator sets for a domain's
+    // administrators (NULL: unlimited), and the indexes pages of a domain's
+    // accounts and aliases read in byte order (COLLATE "C", like SQLite's BINARY),
+    // whatever the database's collation.
+    "ALTER TABLE domains ADD COLUMN max_mailboxes BIGINT;
+     ALTER TABLE domains ADD COLUMN max_aliases BIGINT;
+     ALTER TABLE domains ADD COLUMN max_mailbox_quota BIGINT;
+     ALTER TABLE domains ADD COLUMN max_total_quota BIGINT;
+     CREATE INDEX accounts_page ON accounts (domain_id, local COLLATE \"C\");
+     CREATE INDEX aliases_page ON aliases (domain_id, local COLLATE \"C\");",
 ];
 
 /// Brings the schema up to date; returns the store's UIDL prefix.
