@@ -28,6 +28,12 @@ async fn messages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports() {
+    let (_d, s) = fresh();
+    conformance::imports(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downgrades() {
     let (_d, s) = fresh();
     conformance::downgrades(&s).await;
