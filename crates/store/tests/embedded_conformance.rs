@@ -94,7 +94,7 @@ async fn upgrade_keeps_the_uidls_clients_know() {
              DROP TABLE tls_report_rows; DROP TABLE tls_report_days;
              DROP TABLE forward_targets; DROP TABLE forwards;
              ALTER TABLE messages DROP COLUMN prefix; ALTER TABLE queue DROP COLUMN prefix;
-             ALTER TABLE queue DROP COLUMN forwarded;
+             ALTER TABLE queue DROP COLUMN forwarded; DROP INDEX messages_by_uidl;
              PRAGMA user_version = 7;",
         )
         .expect("downgrade");
