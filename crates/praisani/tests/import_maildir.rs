@@ -394,6 +394,31 @@ p.quit()
     assert!(out.out().contains("Subject: =?"), "{}", out.out());
 }
 
+/// A customer who leaves for a Dovecot: the exported Maildir, served by
+/// Dovecot, shows praisani's UIDLs (its `P` fields) and octets.
+#[test]
+fn exported_maildir_is_served_by_dovecot_with_the_same_uidls() {
+    let test = "exported_maildir_is_served_by_dovecot_with_the_same_uidls";
+    if !common::dovecot::available(test) {
+        return;
+    }
+    let s = filled_server();
+    let work = tempfile::tempdir().unwrap();
+    let md = work.path().join("md");
+    s.cli(&["export", "maildir", USER, md.to_str().unwrap()])
+        .assert_ok("export maildir");
+    let at_praisani = pop3_uidls(s.pop3_port, USER, PASS, false);
+    let dovecot = Dovecot::start(DovecotOpts::default());
+    dovecot.add_user(USER, PASS);
+    dovecot.install_maildir(USER, &md);
+    assert_eq!(
+        pop3_uidls(dovecot.pop3_port, USER, PASS, true),
+        at_praisani,
+        "{}",
+        dovecot.log()
+    );
+}
+
 #[test]
 fn bad_input_is_refused_and_nothing_is_half_imported() {
     let s = Server::start_default();
