@@ -194,8 +194,10 @@ fn from_line_time(line: &[u8]) -> Option<i64> {
         if end < 7 {
             continue;
         }
-        let date = words[end - 5..end].join(" ");
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&date, "%a %b %d %H:%M:%S %Y") {
+        // The weekday is left out: writers get it wrong, and chrono
+        // refuses a date whose weekday does not match.
+        let date = words[end - 4..end].join(" ");
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&date, "%b %d %H:%M:%S %Y") {
             return Some(t.and_utc().timestamp());
         }
     }
