@@ -54,8 +54,6 @@ impl UidlSource {
 pub struct MaildirMessage {
     /// The file.
     pub path: PathBuf,
-    /// Its base name (before `:2,`).
-    pub base: String,
     /// The UIDL clients knew it by; `None`: praisani makes one.
     pub uidl: Option<String>,
     /// Arrival: the file's mtime (Dovecot's received date), else the time
@@ -63,6 +61,18 @@ pub struct MaildirMessage {
     pub received: i64,
     /// Flagged seen (`S` in the `:2,` info): it was read.
     pub seen: bool,
+}
+
+impl MaildirMessage {
+    /// The file's base name (before `:2,`).
+    pub fn base(&self) -> &str {
+        let name = self
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        uidlist::base_name(name)
+    }
 }
 
 /// A Maildir read: its INBOX messages in the old server's POP3 order.
@@ -107,7 +117,9 @@ pub fn scan(dir: &Path, format: Option<&UidlFormat>) -> Result<Scan, MigrateErro
     let dovecot = read_index(dir, "dovecot-uidlist", uidlist::parse_dovecot)?;
     let courier_pop3 = read_index(dir, "courierpop3dsizelist", uidlist::parse_courier_pop3)?;
     let courier_imap = read_index(dir, "courierimapuiddb", uidlist::parse_courier_imap)?;
-    let (index, source, template) = if let Some(i) = dovecot {
+    // Entries are taken out of the index as their files are found, so
+    // the listing and the index together stay about one copy in memory.
+    let (mut index, source, template) = if let Some(i) = dovecot {
         (
             Some(i),
             UidlSource::Dovecot,
@@ -149,14 +161,16 @@ pub fn scan(dir: &Path, format: Option<&UidlFormat>) -> Result<Scan, MigrateErro
                 .map(|d| d.as_secs() as i64)
                 .or_else(|| name_time(&base))
                 .unwrap_or(0);
-            let entry = index.as_ref().and_then(|i| i.entries.get(&base));
+            let uidvalidity = index.as_ref().and_then(|i| i.uidvalidity);
+            let entry = index.as_mut().and_then(|i| i.entries.remove(&base));
+            let entry = entry.as_ref();
             let md5 = match template {
                 Some(t) if t.needs_md5() => Some(header_md5(&path)?),
                 _ => None,
             };
             let vars = Vars {
                 uid: entry.map(|e| e.uid).filter(|&u| u > 0),
-                uidvalidity: entry.and(index.as_ref().and_then(|i| i.uidvalidity)),
+                uidvalidity: entry.and(uidvalidity),
                 filename: Some(&base),
                 guid: entry.and_then(|e| e.guid.as_deref()),
                 md5: md5.as_deref(),
@@ -186,7 +200,6 @@ pub fn scan(dir: &Path, format: Option<&UidlFormat>) -> Result<Scan, MigrateErro
                 key,
                 MaildirMessage {
                     path,
-                    base,
                     uidl,
                     received,
                     seen,
@@ -194,7 +207,8 @@ pub fn scan(dir: &Path, format: Option<&UidlFormat>) -> Result<Scan, MigrateErro
             ));
         }
     }
-    keyed.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.base.cmp(&b.1.base)));
+    keyed.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.base().cmp(b.1.base())));
+    drop(index);
     let mut folders = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
