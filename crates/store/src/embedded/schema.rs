@@ -286,6 +286,9 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE domains ADD COLUMN max_aliases INTEGER;
      ALTER TABLE domains ADD COLUMN max_mailbox_quota INTEGER;
      ALTER TABLE domains ADD COLUMN max_total_quota INTEGER;",
+    // 21: imports look a mailbox's UIDLs up (a re-run skips what it
+    // brought before).
+    "CREATE INDEX messages_by_uidl ON messages (account_id, uidl);",
 ];
 
 /// Brings the schema up to date.

@@ -274,6 +274,9 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE domains ADD COLUMN max_total_quota BIGINT;
      CREATE INDEX accounts_page ON accounts (domain_id, local COLLATE \"C\");
      CREATE INDEX aliases_page ON aliases (domain_id, local COLLATE \"C\");",
+    // 16: imports look a mailbox's UIDLs up (a re-run skips what it
+    // brought before).
+    "CREATE INDEX messages_by_uidl ON messages (account_id, uidl);",
 ];
 
 /// Brings the schema up to date; returns the store's UIDL prefix.
