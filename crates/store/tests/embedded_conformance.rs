@@ -294,3 +294,9 @@ async fn api_tokens() {
     let (_d, s) = fresh();
     conformance::api_tokens(&s).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_import() {
+    let (_d, s) = fresh();
+    conformance::accounts_import(&s).await;
+}
