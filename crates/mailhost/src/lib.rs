@@ -21,6 +21,7 @@ pub mod greylist;
 pub mod inbound;
 pub mod login;
 pub mod maildrop;
+pub mod migrate;
 pub mod office;
 pub mod outbound_policy;
 pub mod passwords;
