@@ -12,6 +12,7 @@ mod dkim;
 mod dmarc_reports;
 pub(crate) mod dns;
 mod domains;
+mod import_users;
 mod queue;
 mod report_send;
 pub(crate) mod show;
@@ -24,6 +25,7 @@ pub use dkim::dkim_cmd;
 pub use dmarc_reports::dmarc_report_cmd;
 pub use dns::dns_cmd;
 pub use domains::domain_cmd;
+pub use import_users::import_users_cmd;
 pub use queue::queue_cmd;
 pub use tls_reports::tls_report_cmd;
 pub use tokens::{scope_json, token_cmd};
@@ -114,4 +116,16 @@ fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Runs an `import` subcommand.
+pub async fn import_cmd(
+    store: std::sync::Arc<dyn Store>,
+    cmd: crate::cli::ImportCmd,
+    json: bool,
+) -> Result<()> {
+    match cmd {
+        crate::cli::ImportCmd::Users(args) => import_users_cmd(&*store, args, json).await,
+        crate::cli::ImportCmd::Pop3(_) => bail!(fail("import pop3: not yet")),
+    }
 }
