@@ -201,7 +201,13 @@ pub struct ImportPop3Args {
     #[arg(long)]
     pub insecure_plaintext: bool,
     /// The account at the old server (with --password-stdin).
-    #[arg(long, value_name = "ADDRESS", required_unless_present = "accounts", conflicts_with = "accounts", requires = "password_stdin")]
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        required_unless_present = "accounts",
+        conflicts_with = "accounts",
+        requires = "password_stdin"
+    )]
     pub user: Option<String>,
     /// Read the old server's password from the first line of standard input.
     #[arg(long)]

@@ -42,7 +42,8 @@ fn read_file(path: &std::path::Path) -> Result<String> {
             .read_to_end(&mut bytes)
             .map_err(|e| fail(format!("reading standard input: {e}")))?;
     } else {
-        bytes = std::fs::read(path).map_err(|e| fail(format!("reading {}: {e}", path.display())))?;
+        bytes =
+            std::fs::read(path).map_err(|e| fail(format!("reading {}: {e}", path.display())))?;
     }
     String::from_utf8(bytes).map_err(|_| fail(format!("{} is not UTF-8", path.display())))
 }
@@ -73,7 +74,11 @@ fn refused(e: ImportError, json: bool) -> anyhow::Error {
                     .collect();
                 println!("{}", json!({"errors": list}));
             }
-            let mut text: Vec<String> = errors.iter().take(SHOWN_ERRORS).map(|e| e.to_string()).collect();
+            let mut text: Vec<String> = errors
+                .iter()
+                .take(SHOWN_ERRORS)
+                .map(|e| e.to_string())
+                .collect();
             if errors.len() > SHOWN_ERRORS {
                 text.push(format!("… and {} more", errors.len() - SHOWN_ERRORS));
             }
@@ -140,7 +145,9 @@ pub async fn import_users_cmd(store: &dyn Store, args: ImportUsersArgs, json: bo
     let summary = if args.dry_run {
         plan.summary()
     } else {
-        users::apply(store, plan).await.map_err(|e| refused(e, json))?
+        users::apply(store, plan)
+            .await
+            .map_err(|e| refused(e, json))?
     };
     let verb = if args.dry_run { "would be " } else { "" };
     print(
@@ -165,7 +172,11 @@ pub async fn import_users_cmd(store: &dyn Store, args: ImportUsersArgs, json: bo
                 summary.unchanged,
                 summary.updated,
                 summary.skipped,
-                if args.dry_run { " (dry run: nothing written)" } else { "" }
+                if args.dry_run {
+                    " (dry run: nothing written)"
+                } else {
+                    ""
+                }
             ));
             out.join("\n")
         },
