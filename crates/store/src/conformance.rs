@@ -10,6 +10,7 @@ use crate::{
     NewAccount, Outbound, OutboundRcpt, QueueRcptId, RcptState, Retention, Secrets, Store,
     StoreError,
 };
+use crate::{ImportMessage, ImportOutcome};
 use praisani_mailaddr::{Address, Domain};
 use std::sync::Arc;
 
@@ -2141,4 +2142,196 @@ pub async fn accounts_import<S: Store + ?Sized>(store: &S) {
         );
         assert!(!store.is_hosted(&dom("third.test")).await.unwrap());
     }
+}
+
+fn import_msg<S: Store + ?Sized>(
+    store: &S,
+    text: &[u8],
+    uidl: Option<&str>,
+    retrieved: Option<i64>,
+) -> ImportMessage {
+    let mut body = store.new_spool();
+    body.write(text).unwrap();
+    ImportMessage {
+        body,
+        uidl: uidl.map(str::to_string),
+        received: 1_000_000,
+        retrieved,
+    }
+}
+
+/// Imports: old UIDLs, times and retrieval kept, a re-run skips what is
+/// there, bad UIDLs refuse the whole batch, UIDLs of the store's own form
+/// never collide with the ones it makes later.
+pub async fn imports<S: Store + ?Sized>(store: &S) {
+    store.domain_add(&dom("example.test")).await.unwrap();
+    let a = store.account_add(account("a@example.test")).await.unwrap();
+    let b = store.account_add(account("b@example.test")).await.unwrap();
+    let big: Vec<u8> = (0..300_000u32)
+        .map(|i| b"abcdefghij\r\n"[(i % 12) as usize])
+        .collect();
+    let first = vec![
+        import_msg(
+            store,
+            b"Subject: one\r\n\r\n1\r\n",
+            Some("0000000154abcdef"),
+            Some(5),
+        ),
+        import_msg(store, b"Subject: two\r\n\r\n2\r\n", None, None),
+        import_msg(store, &big, Some("UID3-x"), None),
+    ];
+    let out = store.import_messages(a, first).await.unwrap();
+    assert!(
+        out.iter().all(|o| matches!(o, ImportOutcome::Imported(_))),
+        "{out:?}"
+    );
+    let list = store.list_messages(a).await.unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0].uidl, "0000000154abcdef");
+    assert_eq!(list[2].uidl, "UID3-x");
+    assert!(list[1].uidl.bytes().all(|c| c.is_ascii_alphanumeric()));
+    assert_eq!(
+        list.iter().map(|m| m.retrieved).collect::<Vec<_>>(),
+        vec![Some(5), None, None]
+    );
+    assert!(list.iter().all(|m| m.received == 1_000_000));
+    let ImportOutcome::Imported(big_id) = out[2] else {
+        unreachable!()
+    };
+    let body = store
+        .open_message(a, big_id)
+        .await
+        .unwrap()
+        .read_all()
+        .await
+        .unwrap();
+    assert_eq!(body, big);
+    let acc = store.account_by_id(a).await.unwrap().unwrap();
+    assert_eq!(acc.used_messages, 3);
+    assert_eq!(acc.used_bytes, 19 + 19 + big.len() as u64);
+
+    // A re-run: what is there is skipped, duplicates in one batch too.
+    let again = vec![
+        import_msg(store, b"x\r\n", Some("0000000154abcdef"), None),
+        import_msg(store, b"new\r\n", Some("new-1"), None),
+        import_msg(store, b"new again\r\n", Some("new-1"), None),
+    ];
+    let out2 = store.import_messages(a, again).await.unwrap();
+    assert_eq!(out2[0], out[0].already());
+    assert!(matches!(out2[1], ImportOutcome::Imported(_)));
+    assert_eq!(out2[2], out2[1].already());
+    assert_eq!(store.list_messages(a).await.unwrap().len(), 4);
+
+    // A bad UIDL refuses the batch: nothing of it is stored.
+    for bad in ["", "has space", &"x".repeat(71), "caf\u{e9}"] {
+        let batch = vec![
+            import_msg(store, b"fine\r\n", Some("fine-1"), None),
+            import_msg(store, b"bad\r\n", Some(bad), None),
+        ];
+        assert!(
+            matches!(
+                store.import_messages(a, batch).await,
+                Err(StoreError::Conflict(crate::Conflict::BadUidl { .. }))
+            ),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(store.list_messages(a).await.unwrap().len(), 4);
+    assert!(matches!(
+        store
+            .import_messages(
+                AccountId::new(987_654),
+                vec![import_msg(store, b"x\r\n", Some("u"), None)]
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // UIDLs of the store's own form: one a's message has is that message;
+    // one naming an id not given out yet keeps that id from ever being.
+    let own = deliver_text(store, b"own\r\n", &[a]).await[0];
+    let own_uidl = store
+        .list_messages(a)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id == own)
+        .unwrap()
+        .uidl;
+    let prefix = own_uidl
+        .strip_suffix(&own.get().to_string())
+        .unwrap()
+        .to_string();
+    let out = store
+        .import_messages(
+            a,
+            vec![import_msg(store, b"own\r\n", Some(&own_uidl), None)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, vec![ImportOutcome::AlreadyThere(own)]);
+    let ahead = format!("{prefix}{}", own.get() + 3);
+    let out = store
+        .import_messages(
+            b,
+            vec![
+                import_msg(store, b"elsewhere\r\n", Some(&own_uidl), None),
+                import_msg(store, b"ahead\r\n", Some(&ahead), None),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(out.iter().all(|o| matches!(o, ImportOutcome::Imported(_))));
+    for _ in 0..6 {
+        deliver_text(store, b"later\r\n", &[b]).await;
+    }
+    let uidls: Vec<String> = store
+        .list_messages(b)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.uidl)
+        .collect();
+    let unique: std::collections::HashSet<_> = uidls.iter().collect();
+    assert_eq!(unique.len(), uidls.len(), "{uidls:?}");
+    assert!(matches!(
+        store
+            .import_messages(
+                b,
+                vec![import_msg(
+                    store,
+                    b"x\r\n",
+                    Some(&format!("{prefix}{}", 1u64 << 50)),
+                    None
+                )]
+            )
+            .await,
+        Err(StoreError::Conflict(crate::Conflict::BadUidl { .. }))
+    ));
+
+    // A UTF-8 header keeps its downgrade for clients without UTF8.
+    let original = "Subject: สวัสดี\r\n\r\nbody\r\n".as_bytes();
+    let replacement = b"Subject: =?UTF-8?B?4Liq4Lin4Lix4Liq4LiU4Li1?=\r\n\r\n".to_vec();
+    let mut m = import_msg(store, original, Some("utf8-1"), None);
+    m.body.set_downgrade(HeaderDowngrade {
+        original_len: original.len() as u64 - 6,
+        header: Some(replacement.clone()),
+    });
+    let out = store.import_messages(b, vec![m]).await.unwrap();
+    let ImportOutcome::Imported(id) = out[0] else {
+        unreachable!()
+    };
+    let meta = store
+        .list_messages(b)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id == id)
+        .unwrap();
+    assert_eq!(
+        meta.legacy,
+        LegacyView::Downgraded {
+            size: replacement.len() as u64 + 6
+        }
+    );
 }

@@ -111,6 +111,15 @@ pub enum Conflict {
     /// A migration's target holds data, and force was not given.
     #[error("{0} is not empty; use --force to replace what it holds")]
     TargetNotEmpty(Endpoint),
+    /// An imported message's UIDL cannot be used (RFC 1939's rules, or it
+    /// would collide with the UIDLs this server makes).
+    #[error("UIDL \"{uidl}\" cannot be imported: {reason}")]
+    BadUidl {
+        /// The UIDL, escaped for display.
+        uidl: String,
+        /// Why not.
+        reason: &'static str,
+    },
 }
 
 /// Why a [`StoreError::Unavailable`] store cannot be used now, with the

@@ -18,6 +18,7 @@ mod error;
 pub mod files;
 pub mod greylist;
 mod ids;
+pub mod import;
 pub mod migrate;
 mod policy;
 pub mod postgres;
@@ -31,6 +32,7 @@ pub use body::{BodySource, BodyStream};
 pub use embedded::EmbeddedStore;
 pub use error::{Conflict, StoreError, Subject, Unavailable};
 pub use ids::{AccountId, MessageId, QueueId, QueueRcptId};
+pub use import::{ImportMessage, ImportOutcome};
 pub use policy::{ExpireReport, Fit, Keep, NoticeWriter, QuotaRefusal, Retention, Usage};
 pub use postgres::{PgOptions, PostgresStore};
 pub use spool::{Spool, SpoolPeek};
@@ -311,6 +313,20 @@ pub trait Store: Send + Sync + 'static {
         messages: &[MessageId],
         at: i64,
     ) -> Result<(), StoreError>;
+    /// Stores messages brought from another server in `account`, each with
+    /// its old UIDL, arrival and retrieval times, in one durable commit
+    /// (all or nothing), and answers what became of each, in order. A
+    /// message whose UIDL the mailbox already has — from an earlier run,
+    /// or earlier in `messages` — is skipped, so a re-run imports only
+    /// what is new. UIDLs must keep RFC 1939's rules
+    /// ([`import::check_uidl`], else `Conflict::BadUidl` and nothing is
+    /// stored); one that has the form of this store's own is kept from
+    /// ever being handed out again. Quotas are not checked; usage counts.
+    async fn import_messages(
+        &self,
+        account: AccountId,
+        messages: Vec<ImportMessage>,
+    ) -> Result<Vec<ImportOutcome>, StoreError>;
     /// Clears every maildrop lock: for a server starting up, when no
     /// session can be open.
     async fn release_maildrop_locks(&self) -> Result<u64, StoreError>;

@@ -216,6 +216,8 @@ pub struct MessageMeta {
     pub size: u64,
     /// Arrival time, seconds since the Unix epoch.
     pub received: i64,
+    /// When a client first retrieved it, if one did (Unix seconds).
+    pub retrieved: Option<i64>,
     /// What a client that did not enable UTF-8 (RFC 6856) gets instead.
     pub legacy: LegacyView,
 }

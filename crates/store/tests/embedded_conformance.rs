@@ -28,6 +28,12 @@ async fn messages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports() {
+    let (_d, s) = fresh();
+    conformance::imports(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downgrades() {
     let (_d, s) = fresh();
     conformance::downgrades(&s).await;
@@ -88,7 +94,7 @@ async fn upgrade_keeps_the_uidls_clients_know() {
              DROP TABLE tls_report_rows; DROP TABLE tls_report_days;
              DROP TABLE forward_targets; DROP TABLE forwards;
              ALTER TABLE messages DROP COLUMN prefix; ALTER TABLE queue DROP COLUMN prefix;
-             ALTER TABLE queue DROP COLUMN forwarded;
+             ALTER TABLE queue DROP COLUMN forwarded; DROP INDEX messages_by_uidl;
              PRAGMA user_version = 7;",
         )
         .expect("downgrade");

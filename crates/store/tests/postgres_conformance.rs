@@ -172,6 +172,9 @@ conformance_test!(accounts_import, |s: PostgresStore| async move {
 conformance_test!(messages, |s: PostgresStore| async move {
     conformance::messages(&s).await
 });
+conformance_test!(imports, |s: PostgresStore| async move {
+    conformance::imports(&s).await
+});
 conformance_test!(downgrades, |s: PostgresStore| async move {
     conformance::downgrades(&s).await
 });

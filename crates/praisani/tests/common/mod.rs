@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod dovecot;
 pub mod policy_server;
 
 use std::io::{BufRead, BufReader, Read, Write};

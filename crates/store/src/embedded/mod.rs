@@ -24,6 +24,7 @@ use crate::{
     MtaStsRecord, NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId, QueueRcptId,
     QueueTarget, Retention, Secrets, Spool, Store, StoreError, Vacation,
 };
+use crate::{ImportMessage, ImportOutcome};
 use async_trait::async_trait;
 use praisani_mailaddr::{Address, Domain};
 use rusqlite::params;
@@ -442,6 +443,21 @@ impl Store for EmbeddedStore {
 
     async fn lock_maildrop(&self, account: AccountId) -> Result<Option<MaildropLock>, StoreError> {
         locks::lock(&self.inner.writer, account, ops::now()).await
+    }
+
+    async fn import_messages(
+        &self,
+        account: AccountId,
+        messages: Vec<ImportMessage>,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prefix = self.inner.uid_prefix.clone();
+        self.inner
+            .writer
+            .run(move |c| ops::import_messages(c, account, messages, &prefix))
+            .await
     }
 
     async fn release_maildrop_locks(&self) -> Result<u64, StoreError> {

@@ -8,6 +8,7 @@ use crate::body::{ChunkCursor, NextChunk, with_prefix};
 use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
+use crate::import::{self, ImportMessage, ImportOutcome};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
 use crate::sending::{self, SendCharge, SendLimits, SendOutcome, Tally, Ticket};
 use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
@@ -627,6 +628,103 @@ pub(super) fn accept(
     Ok(tally.finish(queued))
 }
 
+pub(super) fn import_messages(
+    c: &Connection,
+    account: AccountId,
+    messages: Vec<ImportMessage>,
+    uid_prefix: &str,
+) -> Result<Vec<ImportOutcome>, StoreError> {
+    for m in &messages {
+        if let Some(u) = &m.uidl {
+            import::check_uidl(u)?;
+        }
+    }
+    c.prepare_cached("SELECT id FROM accounts WHERE id = ?1")?
+        .query_row([account], |r| r.get::<_, i64>(0))
+        .optional()?
+        .ok_or(StoreError::NotFound(Subject::AccountId(account)))?;
+    let mut out = Vec::with_capacity(messages.len());
+    let mut batch = std::collections::HashMap::new();
+    let (mut bytes, mut count) = (0i64, 0i64);
+    for m in messages {
+        if let Some(u) = &m.uidl {
+            if let Some(&id) = batch.get(u) {
+                out.push(ImportOutcome::AlreadyThere(id));
+                continue;
+            }
+            if let Some(id) = message_by_uidl(c, account, u, uid_prefix)? {
+                out.push(ImportOutcome::AlreadyThere(id));
+                continue;
+            }
+            if let Some(n) = import::own_form_id(uid_prefix, u) {
+                import::check_reservable(u, n)?;
+                // Past n, so the message that would have got id n (and
+                // with it this UIDL) never exists.
+                c.prepare_cached(
+                    "UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = 'messages'",
+                )?
+                .execute([n])?;
+                c.prepare_cached(
+                    "INSERT INTO sqlite_sequence (name, seq) SELECT 'messages', ?1
+                     WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'messages')",
+                )?
+                .execute([n])?;
+            }
+        }
+        let (body_id, size) = store_body(c, m.body, 1)?;
+        c.prepare_cached(
+            "INSERT INTO messages (account_id, body_id, uidl, size, received, retrieved)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            account,
+            body_id,
+            m.uidl,
+            size,
+            m.received,
+            m.retrieved
+        ])?;
+        let id = MessageId::new(c.last_insert_rowid());
+        if let Some(u) = m.uidl {
+            batch.insert(u, id);
+        }
+        bytes += size;
+        count += 1;
+        out.push(ImportOutcome::Imported(id));
+    }
+    if count > 0 {
+        count_usage(c, account, bytes, count)?;
+    }
+    Ok(out)
+}
+
+/// The message of `account` whose UIDL is `uidl`: stored with it, or —
+/// for a UIDL of this store's own form — the message that has it by its
+/// id.
+fn message_by_uidl(
+    c: &Connection,
+    account: AccountId,
+    uidl: &str,
+    uid_prefix: &str,
+) -> Result<Option<MessageId>, StoreError> {
+    let stored = c
+        .prepare_cached("SELECT id FROM messages WHERE account_id = ?1 AND uidl = ?2 LIMIT 1")?
+        .query_row(params![account, uidl], |r| r.get(0))
+        .optional()?;
+    if stored.is_some() {
+        return Ok(stored);
+    }
+    match import::own_form_id(uid_prefix, uidl) {
+        Some(n) => Ok(c
+            .prepare_cached(
+                "SELECT id FROM messages WHERE id = ?1 AND account_id = ?2 AND uidl IS NULL",
+            )?
+            .query_row(params![n, account], |r| r.get(0))
+            .optional()?),
+        None => Ok(None),
+    }
+}
+
 /// Adds a message referring to a stored body to a mailbox and counts it
 /// in the mailbox's and its domain's usage.
 fn add_message(
@@ -1014,7 +1112,7 @@ pub(super) fn list_messages(
 ) -> Result<Vec<MessageMeta>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT m.id, m.uidl, m.size, m.received, d.body_id, d.header_len, length(d.header),
-                m.prefix
+                m.prefix, m.retrieved
          FROM messages m LEFT JOIN body_downgrades d ON d.body_id = m.body_id
          WHERE m.account_id = ?1 ORDER BY m.id",
     )?;
@@ -1033,6 +1131,7 @@ pub(super) fn list_messages(
             uidl: uidl(uid_prefix, id, r.get(1)?),
             size,
             received: r.get(3)?,
+            retrieved: r.get(8)?,
             legacy: LegacyView::from_stored(
                 size,
                 downgrade,

@@ -271,6 +271,9 @@ const MIGRATIONS: &[&str] = &[
         subjects TEXT NOT NULL,
         created INTEGER NOT NULL
      );",
+    // 19: imports look a mailbox's UIDLs up (a re-run skips what it
+    // brought before).
+    "CREATE INDEX messages_by_uidl ON messages (account_id, uidl);",
 ];
 
 /// Brings the schema up to date.

@@ -67,6 +67,7 @@ use crate::{
     MessageMeta, MtaStsRecord, NewAccount, NoticeWriter, Outbound, QueueEntry, QueueId,
     QueueRcptId, QueueTarget, Retention, Secrets, Spool, Store, StoreError, Vacation,
 };
+use crate::{ImportMessage, ImportOutcome};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use praisani_mailaddr::{Address, Domain};
@@ -586,6 +587,21 @@ impl Store for PostgresStore {
             return Ok(());
         }
         ops::mark_retrieved(&self.client().await?, account, messages, at).await
+    }
+
+    async fn import_messages(
+        &self,
+        account: AccountId,
+        messages: Vec<ImportMessage>,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prefix = self.inner.uid_prefix.clone();
+        write!(self, |tx| ops::import_messages(
+            &tx, account, messages, &prefix
+        )
+        .await?)
     }
 
     async fn release_maildrop_locks(&self) -> Result<u64, StoreError> {

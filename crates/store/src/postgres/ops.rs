@@ -10,6 +10,7 @@ use crate::AccountImport;
 use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
+use crate::import::{self, ImportMessage, ImportOutcome};
 use crate::policy::{AcceptTally, Cutoffs, Expired};
 use crate::sending::{self, SendCharge, SendLimits, SendOutcome, Tally, Ticket};
 use crate::tls_report::{TlsDay, TlsEvent, TlsLimits, TlsRecorded};
@@ -767,6 +768,116 @@ pub(super) async fn accept<C: GenericClient>(
     Ok(tally.finish(queued))
 }
 
+pub(super) async fn import_messages<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    messages: Vec<ImportMessage>,
+    uid_prefix: &str,
+) -> Result<Vec<ImportOutcome>, StoreError> {
+    for m in &messages {
+        if let Some(u) = &m.uidl {
+            import::check_uidl(u)?;
+        }
+    }
+    // The account's row, held to the commit: concurrent imports into one
+    // mailbox take turns, so neither misses the other's UIDLs.
+    if rows(
+        c,
+        "SELECT id FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
+        &[&account],
+    )
+    .await?
+    .is_empty()
+    {
+        return Err(StoreError::NotFound(Subject::AccountId(account)));
+    }
+    let mut out = Vec::with_capacity(messages.len());
+    let mut batch = std::collections::HashMap::new();
+    let (mut bytes, mut count) = (0i64, 0i64);
+    for m in messages {
+        if let Some(u) = &m.uidl {
+            if let Some(&id) = batch.get(u) {
+                out.push(ImportOutcome::AlreadyThere(id));
+                continue;
+            }
+            if let Some(id) = message_by_uidl(c, account, u, uid_prefix).await? {
+                out.push(ImportOutcome::AlreadyThere(id));
+                continue;
+            }
+            if let Some(n) = import::own_form_id(uid_prefix, u) {
+                import::check_reservable(u, n)?;
+                // Past n, so the message that would have got id n (and
+                // with it this UIDL) never exists. (A sequence is not
+                // transactional: this holds even if the import rolls back.)
+                rows(
+                    c,
+                    "SELECT setval('messages_id_seq', $1)
+                     WHERE $1 > (SELECT last_value FROM messages_id_seq)",
+                    &[&n],
+                )
+                .await?;
+            }
+        }
+        let (body_id, size) = store_body(c, m.body, 1).await?;
+        let id: MessageId = one(
+            c,
+            "INSERT INTO messages (account_id, body_id, size, received, uidl, retrieved)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[
+                &account,
+                &body_id,
+                &size,
+                &m.received,
+                &m.uidl,
+                &m.retrieved,
+            ],
+        )
+        .await?
+        .get(0);
+        if let Some(u) = m.uidl {
+            batch.insert(u, id);
+        }
+        bytes += size;
+        count += 1;
+        out.push(ImportOutcome::Imported(id));
+    }
+    if count > 0 {
+        count_usage(c, account, bytes, count).await?;
+    }
+    Ok(out)
+}
+
+/// The message of `account` whose UIDL is `uidl`: stored with it, or —
+/// for a UIDL of this store's own form — the message that has it by its
+/// id.
+async fn message_by_uidl<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    uidl: &str,
+    uid_prefix: &str,
+) -> Result<Option<MessageId>, StoreError> {
+    let stored = rows(
+        c,
+        "SELECT id FROM messages WHERE account_id = $1 AND uidl = $2 LIMIT 1",
+        &[&account, &uidl],
+    )
+    .await?;
+    if let Some(r) = stored.first() {
+        return Ok(Some(r.get(0)));
+    }
+    match import::own_form_id(uid_prefix, uidl) {
+        Some(n) => Ok(rows(
+            c,
+            "SELECT id FROM messages WHERE id = $1 AND account_id = $2 AND uidl IS NULL",
+            &[&n, &account],
+        )
+        .await?
+        .first()
+        .map(|r| r.get(0))),
+        None => Ok(None),
+    }
+}
+
 /// Adds a message referring to a stored body to a mailbox and counts it
 /// in the mailbox's and its domain's usage. The caller holds the rows.
 pub(super) async fn add_message<C: GenericClient>(
@@ -1180,7 +1291,7 @@ pub(super) async fn list_messages<C: GenericClient>(
     Ok(rows(
         c,
         "SELECT m.id, m.uidl, m.size, m.received, d.body_id, d.header_len,
-                length(d.header)::bigint, m.prefix
+                length(d.header)::bigint, m.prefix, m.retrieved
          FROM messages m LEFT JOIN body_downgrades d ON d.body_id = m.body_id
          WHERE m.account_id = $1 ORDER BY m.id",
         &[&account],
@@ -1201,6 +1312,7 @@ pub(super) async fn list_messages<C: GenericClient>(
             uidl: uidl(uid_prefix, id, r.get(1)),
             size,
             received: r.get(3),
+            retrieved: r.get(8),
             legacy: LegacyView::from_stored(
                 size,
                 downgrade,

@@ -257,6 +257,9 @@ const MIGRATIONS: &[&str] = &[
         subjects TEXT NOT NULL,
         created BIGINT NOT NULL
      );",
+    // 14: imports look a mailbox's UIDLs up (a re-run skips what it
+    // brought before).
+    "CREATE INDEX messages_by_uidl ON messages (account_id, uidl);",
 ];
 
 /// Brings the schema up to date; returns the store's UIDL prefix.
