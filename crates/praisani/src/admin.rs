@@ -12,6 +12,7 @@ mod dkim;
 mod dmarc_reports;
 pub(crate) mod dns;
 mod domains;
+mod import_pop3;
 mod import_users;
 mod queue;
 mod report_send;
@@ -25,6 +26,7 @@ pub use dkim::dkim_cmd;
 pub use dmarc_reports::dmarc_report_cmd;
 pub use dns::dns_cmd;
 pub use domains::domain_cmd;
+pub use import_pop3::import_pop3_cmd;
 pub use import_users::import_users_cmd;
 pub use queue::queue_cmd;
 pub use tls_reports::tls_report_cmd;
@@ -126,6 +128,6 @@ pub async fn import_cmd(
 ) -> Result<()> {
     match cmd {
         crate::cli::ImportCmd::Users(args) => import_users_cmd(&*store, args, json).await,
-        crate::cli::ImportCmd::Pop3(_) => bail!(fail("import pop3: not yet")),
+        crate::cli::ImportCmd::Pop3(args) => import_pop3_cmd(&*store, args, json).await,
     }
 }
