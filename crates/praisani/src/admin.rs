@@ -12,6 +12,7 @@ mod dkim;
 mod dmarc_reports;
 pub(crate) mod dns;
 mod domains;
+mod import;
 mod import_pop3;
 mod import_users;
 mod queue;
@@ -26,6 +27,7 @@ pub use dkim::dkim_cmd;
 pub use dmarc_reports::dmarc_report_cmd;
 pub use dns::dns_cmd;
 pub use domains::domain_cmd;
+pub use import::{export_cmd, import_cmd};
 pub use import_pop3::import_pop3_cmd;
 pub use import_users::import_users_cmd;
 pub use queue::queue_cmd;
@@ -118,16 +120,4 @@ fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// Runs an `import` subcommand.
-pub async fn import_cmd(
-    store: std::sync::Arc<dyn Store>,
-    cmd: crate::cli::ImportCmd,
-    json: bool,
-) -> Result<()> {
-    match cmd {
-        crate::cli::ImportCmd::Users(args) => import_users_cmd(&*store, args, json).await,
-        crate::cli::ImportCmd::Pop3(args) => import_pop3_cmd(&*store, args, json).await,
-    }
 }

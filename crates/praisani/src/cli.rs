@@ -58,16 +58,82 @@ pub enum Command {
     /// TLS-RPT reports on our outbound TLS (`[tls_reports]`; the server sends them daily).
     #[command(subcommand)]
     TlsReport(TlsReportCmd),
-    /// Move accounts and mail in from another server.
-    #[command(subcommand)]
-    Import(ImportCmd),
     /// Move the store between backends.
     #[command(subcommand)]
     Store(StoreCmd),
+    /// Bring mail in from another server, keeping the UIDLs its POP3 clients know.
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Write a mailbox out (Maildir or mbox) with its UIDLs, for a customer who leaves.
+    #[command(subcommand)]
+    Export(ExportCmd),
     /// Print the DNS records a hosted domain needs (MX, SPF, DKIM, DMARC, SRV…), as zone-file lines.
     Dns {
         /// The domain (Unicode or A-label).
         domain: String,
+    },
+}
+
+/// `import` subcommands: one per kind of source.
+#[derive(Debug, Subcommand)]
+pub enum ImportCmd {
+    /// Import a Maildir's INBOX (Dovecot, Courier, qmail, Postfix layouts: cur/ and new/),
+    /// with the UIDLs from dovecot-uidlist (saved P fields, else --uidl-format),
+    /// courierpop3dsizelist, or the file names; read messages (flag S) stay read. Re-running
+    /// imports only what is new. Maildir++ folders are not imported (POP3 sees the INBOX).
+    Maildir {
+        /// The Maildir (the directory with cur/ and new/).
+        path: std::path::PathBuf,
+        /// The mailbox to import into (it must exist).
+        #[arg(long, value_name = "ADDRESS")]
+        to: String,
+        /// Dovecot's pop3_uidl_format of the old server, for messages without a saved UIDL:
+        /// %u uid, %v uidvalidity, %f file name, %g guid, %m header MD5; modifiers 0N, X, L, U.
+        #[arg(long, value_name = "FORMAT")]
+        uidl_format: Option<String>,
+        /// Read and count everything, store nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Create (or check) many mailboxes at once from a CSV file or a Dovecot passwd-file,
+    /// keeping their password hashes. The whole file is checked first: one wrong line and
+    /// nothing is written. A second run changes nothing.
+    Users(ImportUsersArgs),
+    /// Copy the mail of one account, or of every account of a CSV file, from another server
+    /// over POP3, keeping each message's UIDL as that server reports it. A second run copies
+    /// only what is new; nothing is deleted there unless --delete-at-source.
+    Pop3(ImportPop3Args),
+    /// Import an mbox file (mboxrd/mboxo): UIDLs from X-UIDL:, read flags from Status:.
+    Mbox {
+        /// The mbox file.
+        file: std::path::PathBuf,
+        /// The mailbox to import into (it must exist).
+        #[arg(long, value_name = "ADDRESS")]
+        to: String,
+        /// Read and count everything, store nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// `export` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ExportCmd {
+    /// Write the mailbox as a Maildir; dovecot-uidlist keeps the UIDLs (P fields), read
+    /// messages are flagged S. PATH must not exist or be empty.
+    Maildir {
+        /// The mailbox.
+        address: String,
+        /// The Maildir to create.
+        path: std::path::PathBuf,
+    },
+    /// Write the mailbox as an mbox file (mboxrd) with X-UIDL: and Status: fields. FILE must
+    /// not exist.
+    Mbox {
+        /// The mailbox.
+        address: String,
+        /// The mbox file to create.
+        file: std::path::PathBuf,
     },
 }
 
@@ -123,19 +189,6 @@ pub enum StoreCmd {
         #[arg(long)]
         force: bool,
     },
-}
-
-/// `import` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum ImportCmd {
-    /// Create (or check) many mailboxes at once from a CSV file or a Dovecot passwd-file,
-    /// keeping their password hashes. The whole file is checked first: one wrong line and
-    /// nothing is written. A second run changes nothing.
-    Users(ImportUsersArgs),
-    /// Copy the mail of one account, or of every account of a CSV file, from another server
-    /// over POP3, keeping each message's UIDL as that server reports it. A second run copies
-    /// only what is new; nothing is deleted there unless --delete-at-source.
-    Pop3(ImportPop3Args),
 }
 
 /// The layouts of `import users --format`.

@@ -112,7 +112,8 @@ fn main() -> ExitCode {
             Command::TlsReport(c) => {
                 admin::tls_report_cmd(store.clone(), &config, c, cli.json).await
             }
-            Command::Import(c) => admin::import_cmd(store.clone(), c, cli.json).await,
+            Command::Import(c) => admin::import_cmd(&*store, c, cli.json).await,
+            Command::Export(c) => admin::export_cmd(&*store, c, cli.json).await,
             Command::Store(_) => Ok(()),
         };
         match result {

@@ -269,6 +269,28 @@ service pop3-login {{
         self.dir.path().join("mail").join(domain).join(local)
     }
 
+    /// Puts the Maildir at `from` in place as `user`'s (a copy, owned by
+    /// the mail uid): what a provider does with a mailbox moved to Dovecot.
+    pub fn install_maildir(&self, user: &str, from: &Path) {
+        let to = self.maildir(user);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("domain dir");
+        run_cmd(
+            Command::new("cp").arg("-a").arg(from).arg(&to),
+            None,
+            Duration::from_secs(30),
+        )
+        .assert_ok("cp -a");
+        run_cmd(
+            Command::new("chown")
+                .arg("-R")
+                .arg(format!("{}:{}", self.uid, self.gid))
+                .arg(to.parent().expect("parent")),
+            None,
+            Duration::from_secs(30),
+        )
+        .assert_ok("chown -R");
+    }
+
     /// Dovecot's log and stderr.
     pub fn log(&self) -> String {
         let read = |n: &str| std::fs::read_to_string(self.dir.path().join(n)).unwrap_or_default();
