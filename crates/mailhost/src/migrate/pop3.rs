@@ -14,6 +14,8 @@
 //! loopback address unless that is overridden too ([`Source::check`]).
 
 mod conn;
+#[cfg(test)]
+mod fake_tests;
 mod tls;
 
 use crate::migrate::users::LineError;
