@@ -29,6 +29,10 @@ const INTERNAL_FIELDS: &[&str] = &[
     "content-length",
 ];
 
+/// Writes converted octets of a message into its spool, through the
+/// header tap.
+type Emit<'a> = dyn FnMut(&[u8], &mut HeaderTap, &mut Spool) -> std::io::Result<()> + 'a;
+
 /// What the mbox says about one message besides its content.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MboxMeta {
@@ -105,39 +109,38 @@ impl MboxReader {
         let mut field: Vec<u8> = Vec::new();
         let mut in_header = true;
         let mut held_blank: Option<Vec<u8>> = None;
-        let flush_field =
-            |field: &mut Vec<u8>,
-             meta: &mut MboxMeta,
-             tap: &mut HeaderTap,
-             spool: &mut Spool,
-             emit: &mut dyn FnMut(&[u8], &mut HeaderTap, &mut Spool) -> std::io::Result<()>|
-             -> std::io::Result<()> {
-                if field.is_empty() {
-                    return Ok(());
-                }
-                let colon = field.iter().position(|&b| b == b':');
-                let name = colon.map(|i| {
-                    String::from_utf8_lossy(&field[..i])
-                        .trim()
-                        .to_ascii_lowercase()
-                });
-                match (name.as_deref(), colon) {
-                    (Some(n), Some(i)) if INTERNAL_FIELDS.contains(&n) => {
-                        let value = String::from_utf8_lossy(&field[i + 1..]).trim().to_string();
-                        if n == "x-uidl"
-                            && meta.uidl.is_none()
-                            && praisani_store::import::check_uidl(&value).is_ok()
-                        {
-                            meta.uidl = Some(value);
-                        } else if n == "status" && value.contains('R') {
-                            meta.seen = true;
-                        }
+        let flush_field = |field: &mut Vec<u8>,
+                           meta: &mut MboxMeta,
+                           tap: &mut HeaderTap,
+                           spool: &mut Spool,
+                           emit: &mut Emit<'_>|
+         -> std::io::Result<()> {
+            if field.is_empty() {
+                return Ok(());
+            }
+            let colon = field.iter().position(|&b| b == b':');
+            let name = colon.map(|i| {
+                String::from_utf8_lossy(&field[..i])
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+            match (name.as_deref(), colon) {
+                (Some(n), Some(i)) if INTERNAL_FIELDS.contains(&n) => {
+                    let value = String::from_utf8_lossy(&field[i + 1..]).trim().to_string();
+                    if n == "x-uidl"
+                        && meta.uidl.is_none()
+                        && praisani_store::import::check_uidl(&value).is_ok()
+                    {
+                        meta.uidl = Some(value);
+                    } else if n == "status" && value.contains('R') {
+                        meta.seen = true;
                     }
-                    _ => emit(field, tap, spool)?,
                 }
-                field.clear();
-                Ok(())
-            };
+                _ => emit(field, tap, spool)?,
+            }
+            field.clear();
+            Ok(())
+        };
         while self.read_line()? {
             if self.line.starts_with(b"From ") {
                 self.next_from = Some(std::mem::take(&mut self.line));
@@ -191,8 +194,10 @@ fn from_line_time(line: &[u8]) -> Option<i64> {
         if end < 7 {
             continue;
         }
-        let date = words[end - 5..end].join(" ");
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&date, "%a %b %d %H:%M:%S %Y") {
+        // The weekday is left out: writers get it wrong, and chrono
+        // refuses a date whose weekday does not match.
+        let date = words[end - 4..end].join(" ");
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&date, "%b %d %H:%M:%S %Y") {
             return Some(t.and_utc().timestamp());
         }
     }
