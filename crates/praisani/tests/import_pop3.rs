@@ -275,6 +275,8 @@ fn implicit_tls_is_checked_and_a_wrong_ca_refused() {
     let d = Dovecot::start(DovecotOpts::default());
     let user = "ben@old.test";
     d.add_user(user, PW);
+    d.add_user("carl@old.test", PW);
+    d.deliver("carl@old.test", &message(9, "carl"));
     for i in 0..3 {
         d.deliver(user, &message(i, "tls"));
     }
@@ -333,6 +335,46 @@ fn implicit_tls_is_checked_and_a_wrong_ca_refused() {
     );
     assert_eq!(out.code(), Some(0), "{}", out.describe());
     assert_eq!(result(&out)["copied"], 3);
+    // A CSV of accounts, without checking the certificate (--insecure):
+    // ben has everything already, carl's mail goes to another address,
+    // dora's password is wrong — her failure does not stop the others.
+    s.add_domain("new.test");
+    s.add_user("carl@new.test", "new-password", &[]);
+    s.add_user("dora@old.test", "new-password", &[]);
+    let csv = s.path("accounts.csv");
+    std::fs::write(
+        &csv,
+        format!("user,password,to\n{user},{PW},\ncarl@old.test,{PW},carl@new.test\ndora@old.test,wrong,\n"),
+    )
+    .unwrap();
+    let out = s.cli(&[
+        "--json",
+        "import",
+        "pop3",
+        "--from",
+        &from,
+        "--tls",
+        "implicit",
+        "--insecure",
+        "--accounts",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code(), Some(1), "{}", out.describe());
+    let first = out.out().lines().next().unwrap_or("").to_string();
+    let v: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
+    let a = v["accounts"].as_array().unwrap();
+    assert_eq!(
+        (a[0]["copied"].as_u64(), a[0]["already"].as_u64()),
+        (Some(0), Some(3)),
+        "{v}"
+    );
+    assert_eq!(
+        (a[1]["to"].as_str(), a[1]["copied"].as_u64()),
+        (Some("carl@new.test"), Some(1)),
+        "{v}"
+    );
+    assert_eq!(a[2]["ok"], false, "{v}");
+    assert_eq!(v["failed"], 1);
     // A wrong password: the old server's refusal, reported per account.
     let out = s.cli_stdin(
         &[
