@@ -13,13 +13,19 @@
 //!   [`Store::import_messages`](praisani_store::Store::import_messages).
 //! - [`export`]: a mailbox written out as a Maildir (UIDLs in a
 //!   `dovecot-uidlist`) or an mbox (`X-UIDL:` headers).
+//! - [`users`]: accounts from a CSV file or a Dovecot passwd-file, checked
+//!   whole and written in one commit (`praisani import users`).
+//! - [`pop3`]: mailboxes pulled from a live POP3 server, the UIDLs as it
+//!   reports them (`praisani import pop3`).
 
 pub mod export;
 pub mod import;
 pub mod maildir;
 pub mod mbox;
+pub mod pop3;
 pub mod uidl_format;
 pub mod uidlist;
+pub mod users;
 
 use std::path::{Path, PathBuf};
 

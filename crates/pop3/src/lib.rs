@@ -73,6 +73,7 @@
 
 pub mod apop;
 mod capa;
+pub mod client;
 mod command;
 pub mod config;
 pub mod encode;

@@ -95,6 +95,14 @@ pub enum ImportCmd {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Create (or check) many mailboxes at once from a CSV file or a Dovecot passwd-file,
+    /// keeping their password hashes. The whole file is checked first: one wrong line and
+    /// nothing is written. A second run changes nothing.
+    Users(ImportUsersArgs),
+    /// Copy the mail of one account, or of every account of a CSV file, from another server
+    /// over POP3, keeping each message's UIDL as that server reports it. A second run copies
+    /// only what is new; nothing is deleted there unless --delete-at-source.
+    Pop3(ImportPop3Args),
     /// Import an mbox file (mboxrd/mboxo): UIDLs from X-UIDL:, read flags from Status:.
     Mbox {
         /// The mbox file.
@@ -181,6 +189,100 @@ pub enum StoreCmd {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// The layouts of `import users --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UsersFormat {
+    /// A header line, then address,password_hash (or password)[,quota,messages,lang].
+    Csv,
+    /// Dovecot's passwd-file: user:{SCHEME}hash:uid:gid:gecos:home:shell:extra.
+    Passwd,
+}
+
+/// `import users` options.
+#[derive(Debug, Args)]
+pub struct ImportUsersArgs {
+    /// The file (CSV or Dovecot passwd-file; "-" for standard input).
+    pub file: PathBuf,
+    /// Its layout (default: CSV for *.csv or a header naming "address", else passwd-file).
+    #[arg(long, value_enum)]
+    pub format: Option<UsersFormat>,
+    /// The domain of passwd-file users written without one.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// Host the file's domains that are not hosted yet (else their lines are errors).
+    #[arg(long)]
+    pub create_domains: bool,
+    /// Check the file and show what would change, writing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Bring existing mailboxes that differ from the file in line with it (else they are
+    /// reported and left as they are).
+    #[arg(long)]
+    pub update: bool,
+}
+
+/// The TLS of `import pop3 --tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Pop3Tls {
+    /// TLS from the first byte (port 995).
+    Implicit,
+    /// Plain connection upgraded by STLS (port 110).
+    Starttls,
+    /// No TLS: passwords in the clear; only to a loopback address unless
+    /// --insecure-plaintext.
+    None,
+}
+
+/// `import pop3` options.
+#[derive(Debug, Args)]
+pub struct ImportPop3Args {
+    /// The old server, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub from: String,
+    /// How to secure the connection (default: implicit on port 995, else starttls).
+    #[arg(long, value_enum)]
+    pub tls: Option<Pop3Tls>,
+    /// Trust these PEM certificates instead of the system's roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Do not check the server's certificate (a test server, a known self-signed one).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Allow --tls none to a server that is not on a loopback address.
+    #[arg(long)]
+    pub insecure_plaintext: bool,
+    /// The account at the old server (with --password-stdin).
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        required_unless_present = "accounts",
+        conflicts_with = "accounts",
+        requires = "password_stdin"
+    )]
+    pub user: Option<String>,
+    /// Read the old server's password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The praisani mailbox to fill (default: the --user address).
+    #[arg(long, value_name = "ADDRESS", requires = "user")]
+    pub to: Option<String>,
+    /// A CSV file of accounts: header user,password[,to].
+    #[arg(long, value_name = "FILE.csv")]
+    pub accounts: Option<PathBuf>,
+    /// Delete each message at the old server once it is stored here.
+    #[arg(long)]
+    pub delete_at_source: bool,
+    /// Messages stored per commit.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub batch: usize,
+    /// Seconds each network step (connect, a reply, a message line) may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
+    /// Largest message copied, in octets (larger ones are reported and left).
+    #[arg(long, value_name = "SIZE", default_value = "100M")]
+    pub max_message: String,
 }
 
 /// `dkim` subcommands.

@@ -2452,6 +2452,71 @@ pub async fn alias_pages<S: Store + ?Sized>(store: &S) {
     );
 }
 
+/// [`Store::accounts_import`]: domains hosted on the way, accounts created
+/// or replaced in one commit, and nothing written when one of them fails.
+pub async fn accounts_import<S: Store + ?Sized>(store: &S) {
+    use crate::{AccountImport, Language};
+    let import = |a: &str, replace: bool| AccountImport {
+        account: NewAccount {
+            quota_bytes: Some(1000),
+            ..account(a)
+        },
+        quota_messages: Some(7),
+        lang: Language::Th,
+        replace,
+    };
+    store.domain_add(&dom("old.test")).await.unwrap();
+    store.account_add(account("kept@old.test")).await.unwrap();
+    store
+        .accounts_import(
+            vec![dom("old.test"), dom("new.test")],
+            vec![import("a@new.test", false), import("kept@old.test", true)],
+        )
+        .await
+        .unwrap();
+    let names: Vec<String> = store
+        .domain_list()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.domain.ascii().to_string())
+        .collect();
+    assert_eq!(names, ["new.test", "old.test"]);
+    for a in ["a@new.test", "kept@old.test"] {
+        let got = store.account_get(&addr(a)).await.unwrap().unwrap();
+        assert_eq!(got.quota_bytes, Some(1000), "{a}");
+        assert_eq!(got.quota_messages, Some(7), "{a}");
+        assert_eq!(got.lang, Language::Th, "{a}");
+        assert_eq!(got.password_hash, "$argon2id$test");
+    }
+    // A duplicate among new accounts, then a replacement of no account:
+    // neither the domain nor the accounts before the failure are written.
+    for bad in [
+        import("a@new.test", false),
+        import("missing@new.test", true),
+    ] {
+        let err = store
+            .accounts_import(
+                vec![dom("third.test")],
+                vec![import("b@new.test", false), bad],
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Duplicate(_) | StoreError::NotFound(_)),
+            "{err:?}"
+        );
+        assert!(
+            store
+                .account_get(&addr("b@new.test"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(!store.is_hosted(&dom("third.test")).await.unwrap());
+    }
+}
+
 fn import_msg<S: Store + ?Sized>(
     store: &S,
     text: &[u8],

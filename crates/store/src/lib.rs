@@ -154,6 +154,16 @@ pub trait Store: Send + Sync + 'static {
         address: &Address,
         retention: Retention,
     ) -> Result<(), StoreError>;
+    /// Writes a bulk import in one commit, all or nothing: hosts each of
+    /// `domains` not yet hosted, then creates each account (`Duplicate` if
+    /// its address is taken) or, with [`AccountImport::replace`], overwrites
+    /// the existing one (`NotFound` if there is none). On any error nothing
+    /// is written.
+    async fn accounts_import(
+        &self,
+        domains: Vec<Domain>,
+        accounts: Vec<AccountImport>,
+    ) -> Result<(), StoreError>;
     /// Sets (or clears) the storage limit of all the domain's mailboxes
     /// together.
     async fn domain_set_quota(

@@ -63,6 +63,21 @@ pub struct NewAccount {
     pub quota_bytes: Option<u64>,
 }
 
+/// One account of a bulk import ([`Store::accounts_import`]): what to
+/// write for it, all of it decided above the store.
+#[derive(Clone, Debug)]
+pub struct AccountImport {
+    /// Its address, secrets and storage limit.
+    pub account: NewAccount,
+    /// Message-count limit, `None` for unlimited.
+    pub quota_messages: Option<u64>,
+    /// Language of the notices it gets.
+    pub lang: Language,
+    /// Overwrite the existing account of this address (secrets, limits,
+    /// language; its mail and other settings stay) instead of creating one.
+    pub replace: bool,
+}
+
 /// A stored account.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Account {

@@ -334,3 +334,9 @@ async fn alias_pages() {
     let (_d, s) = fresh();
     conformance::alias_pages(&s).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_import() {
+    let (_d, s) = fresh();
+    conformance::accounts_import(&s).await;
+}

@@ -166,6 +166,9 @@ conformance_test!(domains, |s: PostgresStore| async move {
 conformance_test!(accounts_and_aliases, |s: PostgresStore| async move {
     conformance::accounts_and_aliases(&s).await
 });
+conformance_test!(accounts_import, |s: PostgresStore| async move {
+    conformance::accounts_import(&s).await
+});
 conformance_test!(messages, |s: PostgresStore| async move {
     conformance::messages(&s).await
 });

@@ -134,7 +134,7 @@ pub struct ImportedMailbox {
 
 /// The secrets of an imported hash: only the hash; SCRAM credentials and
 /// an APOP secret need the password, known at the first login.
-fn imported_secrets(hash: &ImportedHash) -> Secrets {
+pub(crate) fn imported_secrets(hash: &ImportedHash) -> Secrets {
     Secrets {
         password_hash: hash.stored(),
         apop_secret: None,

@@ -109,6 +109,8 @@ fn summary_text(s: &import::Summary, dry_run: bool, secs: f64) -> String {
 pub async fn import_cmd(store: &dyn Store, cmd: ImportCmd, json: bool) -> Result<()> {
     let limits = import::Limits::default();
     match cmd {
+        ImportCmd::Users(args) => super::import_users_cmd(store, args, json).await,
+        ImportCmd::Pop3(args) => super::import_pop3_cmd(store, args, json).await,
         ImportCmd::Maildir {
             path,
             to,

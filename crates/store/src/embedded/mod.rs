@@ -12,6 +12,7 @@ mod pool;
 mod schema;
 mod writer;
 
+use crate::AccountImport;
 use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::greylist::{GreyOutcome, GreyRules};
 use crate::policy::sweep_plan;
@@ -210,6 +211,17 @@ impl Store for EmbeddedStore {
         self.inner
             .writer
             .run(move |c| ops::account_set_retention(c, &a, retention))
+            .await
+    }
+
+    async fn accounts_import(
+        &self,
+        domains: Vec<Domain>,
+        accounts: Vec<AccountImport>,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .run(move |c| ops::accounts_import(c, &domains, &accounts))
             .await
     }
 

@@ -3,6 +3,7 @@
 
 use super::locks;
 use super::pool::ReadPool;
+use crate::AccountImport;
 use crate::body::{ChunkCursor, NextChunk, with_prefix};
 use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::error::corrupt;
@@ -196,6 +197,48 @@ pub(super) fn account_add(c: &Connection, n: &NewAccount) -> Result<AccountId, S
         ],
     )?;
     Ok(AccountId::new(c.last_insert_rowid()))
+}
+
+/// [`crate::Store::accounts_import`], inside the job's savepoint: an
+/// error rolls every row of it back.
+pub(super) fn accounts_import(
+    c: &Connection,
+    domains: &[Domain],
+    accounts: &[AccountImport],
+) -> Result<(), StoreError> {
+    for d in domains {
+        if domain_id(c, d)?.is_none() {
+            domain_add(c, d)?;
+        }
+    }
+    let as_db = |q: Option<u64>| q.map(|q| i64::try_from(q).unwrap_or(i64::MAX));
+    for a in accounts {
+        let n = &a.account;
+        let id = if a.replace {
+            let id = account_id(c, &n.address)?
+                .ok_or_else(|| StoreError::NotFound(Subject::Account(n.address.clone())))?;
+            c.prepare_cached(
+                "UPDATE accounts SET password_hash = ?1, apop_secret = ?2, scram = ?3,
+                    quota_bytes = ?4 WHERE id = ?5",
+            )?
+            .execute(params![
+                n.password_hash,
+                n.apop_secret,
+                n.scram,
+                as_db(n.quota_bytes),
+                id
+            ])?;
+            id
+        } else {
+            account_add(c, n)?
+        };
+        c.prepare_cached("UPDATE accounts SET quota_messages = ?1, lang = ?2 WHERE id = ?3")?
+            .execute(params![as_db(a.quota_messages), a.lang.tag(), id])?;
+        if a.replace {
+            rearm_warnings(c, id)?;
+        }
+    }
+    Ok(())
 }
 
 fn remove_account_by_id(c: &Connection, id: AccountId) -> Result<(), StoreError> {

@@ -53,6 +53,7 @@ mod schema;
 
 pub use schema::current_version as schema_version;
 
+use crate::AccountImport;
 use crate::Unavailable;
 use crate::body::{ChunkCursor, NextChunk};
 use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
@@ -347,6 +348,15 @@ impl Store for PostgresStore {
             &tx, address, retention
         )
         .await?)
+    }
+
+    async fn accounts_import(
+        &self,
+        domains: Vec<Domain>,
+        accounts: Vec<AccountImport>,
+    ) -> Result<(), StoreError> {
+        write!(self, |tx| ops::accounts_import(&tx, &domains, &accounts)
+            .await?)
     }
 
     async fn domain_set_quota(

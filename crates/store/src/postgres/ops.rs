@@ -6,6 +6,7 @@
 //! each other on the rows they change instead of deadlocking, and a quota
 //! is checked on values no one else can change before the commit.
 
+use crate::AccountImport;
 use crate::dmarc::{DmarcDay, DmarcEvent, DmarcLimits, DmarcRecorded};
 use crate::error::corrupt;
 use crate::greylist::{self, GreyEntry, GreyOutcome, GreyRules};
@@ -265,6 +266,55 @@ pub(super) async fn account_add<C: GenericClient>(
     )
     .await?;
     Ok(r.get(0))
+}
+
+/// [`crate::Store::accounts_import`], inside the caller's transaction.
+pub(super) async fn accounts_import<C: GenericClient>(
+    c: &C,
+    domains: &[Domain],
+    accounts: &[AccountImport],
+) -> Result<(), StoreError> {
+    for d in domains {
+        exec(
+            c,
+            "INSERT INTO domains (name, created) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            &[&d.ascii(), &now()],
+        )
+        .await?;
+    }
+    let as_db = |q: Option<u64>| q.map(|q| i64::try_from(q).unwrap_or(i64::MAX));
+    for a in accounts {
+        let n = &a.account;
+        let id = if a.replace {
+            let id = require_account(c, &n.address).await?;
+            exec(
+                c,
+                "UPDATE accounts SET password_hash = $1, apop_secret = $2, scram = $3,
+                    quota_bytes = $4 WHERE id = $5",
+                &[
+                    &n.password_hash,
+                    &n.apop_secret,
+                    &n.scram,
+                    &as_db(n.quota_bytes),
+                    &id,
+                ],
+            )
+            .await?;
+            id
+        } else {
+            account_add(c, n).await?
+        };
+        exec(
+            c,
+            "UPDATE accounts SET quota_messages = $1, lang = $2 WHERE id = $3",
+            &[&as_db(a.quota_messages), &a.lang.tag(), &id],
+        )
+        .await?;
+        if a.replace {
+            rearm_warnings(c, id).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn remove_account_by_id<C: GenericClient>(c: &C, id: AccountId) -> Result<(), StoreError> {
