@@ -1321,3 +1321,114 @@ print('OK')"#;
         }
     }
 }
+
+/// A control panel names a customer's mailbox administrator of their
+/// domain in the web admin through the API alone; a domain administrator
+/// may name co-administrators among its own mailboxes only, and neither
+/// it nor a user reaches another domain's.
+#[test]
+fn web_admins_named_through_the_api() {
+    if !have_tool("curl", "web_admins_named_through_the_api") {
+        return;
+    }
+    let (s, base) = server(true);
+    let root = admin_token(&s);
+    for d in ["a.test", "b.test"] {
+        ok(
+            &post(&base, "/api/v1/domains", &root, &json!({"domain": d})),
+            201,
+            "domain",
+        );
+    }
+    for m in ["boss@a.test", "anna@a.test", "bob@b.test"] {
+        let d = m.split('@').nth(1).unwrap();
+        ok(
+            &post(
+                &base,
+                &format!("/api/v1/domains/{d}/mailboxes"),
+                &root,
+                &mailbox(m, None),
+            ),
+            201,
+            "mailbox",
+        );
+    }
+    let put = |path: &str, token: &str| call(&base, "PUT", path, Some(token), None);
+    let del = |path: &str, token: &str| call(&base, "DELETE", path, Some(token), None);
+    let named = ok(
+        &put("/api/v1/domains/a.test/admins/boss@a.test", &root),
+        200,
+        "root names boss",
+    );
+    assert_eq!(named["items"], json!(["boss@a.test"]), "{named}");
+    let cli = s.cli(&["domain", "admin", "a.test"]);
+    cli.assert_ok("domain admin a.test");
+    assert!(cli.out().contains("boss@a.test"), "{}", cli.out());
+    assert_problem(
+        &put("/api/v1/domains/a.test/admins/ghost@a.test", &root),
+        404,
+        "ghost@a.test",
+        "no such mailbox",
+    );
+
+    let (dadmin, _) = api_token(&base, &root, json!({"domains": ["a.test"]}));
+    let (anna, _) = api_token(&base, &root, json!({"user": "anna@a.test"}));
+    ok(
+        &get(&base, "/api/v1/domains/a.test/admins", &dadmin),
+        200,
+        "own domain's admins",
+    );
+    // Outside a.test: the same refusal whether the domain or mailbox
+    // exists or not.
+    let refusal = get(&base, "/api/v1/domains/b.test/admins", &dadmin);
+    assert_problem(&refusal, 403, "", "b.test's admins");
+    for (path, what) in [
+        ("/api/v1/domains/nowhere.test/admins", "unknown domain"),
+        (
+            "/api/v1/domains/a.test/admins/bob@b.test",
+            "b mailbox as a admin",
+        ),
+        (
+            "/api/v1/domains/a.test/admins/ghost@b.test",
+            "unknown b mailbox",
+        ),
+        (
+            "/api/v1/domains/b.test/admins/anna@a.test",
+            "a mailbox as b admin",
+        ),
+    ] {
+        let a = if path.ends_with("/admins") {
+            get(&base, path, &dadmin)
+        } else {
+            put(path, &dadmin)
+        };
+        assert_eq!(a.status, 403, "{what}: {}", a.raw);
+        assert_eq!(a.raw, refusal.raw, "{what}");
+    }
+    let both = ok(
+        &put("/api/v1/domains/a.test/admins/anna@a.test", &dadmin),
+        200,
+        "boss's panel names anna",
+    );
+    assert_eq!(
+        both["items"],
+        json!(["anna@a.test", "boss@a.test"]),
+        "{both}"
+    );
+    // A user reaches none of it, not even for their own domain.
+    for a in [
+        get(&base, "/api/v1/domains/a.test/admins", &anna),
+        put("/api/v1/domains/a.test/admins/anna@a.test", &anna),
+        del("/api/v1/domains/a.test/admins/boss@a.test", &anna),
+    ] {
+        assert_eq!(a.status, 403, "user: {}", a.raw);
+    }
+    let left = ok(
+        &del("/api/v1/domains/a.test/admins/anna@a.test", &root),
+        200,
+        "root takes anna's role",
+    );
+    assert_eq!(left["items"], json!(["boss@a.test"]), "{left}");
+    let cli = s.cli(&["domain", "admin", "a.test"]);
+    assert!(!cli.out().contains("anna@a.test"), "{}", cli.out());
+}

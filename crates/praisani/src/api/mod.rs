@@ -9,6 +9,7 @@
 //! against.
 
 mod aliases;
+mod domain_admins;
 mod domain_settings;
 mod domains;
 mod extract;
@@ -218,6 +219,21 @@ pub(crate) const ROUTES: &[Route] = &[
     route!("GET", "/metrics", metrics::scrape),
     route!("GET", "/api/v1/domains/{domain}/limits", limits::show),
     route!("PUT", "/api/v1/domains/{domain}/limits", limits::set),
+    route!(
+        "GET",
+        "/api/v1/domains/{domain}/admins",
+        domain_admins::list
+    ),
+    route!(
+        "PUT",
+        "/api/v1/domains/{domain}/admins/{address}",
+        domain_admins::add
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/domains/{domain}/admins/{address}",
+        domain_admins::remove
+    ),
 ];
 
 fn method_filter(m: &str) -> MethodFilter {
