@@ -65,14 +65,32 @@ fn store_err(e: StoreError) -> anyhow::Error {
 
 fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     if json {
-        println!("{value}");
+        say(value);
     } else {
         let t = text();
         if !t.is_empty() {
-            println!("{t}");
+            say(t);
         }
     }
 }
+
+/// Writes a line of a command's output. When the reader has gone (`praisani
+/// user list | head`), the command ends quietly with the status a Unix
+/// tool killed by SIGPIPE has (141) instead of panicking on the write.
+pub(crate) fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("praisani: cannot write the output: {e}");
+        std::process::exit(EXIT_WRITE_FAILED);
+    }
+}
+
+/// The exit status when standard output cannot be written (a full disk).
+const EXIT_WRITE_FAILED: i32 = 1;
 
 /// A point in time for `expire --as-of`: RFC 3339 or a date (midnight UTC).
 fn parse_as_of(s: &str) -> Result<i64> {

@@ -73,17 +73,17 @@ pub async fn run(config: &Config, cmd: &StoreCmd, json: bool) -> anyhow::Result<
             .iter()
             .map(|(t, n)| (t.to_string(), (*n).into()))
             .collect();
-        println!(
+        crate::admin::say(format_args!(
             "{}",
             serde_json::json!({"from": src.to_string(), "to": dst.to_string(),
                 "rows": tables, "octets": report.octets, "verified": true})
-        );
+        ));
     } else {
-        println!("copied {src} to {dst}, verified:");
+        crate::admin::say(format_args!("copied {src} to {dst}, verified:"));
         for (t, n) in &report.tables {
-            println!("  {t:<16} {n}");
+            crate::admin::say(format_args!("  {t:<16} {n}"));
         }
-        println!("  {:<16} {}", "octets", report.octets);
+        crate::admin::say(format_args!("  {:<16} {}", "octets", report.octets));
     }
     Ok(())
 }

@@ -962,3 +962,26 @@ fn sigterm_right_after_start_is_a_clean_stop() {
         );
     }
 }
+
+/// A command whose reader has gone (`praisani domain list | head -0`)
+/// ends quietly with SIGPIPE's status, not with a panic on the write.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let s = offline();
+    s.add_domain("a.test");
+    for args in [&["domain", "list"][..], &["--json", "domain", "list"][..]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = std::process::Command::new(common::BIN)
+            .arg("--config")
+            .arg(&s.config_path)
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run praisani");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
+    }
+}

@@ -145,7 +145,7 @@ pub async fn import_pop3_cmd(store: &dyn Store, args: ImportPop3Args, json: bool
             failed += 1;
         }
         if !json {
-            println!("{}", report_text(a, &r));
+            crate::admin::say(report_text(a, &r));
         }
         results.push(report_json(a, &r));
     }

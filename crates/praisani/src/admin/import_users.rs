@@ -72,7 +72,7 @@ fn refused(e: ImportError, json: bool) -> anyhow::Error {
                     .iter()
                     .map(|e| json!({"line": e.line, "error": e.message}))
                     .collect();
-                println!("{}", json!({"errors": list}));
+                crate::admin::say(json!({"errors": list}));
             }
             let mut text: Vec<String> = errors
                 .iter()
