@@ -1353,6 +1353,33 @@ fn web_admins_named_through_the_api() {
             "mailbox",
         );
     }
+    // The domain list comes a page at a time too (the demo's example.test
+    // is the third).
+    let first = ok(&get(&base, "/api/v1/domains?limit=2", &root), 200, "page 1");
+    let names = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["ascii"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&first), ["a.test", "b.test"], "{first}");
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let second = ok(
+        &get(
+            &base,
+            &format!("/api/v1/domains?limit=2&cursor={cursor}"),
+            &root,
+        ),
+        200,
+        "page 2",
+    );
+    assert_eq!(names(&second), ["example.test"], "{second}");
+    assert_eq!(second["next_cursor"], Value::Null, "{second}");
     let put = |path: &str, token: &str| call(&base, "PUT", path, Some(token), None);
     let del = |path: &str, token: &str| call(&base, "DELETE", path, Some(token), None);
     let named = ok(

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use praisani_delivery::admin::dns_records;
 use praisani_delivery::dkim::KeyStore;
 use praisani_mailhost::access::{Action, visible_domains};
+use praisani_mailhost::admin::pages::page;
 use praisani_mailhost::admin::{domains, parse_domain};
 use praisani_store::DomainInfo;
 use serde::Deserialize;
@@ -30,12 +31,22 @@ fn domain_json(i: &DomainInfo) -> Value {
 pub(crate) async fn list(
     Caller(t): Caller,
     State(api): State<Api>,
+    QueryParams(q): QueryParams<super::queue::PageQuery>,
 ) -> Result<Json<Value>, Problem> {
     let all = domains::list(api.store()).await?;
     let seen = visible_domains(&t.scope, all, |i| &i.domain).ok_or_else(Problem::forbidden)?;
-    Ok(Json(
-        json!({"items": seen.iter().map(domain_json).collect::<Vec<_>>()}),
-    ))
+    // Hosts have hundreds of domains, not millions: paged in memory, by
+    // the A-label (the key the cursor is).
+    let p = page(
+        seen,
+        |i| i.domain.ascii().to_string(),
+        q.limit,
+        q.cursor.as_deref(),
+    );
+    Ok(Json(json!({
+        "items": p.items.iter().map(domain_json).collect::<Vec<_>>(),
+        "next_cursor": p.next,
+    })))
 }
 
 /// The body of `POST /api/v1/domains`.

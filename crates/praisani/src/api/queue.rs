@@ -15,12 +15,13 @@ use praisani_store::QueueId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// The query of `GET /api/v1/queue`.
+/// The query of a list paged in memory (`GET /api/v1/queue`,
+/// `GET /api/v1/domains`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageQuery {
-    limit: Option<usize>,
-    cursor: Option<String>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) cursor: Option<String>,
 }
 
 /// A queue id as a page key: zero-padded, so that text order is id order.
