@@ -1400,6 +1400,29 @@ fn web_admins_named_through_the_api() {
 
     let (dadmin, _) = api_token(&base, &root, json!({"domains": ["a.test"]}));
     let (anna, _) = api_token(&base, &root, json!({"user": "anna@a.test"}));
+    // Three tokens now (the CLI's and these two), two to a page.
+    let first = ok(
+        &get(&base, "/api/v1/tokens?limit=2", &root),
+        200,
+        "tokens 1",
+    );
+    assert_eq!(first["items"].as_array().unwrap().len(), 2, "{first}");
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let second = ok(
+        &get(
+            &base,
+            &format!("/api/v1/tokens?limit=2&cursor={cursor}"),
+            &root,
+        ),
+        200,
+        "tokens 2",
+    );
+    assert_eq!(second["items"].as_array().unwrap().len(), 1, "{second}");
+    assert_eq!(second["next_cursor"], Value::Null, "{second}");
+    assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
     ok(
         &get(&base, "/api/v1/domains/a.test/admins", &dadmin),
         200,

@@ -4,13 +4,14 @@
 //! a user none.
 
 use super::Api;
-use super::extract::{Caller, JsonBody, PathParam};
+use super::extract::{Caller, JsonBody, PathParam, QueryParams};
 use super::problem::Problem;
 use crate::admin::scope_json;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use praisani_mailhost::access::{TokenScope, tokens};
+use praisani_mailhost::admin::pages::page;
 use praisani_mailhost::admin::{parse_address, parse_domain};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -63,13 +64,22 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     Caller(t): Caller,
     State(api): State<Api>,
+    QueryParams(q): QueryParams<super::queue::PageQuery>,
 ) -> Result<Json<Value>, Problem> {
     let all = tokens::list_for(api.store(), &t.scope).await?;
-    let items: Vec<Value> = all
+    // By id, zero-padded so that text order is id order.
+    let p = page(
+        all,
+        |t| format!("{:020}", t.id),
+        q.limit,
+        q.cursor.as_deref(),
+    );
+    let items: Vec<Value> = p
+        .items
         .iter()
         .map(|t| json!({"id": t.id, "name": t.name, "scope": scope_json(&t.scope), "created": t.created}))
         .collect();
-    Ok(Json(json!({"items": items})))
+    Ok(Json(json!({"items": items, "next_cursor": p.next})))
 }
 
 /// `DELETE /api/v1/tokens/{id}`: refused from now on; 403 for a token out
