@@ -245,7 +245,7 @@ async fn outcome(
         Ok(()) => Ok(see_other(&format!("{}?done=1", domain_path(d)))),
         Err(e) if e.is_temporary() => Err(s.refuse(WebError::Unavailable)),
         Err(e) => {
-            let text = format!("{}: {e}", s.t().bad_request);
+            let text = super::errors::explain(s.lang, &e);
             render(web, s, d, None, StatusCode::BAD_REQUEST, Notice::Err(text)).await
         }
     }

@@ -197,7 +197,7 @@ async fn outcome(web: &Web, s: &Session, r: Result<(), AdminError>) -> Result<Re
         Ok(()) => Ok(see_other("/me?done=1")),
         Err(e) if e.is_temporary() => Err(s.refuse(WebError::Unavailable)),
         Err(e) => {
-            let text = format!("{}: {e}", s.t().bad_request);
+            let text = super::errors::explain(s.lang, &e);
             render(web, s, StatusCode::BAD_REQUEST, Notice::Err(text)).await
         }
     }

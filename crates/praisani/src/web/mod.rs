@@ -12,6 +12,7 @@
 //! [`praisani_mailhost::admin`].
 
 mod domain;
+mod errors;
 mod html;
 mod login;
 mod me;
