@@ -564,6 +564,111 @@ fn self_service_forms_and_sessions_ending() {
     );
 }
 
+/// A Thai-language session of a domain administrator: a size that is not
+/// one and a mailbox over the domain's limit are refused in Thai, with
+/// the value asked and the limit, and without the English detail.
+#[test]
+fn a_thai_session_reads_its_errors_in_thai() {
+    if !have_tool("python3", "web") {
+        return;
+    }
+    let (s, base) = server("");
+    s.cli(&["domain", "limits", "a.test", "--mailboxes", "2"])
+        .assert_ok("domain limits");
+    let steps = serde_json::json!([
+        ["login", "login", "boss@a.test", "boss-pass-1"],
+        ["get", "me", "/me"],
+        [
+            "post",
+            "language",
+            "/me/language",
+            [["lang", "th"], ["csrf", "SESSION"]],
+            "me"
+        ],
+        ["get", "own", "/domains/a.test"],
+        [
+            "post",
+            "bad_quota",
+            "/domains/a.test/mailboxes",
+            [
+                ["local", "carl"],
+                ["password", "carl-pass-1"],
+                ["quota", "lots"],
+                ["csrf", "SESSION"]
+            ],
+            "own"
+        ],
+        [
+            "post",
+            "over_limit",
+            "/domains/a.test/mailboxes",
+            [
+                ["local", "carl"],
+                ["password", "carl-pass-1"],
+                ["quota", "5M"],
+                ["csrf", "SESSION"]
+            ],
+            "own"
+        ],
+        [
+            "post",
+            "bad_date",
+            "/me/vacation",
+            [
+                ["subject", "Away"],
+                ["text", "Back soon"],
+                ["from", "31.1.2027"],
+                ["until", ""],
+                ["csrf", "SESSION"]
+            ],
+            "me"
+        ],
+    ]);
+    let o = http_steps(&s, &base, steps);
+    assert_eq!(o["language"]["status"], 303, "{}", o["language"]["body"]);
+    let page = |k: &str| {
+        assert_eq!(o[k]["status"], 400, "{k}: {}", o[k]["body"]);
+        let body = o[k]["body"].as_str().unwrap().to_string();
+        assert!(body.contains("<html lang=\"th\""), "{k}: {body}");
+        let notice = body
+            .split("role=\"alert\">")
+            .nth(1)
+            .and_then(|b| b.split("</p>").next())
+            .unwrap_or_else(|| panic!("{k}: no error notice: {body}"))
+            .to_string();
+        notice
+    };
+    let bad_quota = page("bad_quota");
+    assert!(
+        bad_quota.contains("lots") && bad_quota.contains("ไม่ใช่ขนาดที่ถูกต้อง"),
+        "{bad_quota}"
+    );
+    let over = page("over_limit");
+    assert!(
+        over.contains("a.test") && over.contains("มีกล่องจดหมายครบ 2 กล่อง"),
+        "{over}"
+    );
+    let date = page("bad_date");
+    assert!(
+        date.contains("31.1.2027") && date.contains("ไม่ใช่วันที่ที่ถูกต้อง"),
+        "{date}"
+    );
+    for notice in [&bad_quota, &over, &date] {
+        for english in [
+            "invalid",
+            "reached its limit",
+            "examples",
+            "server administrator",
+            "expected",
+        ] {
+            assert!(!notice.contains(english), "English {english:?} in {notice}");
+        }
+    }
+    // Nothing was created.
+    let out = s.cli(&["user", "list"]);
+    assert!(!out.out().contains("carl@"), "{}", out.describe());
+}
+
 #[test]
 fn over_https_the_cookie_has_the_host_prefix() {
     if !have_tool("curl", "web") {

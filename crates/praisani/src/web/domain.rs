@@ -14,6 +14,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use praisani_mailaddr::{Address, Domain};
 use praisani_mailhost::access::{Action, allows};
 use praisani_mailhost::admin::accounts::{self, ApopChange, NewMailbox};
+use praisani_mailhost::admin::limits::Authority;
 use praisani_mailhost::admin::pages::page;
 use praisani_mailhost::admin::{AdminError, aliases, parse_address, parse_domain, parse_quota};
 use praisani_store::tokens::TokenScope;
@@ -290,7 +291,9 @@ pub(crate) async fn add_mailbox(
             "" => None,
             q => parse_quota(q)?,
         };
-        accounts::add(
+        // A domain administrator is bound by the domain's limits, as
+        // through the API.
+        accounts::add_as(
             web.store(),
             NewMailbox {
                 address,
@@ -300,6 +303,7 @@ pub(crate) async fn add_mailbox(
                 quota_messages: None,
                 lang: s.lang,
             },
+            Authority::of(&s.scope),
         )
         .await
     }
@@ -379,7 +383,7 @@ pub(crate) async fn set_quota(
     let a = target(&s, &d, &f, |a| allows(&s.scope, Action::SetQuota(a)))?;
     let r = async {
         let q = parse_quota(f.quota.trim())?;
-        accounts::set_quota(web.store(), &a, q, None).await?;
+        accounts::set_quota_as(web.store(), &a, q, None, Authority::of(&s.scope)).await?;
         Ok(())
     }
     .await;
@@ -412,7 +416,7 @@ pub(crate) async fn add_alias(
             .filter(|t| !t.is_empty())
             .map(parse_address)
             .collect::<Result<Vec<_>, _>>()?;
-        aliases::add(web.store(), &alias, &targets).await
+        aliases::add_as(web.store(), &alias, &targets, Authority::of(&s.scope)).await
     }
     .await;
     outcome(&web, &s, &d, r).await
