@@ -67,6 +67,45 @@ fn shortest(each: impl Iterator<Item = Expire>, none: Expire) -> (Expire, bool) 
     (floor, per_user)
 }
 
+/// What the sweep will delete from a mailbox under `r`, as of `now`: how
+/// many of `messages` (received, first retrieved: Unix seconds) go within
+/// a day and within 7 days, and when the first of them goes. The times
+/// are the sweep's own cut-offs ([`Retention::deleted_at`]); the sweep
+/// runs every `retention.sweep_interval`, so a message goes up to that
+/// much later.
+pub fn upcoming(
+    r: Retention,
+    now: i64,
+    messages: impl IntoIterator<Item = (i64, Option<i64>)>,
+) -> Upcoming {
+    let mut u = Upcoming::default();
+    for (received, retrieved) in messages {
+        let Some(at) = r.deleted_at(received, retrieved) else {
+            continue;
+        };
+        if at <= now + 86_400 {
+            u.within_a_day += 1;
+        }
+        if at <= now + 7 * 86_400 {
+            u.within_a_week += 1;
+        }
+        u.next = Some(u.next.map_or(at, |n: i64| n.min(at)));
+    }
+    u
+}
+
+/// See [`upcoming`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Upcoming {
+    /// Messages deleted within a day (those already due included).
+    pub within_a_day: u64,
+    /// Messages deleted within 7 days.
+    pub within_a_week: u64,
+    /// When the first message goes (Unix seconds; at the first sweep from
+    /// then on); `None`: none ever does as things stand.
+    pub next: Option<i64>,
+}
+
 /// Deletes, as of `now` (Unix seconds), every message its mailbox's
 /// retention says has expired, `default` applying where neither the
 /// account nor its domain has its own. Mailboxes open in a POP3 session
@@ -104,6 +143,27 @@ mod tests {
             after_retrieval,
             max_age,
         }
+    }
+
+    #[test]
+    fn upcoming_counts_by_the_sweeps_cutoffs() {
+        let day = 86_400;
+        let now = 100 * day;
+        let u = upcoming(
+            r(Keep::Days(3), Keep::Days(30)),
+            now,
+            [
+                (now - 29 * day - 1, None),       // old: goes within a day
+                (now - 25 * day, None),           // in 5 days
+                (now - day, Some(now - 2 * day)), // retrieved: in 1 day
+                (now, None),                      // in 30 days
+            ],
+        );
+        assert_eq!(u.within_a_day, 2);
+        assert_eq!(u.within_a_week, 3);
+        assert_eq!(u.next, Some(now + day - 1));
+        let kept = upcoming(r(Keep::Forever, Keep::Forever), now, [(0, Some(0))]);
+        assert_eq!(kept, Upcoming::default());
     }
 
     #[test]

@@ -575,6 +575,12 @@ fn a_thai_session_reads_its_errors_in_thai() {
     let (s, base) = server("");
     s.cli(&["domain", "limits", "a.test", "--mailboxes", "2"])
         .assert_ok("domain limits");
+    s.cli(&["user", "retention", "boss@a.test", "--max-age", "1"])
+        .assert_ok("user retention");
+    for n in 0..2 {
+        let msg = format!("Subject: m{n}\r\n\r\nbody {n}\r\n");
+        s.deliver("x@remote.test", &["boss@a.test"], msg.as_bytes());
+    }
     let steps = serde_json::json!([
         ["login", "login", "boss@a.test", "boss-pass-1"],
         ["get", "me", "/me"],
@@ -623,6 +629,7 @@ fn a_thai_session_reads_its_errors_in_thai() {
             ],
             "me"
         ],
+        ["get", "me_th", "/me"],
     ]);
     let o = http_steps(&s, &base, steps);
     assert_eq!(o["language"]["status"], 303, "{}", o["language"]["body"]);
@@ -664,6 +671,13 @@ fn a_thai_session_reads_its_errors_in_thai() {
             assert!(!notice.contains(english), "English {english:?} in {notice}");
         }
     }
+    // What retention will delete, counted from the mailbox's messages.
+    let me = o["me_th"]["body"].as_str().unwrap();
+    assert!(
+        me.contains("อีเมลของคุณจะถูกลบภายใน 1 วัน 2 ฉบับ และภายใน 7 วัน 2 ฉบับ"),
+        "{me}"
+    );
+    assert!(me.contains("ฉบับถัดไปจะถูกลบตั้งแต่"), "{me}");
     // Nothing was created.
     let out = s.cli(&["user", "list"]);
     assert!(!out.out().contains("carl@"), "{}", out.describe());

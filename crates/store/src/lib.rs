@@ -34,7 +34,7 @@ pub use embedded::EmbeddedStore;
 pub use error::{Conflict, StoreError, Subject, Unavailable};
 pub use ids::{AccountId, MessageId, QueueId, QueueRcptId};
 pub use import::{ImportMessage, ImportOutcome};
-pub use policy::{ExpireReport, Fit, Keep, NoticeWriter, QuotaRefusal, Retention, Usage};
+pub use policy::{Cutoffs, ExpireReport, Fit, Keep, NoticeWriter, QuotaRefusal, Retention, Usage};
 pub use postgres::{PgOptions, PostgresStore};
 pub use spool::{Spool, SpoolPeek};
 pub use types::*;

@@ -311,22 +311,45 @@ pub struct ExpireReport {
 /// What one sweep deletes from one mailbox: messages retrieved at or
 /// before `retrieved_by`, and messages received at or before `received_by`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Cutoffs {
+pub struct Cutoffs {
     /// Unix seconds; `None`: retrieval does not expire messages.
     pub retrieved_by: Option<i64>,
     /// Unix seconds; `None`: age does not expire messages.
     pub received_by: Option<i64>,
 }
 
+impl Cutoffs {
+    /// Whether a sweep with these cut-offs deletes a message received at
+    /// `received`, first retrieved at `retrieved`: what the backends' sweep
+    /// query selects.
+    pub fn covers(&self, received: i64, retrieved: Option<i64>) -> bool {
+        let by_retrieval = matches!((self.retrieved_by, retrieved), (Some(by), Some(r)) if r <= by);
+        let by_age = matches!(self.received_by, Some(by) if received <= by);
+        by_retrieval || by_age
+    }
+}
+
 impl Retention {
     /// The cut-off times of this retention as of `now`; `None` when it
     /// keeps everything, so the sweep need not look at the mailbox.
-    pub(crate) fn cutoffs(self, now: i64) -> Option<Cutoffs> {
+    pub fn cutoffs(self, now: i64) -> Option<Cutoffs> {
         let c = Cutoffs {
             retrieved_by: self.after_retrieval.seconds().map(|s| now - s),
             received_by: self.max_age.seconds().map(|s| now - s),
         };
         (c.retrieved_by.is_some() || c.received_by.is_some()).then_some(c)
+    }
+
+    /// The first moment a sweep's [`Retention::cutoffs`] cover a message
+    /// received at `received` and first retrieved at `retrieved` (the
+    /// backends' sweep query, solved for `now`); `None`: no sweep ever
+    /// deletes it.
+    pub fn deleted_at(self, received: i64, retrieved: Option<i64>) -> Option<i64> {
+        let by_retrieval = retrieved
+            .zip(self.after_retrieval.seconds())
+            .map(|(r, s)| r + s);
+        let by_age = self.max_age.seconds().map(|s| received + s);
+        by_retrieval.into_iter().chain(by_age).min()
     }
 
     /// Retention from its two stored columns (see [`Keep::to_db`]).
@@ -468,6 +491,35 @@ mod tests {
         };
         assert_eq!(by_count.percent(), 90);
         assert_eq!(by_count.level(&[0, 80, 95]), 80);
+    }
+
+    #[test]
+    fn deleted_at_is_the_first_sweep_that_covers_the_message() {
+        let day = 86_400;
+        let cases = [
+            (Keep::Days(3), Keep::Days(30), 1_000, Some(5_000)),
+            (Keep::Days(0), Keep::Forever, 1_000, Some(2_000)),
+            (Keep::Forever, Keep::Days(1), 1_000, None),
+            (Keep::Days(2), Keep::Forever, 1_000, None),
+            (Keep::Forever, Keep::Forever, 1_000, Some(2_000)),
+        ];
+        for (after_retrieval, max_age, received, retrieved) in cases {
+            let r = Retention {
+                after_retrieval,
+                max_age,
+            };
+            let covered = |now: i64| {
+                r.cutoffs(now)
+                    .is_some_and(|c| c.covers(received, retrieved))
+            };
+            match r.deleted_at(received, retrieved) {
+                Some(at) => {
+                    assert!(covered(at), "{r:?}");
+                    assert!(!covered(at - 1), "{r:?}");
+                }
+                None => assert!(!covered(received + 3650 * day), "{r:?}"),
+            }
+        }
     }
 
     #[test]

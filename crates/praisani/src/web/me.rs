@@ -80,7 +80,35 @@ async fn render(
     for r in rules {
         let _ = write!(b, "<li>{}</li>", esc(&r));
     }
-    b.push_str("</ul></section>");
+    b.push_str("</ul>");
+    // What that means for this mailbox now, by the sweep's own decision.
+    let now = chrono::Utc::now().timestamp();
+    let messages = web
+        .store()
+        .list_messages(a.id)
+        .await
+        .map_err(|_| s.refuse(WebError::Unavailable))?;
+    let u = retention::upcoming(r, now, messages.iter().map(|m| (m.received, m.retrieved)));
+    if r.cutoffs(now).is_some() {
+        let _ = write!(
+            b,
+            "<p id=\"upcoming\">{}",
+            esc(&fill(
+                t.upcoming,
+                &u.within_a_day.to_string(),
+                &u.within_a_week.to_string()
+            ))
+        );
+        if let Some(at) = u
+            .next
+            .and_then(|at| chrono::DateTime::from_timestamp(at.max(now), 0))
+        {
+            let when = at.format("%Y-%m-%d %H:%M").to_string();
+            let _ = write!(b, " {}", esc(&fill(t.next_deletion, &when, "")));
+        }
+        b.push_str("</p>");
+    }
+    b.push_str("</section>");
     // Password.
     let _ = write!(
         b,
