@@ -637,13 +637,11 @@ fn a_thai_session_reads_its_errors_in_thai() {
         assert_eq!(o[k]["status"], 400, "{k}: {}", o[k]["body"]);
         let body = o[k]["body"].as_str().unwrap().to_string();
         assert!(body.contains("<html lang=\"th\""), "{k}: {body}");
-        let notice = body
-            .split("role=\"alert\">")
+        body.split("role=\"alert\">")
             .nth(1)
             .and_then(|b| b.split("</p>").next())
             .unwrap_or_else(|| panic!("{k}: no error notice: {body}"))
-            .to_string();
-        notice
+            .to_string()
     };
     let bad_quota = page("bad_quota");
     assert!(
