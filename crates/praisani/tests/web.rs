@@ -126,6 +126,11 @@ fn domain_admin_and_user_in_headless_chromium() {
     assert_eq!(seen["after_password"], "Saved.");
     assert_eq!(seen["lang_th"], "ออกจากระบบ");
     assert_eq!(seen["html_lang_th"], "th");
+    assert_eq!(
+        seen["error_th"],
+        "ส่งต่อไปยังกล่องจดหมายของตัวเองไม่ได้ หากต้องการเก็บสำเนา ให้เลือก \u{201c}เก็บสำเนาไว้ที่นี่\u{201d}",
+        "{seen:#}"
+    );
     assert_eq!(seen["lang_zh"], "退出");
     assert_eq!(seen["login_zh"], "登录");
     assert_eq!(seen["old_password_web"], "邮箱地址或密码错误。");
