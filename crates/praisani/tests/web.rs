@@ -324,6 +324,13 @@ fn csrf_cookies_csp_and_scopes_without_a_browser() {
     );
     assert_eq!(st("forged_csrf"), 403);
     assert_eq!(st("cross_origin"), 403);
+    for refused in ["forged_csrf", "cross_origin"] {
+        let body = o[refused]["body"].as_str().unwrap();
+        assert!(
+            body.contains("This form has expired or came from another site"),
+            "{refused}: {body}"
+        );
+    }
     assert_eq!(st("other_password"), 403);
     assert_eq!(st("smuggled"), 403);
     assert_eq!(st("own_quota"), 303);

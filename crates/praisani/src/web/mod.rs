@@ -274,7 +274,7 @@ impl WebError {
                 return (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
             }
             WebError::Forbidden => (StatusCode::FORBIDDEN, t.forbidden),
-            WebError::Csrf => (StatusCode::FORBIDDEN, "CSRF check failed"),
+            WebError::Csrf => (StatusCode::FORBIDDEN, t.stale_form),
             WebError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, t.unavailable),
         };
         let body = html::page(lang, text, None, &Notice::Err(text.into()), "");
