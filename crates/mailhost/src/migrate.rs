@@ -47,6 +47,15 @@ pub enum MigrateError {
         #[source]
         source: std::io::Error,
     },
+    /// The import's scratch file (the external sort of a Maildir's
+    /// messages, in a private temporary directory) failed.
+    #[error("the import's scratch file ({dir}): {reason}")]
+    Scratch {
+        /// Where it was.
+        dir: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// An index file (`dovecot-uidlist`, …) cannot be read as one.
     #[error("{path}, line {line}: {reason}")]
     BadIndex {

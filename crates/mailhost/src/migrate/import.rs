@@ -228,7 +228,8 @@ pub async fn import_maildir(
         bytes: 0,
         summary: Summary::default(),
     };
-    for m in &scan.messages {
+    for m in scan.messages() {
+        let m = m?;
         let mut body = store.new_spool();
         read_file(&m.path, &mut body)?;
         let message = ImportMessage {

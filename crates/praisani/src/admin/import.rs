@@ -125,7 +125,7 @@ pub async fn import_cmd(store: &dyn Store, cmd: ImportCmd, json: bool) -> Result
                 .map_err(migrate_err)?;
             let scan = maildir::scan(&path, format.as_ref()).map_err(migrate_err)?;
             let started = Instant::now();
-            let mut line = ProgressLine::new(json, "importing", Some(scan.messages.len() as u64));
+            let mut line = ProgressLine::new(json, "importing", Some(scan.total));
             let s =
                 import::import_maildir(store, id, &scan, dry_run, limits, unix_now(), &mut |s| {
                     line.show(s.read)
