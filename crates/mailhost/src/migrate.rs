@@ -56,6 +56,18 @@ pub enum MigrateError {
         /// What went wrong.
         reason: String,
     },
+    /// An mbox line (or header field) is longer than the cap.
+    #[error(
+        "{path}, line {line}: a line (or header field) longer than {max} octets; not an mbox, or raise --max-line"
+    )]
+    LineTooLong {
+        /// The file.
+        path: PathBuf,
+        /// Its line, from 1.
+        line: usize,
+        /// The cap.
+        max: usize,
+    },
     /// An index file (`dovecot-uidlist`, …) cannot be read as one.
     #[error("{path}, line {line}: {reason}")]
     BadIndex {

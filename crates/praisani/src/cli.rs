@@ -113,6 +113,10 @@ pub enum ImportCmd {
         /// Read and count everything, store nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The longest line (or header field) accepted, in octets; a longer one stops the
+        /// import with an error (memory stays bounded).
+        #[arg(long, value_name = "OCTETS", default_value_t = praisani_mailhost::migrate::mbox::DEFAULT_MAX_LINE)]
+        max_line: usize,
     },
 }
 

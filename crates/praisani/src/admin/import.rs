@@ -153,8 +153,14 @@ pub async fn import_cmd(store: &dyn Store, cmd: ImportCmd, json: bool) -> Result
             });
             Ok(())
         }
-        ImportCmd::Mbox { file, to, dry_run } => {
+        ImportCmd::Mbox {
+            file,
+            to,
+            dry_run,
+            max_line,
+        } => {
             let id = account(store, &to).await?;
+            let limits = import::Limits { max_line, ..limits };
             let started = Instant::now();
             let mut line = ProgressLine::new(json, "importing", None);
             let s = import::import_mbox(store, id, &file, dry_run, limits, unix_now(), &mut |s| {
