@@ -284,6 +284,10 @@ pub struct ImportPop3Args {
     /// Seconds each network step (connect, a reply, a message line) may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub timeout: u64,
+    /// Seconds the old server's greeting may take on a plain (or STARTTLS) connection: short,
+    /// so an implicit-TLS port (silent until the client's TLS hello) fails quickly.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub greeting_timeout: u64,
     /// Largest message copied, in octets (larger ones are reported and left).
     #[arg(long, value_name = "SIZE", default_value = "100M")]
     pub max_message: String,

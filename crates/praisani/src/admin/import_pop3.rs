@@ -127,6 +127,7 @@ pub async fn import_pop3_cmd(store: &dyn Store, args: ImportPop3Args, json: bool
         delete_at_source: args.delete_at_source,
         batch: args.batch,
         timeout: Duration::from_secs(args.timeout.max(1)),
+        greeting_timeout: Duration::from_secs(args.greeting_timeout.max(1)),
         max_message,
         ..PullOptions::default()
     };
