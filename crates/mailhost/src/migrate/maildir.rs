@@ -125,6 +125,12 @@ impl Scratch {
             dir: dir.path().to_path_buf(),
             reason: e.to_string(),
         };
+        {
+            // Private whatever the umask (the file names are the mailbox's).
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| err(&e))?;
+        }
         // Created first with 0600: SQLite would make it 0644.
         {
             use std::os::unix::fs::OpenOptionsExt;
@@ -537,6 +543,35 @@ mod tests {
         let s = scan(p, Some(&f)).unwrap();
         assert_eq!(all(&s)[0].uidl.as_deref(), Some("1733333333-1"));
         assert_eq!(all(&s)[1].uidl.as_deref(), Some("saved-2"));
+    }
+
+    #[test]
+    fn scratch_is_private_and_removed_and_pages_in_order() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = maildir();
+        let p = d.path();
+        // More than a page, with the index in the reverse of name order.
+        let n = PAGE as u64 * 2 + 7;
+        let mut index = format!("3 V7 N{}\n", n + 1);
+        for uid in 1..=n {
+            let name = format!("{}.M{uid}.h", 2_000_000 - uid);
+            std::fs::write(p.join("cur").join(format!("{name}:2,")), "x\n").unwrap();
+            index.push_str(&format!("{uid} :{name}\n"));
+        }
+        std::fs::write(p.join("dovecot-uidlist"), index).unwrap();
+        let s = scan(p, None).unwrap();
+        assert_eq!(s.total, n);
+        let dir = s.scratch.dir.path().to_path_buf();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("scan.sqlite")), 0o600);
+        let got: Vec<String> = all(&s).iter().map(|m| m.base().to_string()).collect();
+        let want: Vec<String> = (1..=n)
+            .map(|u| format!("{}.M{u}.h", 2_000_000 - u))
+            .collect();
+        assert_eq!(got, want);
+        drop(s);
+        assert!(!dir.exists());
     }
 
     #[test]
