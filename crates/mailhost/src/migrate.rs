@@ -47,6 +47,27 @@ pub enum MigrateError {
         #[source]
         source: std::io::Error,
     },
+    /// The import's scratch file (the external sort of a Maildir's
+    /// messages, in a private temporary directory) failed.
+    #[error("the import's scratch file ({dir}): {reason}")]
+    Scratch {
+        /// Where it was.
+        dir: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// An mbox line (or header field) is longer than the cap.
+    #[error(
+        "{path}, line {line}: a line (or header field) longer than {max} octets; not an mbox, or raise --max-line"
+    )]
+    LineTooLong {
+        /// The file.
+        path: PathBuf,
+        /// Its line, from 1.
+        line: usize,
+        /// The cap.
+        max: usize,
+    },
     /// An index file (`dovecot-uidlist`, …) cannot be read as one.
     #[error("{path}, line {line}: {reason}")]
     BadIndex {

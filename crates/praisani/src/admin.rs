@@ -15,6 +15,7 @@ pub(crate) mod domains;
 mod import;
 mod import_pop3;
 mod import_users;
+mod progress;
 pub(crate) mod queue;
 mod report_send;
 pub(crate) mod show;

@@ -113,6 +113,10 @@ pub enum ImportCmd {
         /// Read and count everything, store nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The longest line (or header field) accepted, in octets; a longer one stops the
+        /// import with an error (memory stays bounded).
+        #[arg(long, value_name = "OCTETS", default_value_t = praisani_mailhost::migrate::mbox::DEFAULT_MAX_LINE)]
+        max_line: usize,
     },
 }
 
@@ -280,6 +284,10 @@ pub struct ImportPop3Args {
     /// Seconds each network step (connect, a reply, a message line) may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub timeout: u64,
+    /// Seconds the old server's greeting may take on a plain (or STARTTLS) connection: short,
+    /// so an implicit-TLS port (silent until the client's TLS hello) fails quickly.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub greeting_timeout: u64,
     /// Largest message copied, in octets (larger ones are reported and left).
     #[arg(long, value_name = "SIZE", default_value = "100M")]
     pub max_message: String,

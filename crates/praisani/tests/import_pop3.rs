@@ -417,3 +417,89 @@ fn implicit_tls_is_checked_and_a_wrong_ca_refused() {
     assert_eq!(out.code(), Some(1));
     assert!(out.err().contains("in the clear"), "{}", out.describe());
 }
+
+#[test]
+fn a_wrong_tls_mode_fails_quickly_with_a_hint() {
+    if !common::dovecot::available("import_pop3 wrong tls mode") {
+        return;
+    }
+    let d = Dovecot::start(DovecotOpts::default());
+    let user = "dora@old.test";
+    d.add_user(user, PW);
+    let s = Server::new(ServerOpts::default());
+    s.add_domain("old.test");
+    s.add_user(user, "new-password", &[]);
+    let ca = dovecot_cert(&d);
+    let implicit_port = format!("localhost:{}", d.pop3s_port);
+    let plain_port = format!("localhost:{}", d.pop3_port);
+    // STARTTLS (and none) to the POP3S port: Dovecot waits for a TLS
+    // hello and says nothing; the greeting timeout ends it, with a hint.
+    // Implicit TLS to the plain port: Dovecot's "+OK" is no TLS record.
+    for (from, mode, extra, hint, within) in [
+        (
+            &implicit_port,
+            "starttls",
+            vec!["--greeting-timeout", "2"],
+            "try --tls implicit",
+            10,
+        ),
+        (&implicit_port, "starttls", vec![], "within 5 s", 15),
+        (
+            &plain_port,
+            "implicit",
+            vec![],
+            "the server spoke plain POP3 — try --tls starttls",
+            10,
+        ),
+    ] {
+        let mut args = vec![
+            "--from",
+            from.as_str(),
+            "--tls",
+            mode,
+            "--ca",
+            &ca,
+            "--user",
+            user,
+            "--password-stdin",
+        ];
+        args.extend(extra);
+        let started = std::time::Instant::now();
+        let out = pull(&s, &args);
+        let took = started.elapsed();
+        assert_eq!(out.code(), Some(1), "{}", out.describe());
+        let r = result(&out);
+        let err = r["error"].as_str().unwrap_or_default();
+        assert!(err.contains(hint), "{mode} to {from}: {r}");
+        assert!(
+            took < std::time::Duration::from_secs(within),
+            "{mode} to {from} took {took:?}"
+        );
+    }
+    // The hint names the port.
+    let out = pull(
+        &s,
+        &[
+            "--from",
+            &implicit_port,
+            "--tls",
+            "none",
+            "--greeting-timeout",
+            "1",
+            "--user",
+            user,
+            "--password-stdin",
+        ],
+    );
+    let err = result(&out)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        err.contains(&format!(
+            "no POP3 greeting from localhost:{} within 1 s",
+            d.pop3s_port
+        )),
+        "{err}"
+    );
+}

@@ -20,6 +20,8 @@ pub struct Limits {
     pub batch_messages: usize,
     /// Octets per commit (a single larger message is a batch of its own).
     pub batch_bytes: u64,
+    /// The longest mbox line (and header field) accepted, in octets.
+    pub max_line: usize,
 }
 
 impl Default for Limits {
@@ -27,6 +29,7 @@ impl Default for Limits {
         Limits {
             batch_messages: 1000,
             batch_bytes: 32 * 1024 * 1024,
+            max_line: super::mbox::DEFAULT_MAX_LINE,
         }
     }
 }
@@ -228,7 +231,8 @@ pub async fn import_maildir(
         bytes: 0,
         summary: Summary::default(),
     };
-    for m in &scan.messages {
+    for m in scan.messages() {
+        let m = m?;
         let mut body = store.new_spool();
         read_file(&m.path, &mut body)?;
         let message = ImportMessage {
@@ -257,7 +261,7 @@ pub async fn import_mbox(
     now: i64,
     progress: &mut dyn FnMut(&Summary),
 ) -> Result<Summary, MigrateError> {
-    let mut reader = MboxReader::open(path)?;
+    let mut reader = MboxReader::open(path)?.with_max_line(limits.max_line);
     let mut batch = Batch {
         store,
         account,

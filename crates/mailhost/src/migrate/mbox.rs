@@ -51,7 +51,17 @@ pub struct MboxReader {
     /// The `From ` line that starts the next message.
     next_from: Option<Vec<u8>>,
     line: Vec<u8>,
+    /// Lines read so far (for errors).
+    line_no: usize,
+    /// The longest line (and header field, with its continuation lines)
+    /// accepted, in octets.
+    max_line: usize,
 }
+
+/// The default of [`MboxReader::with_max_line`]: 16 MiB. Real mail keeps
+/// lines under 1000 octets (RFC 5322); the cap only stops a file that is
+/// not text from filling memory.
+pub const DEFAULT_MAX_LINE: usize = 16 * 1024 * 1024;
 
 impl MboxReader {
     /// Opens `path`; an error unless it starts with a `From ` line (an
@@ -63,6 +73,8 @@ impl MboxReader {
             file: BufReader::with_capacity(64 * 1024, f),
             next_from: None,
             line: Vec::new(),
+            line_no: 0,
+            max_line: DEFAULT_MAX_LINE,
         };
         if r.read_line()? {
             if !r.line.starts_with(b"From ") {
@@ -73,12 +85,33 @@ impl MboxReader {
         Ok(r)
     }
 
+    /// Sets the longest line (and header field) accepted; a longer one
+    /// ends the import with [`MigrateError::LineTooLong`].
+    pub fn with_max_line(mut self, max_line: usize) -> Self {
+        self.max_line = max_line.max(1);
+        self
+    }
+
+    fn too_long(&self) -> MigrateError {
+        MigrateError::LineTooLong {
+            path: self.path.clone(),
+            line: self.line_no,
+            max: self.max_line,
+        }
+    }
+
     fn read_line(&mut self) -> Result<bool, MigrateError> {
+        use std::io::Read;
         self.line.clear();
-        let n = self
-            .file
+        self.line_no += 1;
+        // At most one octet past the cap is read: memory stays bounded.
+        let n = (&mut self.file)
+            .take(self.max_line as u64 + 1)
             .read_until(b'\n', &mut self.line)
             .map_err(|e| MigrateError::io(&self.path, e))?;
+        if self.line.len() > self.max_line {
+            return Err(self.too_long());
+        }
         Ok(n > 0)
     }
 
@@ -158,6 +191,9 @@ impl MboxReader {
                     // separator, unless it is the header's end.
                     emit(&self.line, &mut tap, spool).map_err(io)?;
                     continue;
+                }
+                if field.len() + self.line.len() > self.max_line {
+                    return Err(self.too_long());
                 }
                 field.extend_from_slice(&self.line);
                 continue;
@@ -359,5 +395,36 @@ mod tests {
             MboxReader::open(&p),
             Err(MigrateError::NotMbox(_))
         ));
+    }
+
+    #[test]
+    fn line_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("mbox");
+        let long = "x".repeat(200);
+        for (text, line) in [
+            (
+                format!("From a Mon Jan  1 00:00:00 2024\nSubject: x\n\n{long}\n"),
+                4,
+            ),
+            (
+                format!("From a Mon Jan  1 00:00:00 2024\nSubject: x\n {long}\n\nb\n"),
+                3,
+            ),
+        ] {
+            std::fs::write(&p, &text).unwrap();
+            let mut r = MboxReader::open(&p).unwrap().with_max_line(100);
+            let mut spool = Spool::new(dir.path().to_path_buf());
+            match r.next_message(&mut spool) {
+                Err(MigrateError::LineTooLong {
+                    line: l, max: 100, ..
+                }) => assert_eq!(l, line),
+                other => panic!("{other:?}"),
+            }
+            // Under the cap, the same file reads.
+            let mut r = MboxReader::open(&p).unwrap().with_max_line(1000);
+            let mut spool = Spool::new(dir.path().to_path_buf());
+            assert!(r.next_message(&mut spool).unwrap().is_some());
+        }
     }
 }

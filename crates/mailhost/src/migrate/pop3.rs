@@ -123,6 +123,10 @@ pub struct PullOptions {
     pub batch: usize,
     /// Time each network step may take (connect, handshake, each line).
     pub timeout: Duration,
+    /// Time the server's greeting may take: short, so a plain connection
+    /// to an implicit-TLS port (where the server waits for the client's
+    /// TLS hello and says nothing) fails quickly with a hint.
+    pub greeting_timeout: Duration,
     /// Messages larger than this (by `LIST`) are left and reported.
     pub max_message: u64,
     /// Longest line read from the server.
@@ -137,6 +141,7 @@ impl Default for PullOptions {
             delete_at_source: false,
             batch: 100,
             timeout: Duration::from_secs(60),
+            greeting_timeout: Duration::from_secs(5),
             max_message: 100 << 20,
             max_line: 1 << 20,
             max_messages: 1_000_000,
@@ -190,6 +195,27 @@ pub enum PullError {
         host: String,
         /// What went wrong.
         reason: String,
+    },
+    /// No greeting came in time on a plain connection: likely an
+    /// implicit-TLS port.
+    #[error(
+        "no POP3 greeting from {host}:{port} within {secs} s — is it an implicit-TLS port? try --tls implicit"
+    )]
+    NoGreeting {
+        /// The host.
+        host: String,
+        /// The port.
+        port: u16,
+        /// The wait, in seconds.
+        secs: u64,
+    },
+    /// The TLS handshake got plain POP3 (`+OK`…): not an implicit-TLS port.
+    #[error("TLS with {host}:{port} failed: the server spoke plain POP3 — try --tls starttls")]
+    PlainNotTls {
+        /// The host.
+        host: String,
+        /// The port.
+        port: u16,
     },
     /// The server does not offer STLS.
     #[error("the server does not offer STLS (try --tls implicit on its POP3S port)")]
@@ -271,7 +297,7 @@ async fn open(
                 options.timeout,
                 options.max_line,
             );
-            greeting(&mut c).await?;
+            plain_greeting(&mut c, source, options).await?;
             c
         }
         Tls::Implicit => {
@@ -286,7 +312,7 @@ async fn open(
         }
         Tls::StartTls => {
             let mut c = Conn::new(tcp, options.timeout, options.max_line);
-            greeting(&mut c).await?;
+            plain_greeting(&mut c, source, options).await?;
             let caps = capabilities(&mut c).await?;
             if caps.as_ref().is_some_and(|c| !c.stls) {
                 return Err(PullError::NoStartTls);
@@ -322,6 +348,32 @@ async fn greeting<S: Io>(c: &mut Conn<S>) -> Result<(), PullError> {
     Ok(())
 }
 
+/// The greeting on a plain connection, within
+/// [`PullOptions::greeting_timeout`].
+async fn plain_greeting<S: Io>(
+    c: &mut Conn<S>,
+    source: &Source,
+    options: &PullOptions,
+) -> Result<(), PullError> {
+    let wait = options.greeting_timeout.min(options.timeout);
+    match tokio::time::timeout(wait, greeting(c)).await {
+        Ok(r) => r,
+        Err(_) => Err(PullError::NoGreeting {
+            host: source.host.clone(),
+            port: source.port,
+            secs: wait.as_secs_f64().ceil() as u64,
+        }),
+    }
+}
+
+/// Whether a handshake error says the peer sent something that is not
+/// TLS at all (a plain POP3 server's `+OK` greeting).
+fn not_tls(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .and_then(|i| i.downcast_ref::<rustls::Error>())
+        .is_some_and(|r| matches!(r, rustls::Error::InvalidMessage(_)))
+}
+
 async fn handshake(
     source: &Source,
     tcp: TcpStream,
@@ -333,6 +385,10 @@ async fn handshake(
     })?;
     match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
         Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) if not_tls(&e) => Err(PullError::PlainNotTls {
+            host: source.host.clone(),
+            port: source.port,
+        }),
         Ok(Err(e)) => Err(PullError::Tls {
             host: source.host.clone(),
             reason: e.to_string(),

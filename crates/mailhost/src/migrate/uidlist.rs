@@ -61,12 +61,49 @@ fn number(path: &Path, line: usize, what: &str, s: &str) -> Result<u64, MigrateE
         .map_err(|_| bad(path, line, format!("{what} {s:?} is not a number")))
 }
 
+/// Lines of an index file, numbered from 0, as a stream.
+pub type Lines<'a> = &'a mut dyn Iterator<Item = Result<(usize, String), MigrateError>>;
+
+/// Hears each entry of an index as it is read: its file base name and
+/// the entry.
+pub type Sink<'a> = &'a mut dyn FnMut(&str, Entry) -> Result<(), MigrateError>;
+
+/// The lines of `text`, as [`Lines`] wants them.
+fn text_lines(text: &str) -> impl Iterator<Item = Result<(usize, String), MigrateError>> + '_ {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| Ok((i, l.to_string())))
+}
+
+/// Collects a streamed index into an [`Index`].
+fn collect(
+    read: impl FnOnce(Sink<'_>) -> Result<Option<u64>, MigrateError>,
+) -> Result<Index, MigrateError> {
+    let mut index = Index::default();
+    let uidvalidity = read(&mut |base, e| {
+        index.entries.insert(base.to_string(), e);
+        Ok(())
+    })?;
+    index.uidvalidity = uidvalidity;
+    Ok(index)
+}
+
 /// Reads `dovecot-uidlist` text (v1 or v3).
 pub fn parse_dovecot(path: &Path, text: &str) -> Result<Index, MigrateError> {
-    let mut lines = text.lines().enumerate();
-    let Some((_, header)) = lines.next() else {
+    collect(|sink| read_dovecot(path, &mut text_lines(text), sink))
+}
+
+/// Reads `dovecot-uidlist` (v1 or v3) line by line, handing each entry to
+/// `sink` (memory does not grow with the file); returns the UIDVALIDITY.
+pub fn read_dovecot(
+    path: &Path,
+    lines: Lines<'_>,
+    sink: Sink<'_>,
+) -> Result<Option<u64>, MigrateError> {
+    let Some(first) = lines.next() else {
         return Err(bad(path, 1, "the file is empty"));
     };
+    let (_, header) = first?;
     let fields: Vec<&str> = header.split(' ').collect();
     let mut index = Index::default();
     let v3 = match fields.first() {
@@ -93,7 +130,8 @@ pub fn parse_dovecot(path: &Path, text: &str) -> Result<Index, MigrateError> {
             ));
         }
     };
-    for (i, line) in lines {
+    for l in lines {
+        let (i, line) = l?;
         let n = i + 1;
         if line.is_empty() {
             continue;
@@ -130,47 +168,68 @@ pub fn parse_dovecot(path: &Path, text: &str) -> Result<Index, MigrateError> {
         if filename.is_empty() {
             return Err(bad(path, n, "an empty file name"));
         }
-        index.entries.insert(base_name(filename).to_string(), entry);
+        sink(base_name(filename), entry)?;
     }
-    Ok(index)
+    Ok(index.uidvalidity)
 }
 
 /// Reads `courierimapuiddb` text.
 pub fn parse_courier_imap(path: &Path, text: &str) -> Result<Index, MigrateError> {
-    let mut lines = text.lines().enumerate();
-    let header = lines.next().map(|(_, h)| h).unwrap_or_default();
+    collect(|sink| read_courier_imap(path, &mut text_lines(text), sink))
+}
+
+/// Reads `courierimapuiddb` line by line (see [`read_dovecot`]).
+pub fn read_courier_imap(
+    path: &Path,
+    lines: Lines<'_>,
+    sink: Sink<'_>,
+) -> Result<Option<u64>, MigrateError> {
+    let header = lines
+        .next()
+        .transpose()?
+        .map(|(_, h)| h)
+        .unwrap_or_default();
     let fields: Vec<&str> = header.split(' ').collect();
     if fields.len() < 3 || fields[0] != "1" {
         return Err(bad(path, 1, format!("unknown header {header:?}")));
     }
-    let mut index = Index {
-        uidvalidity: Some(number(path, 1, "UIDVALIDITY", fields[1])?),
-        ..Index::default()
-    };
-    for (i, line) in lines {
+    let uidvalidity = Some(number(path, 1, "UIDVALIDITY", fields[1])?);
+    for l in lines {
+        let (i, line) = l?;
         if line.is_empty() {
             continue;
         }
         let (uid, name) = line
             .split_once(' ')
             .ok_or_else(|| bad(path, i + 1, "no file name"))?;
-        index.entries.insert(
-            base_name(name).to_string(),
+        sink(
+            base_name(name),
             Entry {
                 uid: number(path, i + 1, "UID", uid)?,
                 order: i as u64 + 1,
                 ..Entry::default()
             },
-        );
+        )?;
     }
-    Ok(index)
+    Ok(uidvalidity)
 }
 
 /// Reads `courierpop3dsizelist` text: every entry has the UIDL Courier's
 /// pop3d showed.
 pub fn parse_courier_pop3(path: &Path, text: &str) -> Result<Index, MigrateError> {
+    collect(|sink| read_courier_pop3(path, &mut text_lines(text), sink))
+}
+
+/// Reads `courierpop3dsizelist` line by line (see [`read_dovecot`]).
+pub fn read_courier_pop3(
+    path: &Path,
+    lines: Lines<'_>,
+    sink: Sink<'_>,
+) -> Result<Option<u64>, MigrateError> {
     let mut index = Index::default();
-    for (i, line) in text.lines().enumerate() {
+    for l in lines {
+        let (i, line) = l?;
+        let line = line.as_str();
         let n = i + 1;
         if i == 0 && line.starts_with('/') {
             let f: Vec<&str> = line.split(' ').collect();
@@ -212,17 +271,17 @@ pub fn parse_courier_pop3(path: &Path, text: &str) -> Result<Index, MigrateError
             (u, 0) => format!("UID{u}"),
             (u, v) => format!("UID{u}-{v}"),
         };
-        index.entries.insert(
-            base.to_string(),
+        sink(
+            base,
             Entry {
                 uid,
                 uidl: Some(uidl),
                 order: n as u64,
                 ..Entry::default()
             },
-        );
+        )?;
     }
-    Ok(index)
+    Ok(index.uidvalidity)
 }
 
 /// The UIDL Courier's pop3d (and qmail-pop3d, unescaped) shows for a file

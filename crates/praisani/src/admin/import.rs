@@ -1,7 +1,8 @@
 //! `praisani import` and `praisani export`: mail moved in from another
 //! server and out again, through [`praisani_mailhost::migrate`], with a
-//! progress line on a terminal and a summary.
+//! progress bar on a terminal ([`super::progress`]) and a summary.
 
+use super::progress::progress_bar;
 use super::{fail, print, store_err, unix_now};
 use crate::cli::{ExportCmd, ImportCmd};
 use anyhow::Result;
@@ -9,62 +10,7 @@ use praisani_mailhost::admin::parse_address;
 use praisani_mailhost::migrate::{MigrateError, export, import, maildir, uidl_format};
 use praisani_store::{AccountId, Store};
 use serde_json::json;
-use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
-
-/// A progress line on stderr, redrawn at most ten times a second, only
-/// when stderr is a terminal (and not for `--json`).
-struct ProgressLine {
-    on: bool,
-    total: Option<u64>,
-    verb: &'static str,
-    last: Option<Instant>,
-    started: Instant,
-}
-
-impl ProgressLine {
-    fn new(json: bool, verb: &'static str, total: Option<u64>) -> Self {
-        ProgressLine {
-            on: !json && std::io::stderr().is_terminal(),
-            total,
-            verb,
-            last: None,
-            started: Instant::now(),
-        }
-    }
-
-    fn show(&mut self, done: u64) {
-        if !self.on
-            || self
-                .last
-                .is_some_and(|t| t.elapsed() < Duration::from_millis(100))
-        {
-            return;
-        }
-        self.last = Some(Instant::now());
-        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
-        let line = match self.total {
-            Some(t) if t > 0 => {
-                let width = 30usize;
-                let filled = (done.min(t) * width as u64 / t) as usize;
-                format!(
-                    "{} [{}{}] {done}/{t} ({rate:.0}/s)",
-                    self.verb,
-                    "#".repeat(filled),
-                    "-".repeat(width - filled)
-                )
-            }
-            _ => format!("{} {done} ({rate:.0}/s)", self.verb),
-        };
-        let _ = write!(std::io::stderr(), "\r{line}\x1b[K");
-    }
-
-    fn done(&self) {
-        if self.on && self.last.is_some() {
-            let _ = write!(std::io::stderr(), "\r\x1b[K");
-        }
-    }
-}
+use std::time::Instant;
 
 fn migrate_err(e: MigrateError) -> anyhow::Error {
     match e {
@@ -125,13 +71,13 @@ pub async fn import_cmd(store: &dyn Store, cmd: ImportCmd, json: bool) -> Result
                 .map_err(migrate_err)?;
             let scan = maildir::scan(&path, format.as_ref()).map_err(migrate_err)?;
             let started = Instant::now();
-            let mut line = ProgressLine::new(json, "importing", Some(scan.messages.len() as u64));
+            let bar = progress_bar(Some(scan.total), json, "importing");
             let s =
                 import::import_maildir(store, id, &scan, dry_run, limits, unix_now(), &mut |s| {
-                    line.show(s.read)
+                    bar.set_position(s.read)
                 })
                 .await;
-            line.done();
+            bar.finish_and_clear();
             let s = s.map_err(migrate_err)?;
             let mut value = summary_json(&s, dry_run);
             value["uidls_from"] = json!(scan.source.label());
@@ -153,15 +99,21 @@ pub async fn import_cmd(store: &dyn Store, cmd: ImportCmd, json: bool) -> Result
             });
             Ok(())
         }
-        ImportCmd::Mbox { file, to, dry_run } => {
+        ImportCmd::Mbox {
+            file,
+            to,
+            dry_run,
+            max_line,
+        } => {
             let id = account(store, &to).await?;
+            let limits = import::Limits { max_line, ..limits };
             let started = Instant::now();
-            let mut line = ProgressLine::new(json, "importing", None);
+            let bar = progress_bar(None, json, "importing");
             let s = import::import_mbox(store, id, &file, dry_run, limits, unix_now(), &mut |s| {
-                line.show(s.read)
+                bar.set_position(s.read)
             })
             .await;
-            line.done();
+            bar.finish_and_clear();
             let s = s.map_err(migrate_err)?;
             print(json, summary_json(&s, dry_run), || {
                 format!(
@@ -183,13 +135,13 @@ pub async fn export_cmd(store: &dyn Store, cmd: ExportCmd, json: bool) -> Result
     };
     let id = account(store, &address).await?;
     let total = store.list_messages(id).await.map_err(store_err)?.len() as u64;
-    let mut line = ProgressLine::new(json, "exporting", Some(total));
+    let bar = progress_bar(Some(total), json, "exporting");
     let done = if maildir {
-        export::export_maildir(store, id, &path, unix_now(), &mut |n| line.show(n)).await
+        export::export_maildir(store, id, &path, unix_now(), &mut |n| bar.set_position(n)).await
     } else {
-        export::export_mbox(store, id, &path, &mut |n| line.show(n)).await
+        export::export_mbox(store, id, &path, &mut |n| bar.set_position(n)).await
     };
-    line.done();
+    bar.finish_and_clear();
     let done = done.map_err(migrate_err)?;
     print(
         json,

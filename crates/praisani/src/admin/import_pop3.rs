@@ -4,7 +4,7 @@
 //! line per account. Any account failing makes the exit status non-zero;
 //! the others are still pulled.
 
-use super::import_users::progress_bar;
+use super::progress::progress_bar;
 use super::{fail, print};
 use crate::cli::{ImportPop3Args, Pop3Tls};
 use anyhow::{Context, Result, bail};
@@ -127,13 +127,14 @@ pub async fn import_pop3_cmd(store: &dyn Store, args: ImportPop3Args, json: bool
         delete_at_source: args.delete_at_source,
         batch: args.batch,
         timeout: Duration::from_secs(args.timeout.max(1)),
+        greeting_timeout: Duration::from_secs(args.greeting_timeout.max(1)),
         max_message,
         ..PullOptions::default()
     };
     let accounts = accounts(&args)?;
     let (mut results, mut failed) = (vec![], 0);
     for a in &accounts {
-        let bar = progress_bar(0, json, &a.user);
+        let bar = progress_bar(Some(0), json, &a.user);
         let tick = bar.clone();
         let r = pop3::pull(store, &source, a, &options, &mut move |p| match p {
             Progress::ToCopy(n) => tick.set_length(n as u64),

@@ -3,6 +3,7 @@
 //! progress bar on a terminal while passwords are compared and hashed,
 //! writes (unless `--dry-run`) and prints what happened.
 
+use super::progress::progress_bar;
 use super::{fail, print};
 use crate::cli::{ImportUsersArgs, UsersFormat};
 use anyhow::Result;
@@ -14,25 +15,6 @@ use std::io::Read;
 
 /// Most line errors printed as text (all are in `--json`).
 const SHOWN_ERRORS: usize = 50;
-
-/// A bar on standard error, drawn only on a terminal (and never with
-/// `--json`): indicatif hides it elsewhere.
-pub(crate) fn progress_bar(len: u64, json: bool, what: &str) -> indicatif::ProgressBar {
-    if json {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(len),
-        indicatif::ProgressDrawTarget::stderr_with_hz(4),
-    );
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(what.to_string());
-    bar
-}
 
 fn read_file(path: &std::path::Path) -> Result<String> {
     let mut bytes = vec![];
@@ -107,7 +89,7 @@ pub async fn import_users_cmd(store: &dyn Store, args: ImportUsersArgs, json: bo
         create_domains: args.create_domains,
         update: args.update,
     };
-    let bar = progress_bar(entries.len() as u64, json, "checking");
+    let bar = progress_bar(Some(entries.len() as u64), json, "checking");
     let tick = bar.clone();
     let plan = users::plan(store, entries, options, &mut move || tick.inc(1))
         .await
