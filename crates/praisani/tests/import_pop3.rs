@@ -135,26 +135,6 @@ fn dovecot_cert(d: &Dovecot) -> String {
         .to_string()
 }
 
-fn smtp_login(s: &Server, user: &str, password: &str) -> String {
-    let out = python(
-        r#"
-import smtplib, sys
-c = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
-c.ehlo('client.test')
-try:
-    c.login(sys.argv[2], sys.argv[3], initial_response_ok=True)
-    print("OK")
-except smtplib.SMTPAuthenticationError as e:
-    print("FAIL", e.smtp_code)
-c.quit()
-"#,
-        &[&s.submission_port.to_string(), user, password],
-        PY,
-    );
-    assert!(out.status.success(), "smtplib: {}", out.describe());
-    out.out().trim().to_string()
-}
-
 #[test]
 fn a_mailbox_moves_from_dovecot_with_its_uidls() {
     if !common::dovecot::available("import_pop3") || !have_tool("mpop", "import_pop3") {
@@ -229,7 +209,7 @@ fn a_mailbox_moves_from_dovecot_with_its_uidls() {
     out.assert_ok("mpop at praisani");
     assert_eq!(got, 5, "mpop downloaded again: {}", out.describe());
     // The old password works here over POP3 (above) and SMTP AUTH.
-    assert_eq!(smtp_login(&s, user, PW), "OK");
+    assert_eq!(s.smtplib_login(user, PW), "OK");
     // More mail at Dovecot before the DNS switch: a re-run copies only it.
     for i in 5..7 {
         d.deliver(user, &message(i, "later"));

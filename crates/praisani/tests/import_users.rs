@@ -13,8 +13,6 @@ use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
 
-const PY: Duration = Duration::from_secs(60);
-
 /// A crypt string by `openssl passwd -6` over `password`.
 fn sha512_crypt(password: &str) -> String {
     let out = run_cmd(
@@ -249,49 +247,6 @@ fn doveadm_pw(scheme: &str, password: &str) -> String {
     out.out().trim().to_string()
 }
 
-/// A POP3 USER/PASS login and STAT by poplib: `OK` or the error.
-fn pop3_login(s: &Server, user: &str, password: &str) -> String {
-    let out = python(
-        r#"
-import poplib, sys
-p = poplib.POP3('127.0.0.1', int(sys.argv[1]), timeout=30)
-try:
-    p.user(sys.argv[2])
-    p.pass_(sys.argv[3])
-    p.stat()
-    p.quit()
-    print("OK")
-except poplib.error_proto as e:
-    print("FAIL", e)
-"#,
-        &[&s.pop3_port.to_string(), user, password],
-        PY,
-    );
-    assert!(out.status.success(), "poplib: {}", out.describe());
-    out.out().trim().to_string()
-}
-
-/// An SMTP AUTH PLAIN login on submission by smtplib: `OK` or the error.
-fn smtp_login(s: &Server, user: &str, password: &str) -> String {
-    let out = python(
-        r#"
-import smtplib, sys
-c = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
-c.ehlo('client.test')
-try:
-    c.login(sys.argv[2], sys.argv[3], initial_response_ok=True)
-    print("OK")
-except smtplib.SMTPAuthenticationError as e:
-    print("FAIL", e.smtp_code)
-c.quit()
-"#,
-        &[&s.submission_port.to_string(), user, password],
-        PY,
-    );
-    assert!(out.status.success(), "smtplib: {}", out.describe());
-    out.out().trim().to_string()
-}
-
 #[test]
 fn users_of_a_dovecot_passwd_file_log_in_with_their_old_passwords() {
     if !have_tool("doveadm", "import_users dovecot hashes") {
@@ -329,12 +284,12 @@ fn users_of_a_dovecot_passwd_file_log_in_with_their_old_passwords() {
     for (i, (user, scheme, pw)) in users.iter().enumerate() {
         let addr = format!("{user}@moved.test");
         assert_eq!(show(&s, &addr)["password_scheme"], *scheme);
-        assert!(pop3_login(&s, &addr, &format!("{pw}x")).starts_with("FAIL"));
+        assert!(s.poplib_login(&addr, &format!("{pw}x")).starts_with("FAIL"));
         // The first login by one protocol, the next by the other.
         let (first, second) = if i == 0 {
-            (pop3_login(&s, &addr, pw), smtp_login(&s, &addr, pw))
+            (s.poplib_login(&addr, pw), s.smtplib_login(&addr, pw))
         } else {
-            (smtp_login(&s, &addr, pw), pop3_login(&s, &addr, pw))
+            (s.smtplib_login(&addr, pw), s.poplib_login(&addr, pw))
         };
         assert_eq!(first, "OK", "{addr}\n{}", s.log());
         assert_eq!(second, "OK", "{addr}\n{}", s.log());

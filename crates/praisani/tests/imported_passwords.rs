@@ -48,48 +48,6 @@ print('OK')
     (lines.next().unwrap(), lines.next().unwrap())
 }
 
-/// A POP3 USER/PASS login by poplib: `OK` or the server's error.
-fn pop3_login(s: &Server, user: &str, password: &str) -> String {
-    let out = python(
-        r#"
-import poplib, sys
-p = poplib.POP3('127.0.0.1', int(sys.argv[1]), timeout=30)
-try:
-    p.user(sys.argv[2])
-    p.pass_(sys.argv[3])
-    p.quit()
-    print("OK")
-except poplib.error_proto as e:
-    print("FAIL", e)
-"#,
-        &[&s.pop3_port.to_string(), user, password],
-        PY,
-    );
-    assert!(out.status.success(), "poplib: {}", out.describe());
-    out.out().trim().to_string()
-}
-
-/// An SMTP AUTH PLAIN login on submission by smtplib: `OK` or the error.
-fn smtp_login(s: &Server, user: &str, password: &str) -> String {
-    let out = python(
-        r#"
-import smtplib, sys
-c = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
-c.ehlo('client.test')
-try:
-    c.login(sys.argv[2], sys.argv[3], initial_response_ok=True)
-    print("OK")
-except smtplib.SMTPAuthenticationError as e:
-    print("FAIL", e.smtp_code)
-c.quit()
-"#,
-        &[&s.submission_port.to_string(), user, password],
-        PY,
-    );
-    assert!(out.status.success(), "smtplib: {}", out.describe());
-    out.out().trim().to_string()
-}
-
 fn show(s: &Server, user: &str) -> Value {
     let out = s.cli(&["--json", "user", "show", user]);
     out.assert_ok("user show");
@@ -155,15 +113,15 @@ fn imported_hashes_log_in_and_are_rehashed_at_the_first_login() {
         let wrong = format!("{password}x");
         let try_wrong = i == 0 || i == users.len() - 1;
         if try_wrong {
-            assert!(pop3_login(&s, &user, &wrong).starts_with("FAIL"), "{user}");
+            assert!(s.poplib_login(&user, &wrong).starts_with("FAIL"), "{user}");
             assert_eq!(show(&s, &user)["password_scheme"], *scheme, "{user}");
         }
         // The first login, over POP3 for some and SMTP AUTH for others,
         // takes the old password and re-hashes it.
         let first = if i % 2 == 0 {
-            pop3_login(&s, &user, &password)
+            s.poplib_login(&user, &password)
         } else {
-            smtp_login(&s, &user, &password)
+            s.smtplib_login(&user, &password)
         };
         assert_eq!(first, "OK", "{user} first login\n{}", s.log());
         let after = show(&s, &user);
@@ -172,13 +130,13 @@ fn imported_hashes_log_in_and_are_rehashed_at_the_first_login() {
         // The same password goes on working through the new hash, over
         // the other protocol.
         let again = if i % 2 == 0 {
-            smtp_login(&s, &user, &password)
+            s.smtplib_login(&user, &password)
         } else {
-            pop3_login(&s, &user, &password)
+            s.poplib_login(&user, &password)
         };
         assert_eq!(again, "OK", "{user}");
         if try_wrong {
-            assert!(smtp_login(&s, &user, &wrong).starts_with("FAIL"), "{user}");
+            assert!(s.smtplib_login(&user, &wrong).starts_with("FAIL"), "{user}");
         }
     }
     assert!(s.wait_log_count(
@@ -204,15 +162,15 @@ fn a_password_hashed_as_typed_matches_its_decomposed_spelling() {
     )
     .assert_ok("user add --hash-stdin");
     assert_eq!(
-        pop3_login(&s, "cafe@moved.test", typed),
+        s.poplib_login("cafe@moved.test", typed),
         "OK",
         "{}",
         s.log()
     );
     assert_eq!(show(&s, "cafe@moved.test")["password_scheme"], "ARGON2ID");
     // Re-hashed in the prepared (NFC) form: both spellings log in now.
-    assert_eq!(pop3_login(&s, "cafe@moved.test", "caf\u{e9}-2024"), "OK");
-    assert_eq!(pop3_login(&s, "cafe@moved.test", typed), "OK");
+    assert_eq!(s.poplib_login("cafe@moved.test", "caf\u{e9}-2024"), "OK");
+    assert_eq!(s.poplib_login("cafe@moved.test", typed), "OK");
 }
 
 #[test]
@@ -254,7 +212,10 @@ fn bad_hashes_are_refused_and_nothing_is_created() {
         show(&s, "pat@moved.test")["password_scheme"],
         "SHA512-CRYPT"
     );
-    assert!(pop3_login(&s, "pat@moved.test", "first-pw").starts_with("FAIL"));
-    assert_eq!(pop3_login(&s, "pat@moved.test", "pw-1"), "OK");
+    assert!(
+        s.poplib_login("pat@moved.test", "first-pw")
+            .starts_with("FAIL")
+    );
+    assert_eq!(s.poplib_login("pat@moved.test", "pw-1"), "OK");
     assert_eq!(show(&s, "pat@moved.test")["password_scheme"], "ARGON2ID");
 }

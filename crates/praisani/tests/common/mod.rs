@@ -710,6 +710,51 @@ login_delay = 0
         run_cmd(&mut c, stdin.map(|s| s.as_bytes()), Duration::from_secs(30))
     }
 
+    /// A POP3 USER/PASS login and STAT by poplib: `OK`, or `FAIL` and the
+    /// server's error.
+    pub fn poplib_login(&self, user: &str, password: &str) -> String {
+        let out = python(
+            r#"
+import poplib, sys
+p = poplib.POP3('127.0.0.1', int(sys.argv[1]), timeout=30)
+try:
+    p.user(sys.argv[2])
+    p.pass_(sys.argv[3])
+    p.stat()
+    p.quit()
+    print("OK")
+except poplib.error_proto as e:
+    print("FAIL", e)
+"#,
+            &[&self.pop3_port.to_string(), user, password],
+            Duration::from_secs(60),
+        );
+        assert!(out.status.success(), "poplib: {}", out.describe());
+        out.out().trim().to_string()
+    }
+
+    /// An SMTP AUTH PLAIN login on submission by smtplib: `OK`, or `FAIL`
+    /// and the reply code.
+    pub fn smtplib_login(&self, user: &str, password: &str) -> String {
+        let out = python(
+            r#"
+import smtplib, sys
+c = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
+c.ehlo('client.test')
+try:
+    c.login(sys.argv[2], sys.argv[3], initial_response_ok=True)
+    print("OK")
+except smtplib.SMTPAuthenticationError as e:
+    print("FAIL", e.smtp_code)
+c.quit()
+"#,
+            &[&self.submission_port.to_string(), user, password],
+            Duration::from_secs(60),
+        );
+        assert!(out.status.success(), "smtplib: {}", out.describe());
+        out.out().trim().to_string()
+    }
+
     /// `domain add` (ok if it already exists is NOT accepted: must succeed).
     pub fn add_domain(&self, d: &str) {
         self.cli(&["domain", "add", d])
